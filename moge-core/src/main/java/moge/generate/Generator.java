@@ -1,0 +1,175 @@
+package moge.generate;
+
+import moge.MogeException;
+import moge.model.Batch;
+import moge.model.KvSequence;
+import moge.model.Model;
+import moge.sample.Sampler;
+import moge.tokenizer.StreamDecoder;
+import moge.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The decode loop for one sequence: prefill the prompt in chunks, then sample, stream and feed back one
+ * token at a time. The sequence keeps its cache between calls, so a follow-up prompt that extends the
+ * previous one (the next chat turn) only prefills what is new.
+ */
+public final class Generator {
+    private final Model model;
+    private final Tokenizer tokenizer;
+    private final KvSequence seq;
+    private final int context;
+    private final Batch batch;
+    private int[] cached = new int[0];
+    private int cachedLen;
+    private int prefillRow;
+
+    public Generator(Model model, Tokenizer tokenizer, KvSequence seq, int context) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.seq = seq;
+        this.context = context;
+        this.batch = new Batch(model.maxBatch());
+    }
+
+    public int context() {
+        return context;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    /** Forgets the cached tokens (the next prompt is prefilled from scratch). */
+    public void reset() {
+        seq.truncate(0);
+        cachedLen = 0;
+    }
+
+    public GenerationResult generate(int[] prompt, GenerateOptions o, TokenListener listener) {
+        if (prompt.length == 0) throw new MogeException("empty prompt: nothing to continue from");
+        if (prompt.length >= context) {
+            throw new MogeException("prompt of " + prompt.length + " tokens does not fit the context of " + context
+                    + " tokens (leave room for at least one generated token; raise --ctx)");
+        }
+        if (o.maxTokens() < 0) throw new MogeException("max tokens must be >= 0, got " + o.maxTokens());
+        int vocab = model.config.vocabSize();
+        Sampler sampler = new Sampler(o.sampler(), vocab);
+        List<Step> promptSteps = new ArrayList<>();
+        long t0 = System.nanoTime();
+        float[] logits = prefill(prompt, o, promptSteps);
+        long t1 = System.nanoTime();
+
+        int[] history = Arrays.copyOf(prompt, prompt.length + o.maxTokens() + 1);
+        int histLen = prompt.length;
+        int[] out = new int[o.maxTokens()];
+        int n = 0;
+        List<Step> steps = new ArrayList<>();
+        StreamDecoder dec = tokenizer != null ? tokenizer.newStreamDecoder() : null;
+        StringBuilder text = new StringBuilder();
+        String finish = "length";
+        int pos = prompt.length;
+        int row = prefillRow;
+        while (n < o.maxTokens()) {
+            int id = sampler.sample(logits, row, history, histLen);
+            Step step = LogProbs.step(pos, id, logits, row, vocab, o.topLogprobs());
+            steps.add(step);
+            out[n++] = id;
+            history[histLen++] = id;
+            boolean stopToken = !o.ignoreEos() && contains(o.stopIds(), id);
+            String piece = "";
+            if (dec != null && !stopToken) piece = dec.push(id);
+            text.append(piece);
+            int cut = stopStringCut(text, piece.length(), o.stopStrings());
+            if (cut >= 0) {
+                text.setLength(cut);
+                finish = "stop";
+                listener.onToken(id, "", step);
+                break;
+            }
+            if (!listener.onToken(id, piece, step)) {
+                finish = "cancelled";
+                break;
+            }
+            if (stopToken) {
+                finish = "stop";
+                break;
+            }
+            if (n == o.maxTokens()) break;
+            if (pos + 1 >= context) break;
+            batch.clear().add(id, pos, seq, true);
+            logits = model.forward(batch);
+            remember(id, pos);
+            row = 0;
+            pos++;
+        }
+        if (dec != null && !"stop".equals(finish)) text.append(dec.flush());
+        long t2 = System.nanoTime();
+        int[] gen = Arrays.copyOf(out, n);
+        Timings timings = new Timings(prompt.length, (t1 - t0) / 1e6, n, (t2 - t1) / 1e6);
+        return new GenerationResult(prompt, gen, text.toString(), steps, promptSteps, finish, timings);
+    }
+
+    /**
+     * Runs the uncached part of the prompt; returns the logits buffer whose row at {@link #prefillRow}
+     * predicts the first generated token.
+     */
+    private float[] prefill(int[] prompt, GenerateOptions o, List<Step> promptSteps) {
+        int vocab = model.config.vocabSize();
+        int common = 0;
+        int limit = Math.min(cachedLen, prompt.length - 1);
+        if (o.promptLogprobs()) limit = 0;
+        while (common < limit && cached[common] == prompt[common]) common++;
+        seq.truncate(Math.min(seq.length(), common));
+        cachedLen = common;
+        float[] logits = null;
+        int lastRow = 0;
+        int chunk = model.maxBatch();
+        for (int start = common; start < prompt.length; start += chunk) {
+            int end = Math.min(prompt.length, start + chunk);
+            batch.clear();
+            for (int p = start; p < end; p++) batch.add(prompt[p], p, seq, o.promptLogprobs() || p == prompt.length - 1);
+            logits = model.forward(batch);
+            for (int p = start; p < end; p++) remember(prompt[p], p);
+            if (o.promptLogprobs()) {
+                for (int p = start; p < end; p++) {
+                    int r = (p - start) * vocab;
+                    int best = moge.sample.Sampler.argmax(logits, r, vocab);
+                    promptSteps.add(LogProbs.step(p, best, logits, r, vocab, o.topLogprobs()));
+                }
+            }
+            lastRow = (end - 1 - start);
+            if (!o.promptLogprobs()) lastRow = 0;
+        }
+        prefillRow = lastRow * vocab;
+        return logits;
+    }
+
+    private void remember(int id, int pos) {
+        if (cached.length <= pos) cached = Arrays.copyOf(cached, Math.max(pos + 1, cached.length * 2 + 16));
+        cached[pos] = id;
+        cachedLen = pos + 1;
+    }
+
+    private static boolean contains(int[] a, int x) {
+        if (a == null) return false;
+        for (int v : a) if (v == x) return true;
+        return false;
+    }
+
+    /** Index where a stop string starts if the newest piece completed one, else -1. */
+    private static int stopStringCut(StringBuilder text, int pieceLen, List<String> stops) {
+        if (stops == null || stops.isEmpty() || pieceLen == 0) return -1;
+        int best = -1;
+        for (String s : stops) {
+            if (s.isEmpty()) continue;
+            int from = Math.max(0, text.length() - pieceLen - s.length() + 1);
+            int i = text.indexOf(s, from);
+            if (i >= 0 && (best < 0 || i < best)) best = i;
+        }
+        return best;
+    }
+}

@@ -1,0 +1,92 @@
+package moge.model;
+
+import moge.tensor.Parallel;
+import moge.tensor.VectorMath;
+
+/**
+ * Rotary embedding, KV cache writes and causal grouped-query attention over the paged cache. RoPE is the
+ * NeoX (rotate_half) form over the full head dimension: pair (i, i + d/2) rotates by pos * theta^(-2i/d).
+ */
+final class Attention {
+    private final ModelConfig c;
+    private final double[] invFreq;
+    private float[] cos = new float[0], sin = new float[0];
+    private final float[][] scores;
+
+    Attention(ModelConfig c, int teamSize) {
+        this.c = c;
+        int half = c.headDim() / 2;
+        invFreq = new double[half];
+        for (int i = 0; i < half; i++) invFreq[i] = Math.pow(c.ropeTheta(), -2.0 * i / c.headDim());
+        scores = new float[teamSize][0];
+    }
+
+    /** Computes the rotation tables of the batch's positions once for all layers. */
+    void prepareRope(Batch b) {
+        int half = c.headDim() / 2, T = b.size();
+        if (cos.length < T * half) {
+            cos = new float[T * half];
+            sin = new float[T * half];
+        }
+        for (int t = 0; t < T; t++) {
+            int p = b.positions[t];
+            for (int i = 0; i < half; i++) {
+                double a = p * invFreq[i];
+                cos[t * half + i] = (float) Math.cos(a);
+                sin[t * half + i] = (float) Math.sin(a);
+            }
+        }
+    }
+
+    void rope(float[] x, int tokens, int heads) {
+        int d = c.headDim(), half = d / 2;
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < heads; h++) {
+                int o = (t * heads + h) * d;
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[o + i], x2 = x[o + i + half];
+                    float cs = cos[t * half + i], sn = sin[t * half + i];
+                    x[o + i] = x1 * cs - x2 * sn;
+                    x[o + i + half] = x2 * cs + x1 * sn;
+                }
+            }
+        }
+    }
+
+    void store(KvCache cache, int layer, Batch b, float[] k, float[] v) {
+        int kvDim = c.kvDim();
+        float[] K = cache.k[layer], V = cache.v[layer];
+        for (int t = 0; t < b.size(); t++) {
+            int slot = b.seqs[t].slot(b.positions[t]);
+            System.arraycopy(k, t * kvDim, K, slot * kvDim, kvDim);
+            System.arraycopy(v, t * kvDim, V, slot * kvDim, kvDim);
+        }
+    }
+
+    /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j, one work item per (token, kv head). */
+    void attend(Parallel team, KvCache cache, int layer, Batch b, float[] q, float[] out) {
+        int d = c.headDim(), kvH = c.kvHeads(), group = c.heads() / kvH, qDim = c.qDim(), kvDim = c.kvDim();
+        float scale = (float) (1.0 / Math.sqrt(d));
+        float[] K = cache.k[layer], V = cache.v[layer];
+        int maxLen = 0;
+        for (int t = 0; t < b.size(); t++) maxLen = Math.max(maxLen, b.positions[t] + 1);
+        for (int m = 0; m < scores.length; m++) if (scores[m].length < maxLen) scores[m] = new float[maxLen];
+        team.forEach(b.size() * kvH, (item, member) -> {
+            int t = item / kvH, kh = item % kvH;
+            KvSequence seq = b.seqs[t];
+            int n = b.positions[t] + 1;
+            float[] s = scores[member];
+            for (int g = 0; g < group; g++) {
+                int h = kh * group + g;
+                int qo = t * qDim + h * d;
+                for (int j = 0; j < n; j++) {
+                    s[j] = VectorMath.dot(q, qo, K, seq.slot(j) * kvDim + kh * d, d) * scale;
+                }
+                VectorMath.softmax(s, 0, n);
+                int oo = t * qDim + h * d;
+                java.util.Arrays.fill(out, oo, oo + d, 0f);
+                for (int j = 0; j < n; j++) VectorMath.axpy(s[j], V, seq.slot(j) * kvDim + kh * d, out, oo, d);
+            }
+        });
+    }
+}

@@ -1,0 +1,54 @@
+package moge.model;
+
+import moge.tensor.Matrix;
+
+/**
+ * The weights of a model as kernel views over the mapped checkpoint. Small vectors (norm weights, biases,
+ * router scales) are copied to float32 on the heap; matrices are not copied.
+ */
+public final class Weights {
+    public final Matrix embed;
+    public final float[] finalNorm;
+    public final Matrix lmHead;
+    public final Layer[] layers;
+
+    public Weights(Matrix embed, float[] finalNorm, Matrix lmHead, Layer[] layers) {
+        this.embed = embed;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+        this.layers = layers;
+    }
+
+    /** One decoder layer. Absent parts are null: biases without bias, dense MLP in MoE layers and vice versa. */
+    public static final class Layer {
+        public float[] attnNorm;
+        public Matrix wq, wk, wv, wo;
+        public float[] bq, bk, bv, bo;
+        public float[] qNorm, kNorm;
+        public float[] ffnNorm;
+        // dense SwiGLU
+        public Matrix gate, up, down;
+        // mixture of experts
+        public Matrix router;
+        public float[] routerScale;
+        public Matrix[] expertGate, expertUp, expertDown;
+        public Matrix sharedGate, sharedUp, sharedDown;
+        public float[] sharedGateInp; // sigmoid gate of the shared expert (Qwen2-MoE style); null for Pangu
+    }
+
+    /** Bytes of all matrices (what a token may stream), counting a tied head once. */
+    public long matrixBytes() {
+        long b = embed.bytes() + (lmHead == embed ? 0 : lmHead.bytes());
+        for (Layer l : layers) {
+            for (Matrix m : new Matrix[]{l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down, l.router, l.sharedGate, l.sharedUp, l.sharedDown}) {
+                if (m != null) b += m.bytes();
+            }
+            if (l.expertGate != null) {
+                for (int e = 0; e < l.expertGate.length; e++) {
+                    if (l.expertGate[e] != null) b += l.expertGate[e].bytes() + l.expertUp[e].bytes() + l.expertDown[e].bytes();
+                }
+            }
+        }
+        return b;
+    }
+}

@@ -1,0 +1,124 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import moge.format.DType;
+import moge.format.Layouts;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * bfloat16 weights. A bf16 pair read as one int gives two floats without widening lane by lane:
+ * {@code v << 16} is the even element and {@code v & 0xFFFF0000} the odd one, so the activations are
+ * reordered even/odd once per input instead (shared/KERNELS.md, point 6).
+ */
+final class BF16Matrix extends Matrix {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    private static final int CHUNK = 2 * L;
+    private static final int TOKEN_TILE = 16;
+
+    BF16Matrix(String name, int rows, int cols, MemorySegment data) {
+        super(name, rows, cols, data);
+    }
+
+    @Override
+    public DType type() {
+        return DType.BF16;
+    }
+
+    @Override
+    public void prepare(Activations x) {
+        x.evenOdd(CHUNK);
+    }
+
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        float[] xp = x.evenOdd(CHUNK);
+        int T = x.tokens();
+        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
+            int t1 = Math.min(T, t0 + TOKEN_TILE);
+            int r = r0;
+            for (; r + 4 <= r1; r += 4) {
+                for (int t = t0; t < t1; t++) dot4(r, xp, t * cols, y, t * yStride + yOff + r);
+            }
+            for (; r < r1; r++) {
+                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xp, t * cols);
+            }
+        }
+    }
+
+    private void dot4(int r, float[] xp, int xo, float[] y, int yo) {
+        long rb = (long) cols * 2;
+        long b0 = r * rb, b1 = b0 + rb, b2 = b1 + rb, b3 = b2 + rb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        int c = 0;
+        for (; c + CHUNK <= cols; c += CHUNK) {
+            FloatVector xe = FloatVector.fromArray(FS, xp, xo + c);
+            FloatVector xd = FloatVector.fromArray(FS, xp, xo + c + L);
+            long cb = (long) c * 2;
+            IntVector w0 = IntVector.fromMemorySegment(IS, data, b0 + cb, ByteOrder.LITTLE_ENDIAN);
+            IntVector w1 = IntVector.fromMemorySegment(IS, data, b1 + cb, ByteOrder.LITTLE_ENDIAN);
+            IntVector w2 = IntVector.fromMemorySegment(IS, data, b2 + cb, ByteOrder.LITTLE_ENDIAN);
+            IntVector w3 = IntVector.fromMemorySegment(IS, data, b3 + cb, ByteOrder.LITTLE_ENDIAN);
+            a0 = even(w0).fma(xe, a0);
+            a1 = even(w1).fma(xe, a1);
+            a2 = even(w2).fma(xe, a2);
+            a3 = even(w3).fma(xe, a3);
+            a0 = odd(w0).fma(xd, a0);
+            a1 = odd(w1).fma(xd, a1);
+            a2 = odd(w2).fma(xd, a2);
+            a3 = odd(w3).fma(xd, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xv = xp[xo + c];
+            long cb = (long) c * 2;
+            s0 += bf16(b0 + cb) * xv;
+            s1 += bf16(b1 + cb) * xv;
+            s2 += bf16(b2 + cb) * xv;
+            s3 += bf16(b3 + cb) * xv;
+        }
+        y[yo] = s0;
+        y[yo + 1] = s1;
+        y[yo + 2] = s2;
+        y[yo + 3] = s3;
+    }
+
+    private float dot1(int r, float[] xp, int xo) {
+        long b0 = (long) r * cols * 2;
+        FloatVector a0 = FloatVector.zero(FS);
+        int c = 0;
+        for (; c + CHUNK <= cols; c += CHUNK) {
+            IntVector w0 = IntVector.fromMemorySegment(IS, data, b0 + (long) c * 2, ByteOrder.LITTLE_ENDIAN);
+            a0 = even(w0).fma(FloatVector.fromArray(FS, xp, xo + c), a0);
+            a0 = odd(w0).fma(FloatVector.fromArray(FS, xp, xo + c + L), a0);
+        }
+        float s = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) s += bf16(b0 + (long) c * 2) * xp[xo + c];
+        return s;
+    }
+
+    private static FloatVector even(IntVector w) {
+        return w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static FloatVector odd(IntVector w) {
+        return w.and(0xFFFF0000).reinterpretAsFloats();
+    }
+
+    private float bf16(long byteOffset) {
+        return Float.intBitsToFloat((data.get(Layouts.I16, byteOffset) & 0xFFFF) << 16);
+    }
+
+    @Override
+    public void row(int r, float[] out, int off) {
+        long b0 = (long) r * cols * 2;
+        for (int c = 0; c < cols; c++) out[off + c] = bf16(b0 + (long) c * 2);
+    }
+}

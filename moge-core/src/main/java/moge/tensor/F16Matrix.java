@@ -1,0 +1,105 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import moge.format.DType;
+import moge.format.Layouts;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * IEEE half weights. Half-to-float in integer lanes: move exponent and mantissa up 13 bits and rescale by
+ * 2^112, which is exact for normal and subnormal halves alike (infinities and NaNs do not occur in weights).
+ */
+final class F16Matrix extends Matrix {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Short> SS = ShortVector.SPECIES_PREFERRED.withShape(
+            VectorShape.forBitSize(FloatVector.SPECIES_PREFERRED.vectorBitSize() / 2)).check(Short.class);
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    private static final float MAGIC = Float.intBitsToFloat(0x77800000); // 2^112
+    private static final int TOKEN_TILE = 16;
+
+    F16Matrix(String name, int rows, int cols, MemorySegment data) {
+        super(name, rows, cols, data);
+    }
+
+    @Override
+    public DType type() {
+        return DType.F16;
+    }
+
+    static FloatVector halfToFloat(ShortVector h) {
+        IntVector i = (IntVector) h.convertShape(VectorOperators.S2I, IS, 0);
+        IntVector mag = i.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
+        IntVector sign = i.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        FloatVector f = mag.reinterpretAsFloats().mul(MAGIC);
+        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
+    }
+
+    private FloatVector load(long byteOffset) {
+        return halfToFloat(ShortVector.fromMemorySegment(SS, data, byteOffset, ByteOrder.LITTLE_ENDIAN));
+    }
+
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        float[] xs = x.data();
+        int T = x.tokens(), base = x.offset();
+        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
+            int t1 = Math.min(T, t0 + TOKEN_TILE);
+            int r = r0;
+            for (; r + 2 <= r1; r += 2) {
+                for (int t = t0; t < t1; t++) dot2(r, xs, base + t * cols, y, t * yStride + yOff + r);
+            }
+            for (; r < r1; r++) {
+                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xs, base + t * cols);
+            }
+        }
+    }
+
+    private void dot2(int r, float[] xs, int xo, float[] y, int yo) {
+        long rb = (long) cols * 2;
+        long b0 = r * rb, b1 = b0 + rb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            FloatVector xv = FloatVector.fromArray(FS, xs, xo + c);
+            long cb = (long) c * 2;
+            a0 = load(b0 + cb).fma(xv, a0);
+            a1 = load(b1 + cb).fma(xv, a1);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            long cb = (long) c * 2;
+            s0 += half(b0 + cb) * xs[xo + c];
+            s1 += half(b1 + cb) * xs[xo + c];
+        }
+        y[yo] = s0;
+        y[yo + 1] = s1;
+    }
+
+    private float dot1(int r, float[] xs, int xo) {
+        long b0 = (long) r * cols * 2;
+        FloatVector a0 = FloatVector.zero(FS);
+        int c = 0;
+        for (; c + L <= cols; c += L) a0 = load(b0 + (long) c * 2).fma(FloatVector.fromArray(FS, xs, xo + c), a0);
+        float s = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) s += half(b0 + (long) c * 2) * xs[xo + c];
+        return s;
+    }
+
+    private float half(long byteOffset) {
+        return Float.float16ToFloat(data.get(Layouts.I16, byteOffset));
+    }
+
+    @Override
+    public void row(int r, float[] out, int off) {
+        long b0 = (long) r * cols * 2;
+        for (int c = 0; c < cols; c++) out[off + c] = half(b0 + (long) c * 2);
+    }
+}

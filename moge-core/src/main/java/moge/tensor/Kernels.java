@@ -1,0 +1,64 @@
+package moge.tensor;
+
+/**
+ * Matrix products split over the thread team: one hand-off per product, or per group of products that read
+ * the same input (q/k/v; gate/up with SwiGLU fused in), so that per-token overhead stays small.
+ */
+public final class Kernels {
+    private static final int ROW_ALIGN = 4;
+
+    private Kernels() {
+    }
+
+    /** y[t * w.rows + r] = W[r] . x_t */
+    public static void matmul(Parallel team, Matrix w, Activations x, float[] y) {
+        w.prepare(x);
+        team.forRange(w.rows, ROW_ALIGN, (r0, r1) -> w.matmul(x, y, w.rows, 0, r0, r1));
+    }
+
+    /** Several matrices over one input in a single hand-off; ys[i][t * ws[i].rows + r]. */
+    public static void matmulMany(Parallel team, Activations x, Matrix[] ws, float[][] ys) {
+        int total = 0;
+        for (Matrix w : ws) {
+            w.prepare(x);
+            total += w.rows;
+        }
+        team.forRange(total, ROW_ALIGN, (a, b) -> {
+            int base = 0;
+            for (int i = 0; i < ws.length; i++) {
+                Matrix w = ws[i];
+                int lo = Math.max(a, base), hi = Math.min(b, base + w.rows);
+                if (lo < hi) w.matmul(x, ys[i], w.rows, 0, lo - base, hi - base);
+                base += w.rows;
+            }
+        });
+    }
+
+    /**
+     * h[t * ff + r] = silu(gate_r . x_t) * (up_r . x_t). Each member computes its rows of both products and
+     * combines them at once, so the SwiGLU costs no extra pass or hand-off. {@code upScratch} holds T * ff.
+     */
+    public static void swiglu(Parallel team, Matrix gate, Matrix up, Activations x, float[] h, float[] upScratch) {
+        gate.prepare(x);
+        up.prepare(x);
+        int ff = gate.rows, T = x.tokens();
+        team.forRange(ff, ROW_ALIGN, (r0, r1) -> {
+            gate.matmul(x, h, ff, 0, r0, r1);
+            up.matmul(x, upScratch, ff, 0, r0, r1);
+            for (int t = 0; t < T; t++) {
+                int o = t * ff;
+                for (int r = r0; r < r1; r++) h[o + r] = VectorMath.silu(h[o + r]) * upScratch[o + r];
+            }
+        });
+    }
+
+    /** Single-threaded SwiGLU for callers that already run inside a team job (e.g. one expert per member). */
+    public static void swigluLocal(Matrix gate, Matrix up, Activations x, float[] h, float[] upScratch) {
+        gate.prepare(x);
+        up.prepare(x);
+        int ff = gate.rows, T = x.tokens();
+        gate.matmul(x, h, ff, 0, 0, ff);
+        up.matmul(x, upScratch, ff, 0, 0, ff);
+        for (int i = 0; i < T * ff; i++) h[i] = VectorMath.silu(h[i]) * upScratch[i];
+    }
+}

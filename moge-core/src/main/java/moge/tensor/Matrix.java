@@ -1,0 +1,64 @@
+package moge.tensor;
+
+import moge.format.DType;
+import moge.format.TensorData;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A weight matrix [rows, cols] in its storage format, read where it lies (a mapped file or a repacked
+ * off-heap copy). Each format knows how to multiply itself with float activations; {@link Kernels} splits
+ * the rows over the thread team.
+ */
+public abstract class Matrix {
+    public final String name;
+    public final int rows;
+    public final int cols;
+    protected final MemorySegment data;
+
+    protected Matrix(String name, int rows, int cols, MemorySegment data) {
+        this.name = name;
+        this.rows = rows;
+        this.cols = cols;
+        this.data = data;
+    }
+
+    public abstract DType type();
+
+    /** Builds the activation forms this kernel reads; runs on the calling thread before the split. */
+    public void prepare(Activations x) {
+    }
+
+    /**
+     * y[t * yStride + yOff + r] = dot(row r, x_t) for every token t of x and rows r in [r0, r1).
+     * Must be safe to call concurrently on disjoint row ranges.
+     */
+    public abstract void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1);
+
+    /** Row r dequantized to float32 into out[off .. off + cols). */
+    public abstract void row(int r, float[] out, int off);
+
+    public long bytes() {
+        return data.byteSize();
+    }
+
+    public MemorySegment segment() {
+        return data;
+    }
+
+    /** A kernel view over a 2-D (or higher, rows folded) tensor in whatever format it is stored. */
+    public static Matrix of(TensorData t) {
+        long rows = t.rows(), cols = t.cols();
+        if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE) throw new IllegalArgumentException(t.name() + " too large");
+        return of(t.name(), t.type(), (int) rows, (int) cols, t.data());
+    }
+
+    public static Matrix of(String name, DType type, int rows, int cols, MemorySegment data) {
+        return switch (type) {
+            case F32 -> new F32Matrix(name, rows, cols, data);
+            case BF16 -> new BF16Matrix(name, rows, cols, data);
+            case F16 -> new F16Matrix(name, rows, cols, data);
+            default -> QuantizedMatrices.create(name, type, rows, cols, data);
+        };
+    }
+}

@@ -1,0 +1,84 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** Small vector operations of the forward pass (norms, residuals, attention dots). */
+public final class VectorMath {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+
+    private VectorMath() {
+    }
+
+    public static float silu(float x) {
+        return (float) (x / (1.0 + Math.exp(-x)));
+    }
+
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector acc = FloatVector.zero(FS);
+        int i = 0;
+        for (; i + L <= n; i += L) acc = FloatVector.fromArray(FS, a, ao + i).fma(FloatVector.fromArray(FS, b, bo + i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[ao + i] * b[bo + i];
+        return s;
+    }
+
+    /** y += a * x */
+    public static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector av = FloatVector.broadcast(FS, a);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(FS, x, xo + i).fma(av, FloatVector.fromArray(FS, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] += a * x[xo + i];
+    }
+
+    /** y += x */
+    public static void add(float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(FS, x, xo + i).add(FloatVector.fromArray(FS, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] += x[xo + i];
+    }
+
+    public static void scale(float[] x, int xo, float a, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) FloatVector.fromArray(FS, x, xo + i).mul(a).intoArray(x, xo + i);
+        for (; i < n; i++) x[xo + i] *= a;
+    }
+
+    /** out = x / sqrt(mean(x^2) + eps) * w, the mean taken in double. */
+    public static void rmsnorm(float[] x, int xo, float[] w, float[] out, int oo, int n, float eps) {
+        FloatVector acc = FloatVector.zero(FS);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(FS, x, xo + i);
+            acc = v.fma(v, acc);
+        }
+        double ss = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) ss += (double) x[xo + i] * x[xo + i];
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(FS, x, xo + i).mul(inv).mul(FloatVector.fromArray(FS, w, i)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) out[oo + i] = x[xo + i] * inv * w[i];
+    }
+
+    /** In-place softmax of x[off .. off+n); returns nothing, max-subtracted, sums in double. */
+    public static void softmax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = (float) (1.0 / sum);
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+}
