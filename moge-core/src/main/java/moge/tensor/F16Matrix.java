@@ -18,8 +18,8 @@ import java.nio.ByteOrder;
  */
 final class F16Matrix extends Matrix {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Short> SS = ShortVector.SPECIES_PREFERRED.withShape(
-            VectorShape.forBitSize(FloatVector.SPECIES_PREFERRED.vectorBitSize() / 2)).check(Short.class);
+    private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class,
+            VectorShape.forBitSize(FloatVector.SPECIES_PREFERRED.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
     private static final float MAGIC = Float.intBitsToFloat(0x77800000); // 2^112
