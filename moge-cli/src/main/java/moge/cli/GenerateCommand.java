@@ -1,0 +1,125 @@
+package moge.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import moge.MogeException;
+import moge.generate.GenerateOptions;
+import moge.generate.GenerationResult;
+import moge.generate.Generator;
+import moge.generate.Step;
+import moge.generate.TokenListener;
+import moge.model.KvCache;
+import moge.model.LoadedModel;
+import moge.model.Model;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** One completion: raw text, one chat turn, or verbatim token ids. */
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate a completion for a prompt.")
+public final class GenerateCommand implements Runnable {
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt text (BOS added per tokenizer_config.json).")
+    String prompt;
+
+    @Option(names = "--prompt-ids", split = ",", paramLabel = "IDS", description = "Prompt as token ids, used verbatim (no BOS).")
+    int[] promptIds;
+
+    @Option(names = "--chat", description = "Treat the prompt as one user turn through the model's chat template.")
+    boolean chat;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "With --chat: a system turn before the user turn.")
+    String system;
+
+    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "Tokens to generate at most (default 128).")
+    int maxTokens = 128;
+
+    @Option(names = "--ignore-eos", description = "Keep generating past the end-of-turn token.")
+    boolean ignoreEos;
+
+    @Option(names = "--top-logprobs", paramLabel = "K", description = "Alternatives per step in --json output (default 5).")
+    int topLogprobs = 5;
+
+    @Option(names = "--prompt-logprobs", description = "With --json: also a step for every prompt position.")
+    boolean promptLogprobs;
+
+    @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable).")
+    List<String> stop = new ArrayList<>();
+
+    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings) instead of streaming text.")
+    boolean json;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        if ((prompt == null) == (promptIds == null)) throw new MogeException("give exactly one of --prompt or --prompt-ids");
+        if (maxTokens < 0) throw new MogeException("--max-tokens must be >= 0, got " + maxTokens);
+        if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
+        PrintWriter out = spec.commandLine().getOut();
+        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
+            int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
+            int ctx = model.context(lm);
+            KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
+            Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
+                    promptLogprobs && json, stop);
+            TokenListener stream = json ? TokenListener.NONE : (id, text, step) -> {
+                out.print(text);
+                out.flush();
+                return true;
+            };
+            GenerationResult r = g.generate(ids, o, stream);
+            if (json) {
+                out.println(toJson(r).toPrettyString());
+            } else {
+                out.println();
+            }
+        }
+    }
+
+    static ObjectNode toJson(GenerationResult r) {
+        ObjectMapper om = new ObjectMapper();
+        ObjectNode n = om.createObjectNode();
+        ArrayNode p = n.putArray("prompt_ids");
+        Arrays.stream(r.promptIds()).forEach(p::add);
+        ArrayNode g = n.putArray("generated_ids");
+        Arrays.stream(r.generatedIds()).forEach(g::add);
+        n.put("text", r.text());
+        n.put("finish_reason", r.finishReason());
+        steps(n.putArray("steps"), r.steps());
+        if (!r.promptSteps().isEmpty()) steps(n.putArray("prompt_steps"), r.promptSteps());
+        ObjectNode t = n.putObject("timings");
+        t.put("prompt_n", r.timings().promptN());
+        t.put("prompt_ms", r.timings().promptMs());
+        t.put("prompt_per_second", r.timings().promptPerSecond());
+        t.put("predicted_n", r.timings().predictedN());
+        t.put("predicted_ms", r.timings().predictedMs());
+        t.put("predicted_per_second", r.timings().predictedPerSecond());
+        return n;
+    }
+
+    private static void steps(ArrayNode arr, List<Step> steps) {
+        for (Step s : steps) {
+            ObjectNode o = arr.addObject();
+            o.put("pos", s.pos());
+            o.put("id", s.id());
+            o.put("logprob", s.logprob());
+            ArrayNode top = o.putArray("top");
+            for (int i = 0; i < s.topIds().length; i++) top.addArray().add(s.topIds()[i]).add(s.topLogprobs()[i]);
+            if (Double.isFinite(s.margin())) o.put("margin", s.margin());
+        }
+    }
+}
