@@ -143,7 +143,7 @@ public final class ChatTemplate {
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
                 String where = error.getLineno() > 0 ? " (line " + error.getLineno() + ")" : "";
-                throw new MogeException("chat template " + name + ": " + oneLine(error.getMessage()) + where);
+                throw new MogeException("chat template " + name + ": " + oneLine(messageOf(error)) + where);
             }
         }
         return result.getOutput();
@@ -216,6 +216,14 @@ public final class ChatTemplate {
         });
         j.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         return j;
+    }
+
+    /** Jinjava reports a throwing function only as "Error invoking function"; the template's own text is in the cause. */
+    private static String messageOf(TemplateError error) {
+        for (Throwable t = error.getException(); t != null && t != t.getCause(); t = t.getCause()) {
+            if (t instanceof TemplateRaisedException) return t.getMessage();
+        }
+        return error.getMessage();
     }
 
     private static String oneLine(String s) {

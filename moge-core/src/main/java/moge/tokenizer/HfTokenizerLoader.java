@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -48,7 +49,7 @@ public final class HfTokenizerLoader {
             String name = tokenContent(extra);
             if (name != null) names.add(name);
         }
-        Set<String> present = new java.util.HashSet<>();
+        Set<String> present = new HashSet<>();
         added.forEach(t -> present.add(t.content()));
         for (String name : names) {
             if (present.contains(name)) continue;

@@ -14,6 +14,8 @@ import java.util.Map;
  */
 final class LongestMatcher {
     private final Map<Character, String[]> byFirstChar = new HashMap<>();
+    // most characters start no word: a flat table answers that without boxing the char for the map
+    private final boolean[] isFirstChar = new boolean[Character.MAX_VALUE + 1];
 
     LongestMatcher(Collection<String> words) {
         Map<Character, List<String>> buckets = new HashMap<>();
@@ -25,16 +27,13 @@ final class LongestMatcher {
         buckets.forEach((c, list) -> {
             list.sort(Comparator.comparingInt(String::length).reversed());
             byFirstChar.put(c, list.toArray(String[]::new));
+            isFirstChar[c] = true;
         });
-    }
-
-    boolean isEmpty() {
-        return byFirstChar.isEmpty();
     }
 
     /** Length of the longest word that occurs in {@code text} at {@code pos}, or 0. */
     int match(String text, int pos) {
-        if (byFirstChar.isEmpty()) return 0;
+        if (!isFirstChar[text.charAt(pos)]) return 0;
         String[] candidates = byFirstChar.get(text.charAt(pos));
         if (candidates == null) return 0;
         for (String w : candidates) {

@@ -1,9 +1,9 @@
 package moge.tokenizer;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.ByteBuffer;
 
 /**
  * A bounded reader of the protobuf wire format, just enough for SentencePiece models. Every length is checked
@@ -14,8 +14,6 @@ final class ProtoReader {
     static final int VARINT = 0;
     static final int FIXED64 = 1;
     static final int LEN = 2;
-    static final int START_GROUP = 3;
-    static final int END_GROUP = 4;
     static final int FIXED32 = 5;
 
     /** A structural problem in the bytes; the caller adds the file name. */

@@ -2,9 +2,11 @@ package moge.tokenizer;
 
 import moge.MogeException;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -158,7 +160,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
             addedById.put(t.id(), t);
             addedContents.add(t.content());
         }
-        this.added = addedTokens.stream().sorted(java.util.Comparator.comparingInt(AddedToken::id)).toList();
+        this.added = addedTokens.stream().sorted(Comparator.comparingInt(AddedToken::id)).toList();
         this.pieceIds = all;
         this.spUnkId = unk >= 0 ? unk : special.unk();
         this.byteFallback = settings.byteFallback();
@@ -281,7 +283,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
                 out.add(id);
                 prevUnknown = false;
             } else if (byteFallback) {
-                for (byte b : piece.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+                for (byte b : piece.getBytes(StandardCharsets.UTF_8)) {
                     int byteId = byteIds[b & 0xff];
                     out.add(byteId >= 0 ? byteId : spUnkId);
                 }

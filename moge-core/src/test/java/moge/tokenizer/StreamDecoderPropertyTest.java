@@ -5,12 +5,13 @@ import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
 
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-class StreamDecoderProperties {
+class StreamDecoderPropertyTest {
     private static final SentencePieceTokenizer TOK = TokenizerFixtures.tokenizer();
     private static final SentencePieceTokenizer RULES = SentencePieceOracleTest.rulesTokenizer();
 
@@ -70,11 +71,11 @@ class StreamDecoderProperties {
     Arbitrary<List<Integer>> idSequences() {
         // rich in byte pieces (39..294) and special tokens (0..38), with a few ids outside the vocabulary
         Arbitrary<Integer> id = Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(5, Arbitraries.integers().between(39, 294)),
-                net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(0, 38)),
-                net.jqwik.api.Tuple.of(3, Arbitraries.integers().between(295, 1279)),
-                net.jqwik.api.Tuple.of(3, Arbitraries.of(utf8Starts())),
-                net.jqwik.api.Tuple.of(1, Arbitraries.of(-1, 1280, 99999)));
+                Tuple.of(5, Arbitraries.integers().between(39, 294)),
+                Tuple.of(1, Arbitraries.integers().between(0, 38)),
+                Tuple.of(3, Arbitraries.integers().between(295, 1279)),
+                Tuple.of(3, Arbitraries.of(utf8Starts())),
+                Tuple.of(1, Arbitraries.of(-1, 1280, 99999)));
         return id.list().ofMaxSize(40);
     }
 
