@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Turns a conversation into the prompt text a model was trained on. Hugging Face chat templates (Jinja) are rendered
@@ -53,6 +54,7 @@ public final class ChatTemplate {
 
     /** A Jinja template; {@code name} identifies it in error messages (e.g. the file it came from). */
     public static ChatTemplate of(String name, String source, String bosToken, String eosToken) {
+        Objects.requireNonNull(source, "source");
         return new ChatTemplate(name, source, bosToken == null ? "" : bosToken, eosToken == null ? "" : eosToken);
     }
 

@@ -10,6 +10,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 
 /**
@@ -55,6 +56,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
     static final byte INVISIBLE = 3;
     static final byte UNK = 4;
 
+    private static final int MAX_EXTRA_ADDED_IDS = 1 << 20;
+
     private final String[] pieces;
     private final int[] types;
     private final byte[] kinds;
@@ -81,12 +84,16 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     /**
-     * The general constructor. {@code scores} and {@code types} may be null (all 0 / all NORMAL).
+     * The general constructor. {@code scores} and {@code types} may be null (all 0 / all NORMAL); types outside
+     * {@link PieceType} count as NORMAL.
      * {@code addedTokens} null means the CONTROL, USER_DEFINED and UNKNOWN pieces; {@code eosIds} null means
      * just {@code special.eos()}.
      */
     public SentencePieceTokenizer(String[] pieces, float[] scores, int[] types, Settings settings, SpecialTokens special,
                                   List<AddedToken> addedTokens, int[] eosIds) {
+        Objects.requireNonNull(pieces, "pieces");
+        Objects.requireNonNull(settings, "settings");
+        Objects.requireNonNull(special, "special");
         int spSize = pieces.length;
         if (spSize == 0) throw new MogeException("tokenizer: the vocabulary is empty");
         if (scores != null && scores.length != spSize || types != null && types.length != spSize) {
@@ -95,12 +102,15 @@ public final class SentencePieceTokenizer implements Tokenizer {
         }
         float[] sc = scores != null ? scores.clone() : new float[spSize];
         int[] ty = types != null ? types.clone() : filled(spSize, PieceType.NORMAL);
+        // GGUF may say 0 (UNDEFINED) or carry types SentencePiece does not know: treat those as ordinary pieces
+        for (int i = 0; i < spSize; i++) if (!PieceType.isValid(ty[i])) ty[i] = PieceType.NORMAL;
         if (addedTokens == null) addedTokens = defaultAddedTokens(pieces, ty);
 
         int size = spSize;
         for (AddedToken t : addedTokens) {
-            if (t.id() < 0 || t.content() == null || t.content().isEmpty()) {
-                throw new MogeException("tokenizer: invalid added token " + t);
+            // added tokens extend a vocabulary by a handful of ids; a huge id is a broken config, not a table to allocate
+            if (t.id() < 0 || t.id() > spSize + MAX_EXTRA_ADDED_IDS || t.content() == null || t.content().isEmpty()) {
+                throw new MogeException("tokenizer: invalid added token " + t + " for a vocabulary of " + spSize + " pieces");
             }
             size = Math.max(size, t.id() + 1);
         }
@@ -140,8 +150,6 @@ public final class SentencePieceTokenizer implements Tokenizer {
                         kinds[id] = BYTE;
                         if (byteIds[b] < 0) byteIds[b] = id;
                     }
-                }
-                default -> {
                 }
             }
         }
