@@ -64,7 +64,8 @@ class MatrixKernelTest {
                     }
                     double tol = 1e-5 * mag + 1e-6;
                     assertThat((double) y[t * stride + off + i]).isCloseTo(ref, org.assertj.core.data.Offset.offset(tol));
-                    assertThat(y2[t * rows + i]).isEqualTo(y[t * stride + off + i]);
+                    // Same arithmetic; only the lane reduction may differ between interpreted and compiled code.
+                    assertThat((double) y2[t * rows + i]).isCloseTo(y[t * stride + off + i], org.assertj.core.data.Offset.offset(tol));
                 }
             }
             // stored values equal the source up to the format's rounding
