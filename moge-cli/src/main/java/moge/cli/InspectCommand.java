@@ -76,7 +76,7 @@ public final class InspectCommand implements Runnable {
             } else {
                 out.println("tokenizer:    none");
             }
-            out.printf("chat template: %s%n", m.chatTemplate != null ? "yes (" + m.chatTemplate.length() + " chars)" : "built-in openPangu format");
+            out.printf("chat template: %s%n", m.chatTemplate.isBuiltIn() ? "built-in openPangu format" : m.chatTemplate.name());
         }
     }
 
