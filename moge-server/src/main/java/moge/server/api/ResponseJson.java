@@ -101,7 +101,11 @@ final class ResponseJson {
             offs.add(at);
             at += t.length();
             ObjectNode top = tops.addObject();
-            for (int i = 0; i < s.topIds().length; i++) top.put(tt.text(s.topIds()[i]), s.topLogprobs()[i]);
+            // tokens with the same text (two byte pieces shown as U+FFFD) share a key: keep the likelier
+            for (int i = 0; i < s.topIds().length; i++) {
+                String key = tt.text(s.topIds()[i]);
+                if (!top.has(key)) top.put(key, s.topLogprobs()[i]);
+            }
         }
         return lp;
     }

@@ -181,8 +181,8 @@ public final class Scheduler implements AutoCloseable {
     }
 
     /**
-     * Stops accepting (queued requests fail with 503), lets running ones finish for up to {@code grace},
-     * then ends the rest with 503 and stops the model thread.
+     * Stops accepting new requests, lets the accepted ones (running and queued) finish for up to
+     * {@code grace}, then ends the rest with 503 and stops the model thread.
      */
     public void shutdown(Duration grace) {
         long deadline = System.nanoTime() + grace.toNanos();
@@ -259,14 +259,13 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** Queued requests that were cancelled, timed out or arrive during shutdown leave without running. */
+    /** Queued requests that were cancelled or timed out leave without running. */
     private void dropQueued() {
         long now = System.nanoTime();
         for (Iterator<SequenceState> it = queue.iterator(); it.hasNext(); ) {
             SequenceState s = it.next();
             RuntimeException why = null;
             if (s.isCancelled()) why = new SchedulerException.Cancelled();
-            else if (!accepting) why = new SchedulerException.Unavailable("the server is shutting down");
             else if (now - s.params().deadlineNanos() > 0) why = new SchedulerException.Unavailable("timed out waiting for a free slot");
             if (why != null) {
                 it.remove();
