@@ -47,6 +47,7 @@ public final class MogeServer implements AutoCloseable {
     private final Javalin app;
     private final CompletableFuture<Ready> ready = new CompletableFuture<>();
     private volatile boolean closing;
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
     private MogeServer(ServerOptions options) {
         this.options = options;
@@ -181,9 +182,14 @@ public final class MogeServer implements AutoCloseable {
     }
 
     private void completion(Context ctx, boolean chat) throws Exception {
-        Ready r = requireReady();
-        ObjectNode body = Http.jsonBody(ctx, options.maxBodyBytes);
-        r.completions().handle(ctx, chat ? RequestParser.chat(body) : RequestParser.completion(body));
+        inFlight.incrementAndGet();
+        try {
+            Ready r = requireReady();
+            ObjectNode body = Http.jsonBody(ctx, options.maxBodyBytes);
+            r.completions().handle(ctx, chat ? RequestParser.chat(body) : RequestParser.completion(body));
+        } finally {
+            inFlight.decrementAndGet();
+        }
     }
 
     private void models(Context ctx) {
@@ -249,6 +255,16 @@ public final class MogeServer implements AutoCloseable {
         closing = true;
         Ready r = ready.getNow(null);
         if (r != null) r.scheduler().shutdown(options.shutdownGrace);
+        // every sequence has ended by now; give their handlers a moment to write the last bytes
+        long until = System.nanoTime() + 5_000_000_000L;
+        while (inFlight.get() > 0 && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         try {
             app.stop();
         } catch (RuntimeException e) {
