@@ -125,13 +125,12 @@ public final class CompletionHandler {
         List<Step> steps = new ArrayList<>();
         while (true) {
             RequestStream.Event ev = events.poll(POLL_MS);
-            if (ev == null) {
-                if (!client.isOpen()) {
-                    scheduler.cancel(s);
-                    return;
-                }
-                continue;
+            // checked on every event too: a fast model never leaves the queue empty for long
+            if (!client.isOpen()) {
+                scheduler.cancel(s);
+                return;
             }
+            if (ev == null) continue;
             switch (ev) {
                 case RequestStream.Token t -> {
                     append(splitter.push(t.text()), reasoning, content);
@@ -255,12 +254,13 @@ public final class CompletionHandler {
                 }
                 out.flush();
                 RequestStream.Event next;
-                while ((next = events.poll(POLL_MS)) == null) {
+                do {
+                    next = events.poll(POLL_MS);
                     if (!client.isOpen()) {
                         scheduler.cancel(s);
                         return;
                     }
-                }
+                } while (next == null);
                 batch.add(next);
             }
         } catch (IOException e) {
