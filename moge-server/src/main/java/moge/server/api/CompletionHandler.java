@@ -239,8 +239,9 @@ public final class CompletionHandler {
                 }
                 if (done != null) {
                     ObjectNode last = deltaChunk(r, id, created, "", "", List.of(), textOffset, done.finishReason());
+                    // usage only on request, in a chunk of its own: the official SDK's accumulator takes a chunk
+                    // with usage for the last one; timings (counts included) always ride on the finishing chunk
                     last.set("timings", ResponseJson.timings(done));
-                    if (!r.includeUsage()) last.set("usage", ResponseJson.usage(done));
                     send(out, last);
                     if (r.includeUsage()) {
                         ObjectNode u = chunk(r, id, created);

@@ -33,6 +33,7 @@ class LoadTest {
             o.put("temperature", 0);
             o.put("max_tokens", maxTokens);
             o.put("stream", stream);
+            if (stream) o.putObject("stream_options").put("include_usage", true);
             if (chat) {
                 var msgs = o.putArray("messages");
                 if (system != null) msgs.addObject().put("role", "system").put("content", system);

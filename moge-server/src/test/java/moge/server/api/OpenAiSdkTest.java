@@ -99,6 +99,18 @@ class OpenAiSdkTest {
         assertThat(last.usage().orElseThrow().completionTokens()).isEqualTo(expect.generatedIds().length);
     }
 
+    /** Without include_usage no chunk carries usage (as with OpenAI); the finishing one carries timings. */
+    @Test
+    void streamingChatWithoutUsageOption() {
+        ChatCompletionAccumulator acc = ChatCompletionAccumulator.create();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(chat("Count to five.", 16).build())) {
+            s.stream().forEach(acc::accumulate);
+        }
+        ChatCompletion c = acc.chatCompletion();
+        assertThat(c.choices().getFirst().message().content()).contains(alone("Count to five.", 16).text());
+        assertThat(c.usage()).isEmpty();
+    }
+
     @Test
     void chatLogprobs() {
         ChatCompletion c = client.chat().completions().create(chat("Say hi.", 6).logprobs(true).topLogprobs(3).build());
