@@ -78,8 +78,11 @@ public final class MogeServer implements AutoCloseable {
             c.routes.error(404, ctx -> {
                 if (ctx.attribute(Http.ANSWERED) == null) Http.error(ctx, ApiException.routeNotFound(ctx.method().name(), ctx.path()));
             });
-            c.routes.after(ctx -> metrics.request(ENDPOINTS.contains(ctx.path()) ? ctx.path()
-                    : ctx.path().startsWith("/v1/models/") ? "/v1/models/{id}" : "other", ctx.res().getStatus()));
+            c.routes.after(ctx -> {
+                Integer counted = ctx.attribute(Http.STATUS);
+                metrics.request(ENDPOINTS.contains(ctx.path()) ? ctx.path() : ctx.path().startsWith("/v1/models/") ? "/v1/models/{id}"
+                        : "other", counted != null ? counted : ctx.res().getStatus());
+            });
         });
     }
 

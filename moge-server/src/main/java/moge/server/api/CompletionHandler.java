@@ -127,7 +127,7 @@ public final class CompletionHandler {
             RequestStream.Event ev = events.poll(POLL_MS);
             // checked on every event too: a fast model never leaves the queue empty for long
             if (!client.isOpen()) {
-                scheduler.cancel(s);
+                gone(ctx, s);
                 return;
             }
             if (ev == null) continue;
@@ -182,7 +182,7 @@ public final class CompletionHandler {
         RequestStream.Event first;
         while ((first = events.poll(POLL_MS)) == null) {
             if (!client.isOpen()) {
-                scheduler.cancel(s);
+                gone(ctx, s);
                 return;
             }
         }
@@ -233,7 +233,10 @@ public final class CompletionHandler {
                 }
                 if (failed != null) {
                     ApiException e = map(failed);
-                    if (e != null) send(out, ResponseJson.error(e));
+                    if (e != null) {
+                        ctx.attribute(Http.STATUS, e.status);
+                        send(out, ResponseJson.error(e));
+                    }
                     out.flush();
                     return;
                 }
@@ -258,7 +261,7 @@ public final class CompletionHandler {
                 do {
                     next = events.poll(POLL_MS);
                     if (!client.isOpen()) {
-                        scheduler.cancel(s);
+                        gone(ctx, s);
                         return;
                     }
                 } while (next == null);
@@ -266,8 +269,14 @@ public final class CompletionHandler {
             }
         } catch (IOException e) {
             // the client went away mid-stream
-            scheduler.cancel(s);
+            gone(ctx, s);
         }
+    }
+
+    /** The client left: stop the sequence; the request is counted as 499 (client closed request). */
+    private void gone(Context ctx, SequenceState s) {
+        scheduler.cancel(s);
+        ctx.attribute(Http.STATUS, 499);
     }
 
     private ObjectNode chunk(CompletionRequest r, String id, long created) {

@@ -13,6 +13,8 @@ import java.security.NoSuchAlgorithmException;
 public final class Http {
     /** Set on a context once an error answer was written (so the 404 fallback leaves it alone). */
     public static final String ANSWERED = "moge.answered";
+    /** The status to count in metrics when it differs from the response's (a stream that failed after 200, 499). */
+    public static final String STATUS = "moge.status";
 
     private Http() {
     }

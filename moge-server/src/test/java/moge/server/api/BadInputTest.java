@@ -236,6 +236,8 @@ class BadInputTest {
             assertThat(server.scheduler().running()).isEqualTo(1);
         }
         assertStopsSoon();
+        for (int i = 0; i < 200 && !server.metrics().scrape().contains("status=\"499\""); i++) Thread.sleep(10);
+        assertThat(server.metrics().scrape()).contains("moge_requests_total{endpoint=\"/v1/chat/completions\",status=\"499\"}");
     }
 
     @Test
