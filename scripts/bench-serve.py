@@ -98,10 +98,20 @@ def run_load(url, concurrency, requests, max_tokens, prompt_words, seed):
     return tokens / wall
 
 
+def tokens_per_word(url):
+    """Measures how many tokens a word of this vocabulary takes (a text the test will not reuse)."""
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    conn.request("POST", "/v1/completions", body=json.dumps({"prompt": words(random.Random(12345), 200), "max_tokens": 1}),
+                 headers={"Content-Type": "application/json"})
+    n = json.loads(conn.getresponse().read())["usage"]["prompt_tokens"]
+    conn.close()
+    return n / 200.0
+
+
 def run_prefix(url, prefix_tokens, requests, seed):
     rng = random.Random(seed)
-    # about one token per word with this vocabulary; the server's usage reports the exact count
-    system = words(rng, prefix_tokens)
+    system = words(rng, max(1, int(prefix_tokens / tokens_per_word(url))))
     ttfts, cached, prompt = [], [], 0
     for i in range(requests):
         body = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": "question %d: %s" % (i, words(rng, 8))}],
@@ -124,6 +134,7 @@ def main():
     ap.add_argument("--prompt-words", type=int, default=32)
     ap.add_argument("--prefix-tokens", type=int, default=0, help="run the shared-system-prompt TTFT test instead")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds over the concurrency levels (medians)")
     a = ap.parse_args()
     host = urllib.parse.urlparse(a.url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -131,14 +142,19 @@ def main():
     if a.prefix_tokens > 0:
         run_prefix(a.url, a.prefix_tokens, a.requests, a.seed)
         return
-    rates = {}
-    # one short warm-up so that the first measured run does not pay for JIT compilation
-    run_load(a.url, 1, 1, 8, a.prompt_words, 99)
-    for c in [int(x) for x in a.concurrency.split(",")]:
-        rates[c] = run_load(a.url, c, a.requests, a.max_tokens, a.prompt_words, a.seed)
-    base = rates.get(1)
+    levels = [int(x) for x in a.concurrency.split(",")]
+    rates = {c: [] for c in levels}
+    # a warm-up so that the first measured run does not pay for JIT compilation
+    run_load(a.url, 4, 2, 16, a.prompt_words, 99)
+    # interleaved rounds, medians: a shared machine's load drifts
+    for rnd in range(a.rounds):
+        for c in levels:
+            rates[c].append(run_load(a.url, c, a.requests, a.max_tokens, a.prompt_words, a.seed + rnd))
+    med = {c: statistics.median(r) for c, r in rates.items()}
+    print("median aggregate tok/s: " + ", ".join("%d: %.1f" % (c, m) for c, m in med.items()))
+    base = med.get(1)
     if base:
-        print("speed-up over one stream: " + ", ".join("%d: %.2fx" % (c, r / base) for c, r in rates.items()))
+        print("speed-up over one stream: " + ", ".join("%d: %.2fx" % (c, m / base) for c, m in med.items()))
 
 
 if __name__ == "__main__":

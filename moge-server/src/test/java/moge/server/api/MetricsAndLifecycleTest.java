@@ -43,6 +43,48 @@ class MetricsAndLifecycleTest {
     }
 
     @Test
+    void aFullQueueIs429() throws Exception {
+        try (MogeServer server = TestEngines.start(new ServerOptions().parallel(1).queueSize(0).context(4096).batchTokens(32)
+                .shutdownGrace(Duration.ZERO))) {
+            HttpTestClient c = new HttpTestClient(server.port());
+            CompletableFuture<HttpTestClient.Reply> running = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return c.post("/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":4000,\"ignore_eos\":true}");
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            for (int i = 0; i < 500 && server.scheduler().running() == 0; i++) Thread.sleep(5);
+            HttpTestClient.Reply r = c.post("/v1/completions", "{\"prompt\":\"b\",\"max_tokens\":2}");
+            assertThat(r.status()).isEqualTo(429);
+            assertThat(r.error().path("code").asText()).isEqualTo("queue_full");
+            assertThat(r.error().path("type").asText()).isEqualTo("rate_limit_error");
+            running.cancel(true);
+        }
+    }
+
+    /** An engine part that reports itself unavailable (e.g. an expert worker) turns into a 503, not a 500. */
+    @Test
+    void unavailableEnginePartsAre503() throws Exception {
+        class WorkerDown extends moge.MogeException implements moge.ServiceUnavailable {
+            WorkerDown() {
+                super("expert worker 2 is unreachable");
+            }
+        }
+        MogeServer.Engine e = TestEngines.engine(32);
+        e.model().setExpertExecutor((layer, xn, tokens, idx, w, k, out) -> {
+            throw new WorkerDown();
+        });
+        try (MogeServer server = MogeServer.start(new ServerOptions().port(0).parallel(1).context(256).batchTokens(32), e)) {
+            HttpTestClient c = new HttpTestClient(server.port());
+            HttpTestClient.Reply r = c.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.error().path("message").asText()).isEqualTo("expert worker 2 is unreachable");
+            assertThat(server.scheduler().kvBlocksUsed()).isZero();
+        }
+    }
+
+    @Test
     void answers503WhileLoadingThenServes() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         MogeServer server = MogeServer.start(new ServerOptions().port(0).context(256).parallel(1).batchTokens(32), () -> {
