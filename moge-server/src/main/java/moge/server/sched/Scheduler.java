@@ -67,6 +67,7 @@ public final class Scheduler implements AutoCloseable {
 
     // one entry per sequence in the current step
     private final List<SequenceState> planSeq = new ArrayList<>();
+    private final List<DecodeStrategy> planStrategy = new ArrayList<>();
     private int[] planRow = new int[16], planRows = new int[16], planPrefill = new int[16];
 
     public Scheduler(Model model, KvCache cache, Tokenizer tokenizer, Config config) {
@@ -318,13 +319,15 @@ public final class Scheduler implements AutoCloseable {
 
         batch.clear();
         planSeq.clear();
+        planStrategy.clear();
         int budget = config.batchTokens();
         Function<SequenceState, DecodeStrategy> strat = strategies;
         for (SequenceState s : running) {
             if (!s.isDecoding()) continue;
             int row = batch.outputs();
-            int rows = strat.apply(s).plan(s, batch, Math.max(1, budget - batch.size()));
-            plan(s, row, rows, 0);
+            DecodeStrategy d = strat.apply(s);
+            int rows = d.plan(s, batch, Math.max(1, budget - batch.size()));
+            plan(s, d, row, rows, 0);
         }
         for (SequenceState s : running) {
             if (!s.isPrefilling() || batch.size() >= budget) continue;
@@ -333,7 +336,7 @@ public final class Scheduler implements AutoCloseable {
             int end = start + n;
             int row = batch.outputs();
             for (int p = start; p < end; p++) batch.add(s.token(p), p, s.kv(), p == s.promptLength() - 1);
-            plan(s, row, end == s.promptLength() ? 1 : 0, n);
+            plan(s, null, row, end == s.promptLength() ? 1 : 0, n);
         }
         if (batch.size() == 0) return;
 
@@ -357,7 +360,7 @@ public final class Scheduler implements AutoCloseable {
                     s.accept(s.chooseNext(logits, off), logits, off);
                 }
             } else {
-                strat.apply(s).apply(s, logits, planRow[i], planRows[i]);
+                planStrategy.get(i).apply(s, logits, planRow[i], planRows[i]);
             }
             s.hashedBlocks = prefix.register(s.tokensArray(), s.kv(), s.hashedBlocks, s.h1, s.h2);
             if (s.isFinished()) finish(s, "");
@@ -365,7 +368,7 @@ public final class Scheduler implements AutoCloseable {
         observer.promptTokens(prefilled);
     }
 
-    private void plan(SequenceState s, int row, int rows, int prefill) {
+    private void plan(SequenceState s, DecodeStrategy d, int row, int rows, int prefill) {
         int i = planSeq.size();
         if (i == planRow.length) {
             planRow = java.util.Arrays.copyOf(planRow, i * 2);
@@ -373,6 +376,7 @@ public final class Scheduler implements AutoCloseable {
             planPrefill = java.util.Arrays.copyOf(planPrefill, i * 2);
         }
         planSeq.add(s);
+        planStrategy.add(d);
         planRow[i] = row;
         planRows[i] = rows;
         planPrefill[i] = prefill;

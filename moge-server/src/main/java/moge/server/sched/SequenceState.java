@@ -41,7 +41,7 @@ public final class SequenceState {
     private int reasoningTokens;
     private final StringBuilder text = new StringBuilder();
     private int emitted;
-    private String finishReason;
+    private volatile String finishReason;
     private Object attachment;
 
     final long submitNanos = System.nanoTime();
