@@ -167,20 +167,22 @@ public final class Cluster {
         return Placement.expertMask(config, localGroups);
     }
 
+    /** Device i is worker i in the order given; the last device is this machine when some groups are left. */
+    public Placement placement() {
+        List<int[]> groups = new ArrayList<>();
+        for (RemoteDevice w : workers) groups.add(w.groups());
+        if (localGroups.length > 0) groups.add(localGroups);
+        return Placement.of(config, groups);
+    }
+
     /**
      * Builds the placement (workers in the order given, then this machine for the remaining groups) and
      * installs the dispatcher in the model. The model then owns the workers' channels.
      */
     public Dispatcher install(Model m, LoadStats stats) {
         List<ExpertDevice> devices = new ArrayList<>(workers);
-        List<int[]> groups = new ArrayList<>();
-        for (RemoteDevice w : workers) groups.add(w.groups());
-        if (localGroups.length > 0) {
-            devices.add(new LocalDevice("this machine", localGroups, m.weights, m.config, m.team(), false));
-            groups.add(localGroups);
-        }
-        Placement p = Placement.of(m.config, groups);
-        Dispatcher d = new Dispatcher(m.config, p, devices, m.team(), stats);
+        if (localGroups.length > 0) devices.add(new LocalDevice("this machine", localGroups, m.weights, m.config, m.team(), false));
+        Dispatcher d = new Dispatcher(m.config, placement(), devices, m.team(), stats);
         m.setExpertExecutor(d);
         return d;
     }
