@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
  * serves run on this machine.
  */
 public final class Cluster {
+    private static final Duration HANDSHAKE_MIN = Duration.ofSeconds(10);
     private final ModelConfig config;
     private final List<RemoteDevice> workers;
     private final int[] localGroups;
@@ -82,7 +83,12 @@ public final class Cluster {
         return new Cluster(c, workers, local.stream().mapToInt(Integer::intValue).toArray());
     }
 
-    private static Wire.Hello hello(ManagedChannel ch, String address, Duration timeout) {
+    /**
+     * The handshake gets at least 10 s whatever --worker-timeout says: the first call of a process also loads
+     * and initialises the transport, which alone can take a second on a cold JVM.
+     */
+    private static Wire.Hello hello(ManagedChannel ch, String address, Duration requestTimeout) {
+        Duration timeout = requestTimeout.compareTo(HANDSHAKE_MIN) < 0 ? HANDSHAKE_MIN : requestTimeout;
         try {
             byte[] reply = ClientCalls.blockingUnaryCall(ch, Wire.HELLO,
                     CallOptions.DEFAULT.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS), Wire.helloRequest());
@@ -138,6 +144,8 @@ public final class Cluster {
         Throwable cause = s.getCause();
         while (cause != null && cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
         String because = cause != null && cause.getMessage() != null ? cause.getMessage() : detail;
+        // netty says "finishConnect(..) failed: Connection refused": keep the part a person needs
+        if (because != null && because.contains("failed: ")) because = because.substring(because.lastIndexOf("failed: ") + 8);
         return switch (s.getCode()) {
             case DEADLINE_EXCEEDED -> "did not answer within " + seconds(timeout) + " (--worker-timeout)";
             case UNAVAILABLE -> "is unavailable (" + (because == null ? "connection lost" : because.toLowerCase(Locale.ROOT)) + ")";
