@@ -21,8 +21,6 @@ import moge.tensor.Parallel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -35,12 +33,16 @@ public final class ExpertWorker implements AutoCloseable {
     private final boolean[] served;
     private final LocalDevice device;
     private final Server server;
-    private final ExecutorService executor;
     private final long configHash, weightsHash;
     private final long delayMillis;
     private final Wire.RunRequest scratch = new Wire.RunRequest();
     private final String description;
-    private boolean closed;
+    private volatile boolean closed;
+    private final java.util.concurrent.ExecutorService executor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "moge-worker-rpc");
+        t.setDaemon(true);
+        return t;
+    });
 
     /**
      * @param groups      groups to serve as people write them ("0-3", "4,6"); null = all
@@ -91,12 +93,6 @@ public final class ExpertWorker implements AutoCloseable {
         this.weightsHash = Fingerprint.weights(c, lm.weights, groups);
         this.device = new LocalDevice("worker", groups, lm.weights, c, new Parallel(Math.max(1, threads), "moge-worker"), true);
         this.description = lm.path + " groups " + Placement.formatGroups(groups);
-        // one executor thread: requests are computed one at a time, the team is not re-entrant
-        this.executor = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "moge-worker-rpc");
-            t.setDaemon(true);
-            return t;
-        });
         ServerServiceDefinition service = ServerServiceDefinition.builder(Wire.SERVICE)
                 .addMethod(Wire.HELLO, ServerCalls.asyncUnaryCall(this::hello))
                 .addMethod(Wire.RUN, ServerCalls.asyncUnaryCall(this::run))
@@ -104,6 +100,8 @@ public final class ExpertWorker implements AutoCloseable {
         try {
             this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), InsecureServerCredentials.create())
                     .addService(service)
+                    // not directExecutor: a long computation must not block the transport threads (deadlines, other
+                    // connections); one executor thread, so requests run one at a time on the team
                     .executor(executor)
                     .maxInboundMessageSize(Integer.MAX_VALUE)
                     .build()
@@ -152,8 +150,12 @@ public final class ExpertWorker implements AutoCloseable {
         out.onCompleted();
     }
 
-    private void run(byte[] req, StreamObserver<byte[]> out) {
+    private synchronized void run(byte[] req, StreamObserver<byte[]> out) {
         long t0 = System.nanoTime();
+        if (closed) {
+            out.onError(Status.UNAVAILABLE.withDescription("worker is shutting down").asRuntimeException());
+            return;
+        }
         Wire.RunRequest r;
         try {
             r = Wire.decodeRun(req, model.config.numExperts(), scratch);
@@ -207,19 +209,21 @@ public final class ExpertWorker implements AutoCloseable {
     }
 
     @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
+    public void close() {
+        synchronized (server) {
+            if (closed) return;
+            closed = true;
+        }
         server.shutdownNow();
-        executor.shutdownNow();
         try {
             server.awaitTermination(5, TimeUnit.SECONDS);
-            // the weights are unmapped below: let a computation in flight end first
-            executor.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        device.close();
-        model.close();
+        executor.shutdown();
+        synchronized (this) { // a computation in flight ends before the weights are unmapped
+            device.close();
+            model.close();
+        }
     }
 }
