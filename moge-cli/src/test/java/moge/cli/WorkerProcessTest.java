@@ -95,14 +95,14 @@ class WorkerProcessTest {
         var a = workers.start(model, "0-3", 0);
         var b = workers.start(model, "4-7", 0, "--test-delay-ms", "200");
         CompletableFuture<CliRunner> run = CompletableFuture.supplyAsync(() -> generate("--workers", a.address() + "," + b.address(),
-                "-n", "64", "--worker-timeout", "5"));
+                "-n", "64", "--worker-timeout", "30"));
         Thread.sleep(4000); // connected and in the middle of its calls: 64 tokens x 2 MoE layers x 200 ms
         assertThat(run).isNotDone();
         long t0 = System.nanoTime();
         b.process().destroyForcibly();
         CliRunner r = run.get(30, TimeUnit.SECONDS);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        assertThat(seconds).isLessThan(6);
+        assertThat(seconds).isLessThan(9); // the lost connection is noticed at once, long before the 30 s deadline
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.out()).isEmpty();
         String err = r.err().strip();
@@ -119,7 +119,7 @@ class WorkerProcessTest {
         var slow = workers.start(model, "0-7", 0, "--test-delay-ms", "3000");
         long t0 = System.nanoTime();
         CliRunner r = generate("--workers", slow.address(), "--worker-timeout", "1");
-        assertThat((System.nanoTime() - t0) / 1e9).isLessThan(3);
+        assertThat((System.nanoTime() - t0) / 1e9).isLessThan(5); // 1 s deadline plus slack on a shared machine
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err().strip()).isEqualTo("moge: expert worker " + slow.address() + " (groups 0-7) did not answer within 1 s (--worker-timeout)");
 
