@@ -46,10 +46,11 @@ public final class ModelHandle implements AutoCloseable {
         this.cluster = cluster;
     }
 
-    static ModelHandle open(ModelOptions o, int loadHistory) {
+    static ModelHandle open(ModelOptions o, int loadHistory, int maxBatch) {
         if (o.threads < 1) throw new MogeException("--threads must be >= 1, got " + o.threads);
         if (o.ctx < 2) throw new MogeException("--ctx must be >= 2, got " + o.ctx);
         if (o.batch < 1) throw new MogeException("--batch must be >= 1, got " + o.batch);
+        if (maxBatch < 1) throw new MogeException("batch must be >= 1, got " + maxBatch);
         if (o.devices < 1) throw new MogeException("--devices must be >= 1, got " + o.devices);
         boolean remote = o.workers != null && !o.workers.isEmpty();
         if (remote && o.devices > 1) {
@@ -65,7 +66,7 @@ public final class ModelHandle implements AutoCloseable {
         Cluster cluster = null;
         boolean installed = false;
         try {
-            m = new Model(lm.config, lm.weights, o.threads, o.batch);
+            m = new Model(lm.config, lm.weights, o.threads, maxBatch);
             if (!lm.config.hasExperts()) {
                 if (o.devices > 1 || remote) Placement.split(lm.config, Math.max(2, o.devices)); // throws: no experts to place
                 return new ModelHandle(lm, m, null, null, null);

@@ -67,7 +67,12 @@ public final class ModelOptions {
      * @param loadHistory forward passes of per-device load to keep for plots (0 = none)
      */
     public ModelHandle open(int loadHistory) {
-        return ModelHandle.open(this, loadHistory);
+        return ModelHandle.open(this, loadHistory, batch);
+    }
+
+    /** As {@link #open(int)} with the forward pass sized for {@code maxBatch} tokens instead of --batch. */
+    public ModelHandle open(int loadHistory, int maxBatch) {
+        return ModelHandle.open(this, loadHistory, maxBatch);
     }
 
     public ModelHandle open() {
