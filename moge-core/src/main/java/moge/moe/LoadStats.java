@@ -31,6 +31,7 @@ public final class LoadStats implements Model.RoutingListener {
     private long[] isHistogram = new long[BINS_PER_UNIT + 1];
     private final long[] deviceLoad;
     private final long[][] expertLoad;
+    private final int[][] passExpertLoad; // the current forward pass, [layer][expert]
     private final ArrayDeque<Pass> history = new ArrayDeque<>();
     private Pass current;
     private int lastLayer = Integer.MAX_VALUE;
@@ -71,6 +72,7 @@ public final class LoadStats implements Model.RoutingListener {
         this.perDevice = new int[devices];
         this.deviceLoad = new long[devices];
         this.expertLoad = new long[layers][placement.experts()];
+        this.passExpertLoad = new int[layers][placement.experts()];
     }
 
     public Placement placement() {
@@ -80,12 +82,17 @@ public final class LoadStats implements Model.RoutingListener {
     @Override
     public synchronized void routed(int layer, int tokens, int[] idx, int k) {
         if (tokens <= 0) return;
+        // a layer index that does not increase starts the next forward pass
+        boolean newPass = current == null || layer <= lastLayer;
+        if (newPass) for (int[] l : passExpertLoad) java.util.Arrays.fill(l, 0);
         java.util.Arrays.fill(perDevice, 0);
         long[] el = expertLoad[layer];
+        int[] pl = passExpertLoad[layer];
         for (int i = 0, n = tokens * k; i < n; i++) {
             int e = idx[i];
             perDevice[deviceOfExpert[e]]++;
             el[e]++;
+            pl[e]++;
         }
         int max = Integer.MIN_VALUE, min = Integer.MAX_VALUE;
         for (int d = 0; d < devices; d++) {
@@ -101,8 +108,7 @@ public final class LoadStats implements Model.RoutingListener {
         int bin = is == 0 ? 0 : Math.max(1, (int) Math.ceil(is * BINS_PER_UNIT - 1e-9));
         if (bin >= isHistogram.length) isHistogram = java.util.Arrays.copyOf(isHistogram, bin + 1);
         isHistogram[bin]++;
-        // a layer index that does not increase starts the next forward pass
-        if (current == null || layer <= lastLayer) {
+        if (newPass) {
             batches++;
             this.tokens += tokens;
             current = new Pass(batches - 1, tokens, devices);
@@ -124,6 +130,7 @@ public final class LoadStats implements Model.RoutingListener {
         java.util.Arrays.fill(isHistogram, 0);
         java.util.Arrays.fill(deviceLoad, 0);
         for (long[] l : expertLoad) java.util.Arrays.fill(l, 0);
+        for (int[] l : passExpertLoad) java.util.Arrays.fill(l, 0);
         history.clear();
         current = null;
         lastLayer = Integer.MAX_VALUE;
@@ -131,9 +138,13 @@ public final class LoadStats implements Model.RoutingListener {
 
     public synchronized Snapshot snapshot() {
         long[][] el = new long[layers][];
-        for (int l = 0; l < layers; l++) el[l] = expertLoad[l].clone();
+        int[][] pl = new int[layers][];
+        for (int l = 0; l < layers; l++) {
+            el[l] = expertLoad[l].clone();
+            pl[l] = passExpertLoad[l].clone();
+        }
         return new Snapshot(devices, dispatches, batches, tokens, dispatches == 0 ? 0 : isSum / dispatches, isMax,
-                isHistogram.clone(), deviceLoad.clone(), el, history.stream().map(Pass::freeze).toList());
+                isHistogram.clone(), deviceLoad.clone(), el, pl, history.stream().map(Pass::freeze).toList());
     }
 
     /**
@@ -144,10 +155,11 @@ public final class LoadStats implements Model.RoutingListener {
      * @param tokens      tokens over all forward passes
      * @param isHistogram counts of IS by 1/100: bin 0 holds IS = 0 exactly, bin b > 0 holds (b-1)/100 < IS <= b/100
      * @param deviceLoad  expert computations per device over the run
-     * @param expertLoad  [layer][expert] computations (routed token count)
+     * @param expertLoad  [layer][expert] computations (routed token count) over the run
+     * @param lastPassExpertLoad [layer][expert] computations of the latest forward pass
      */
     public record Snapshot(int devices, long dispatches, long batches, long tokens, double imbalanceMean, double imbalanceMax,
-                           long[] isHistogram, long[] deviceLoad, long[][] expertLoad, List<Batch> history) {
+                           long[] isHistogram, long[] deviceLoad, long[][] expertLoad, int[][] lastPassExpertLoad, List<Batch> history) {
         /** IS at quantile q in [0, 1] from the histogram (to 1/100). */
         public double imbalanceQuantile(double q) {
             long total = 0;

@@ -50,6 +50,8 @@ class LoadStatsTest {
         assertThat(snap.expertLoad()[0]).containsExactly(2, 1, 1, 1, 0, 1, 1, 1);
         assertThat(snap.expertLoad()[1]).containsExactly(1, 1, 0, 0, 1, 1, 0, 0);
         assertThat(snap.expertTotals()).containsExactly(3, 2, 1, 1, 1, 2, 1, 1);
+        assertThat(snap.lastPassExpertLoad()[0]).containsExactly(0, 0, 0, 0, 0, 0, 1, 1);
+        assertThat(snap.lastPassExpertLoad()[1]).containsExactly(0, 0, 0, 0, 0, 0, 0, 0);
         assertThat(snap.history()).hasSize(2);
         assertThat(snap.history().get(0).deviceLoad()).containsExactly(7, 3);
         assertThat(snap.history().get(0).layers()).isEqualTo(2);
