@@ -21,6 +21,8 @@ import moge.tensor.Parallel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -37,12 +39,8 @@ public final class ExpertWorker implements AutoCloseable {
     private final long delayMillis;
     private final Wire.RunRequest scratch = new Wire.RunRequest();
     private final String description;
+    private final ExecutorService executor;
     private volatile boolean closed;
-    private final java.util.concurrent.ExecutorService executor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "moge-worker-rpc");
-        t.setDaemon(true);
-        return t;
-    });
 
     /**
      * @param groups      groups to serve as people write them ("0-3", "4,6"); null = all
@@ -93,6 +91,11 @@ public final class ExpertWorker implements AutoCloseable {
         this.weightsHash = Fingerprint.weights(c, lm.weights, groups);
         this.device = new LocalDevice("worker", groups, lm.weights, c, new Parallel(Math.max(1, threads), "moge-worker"), true);
         this.description = lm.path + " groups " + Placement.formatGroups(groups);
+        this.executor = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "moge-worker-rpc");
+            t.setDaemon(true);
+            return t;
+        });
         ServerServiceDefinition service = ServerServiceDefinition.builder(Wire.SERVICE)
                 .addMethod(Wire.HELLO, ServerCalls.asyncUnaryCall(this::hello))
                 .addMethod(Wire.RUN, ServerCalls.asyncUnaryCall(this::run))
