@@ -46,7 +46,7 @@ public final class TestGguf {
 
     public static Vocab vocab(int merges, String pre) {
         Map<String, Integer> words = new LinkedHashMap<>();
-        for (String w : TRAIN_TEXT.split("(?<=\\s)|(?=\\s)")) words.merge(ByteLevel.encode(w), 1, Integer::sum);
+        for (String w : moge.tokenizer.BpePreTokenizer.forName("gpt2").split(TRAIN_TEXT)) words.merge(ByteLevel.encode(w), 1, Integer::sum);
         List<List<String>> seqs = new ArrayList<>();
         List<Integer> counts = new ArrayList<>();
         words.forEach((w, n) -> {
@@ -113,7 +113,9 @@ public final class TestGguf {
             for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 + r.nextDouble());
         } else {
             double s = shape.length == 1 ? 0.25 : name.equals(GgufNames.TOKEN_EMBD) ? 1.0 : 1.0 / Math.sqrt(shape[shape.length - 1]);
+            // A sharper router and head than plain 1/sqrt(fan-in) keep greedy choices away from near-ties.
             if (name.endsWith(GgufNames.FFN_GATE_INP)) s *= 3;
+            if (name.equals(GgufNames.OUTPUT)) s *= 4;
             for (int i = 0; i < v.length; i++) v[i] = (float) (s * r.nextGaussian());
         }
         return v;
