@@ -1,12 +1,14 @@
 package moge.model;
 
 import moge.MogeException;
+import moge.chat.ChatTemplate;
 import moge.format.HfCheckpoint;
 import moge.format.HfConfig;
 import moge.format.gguf.GgufFile;
 import moge.format.gguf.GgufModelConfig;
 import moge.format.gguf.GgufTokenizers;
 import moge.format.gguf.GgufWeightLoader;
+import moge.tokenizer.HfTokenizerLoader;
 import moge.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
@@ -32,7 +34,13 @@ public final class ModelLoader {
             ModelConfig c = HfConfig.read(ck.config(), path.resolve("config.json"));
             if (router != null && c.hasExperts()) c = c.withRouter(router);
             Weights w = HfWeightLoader.load(ck, c, keepExpert);
-            return new LoadedModel(path, c, w, null, null, ck);
+            Tokenizer tok = Files.isRegularFile(path.resolve("tokenizer.model")) ? HfTokenizerLoader.load(path) : null;
+            if (tok != null && tok.vocabSize() > c.vocabSize()) {
+                throw new MogeException(path.resolve("tokenizer.model") + ": " + tok.vocabSize()
+                        + " pieces but the model's vocab_size is " + c.vocabSize());
+            }
+            ChatTemplate template = tok != null ? ChatTemplate.load(path, tok) : ChatTemplate.openPangu();
+            return new LoadedModel(path, c, w, tok, template, ck);
         } catch (RuntimeException e) {
             ck.close();
             throw e;
@@ -46,7 +54,10 @@ public final class ModelLoader {
             if (router != null && c.hasExperts()) c = c.withRouter(router);
             Weights w = GgufWeightLoader.load(f, c, keepExpert);
             Tokenizer tok = GgufTokenizers.load(f);
-            return new LoadedModel(path, c, w, tok, GgufTokenizers.chatTemplate(f), f);
+            if (tok != null && tok.vocabSize() > c.vocabSize()) {
+                throw new MogeException(path + ": " + tok.vocabSize() + " tokens but token_embd has " + c.vocabSize() + " rows");
+            }
+            return new LoadedModel(path, c, w, tok, GgufTokenizers.chatTemplate(f, tok, c.arch()), f);
         } catch (RuntimeException e) {
             f.close();
             throw e;

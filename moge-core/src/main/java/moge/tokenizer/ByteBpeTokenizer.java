@@ -218,6 +218,18 @@ public final class ByteBpeTokenizer implements Tokenizer {
         return special;
     }
 
+    /** End-of-generation ids: EOS plus the control tokens llama.cpp also treats as end of turn when present. */
+    @Override
+    public int[] eosIds() {
+        IntList out = new IntList();
+        if (special.eos() >= 0) out.add(special.eos());
+        for (String t : new String[]{"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>"}) {
+            Integer id = ids.get(t);
+            if (id != null && id != special.eos() && types[id] == CONTROL) out.add(id);
+        }
+        return out.toArray();
+    }
+
     public BpePreTokenizer preTokenizer() {
         return pre;
     }
