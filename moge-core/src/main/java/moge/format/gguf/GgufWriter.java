@@ -137,7 +137,7 @@ public final class GgufWriter {
             long done = 0;
             for (Tensor t : tensors) {
                 long start = out.count;
-                out.progress = progress == null ? null : b -> progress.accept(b);
+                out.progress = progress;
                 out.progressBase = done - start;
                 t.body.write(out);
                 long wrote = out.count - start;
@@ -145,6 +145,7 @@ public final class GgufWriter {
                     throw new IOException(file + ": tensor " + t.name + " wrote " + wrote + " bytes, its shape needs " + t.bytes);
                 }
                 done += t.bytes;
+                if (progress != null) progress.accept(done);
                 out.write(new byte[(int) (pad(t.bytes, alignment) - t.bytes)]);
             }
         }
