@@ -46,6 +46,9 @@ class LlamaCppParityTest {
         String name = exp.get("name").asText();
         DType type = DType.valueOf(exp.get("type").asText());
         Path file = LlamaCppOracle.write(tmp, name, type);
+        try (GgufFile f = GgufFile.open(file)) {
+            GgufWeightLoader.check(f, GgufModelConfig.read(f)); // shapes and metadata, with or without kernels
+        }
         LoadedModel lm;
         try {
             lm = ModelLoader.load(file);
