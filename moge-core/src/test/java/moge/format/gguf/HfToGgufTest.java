@@ -164,14 +164,51 @@ class HfToGgufTest {
             assertThat(quantized).isGreaterThan(5);
         }
         try (LoadedModel lm = ModelLoader.load(out)) {
-            quantizedForward(fixture, lm);
+            quantizedForward(fixture, lm, type == DType.Q8_0 ? 0.1 : 1.5);
         } catch (MogeException e) {
             Assumptions.abort("no kernels for " + type + " yet: " + e.getMessage());
         }
     }
 
-    /** With kernels for the type: greedy ids like the source on the text fixture, top log-prob within 0.1 on average. */
-    private static void quantizedForward(String fixture, LoadedModel q) {
+    /**
+     * The quantization error alone, measured with the float64 reference on the dequantized weights against the
+     * source over the text fixture's prompt: mean |delta log-prob| of the source's top token, and top-1 agreement.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    // Measured: Q8_0 0.037 / 0.023 with top-1 agreement 0.90 / 1.00; Q4_0 0.49 / 0.89 with 0.43 / 0.52. These
+    // random models have rows of only 3-4 blocks and no structure, so Q4_0 is far worse here than on trained weights.
+    @CsvSource({"pangu-embedded-tiny,Q8_0,0.06,0.85", "pangu-moe-tiny,Q8_0,0.06,0.85", "pangu-embedded-tiny,Q4_0,1.2,0.3",
+            "pangu-moe-tiny,Q4_0,1.2,0.3"})
+    void quantizationErrorOnTheReference(String fixture, String typeName, double maxMeanDelta, double minAgree) {
+        Path out = tmp.resolve("r.gguf");
+        HfToGguf.convert(Fixtures.model(fixture), DType.valueOf(typeName), out, null);
+        int[] tokens = Fixtures.ints(Fixtures.read(Fixtures.ROOT.resolve("expected").resolve(fixture + ".text.json")).get("prompt_ids"));
+        try (GgufFile f = GgufFile.open(out); HfCheckpoint ck = HfCheckpoint.open(Fixtures.model(fixture))) {
+            ModelConfig c = GgufModelConfig.read(f);
+            moge.model.RouterKind router = c.hasExperts() ? c.router() : moge.model.RouterKind.MOGE;
+            double[][] a = new moge.model.ReferenceModel(c, ck).logits(tokens, router);
+            double[][] b = new moge.model.ReferenceModel(c, TestGguf.hfView(f, c)).logits(tokens, router);
+            double sum = 0;
+            int agree = 0;
+            for (int p = 0; p < tokens.length; p++) {
+                int top = 0, topB = 0;
+                for (int v = 0; v < a[p].length; v++) {
+                    if (a[p][v] > a[p][top]) top = v;
+                    if (b[p][v] > b[p][topB]) topB = v;
+                }
+                sum += Math.abs((a[p][top] - GgufForwardTest.lse(a[p], 0, a[p].length)) - (b[p][top] - GgufForwardTest.lse(b[p], 0, b[p].length)));
+                if (top == topB) agree++;
+            }
+            double mean = sum / tokens.length, agreeFrac = (double) agree / tokens.length;
+            System.out.printf("quantization error %s %s: mean |d logprob(top)| %.5f, top-1 agreement %.3f over %d positions%n",
+                    fixture, typeName, mean, agreeFrac, tokens.length);
+            assertThat(mean).isLessThan(maxMeanDelta);
+            assertThat(agreeFrac).isGreaterThanOrEqualTo(minAgree);
+        }
+    }
+
+    /** With kernels for the type: the top log-prob along the text fixture's prompt stays within the stated mean distance. */
+    private static void quantizedForward(String fixture, LoadedModel q, double maxMeanDelta) {
         JsonNode e = Fixtures.read(Fixtures.ROOT.resolve("expected").resolve(fixture + ".text.json"));
         int[] prompt = Fixtures.ints(e.get("prompt_ids"));
         int[] gen = Fixtures.ints(e.get("generated_ids"));
@@ -184,7 +221,7 @@ class HfToGgufTest {
                 sum += Math.abs(a.promptSteps().get(i).topLogprobs()[0] - b.promptSteps().get(i).topLogprobs()[0]);
                 n++;
             }
-            assertThat(sum / n).as("mean |d logprob| of the top token").isLessThan(0.1);
+            assertThat(sum / n).as("mean |d logprob| of the top token").isLessThan(maxMeanDelta);
         }
     }
 
