@@ -6,8 +6,8 @@ import moge.format.DType;
 import moge.format.HfCheckpoint;
 import moge.format.HfConfig;
 import moge.format.TensorData;
-import moge.model.HfWeightLoader;
 import moge.model.ModelConfig;
+import moge.model.TensorNames;
 import moge.tokenizer.PieceType;
 import moge.tokenizer.SentencePieceModelFile;
 
@@ -48,7 +48,7 @@ public final class HfToGguf {
         }
         try (HfCheckpoint ck = HfCheckpoint.open(dir)) {
             ModelConfig c = HfConfig.read(ck.config(), dir.resolve("config.json"));
-            HfWeightLoader.load(ck, c, null); // every tensor present with its shape before anything is written
+            checkSource(ck, c);
             GgufWriter w = new GgufWriter();
             Path name = dir.toAbsolutePath().normalize().getFileName();
             GgufLayout.metadata(c, name == null ? "model" : name.toString(), type, w);
@@ -75,6 +75,25 @@ public final class HfToGguf {
                 throw new MogeException(out + ": cannot write (" + ex.getMessage() + ")");
             }
             return new Result(c, n, total);
+        }
+    }
+
+    /**
+     * Every tensor the config implies, present with its shape and a float type, before anything is written.
+     * Only the headers are looked at: building kernel views could repack (copy) the whole model.
+     */
+    private static void checkSource(HfCheckpoint ck, ModelConfig c) {
+        for (Map.Entry<String, long[]> e : TensorNames.hf(c).entrySet()) {
+            TensorData t = ck.require(e.getKey());
+            long[] want = e.getValue();
+            boolean ok = t.elements() == java.util.Arrays.stream(want).reduce(1, Math::multiplyExact)
+                    && (t.rank() == want.length || want.length == 2 && want[0] == 1 && t.rank() == 1);
+            if (ok && t.rank() == want.length) ok = java.util.Arrays.equals(t.shape(), want);
+            if (!ok) {
+                throw new MogeException(t.file() + ": tensor " + e.getKey() + " has shape " + t.shapeString() + ", expected "
+                        + java.util.Arrays.toString(want));
+            }
+            if (t.type().quantized()) throw new MogeException(t.file() + ": tensor " + e.getKey() + " is " + t.type() + ", expected a float type");
         }
     }
 

@@ -99,6 +99,19 @@ class HfToGgufTest {
     }
 
     @Test
+    void aCheckpointThatDisagreesWithItsConfigWritesNothing() throws java.io.IOException {
+        ModelConfig c = moge.model.TestModels.embedded(64, 32, 1, 2, 1, 16, 40, false, 1e4, true);
+        Path dir = moge.model.TestModels.write(tmp.resolve("hf"), c, DType.BF16, 3);
+        Path cfg = dir.resolve("config.json");
+        java.nio.file.Files.writeString(cfg, java.nio.file.Files.readString(cfg).replace("\"intermediate_size\" : 40", "\"intermediate_size\" : 48"));
+        Path out = tmp.resolve("bad.gguf");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HfToGguf.convert(dir, DType.Q8_0, out, null))
+                .isInstanceOf(MogeException.class).hasMessageContaining("tensor model.layers.0.mlp.gate_proj.weight has shape [40, 32], expected [48, 32]");
+        assertThat(java.nio.file.Files.exists(out)).isFalse();
+        assertThat(java.nio.file.Files.exists(tmp.resolve("bad.gguf.part"))).isFalse();
+    }
+
+    @Test
     void layoutTypesAndMetadata() {
         Path out = tmp.resolve("moe.gguf");
         HfToGguf.convert(Fixtures.model("pangu-moe-tiny"), DType.Q4_0, out, null);
