@@ -42,7 +42,12 @@ class GgufForwardTest {
                 Arguments.of("qwen3moe", TestGguf.config(Arch.QWEN3_MOE, V, 36, 2, 2, 1, 18, 0, 6, 3, 1, 20, 0, false)),
                 Arguments.of("llama", TestGguf.config(Arch.LLAMA, V, 32, 2, 4, 2, 8, 24, 0, 0, 0, 0, 0, false)),
                 Arguments.of("llama moe", TestGguf.config(Arch.LLAMA, V, 32, 1, 4, 4, 8, 0, 4, 2, 1, 12, 0, true)),
-                Arguments.of("pangu-pro-moe", TestGguf.config(Arch.PANGU_PRO_MOE, V, 40, 2, 2, 2, 20, 0, 8, 4, 2, 16, 24, false)));
+                Arguments.of("pangu-pro-moe", TestGguf.config(Arch.PANGU_PRO_MOE, V, 40, 2, 2, 2, 20, 0, 8, 4, 2, 16, 24, false)),
+                Arguments.of("pangu-pro-moe dense layer, no shared expert, no o bias", new ModelConfig(Arch.PANGU_PRO_MOE, V, 32, 2, 2, 1, 16,
+                        40, 4, 2, 2, 16, 0, false, new boolean[]{false, true}, 5e5, 1e-6f, 4096, true, true, false, false,
+                        RouterKind.MOGE, RopeStyle.NEOX)),
+                Arguments.of("llama q/k/v biases", new ModelConfig(Arch.LLAMA, V, 32, 1, 2, 2, 16, 24, 0, 0, 0, 0, 0, false,
+                        new boolean[1], 1e4, 1e-5f, 4096, false, true, false, false, null, RopeStyle.INTERLEAVED)));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -77,6 +82,10 @@ class GgufForwardTest {
             assertThat(lc.tiedEmbeddings()).isEqualTo(c.tiedEmbeddings());
             assertThat(lc.headDim()).isEqualTo(c.headDim());
             assertThat(lc.expertGroups()).isEqualTo(c.expertGroups());
+            assertThat(lc.qkvBias()).isEqualTo(c.qkvBias());
+            assertThat(lc.oBias()).isEqualTo(c.oBias());
+            assertThat(lc.sharedIntermediate()).isEqualTo(c.sharedIntermediate());
+            for (int l = 0; l < c.layers(); l++) assertThat(lc.isMoe(l)).as("layer %d is MoE", l).isEqualTo(c.isMoe(l));
             assertThat(lm.tokenizer).isNotNull();
             try (GgufFile f = GgufFile.open(file)) {
                 RouterKind router = lc.hasExperts() ? lc.router() : RouterKind.MOGE;
