@@ -16,6 +16,8 @@ import java.io.PrintWriter;
                 GenerateCommand.class,
                 ChatCommand.class,
                 InspectCommand.class,
+                ConvertCommand.class,
+                RandomModelCommand.class,
                 WorkerCommand.class,
                 MoeStatsCommand.class,
                 CommandLine.HelpCommand.class

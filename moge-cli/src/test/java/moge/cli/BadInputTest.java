@@ -155,6 +155,24 @@ class BadInputTest {
     }
 
     @Test
+    void corruptTokenizerModel() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path f = m.resolve("tokenizer.model");
+        byte[] b = Files.readAllBytes(f);
+        Files.write(f, java.util.Arrays.copyOf(b, b.length - 100));
+        CliRunner r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "hello", "-n", "2");
+        assertOneLineError(r, "tokenizer.model");
+    }
+
+    @Test
+    void missingTokenizerForTextPrompt() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Files.delete(m.resolve("tokenizer.model"));
+        CliRunner r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "hello", "-n", "2");
+        assertOneLineError(r, "no tokenizer.model");
+    }
+
+    @Test
     void promptLongerThanContext() {
         String ids = String.join(",", java.util.Collections.nCopies(40, "5"));
         CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", ids,

