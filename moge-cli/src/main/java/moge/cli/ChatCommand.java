@@ -49,7 +49,9 @@ public final class ChatCommand implements Runnable {
     }
 
     void chat(BufferedReader in, PrintWriter out, boolean interactive) {
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
+        try (ModelHandle h = model.open()) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);

@@ -1,8 +1,6 @@
 package moge.cli;
 
 import moge.MogeException;
-import moge.model.LoadedModel;
-import moge.model.Model;
 import moge.server.MogeServer;
 import moge.server.ServerOptions;
 import picocli.CommandLine.Command;
@@ -75,14 +73,12 @@ public final class ServeCommand implements Runnable {
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds));
         // checked before anything is loaded, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
+        java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
         MogeServer s = MogeServer.start(o, () -> {
-            LoadedModel lm = model.load();
-            try {
-                return new MogeServer.Engine(lm, new Model(lm.config, lm.weights, model.threads, model.batch));
-            } catch (RuntimeException e) {
-                lm.close();
-                throw e;
-            }
+            // --devices / --workers place the experts; the server closes model and weights at shutdown
+            ModelHandle h = model.open(0, model.batch);
+            handle.set(h);
+            return new MogeServer.Engine(h.loaded, h.model);
         });
         server = s;
         Thread hook = new Thread(() -> {
@@ -99,7 +95,10 @@ public final class ServeCommand implements Runnable {
                 s.close();
                 throw e;
             }
-            out.printf("moge: ready; OpenAI API at %s%s%n", s.baseUrl(), o.apiKey != null ? " (API key required)" : "");
+            ModelHandle h = handle.get();
+            s.metrics().bindExpertLoad(h.stats);
+            out.printf("moge: ready; OpenAI API at %s (%sexperts: %s)%n", s.baseUrl(), o.apiKey != null ? "API key required; " : "",
+                    h.stats == null ? "none, dense model" : h.placementDescription());
             out.flush();
             stop.await();
         } catch (InterruptedException e) {

@@ -38,6 +38,10 @@ class ServeCommandTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).contains("\"id\":\"tiny\"");
+        HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base.replace("/v1", "/metrics"))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        // expert load per group (one device) is exported next to the server's own meters
+        assertThat(metrics.body()).contains("moge_moe_device_load_total{device=\"0\"}", "moge_moe_imbalance_score_mean");
         cmd.stop.countDown();
         assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
     }

@@ -322,7 +322,7 @@ public final class CompletionHandler {
         if (e instanceof ApiException a) return a;
         if (e instanceof SchedulerException.Cancelled) return null;
         if (e instanceof SchedulerException.QueueFull) return ApiException.queueFull(e.getMessage());
-        if (e instanceof ServiceUnavailable) return ApiException.unavailable(e.getMessage());
+        if (e instanceof ServiceUnavailable || e instanceof moge.moe.DeviceUnavailableException) return ApiException.unavailable(e.getMessage());
         LOG.error("generation failed", e);
         if (e instanceof MogeException) return ApiException.internal(e.getMessage());
         return ApiException.internal("internal error while generating");

@@ -1,11 +1,13 @@
 package moge.server.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import moge.moe.LoadStats;
 import moge.server.sched.Scheduler;
 import moge.server.sched.SchedulerObserver;
 
@@ -60,6 +62,25 @@ public final class ServerMetrics implements SchedulerObserver {
         Gauge.builder("moge.kv.blocks.cached", s, Scheduler::kvBlocksCached).description("Free KV blocks still holding a cached prefix").register(registry);
         Gauge.builder("moge.kv.blocks.total", s, Scheduler::kvBlocksTotal).description("KV blocks in all").register(registry);
         s.setObserver(this);
+    }
+
+    /**
+     * Expert load as dispatch counts it (moge.moe.LoadStats): computations per device (or per expert group
+     * on one device) and the imbalance score of the MoGE paper, read at scrape time.
+     */
+    public void bindExpertLoad(LoadStats stats) {
+        if (stats == null) return;
+        int devices = stats.snapshot().devices();
+        for (int d = 0; d < devices; d++) {
+            final int dev = d;
+            FunctionCounter.builder("moge.moe.device.load", stats, st -> st.snapshot().deviceLoad()[dev])
+                    .description("Routed expert computations that ran on this device (or expert group)").tag("device", Integer.toString(d))
+                    .register(registry);
+        }
+        Gauge.builder("moge.moe.imbalance.score.mean", stats, st -> st.snapshot().imbalanceMean())
+                .description("Mean imbalance score (max - min device load) / batch tokens over all MoE layer runs").register(registry);
+        Gauge.builder("moge.moe.imbalance.score.max", stats, st -> st.snapshot().imbalanceMax())
+                .description("Largest imbalance score seen").register(registry);
     }
 
     /** One answered HTTP request. */
