@@ -197,6 +197,7 @@ public final class CompletionHandler {
         ctx.res().setHeader("X-Accel-Buffering", "no");
         OutputStream out = ctx.res().getOutputStream();
         int textOffset = 0;
+        boolean finished = false;
         try {
             if (r.chat()) {
                 ObjectNode c = chunk(r, id, created);
@@ -241,6 +242,7 @@ public final class CompletionHandler {
                     return;
                 }
                 if (done != null) {
+                    finished = true;
                     ObjectNode last = deltaChunk(r, id, created, "", "", List.of(), textOffset, done.finishReason());
                     // usage only on request, in a chunk of its own: the official SDK's accumulator takes a chunk
                     // with usage for the last one; timings (counts included) always ride on the finishing chunk
@@ -268,8 +270,8 @@ public final class CompletionHandler {
                 batch.add(next);
             }
         } catch (IOException e) {
-            // the client went away mid-stream
-            gone(ctx, s);
+            // the client went away mid-stream; one that leaves while the last bytes are flushed got its answer
+            if (!finished) gone(ctx, s);
         }
     }
 
