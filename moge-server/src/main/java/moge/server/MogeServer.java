@@ -258,15 +258,13 @@ public final class MogeServer implements AutoCloseable {
         closing = true;
         Ready r = ready.getNow(null);
         if (r != null) r.scheduler().shutdown(options.shutdownGrace);
-        // every sequence has ended by now; give their handlers a moment to write the last bytes
+        // every sequence has ended by now; let their handlers write the last bytes
         long until = System.nanoTime() + 5_000_000_000L;
-        while (inFlight.get() > 0 && System.nanoTime() < until) {
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        try {
+            while (inFlight.get() > 0 && System.nanoTime() < until) Thread.sleep(5);
+            if (r != null) r.completions().awaitResponsesWritten(until);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         try {
             app.stop();

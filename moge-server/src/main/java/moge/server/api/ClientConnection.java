@@ -19,12 +19,17 @@ final class ClientConnection {
         this.endPoint = endPoint;
     }
 
-    static ClientConnection watch(Context ctx) {
+    /**
+     * @param quiet how long the connection may carry no bytes (a long prompt before the first token, a whole
+     *              non-streamed answer); the idle timeout that guards request reading is far shorter
+     */
+    static ClientConnection watch(Context ctx, java.time.Duration quiet) {
         ctx.header("Connection", "close");
         try {
             var core = ServletContextRequest.getServletContextRequest(ctx.req());
             if (core == null) return new ClientConnection(null);
             var connection = core.getConnectionMetaData().getConnection();
+            connection.getEndPoint().setIdleTimeout(quiet.toMillis());
             if (connection instanceof AbstractConnection ac && !ac.isFillInterested()) ac.fillInterested();
             return new ClientConnection(connection.getEndPoint());
         } catch (RuntimeException | LinkageError e) {

@@ -41,6 +41,7 @@ public final class CompletionHandler {
     private final Duration timeout;
     private final RequestHooks hooks;
     private final TokenText tokenText;
+    private final java.util.Set<ClientConnection> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public CompletionHandler(Scheduler scheduler, Tokenizer tokenizer, moge.chat.ChatTemplate template, String modelId, int context,
                              Duration timeout, RequestHooks hooks) {
@@ -57,6 +58,18 @@ public final class CompletionHandler {
 
     public String modelId() {
         return modelId;
+    }
+
+    /**
+     * Waits until every completion connection has closed, i.e. its response was written to the end (they
+     * all carry Connection: close), or until the deadline. Shutdown calls this before stopping Jetty.
+     */
+    public void awaitResponsesWritten(long deadlineNanos) throws InterruptedException {
+        while (System.nanoTime() < deadlineNanos) {
+            connections.removeIf(c -> !c.isOpen());
+            if (connections.isEmpty()) return;
+            Thread.sleep(5);
+        }
     }
 
     public void handle(Context ctx, CompletionRequest r) throws IOException, InterruptedException {
@@ -94,7 +107,9 @@ public final class CompletionHandler {
         } catch (MogeException e) {
             throw ApiException.invalid(promptParam, e.getMessage());
         }
-        ClientConnection client = ClientConnection.watch(ctx);
+        ClientConnection client = ClientConnection.watch(ctx, timeout.plusSeconds(30));
+        connections.removeIf(c -> !c.isOpen());
+        connections.add(client);
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         long created = System.currentTimeMillis() / 1000;
         try {

@@ -42,6 +42,20 @@ class MetricsAndLifecycleTest {
         }
     }
 
+    /** The idle timeout guards request reading only: a generation that writes nothing for longer is not cut off. */
+    @Test
+    void aLongSilentAnswerOutlivesTheIdleTimeout() throws Exception {
+        try (MogeServer server = TestEngines.start(new ServerOptions().parallel(1).context(2048).batchTokens(32)
+                .idleTimeout(Duration.ofMillis(200)))) {
+            HttpTestClient c = new HttpTestClient(server.port());
+            long t0 = System.nanoTime();
+            HttpTestClient.Reply r = c.post("/v1/completions", "{\"prompt\":\"go\",\"max_tokens\":400,\"ignore_eos\":true}");
+            assertThat(r.status()).as(r.text()).isEqualTo(200);
+            assertThat(r.json().path("usage").path("completion_tokens").asInt()).isEqualTo(400);
+            assertThat(System.nanoTime() - t0).isGreaterThan(Duration.ofMillis(400).toNanos());
+        }
+    }
+
     @Test
     void aFullQueueIs429() throws Exception {
         try (MogeServer server = TestEngines.start(new ServerOptions().parallel(1).queueSize(0).context(4096).batchTokens(32)
@@ -118,7 +132,8 @@ class MetricsAndLifecycleTest {
                 throw new RuntimeException(e);
             }
         });
-        for (int i = 0; i < 500 && server.scheduler().running() == 0; i++) Thread.sleep(5);
+        for (int i = 0; i < 3000 && server.scheduler().running() == 0; i++) Thread.sleep(5);
+        assertThat(server.scheduler().running()).isEqualTo(1);
         server.close();
         HttpTestClient.Reply r = running.get(30, TimeUnit.SECONDS);
         assertThat(r.status()).isEqualTo(200);
