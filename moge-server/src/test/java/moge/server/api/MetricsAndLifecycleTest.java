@@ -46,13 +46,14 @@ class MetricsAndLifecycleTest {
     @Test
     void aLongSilentAnswerOutlivesTheIdleTimeout() throws Exception {
         try (MogeServer server = TestEngines.start(new ServerOptions().parallel(1).context(2048).batchTokens(32)
-                .idleTimeout(Duration.ofMillis(200)))) {
+                .idleTimeout(Duration.ofMillis(50)))) {
             HttpTestClient c = new HttpTestClient(server.port());
             long t0 = System.nanoTime();
-            HttpTestClient.Reply r = c.post("/v1/completions", "{\"prompt\":\"go\",\"max_tokens\":400,\"ignore_eos\":true}");
+            HttpTestClient.Reply r = c.post("/v1/completions", "{\"prompt\":\"go\",\"max_tokens\":1500,\"ignore_eos\":true}");
             assertThat(r.status()).as(r.text()).isEqualTo(200);
-            assertThat(r.json().path("usage").path("completion_tokens").asInt()).isEqualTo(400);
-            assertThat(System.nanoTime() - t0).isGreaterThan(Duration.ofMillis(400).toNanos());
+            assertThat(r.json().path("usage").path("completion_tokens").asInt()).isEqualTo(1500);
+            // The answer must really have been silent for several idle timeouts (fast machines included).
+            assertThat(System.nanoTime() - t0).isGreaterThan(Duration.ofMillis(150).toNanos());
         }
     }
 
