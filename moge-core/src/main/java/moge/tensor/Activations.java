@@ -14,6 +14,13 @@ public final class Activations {
     private float[] evenOdd = new float[0];
     private boolean evenOddValid;
 
+    private float[] tokenMajor = new float[0];
+    private int tokenMajorTile;
+    private boolean tokenMajorValid;
+
+    private float[] blockSums = new float[0];
+    private boolean blockSumsValid;
+
     private byte[] q8 = new byte[0];
     private float[] q8Scales = new float[0];
     private boolean q8Valid;
@@ -25,6 +32,8 @@ public final class Activations {
         this.cols = cols;
         evenOddValid = false;
         q8Valid = false;
+        tokenMajorValid = false;
+        blockSumsValid = false;
         return this;
     }
 
@@ -52,6 +61,49 @@ public final class Activations {
     public void invalidate() {
         evenOddValid = false;
         q8Valid = false;
+        tokenMajorValid = false;
+        blockSumsValid = false;
+    }
+
+    /**
+     * The tokens in tiles of {@code tile}, each tile column-major: value (t, c) at
+     * {@code (t / tile) * cols * tile + c * tile + t % tile}, tokens past the end zero. A matrix-matrix kernel
+     * broadcasts one weight against a vector of tokens read here in one load.
+     */
+    public float[] tokenMajor(int tile) {
+        if (tokenMajorValid && tokenMajorTile == tile) return tokenMajor;
+        int tiles = (tokens + tile - 1) / tile;
+        int n = tiles * tile * cols;
+        if (tokenMajor.length < n) tokenMajor = new float[n];
+        for (int i = 0; i < tiles; i++) {
+            int base = i * cols * tile;
+            int t0 = i * tile, tn = Math.min(tile, tokens - t0);
+            if (tn < tile) java.util.Arrays.fill(tokenMajor, base, base + cols * tile, 0f);
+            for (int j = 0; j < tn; j++) {
+                int src = offset + (t0 + j) * cols;
+                for (int c = 0; c < cols; c++) tokenMajor[base + c * tile + j] = data[src + c];
+            }
+        }
+        tokenMajorTile = tile;
+        tokenMajorValid = true;
+        return tokenMajor;
+    }
+
+    /** Sum of each block of 32 values per token, [t * cols / 32 + b] (cols must be a multiple of 32). */
+    public float[] blockSums32() {
+        if (blockSumsValid) return blockSums;
+        int blocks = cols / 32;
+        if (blockSums.length < tokens * blocks) blockSums = new float[tokens * blocks];
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < blocks; b++) {
+                int src = offset + t * cols + b * 32;
+                float s = 0;
+                for (int i = 0; i < 32; i++) s += data[src + i];
+                blockSums[t * blocks + b] = s;
+            }
+        }
+        blockSumsValid = true;
+        return blockSums;
     }
 
     /**

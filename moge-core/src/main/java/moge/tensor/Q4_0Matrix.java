@@ -1,0 +1,263 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import moge.format.DType;
+import moge.format.Layouts;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Q4_0 weights, repacked at load time like {@link Q8_0Matrix}: each row's nibbles contiguous, fp16 scales
+ * in a separate array after all rows. Within a group of {@code 8L} values, nibble k (bits 4k..4k+3) of int
+ * lane j holds value {@code k*L + j}: a shift and a mask give L consecutive values. The stored nibble is
+ * q = value + 8; the kernel sums q * x per block and subtracts 8 * d * sum(x) once per block, with the block
+ * sums of x computed once per input ({@link Activations#blockSums32}).
+ */
+final class Q4_0Matrix extends Matrix {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    static final boolean FAST = L == 8 || L == 16;
+    /** Values per interleaved group (8 nibbles per int lane). */
+    static final int G = FAST ? 8 * L : 32;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private final int nb;
+    private final int groups;
+    private final long rowBytes;
+    private final long scales;
+
+    private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed) {
+        super(name, rows, cols, packed);
+        this.nb = cols / 32;
+        this.groups = FAST ? cols / G : 0;
+        this.rowBytes = cols / 2;
+        this.scales = (long) rows * rowBytes;
+    }
+
+    @Override
+    public DType type() {
+        return DType.Q4_0;
+    }
+
+    static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks) {
+        int nb = cols / 32, rb = cols / 2;
+        MemorySegment out = Arena.ofAuto().allocate((long) rows * rb + (long) rows * nb * 2, 64);
+        byte[] src = new byte[nb * 18];
+        byte[] qs = new byte[rb];
+        short[] sc = new short[nb];
+        int groups = FAST ? cols / G : 0;
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 18, src, 0, src.length);
+            for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 18] & 0xFF) | (src[b * 18 + 1] << 8));
+            java.util.Arrays.fill(qs, (byte) 0);
+            for (int g = 0; g < groups; g++) {
+                int base = g * G, byteBase = base / 2;
+                for (int j = 0; j < L; j++) {
+                    for (int k = 0; k < 8; k++) {
+                        int q = nibble(src, base + k * L + j);
+                        qs[byteBase + 4 * j + k / 2] |= (byte) (q << (4 * (k & 1)));
+                    }
+                }
+            }
+            // the tail keeps ggml's order: byte i of a block holds values i (low) and i + 16 (high)
+            System.arraycopy(plainTail(src, groups * G / 32, nb), 0, qs, groups * G / 2, (nb - groups * G / 32) * 16);
+            MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * rb, rb);
+            MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * rb + (long) r * nb * 2, nb);
+        }
+        return new Q4_0Matrix(name, rows, cols, out);
+    }
+
+    private static byte[] plainTail(byte[] src, int b0, int nb) {
+        byte[] t = new byte[(nb - b0) * 16];
+        for (int b = b0; b < nb; b++) System.arraycopy(src, b * 18 + 2, t, (b - b0) * 16, 16);
+        return t;
+    }
+
+    /** The 4-bit code (0..15) of value c in ggml's block order. */
+    private static int nibble(byte[] src, int c) {
+        int i = c % 32;
+        int q = src[(c / 32) * 18 + 2 + (i & 15)] & 0xFF;
+        return i < 16 ? q & 15 : q >> 4;
+    }
+
+    private float scale(int r, int b) {
+        return Float.float16ToFloat(data.get(Layouts.I16, scales + ((long) r * nb + b) * 2));
+    }
+
+    @Override
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+        else x.blockSums32();
+    }
+
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (x.tokens() > 1) {
+            Gemm.matmul(this::decode, cols, x, y, yStride, yOff, r0, r1);
+            return;
+        }
+        float[] xs = x.data(), sums = x.blockSums32();
+        int xo = x.offset();
+        int r = r0;
+        if (FAST) for (; r + 2 <= r1; r += 2) dot2(r, xs, xo, sums, y, yOff + r);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, sums);
+    }
+
+    private static FloatVector nib(IntVector v, int k) {
+        IntVector n = k == 0 ? v.and(15) : k == 7 ? v.lanewise(VectorOperators.LSHR, 28) : v.lanewise(VectorOperators.LSHR, 4 * k).and(15);
+        return (FloatVector) n.convert(VectorOperators.I2F, 0);
+    }
+
+    // Per row the same operations in the same order as dot1.
+    private void dot2(int r, float[] x, int xo, float[] sums, float[] y, int yo) {
+        long q0 = r * rowBytes, q1 = q0 + rowBytes;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
+        float c0 = 0, c1 = 0;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G, b = c / 32;
+            long qo = c / 2;
+            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c), x1 = FloatVector.fromArray(FS, x, xo + c + L);
+            FloatVector x2 = FloatVector.fromArray(FS, x, xo + c + 2 * L), x3 = FloatVector.fromArray(FS, x, xo + c + 3 * L);
+            FloatVector x4 = FloatVector.fromArray(FS, x, xo + c + 4 * L), x5 = FloatVector.fromArray(FS, x, xo + c + 5 * L);
+            FloatVector x6 = FloatVector.fromArray(FS, x, xo + c + 6 * L), x7 = FloatVector.fromArray(FS, x, xo + c + 7 * L);
+            IntVector v = IntVector.fromMemorySegment(IS, data, q0 + qo, LE);
+            if (L == 8) {
+                FloatVector pa = nib(v, 0).mul(x0), pb = nib(v, 1).mul(x1);
+                pa = nib(v, 2).fma(x2, pa);
+                pb = nib(v, 3).fma(x3, pb);
+                FloatVector pc = nib(v, 4).mul(x4), pd = nib(v, 5).mul(x5);
+                pc = nib(v, 6).fma(x6, pc);
+                pd = nib(v, 7).fma(x7, pd);
+                float d0 = scale(r, b), d1 = scale(r, b + 1);
+                a0 = pc.add(pd).fma(FloatVector.broadcast(FS, d1), pa.add(pb).fma(FloatVector.broadcast(FS, d0), a0));
+                c0 += d0 * sums[b] + d1 * sums[b + 1];
+                v = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
+                pa = nib(v, 0).mul(x0);
+                pb = nib(v, 1).mul(x1);
+                pa = nib(v, 2).fma(x2, pa);
+                pb = nib(v, 3).fma(x3, pb);
+                pc = nib(v, 4).mul(x4);
+                pd = nib(v, 5).mul(x5);
+                pc = nib(v, 6).fma(x6, pc);
+                pd = nib(v, 7).fma(x7, pd);
+                d0 = scale(r + 1, b);
+                d1 = scale(r + 1, b + 1);
+                a1 = pc.add(pd).fma(FloatVector.broadcast(FS, d1), pa.add(pb).fma(FloatVector.broadcast(FS, d0), a1));
+                c1 += d0 * sums[b] + d1 * sums[b + 1];
+            } else {
+                a0 = group16(v, x0, x1, x2, x3, x4, x5, x6, x7, r, b, a0);
+                c0 += scale(r, b) * sums[b] + scale(r, b + 1) * sums[b + 1] + scale(r, b + 2) * sums[b + 2] + scale(r, b + 3) * sums[b + 3];
+                v = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
+                a1 = group16(v, x0, x1, x2, x3, x4, x5, x6, x7, r + 1, b, a1);
+                c1 += scale(r + 1, b) * sums[b] + scale(r + 1, b + 1) * sums[b + 1] + scale(r + 1, b + 2) * sums[b + 2]
+                        + scale(r + 1, b + 3) * sums[b + 3];
+            }
+        }
+        y[yo] = a0.reduceLanes(VectorOperators.ADD) - 8 * c0 + tail(r, x, xo);
+        y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) - 8 * c1 + tail(r + 1, x, xo);
+    }
+
+    private float dot1(int r, float[] x, int xo, float[] sums) {
+        long q0 = r * rowBytes;
+        FloatVector a0 = FloatVector.zero(FS);
+        float c0 = 0;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G, b = c / 32;
+            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c), x1 = FloatVector.fromArray(FS, x, xo + c + L);
+            FloatVector x2 = FloatVector.fromArray(FS, x, xo + c + 2 * L), x3 = FloatVector.fromArray(FS, x, xo + c + 3 * L);
+            FloatVector x4 = FloatVector.fromArray(FS, x, xo + c + 4 * L), x5 = FloatVector.fromArray(FS, x, xo + c + 5 * L);
+            FloatVector x6 = FloatVector.fromArray(FS, x, xo + c + 6 * L), x7 = FloatVector.fromArray(FS, x, xo + c + 7 * L);
+            IntVector v = IntVector.fromMemorySegment(IS, data, q0 + c / 2, LE);
+            if (L == 8) {
+                FloatVector pa = nib(v, 0).mul(x0), pb = nib(v, 1).mul(x1);
+                pa = nib(v, 2).fma(x2, pa);
+                pb = nib(v, 3).fma(x3, pb);
+                FloatVector pc = nib(v, 4).mul(x4), pd = nib(v, 5).mul(x5);
+                pc = nib(v, 6).fma(x6, pc);
+                pd = nib(v, 7).fma(x7, pd);
+                float d0 = scale(r, b), d1 = scale(r, b + 1);
+                a0 = pc.add(pd).fma(FloatVector.broadcast(FS, d1), pa.add(pb).fma(FloatVector.broadcast(FS, d0), a0));
+                c0 += d0 * sums[b] + d1 * sums[b + 1];
+            } else {
+                a0 = group16(v, x0, x1, x2, x3, x4, x5, x6, x7, r, b, a0);
+                c0 += scale(r, b) * sums[b] + scale(r, b + 1) * sums[b + 1] + scale(r, b + 2) * sums[b + 2] + scale(r, b + 3) * sums[b + 3];
+            }
+        }
+        return a0.reduceLanes(VectorOperators.ADD) - 8 * c0 + tail(r, x, xo);
+    }
+
+    /** 16 lanes: a group of 128 values is four blocks of two nibble positions each. */
+    private FloatVector group16(IntVector v, FloatVector x0, FloatVector x1, FloatVector x2, FloatVector x3, FloatVector x4,
+                                FloatVector x5, FloatVector x6, FloatVector x7, int r, int b, FloatVector a) {
+        a = nib(v, 1).fma(x1, nib(v, 0).mul(x0)).fma(FloatVector.broadcast(FS, scale(r, b)), a);
+        a = nib(v, 3).fma(x3, nib(v, 2).mul(x2)).fma(FloatVector.broadcast(FS, scale(r, b + 1)), a);
+        a = nib(v, 5).fma(x5, nib(v, 4).mul(x4)).fma(FloatVector.broadcast(FS, scale(r, b + 2)), a);
+        return nib(v, 7).fma(x7, nib(v, 6).mul(x6)).fma(FloatVector.broadcast(FS, scale(r, b + 3)), a);
+    }
+
+    /** Blocks past the last whole group, in ggml's order, with the value (not the code) times x. */
+    private float tail(int r, float[] x, int xo) {
+        float s = 0;
+        long q = r * rowBytes;
+        for (int b = groups * G / 32; b < nb; b++) {
+            float d = 0;
+            for (int i = 0; i < 16; i++) {
+                int v = data.get(ValueLayout.JAVA_BYTE, q + b * 16L + i) & 0xFF;
+                d += ((v & 15) - 8) * x[xo + b * 32 + i] + ((v >> 4) - 8) * x[xo + b * 32 + 16 + i];
+            }
+            s += d * scale(r, b);
+        }
+        return s;
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        int full = groups * G;
+        for (int i = 0; i < n; i++) {
+            int row = r + i;
+            long q = row * rowBytes;
+            int o = i * stride - k0;
+            int c = k0;
+            for (; c < k1 && c < full; c += G) {
+                IntVector v = IntVector.fromMemorySegment(IS, data, q + c / 2, LE);
+                for (int k = 0; k < 8; k++) {
+                    float d = scale(row, (c + k * L) / 32);
+                    nib(v, k).sub(8f).mul(d).intoArray(dst, o + c + k * L);
+                }
+            }
+            for (; c < k1; c += 32) {
+                float d = scale(row, c / 32);
+                for (int j = 0; j < 16; j++) {
+                    int v = data.get(ValueLayout.JAVA_BYTE, q + c / 2 + j) & 0xFF;
+                    dst[o + c + j] = d * ((v & 15) - 8);
+                    dst[o + c + 16 + j] = d * ((v >> 4) - 8);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void row(int r, float[] out, int off) {
+        long q = r * rowBytes;
+        int full = groups * G;
+        for (int c = 0; c < cols; c++) {
+            int code;
+            if (c < full) {
+                int g = c / G, e = c % G, j = e % L, k = e / L;
+                int byt = data.get(ValueLayout.JAVA_BYTE, q + g * G / 2 + 4 * j + k / 2) & 0xFF;
+                code = (byt >> (4 * (k & 1))) & 15;
+            } else {
+                int i = c % 32;
+                int byt = data.get(ValueLayout.JAVA_BYTE, q + (c / 32) * 16L + (i & 15)) & 0xFF;
+                code = i < 16 ? byt & 15 : byt >> 4;
+            }
+            out[off + c] = scale(r, c / 32) * (code - 8);
+        }
+    }
+}
