@@ -2,6 +2,8 @@ package moge.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
@@ -20,7 +22,9 @@ final class BF16Matrix extends Matrix {
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
     private static final int CHUNK = 2 * L;
-    private static final int TOKEN_TILE = 16;
+
+    private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
+    private final Gemm.Source source = this::decode;
 
     BF16Matrix(String name, int rows, int cols, MemorySegment data) {
         super(name, rows, cols, data);
@@ -33,23 +37,20 @@ final class BF16Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        x.evenOdd(CHUNK);
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+        else x.evenOdd(CHUNK);
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] xp = x.evenOdd(CHUNK);
-        int T = x.tokens();
-        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
-            int t1 = Math.min(T, t0 + TOKEN_TILE);
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) {
-                for (int t = t0; t < t1; t++) dot4(r, xp, t * cols, y, t * yStride + yOff + r);
-            }
-            for (; r < r1; r++) {
-                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xp, t * cols);
-            }
+        if (x.tokens() > 1) {
+            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
+            return;
         }
+        float[] xp = x.evenOdd(CHUNK);
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) dot4(r, xp, 0, y, yOff + r);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xp, 0);
     }
 
     private void dot4(int r, float[] xp, int xo, float[] y, int yo) {
@@ -114,6 +115,19 @@ final class BF16Matrix extends Matrix {
 
     private float bf16(long byteOffset) {
         return Float.intBitsToFloat((data.get(Layouts.I16, byteOffset) & 0xFFFF) << 16);
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        for (int i = 0; i < n; i++) {
+            long b = ((long) (r + i) * cols) * 2;
+            int o = i * stride - k0, c = k0;
+            for (; c + L <= k1; c += L) {
+                IntVector v = (IntVector) ShortVector.fromMemorySegment(SS, data, b + 2L * c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.S2I, IS, 0);
+                v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, o + c);
+            }
+            for (; c < k1; c++) dst[o + c] = bf16(b + 2L * c);
+        }
     }
 
     @Override

@@ -23,7 +23,8 @@ final class F16Matrix extends Matrix {
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
     private static final float MAGIC = Float.intBitsToFloat(0x77800000); // 2^112
-    private static final int TOKEN_TILE = 16;
+
+    private final Gemm.Source source = this::decode;
 
     F16Matrix(String name, int rows, int cols, MemorySegment data) {
         super(name, rows, cols, data);
@@ -47,19 +48,21 @@ final class F16Matrix extends Matrix {
     }
 
     @Override
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+    }
+
+    @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] xs = x.data();
-        int T = x.tokens(), base = x.offset();
-        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
-            int t1 = Math.min(T, t0 + TOKEN_TILE);
-            int r = r0;
-            for (; r + 2 <= r1; r += 2) {
-                for (int t = t0; t < t1; t++) dot2(r, xs, base + t * cols, y, t * yStride + yOff + r);
-            }
-            for (; r < r1; r++) {
-                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xs, base + t * cols);
-            }
+        if (x.tokens() > 1) {
+            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
+            return;
         }
+        float[] xs = x.data();
+        int base = x.offset();
+        int r = r0;
+        for (; r + 2 <= r1; r += 2) dot2(r, xs, base, y, yOff + r);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base);
     }
 
     private void dot2(int r, float[] xs, int xo, float[] y, int yo) {
@@ -95,6 +98,15 @@ final class F16Matrix extends Matrix {
 
     private float half(long byteOffset) {
         return Float.float16ToFloat(data.get(Layouts.I16, byteOffset));
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        for (int i = 0; i < n; i++) {
+            long b = ((long) (r + i) * cols) * 2;
+            int o = i * stride - k0, c = k0;
+            for (; c + L <= k1; c += L) load(b + 2L * c).intoArray(dst, o + c);
+            for (; c < k1; c++) dst[o + c] = half(b + 2L * c);
+        }
     }
 
     @Override

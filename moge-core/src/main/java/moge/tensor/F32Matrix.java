@@ -13,7 +13,8 @@ import java.nio.ByteOrder;
 final class F32Matrix extends Matrix {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
-    private static final int TOKEN_TILE = 16;
+
+    private final Gemm.Source source = this::decode;
 
     F32Matrix(String name, int rows, int cols, MemorySegment data) {
         super(name, rows, cols, data);
@@ -25,19 +26,21 @@ final class F32Matrix extends Matrix {
     }
 
     @Override
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+    }
+
+    @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] xs = x.data();
-        int T = x.tokens(), base = x.offset();
-        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
-            int t1 = Math.min(T, t0 + TOKEN_TILE);
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) {
-                for (int t = t0; t < t1; t++) dot4(r, xs, base + t * cols, y, t * yStride + yOff + r);
-            }
-            for (; r < r1; r++) {
-                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xs, base + t * cols);
-            }
+        if (x.tokens() > 1) {
+            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
+            return;
         }
+        float[] xs = x.data();
+        int base = x.offset();
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base);
     }
 
     private void dot4(int r, float[] xs, int xo, float[] y, int yo) {
@@ -80,6 +83,12 @@ final class F32Matrix extends Matrix {
         float s = a0.reduceLanes(VectorOperators.ADD);
         for (; c < cols; c++) s += data.get(Layouts.F32, b0 + (long) c * 4) * xs[xo + c];
         return s;
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        for (int i = 0; i < n; i++) {
+            MemorySegment.copy(data, Layouts.F32, ((long) (r + i) * cols + k0) * 4, dst, i * stride, k1 - k0);
+        }
     }
 
     @Override

@@ -18,6 +18,7 @@ abstract class KQuantMatrix extends Matrix {
     static final int QK = 256;
 
     private final DType type;
+    private final Gemm.Source source = this::decode;
     private final int nb;
 
     KQuantMatrix(String name, DType type, int rows, int cols, MemorySegment data) {
@@ -46,7 +47,7 @@ abstract class KQuantMatrix extends Matrix {
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (x.tokens() > 1) {
-            Gemm.matmul(this::decode, cols, x, y, yStride, yOff, r0, r1);
+            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
             return;
         }
         float[] xs = x.data(), w = new float[QK];

@@ -28,6 +28,7 @@ final class Q4_0Matrix extends Matrix {
     static final int G = FAST ? 8 * L : 32;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    private final Gemm.Source source = this::decode;
     private final int nb;
     private final int groups;
     private final long rowBytes;
@@ -100,7 +101,7 @@ final class Q4_0Matrix extends Matrix {
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (x.tokens() > 1) {
-            Gemm.matmul(this::decode, cols, x, y, yStride, yOff, r0, r1);
+            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
             return;
         }
         float[] xs = x.data(), sums = x.blockSums32();

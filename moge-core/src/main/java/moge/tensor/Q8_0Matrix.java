@@ -28,6 +28,7 @@ final class Q8_0Matrix extends Matrix {
     static final int G = FAST ? 4 * L : 32;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    private final Gemm.Source source = this::decode;
     private final int nb;       // blocks per row
     private final int groups;   // interleaved groups per row
     private final long scales;  // byte offset of the fp16 scales
@@ -94,7 +95,7 @@ final class Q8_0Matrix extends Matrix {
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (x.tokens() > 1) {
-            Gemm.matmul(this::decode, cols, x, y, yStride, yOff, r0, r1);
+            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
             return;
         }
         float[] xs = x.data();

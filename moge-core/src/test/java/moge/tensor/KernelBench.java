@@ -2,8 +2,6 @@ package moge.tensor;
 
 import moge.format.DType;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -50,16 +48,6 @@ public final class KernelBench {
     }
 
     static Matrix make(DType type, int rows, int cols, long seed) {
-        if (type.quantized()) return QuantizedMatrices.create("w", type, rows, cols, QuantTestData.random(type, rows, cols, seed));
-        float[] f = QuantTestData.floats(rows * cols, seed);
-        MemorySegment s = Arena.ofAuto().allocate((long) rows * cols * (type == DType.F32 ? 4 : 2), 64);
-        for (int i = 0; i < f.length; i++) {
-            switch (type) {
-                case F32 -> s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i, f[i]);
-                case F16 -> s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(f[i]));
-                default -> s.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(f[i]) >>> 16));
-            }
-        }
-        return Matrix.of("w", type, rows, cols, s);
+        return Matrix.of("w", type, rows, cols, QuantTestData.random(type, rows, cols, seed));
     }
 }

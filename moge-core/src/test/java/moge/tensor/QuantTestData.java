@@ -14,6 +14,7 @@ final class QuantTestData {
 
     static MemorySegment random(DType type, int rows, int cols, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
+        if (!type.quantized()) return randomFloats(type, rows * cols, r);
         long blocks = (long) rows * cols / type.blockSize;
         MemorySegment s = Arena.ofAuto().allocate(blocks * type.blockBytes, 1);
         byte[] b = new byte[type.blockBytes];
@@ -29,6 +30,20 @@ final class QuantTestData {
                 default -> throw new IllegalArgumentException(type.toString());
             }
             MemorySegment.copy(b, 0, s, ValueLayout.JAVA_BYTE, i * type.blockBytes, b.length);
+        }
+        return s;
+    }
+
+    private static MemorySegment randomFloats(DType type, int n, SplittableRandom r) {
+        MemorySegment s = Arena.ofAuto().allocate((long) n * (type == DType.F32 ? 4 : 2), 1);
+        for (int i = 0; i < n; i++) {
+            float v = (float) r.nextGaussian();
+            switch (type) {
+                case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
+                case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(v));
+                case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(v) >>> 16));
+                default -> throw new IllegalArgumentException(type.toString());
+            }
         }
         return s;
     }
@@ -53,6 +68,17 @@ final class QuantTestData {
     /** Row r of the matrix in ggml layout, dequantized by the reference. */
     static float[] refRow(DType type, MemorySegment s, int cols, int r) {
         float[] out = new float[cols];
+        if (!type.quantized()) {
+            for (int c = 0; c < cols; c++) {
+                long i = (long) r * cols + c;
+                out[c] = switch (type) {
+                    case F32 -> s.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+                    case F16 -> Float.float16ToFloat(s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
+                    default -> Float.intBitsToFloat((s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i) & 0xFFFF) << 16);
+                };
+            }
+            return out;
+        }
         GgmlQuants.dequantize(type, s, (long) r * cols / type.blockSize * type.blockBytes, out, 0, cols);
         return out;
     }
