@@ -35,16 +35,23 @@ final class F16Matrix extends Matrix {
         return DType.F16;
     }
 
-    static FloatVector halfToFloat(ShortVector h) {
-        IntVector i = (IntVector) h.convertShape(VectorOperators.S2I, IS, 0);
-        IntVector mag = i.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
-        IntVector sign = i.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        FloatVector f = mag.reinterpretAsFloats().mul(MAGIC);
-        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
+    // Helpers that take or return vectors stay under 35 bytes of bytecode, which C2 always inlines; one it
+    // declines to inline would turn the vectors into objects.
+    private IntVector halfBits(long byteOffset) {
+        return (IntVector) ShortVector.fromMemorySegment(SS, data, byteOffset, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, IS, 0);
+    }
+
+    private static FloatVector magnitude(IntVector h) {
+        return h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(MAGIC);
+    }
+
+    private static FloatVector withSign(FloatVector f, IntVector h) {
+        return f.reinterpretAsInts().or(h.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats();
     }
 
     private FloatVector load(long byteOffset) {
-        return halfToFloat(ShortVector.fromMemorySegment(SS, data, byteOffset, ByteOrder.LITTLE_ENDIAN));
+        IntVector h = halfBits(byteOffset);
+        return withSign(magnitude(h), h);
     }
 
     @Override

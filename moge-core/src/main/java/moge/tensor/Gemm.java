@@ -34,7 +34,10 @@ final class Gemm {
         float[] xt = x.tokenMajor(TILE);
         int T = x.tokens();
         float[] panel = new float[ROWS * KP];
-        float[] tmp = new float[TILE];
+        float[] tmp = new float[ROWS * TILE];
+        // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by
+        // token) is written once per group instead of once per panel
+        float[] part = cols > KP ? new float[(r1 - r0 + ROWS) * GROUP] : null;
         for (int g0 = 0; g0 < T; g0 += GROUP) {
             int g1 = Math.min(T, g0 + GROUP);
             for (int k0 = 0; k0 < cols; k0 += KP) {
@@ -43,18 +46,36 @@ final class Gemm {
                     int n = Math.min(ROWS, r1 - r);
                     w.decode(r, n, k0, k1, panel, KP);
                     for (int t0 = g0; t0 < g1; t0 += TILE) {
-                        kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, tmp, y, yStride, yOff, r, n, t0,
-                                Math.min(TILE, T - t0));
+                        kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
+                                tmp, y, yStride, yOff, r, n, t0, Math.min(TILE, T - t0));
                     }
                 }
             }
         }
     }
 
-    private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, float[] tmp,
-                               float[] y, int yStride, int yOff, int r, int n, int t0, int tn) {
-        FloatVector a00 = FloatVector.zero(FS), a01 = a00, a10 = a00, a11 = a00;
-        FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
+                               float[] tmp, float[] y, int yStride, int yOff, int r, int n, int t0, int tn) {
+        FloatVector a00, a01, a10, a11, a20, a21, a30, a31;
+        if (k0 == 0) {
+            a00 = FloatVector.zero(FS);
+            a01 = a00;
+            a10 = a00;
+            a11 = a00;
+            a20 = a00;
+            a21 = a00;
+            a30 = a00;
+            a31 = a00;
+        } else {
+            a00 = FloatVector.fromArray(FS, part, po);
+            a01 = FloatVector.fromArray(FS, part, po + L);
+            a10 = FloatVector.fromArray(FS, part, po + GROUP);
+            a11 = FloatVector.fromArray(FS, part, po + GROUP + L);
+            a20 = FloatVector.fromArray(FS, part, po + 2 * GROUP);
+            a21 = FloatVector.fromArray(FS, part, po + 2 * GROUP + L);
+            a30 = FloatVector.fromArray(FS, part, po + 3 * GROUP);
+            a31 = FloatVector.fromArray(FS, part, po + 3 * GROUP + L);
+        }
         int len = k1 - k0;
         int xo = xBase + k0 * TILE;
         for (int p = 0; p < len; p++, xo += TILE) {
@@ -73,20 +94,28 @@ final class Gemm {
             a30 = w.fma(xa, a30);
             a31 = w.fma(xb, a31);
         }
-        boolean first = k0 == 0;
-        store(a00, a01, tmp, y, yStride, yOff + r, t0, tn, first);
-        if (n > 1) store(a10, a11, tmp, y, yStride, yOff + r + 1, t0, tn, first);
-        if (n > 2) store(a20, a21, tmp, y, yStride, yOff + r + 2, t0, tn, first);
-        if (n > 3) store(a30, a31, tmp, y, yStride, yOff + r + 3, t0, tn, first);
-    }
-
-    private static void store(FloatVector a, FloatVector b, float[] tmp, float[] y, int yStride, int yo, int t0, int tn, boolean first) {
-        a.intoArray(tmp, 0);
-        b.intoArray(tmp, L);
-        if (first) {
-            for (int j = 0; j < tn; j++) y[(t0 + j) * yStride + yo] = tmp[j];
-        } else {
-            for (int j = 0; j < tn; j++) y[(t0 + j) * yStride + yo] += tmp[j];
+        if (k1 < cols) {
+            a00.intoArray(part, po);
+            a01.intoArray(part, po + L);
+            a10.intoArray(part, po + GROUP);
+            a11.intoArray(part, po + GROUP + L);
+            a20.intoArray(part, po + 2 * GROUP);
+            a21.intoArray(part, po + 2 * GROUP + L);
+            a30.intoArray(part, po + 3 * GROUP);
+            a31.intoArray(part, po + 3 * GROUP + L);
+            return;
+        }
+        // vectors are never passed to a helper: a helper C2 declines to inline would box them
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a10.intoArray(tmp, TILE);
+        a11.intoArray(tmp, TILE + L);
+        a20.intoArray(tmp, 2 * TILE);
+        a21.intoArray(tmp, 2 * TILE + L);
+        a30.intoArray(tmp, 3 * TILE);
+        a31.intoArray(tmp, 3 * TILE + L);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < tn; j++) y[(t0 + j) * yStride + yOff + r + i] = tmp[i * TILE + j];
         }
     }
 }

@@ -50,20 +50,22 @@ abstract class KQuantMatrix extends Matrix {
             Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
             return;
         }
-        float[] xs = x.data(), w = new float[QK];
+        float[] xs = x.data(), w = new float[cols];
         int xo = x.offset();
         for (int r = r0; r < r1; r++) {
-            FloatVector acc = FloatVector.zero(FS);
-            for (int b = 0; b < nb; b++) {
-                decodeBlock(block(r, b), w, 0);
-                int c = xo + b * QK;
-                for (int i = 0; i < QK; i += 2 * L) {
-                    acc = FloatVector.fromArray(FS, w, i).fma(FloatVector.fromArray(FS, xs, c + i), acc);
-                    acc = FloatVector.fromArray(FS, w, i + L).fma(FloatVector.fromArray(FS, xs, c + i + L), acc);
-                }
-            }
-            y[yOff + r] = acc.reduceLanes(VectorOperators.ADD);
+            // the whole row first, then one vector pass: no vector stays live across the decode calls
+            for (int b = 0; b < nb; b++) decodeBlock(block(r, b), w, b * QK);
+            y[yOff + r] = dot(w, xs, xo, cols);
         }
+    }
+
+    private static float dot(float[] w, float[] x, int xo, int n) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
+        for (int i = 0; i < n; i += 2 * L) {
+            a0 = FloatVector.fromArray(FS, w, i).fma(FloatVector.fromArray(FS, x, xo + i), a0);
+            a1 = FloatVector.fromArray(FS, w, i + L).fma(FloatVector.fromArray(FS, x, xo + i + L), a1);
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD);
     }
 
     private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {

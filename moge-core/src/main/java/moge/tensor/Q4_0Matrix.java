@@ -107,100 +107,84 @@ final class Q4_0Matrix extends Matrix {
         float[] xs = x.data(), sums = x.blockSums32();
         int xo = x.offset();
         int r = r0;
-        if (FAST) for (; r + 2 <= r1; r += 2) dot2(r, xs, xo, sums, y, yOff + r);
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, sums, y, yOff + r);
         for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, sums);
     }
 
+    // Nibble k of each int lane as float. Helpers that take or return vectors stay under 35 bytes of
+    // bytecode, which C2 always inlines; a helper it declines to inline makes the vectors objects.
     private static FloatVector nib(IntVector v, int k) {
-        IntVector n = k == 0 ? v.and(15) : k == 7 ? v.lanewise(VectorOperators.LSHR, 28) : v.lanewise(VectorOperators.LSHR, 4 * k).and(15);
-        return (FloatVector) n.convert(VectorOperators.I2F, 0);
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0);
     }
 
-    // Per row the same operations in the same order as dot1.
-    private void dot2(int r, float[] x, int xo, float[] sums, float[] y, int yo) {
-        long q0 = r * rowBytes, q1 = q0 + rowBytes;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
-        float c0 = 0, c1 = 0;
+    /** Blocks per interleaved group, and nibble positions (vectors of L values) per block. */
+    private static final int BPG = G / 32, KPB = 32 / L;
+
+    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
+    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
+    // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
+    private void dot4(int r, float[] x, int xo, float[] sums, float[] y, int yo) {
+        long q0 = r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes;
+        long s0 = scales + (long) r * nb * 2, s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
         for (int g = 0; g < groups; g++) {
-            int c = g * G, b = c / 32;
+            int c = g * G;
             long qo = c / 2;
-            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c), x1 = FloatVector.fromArray(FS, x, xo + c + L);
-            FloatVector x2 = FloatVector.fromArray(FS, x, xo + c + 2 * L), x3 = FloatVector.fromArray(FS, x, xo + c + 3 * L);
-            FloatVector x4 = FloatVector.fromArray(FS, x, xo + c + 4 * L), x5 = FloatVector.fromArray(FS, x, xo + c + 5 * L);
-            FloatVector x6 = FloatVector.fromArray(FS, x, xo + c + 6 * L), x7 = FloatVector.fromArray(FS, x, xo + c + 7 * L);
-            IntVector v = IntVector.fromMemorySegment(IS, data, q0 + qo, LE);
-            if (L == 8) {
-                FloatVector pa = nib(v, 0).mul(x0), pb = nib(v, 1).mul(x1);
-                pa = nib(v, 2).fma(x2, pa);
-                pb = nib(v, 3).fma(x3, pb);
-                FloatVector pc = nib(v, 4).mul(x4), pd = nib(v, 5).mul(x5);
-                pc = nib(v, 6).fma(x6, pc);
-                pd = nib(v, 7).fma(x7, pd);
-                float d0 = scale(r, b), d1 = scale(r, b + 1);
-                a0 = pc.add(pd).fma(FloatVector.broadcast(FS, d1), pa.add(pb).fma(FloatVector.broadcast(FS, d0), a0));
-                c0 += d0 * sums[b] + d1 * sums[b + 1];
-                v = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
-                pa = nib(v, 0).mul(x0);
-                pb = nib(v, 1).mul(x1);
-                pa = nib(v, 2).fma(x2, pa);
-                pb = nib(v, 3).fma(x3, pb);
-                pc = nib(v, 4).mul(x4);
-                pd = nib(v, 5).mul(x5);
-                pc = nib(v, 6).fma(x6, pc);
-                pd = nib(v, 7).fma(x7, pd);
-                d0 = scale(r + 1, b);
-                d1 = scale(r + 1, b + 1);
-                a1 = pc.add(pd).fma(FloatVector.broadcast(FS, d1), pa.add(pb).fma(FloatVector.broadcast(FS, d0), a1));
-                c1 += d0 * sums[b] + d1 * sums[b + 1];
-            } else {
-                a0 = group16(v, x0, x1, x2, x3, x4, x5, x6, x7, r, b, a0);
-                c0 += scale(r, b) * sums[b] + scale(r, b + 1) * sums[b + 1] + scale(r, b + 2) * sums[b + 2] + scale(r, b + 3) * sums[b + 3];
-                v = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
-                a1 = group16(v, x0, x1, x2, x3, x4, x5, x6, x7, r + 1, b, a1);
-                c1 += scale(r + 1, b) * sums[b] + scale(r + 1, b + 1) * sums[b + 1] + scale(r + 1, b + 2) * sums[b + 2]
-                        + scale(r + 1, b + 3) * sums[b + 3];
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + qo, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
+            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + qo, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + qo, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
+                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
+                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
+                    p0 = nib(v0, k).fma(xv, p0);
+                    p1 = nib(v1, k).fma(xv, p1);
+                    p2 = nib(v2, k).fma(xv, p2);
+                    p3 = nib(v3, k).fma(xv, p3);
+                }
+                int b = c / 32 + blk;
+                float d0 = half(s0 + 2L * b), d1 = half(s1 + 2L * b), d2 = half(s2 + 2L * b), d3 = half(s3 + 2L * b);
+                a0 = p0.fma(FloatVector.broadcast(FS, d0), a0);
+                a1 = p1.fma(FloatVector.broadcast(FS, d1), a1);
+                a2 = p2.fma(FloatVector.broadcast(FS, d2), a2);
+                a3 = p3.fma(FloatVector.broadcast(FS, d3), a3);
+                float sb = sums[b];
+                c0 += d0 * sb;
+                c1 += d1 * sb;
+                c2 += d2 * sb;
+                c3 += d3 * sb;
             }
         }
         y[yo] = a0.reduceLanes(VectorOperators.ADD) - 8 * c0 + tail(r, x, xo);
         y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) - 8 * c1 + tail(r + 1, x, xo);
+        y[yo + 2] = a2.reduceLanes(VectorOperators.ADD) - 8 * c2 + tail(r + 2, x, xo);
+        y[yo + 3] = a3.reduceLanes(VectorOperators.ADD) - 8 * c3 + tail(r + 3, x, xo);
     }
 
     private float dot1(int r, float[] x, int xo, float[] sums) {
         long q0 = r * rowBytes;
+        long s0 = scales + (long) r * nb * 2;
         FloatVector a0 = FloatVector.zero(FS);
         float c0 = 0;
         for (int g = 0; g < groups; g++) {
-            int c = g * G, b = c / 32;
-            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c), x1 = FloatVector.fromArray(FS, x, xo + c + L);
-            FloatVector x2 = FloatVector.fromArray(FS, x, xo + c + 2 * L), x3 = FloatVector.fromArray(FS, x, xo + c + 3 * L);
-            FloatVector x4 = FloatVector.fromArray(FS, x, xo + c + 4 * L), x5 = FloatVector.fromArray(FS, x, xo + c + 5 * L);
-            FloatVector x6 = FloatVector.fromArray(FS, x, xo + c + 6 * L), x7 = FloatVector.fromArray(FS, x, xo + c + 7 * L);
-            IntVector v = IntVector.fromMemorySegment(IS, data, q0 + c / 2, LE);
-            if (L == 8) {
-                FloatVector pa = nib(v, 0).mul(x0), pb = nib(v, 1).mul(x1);
-                pa = nib(v, 2).fma(x2, pa);
-                pb = nib(v, 3).fma(x3, pb);
-                FloatVector pc = nib(v, 4).mul(x4), pd = nib(v, 5).mul(x5);
-                pc = nib(v, 6).fma(x6, pc);
-                pd = nib(v, 7).fma(x7, pd);
-                float d0 = scale(r, b), d1 = scale(r, b + 1);
-                a0 = pc.add(pd).fma(FloatVector.broadcast(FS, d1), pa.add(pb).fma(FloatVector.broadcast(FS, d0), a0));
-                c0 += d0 * sums[b] + d1 * sums[b + 1];
-            } else {
-                a0 = group16(v, x0, x1, x2, x3, x4, x5, x6, x7, r, b, a0);
-                c0 += scale(r, b) * sums[b] + scale(r, b + 1) * sums[b + 1] + scale(r, b + 2) * sums[b + 2] + scale(r, b + 3) * sums[b + 3];
+            int c = g * G;
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c / 2, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS);
+                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
+                    p0 = nib(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
+                }
+                int b = c / 32 + blk;
+                float d0 = half(s0 + 2L * b);
+                a0 = p0.fma(FloatVector.broadcast(FS, d0), a0);
+                c0 += d0 * sums[b];
             }
         }
         return a0.reduceLanes(VectorOperators.ADD) - 8 * c0 + tail(r, x, xo);
     }
 
-    /** 16 lanes: a group of 128 values is four blocks of two nibble positions each. */
-    private FloatVector group16(IntVector v, FloatVector x0, FloatVector x1, FloatVector x2, FloatVector x3, FloatVector x4,
-                                FloatVector x5, FloatVector x6, FloatVector x7, int r, int b, FloatVector a) {
-        a = nib(v, 1).fma(x1, nib(v, 0).mul(x0)).fma(FloatVector.broadcast(FS, scale(r, b)), a);
-        a = nib(v, 3).fma(x3, nib(v, 2).mul(x2)).fma(FloatVector.broadcast(FS, scale(r, b + 1)), a);
-        a = nib(v, 5).fma(x5, nib(v, 4).mul(x4)).fma(FloatVector.broadcast(FS, scale(r, b + 2)), a);
-        return nib(v, 7).fma(x7, nib(v, 6).mul(x6)).fma(FloatVector.broadcast(FS, scale(r, b + 3)), a);
+    private float half(long at) {
+        return Float.float16ToFloat(data.get(Layouts.I16, at));
     }
 
     /** Blocks past the last whole group, in ggml's order, with the value (not the code) times x. */

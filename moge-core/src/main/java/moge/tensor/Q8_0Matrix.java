@@ -101,35 +101,44 @@ final class Q8_0Matrix extends Matrix {
         float[] xs = x.data();
         int xo = x.offset();
         int r = r0;
-        if (FAST) for (; r + 2 <= r1; r += 2) dot2(r, xs, xo, y, yOff + r);
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, y, yOff + r);
         for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo);
     }
 
+    /** Blocks per interleaved group, and slices (vectors of L values) per block. */
+    private static final int BPG = G / 32, SPB = 32 / L;
+
+    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
+    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    // Two rows per pass: with four, C2 reaches its inlining node limit and the vector code falls back to objects.
-    private void dot2(int r, float[] x, int xo, float[] y, int yo) {
-        long q0 = (long) r * cols, q1 = q0 + cols;
-        long s0 = scaleAt(r, 0), s1 = s0 + 2L * nb;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
+    private void dot4(int r, float[] x, int xo, float[] y, int yo) {
+        long q0 = (long) r * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        long s0 = scaleAt(r, 0), s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         for (int g = 0; g < groups; g++) {
             int c = g * G;
-            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c), x1 = FloatVector.fromArray(FS, x, xo + c + L);
-            FloatVector x2 = FloatVector.fromArray(FS, x, xo + c + 2 * L), x3 = FloatVector.fromArray(FS, x, xo + c + 3 * L);
-            long so = 2L * (c / 32);
-            IntVector v = IntVector.fromMemorySegment(IS, data, q0 + c, LE);
-            FloatVector pa = b0(v).mul(x0), pb = (L == 8 ? b1(v).mul(x1) : b2(v).mul(x2));
-            pa = (L == 8 ? b2(v).fma(x2, pa) : b1(v).fma(x1, pa));
-            pb = b3(v).fma(x3, pb);
-            a0 = L == 8 ? pa.add(pb).fma(half(s0 + so), a0) : pb.fma(half(s0 + so + 2), pa.fma(half(s0 + so), a0));
-            v = IntVector.fromMemorySegment(IS, data, q1 + c, LE);
-            pa = b0(v).mul(x0);
-            pb = (L == 8 ? b1(v).mul(x1) : b2(v).mul(x2));
-            pa = (L == 8 ? b2(v).fma(x2, pa) : b1(v).fma(x1, pa));
-            pb = b3(v).fma(x3, pb);
-            a1 = L == 8 ? pa.add(pb).fma(half(s1 + so), a1) : pb.fma(half(s1 + so + 2), pa.fma(half(s1 + so), a1));
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + c, LE);
+            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + c, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + c, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
+                    p0 = slice(v0, k).fma(xv, p0);
+                    p1 = slice(v1, k).fma(xv, p1);
+                    p2 = slice(v2, k).fma(xv, p2);
+                    p3 = slice(v3, k).fma(xv, p3);
+                }
+                long so = 2L * (c / 32 + blk);
+                a0 = p0.fma(half(s0 + so), a0);
+                a1 = p1.fma(half(s1 + so), a1);
+                a2 = p2.fma(half(s2 + so), a2);
+                a3 = p3.fma(half(s3 + so), a3);
+            }
         }
         y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(r, x, xo);
         y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(r + 1, x, xo);
+        y[yo + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(r + 2, x, xo);
+        y[yo + 3] = a3.reduceLanes(VectorOperators.ADD) + tail(r + 3, x, xo);
     }
 
     private float dot1(int r, float[] x, int xo) {
@@ -137,16 +146,22 @@ final class Q8_0Matrix extends Matrix {
         FloatVector a0 = FloatVector.zero(FS);
         for (int g = 0; g < groups; g++) {
             int c = g * G;
-            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c), x1 = FloatVector.fromArray(FS, x, xo + c + L);
-            FloatVector x2 = FloatVector.fromArray(FS, x, xo + c + 2 * L), x3 = FloatVector.fromArray(FS, x, xo + c + 3 * L);
-            long so = 2L * (c / 32);
-            IntVector v = IntVector.fromMemorySegment(IS, data, q0 + c, LE);
-            FloatVector pa = b0(v).mul(x0), pb = (L == 8 ? b1(v).mul(x1) : b2(v).mul(x2));
-            pa = (L == 8 ? b2(v).fma(x2, pa) : b1(v).fma(x1, pa));
-            pb = b3(v).fma(x3, pb);
-            a0 = L == 8 ? pa.add(pb).fma(half(s0 + so), a0) : pb.fma(half(s0 + so + 2), pa.fma(half(s0 + so), a0));
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS);
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    p0 = slice(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
+                }
+                a0 = p0.fma(half(s0 + 2L * (c / 32 + blk)), a0);
+            }
         }
         return a0.reduceLanes(VectorOperators.ADD) + tail(r, x, xo);
+    }
+
+    /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
+    private static FloatVector slice(IntVector v, int k) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24)
+                .convertShape(VectorOperators.I2F, FS, 0);
     }
 
     /** The blocks past the last whole group, in plain order. */
@@ -164,23 +179,6 @@ final class Q8_0Matrix extends Matrix {
         return s;
     }
 
-    // Byte k of each int lane, sign-extended, as float.
-    private static FloatVector b0(IntVector v) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-    }
-
-    private static FloatVector b1(IntVector v) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-    }
-
-    private static FloatVector b2(IntVector v) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-    }
-
-    private static FloatVector b3(IntVector v) {
-        return (FloatVector) v.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-    }
-
     /** Rows [r, r + n), columns [k0, k1) as float32 for {@link Gemm}; k0 and k1 are multiples of 32. */
     private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         int full = groups * G;
@@ -193,10 +191,10 @@ final class Q8_0Matrix extends Matrix {
                 IntVector v = IntVector.fromMemorySegment(IS, data, q + c, LE);
                 FloatVector d0 = FloatVector.broadcast(FS, scale(row, c / 32));
                 FloatVector d1 = L == 8 ? d0 : FloatVector.broadcast(FS, scale(row, c / 32 + 1));
-                b0(v).mul(d0).intoArray(dst, o + c);
-                b1(v).mul(d0).intoArray(dst, o + c + L);
-                b2(v).mul(d1).intoArray(dst, o + c + 2 * L);
-                b3(v).mul(d1).intoArray(dst, o + c + 3 * L);
+                slice(v, 0).mul(d0).intoArray(dst, o + c);
+                slice(v, 1).mul(d0).intoArray(dst, o + c + L);
+                slice(v, 2).mul(d1).intoArray(dst, o + c + 2 * L);
+                slice(v, 3).mul(d1).intoArray(dst, o + c + 3 * L);
             }
             for (; c < k1; c++) dst[o + c] = data.get(ValueLayout.JAVA_BYTE, q + c) * scale(row, c / 32);
         }
