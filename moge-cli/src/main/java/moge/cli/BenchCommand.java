@@ -59,8 +59,9 @@ public final class BenchCommand implements Runnable {
         if (nPrompt < 0 || nGen < 0) throw new MogeException("-p and -n must be >= 0");
         if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (LoadedModel lm = model.load();
-             Model m = new Model(lm.config, lm.weights, model.threads, Math.max(1, nPrompt))) {
+        try (ModelHandle h = model.open(0, Math.max(1, nPrompt))) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             ModelConfig c = lm.config;
             int ctx = Math.max(nPrompt, nGen) + 1;
             if (ctx > c.maxPositions()) throw new MogeException("-p/-n exceed the model's " + c.maxPositions() + " positions");

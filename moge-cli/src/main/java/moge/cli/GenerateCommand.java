@@ -69,7 +69,9 @@ public final class GenerateCommand implements Runnable {
         if (maxTokens < 0) throw new MogeException("--max-tokens must be >= 0, got " + maxTokens);
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
+        try (ModelHandle h = model.open()) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);

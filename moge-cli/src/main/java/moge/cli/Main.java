@@ -17,6 +17,10 @@ import java.io.PrintWriter;
                 ChatCommand.class,
                 InspectCommand.class,
                 BenchCommand.class,
+                ConvertCommand.class,
+                RandomModelCommand.class,
+                WorkerCommand.class,
+                MoeStatsCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
