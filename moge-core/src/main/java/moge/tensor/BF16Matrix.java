@@ -49,11 +49,12 @@ final class BF16Matrix extends Matrix {
         }
         float[] xp = x.evenOdd(CHUNK);
         int r = r0;
-        for (; r + 4 <= r1; r += 4) dot4(r, xp, 0, y, yOff + r);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, xp, 0);
+        float[] lanes = new float[4 * L];
+        for (; r + 4 <= r1; r += 4) dot4(r, xp, 0, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xp, 0, lanes);
     }
 
-    private void dot4(int r, float[] xp, int xo, float[] y, int yo) {
+    private void dot4(int r, float[] xp, int xo, float[] y, int yo, float[] lanes) {
         long rb = (long) cols * 2;
         long b0 = r * rb, b1 = b0 + rb, b2 = b1 + rb, b3 = b2 + rb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -75,8 +76,12 @@ final class BF16Matrix extends Matrix {
             a2 = odd(w2).fma(xd, a2);
             a3 = odd(w3).fma(xd, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        float s0 = VectorMath.sumLanes(lanes, 0, L), s1 = VectorMath.sumLanes(lanes, L, L);
+        float s2 = VectorMath.sumLanes(lanes, 2 * L, L), s3 = VectorMath.sumLanes(lanes, 3 * L, L);
         for (; c < cols; c++) {
             float xv = xp[xo + c];
             long cb = (long) c * 2;
@@ -91,7 +96,7 @@ final class BF16Matrix extends Matrix {
         y[yo + 3] = s3;
     }
 
-    private float dot1(int r, float[] xp, int xo) {
+    private float dot1(int r, float[] xp, int xo, float[] lanes) {
         long b0 = (long) r * cols * 2;
         FloatVector a0 = FloatVector.zero(FS);
         int c = 0;
@@ -100,7 +105,8 @@ final class BF16Matrix extends Matrix {
             a0 = even(w0).fma(FloatVector.fromArray(FS, xp, xo + c), a0);
             a0 = odd(w0).fma(FloatVector.fromArray(FS, xp, xo + c + L), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes, 0, L);
         for (; c < cols; c++) s += bf16(b0 + (long) c * 2) * xp[xo + c];
         return s;
     }

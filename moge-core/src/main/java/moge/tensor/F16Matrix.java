@@ -68,11 +68,12 @@ final class F16Matrix extends Matrix {
         float[] xs = x.data();
         int base = x.offset();
         int r = r0;
-        for (; r + 2 <= r1; r += 2) dot2(r, xs, base, y, yOff + r);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base);
+        float[] lanes = new float[4 * L];
+        for (; r + 2 <= r1; r += 2) dot2(r, xs, base, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base, lanes);
     }
 
-    private void dot2(int r, float[] xs, int xo, float[] y, int yo) {
+    private void dot2(int r, float[] xs, int xo, float[] y, int yo, float[] lanes) {
         long rb = (long) cols * 2;
         long b0 = r * rb, b1 = b0 + rb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0;
@@ -83,7 +84,9 @@ final class F16Matrix extends Matrix {
             a0 = load(b0 + cb).fma(xv, a0);
             a1 = load(b1 + cb).fma(xv, a1);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        float s0 = VectorMath.sumLanes(lanes, 0, L), s1 = VectorMath.sumLanes(lanes, L, L);
         for (; c < cols; c++) {
             long cb = (long) c * 2;
             s0 += half(b0 + cb) * xs[xo + c];
@@ -93,12 +96,13 @@ final class F16Matrix extends Matrix {
         y[yo + 1] = s1;
     }
 
-    private float dot1(int r, float[] xs, int xo) {
+    private float dot1(int r, float[] xs, int xo, float[] lanes) {
         long b0 = (long) r * cols * 2;
         FloatVector a0 = FloatVector.zero(FS);
         int c = 0;
         for (; c + L <= cols; c += L) a0 = load(b0 + (long) c * 2).fma(FloatVector.fromArray(FS, xs, xo + c), a0);
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes, 0, L);
         for (; c < cols; c++) s += half(b0 + (long) c * 2) * xs[xo + c];
         return s;
     }

@@ -39,11 +39,12 @@ final class F32Matrix extends Matrix {
         float[] xs = x.data();
         int base = x.offset();
         int r = r0;
-        for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base);
+        float[] lanes = new float[4 * L];
+        for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base, lanes);
     }
 
-    private void dot4(int r, float[] xs, int xo, float[] y, int yo) {
+    private void dot4(int r, float[] xs, int xo, float[] y, int yo, float[] lanes) {
         long rb = (long) cols * 4;
         long b0 = r * rb, b1 = b0 + rb, b2 = b1 + rb, b3 = b2 + rb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -56,8 +57,12 @@ final class F32Matrix extends Matrix {
             a2 = FloatVector.fromMemorySegment(FS, data, b2 + cb, ByteOrder.LITTLE_ENDIAN).fma(xv, a2);
             a3 = FloatVector.fromMemorySegment(FS, data, b3 + cb, ByteOrder.LITTLE_ENDIAN).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        float s0 = VectorMath.sumLanes(lanes, 0, L), s1 = VectorMath.sumLanes(lanes, L, L);
+        float s2 = VectorMath.sumLanes(lanes, 2 * L, L), s3 = VectorMath.sumLanes(lanes, 3 * L, L);
         for (; c < cols; c++) {
             float xv = xs[xo + c];
             long cb = (long) c * 4;
@@ -72,7 +77,7 @@ final class F32Matrix extends Matrix {
         y[yo + 3] = s3;
     }
 
-    private float dot1(int r, float[] xs, int xo) {
+    private float dot1(int r, float[] xs, int xo, float[] lanes) {
         long b0 = (long) r * cols * 4;
         FloatVector a0 = FloatVector.zero(FS);
         int c = 0;
@@ -80,7 +85,8 @@ final class F32Matrix extends Matrix {
             a0 = FloatVector.fromMemorySegment(FS, data, b0 + (long) c * 4, ByteOrder.LITTLE_ENDIAN)
                     .fma(FloatVector.fromArray(FS, xs, xo + c), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes, 0, L);
         for (; c < cols; c++) s += data.get(Layouts.F32, b0 + (long) c * 4) * xs[xo + c];
         return s;
     }

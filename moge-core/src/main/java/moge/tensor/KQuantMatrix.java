@@ -50,22 +50,23 @@ abstract class KQuantMatrix extends Matrix {
             Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
             return;
         }
-        float[] xs = x.data(), w = new float[cols];
+        float[] xs = x.data(), w = new float[cols], lanes = new float[L];
         int xo = x.offset();
         for (int r = r0; r < r1; r++) {
             // the whole row first, then one vector pass: no vector stays live across the decode calls
             for (int b = 0; b < nb; b++) decodeBlock(block(r, b), w, b * QK);
-            y[yOff + r] = dot(w, xs, xo, cols);
+            y[yOff + r] = dot(w, xs, xo, cols, lanes);
         }
     }
 
-    private static float dot(float[] w, float[] x, int xo, int n) {
+    private static float dot(float[] w, float[] x, int xo, int n, float[] lanes) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0;
         for (int i = 0; i < n; i += 2 * L) {
             a0 = FloatVector.fromArray(FS, w, i).fma(FloatVector.fromArray(FS, x, xo + i), a0);
             a1 = FloatVector.fromArray(FS, w, i + L).fma(FloatVector.fromArray(FS, x, xo + i + L), a1);
         }
-        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+        a0.add(a1).intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, L);
     }
 
     private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {

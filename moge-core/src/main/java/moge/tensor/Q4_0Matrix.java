@@ -107,8 +107,9 @@ final class Q4_0Matrix extends Matrix {
         float[] xs = x.data(), sums = x.blockSums32();
         int xo = x.offset();
         int r = r0;
-        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, sums, y, yOff + r);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, sums);
+        float[] lanes = new float[4 * L];
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, sums, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, sums, lanes);
     }
 
     // Nibble k of each int lane as float. Helpers that take or return vectors stay under 35 bytes of
@@ -123,7 +124,7 @@ final class Q4_0Matrix extends Matrix {
     // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
     // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot4(int r, float[] x, int xo, float[] sums, float[] y, int yo) {
+    private void dot4(int r, float[] x, int xo, float[] sums, float[] y, int yo, float[] lanes) {
         long q0 = r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes;
         long s0 = scales + (long) r * nb * 2, s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -155,13 +156,17 @@ final class Q4_0Matrix extends Matrix {
                 c3 += d3 * sb;
             }
         }
-        y[yo] = a0.reduceLanes(VectorOperators.ADD) - 8 * c0 + tail(r, x, xo);
-        y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) - 8 * c1 + tail(r + 1, x, xo);
-        y[yo + 2] = a2.reduceLanes(VectorOperators.ADD) - 8 * c2 + tail(r + 2, x, xo);
-        y[yo + 3] = a3.reduceLanes(VectorOperators.ADD) - 8 * c3 + tail(r + 3, x, xo);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) - 8 * c0 + tail(r, x, xo);
+        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) - 8 * c1 + tail(r + 1, x, xo);
+        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) - 8 * c2 + tail(r + 2, x, xo);
+        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) - 8 * c3 + tail(r + 3, x, xo);
     }
 
-    private float dot1(int r, float[] x, int xo, float[] sums) {
+    private float dot1(int r, float[] x, int xo, float[] sums, float[] lanes) {
         long q0 = r * rowBytes;
         long s0 = scales + (long) r * nb * 2;
         FloatVector a0 = FloatVector.zero(FS);
@@ -180,7 +185,8 @@ final class Q4_0Matrix extends Matrix {
                 c0 += d0 * sums[b];
             }
         }
-        return a0.reduceLanes(VectorOperators.ADD) - 8 * c0 + tail(r, x, xo);
+        a0.intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, L) - 8 * c0 + tail(r, x, xo);
     }
 
     private float half(long at) {

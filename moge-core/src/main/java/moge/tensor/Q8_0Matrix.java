@@ -101,8 +101,9 @@ final class Q8_0Matrix extends Matrix {
         float[] xs = x.data();
         int xo = x.offset();
         int r = r0;
-        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, y, yOff + r);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo);
+        float[] lanes = new float[4 * L];
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, lanes);
     }
 
     /** Blocks per interleaved group, and slices (vectors of L values) per block. */
@@ -111,7 +112,7 @@ final class Q8_0Matrix extends Matrix {
     // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
     // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot4(int r, float[] x, int xo, float[] y, int yo) {
+    private void dot4(int r, float[] x, int xo, float[] y, int yo, float[] lanes) {
         long q0 = (long) r * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
         long s0 = scaleAt(r, 0), s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -135,13 +136,17 @@ final class Q8_0Matrix extends Matrix {
                 a3 = p3.fma(half(s3 + so), a3);
             }
         }
-        y[yo] = a0.reduceLanes(VectorOperators.ADD) + tail(r, x, xo);
-        y[yo + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(r + 1, x, xo);
-        y[yo + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(r + 2, x, xo);
-        y[yo + 3] = a3.reduceLanes(VectorOperators.ADD) + tail(r + 3, x, xo);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
+        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, x, xo);
+        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) + tail(r + 2, x, xo);
+        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) + tail(r + 3, x, xo);
     }
 
-    private float dot1(int r, float[] x, int xo) {
+    private float dot1(int r, float[] x, int xo, float[] lanes) {
         long q0 = (long) r * cols, s0 = scaleAt(r, 0);
         FloatVector a0 = FloatVector.zero(FS);
         for (int g = 0; g < groups; g++) {
@@ -155,7 +160,8 @@ final class Q8_0Matrix extends Matrix {
                 a0 = p0.fma(half(s0 + 2L * (c / 32 + blk)), a0);
             }
         }
-        return a0.reduceLanes(VectorOperators.ADD) + tail(r, x, xo);
+        a0.intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
     }
 
     /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
