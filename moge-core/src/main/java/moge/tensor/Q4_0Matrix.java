@@ -195,6 +195,10 @@ final class Q4_0Matrix extends Matrix {
 
     /** Blocks past the last whole group, in ggml's order, with the value (not the code) times x. */
     private float tail(int r, float[] x, int xo) {
+        return groups * G == cols ? 0 : tailBlocks(r, x, xo);
+    }
+
+    private float tailBlocks(int r, float[] x, int xo) {
         float s = 0;
         long q = r * rowBytes;
         for (int b = groups * G / 32; b < nb; b++) {

@@ -172,6 +172,10 @@ final class Q8_0Matrix extends Matrix {
 
     /** The blocks past the last whole group, in plain order. */
     private float tail(int r, float[] x, int xo) {
+        return groups * G == cols ? 0 : tailBlocks(r, x, xo);
+    }
+
+    private float tailBlocks(int r, float[] x, int xo) {
         float s = 0;
         long q = (long) r * cols;
         for (int b = groups * G / 32; b < nb; b++) {
