@@ -29,10 +29,11 @@ final class Gemm {
     private Gemm() {
     }
 
-    /** y[t * yStride + yOff + r] = W[r] . x_t for rows [r0, r1) and every token of x. */
-    static void matmul(Source w, int cols, Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] xt = x.tokenMajor(TILE);
-        int T = x.tokens();
+    /**
+     * y[t * yStride + yOff + r] = W[r] . x_t for rows [r0, r1) and tokens [0, T), the tokens given in the
+     * tiles of {@link Activations#tokenMajor} (or its Q8_0-rounded form).
+     */
+    static void matmul(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
         float[] panel = new float[ROWS * KP];
         float[] tmp = new float[ROWS * TILE];
         // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by

@@ -34,8 +34,11 @@ final class Q4_0Matrix extends Matrix {
     private final long rowBytes;
     private final long scales;
 
-    private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed) {
+    private boolean roundActivations;
+
+    private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
         super(name, rows, cols, packed);
+        this.roundActivations = roundActivations;
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;
         this.rowBytes = cols / 2;
@@ -47,7 +50,7 @@ final class Q4_0Matrix extends Matrix {
         return DType.Q4_0;
     }
 
-    static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks) {
+    static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32, rb = cols / 2;
         MemorySegment out = Arena.ofAuto().allocate((long) rows * rb + (long) rows * nb * 2, 64);
         byte[] src = new byte[nb * 18];
@@ -72,7 +75,7 @@ final class Q4_0Matrix extends Matrix {
             MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * rb, rb);
             MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * rb + (long) r * nb * 2, nb);
         }
-        return new Q4_0Matrix(name, rows, cols, out);
+        return new Q4_0Matrix(name, rows, cols, out, roundActivations);
     }
 
     private static byte[] plainTail(byte[] src, int b0, int nb) {
@@ -93,19 +96,31 @@ final class Q4_0Matrix extends Matrix {
     }
 
     @Override
+    public void setActivationRounding(boolean on) {
+        roundActivations = on;
+    }
+
+    @Override
     public void prepare(Activations x) {
-        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
-        else x.blockSums32();
+        if (x.tokens() > 1) {
+            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+        } else if (roundActivations) {
+            x.q8Grid();
+        } else {
+            x.blockSums32();
+        }
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (x.tokens() > 1) {
-            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
+            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
+            Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }
-        float[] xs = x.data(), sums = x.blockSums32();
-        int xo = x.offset();
+        float[] xs = roundActivations ? x.q8Grid() : x.data();
+        float[] sums = roundActivations ? x.q8BlockSums() : x.blockSums32();
+        int xo = roundActivations ? 0 : x.offset();
         int r = r0;
         float[] lanes = new float[4 * L];
         if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, sums, y, yOff + r, lanes);

@@ -33,8 +33,11 @@ final class Q8_0Matrix extends Matrix {
     private final int groups;   // interleaved groups per row
     private final long scales;  // byte offset of the fp16 scales
 
-    private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed) {
+    private boolean roundActivations;
+
+    private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
         super(name, rows, cols, packed);
+        this.roundActivations = roundActivations;
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;
         this.scales = (long) rows * cols;
@@ -46,7 +49,7 @@ final class Q8_0Matrix extends Matrix {
     }
 
     /** Repacks ggml blocks (row after row, 34 bytes per 32 values) into a new off-heap array. */
-    static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks) {
+    static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
         long packedBytes = (long) rows * cols + (long) rows * nb * 2;
         MemorySegment out = Arena.ofAuto().allocate(packedBytes, 64);
@@ -67,7 +70,7 @@ final class Q8_0Matrix extends Matrix {
             MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * cols, cols);
             MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * cols + (long) r * nb * 2, nb);
         }
-        return new Q8_0Matrix(name, rows, cols, out);
+        return new Q8_0Matrix(name, rows, cols, out, roundActivations);
     }
 
     private static byte value(byte[] src, int c) {
@@ -88,18 +91,28 @@ final class Q8_0Matrix extends Matrix {
     }
 
     @Override
+    public void setActivationRounding(boolean on) {
+        roundActivations = on;
+    }
+
+    @Override
     public void prepare(Activations x) {
-        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+        if (x.tokens() > 1) {
+            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+        } else if (roundActivations) {
+            x.q8Grid();
+        }
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (x.tokens() > 1) {
-            Gemm.matmul(source, cols, x, y, yStride, yOff, r0, r1);
+            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
+            Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }
-        float[] xs = x.data();
-        int xo = x.offset();
+        float[] xs = roundActivations ? x.q8Grid() : x.data();
+        int xo = roundActivations ? 0 : x.offset();
         int r = r0;
         float[] lanes = new float[4 * L];
         if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, y, yOff + r, lanes);

@@ -14,7 +14,13 @@ public final class QuantizedMatrices {
     private QuantizedMatrices() {
     }
 
+    /** As {@link #create(String, DType, int, int, MemorySegment, boolean)} with float activations. */
     public static Matrix create(String name, DType type, int rows, int cols, MemorySegment data) {
+        return create(name, type, rows, cols, data, false);
+    }
+
+    /** @param roundActivations see {@link Matrix#setActivationRounding} */
+    public static Matrix create(String name, DType type, int rows, int cols, MemorySegment data, boolean roundActivations) {
         if (!type.quantized()) throw new IllegalArgumentException(name + ": " + type + " is not block-quantized");
         if (rows < 0 || cols <= 0 || cols % type.blockSize != 0) {
             throw new MogeException(name + ": a " + type + " matrix needs a row length that is a multiple of "
@@ -26,8 +32,8 @@ public final class QuantizedMatrices {
                     + need + " bytes of " + rows + " x " + cols + " values");
         }
         return switch (type) {
-            case Q8_0 -> Q8_0Matrix.repack(name, rows, cols, data);
-            case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data);
+            case Q8_0 -> Q8_0Matrix.repack(name, rows, cols, data, roundActivations);
+            case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data, roundActivations);
             case Q4_K -> new Q4KMatrix(name, rows, cols, data.asSlice(0, need));
             case Q6_K -> new Q6KMatrix(name, rows, cols, data.asSlice(0, need));
             default -> throw new MogeException(name + ": tensor type " + type + " is not supported");

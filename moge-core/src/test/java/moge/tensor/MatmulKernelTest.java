@@ -24,17 +24,20 @@ class MatmulKernelTest {
         int[] rowsList = {1, 3, 6, 13};
         for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16}) {
             for (int cols : new int[]{1, 7, 33, 100, 2048 + 5}) {
-                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
         }
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
             for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
-                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
+                for (int rows : rowsList) {
+                    a.add(Arguments.of(t, rows, cols, true));
+                    a.add(Arguments.of(t, rows, cols, false));
+                }
             }
         }
         for (DType t : new DType[]{DType.Q4_K, DType.Q6_K}) {
             for (int cols : new int[]{256, 768, 2304}) {
-                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
         }
         return a.stream();
@@ -42,9 +45,9 @@ class MatmulKernelTest {
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void matmulMatchesReference(DType type, int rows, int cols) {
+    void matmulMatchesReference(DType type, int rows, int cols, boolean round) {
         MemorySegment raw = QuantTestData.random(type, rows, cols, rows * 7L + cols);
-        Matrix m = Matrix.of("w", type, rows, cols, raw);
+        Matrix m = make(type, rows, cols, raw, round);
         double[][] w = new double[rows][];
         for (int r = 0; r < rows; r++) {
             float[] f = QuantTestData.refRow(type, raw, cols, r);
@@ -55,6 +58,8 @@ class MatmulKernelTest {
             int xOff = 5;
             float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
             Activations x = new Activations().set(xs, xOff, T, cols);
+            // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid
+            float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -68,7 +73,7 @@ class MatmulKernelTest {
                     for (int r = 0; r < rows; r++) {
                         double ref = 0, mag = 0;
                         for (int c = 0; c < cols; c++) {
-                            double p = w[r][c] * xs[xOff + t * cols + c];
+                            double p = w[r][c] * xr[t * cols + c];
                             ref += p;
                             mag += Math.abs(p);
                         }
@@ -86,8 +91,8 @@ class MatmulKernelTest {
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void resultsDoNotDependOnTheSplitOrTheBatch(DType type, int rows, int cols) {
-        Matrix m = Matrix.of("w", type, rows, cols, QuantTestData.random(type, rows, cols, rows * 3L + cols));
+    void resultsDoNotDependOnTheSplitOrTheBatch(DType type, int rows, int cols, boolean round) {
+        Matrix m = make(type, rows, cols, QuantTestData.random(type, rows, cols, rows * 3L + cols), round);
         int T = 19;
         float[] xs = QuantTestData.floats(T * cols, cols);
         float[] whole = run(m, new Activations().set(xs, T, cols), 1);
@@ -104,6 +109,10 @@ class MatmulKernelTest {
         // single tokens too (the decode kernel), whatever the split
         float[] one = run(m, new Activations().set(xs, 1, cols), 1);
         assertThat(run(m, new Activations().set(xs, 1, cols), 2)).containsExactly(one);
+    }
+
+    private static Matrix make(DType type, int rows, int cols, MemorySegment raw, boolean round) {
+        return type.quantized() ? QuantizedMatrices.create("w", type, rows, cols, raw, round) : Matrix.of("w", type, rows, cols, raw);
     }
 
     private static float[] run(Matrix m, Activations x, int threads) {

@@ -47,6 +47,31 @@ class QuantizedMatrixTest {
     }
 
     @Test
+    void activationsRoundToTheQ8Grid() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        int T = 3, cols = 96;
+        float[] x = new float[T * cols + 2];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * Math.exp(r.nextGaussian()));
+        x[2 + 5] = 0; // a zero value
+        for (int i = 64; i < 96; i++) x[2 + i] = 0; // an all-zero block
+        float[] g = new Activations().set(x, 2, T, cols).q8Grid();
+        for (int t = 0; t < T; t++) {
+            for (int b = 0; b < cols / 32; b++) {
+                float amax = 0;
+                for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[2 + t * cols + b * 32 + i]));
+                float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = amax == 0 ? 0 : 127f / amax;
+                for (int i = 0; i < 32; i++) {
+                    int c = t * cols + b * 32 + i;
+                    float q = (float) Math.rint(x[2 + c] * id);
+                    assertThat(q).isBetween(-127f, 127f);
+                    assertThat(g[c]).isEqualTo(d * q);
+                    if (amax > 0) assertThat(Math.abs(g[c] - x[2 + c])).isLessThanOrEqualTo(amax / 127 * 0.51f + Math.abs(d - amax / 127) * 127);
+                }
+            }
+        }
+    }
+
+    @Test
     void rejectsRowsThatAreNotWholeBlocks() {
         MemorySegment raw = QuantTestData.random(DType.Q8_0, 1, 64, 1);
         assertThatThrownBy(() -> QuantizedMatrices.create("blk.0.attn_q.weight", DType.Q4_K, 1, 64, raw))
