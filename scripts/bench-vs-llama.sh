@@ -100,7 +100,7 @@ if [ "$agree" = 1 ]; then
     for act in q8 f32; do
       info=""; [ "$act" = f32 ] && info=--info
       [ "$act" = f32 ] && [[ "$name" == *f32 ]] && continue
-      "${moge[@]}" generate -m "$f" --prompt-ids "$ids" -n 32 --json --prompt-logprobs --top-logprobs 1 --ignore-eos \
+      "${moge[@]}" generate -m "$f" --prompt-ids "$ids" -n 32 --json --prompt-logprobs --top-logprobs 2 --ignore-eos \
         -t "$threads" -c 256 -b 128 --activations "$act" > "$out/agree-moge-$name-$act.json"
       "$py" "$root/scripts/bench/agree.py" "$name" "$out/agree-moge-$name-$act.json" "$out/agree-peer-$name.json" "$act" $info \
         || touch "$out/agree-failed"
