@@ -172,7 +172,7 @@ public final class BenchCommand implements Runnable {
         }
         DType main = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
         String backend = "java-vector " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit";
-        return new Info(lm.name(), c.arch().hfName + " " + human(c.parameterCount()) + " " + main, size, c.parameterCount(),
+        return new Info(lm.name(), c.arch().ggufName + " " + human(c.parameterCount()) + " " + main, size, c.parameterCount(),
                 perToken, bandwidth, backend);
     }
 
