@@ -16,6 +16,7 @@ import java.io.PrintWriter;
                 GenerateCommand.class,
                 ChatCommand.class,
                 InspectCommand.class,
+                BenchCommand.class,
                 ConvertCommand.class,
                 RandomModelCommand.class,
                 ServeCommand.class,

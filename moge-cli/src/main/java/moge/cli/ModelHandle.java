@@ -61,7 +61,9 @@ public final class ModelHandle implements AutoCloseable {
         Path p = o.modelPath();
         if (!Files.exists(p)) throw new MogeException(p + ": no such model");
         RouterKind router = o.router == null ? null : RouterKind.parse(o.router);
+        boolean round = o.roundActivations();
         LoadedModel lm = ModelLoader.load(p, router, null);
+        lm.weights.setActivationRounding(round);
         Model m = null;
         Cluster cluster = null;
         boolean installed = false;

@@ -43,8 +43,21 @@ public final class ModelOptions {
             description = "Activations sent to workers as float32 (exact, default) or bfloat16 (half the bytes).")
     public String transport = "f32";
 
+    @Option(names = "--activations", paramLabel = "f32|q8",
+            description = "Activations of Q8_0/Q4_0 products: f32 (default, closest to the exact product) or q8 (rounded to the Q8_0 grid as llama.cpp does; for token-for-token comparisons with it).")
+    public String activations = "f32";
+
     @Option(names = "--debug", description = "Show stack traces of errors.")
     public boolean debug;
+
+    /** Whether Q8_0/Q4_0 products round their activations as llama.cpp does (--activations q8). */
+    public boolean roundActivations() {
+        return switch (activations) {
+            case "f32" -> false;
+            case "q8" -> true;
+            default -> throw new MogeException("--activations must be f32 or q8, got " + activations);
+        };
+    }
 
     public Path modelPath() {
         if (model != null) return model;
@@ -57,7 +70,10 @@ public final class ModelOptions {
         if (batch < 1) throw new MogeException("--batch must be >= 1, got " + batch);
         Path p = modelPath();
         if (!Files.exists(p)) throw new MogeException(p + ": no such model");
-        return ModelLoader.load(p, router == null ? null : RouterKind.parse(router), null);
+        boolean round = roundActivations();
+        LoadedModel lm = ModelLoader.load(p, router == null ? null : RouterKind.parse(router), null);
+        lm.weights.setActivationRounding(round);
+        return lm;
     }
 
     /**

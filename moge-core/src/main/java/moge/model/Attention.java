@@ -12,14 +12,14 @@ final class Attention {
     private final ModelConfig c;
     private final double[] invFreq;
     private float[] cos = new float[0], sin = new float[0];
-    private final float[][] scores;
+    private final FlashAttention flash;
 
     Attention(ModelConfig c, int teamSize) {
         this.c = c;
         int half = c.headDim() / 2;
         invFreq = new double[half];
         for (int i = 0; i < half; i++) invFreq[i] = Math.pow(c.ropeTheta(), -2.0 * i / c.headDim());
-        scores = new float[teamSize][0];
+        flash = new FlashAttention(c, teamSize);
     }
 
     /** Computes the rotation tables of the batch's positions once for all layers. */
@@ -83,30 +83,8 @@ final class Attention {
         }
     }
 
-    /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j, one work item per (token, kv head). */
+    /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j (see {@link FlashAttention}). */
     void attend(Parallel team, KvCache cache, int layer, Batch b, float[] q, float[] out) {
-        int d = c.headDim(), kvH = c.kvHeads(), group = c.heads() / kvH, qDim = c.qDim(), kvDim = c.kvDim();
-        float scale = (float) (1.0 / Math.sqrt(d));
-        float[] K = cache.k[layer], V = cache.v[layer];
-        int maxLen = 0;
-        for (int t = 0; t < b.size(); t++) maxLen = Math.max(maxLen, b.positions[t] + 1);
-        for (int m = 0; m < scores.length; m++) if (scores[m].length < maxLen) scores[m] = new float[maxLen];
-        team.forEach(b.size() * kvH, (item, member) -> {
-            int t = item / kvH, kh = item % kvH;
-            KvSequence seq = b.seqs[t];
-            int n = b.positions[t] + 1;
-            float[] s = scores[member];
-            for (int g = 0; g < group; g++) {
-                int h = kh * group + g;
-                int qo = t * qDim + h * d;
-                for (int j = 0; j < n; j++) {
-                    s[j] = VectorMath.dot(q, qo, K, seq.slot(j) * kvDim + kh * d, d) * scale;
-                }
-                VectorMath.softmax(s, 0, n);
-                int oo = t * qDim + h * d;
-                java.util.Arrays.fill(out, oo, oo + d, 0f);
-                for (int j = 0; j < n; j++) VectorMath.axpy(s[j], V, seq.slot(j) * kvDim + kh * d, out, oo, d);
-            }
-        });
+        flash.attend(team, cache, layer, b, q, out);
     }
 }

@@ -36,6 +36,29 @@ public final class Weights {
         public float[] sharedGateInp; // sigmoid gate of the shared expert (Qwen2-MoE style); null for Pangu
     }
 
+    /** Every matrix, the tied head once. */
+    public java.util.List<Matrix> matrices() {
+        java.util.List<Matrix> all = new java.util.ArrayList<>();
+        all.add(embed);
+        if (lmHead != embed) all.add(lmHead);
+        for (Layer l : layers) {
+            for (Matrix m : new Matrix[]{l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down, l.router, l.sharedGate, l.sharedUp, l.sharedDown}) {
+                if (m != null) all.add(m);
+            }
+            if (l.expertGate != null) {
+                for (int e = 0; e < l.expertGate.length; e++) {
+                    if (l.expertGate[e] != null) java.util.Collections.addAll(all, l.expertGate[e], l.expertUp[e], l.expertDown[e]);
+                }
+            }
+        }
+        return all;
+    }
+
+    /** See {@link Matrix#setActivationRounding}: llama.cpp's arithmetic for Q8_0 and Q4_0 weights. */
+    public void setActivationRounding(boolean on) {
+        for (Matrix m : matrices()) m.setActivationRounding(on);
+    }
+
     /** Bytes of all matrices (what a token may stream), counting a tied head once. */
     public long matrixBytes() {
         long b = embed.bytes() + (lmHead == embed ? 0 : lmHead.bytes());

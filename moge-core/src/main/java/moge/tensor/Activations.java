@@ -1,9 +1,12 @@
 package moge.tensor;
 
+import java.util.Arrays;
+
 /**
  * The input of a matrix product: T rows of {@code cols} floats, plus the derived forms that kernels read
- * (bf16 even/odd order, int8 blocks). A derived form is built once per input, on the calling thread, before
- * the row range is split over the team, and then shared by every matrix that reads the same input.
+ * (bf16 even/odd order, tiles of tokens for the matrix-matrix kernel, values rounded to ggml's Q8_0 grid).
+ * A derived form is built once per input, on the calling thread, before the row range is split over the
+ * team, and then shared by every matrix that reads the same input.
  */
 public final class Activations {
     private float[] data;
@@ -14,17 +17,28 @@ public final class Activations {
     private float[] evenOdd = new float[0];
     private boolean evenOddValid;
 
-    private byte[] q8 = new byte[0];
-    private float[] q8Scales = new float[0];
+    private final TokenMajor plainTiles = new TokenMajor(), q8Tiles = new TokenMajor();
+
+    private float[] blockSums = new float[0];
+    private boolean blockSumsValid;
+
+    private float[] q8Grid = new float[0];
+    private float[] q8BlockSums = new float[0];
     private boolean q8Valid;
+
+    /** One token-major form (see {@link #tokenMajor}), cached until the input changes. */
+    private static final class TokenMajor {
+        float[] v = new float[0];
+        int tile;
+        boolean valid;
+    }
 
     public Activations set(float[] data, int offset, int tokens, int cols) {
         this.data = data;
         this.offset = offset;
         this.tokens = tokens;
         this.cols = cols;
-        evenOddValid = false;
-        q8Valid = false;
+        invalidate();
         return this;
     }
 
@@ -52,6 +66,9 @@ public final class Activations {
     public void invalidate() {
         evenOddValid = false;
         q8Valid = false;
+        plainTiles.valid = false;
+        q8Tiles.valid = false;
+        blockSumsValid = false;
     }
 
     /**
@@ -80,35 +97,90 @@ public final class Activations {
     }
 
     /**
-     * Activations quantized to int8 in blocks of 32 with one float scale per block (round to nearest,
-     * scale = max|x| / 127), the form llama.cpp's Q8_0 dot products read. {@code cols} must be a multiple of 32.
+     * The tokens in tiles of {@code tile}, each tile column-major: value (t, c) at
+     * {@code (t / tile) * cols * tile + c * tile + t % tile}, tokens past the end zero. A matrix-matrix kernel
+     * broadcasts one weight against a vector of tokens read here in one load.
      */
-    public void quantizeQ8() {
-        if (q8Valid) return;
-        int blocks = cols / 32;
-        int n = tokens * cols;
-        if (q8.length < n) q8 = new byte[n];
-        if (q8Scales.length < tokens * blocks) q8Scales = new float[tokens * blocks];
-        for (int t = 0; t < tokens; t++) {
-            for (int b = 0; b < blocks; b++) {
-                int src = offset + t * cols + b * 32;
-                float amax = 0;
-                for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(data[src + i]));
-                float d = amax / 127f;
-                float id = d != 0 ? 1f / d : 0f;
-                q8Scales[t * blocks + b] = d;
-                int dst = t * cols + b * 32;
-                for (int i = 0; i < 32; i++) q8[dst + i] = (byte) Math.round(data[src + i] * id);
+    public float[] tokenMajor(int tile) {
+        return tiles(plainTiles, tile, data, offset);
+    }
+
+    /** {@link #tokenMajor} of the values rounded to the Q8_0 grid ({@link #q8Grid}). */
+    public float[] tokenMajorQ8(int tile) {
+        return tiles(q8Tiles, tile, q8Grid(), 0);
+    }
+
+    private float[] tiles(TokenMajor f, int tile, float[] src, int srcOff) {
+        if (f.valid && f.tile == tile) return f.v;
+        int tiles = (tokens + tile - 1) / tile;
+        int n = tiles * tile * cols;
+        if (f.v.length < n) f.v = new float[n];
+        float[] v = f.v;
+        for (int i = 0; i < tiles; i++) {
+            int base = i * cols * tile;
+            int t0 = i * tile, tn = Math.min(tile, tokens - t0);
+            if (tn < tile) Arrays.fill(v, base, base + cols * tile, 0f);
+            for (int j = 0; j < tn; j++) {
+                int s = srcOff + (t0 + j) * cols;
+                for (int c = 0; c < cols; c++) v[base + c * tile + j] = src[s + c];
             }
         }
+        f.tile = tile;
+        f.valid = true;
+        return v;
+    }
+
+    /** Sum of each block of 32 values per token, [t * cols / 32 + b] (cols must be a multiple of 32). */
+    public float[] blockSums32() {
+        if (blockSumsValid) return blockSums;
+        blockSums = sums32(data, offset, blockSums);
+        blockSumsValid = true;
+        return blockSums;
+    }
+
+    private float[] sums32(float[] src, int srcOff, float[] dst) {
+        int blocks = cols / 32;
+        if (dst.length < tokens * blocks) dst = new float[tokens * blocks];
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < blocks; b++) {
+                int s = srcOff + t * cols + b * 32;
+                float sum = 0;
+                for (int i = 0; i < 32; i++) sum += src[s + i];
+                dst[t * blocks + b] = sum;
+            }
+        }
+        return dst;
+    }
+
+    /**
+     * The values rounded to ggml's Q8_0 grid, token by token in blocks of 32, [t * cols + c]: what llama.cpp
+     * multiplies Q8_0 and Q4_0 weights with (it quantizes the activations with quantize_row_q8_0: scale
+     * d = max|x| / 127 stored as fp16, q = round-to-nearest-even(x * 127 / max|x|)). Here each value becomes
+     * d * q, which is exact in float, so the float kernels then compute what llama.cpp's integer dot products
+     * compute, up to the order of the float additions. {@code cols} must be a multiple of 32.
+     */
+    public float[] q8Grid() {
+        if (q8Valid) return q8Grid;
+        int n = tokens * cols;
+        if (q8Grid.length < n) q8Grid = new float[n];
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < cols / 32; b++) {
+                int src = offset + t * cols + b * 32, dst = t * cols + b * 32;
+                float amax = 0;
+                for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(data[src + i]));
+                float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+                float id = amax != 0 ? 127f / amax : 0f;
+                for (int i = 0; i < 32; i++) q8Grid[dst + i] = d * (float) Math.rint(data[src + i] * id);
+            }
+        }
+        q8BlockSums = sums32(q8Grid, 0, q8BlockSums);
         q8Valid = true;
+        return q8Grid;
     }
 
-    public byte[] q8() {
-        return q8;
-    }
-
-    public float[] q8Scales() {
-        return q8Scales;
+    /** {@link #blockSums32} of {@link #q8Grid}. */
+    public float[] q8BlockSums() {
+        q8Grid();
+        return q8BlockSums;
     }
 }

@@ -2,6 +2,8 @@ package moge.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
@@ -20,7 +22,9 @@ final class BF16Matrix extends Matrix {
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
     private static final int CHUNK = 2 * L;
-    private static final int TOKEN_TILE = 16;
+
+    private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
+    private final Gemm.Source source = this::decode;
 
     BF16Matrix(String name, int rows, int cols, MemorySegment data) {
         super(name, rows, cols, data);
@@ -33,26 +37,24 @@ final class BF16Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        x.evenOdd(CHUNK);
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+        else x.evenOdd(CHUNK);
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] xp = x.evenOdd(CHUNK);
-        int T = x.tokens();
-        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
-            int t1 = Math.min(T, t0 + TOKEN_TILE);
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) {
-                for (int t = t0; t < t1; t++) dot4(r, xp, t * cols, y, t * yStride + yOff + r);
-            }
-            for (; r < r1; r++) {
-                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xp, t * cols);
-            }
+        if (x.tokens() > 1) {
+            Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
+            return;
         }
+        float[] xp = x.evenOdd(CHUNK);
+        int r = r0;
+        float[] lanes = new float[4 * L];
+        for (; r + 4 <= r1; r += 4) dot4(r, xp, 0, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xp, 0, lanes);
     }
 
-    private void dot4(int r, float[] xp, int xo, float[] y, int yo) {
+    private void dot4(int r, float[] xp, int xo, float[] y, int yo, float[] lanes) {
         long rb = (long) cols * 2;
         long b0 = r * rb, b1 = b0 + rb, b2 = b1 + rb, b3 = b2 + rb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -74,8 +76,12 @@ final class BF16Matrix extends Matrix {
             a2 = odd(w2).fma(xd, a2);
             a3 = odd(w3).fma(xd, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        float s0 = VectorMath.sumLanes(lanes, 0, L), s1 = VectorMath.sumLanes(lanes, L, L);
+        float s2 = VectorMath.sumLanes(lanes, 2 * L, L), s3 = VectorMath.sumLanes(lanes, 3 * L, L);
         for (; c < cols; c++) {
             float xv = xp[xo + c];
             long cb = (long) c * 2;
@@ -90,7 +96,7 @@ final class BF16Matrix extends Matrix {
         y[yo + 3] = s3;
     }
 
-    private float dot1(int r, float[] xp, int xo) {
+    private float dot1(int r, float[] xp, int xo, float[] lanes) {
         long b0 = (long) r * cols * 2;
         FloatVector a0 = FloatVector.zero(FS);
         int c = 0;
@@ -99,7 +105,8 @@ final class BF16Matrix extends Matrix {
             a0 = even(w0).fma(FloatVector.fromArray(FS, xp, xo + c), a0);
             a0 = odd(w0).fma(FloatVector.fromArray(FS, xp, xo + c + L), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes, 0, L);
         for (; c < cols; c++) s += bf16(b0 + (long) c * 2) * xp[xo + c];
         return s;
     }
@@ -114,6 +121,19 @@ final class BF16Matrix extends Matrix {
 
     private float bf16(long byteOffset) {
         return Float.intBitsToFloat((data.get(Layouts.I16, byteOffset) & 0xFFFF) << 16);
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        for (int i = 0; i < n; i++) {
+            long b = ((long) (r + i) * cols) * 2;
+            int o = i * stride - k0, c = k0;
+            for (; c + L <= k1; c += L) {
+                IntVector v = (IntVector) ShortVector.fromMemorySegment(SS, data, b + 2L * c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.S2I, IS, 0);
+                v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, o + c);
+            }
+            for (; c < k1; c++) dst[o + c] = bf16(b + 2L * c);
+        }
     }
 
     @Override

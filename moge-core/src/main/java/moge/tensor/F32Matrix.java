@@ -13,7 +13,8 @@ import java.nio.ByteOrder;
 final class F32Matrix extends Matrix {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
-    private static final int TOKEN_TILE = 16;
+
+    private final Gemm.Source source = this::decode;
 
     F32Matrix(String name, int rows, int cols, MemorySegment data) {
         super(name, rows, cols, data);
@@ -25,22 +26,25 @@ final class F32Matrix extends Matrix {
     }
 
     @Override
-    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] xs = x.data();
-        int T = x.tokens(), base = x.offset();
-        for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
-            int t1 = Math.min(T, t0 + TOKEN_TILE);
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) {
-                for (int t = t0; t < t1; t++) dot4(r, xs, base + t * cols, y, t * yStride + yOff + r);
-            }
-            for (; r < r1; r++) {
-                for (int t = t0; t < t1; t++) y[t * yStride + yOff + r] = dot1(r, xs, base + t * cols);
-            }
-        }
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
     }
 
-    private void dot4(int r, float[] xs, int xo, float[] y, int yo) {
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (x.tokens() > 1) {
+            Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
+            return;
+        }
+        float[] xs = x.data();
+        int base = x.offset();
+        int r = r0;
+        float[] lanes = new float[4 * L];
+        for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base, lanes);
+    }
+
+    private void dot4(int r, float[] xs, int xo, float[] y, int yo, float[] lanes) {
         long rb = (long) cols * 4;
         long b0 = r * rb, b1 = b0 + rb, b2 = b1 + rb, b3 = b2 + rb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -53,8 +57,12 @@ final class F32Matrix extends Matrix {
             a2 = FloatVector.fromMemorySegment(FS, data, b2 + cb, ByteOrder.LITTLE_ENDIAN).fma(xv, a2);
             a3 = FloatVector.fromMemorySegment(FS, data, b3 + cb, ByteOrder.LITTLE_ENDIAN).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        float s0 = VectorMath.sumLanes(lanes, 0, L), s1 = VectorMath.sumLanes(lanes, L, L);
+        float s2 = VectorMath.sumLanes(lanes, 2 * L, L), s3 = VectorMath.sumLanes(lanes, 3 * L, L);
         for (; c < cols; c++) {
             float xv = xs[xo + c];
             long cb = (long) c * 4;
@@ -69,7 +77,7 @@ final class F32Matrix extends Matrix {
         y[yo + 3] = s3;
     }
 
-    private float dot1(int r, float[] xs, int xo) {
+    private float dot1(int r, float[] xs, int xo, float[] lanes) {
         long b0 = (long) r * cols * 4;
         FloatVector a0 = FloatVector.zero(FS);
         int c = 0;
@@ -77,9 +85,16 @@ final class F32Matrix extends Matrix {
             a0 = FloatVector.fromMemorySegment(FS, data, b0 + (long) c * 4, ByteOrder.LITTLE_ENDIAN)
                     .fma(FloatVector.fromArray(FS, xs, xo + c), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        a0.intoArray(lanes, 0);
+        float s = VectorMath.sumLanes(lanes, 0, L);
         for (; c < cols; c++) s += data.get(Layouts.F32, b0 + (long) c * 4) * xs[xo + c];
         return s;
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        for (int i = 0; i < n; i++) {
+            MemorySegment.copy(data, Layouts.F32, ((long) (r + i) * cols + k0) * 4, dst, i * stride, k1 - k0);
+        }
     }
 
     @Override

@@ -35,6 +35,15 @@ public abstract class Matrix {
      */
     public abstract void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1);
 
+    /**
+     * Multiply with the activations rounded to the Q8_0 grid ({@link Activations#q8Grid}), as llama.cpp does
+     * for the formats whose dot products it runs on quantized activations (Q8_0, Q4_0): the results then
+     * follow llama.cpp's token for token. Off by default (float activations, closer to the exact product).
+     * Other formats ignore it. Set before the matrix is used, not during a product.
+     */
+    public void setActivationRounding(boolean on) {
+    }
+
     /** Row r dequantized to float32 into out[off .. off + cols). */
     public abstract void row(int r, float[] out, int off);
 

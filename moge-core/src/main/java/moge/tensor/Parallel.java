@@ -1,13 +1,20 @@
 package moge.tensor;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed team of worker threads that spin briefly on a sequence number and then park, so that handing a
  * kernel to the team costs about a microsecond instead of the tens of microseconds of an executor
- * (see shared/KERNELS.md). The calling thread is member 0 and does its share of every job. A job started
- * from inside a job runs on the calling thread alone, so kernels may call each other freely.
+ * (see shared/KERNELS.md). The calling thread is member 0 and works on every job.
+ * <p>
+ * Work is claimed in pieces (aligned row chunks, or items) from a counter that carries the job's generation,
+ * so a member that is late (descheduled on a busy machine, or still waking up) simply finds nothing left:
+ * the caller never waits for a thread that has not started, only for pieces already being run. Which member
+ * runs a piece never changes what the piece computes, so results do not depend on the thread count.
+ * A job started from inside a job runs on the calling thread alone, so kernels may call each other freely.
  */
 public final class Parallel implements AutoCloseable {
     /** A slice of a row range: [start, end). */
@@ -16,28 +23,31 @@ public final class Parallel implements AutoCloseable {
         void run(int start, int end);
     }
 
-    /** One item of a dynamically scheduled job, told which team member runs it (for per-thread scratch). */
+    /** One item of a job, told which team member runs it (for per-thread scratch). */
     @FunctionalInterface
     public interface Item {
         void run(int item, int member);
     }
 
     private static final long SPIN_NANOS = 200_000;
+    /** Pieces per member of a range job: enough to even out a late start, few enough to keep rows together. */
+    private static final int PIECES_PER_MEMBER = 4;
 
     private final int threads;
     private final Thread[] workers;
-    private volatile long generation;
+    /** 1 while a worker is parked (or about to park), so that only sleeping workers are unparked. */
+    private final AtomicIntegerArray sleeping;
     private volatile boolean closed;
-    private final AtomicInteger pending = new AtomicInteger();
-    private final AtomicInteger nextItem = new AtomicInteger();
-    private volatile Throwable failure;
     private volatile Thread owner;
 
-    // the current job, published before generation is bumped
-    private Range rangeJob;
-    private Item itemJob;
-    private int jobSize;
-    private int jobAlign;
+    /** (generation << 32) | next piece; members claim a piece with a CAS that also checks the generation. */
+    private final AtomicLong claim = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
+    private volatile Job job;
+    private volatile Throwable failure;
+
+    private record Job(long generation, int pieces, Range range, int total, int align, int units, Item item) {
+    }
 
     public Parallel(int threads) {
         this(threads, "moge");
@@ -46,6 +56,7 @@ public final class Parallel implements AutoCloseable {
     public Parallel(int threads, String name) {
         this.threads = Math.max(1, threads);
         this.workers = new Thread[this.threads - 1];
+        this.sleeping = new AtomicIntegerArray(workers.length);
         for (int i = 0; i < workers.length; i++) {
             final int member = i + 1;
             Thread t = new Thread(() -> workLoop(member), name + "-worker-" + member);
@@ -59,57 +70,57 @@ public final class Parallel implements AutoCloseable {
         return threads;
     }
 
-    /** Splits [0, total) into one contiguous slice per member, slice bounds multiples of {@code align}. */
+    /** Splits [0, total) into contiguous pieces whose bounds are multiples of {@code align}. */
     public void forRange(int total, int align, Range job) {
         if (total <= 0) return;
-        if (threads == 1 || Thread.currentThread() == owner || total <= align || isWorker()) {
+        align = Math.max(1, align);
+        if (threads == 1 || total <= align || inline()) {
             job.run(0, total);
             return;
         }
+        int units = (total + align - 1) / align;
+        int pieces = Math.min(units, threads * PIECES_PER_MEMBER);
         synchronized (this) {
-            rangeJob = job;
-            itemJob = null;
-            jobSize = total;
-            jobAlign = Math.max(1, align);
-            runJob();
+            run(pieces, job, total, align, units, null);
         }
     }
 
     /** Runs items 0..count-1, each taken by whichever member is free next. */
     public void forEach(int count, Item job) {
         if (count <= 0) return;
-        if (threads == 1 || Thread.currentThread() == owner || count == 1 || isWorker()) {
+        if (threads == 1 || count == 1 || inline()) {
             for (int i = 0; i < count; i++) job.run(i, 0);
             return;
         }
         synchronized (this) {
-            rangeJob = null;
-            itemJob = job;
-            jobSize = count;
-            nextItem.set(0);
-            runJob();
+            run(count, null, 0, 0, 0, job);
         }
     }
 
-    private boolean isWorker() {
+    private boolean inline() {
         Thread me = Thread.currentThread();
+        if (me == owner) return true;
         for (Thread w : workers) if (w == me) return true;
         return false;
     }
 
-    private void runJob() {
+    private void run(int pieces, Range range, int total, int align, int units, Item item) {
         owner = Thread.currentThread();
         failure = null;
-        pending.set(threads - 1);
-        generation++;
-        // Unparking a running thread only leaves it a permit, which is cheaper than tracking who sleeps.
-        for (Thread w : workers) LockSupport.unpark(w);
-        try {
-            doShare(0);
-        } catch (Throwable t) {
-            failure = t;
+        long gen = (claim.get() >>> 32) + 1;
+        Job j = new Job(gen, pieces, range, total, align, units, item);
+        done.set(0);
+        claim.set(gen << 32);
+        job = j;
+        for (int i = 0; i < workers.length; i++) {
+            if (sleeping.get(i) != 0) LockSupport.unpark(workers[i]);
         }
-        while (pending.get() != 0) Thread.onSpinWait();
+        work(j, 0);
+        int spins = 0;
+        while (done.get() != pieces) {
+            // a member holding a piece may have lost its core to another process: give it ours
+            if (++spins > 2000) Thread.yield(); else Thread.onSpinWait();
+        }
         owner = null;
         Throwable f = failure;
         if (f != null) {
@@ -119,18 +130,26 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
-    private void doShare(int member) {
-        if (rangeJob != null) {
-            int total = jobSize, align = jobAlign;
-            int units = (total + align - 1) / align;
-            int from = (int) ((long) units * member / threads) * align;
-            int to = (int) Math.min(total, (long) units * (member + 1) / threads * align);
-            if (member == threads - 1) to = total;
-            if (from < to) rangeJob.run(from, to);
-        } else {
-            Item job = itemJob;
-            int n = jobSize;
-            for (int i; (i = nextItem.getAndIncrement()) < n; ) job.run(i, member);
+    private void work(Job j, int member) {
+        long base = j.generation << 32;
+        while (true) {
+            long c = claim.get();
+            if ((c & ~0xFFFFFFFFL) != base) return;
+            int p = (int) c;
+            if (p >= j.pieces) return;
+            if (!claim.compareAndSet(c, c + 1)) continue;
+            try {
+                if (j.range != null) {
+                    int from = (int) ((long) j.units * p / j.pieces) * j.align;
+                    int to = (int) Math.min(j.total, (long) j.units * (p + 1) / j.pieces * j.align);
+                    if (from < to) j.range.run(from, to);
+                } else {
+                    j.item.run(p, member);
+                }
+            } catch (Throwable t) {
+                failure = t;
+            }
+            done.incrementAndGet();
         }
     }
 
@@ -139,21 +158,21 @@ public final class Parallel implements AutoCloseable {
         while (true) {
             long start = System.nanoTime();
             int spins = 0;
-            while (generation == seen && !closed) {
+            Job j;
+            while ((j = job) == null || j.generation == seen) {
+                if (closed) return;
                 Thread.onSpinWait();
                 if ((++spins & 1023) == 0 && System.nanoTime() - start > SPIN_NANOS) {
-                    LockSupport.parkNanos(50_000_000L);
+                    sleeping.set(member - 1, 1);
+                    // re-check after announcing sleep, so a job published meanwhile is not missed
+                    Job k = job;
+                    if ((k == null || k.generation == seen) && !closed) LockSupport.parkNanos(50_000_000L);
+                    sleeping.set(member - 1, 0);
                     start = System.nanoTime();
                 }
             }
-            if (closed) return;
-            seen = generation;
-            try {
-                doShare(member);
-            } catch (Throwable t) {
-                failure = t;
-            }
-            pending.decrementAndGet();
+            seen = j.generation;
+            work(j, member);
         }
     }
 

@@ -5,12 +5,38 @@ import moge.format.DType;
 
 import java.lang.foreign.MemorySegment;
 
-/** Factory for block-quantized formats (filled in by the GGUF work). */
-final class QuantizedMatrices {
+/**
+ * Kernel views over ggml block-quantized matrices. {@code data} holds the rows one after another in ggml's
+ * block layout (as a GGUF tensor stores them). Q8_0 and Q4_0 are repacked into an off-heap copy of the same
+ * size (the mapped file is not read again); Q4_K and Q6_K are read where they lie.
+ */
+public final class QuantizedMatrices {
     private QuantizedMatrices() {
     }
 
-    static Matrix create(String name, DType type, int rows, int cols, MemorySegment data) {
-        throw new MogeException(name + ": tensor type " + type + " is not supported yet");
+    /** As {@link #create(String, DType, int, int, MemorySegment, boolean)} with float activations. */
+    public static Matrix create(String name, DType type, int rows, int cols, MemorySegment data) {
+        return create(name, type, rows, cols, data, false);
+    }
+
+    /** @param roundActivations see {@link Matrix#setActivationRounding} */
+    public static Matrix create(String name, DType type, int rows, int cols, MemorySegment data, boolean roundActivations) {
+        if (!type.quantized()) throw new IllegalArgumentException(name + ": " + type + " is not block-quantized");
+        if (rows < 0 || cols <= 0 || cols % type.blockSize != 0) {
+            throw new MogeException(name + ": a " + type + " matrix needs a row length that is a multiple of "
+                    + type.blockSize + ", got " + cols);
+        }
+        long need = (long) rows * (cols / type.blockSize) * type.blockBytes;
+        if (data.byteSize() < need) {
+            throw new MogeException(name + ": " + type + " data of " + data.byteSize() + " bytes is shorter than the "
+                    + need + " bytes of " + rows + " x " + cols + " values");
+        }
+        return switch (type) {
+            case Q8_0 -> Q8_0Matrix.repack(name, rows, cols, data, roundActivations);
+            case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data, roundActivations);
+            case Q4_K -> new Q4KMatrix(name, rows, cols, data.asSlice(0, need));
+            case Q6_K -> new Q6KMatrix(name, rows, cols, data.asSlice(0, need));
+            default -> throw new MogeException(name + ": tensor type " + type + " is not supported");
+        };
     }
 }

@@ -12,6 +12,17 @@ public final class VectorMath {
     private VectorMath() {
     }
 
+    /**
+     * lanes[off] + lanes[off + 1] + ... left to right. Kernels store their accumulators and sum them here
+     * instead of reduceLanes, whose order differs between interpreted and compiled code: this way a result
+     * has the same bits in every JIT tier (and in a freshly started worker process).
+     */
+    public static float sumLanes(float[] lanes, int off, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) s += lanes[off + i];
+        return s;
+    }
+
     public static float silu(float x) {
         return (float) (x / (1.0 + Math.exp(-x)));
     }
@@ -20,7 +31,9 @@ public final class VectorMath {
         FloatVector acc = FloatVector.zero(FS);
         int i = 0;
         for (; i + L <= n; i += L) acc = FloatVector.fromArray(FS, a, ao + i).fma(FloatVector.fromArray(FS, b, bo + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float[] lanes = new float[L];
+        acc.intoArray(lanes, 0);
+        float s = sumLanes(lanes, 0, L);
         for (; i < n; i++) s += a[ao + i] * b[bo + i];
         return s;
     }
@@ -58,7 +71,9 @@ public final class VectorMath {
             FloatVector v = FloatVector.fromArray(FS, x, xo + i);
             acc = v.fma(v, acc);
         }
-        double ss = acc.reduceLanes(VectorOperators.ADD);
+        float[] lanes = new float[L];
+        acc.intoArray(lanes, 0);
+        double ss = sumLanes(lanes, 0, L);
         for (; i < n; i++) ss += (double) x[xo + i] * x[xo + i];
         float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
         i = 0;

@@ -2,6 +2,7 @@ package moge.tensor;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
@@ -9,6 +10,84 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ParallelTest {
+    @Test
+    void everyIndexOnceWithAlignedPieces() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (int threads = 1; threads <= 3; threads++) {
+            try (Parallel p = new Parallel(threads)) {
+                for (int i = 0; i < 3000; i++) {
+                    int total = 1 + r.nextInt(i % 10 == 0 ? 5000 : 40), align = 1 + r.nextInt(8);
+                    AtomicIntegerArray seen = new AtomicIntegerArray(total);
+                    boolean[] misaligned = new boolean[1];
+                    p.forRange(total, align, (a, b) -> {
+                        if (a % align != 0 || (b != total && b % align != 0) || a >= b) misaligned[0] = true;
+                        for (int k = a; k < b; k++) seen.incrementAndGet(k);
+                    });
+                    assertThat(misaligned[0]).isFalse();
+                    for (int k = 0; k < total; k++) assertThat(seen.get(k)).as("index %d of %d", k, total).isEqualTo(1);
+                }
+            }
+        }
+    }
+
+    @Test
+    void everyItemOnceWithAValidMember() {
+        try (Parallel p = new Parallel(3)) {
+            for (int n = 0; n < 200; n++) {
+                AtomicIntegerArray seen = new AtomicIntegerArray(n + 1);
+                boolean[] bad = new boolean[1];
+                p.forEach(n, (item, member) -> {
+                    if (member < 0 || member >= 3) bad[0] = true;
+                    seen.incrementAndGet(item);
+                });
+                assertThat(bad[0]).isFalse();
+                for (int k = 0; k < n; k++) assertThat(seen.get(k)).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void nestedJobsRunInlineAndFailuresPropagate() {
+        try (Parallel p = new Parallel(2)) {
+            AtomicIntegerArray seen = new AtomicIntegerArray(64);
+            p.forEach(8, (item, m) -> p.forRange(8, 1, (a, b) -> {
+                for (int k = a; k < b; k++) seen.incrementAndGet(item * 8 + k);
+            }));
+            for (int k = 0; k < 64; k++) assertThat(seen.get(k)).isEqualTo(1);
+            assertThatThrownBy(() -> p.forRange(100, 4, (a, b) -> {
+                if (a > 40) throw new IllegalStateException("boom");
+            })).isInstanceOf(IllegalStateException.class).hasMessage("boom");
+            // the team still works after a failure, also after its workers went to sleep
+            int[] sum = new int[1];
+            p.forRange(10, 1, (a, b) -> {
+                synchronized (sum) {
+                    sum[0] += b - a;
+                }
+            });
+            assertThat(sum[0]).isEqualTo(10);
+        }
+    }
+
+    @Test
+    void jobsCompleteWhenWorkersSleep() throws InterruptedException {
+        try (Parallel p = new Parallel(2)) {
+            for (int i = 0; i < 5; i++) {
+                Thread.sleep(5); // longer than the spin: the worker parks
+                Thread[] who = new Thread[2];
+                p.forEach(2, (item, member) -> {
+                    who[item] = Thread.currentThread();
+                    try {
+                        Thread.sleep(20); // long enough for the woken worker to claim the other item
+                    } catch (InterruptedException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                assertThat(who[0]).isNotNull();
+                assertThat(who[1]).isNotNull();
+            }
+        }
+    }
+
     @Test
     void rangesCoverEveryIndexOnceWithAlignedBounds() {
         try (Parallel p = new Parallel(3)) {

@@ -1,0 +1,260 @@
+package moge.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jdk.incubator.vector.FloatVector;
+import moge.MogeException;
+import moge.format.DType;
+import moge.model.Batch;
+import moge.model.KvCache;
+import moge.model.KvSequence;
+import moge.model.LoadedModel;
+import moge.model.Model;
+import moge.model.ModelConfig;
+import moge.model.Weights;
+import moge.tensor.Matrix;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * llama-bench style throughput: pp = one batch of {@code -p} tokens into an empty cache, tg = {@code -n}
+ * single-token decodes from an empty cache (each step feeds a pseudo-random token, as llama-bench does, so
+ * neither tokenization nor sampling is timed). A warm-up run of each test comes first (it also lets the JIT
+ * compile the kernels). The machine's read bandwidth is measured in the same run and each decode figure is
+ * shown as a fraction of the ceiling it implies (weight bytes read per token / bandwidth).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure prompt processing (pp) and generation (tg) speed, llama-bench style.")
+public final class BenchCommand implements Runnable {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = {"-p", "--n-prompt"}, paramLabel = "N", description = "Prompt tokens of the pp test (default 512, 0 = skip).")
+    int nPrompt = 512;
+
+    @Option(names = {"-n", "--n-gen"}, paramLabel = "N", description = "Generated tokens of the tg test (default 128, 0 = skip).")
+    int nGen = 128;
+
+    @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "Timed runs of each test (default 5).")
+    int reps = 5;
+
+    @Option(names = "--json", description = "Print a JSON array with one record per test (llama-bench field names).")
+    boolean json;
+
+    @Option(names = "--bandwidth-mib", paramLabel = "MIB", description = "Size of the read sweep that measures memory bandwidth (default 1024, 0 = skip).")
+    int bandwidthMib = 1024;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        if (nPrompt < 0 || nGen < 0) throw new MogeException("-p and -n must be >= 0");
+        if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        try (ModelHandle h = model.open(0, Math.max(1, nPrompt))) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
+            ModelConfig c = lm.config;
+            int ctx = Math.max(nPrompt, nGen) + 1;
+            if (ctx > c.maxPositions()) throw new MogeException("-p/-n exceed the model's " + c.maxPositions() + " positions");
+            KvSequence seq = KvCache.forContext(c, ctx, 1, 16).newSequence();
+            Batch batch = new Batch(Math.max(1, nPrompt));
+            double bandwidth = bandwidthMib > 0 ? Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 5) : Double.NaN;
+            List<Result> results = new ArrayList<>();
+            if (nPrompt > 0) {
+                pp(m, seq, batch, c);
+                results.add(measure("pp" + nPrompt, nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)));
+            }
+            if (nGen > 0) {
+                tg(m, seq, batch, c, Math.min(nGen, 16));
+                results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)));
+            }
+            // measured again afterwards: the machine may be busier now than at the start
+            if (bandwidthMib > 0) bandwidth = Math.max(bandwidth, Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 3));
+            Info info = info(lm, bandwidth);
+            if (json) printJson(out, info, results); else printTable(out, info, results);
+        }
+    }
+
+    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
+        double[] ts() {
+            double[] t = new double[samplesNs.length];
+            for (int i = 0; i < t.length; i++) t[i] = tokens / (samplesNs[i] / 1e9);
+            return t;
+        }
+    }
+
+    private record Info(String file, String type, long size, long params, long bytesPerToken, double bandwidth, String backend) {
+    }
+
+    private Result measure(String test, int np, int ng, int tokens, Runnable r) {
+        long[] ns = new long[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            ns[i] = System.nanoTime() - t0;
+        }
+        return new Result(test, np, ng, tokens, ns);
+    }
+
+    /** Deterministic token ids, like bench.mjs's prompt generator (kept below the vocabulary size). */
+    private static final class Tokens {
+        private long x = 12345;
+        private final int bound;
+
+        Tokens(int vocab) {
+            bound = Math.min(25000, vocab);
+        }
+
+        int next() {
+            x = (x * 1103515245L + 12345) & 0xFFFFFFFFL;
+            return (int) (x % bound);
+        }
+    }
+
+    private void pp(Model m, KvSequence seq, Batch b, ModelConfig c) {
+        seq.truncate(0);
+        Tokens tok = new Tokens(c.vocabSize());
+        b.clear();
+        for (int i = 0; i < nPrompt; i++) b.add(tok.next(), i, seq, i == nPrompt - 1);
+        m.forward(b);
+    }
+
+    private static void tg(Model m, KvSequence seq, Batch b, ModelConfig c, int n) {
+        seq.truncate(0);
+        Tokens tok = new Tokens(c.vocabSize());
+        for (int i = 0; i < n; i++) {
+            b.clear().add(tok.next(), i, seq, true);
+            m.forward(b);
+        }
+    }
+
+    private Info info(LoadedModel lm, double bandwidth) {
+        Weights w = lm.weights;
+        ModelConfig c = lm.config;
+        Map<DType, Long> byType = new EnumMap<>(DType.class);
+        long size = 0, perToken = w.embed.bytes() / Math.max(1, w.embed.rows);
+        List<Matrix> all = new ArrayList<>();
+        all.add(w.embed);
+        if (w.lmHead != w.embed) all.add(w.lmHead);
+        perToken += w.lmHead.bytes();
+        for (Weights.Layer l : w.layers) {
+            for (Matrix x : new Matrix[]{l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down, l.router, l.sharedGate, l.sharedUp, l.sharedDown}) {
+                if (x == null) continue;
+                all.add(x);
+                perToken += x.bytes();
+            }
+            if (l.expertGate != null) {
+                long experts = 0;
+                int n = 0;
+                for (int e = 0; e < l.expertGate.length; e++) {
+                    if (l.expertGate[e] == null) continue;
+                    for (Matrix x : new Matrix[]{l.expertGate[e], l.expertUp[e], l.expertDown[e]}) {
+                        all.add(x);
+                        experts += x.bytes();
+                    }
+                    n++;
+                }
+                if (n > 0) perToken += experts * c.expertsPerTok() / n;
+            }
+        }
+        for (Matrix x : all) {
+            size += x.bytes();
+            byType.merge(x.type(), x.bytes(), Long::sum);
+        }
+        DType main = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
+        String backend = "java-vector " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit";
+        return new Info(lm.name(), c.arch().ggufName + " " + human(c.parameterCount()) + " " + main, size, c.parameterCount(),
+                perToken, bandwidth, backend);
+    }
+
+    private static String human(long n) {
+        if (n >= 1_000_000_000L) return String.format("%.1fB", n / 1e9);
+        if (n >= 1_000_000L) return String.format("%.0fM", n / 1e6);
+        return String.format("%.0fK", n / 1e3);
+    }
+
+    private static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) s += x;
+        return s / v.length;
+    }
+
+    private static double sd(double[] v) {
+        if (v.length < 2) return 0;
+        double m = mean(v), s = 0;
+        for (double x : v) s += (x - m) * (x - m);
+        return Math.sqrt(s / (v.length - 1));
+    }
+
+    private void printTable(PrintWriter out, Info info, List<Result> results) {
+        out.println("| model | size | params | backend | threads | test | t/s |");
+        out.println("| --- | ---: | ---: | --- | ---: | ---: | ---: |");
+        for (Result r : results) {
+            double[] ts = r.ts();
+            out.printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |%n", info.type, info.size / 1048576.0,
+                    info.params / 1e6, info.backend, model.threads, r.test, mean(ts), sd(ts));
+        }
+        if (!Double.isNaN(info.bandwidth)) {
+            double ceiling = info.bandwidth / info.bytesPerToken;
+            out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d threads, best pass)%n", info.bandwidth / 1e9,
+                    bandwidthMib, model.threads);
+            out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
+            for (Result r : results) {
+                if (r.nGen > 0) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
+            }
+        }
+        out.flush();
+    }
+
+    private void printJson(PrintWriter out, Info info, List<Result> results) {
+        ObjectMapper om = new ObjectMapper();
+        ArrayNode arr = om.createArrayNode();
+        for (Result r : results) {
+            ObjectNode o = arr.addObject();
+            double[] ts = r.ts();
+            double[] ns = new double[r.samplesNs.length];
+            for (int i = 0; i < ns.length; i++) ns[i] = r.samplesNs[i];
+            o.put("build_commit", "moge");
+            o.put("cpu_info", System.getProperty("os.arch") + " " + Runtime.getRuntime().availableProcessors() + " cpus");
+            o.put("backends", info.backend);
+            o.put("model_filename", info.file);
+            o.put("model_type", info.type);
+            o.put("model_size", info.size);
+            o.put("model_n_params", info.params);
+            o.put("n_batch", Math.max(1, nPrompt));
+            o.put("n_threads", model.threads);
+            o.put("n_prompt", r.nPrompt);
+            o.put("n_gen", r.nGen);
+            o.put("test", r.test);
+            o.put("avg_ns", (long) mean(ns));
+            o.put("stddev_ns", (long) sd(ns));
+            o.put("avg_ts", mean(ts));
+            o.put("stddev_ts", sd(ts));
+            ArrayNode sn = o.putArray("samples_ns");
+            for (long v : r.samplesNs) sn.add(v);
+            ArrayNode st = o.putArray("samples_ts");
+            for (double v : ts) st.add(v);
+            if (!Double.isNaN(info.bandwidth)) {
+                o.put("bandwidth_bytes_per_s", info.bandwidth);
+                o.put("bandwidth_method", "read-only sweep, " + bandwidthMib + " MiB, best pass");
+                if (r.nGen > 0) {
+                    double ceiling = info.bandwidth / info.bytesPerToken;
+                    o.put("weight_bytes_per_token", info.bytesPerToken);
+                    o.put("bandwidth_ceiling_ts", ceiling);
+                    o.put("bandwidth_fraction", mean(ts) / ceiling);
+                }
+            }
+        }
+        out.println(arr.toPrettyString());
+        out.flush();
+    }
+}

@@ -1,0 +1,63 @@
+package moge.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** `moge bench`: llama-bench records in JSON and rows in the table, on a GGUF file and an HF directory; bad options fail in one line. */
+class BenchCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void jsonHasLlamaBenchFieldsForEachTest() throws Exception {
+        Path gguf = tmp.resolve("m.gguf");
+        CliRunner c = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "q8_0", "-o", gguf.toString());
+        assertThat(c.exit()).as(c.err()).isZero();
+        CliRunner b = CliRunner.run("bench", "-m", gguf.toString(), "-p", "9", "-n", "5", "-r", "2", "-t", "2", "--bandwidth-mib", "8", "--json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode arr = new ObjectMapper().readTree(b.out());
+        assertThat(arr.size()).isEqualTo(2);
+        JsonNode pp = arr.get(0), tg = arr.get(1);
+        for (JsonNode r : arr) {
+            for (String f : new String[]{"model_filename", "model_type", "model_size", "model_n_params", "n_threads", "n_prompt", "n_gen",
+                    "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts", "bandwidth_bytes_per_s"}) {
+                assertThat(r.has(f)).as(f).isTrue();
+            }
+            assertThat(r.get("model_filename").asText()).isEqualTo("m.gguf");
+            assertThat(r.get("n_threads").asInt()).isEqualTo(2);
+            assertThat(r.get("samples_ts").size()).isEqualTo(2);
+            assertThat(r.get("avg_ts").asDouble()).isPositive();
+            assertThat(r.get("model_type").asText()).startsWith("pangu-pro-moe").endsWith("Q8_0");
+        }
+        assertThat(pp.get("test").asText()).isEqualTo("pp9");
+        assertThat(pp.get("n_prompt").asInt()).isEqualTo(9);
+        assertThat(pp.get("n_gen").asInt()).isZero();
+        assertThat(tg.get("test").asText()).isEqualTo("tg5");
+        assertThat(tg.get("n_gen").asInt()).isEqualTo(5);
+        // the decode record relates its speed to the bandwidth ceiling
+        double ceiling = tg.get("bandwidth_bytes_per_s").asDouble() / tg.get("weight_bytes_per_token").asDouble();
+        assertThat(tg.get("bandwidth_fraction").asDouble()).isCloseTo(tg.get("avg_ts").asDouble() / ceiling, org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void tableRowsOnAHuggingFaceDirectory() {
+        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4", "-n", "3", "-r", "1",
+                "-t", "1", "--bandwidth-mib", "0");
+        assertThat(b.exit()).as(b.err()).isZero();
+        assertThat(b.out()).contains("| model | size | params | backend | threads | test | t/s |")
+                .contains("| pp4 |").contains("| tg3 |").contains("pangu-embedded");
+    }
+
+    @Test
+    void badOptionsFailInOneLine() {
+        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
+        assertThat(b.exit()).isEqualTo(1);
+        assertThat(b.err()).isEqualTo("moge: -r must be >= 1, got 0\n");
+    }
+}

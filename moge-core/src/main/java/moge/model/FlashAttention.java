@@ -1,0 +1,279 @@
+package moge.model;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import moge.tensor.Parallel;
+
+/**
+ * Causal grouped-query attention over the paged cache, a tile of queries at a time with an online softmax
+ * (the flash-attention scheme), so that prefill costs matrix-multiply speed instead of one dot product and
+ * one axpy per (query, key) pair.
+ * <p>
+ * A tile is up to {@link #QL} query vectors that share a KV head: the group's query heads of up to
+ * QL / group consecutive tokens of one sequence. Vector lanes are queries: a score step broadcasts one key
+ * value against the tile's queries, a value step broadcasts one value against the tile's probabilities, so
+ * there are no horizontal sums. Keys go by blocks of {@link #KB}; per block the running maximum, the
+ * running sum and the output are rescaled. The exponential is a polynomial built from IEEE operations only,
+ * so interpreted and compiled code give the same bits.
+ */
+final class FlashAttention {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    /** Queries per tile: two vectors of lanes. */
+    static final int QL = 2 * L;
+    /** Keys per softmax block. */
+    static final int KB = 16;
+    private static final float MASKED = -1e30f;
+
+    private final ModelConfig c;
+    private final Scratch[] scratch;
+    // tiles of the current batch: first token, token count, first head within the group, head count
+    private int[] tileT0 = new int[0], tileNT = new int[0], tileH0 = new int[0], tileNH = new int[0];
+
+    FlashAttention(ModelConfig c, int teamSize) {
+        this.c = c;
+        this.scratch = new Scratch[teamSize];
+        for (int i = 0; i < teamSize; i++) scratch[i] = new Scratch(c.headDim());
+    }
+
+    private static final class Scratch {
+        final float[] qt, ot, sc, m, l, corr, pos;
+
+        Scratch(int d) {
+            qt = new float[d * QL];
+            ot = new float[d * QL];
+            sc = new float[KB * QL];
+            m = new float[QL];
+            l = new float[QL];
+            corr = new float[QL];
+            pos = new float[QL];
+        }
+    }
+
+    /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j for every token of the batch. */
+    void attend(Parallel team, KvCache cache, int layer, Batch b, float[] q, float[] out) {
+        int kvH = c.kvHeads(), group = c.heads() / kvH;
+        int tiles = tile(b, group);
+        float[] K = cache.k[layer], V = cache.v[layer];
+        team.forEach(tiles * kvH, (item, member) -> run(item / kvH, item % kvH, b, q, out, K, V, scratch[member]));
+    }
+
+    /** Splits the batch into tiles: runs of one sequence's tokens, QL / group tokens (or a head chunk) each. */
+    private int tile(Batch b, int group) {
+        int T = b.size();
+        int perTile = Math.max(1, QL / group), headChunks = (group + QL - 1) / QL;
+        int max = (T + 1) * headChunks;
+        if (tileT0.length < max) {
+            tileT0 = new int[max];
+            tileNT = new int[max];
+            tileH0 = new int[max];
+            tileNH = new int[max];
+        }
+        int n = 0;
+        for (int t = 0; t < T; ) {
+            int e = t + 1;
+            while (e < T && e - t < perTile && b.seqs[e] == b.seqs[t]) e++;
+            for (int h = 0; h < group; h += QL) {
+                tileT0[n] = t;
+                tileNT[n] = e - t;
+                tileH0[n] = h;
+                tileNH[n] = Math.min(QL, group - h);
+                n++;
+            }
+            t = e;
+        }
+        return n;
+    }
+
+    private void run(int tile, int kh, Batch b, float[] q, float[] out, float[] K, float[] V, Scratch s) {
+        int d = c.headDim(), group = c.heads() / c.kvHeads(), qDim = c.qDim(), kvDim = c.kvDim();
+        int t0 = tileT0[tile], nt = tileNT[tile], h0 = tileH0[tile], nh = tileNH[tile];
+        int lanes = nt * nh;
+        KvSequence seq = b.seqs[t0];
+        float scale = (float) (1.0 / Math.sqrt(d));
+        int maxPos = 0;
+        for (int tt = 0; tt < nt; tt++) maxPos = Math.max(maxPos, b.positions[t0 + tt]);
+        // queries transposed (lane = tt * nh + hh) and pre-scaled; unused lanes are zero and see every key
+        java.util.Arrays.fill(s.qt, 0f);
+        for (int ln = 0; ln < QL; ln++) {
+            if (ln < lanes) {
+                int tt = ln / nh, hh = ln % nh;
+                int qo = (t0 + tt) * qDim + (kh * group + h0 + hh) * d;
+                for (int i = 0; i < d; i++) s.qt[i * QL + ln] = q[qo + i] * scale;
+                s.pos[ln] = b.positions[t0 + tt];
+            } else {
+                s.pos[ln] = maxPos;
+            }
+            s.m[ln] = MASKED;
+            s.l[ln] = 0f;
+        }
+        java.util.Arrays.fill(s.ot, 0f);
+        int base = kh * d;
+        for (int j0 = 0; j0 <= maxPos; j0 += KB) {
+            int nk = Math.min(KB, maxPos + 1 - j0);
+            for (int j = 0; j < nk; j += 4) scores(s, K, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+            softmaxBlock(s, nk, j0);
+            for (int j = 0; j < nk; j += 4) values(s, V, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+        }
+        for (int ln = 0; ln < lanes; ln++) {
+            int tt = ln / nh, hh = ln % nh;
+            int oo = (t0 + tt) * qDim + (kh * group + h0 + hh) * d;
+            float inv = 1f / s.l[ln];
+            for (int i = 0; i < d; i++) out[oo + i] = s.ot[i * QL + ln] * inv;
+        }
+    }
+
+    /** sc[jb + k] = q . K_(j + k) for k < n (up to four keys), all lanes. */
+    private static void scores(Scratch s, float[] K, KvSequence seq, int j, int n, int jb, int base, int kvDim, int d) {
+        int k0 = seq.slot(j) * kvDim + base;
+        int k1 = seq.slot(j + Math.min(1, n - 1)) * kvDim + base;
+        int k2 = seq.slot(j + Math.min(2, n - 1)) * kvDim + base;
+        int k3 = seq.slot(j + Math.min(3, n - 1)) * kvDim + base;
+        float[] qt = s.qt;
+        FloatVector a00 = FloatVector.zero(FS), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int i = 0; i < d; i++) {
+            FloatVector qa = FloatVector.fromArray(FS, qt, i * QL), qb = FloatVector.fromArray(FS, qt, i * QL + L);
+            FloatVector w = FloatVector.broadcast(FS, K[k0 + i]);
+            a00 = w.fma(qa, a00);
+            a01 = w.fma(qb, a01);
+            w = FloatVector.broadcast(FS, K[k1 + i]);
+            a10 = w.fma(qa, a10);
+            a11 = w.fma(qb, a11);
+            w = FloatVector.broadcast(FS, K[k2 + i]);
+            a20 = w.fma(qa, a20);
+            a21 = w.fma(qb, a21);
+            w = FloatVector.broadcast(FS, K[k3 + i]);
+            a30 = w.fma(qa, a30);
+            a31 = w.fma(qb, a31);
+        }
+        float[] sc = s.sc;
+        int o = jb * QL;
+        a00.intoArray(sc, o);
+        a01.intoArray(sc, o + L);
+        if (n > 1) {
+            a10.intoArray(sc, o + QL);
+            a11.intoArray(sc, o + QL + L);
+        }
+        if (n > 2) {
+            a20.intoArray(sc, o + 2 * QL);
+            a21.intoArray(sc, o + 2 * QL + L);
+        }
+        if (n > 3) {
+            a30.intoArray(sc, o + 3 * QL);
+            a31.intoArray(sc, o + 3 * QL + L);
+        }
+    }
+
+    /**
+     * Masks keys past each lane's position, updates the running maximum and sum, turns the block's scores
+     * into probabilities (in place) and rescales the output accumulated so far.
+     */
+    private void softmaxBlock(Scratch s, int nk, int j0) {
+        float[] sc = s.sc;
+        for (int v = 0; v < QL; v += L) {
+            FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
+            FloatVector mOld = FloatVector.fromArray(FS, s.m, v), mNew = mOld;
+            for (int j = 0; j < nk; j++) {
+                FloatVector x = FloatVector.fromArray(FS, sc, j * QL + v);
+                x = x.blend(MASKED, pos.lt(j0 + j));
+                x.intoArray(sc, j * QL + v);
+                mNew = mNew.max(x);
+            }
+            mNew.intoArray(s.m, v);
+            mOld.sub(mNew).intoArray(s.corr, v);
+            for (int j = 0; j < nk; j++) {
+                FloatVector.fromArray(FS, sc, j * QL + v).sub(mNew).intoArray(sc, j * QL + v);
+            }
+        }
+        exp(s.corr, 0, QL);
+        exp(sc, 0, nk * QL);
+        for (int v = 0; v < QL; v += L) {
+            FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
+            FloatVector sum = FloatVector.zero(FS);
+            for (int j = 0; j < nk; j++) {
+                // masked keys count exactly zero
+                FloatVector p = FloatVector.fromArray(FS, sc, j * QL + v).blend(0f, pos.lt(j0 + j));
+                p.intoArray(sc, j * QL + v);
+                sum = sum.add(p);
+            }
+            FloatVector corr = FloatVector.fromArray(FS, s.corr, v);
+            FloatVector.fromArray(FS, s.l, v).fma(corr, sum).intoArray(s.l, v);
+        }
+        float[] ot = s.ot, corr = s.corr;
+        int d = c.headDim();
+        FloatVector ca = FloatVector.fromArray(FS, corr, 0), cb = FloatVector.fromArray(FS, corr, L);
+        for (int i = 0; i < d; i++) {
+            FloatVector.fromArray(FS, ot, i * QL).mul(ca).intoArray(ot, i * QL);
+            FloatVector.fromArray(FS, ot, i * QL + L).mul(cb).intoArray(ot, i * QL + L);
+        }
+    }
+
+    /** ot[i] += sum over up to four keys of p_k * V_(j + k)[i]. */
+    private static void values(Scratch s, float[] V, KvSequence seq, int j, int n, int jb, int base, int kvDim, int d) {
+        float[] sc = s.sc, ot = s.ot;
+        int o = jb * QL;
+        FloatVector p0a = FloatVector.fromArray(FS, sc, o), p0b = FloatVector.fromArray(FS, sc, o + L);
+        FloatVector p1a = FloatVector.zero(FS), p1b = p1a, p2a = p1a, p2b = p1a, p3a = p1a, p3b = p1a;
+        if (n > 1) {
+            p1a = FloatVector.fromArray(FS, sc, o + QL);
+            p1b = FloatVector.fromArray(FS, sc, o + QL + L);
+        }
+        if (n > 2) {
+            p2a = FloatVector.fromArray(FS, sc, o + 2 * QL);
+            p2b = FloatVector.fromArray(FS, sc, o + 2 * QL + L);
+        }
+        if (n > 3) {
+            p3a = FloatVector.fromArray(FS, sc, o + 3 * QL);
+            p3b = FloatVector.fromArray(FS, sc, o + 3 * QL + L);
+        }
+        int v0 = seq.slot(j) * kvDim + base;
+        int v1 = seq.slot(j + Math.min(1, n - 1)) * kvDim + base;
+        int v2 = seq.slot(j + Math.min(2, n - 1)) * kvDim + base;
+        int v3 = seq.slot(j + Math.min(3, n - 1)) * kvDim + base;
+        for (int i = 0; i < d; i++) {
+            FloatVector oa = FloatVector.fromArray(FS, ot, i * QL), ob = FloatVector.fromArray(FS, ot, i * QL + L);
+            FloatVector w = FloatVector.broadcast(FS, V[v0 + i]);
+            oa = w.fma(p0a, oa);
+            ob = w.fma(p0b, ob);
+            w = FloatVector.broadcast(FS, V[v1 + i]);
+            oa = w.fma(p1a, oa);
+            ob = w.fma(p1b, ob);
+            w = FloatVector.broadcast(FS, V[v2 + i]);
+            oa = w.fma(p2a, oa);
+            ob = w.fma(p2b, ob);
+            w = FloatVector.broadcast(FS, V[v3 + i]);
+            oa = w.fma(p3a, oa);
+            ob = w.fma(p3b, ob);
+            oa.intoArray(ot, i * QL);
+            ob.intoArray(ot, i * QL + L);
+        }
+    }
+
+    private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+
+    /**
+     * a[off .. off + n) = exp(a), n a multiple of L: range reduction to r in [-ln2/2, ln2/2], a degree-6
+     * polynomial, and the power of two put into the exponent bits (inputs below -87 give ~0, not 0).
+     */
+    static void exp(float[] a, int off, int n) {
+        for (int i = off; i < off + n; i += L) {
+            FloatVector x = FloatVector.fromArray(FS, a, i).max(-87f).min(88f);
+            FloatVector t = x.fma(LOG2E, ROUND);
+            FloatVector nf = t.sub(ROUND);
+            IntVector ni = t.reinterpretAsInts().sub(0x4B400000);
+            FloatVector r = nf.mul(-LN2_HI).add(x);
+            r = nf.mul(-LN2_LO).add(r);
+            FloatVector p = r.fma(1f / 720, 1f / 120);
+            p = p.fma(r, FloatVector.broadcast(FS, 1f / 24));
+            p = p.fma(r, FloatVector.broadcast(FS, 1f / 6));
+            p = p.fma(r, FloatVector.broadcast(FS, 0.5f));
+            p = p.fma(r, FloatVector.broadcast(FS, 1f));
+            p = p.fma(r, FloatVector.broadcast(FS, 1f));
+            FloatVector pow2 = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            p.mul(pow2).intoArray(a, i);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Matrix-matrix product for several tokens (prefill, verification, batched decode), shared by every storage
+ * format: a panel of {@link #ROWS} weight rows by {@link #KP} columns is decoded to float32 once (it stays in
+ * L1), then multiplied against tiles of {@link #TILE} tokens read from {@link Activations#tokenMajor}: each
+ * step broadcasts one weight and multiplies it with a vector of tokens, so there are no horizontal sums.
+ * Tokens are taken {@link #GROUP} at a time so that their activations stay in L2 while the rows stream by.
+ * <p>
+ * Each output (row, token) is summed over k in the same order whatever the row split, the row's position
+ * in its panel or the token's position in its tile, so results do not depend on the thread count.
+ */
+final class Gemm {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    static final int ROWS = 4;
+    static final int TILE = 2 * L;
+    static final int KP = 512;
+    static final int GROUP = 4 * TILE;
+
+    /** Decodes rows [r, r + n) and columns [k0, k1) of a weight matrix to float32: dst[i * stride + k - k0]. */
+    interface Source {
+        void decode(int r, int n, int k0, int k1, float[] dst, int stride);
+    }
+
+    private Gemm() {
+    }
+
+    /**
+     * y[t * yStride + yOff + r] = W[r] . x_t for rows [r0, r1) and tokens [0, T), the tokens given in the
+     * tiles of {@link Activations#tokenMajor} (or its Q8_0-rounded form).
+     */
+    static void matmul(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+        float[] panel = new float[ROWS * KP];
+        float[] tmp = new float[ROWS * TILE];
+        // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by
+        // token) is written once per group instead of once per panel
+        float[] part = cols > KP ? new float[(r1 - r0 + ROWS) * GROUP] : null;
+        for (int g0 = 0; g0 < T; g0 += GROUP) {
+            int g1 = Math.min(T, g0 + GROUP);
+            for (int k0 = 0; k0 < cols; k0 += KP) {
+                int k1 = Math.min(cols, k0 + KP);
+                for (int r = r0; r < r1; r += ROWS) {
+                    int n = Math.min(ROWS, r1 - r);
+                    w.decode(r, n, k0, k1, panel, KP);
+                    for (int t0 = g0; t0 < g1; t0 += TILE) {
+                        kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
+                                tmp, y, yStride, yOff, r, n, t0, Math.min(TILE, T - t0));
+                    }
+                }
+            }
+        }
+    }
+
+    private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
+                               float[] tmp, float[] y, int yStride, int yOff, int r, int n, int t0, int tn) {
+        FloatVector a00, a01, a10, a11, a20, a21, a30, a31;
+        if (k0 == 0) {
+            a00 = FloatVector.zero(FS);
+            a01 = a00;
+            a10 = a00;
+            a11 = a00;
+            a20 = a00;
+            a21 = a00;
+            a30 = a00;
+            a31 = a00;
+        } else {
+            a00 = FloatVector.fromArray(FS, part, po);
+            a01 = FloatVector.fromArray(FS, part, po + L);
+            a10 = FloatVector.fromArray(FS, part, po + GROUP);
+            a11 = FloatVector.fromArray(FS, part, po + GROUP + L);
+            a20 = FloatVector.fromArray(FS, part, po + 2 * GROUP);
+            a21 = FloatVector.fromArray(FS, part, po + 2 * GROUP + L);
+            a30 = FloatVector.fromArray(FS, part, po + 3 * GROUP);
+            a31 = FloatVector.fromArray(FS, part, po + 3 * GROUP + L);
+        }
+        int len = k1 - k0;
+        int xo = xBase + k0 * TILE;
+        for (int p = 0; p < len; p++, xo += TILE) {
+            FloatVector xa = FloatVector.fromArray(FS, xt, xo);
+            FloatVector xb = FloatVector.fromArray(FS, xt, xo + L);
+            FloatVector w = FloatVector.broadcast(FS, panel[p]);
+            a00 = w.fma(xa, a00);
+            a01 = w.fma(xb, a01);
+            w = FloatVector.broadcast(FS, panel[KP + p]);
+            a10 = w.fma(xa, a10);
+            a11 = w.fma(xb, a11);
+            w = FloatVector.broadcast(FS, panel[2 * KP + p]);
+            a20 = w.fma(xa, a20);
+            a21 = w.fma(xb, a21);
+            w = FloatVector.broadcast(FS, panel[3 * KP + p]);
+            a30 = w.fma(xa, a30);
+            a31 = w.fma(xb, a31);
+        }
+        if (k1 < cols) {
+            a00.intoArray(part, po);
+            a01.intoArray(part, po + L);
+            a10.intoArray(part, po + GROUP);
+            a11.intoArray(part, po + GROUP + L);
+            a20.intoArray(part, po + 2 * GROUP);
+            a21.intoArray(part, po + 2 * GROUP + L);
+            a30.intoArray(part, po + 3 * GROUP);
+            a31.intoArray(part, po + 3 * GROUP + L);
+            return;
+        }
+        // vectors are never passed to a helper: a helper C2 declines to inline would box them
+        a00.intoArray(tmp, 0);
+        a01.intoArray(tmp, L);
+        a10.intoArray(tmp, TILE);
+        a11.intoArray(tmp, TILE + L);
+        a20.intoArray(tmp, 2 * TILE);
+        a21.intoArray(tmp, 2 * TILE + L);
+        a30.intoArray(tmp, 3 * TILE);
+        a31.intoArray(tmp, 3 * TILE + L);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < tn; j++) y[(t0 + j) * yStride + yOff + r + i] = tmp[i * TILE + j];
+        }
+    }
+}

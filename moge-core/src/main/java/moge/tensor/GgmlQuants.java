@@ -1,0 +1,112 @@
+package moge.tensor;
+
+import moge.format.DType;
+import moge.format.Layouts;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Plain scalar dequantizers over ggml's block layouts (ggml-common.h), the reference that every fast
+ * kernel is tested against:
+ * <ul>
+ * <li>block_q8_0 (34 bytes): fp16 d; int8 qs[32]; x = d * qs[i]</li>
+ * <li>block_q4_0 (18 bytes): fp16 d; uint8 qs[16]; x[i] = d * ((qs[i] &amp; 15) - 8), x[i + 16] = d * ((qs[i] &gt;&gt; 4) - 8)</li>
+ * <li>block_q4_K (144 bytes, 256 values): fp16 d, dmin; uint8 scales[12] (eight 6-bit scales and mins);
+ * uint8 qs[128]; each 64 values take the low nibbles of 32 bytes (sub-block 2j) then their high nibbles
+ * (sub-block 2j+1); x = d * sc * q - dmin * m</li>
+ * <li>block_q6_K (210 bytes, 256 values): uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d; each half
+ * of 128 values reads 64 ql bytes and 32 qh bytes; x = d * scales[i / 16] * (q - 32)</li>
+ * </ul>
+ */
+public final class GgmlQuants {
+    private GgmlQuants() {
+    }
+
+    /** Dequantizes {@code n} values (a whole number of blocks) starting at byte {@code at} into out[off..]. */
+    public static void dequantize(DType type, MemorySegment s, long at, float[] out, int off, int n) {
+        if (n % type.blockSize != 0) throw new IllegalArgumentException(n + " values is not a whole number of " + type + " blocks");
+        int blocks = n / type.blockSize;
+        for (int b = 0; b < blocks; b++) {
+            long p = at + (long) b * type.blockBytes;
+            int o = off + b * type.blockSize;
+            switch (type) {
+                case Q8_0 -> q8_0(s, p, out, o);
+                case Q4_0 -> q4_0(s, p, out, o);
+                case Q4_K -> q4_K(s, p, out, o);
+                case Q6_K -> q6_K(s, p, out, o);
+                default -> throw new IllegalArgumentException(type + " is not block-quantized");
+            }
+        }
+    }
+
+    static float half(MemorySegment s, long p) {
+        return Float.float16ToFloat(s.get(Layouts.I16, p));
+    }
+
+    static int u8(MemorySegment s, long p) {
+        return s.get(ValueLayout.JAVA_BYTE, p) & 0xFF;
+    }
+
+    static void q8_0(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p);
+        for (int i = 0; i < 32; i++) out[o + i] = d * s.get(ValueLayout.JAVA_BYTE, p + 2 + i);
+    }
+
+    static void q4_0(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p);
+        for (int i = 0; i < 16; i++) {
+            int q = u8(s, p + 2 + i);
+            out[o + i] = d * ((q & 15) - 8);
+            out[o + i + 16] = d * ((q >> 4) - 8);
+        }
+    }
+
+    /** The j-th (0..7) 6-bit scale of a q4_K block's 12 packed scale bytes at {@code sc}. */
+    static int q4kScale(MemorySegment s, long sc, int j) {
+        return j < 4 ? u8(s, sc + j) & 63 : (u8(s, sc + j + 4) & 0xF) | ((u8(s, sc + j - 4) >> 6) << 4);
+    }
+
+    /** The j-th (0..7) 6-bit min of a q4_K block. */
+    static int q4kMin(MemorySegment s, long sc, int j) {
+        return j < 4 ? u8(s, sc + j + 4) & 63 : (u8(s, sc + j + 4) >> 4) | ((u8(s, sc + j) >> 6) << 4);
+    }
+
+    static void q4_K(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p), dmin = half(s, p + 2);
+        long sc = p + 4, qs = p + 16;
+        for (int j = 0; j < 4; j++) {
+            float d1 = d * q4kScale(s, sc, 2 * j), m1 = dmin * q4kMin(s, sc, 2 * j);
+            float d2 = d * q4kScale(s, sc, 2 * j + 1), m2 = dmin * q4kMin(s, sc, 2 * j + 1);
+            for (int l = 0; l < 32; l++) {
+                int q = u8(s, qs + 32L * j + l);
+                out[o + 64 * j + l] = d1 * (q & 15) - m1;
+                out[o + 64 * j + 32 + l] = d2 * (q >> 4) - m2;
+            }
+        }
+    }
+
+    static void q6_K(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p + 208);
+        for (int h = 0; h < 2; h++) {
+            long ql = p + 64L * h, qh = p + 128 + 32L * h, sc = p + 192 + 8L * h;
+            int y = o + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int hb = u8(s, qh + l);
+                int q1 = ((u8(s, ql + l) & 15) | ((hb & 3) << 4)) - 32;
+                int q2 = ((u8(s, ql + l + 32) & 15) | (((hb >> 2) & 3) << 4)) - 32;
+                int q3 = ((u8(s, ql + l) >> 4) | (((hb >> 4) & 3) << 4)) - 32;
+                int q4 = ((u8(s, ql + l + 32) >> 4) | (((hb >> 6) & 3) << 4)) - 32;
+                y(out, y + l, d, s, sc + is, q1);
+                y(out, y + l + 32, d, s, sc + is + 2, q2);
+                y(out, y + l + 64, d, s, sc + is + 4, q3);
+                y(out, y + l + 96, d, s, sc + is + 6, q4);
+            }
+        }
+    }
+
+    private static void y(float[] out, int i, float d, MemorySegment s, long scale, int q) {
+        out[i] = d * s.get(ValueLayout.JAVA_BYTE, scale) * q;
+    }
+}

@@ -1,0 +1,273 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import moge.format.DType;
+import moge.format.Layouts;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Q4_0 weights, repacked at load time like {@link Q8_0Matrix}: each row's nibbles contiguous, fp16 scales
+ * in a separate array after all rows. Within a group of {@code 8L} values, nibble k (bits 4k..4k+3) of int
+ * lane j holds value {@code k*L + j}: a shift and a mask give L consecutive values. The stored nibble is
+ * q = value + 8; the kernel sums q * x per block and subtracts 8 * d * sum(x) once per block, with the block
+ * sums of x computed once per input ({@link Activations#blockSums32}).
+ */
+final class Q4_0Matrix extends Matrix {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    static final boolean FAST = L == 8 || L == 16;
+    /** Values per interleaved group (8 nibbles per int lane). */
+    static final int G = FAST ? 8 * L : 32;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private final Gemm.Source source = this::decode;
+    private final int nb;
+    private final int groups;
+    private final long rowBytes;
+    private final long scales;
+
+    private boolean roundActivations;
+
+    private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+        super(name, rows, cols, packed);
+        this.roundActivations = roundActivations;
+        this.nb = cols / 32;
+        this.groups = FAST ? cols / G : 0;
+        this.rowBytes = cols / 2;
+        this.scales = (long) rows * rowBytes;
+    }
+
+    @Override
+    public DType type() {
+        return DType.Q4_0;
+    }
+
+    static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
+        int nb = cols / 32, rb = cols / 2;
+        MemorySegment out = Arena.ofAuto().allocate((long) rows * rb + (long) rows * nb * 2, 64);
+        byte[] src = new byte[nb * 18];
+        byte[] qs = new byte[rb];
+        short[] sc = new short[nb];
+        int groups = FAST ? cols / G : 0;
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 18, src, 0, src.length);
+            for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 18] & 0xFF) | (src[b * 18 + 1] << 8));
+            java.util.Arrays.fill(qs, (byte) 0);
+            for (int g = 0; g < groups; g++) {
+                int base = g * G, byteBase = base / 2;
+                for (int j = 0; j < L; j++) {
+                    for (int k = 0; k < 8; k++) {
+                        int q = nibble(src, base + k * L + j);
+                        qs[byteBase + 4 * j + k / 2] |= (byte) (q << (4 * (k & 1)));
+                    }
+                }
+            }
+            // the tail keeps ggml's order: byte i of a block holds values i (low) and i + 16 (high)
+            System.arraycopy(plainTail(src, groups * G / 32, nb), 0, qs, groups * G / 2, (nb - groups * G / 32) * 16);
+            MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * rb, rb);
+            MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * rb + (long) r * nb * 2, nb);
+        }
+        return new Q4_0Matrix(name, rows, cols, out, roundActivations);
+    }
+
+    private static byte[] plainTail(byte[] src, int b0, int nb) {
+        byte[] t = new byte[(nb - b0) * 16];
+        for (int b = b0; b < nb; b++) System.arraycopy(src, b * 18 + 2, t, (b - b0) * 16, 16);
+        return t;
+    }
+
+    /** The 4-bit code (0..15) of value c in ggml's block order. */
+    private static int nibble(byte[] src, int c) {
+        int i = c % 32;
+        int q = src[(c / 32) * 18 + 2 + (i & 15)] & 0xFF;
+        return i < 16 ? q & 15 : q >> 4;
+    }
+
+    private float scale(int r, int b) {
+        return Float.float16ToFloat(data.get(Layouts.I16, scales + ((long) r * nb + b) * 2));
+    }
+
+    @Override
+    public void setActivationRounding(boolean on) {
+        roundActivations = on;
+    }
+
+    @Override
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) {
+            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+        } else if (roundActivations) {
+            x.q8Grid();
+        } else {
+            x.blockSums32();
+        }
+    }
+
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (x.tokens() > 1) {
+            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
+            Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
+            return;
+        }
+        float[] xs = roundActivations ? x.q8Grid() : x.data();
+        float[] sums = roundActivations ? x.q8BlockSums() : x.blockSums32();
+        int xo = roundActivations ? 0 : x.offset();
+        int r = r0;
+        float[] lanes = new float[4 * L];
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, sums, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, sums, lanes);
+    }
+
+    // Nibble k of each int lane as float. Helpers that take or return vectors stay under 35 bytes of
+    // bytecode, which C2 always inlines; a helper it declines to inline makes the vectors objects.
+    private static FloatVector nib(IntVector v, int k) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0);
+    }
+
+    /** Blocks per interleaved group, and nibble positions (vectors of L values) per block. */
+    private static final int BPG = G / 32, KPB = 32 / L;
+
+    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
+    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
+    // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
+    private void dot4(int r, float[] x, int xo, float[] sums, float[] y, int yo, float[] lanes) {
+        long q0 = r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes;
+        long s0 = scales + (long) r * nb * 2, s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            long qo = c / 2;
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + qo, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
+            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + qo, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + qo, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
+                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
+                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
+                    p0 = nib(v0, k).fma(xv, p0);
+                    p1 = nib(v1, k).fma(xv, p1);
+                    p2 = nib(v2, k).fma(xv, p2);
+                    p3 = nib(v3, k).fma(xv, p3);
+                }
+                int b = c / 32 + blk;
+                float d0 = half(s0 + 2L * b), d1 = half(s1 + 2L * b), d2 = half(s2 + 2L * b), d3 = half(s3 + 2L * b);
+                a0 = p0.fma(FloatVector.broadcast(FS, d0), a0);
+                a1 = p1.fma(FloatVector.broadcast(FS, d1), a1);
+                a2 = p2.fma(FloatVector.broadcast(FS, d2), a2);
+                a3 = p3.fma(FloatVector.broadcast(FS, d3), a3);
+                float sb = sums[b];
+                c0 += d0 * sb;
+                c1 += d1 * sb;
+                c2 += d2 * sb;
+                c3 += d3 * sb;
+            }
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) - 8 * c0 + tail(r, x, xo);
+        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) - 8 * c1 + tail(r + 1, x, xo);
+        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) - 8 * c2 + tail(r + 2, x, xo);
+        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) - 8 * c3 + tail(r + 3, x, xo);
+    }
+
+    private float dot1(int r, float[] x, int xo, float[] sums, float[] lanes) {
+        long q0 = r * rowBytes;
+        long s0 = scales + (long) r * nb * 2;
+        FloatVector a0 = FloatVector.zero(FS);
+        float c0 = 0;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c / 2, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS);
+                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
+                    p0 = nib(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
+                }
+                int b = c / 32 + blk;
+                float d0 = half(s0 + 2L * b);
+                a0 = p0.fma(FloatVector.broadcast(FS, d0), a0);
+                c0 += d0 * sums[b];
+            }
+        }
+        a0.intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, L) - 8 * c0 + tail(r, x, xo);
+    }
+
+    private float half(long at) {
+        return Float.float16ToFloat(data.get(Layouts.I16, at));
+    }
+
+    /** Blocks past the last whole group, in ggml's order, with the value (not the code) times x. */
+    private float tail(int r, float[] x, int xo) {
+        return groups * G == cols ? 0 : tailBlocks(r, x, xo);
+    }
+
+    private float tailBlocks(int r, float[] x, int xo) {
+        float s = 0;
+        long q = r * rowBytes;
+        for (int b = groups * G / 32; b < nb; b++) {
+            float d = 0;
+            for (int i = 0; i < 16; i++) {
+                int v = data.get(ValueLayout.JAVA_BYTE, q + b * 16L + i) & 0xFF;
+                d += ((v & 15) - 8) * x[xo + b * 32 + i] + ((v >> 4) - 8) * x[xo + b * 32 + 16 + i];
+            }
+            s += d * scale(r, b);
+        }
+        return s;
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        int full = groups * G;
+        for (int i = 0; i < n; i++) {
+            int row = r + i;
+            long q = row * rowBytes;
+            int o = i * stride - k0;
+            int c = k0;
+            for (; c < k1 && c < full; c += G) {
+                IntVector v = IntVector.fromMemorySegment(IS, data, q + c / 2, LE);
+                for (int k = 0; k < 8; k++) {
+                    float d = scale(row, (c + k * L) / 32);
+                    nib(v, k).sub(8f).mul(d).intoArray(dst, o + c + k * L);
+                }
+            }
+            for (; c < k1; c += 32) {
+                float d = scale(row, c / 32);
+                for (int j = 0; j < 16; j++) {
+                    int v = data.get(ValueLayout.JAVA_BYTE, q + c / 2 + j) & 0xFF;
+                    dst[o + c + j] = d * ((v & 15) - 8);
+                    dst[o + c + 16 + j] = d * ((v >> 4) - 8);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void row(int r, float[] out, int off) {
+        long q = r * rowBytes;
+        int full = groups * G;
+        for (int c = 0; c < cols; c++) {
+            int code;
+            if (c < full) {
+                int g = c / G, e = c % G, j = e % L, k = e / L;
+                int byt = data.get(ValueLayout.JAVA_BYTE, q + g * G / 2 + 4 * j + k / 2) & 0xFF;
+                code = (byt >> (4 * (k & 1))) & 15;
+            } else {
+                int i = c % 32;
+                int byt = data.get(ValueLayout.JAVA_BYTE, q + (c / 32) * 16L + (i & 15)) & 0xFF;
+                code = i < 16 ? byt & 15 : byt >> 4;
+            }
+            out[off + c] = scale(r, c / 32) * (code - 8);
+        }
+    }
+}

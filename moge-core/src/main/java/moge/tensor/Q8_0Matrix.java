@@ -1,0 +1,244 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import moge.format.DType;
+import moge.format.Layouts;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Q8_0 weights, repacked at load time (same bits, another order; shared/KERNELS.md point 1): each row's
+ * int8 values are contiguous, the fp16 block scales follow all rows in a separate array. Within a group of
+ * {@code 4L} values (L = float lanes) byte k of int lane j holds value {@code k*L + j}, so one int load and a
+ * pair of shifts per byte position give L consecutive values as floats, in the activations' natural order.
+ * Values past the last whole group (a row tail when cols is not a multiple of 4L) keep the plain block order.
+ */
+final class Q8_0Matrix extends Matrix {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+    /** Interleaving needs a group of one or two whole blocks; other widths keep the plain order. */
+    static final boolean FAST = L == 8 || L == 16;
+    static final int G = FAST ? 4 * L : 32;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private final Gemm.Source source = this::decode;
+    private final int nb;       // blocks per row
+    private final int groups;   // interleaved groups per row
+    private final long scales;  // byte offset of the fp16 scales
+
+    private boolean roundActivations;
+
+    private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+        super(name, rows, cols, packed);
+        this.roundActivations = roundActivations;
+        this.nb = cols / 32;
+        this.groups = FAST ? cols / G : 0;
+        this.scales = (long) rows * cols;
+    }
+
+    @Override
+    public DType type() {
+        return DType.Q8_0;
+    }
+
+    /** Repacks ggml blocks (row after row, 34 bytes per 32 values) into a new off-heap array. */
+    static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
+        int nb = cols / 32;
+        long packedBytes = (long) rows * cols + (long) rows * nb * 2;
+        MemorySegment out = Arena.ofAuto().allocate(packedBytes, 64);
+        byte[] src = new byte[nb * 34];
+        byte[] qs = new byte[cols];
+        short[] sc = new short[nb];
+        int groups = FAST ? cols / G : 0;
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 34, src, 0, src.length);
+            for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 34] & 0xFF) | (src[b * 34 + 1] << 8));
+            for (int g = 0; g < groups; g++) {
+                int base = g * G;
+                for (int j = 0; j < L; j++) {
+                    for (int k = 0; k < 4; k++) qs[base + 4 * j + k] = value(src, base + k * L + j);
+                }
+            }
+            for (int c = groups * G; c < cols; c++) qs[c] = value(src, c);
+            MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * cols, cols);
+            MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * cols + (long) r * nb * 2, nb);
+        }
+        return new Q8_0Matrix(name, rows, cols, out, roundActivations);
+    }
+
+    private static byte value(byte[] src, int c) {
+        return src[(c / 32) * 34 + 2 + c % 32];
+    }
+
+    private long scaleAt(int r, int b) {
+        return scales + ((long) r * nb + b) * 2;
+    }
+
+    /** The fp16 scale at byte {@code at}, broadcast. */
+    private FloatVector half(long at) {
+        return FloatVector.broadcast(FS, Float.float16ToFloat(data.get(Layouts.I16, at)));
+    }
+
+    private float scale(int r, int b) {
+        return Float.float16ToFloat(data.get(Layouts.I16, scales + ((long) r * nb + b) * 2));
+    }
+
+    @Override
+    public void setActivationRounding(boolean on) {
+        roundActivations = on;
+    }
+
+    @Override
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) {
+            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+        } else if (roundActivations) {
+            x.q8Grid();
+        }
+    }
+
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (x.tokens() > 1) {
+            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
+            Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
+            return;
+        }
+        float[] xs = roundActivations ? x.q8Grid() : x.data();
+        int xo = roundActivations ? 0 : x.offset();
+        int r = r0;
+        float[] lanes = new float[4 * L];
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, lanes);
+    }
+
+    /** Blocks per interleaved group, and slices (vectors of L values) per block. */
+    private static final int BPG = G / 32, SPB = 32 / L;
+
+    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
+    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
+    // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
+    private void dot4(int r, float[] x, int xo, float[] y, int yo, float[] lanes) {
+        long q0 = (long) r * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        long s0 = scaleAt(r, 0), s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + c, LE);
+            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + c, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + c, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
+                    p0 = slice(v0, k).fma(xv, p0);
+                    p1 = slice(v1, k).fma(xv, p1);
+                    p2 = slice(v2, k).fma(xv, p2);
+                    p3 = slice(v3, k).fma(xv, p3);
+                }
+                long so = 2L * (c / 32 + blk);
+                a0 = p0.fma(half(s0 + so), a0);
+                a1 = p1.fma(half(s1 + so), a1);
+                a2 = p2.fma(half(s2 + so), a2);
+                a3 = p3.fma(half(s3 + so), a3);
+            }
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
+        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, x, xo);
+        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) + tail(r + 2, x, xo);
+        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) + tail(r + 3, x, xo);
+    }
+
+    private float dot1(int r, float[] x, int xo, float[] lanes) {
+        long q0 = (long) r * cols, s0 = scaleAt(r, 0);
+        FloatVector a0 = FloatVector.zero(FS);
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS);
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    p0 = slice(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
+                }
+                a0 = p0.fma(half(s0 + 2L * (c / 32 + blk)), a0);
+            }
+        }
+        a0.intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
+    }
+
+    /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
+    private static FloatVector slice(IntVector v, int k) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24)
+                .convertShape(VectorOperators.I2F, FS, 0);
+    }
+
+    /** The blocks past the last whole group, in plain order. */
+    private float tail(int r, float[] x, int xo) {
+        return groups * G == cols ? 0 : tailBlocks(r, x, xo);
+    }
+
+    private float tailBlocks(int r, float[] x, int xo) {
+        float s = 0;
+        long q = (long) r * cols;
+        for (int b = groups * G / 32; b < nb; b++) {
+            float d = 0;
+            for (int i = 0; i < 32; i++) {
+                int c = b * 32 + i;
+                d += data.get(ValueLayout.JAVA_BYTE, q + c) * x[xo + c];
+            }
+            s += d * scale(r, b);
+        }
+        return s;
+    }
+
+    /** Rows [r, r + n), columns [k0, k1) as float32 for {@link Gemm}; k0 and k1 are multiples of 32. */
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        int full = groups * G;
+        for (int i = 0; i < n; i++) {
+            int row = r + i;
+            long q = (long) row * cols;
+            int o = i * stride - k0;
+            int c = k0;
+            for (; c < k1 && c < full; c += G) {
+                IntVector v = IntVector.fromMemorySegment(IS, data, q + c, LE);
+                FloatVector d0 = FloatVector.broadcast(FS, scale(row, c / 32));
+                FloatVector d1 = L == 8 ? d0 : FloatVector.broadcast(FS, scale(row, c / 32 + 1));
+                slice(v, 0).mul(d0).intoArray(dst, o + c);
+                slice(v, 1).mul(d0).intoArray(dst, o + c + L);
+                slice(v, 2).mul(d1).intoArray(dst, o + c + 2 * L);
+                slice(v, 3).mul(d1).intoArray(dst, o + c + 3 * L);
+            }
+            for (; c < k1; c++) dst[o + c] = data.get(ValueLayout.JAVA_BYTE, q + c) * scale(row, c / 32);
+        }
+    }
+
+    @Override
+    public void row(int r, float[] out, int off) {
+        long q = (long) r * cols;
+        int full = groups * G;
+        for (int c = 0; c < cols; c++) {
+            int src = c;
+            if (c < full) {
+                int g = c / G, e = c % G;               // value e of group g sits at byte 4 * (e % L) + e / L
+                src = g * G + 4 * (e % L) + e / L;
+            }
+            out[off + c] = data.get(ValueLayout.JAVA_BYTE, q + src) * scale(r, c / 32);
+        }
+    }
+
+    @Override
+    public long bytes() {
+        return data.byteSize();
+    }
+}

@@ -1,0 +1,125 @@
+package moge.tensor;
+
+import moge.format.DType;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Every storage format's products (decode matrix-vector for one token, the tiled matrix-matrix for more)
+ * against the plain reference (rows decoded by scalar code, summed in float64) on awkward sizes, thread
+ * counts, row splits, output strides and offsets.
+ */
+class MatmulKernelTest {
+    static Stream<Arguments> shapes() {
+        List<Arguments> a = new ArrayList<>();
+        int[] rowsList = {1, 3, 6, 13};
+        for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+            for (int cols : new int[]{1, 7, 33, 100, 2048 + 5}) {
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
+            }
+        }
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
+            for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
+                for (int rows : rowsList) {
+                    a.add(Arguments.of(t, rows, cols, true));
+                    a.add(Arguments.of(t, rows, cols, false));
+                }
+            }
+        }
+        for (DType t : new DType[]{DType.Q4_K, DType.Q6_K}) {
+            for (int cols : new int[]{256, 768, 2304}) {
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
+            }
+        }
+        return a.stream();
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void matmulMatchesReference(DType type, int rows, int cols, boolean round) {
+        MemorySegment raw = QuantTestData.random(type, rows, cols, rows * 7L + cols);
+        Matrix m = make(type, rows, cols, raw, round);
+        double[][] w = new double[rows][];
+        for (int r = 0; r < rows; r++) {
+            float[] f = QuantTestData.refRow(type, raw, cols, r);
+            w[r] = new double[cols];
+            for (int c = 0; c < cols; c++) w[r][c] = f[c];
+        }
+        for (int T : new int[]{1, 3, 17, 64}) {
+            int xOff = 5;
+            float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
+            Activations x = new Activations().set(xs, xOff, T, cols);
+            // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid
+            float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
+            // a wider output with an offset, as the MoE and fused q/k/v products use it
+            int yStride = rows + 7, yOff = 3;
+            for (int threads = 1; threads <= 2; threads++) {
+                float[] y = new float[T * yStride + 8];
+                Arrays.fill(y, Float.NaN);
+                try (Parallel team = new Parallel(threads)) {
+                    m.prepare(x);
+                    team.forRange(rows, 4, (r0, r1) -> m.matmul(x, y, yStride, yOff, r0, r1));
+                }
+                for (int t = 0; t < T; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        double ref = 0, mag = 0;
+                        for (int c = 0; c < cols; c++) {
+                            double p = w[r][c] * xr[t * cols + c];
+                            ref += p;
+                            mag += Math.abs(p);
+                        }
+                        float got = y[t * yStride + yOff + r];
+                        assertThat(Math.abs(got - ref)).as("%s T=%d threads=%d t=%d r=%d", type, T, threads, t, r)
+                                .isLessThanOrEqualTo(2e-5 * mag + 1e-6);
+                    }
+                    // untouched around the written rows
+                    if (t * yStride + yOff - 1 >= 0) assertThat(y[t * yStride + yOff - 1]).isNaN();
+                    assertThat(y[t * yStride + yOff + rows]).isNaN();
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void resultsDoNotDependOnTheSplitOrTheBatch(DType type, int rows, int cols, boolean round) {
+        Matrix m = make(type, rows, cols, QuantTestData.random(type, rows, cols, rows * 3L + cols), round);
+        int T = 19;
+        float[] xs = QuantTestData.floats(T * cols, cols);
+        float[] whole = run(m, new Activations().set(xs, T, cols), 1);
+        assertThat(run(m, new Activations().set(xs, T, cols), 2)).containsExactly(whole);
+        // split into uneven row ranges by hand (multiples of 4, as Kernels aligns them)
+        float[] parts = new float[T * rows];
+        Activations x = new Activations().set(xs, T, cols);
+        m.prepare(x);
+        for (int r0 = 0; r0 < rows; r0 += 8) m.matmul(x, parts, rows, 0, r0, Math.min(rows, r0 + 8));
+        assertThat(parts).containsExactly(whole);
+        // the first tokens alone give the same rows as inside the bigger batch
+        float[] three = run(m, new Activations().set(xs, 3, cols), 2);
+        assertThat(three).containsExactly(Arrays.copyOf(whole, 3 * rows));
+        // single tokens too (the decode kernel), whatever the split
+        float[] one = run(m, new Activations().set(xs, 1, cols), 1);
+        assertThat(run(m, new Activations().set(xs, 1, cols), 2)).containsExactly(one);
+    }
+
+    private static Matrix make(DType type, int rows, int cols, MemorySegment raw, boolean round) {
+        return type.quantized() ? QuantizedMatrices.create("w", type, rows, cols, raw, round) : Matrix.of("w", type, rows, cols, raw);
+    }
+
+    private static float[] run(Matrix m, Activations x, int threads) {
+        float[] y = new float[x.tokens() * m.rows];
+        try (Parallel team = new Parallel(threads)) {
+            Kernels.matmul(team, m, x, y);
+        }
+        return y;
+    }
+}

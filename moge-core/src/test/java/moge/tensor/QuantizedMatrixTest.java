@@ -1,0 +1,91 @@
+package moge.tensor;
+
+import moge.MogeException;
+import moge.format.DType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Quantized matrices: rows against the scalar ggml-layout reference, input checks, repacked size. */
+class QuantizedMatrixTest {
+    static Stream<Arguments> shapes() {
+        List<Arguments> a = new ArrayList<>();
+        int[] rowsList = {1, 3, 6, 13};
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
+            for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
+            }
+        }
+        for (DType t : new DType[]{DType.Q4_K, DType.Q6_K}) {
+            for (int cols : new int[]{256, 768, 2304}) {
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
+            }
+        }
+        return a.stream();
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void rowsMatchReference(DType type, int rows, int cols) {
+        MemorySegment raw = QuantTestData.random(type, rows, cols, rows * 31L + cols);
+        Matrix m = QuantizedMatrices.create("w", type, rows, cols, raw);
+        float[] got = new float[cols + 3];
+        for (int r = 0; r < rows; r++) {
+            m.row(r, got, 3);
+            assertThat(Arrays.copyOfRange(got, 3, cols + 3)).containsExactly(QuantTestData.refRow(type, raw, cols, r));
+        }
+    }
+
+    @Test
+    void activationsRoundToTheQ8Grid() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        int T = 3, cols = 96;
+        float[] x = new float[T * cols + 2];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * Math.exp(r.nextGaussian()));
+        x[2 + 5] = 0; // a zero value
+        for (int i = 64; i < 96; i++) x[2 + i] = 0; // an all-zero block
+        float[] g = new Activations().set(x, 2, T, cols).q8Grid();
+        for (int t = 0; t < T; t++) {
+            for (int b = 0; b < cols / 32; b++) {
+                float amax = 0;
+                for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[2 + t * cols + b * 32 + i]));
+                float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = amax == 0 ? 0 : 127f / amax;
+                for (int i = 0; i < 32; i++) {
+                    int c = t * cols + b * 32 + i;
+                    float q = (float) Math.rint(x[2 + c] * id);
+                    assertThat(q).isBetween(-127f, 127f);
+                    assertThat(g[c]).isEqualTo(d * q);
+                    if (amax > 0) assertThat(Math.abs(g[c] - x[2 + c])).isLessThanOrEqualTo(amax / 127 * 0.51f + Math.abs(d - amax / 127) * 127);
+                }
+            }
+        }
+    }
+
+    @Test
+    void rejectsRowsThatAreNotWholeBlocks() {
+        MemorySegment raw = QuantTestData.random(DType.Q8_0, 1, 64, 1);
+        assertThatThrownBy(() -> QuantizedMatrices.create("blk.0.attn_q.weight", DType.Q4_K, 1, 64, raw))
+                .isInstanceOf(MogeException.class).hasMessageContaining("blk.0.attn_q.weight").hasMessageContaining("256");
+        assertThatThrownBy(() -> QuantizedMatrices.create("w", DType.Q8_0, 2, 64, raw))
+                .isInstanceOf(MogeException.class).hasMessageContaining("shorter");
+    }
+
+    @Test
+    void repackingKeepsTheQuantizedSize() {
+        int rows = 64, cols = 2048;
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
+            Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
+            assertThat(m.bytes()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
+        }
+    }
+}
