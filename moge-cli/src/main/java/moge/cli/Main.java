@@ -17,6 +17,7 @@ import java.io.PrintWriter;
                 ChatCommand.class,
                 InspectCommand.class,
                 RandomModelCommand.class,
+                SpecBenchCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -79,6 +79,8 @@ public final class Generator {
         List<Step> promptSteps = new ArrayList<>();
         long t0 = System.nanoTime();
         float[] logits = prefill(prompt, o, promptSteps);
+        // A draft model reads the prompt too: part of prompt processing, not of decoding.
+        if (speculator != null) speculator.begin(prompt);
         long t1 = System.nanoTime();
 
         int[] history = Arrays.copyOf(prompt, prompt.length + o.maxTokens() + 1);
@@ -90,7 +92,6 @@ public final class Generator {
         StringBuilder text = new StringBuilder();
         String finish = "length";
         int pos = prompt.length;
-        if (speculator != null) speculator.begin(prompt);
         // Tokens produced ahead by a speculative round, handed out one at a time below.
         int queued = 0, next = 0;
         int id = o.maxTokens() > 0 ? sampler.sample(logits, prefillRow, history, histLen) : -1;

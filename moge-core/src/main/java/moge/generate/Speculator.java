@@ -9,7 +9,10 @@ import moge.sample.Sampler;
  * verified together (moge.spec). Without a speculator the {@link Generator} feeds one token and samples one.
  */
 public interface Speculator {
-    /** Called at the start of every generation, after the prompt is prefilled; resets the statistics. */
+    /**
+     * Called at the start of every generation, after the prompt is prefilled (and timed with it); resets
+     * the statistics and lets a draft read the prompt.
+     */
     void begin(int[] prompt);
 
     /**

@@ -12,6 +12,10 @@ public interface DraftSource extends AutoCloseable {
      */
     int propose(int[] history, int len, int max, Proposal out);
 
+    /** A new generation starts from this prompt (a draft model may read it now, with the target's prefill). */
+    default void begin(int[] prompt) {
+    }
+
     /** A short description for metrics ("ngram", "self:q4_0", a draft model's directory). */
     String name();
 

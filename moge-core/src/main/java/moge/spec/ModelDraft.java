@@ -55,12 +55,18 @@ public final class ModelDraft implements DraftSource {
     }
 
     @Override
+    public void begin(int[] prompt) {
+        // All but the last prompt token: the first proposal feeds that one (with the first generated token).
+        if (prompt.length > 1 && prompt.length - 1 <= context) catchUp(prompt, prompt.length - 1, false);
+    }
+
+    @Override
     public int propose(int[] h, int len, int max, Proposal out) {
         out.clear();
         // Draft j sits at position len - 1 + j, and all but the last are fed.
         max = Math.min(max, context - len + 1);
         if (max <= 0 || len == 0) return 0;
-        float[] logits = catchUp(h, len);
+        float[] logits = catchUp(h, len, true);
         if (hist.length < len + max) hist = Arrays.copyOf(hist, len + max + 64);
         System.arraycopy(h, 0, hist, 0, len);
         SamplerParams sp = out.sampling();
@@ -76,14 +82,12 @@ public final class ModelDraft implements DraftSource {
             } else {
                 float[] d = sampler.distribution(logits, 0, hist, len + i);
                 if (out.vocab() != targetVocab) throw new IllegalArgumentException("proposal over " + out.vocab() + " ids");
-                float[] q = out.addDrawn(0);
                 double s = 0;
                 for (int v = 0; v < vocab; v++) s += d[v];
-                if (s <= 0) {
-                    // Everything the draft would say lies outside the shared vocabulary: stop here.
-                    out.clear();
-                    return 0;
-                }
+                // Everything the draft would say lies outside the shared vocabulary: stop before this token.
+                // (Deciding from q alone, not from a drawn token, keeps the earlier proposals unbiased.)
+                if (s <= 0) break;
+                float[] q = out.addDrawn(0);
                 for (int v = 0; v < vocab; v++) q[v] = (float) (d[v] / s);
                 tok = draw(q, sampler.nextUniform());
                 out.replaceLast(tok);
@@ -97,9 +101,12 @@ public final class ModelDraft implements DraftSource {
         return out.size();
     }
 
-    /** Cuts the cache back to what still matches the history and feeds the rest; logits of the last token. */
-    private float[] catchUp(int[] h, int len) {
-        int common = 0, limit = Math.min(cachedLen, len - 1);
+    /**
+     * Cuts the cache back to what still matches the history and feeds the rest; logits of the last token
+     * (when asked for; at least one token is always fed then).
+     */
+    private float[] catchUp(int[] h, int len, boolean logitsOfLast) {
+        int common = 0, limit = Math.min(cachedLen, logitsOfLast ? len - 1 : len);
         while (common < limit && cached[common] == h[common]) common++;
         seq.truncate(Math.min(seq.length(), common));
         cachedLen = common;
@@ -108,7 +115,7 @@ public final class ModelDraft implements DraftSource {
         for (int start = common; start < len; start += chunk) {
             int end = Math.min(len, start + chunk);
             batch.clear();
-            for (int p = start; p < end; p++) batch.add(h[p], p, seq, p == len - 1);
+            for (int p = start; p < end; p++) batch.add(h[p], p, seq, logitsOfLast && p == len - 1);
             logits = model.forward(batch);
             for (int p = start; p < end; p++) remember(h[p], p);
         }

@@ -59,6 +59,7 @@ public final class SpeculativeDecoder implements Speculator, AutoCloseable {
     public void begin(int[] prompt) {
         rounds = draftRounds = drafted = accepted = emitted = maxDraft = 0;
         draftNanos = verifyNanos = 0;
+        source.begin(prompt);
     }
 
     @Override
