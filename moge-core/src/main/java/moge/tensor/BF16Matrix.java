@@ -40,6 +40,10 @@ final class BF16Matrix extends Matrix {
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         float[] xp = x.evenOdd(CHUNK);
         int T = x.tokens();
+        if (T > 1 && T <= FewTokens.MAX) {
+            FewTokens.bf16(data, cols, xp, T, y, yStride, yOff, r0, r1);
+            return;
+        }
         for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
             int t1 = Math.min(T, t0 + TOKEN_TILE);
             int r = r0;

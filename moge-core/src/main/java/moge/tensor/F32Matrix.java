@@ -28,6 +28,10 @@ final class F32Matrix extends Matrix {
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         float[] xs = x.data();
         int T = x.tokens(), base = x.offset();
+        if (T > 1 && T <= FewTokens.MAX) {
+            FewTokens.f32(data, cols, xs, base, T, y, yStride, yOff, r0, r1);
+            return;
+        }
         for (int t0 = 0; t0 < T; t0 += TOKEN_TILE) {
             int t1 = Math.min(T, t0 + TOKEN_TILE);
             int r = r0;
