@@ -54,8 +54,9 @@ public final class ChatCommand implements Runnable {
 
     void chat(BufferedReader in, PrintWriter out, boolean interactive) {
         speculation.config();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch);
-             SpeculativeDecoder draft = speculation.open(lm, m, model.context(lm))) {
+        try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);

@@ -74,8 +74,9 @@ public final class GenerateCommand implements Runnable {
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
         PrintWriter out = spec.commandLine().getOut();
         speculation.config();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch);
-             SpeculativeDecoder draft = speculation.open(lm, m, model.context(lm))) {
+        try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);

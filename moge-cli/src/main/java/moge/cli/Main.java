@@ -16,8 +16,11 @@ import java.io.PrintWriter;
                 GenerateCommand.class,
                 ChatCommand.class,
                 InspectCommand.class,
+                ConvertCommand.class,
                 RandomModelCommand.class,
                 SpecBenchCommand.class,
+                WorkerCommand.class,
+                MoeStatsCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -79,8 +79,9 @@ public final class SpecBenchCommand implements Runnable {
         if (maxTokens < 1) throw new MogeException("--max-tokens must be >= 1, got " + maxTokens);
         if (!speculation.config().enabled()) throw new MogeException("spec-bench needs --spec ngram|draft or --draft-model");
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch);
-             SpeculativeDecoder d = speculation.open(lm, m, model.context(lm))) {
+        try (ModelHandle h = model.open(); SpeculativeDecoder d = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             int[] ids = promptIds();
             if (promptIds == null) ids = Prompts.encode(lm, text(), chat, null);
             GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), new int[0], true, 0, false, List.of());
