@@ -2,19 +2,21 @@ package moge.spec;
 
 import moge.MogeException;
 import moge.format.DType;
+import moge.format.gguf.GgmlQuantizer;
 import moge.model.Weights;
 import moge.tensor.Matrix;
 import moge.tensor.Parallel;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
  * A lower-bit copy of a model's weights, made in memory at load time, to serve as the model's own draft
  * ({@code --draft-model self:q4_0}). Every matrix whose rows are whole blocks of 32 is quantized into
- * off-heap blocks; the token embedding (only one row per token is read), small vectors and matrices of
+ * off-heap ggml blocks (with {@link GgmlQuantizer}, llama.cpp's reference rounding); the token embedding (only one row per token is read), small vectors and matrices of
  * other widths stay shared with the original. A copy of the same weights agrees with the original far
  * more often than an unrelated small model would, even for random weights.
  */
@@ -51,7 +53,7 @@ public final class QuantizedCopy implements AutoCloseable {
      * @param team splits the quantization over threads (null: the calling thread)
      */
     public static QuantizedCopy of(Weights original, DType type, Views views, Parallel team) {
-        if (!BlockQuantizer.supports(type)) throw new MogeException("a quantized self-draft must be q8_0 or q4_0, not " + type);
+        if (type != DType.Q8_0 && type != DType.Q4_0) throw new MogeException("a quantized self-draft must be q8_0 or q4_0, not " + type);
         return new QuantizedCopy(original, type, views, team);
     }
 
@@ -125,7 +127,8 @@ public final class QuantizedCopy implements AutoCloseable {
         float[] row = new float[m.cols];
         for (int r = r0; r < r1; r++) {
             m.row(r, row, 0);
-            BlockQuantizer.quantize(type, row, 0, m.cols, seg, r * rowBytes);
+            byte[] blocks = GgmlQuantizer.encode(type, row, 0, m.cols);
+            MemorySegment.copy(blocks, 0, seg, ValueLayout.JAVA_BYTE, r * rowBytes, blocks.length);
         }
     }
 

@@ -1,6 +1,7 @@
 package moge.spec;
 
 import moge.format.DType;
+import moge.format.gguf.GgmlQuantizer;
 import moge.tensor.Activations;
 import moge.tensor.Matrix;
 
@@ -21,7 +22,7 @@ final class RefBlockMatrix extends Matrix {
         this.rowBytes = type.bytesFor(cols);
         // Dequantized once: tests run many passes, and the values are what the blocks mean.
         values = new float[rows * cols];
-        for (int r = 0; r < rows; r++) BlockQuantizer.dequantize(type, data, r * rowBytes, values, r * cols, cols);
+        for (int r = 0; r < rows; r++) GgmlQuantizer.decode(type, data, r * rowBytes, values, r * cols, cols);
     }
 
     static Matrix create(String name, DType type, int rows, int cols, MemorySegment data) {
@@ -49,6 +50,6 @@ final class RefBlockMatrix extends Matrix {
 
     @Override
     public void row(int r, float[] out, int off) {
-        BlockQuantizer.dequantize(type, data, r * rowBytes, out, off, cols);
+        GgmlQuantizer.decode(type, data, r * rowBytes, out, off, cols);
     }
 }
