@@ -86,15 +86,17 @@ public final class SpecBenchCommand implements Runnable {
             if (promptIds == null) ids = Prompts.encode(lm, text(), chat, null);
             GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), new int[0], true, 0, false, List.of());
             SpecBench.Result r = SpecBench.run(m, lm.tokenizer, d, ids, o, model.context(lm), warmup, runs, json ? null : (i, n, a, b) -> {
-                out.printf("run %d/%d: plain %.2f tok/s, speculative %.2f tok/s, %d/%d accepted%n", i, n, a.timings().predictedPerSecond(),
-                        b.timings().predictedPerSecond(), b.speculation().accepted(), b.speculation().drafted());
+                out.printf("pair %d/%d: plain %.2f tok/s, speculative %.2f tok/s, %d/%d accepted in %d passes%n", i, n,
+                        a.timings().predictedPerSecond(), b.timings().predictedPerSecond(), b.speculation().accepted(),
+                        b.speculation().drafted(), b.speculation().draftRounds());
                 out.flush();
             });
             if (json) {
                 out.println(toJson(lm, ids.length, r).toPrettyString());
             } else {
-                out.printf("%s, %s: plain %.2f tok/s, speculative %.2f tok/s, speedup %.2fx; acceptance %.1f%%, mean accepted %.2f of K %.2f"
-                                + " (max %d)%s%n", lm.name(), r.source(), r.plainTokensPerSecond(), r.specTokensPerSecond(), r.speedup(),
+                out.printf("%s, %s: plain %.2f tok/s, speculative %.2f tok/s, speedup %.2fx (median of pairs %.2fx); acceptance %.1f%%,"
+                                + " mean accepted %.2f of K %.2f (max %d)%s%n", lm.name(), r.source(), r.plainTokensPerSecond(),
+                        r.specTokensPerSecond(), r.speedup(), r.medianSpeedup(),
                         100 * r.acceptanceRate(), r.meanAccepted(), r.meanDraft(), r.maxDraft(),
                         r.identical() ? "" : "  WARNING: output differs from plain decoding");
             }
@@ -126,6 +128,7 @@ public final class SpecBenchCommand implements Runnable {
         n.put("plain_tokens_per_second", r.plainTokensPerSecond());
         n.put("spec_tokens_per_second", r.specTokensPerSecond());
         n.put("speedup", r.speedup());
+        n.put("speedup_median", r.medianSpeedup());
         n.put("acceptance_rate", r.acceptanceRate());
         n.put("mean_accepted", r.meanAccepted());
         n.put("mean_draft", r.meanDraft());

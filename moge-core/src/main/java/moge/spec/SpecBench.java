@@ -21,10 +21,12 @@ public final class SpecBench {
     }
 
     /**
-     * @param identical with greedy sampling: every speculative run produced the plain run's tokens
+     * @param pairRatios speculative over plain tokens per second of each pair of neighbouring runs
+     * @param identical  with greedy sampling: every speculative run produced the plain run's tokens
      */
     public record Result(String source, int pairs, long plainTokens, double plainMs, long specTokens, double specMs, long drafted,
-                         long accepted, long draftRounds, int maxDraft, double draftMs, double verifyMs, boolean identical) {
+                         long accepted, long draftRounds, int maxDraft, double draftMs, double verifyMs, double[] pairRatios,
+                         boolean identical) {
         public double plainTokensPerSecond() {
             return plainMs > 0 ? plainTokens * 1000.0 / plainMs : 0;
         }
@@ -33,9 +35,22 @@ public final class SpecBench {
             return specMs > 0 ? specTokens * 1000.0 / specMs : 0;
         }
 
+        /** Ratio of the total rates. */
         public double speedup() {
             double p = plainTokensPerSecond();
             return p > 0 ? specTokensPerSecond() / p : 0;
+        }
+
+        /**
+         * Median of the pair ratios: on a machine shared with other work, load changes between pairs more
+         * than within one, so this is the steadier figure.
+         */
+        public double medianSpeedup() {
+            if (pairRatios.length == 0) return 0;
+            double[] s = pairRatios.clone();
+            Arrays.sort(s);
+            int n = s.length;
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
         }
 
         public double acceptanceRate() {
@@ -67,6 +82,7 @@ public final class SpecBench {
         double pms = 0, sms = 0, dms = 0, vms = 0;
         int maxDraft = 0;
         boolean identical = true;
+        double[] ratios = new double[pairs];
         for (int i = -warmup; i < pairs; i++) {
             GenerationResult a, b;
             // Alternate the order so that neither kind always runs second.
@@ -90,9 +106,11 @@ public final class SpecBench {
             maxDraft = Math.max(maxDraft, s.maxDraft());
             dms += s.draftMs();
             vms += s.verifyMs();
+            double pr = a.timings().predictedPerSecond();
+            ratios[i] = pr > 0 ? b.timings().predictedPerSecond() / pr : 0;
             if (progress != null) progress.pair(i + 1, pairs, a, b);
         }
-        return new Result(d.source().name(), pairs, pt, pms, st, sms, drafted, accepted, draftRounds, maxDraft, dms, vms, identical);
+        return new Result(d.source().name(), pairs, pt, pms, st, sms, drafted, accepted, draftRounds, maxDraft, dms, vms, ratios, identical);
     }
 
     private static GenerationResult once(Generator g, int[] prompt, GenerateOptions o) {
