@@ -94,9 +94,10 @@ public final class SpecBenchCommand implements Runnable {
             if (json) {
                 out.println(toJson(lm, ids.length, r).toPrettyString());
             } else {
-                out.printf("%s, %s: plain %.2f tok/s, speculative %.2f tok/s, speedup %.2fx (median of pairs %.2fx); acceptance %.1f%%,"
+                out.printf("%s, %s: plain %.2f tok/s, speculative %.2f tok/s, speedup %.2fx (median of pairs %.2fx, best runs %.2fx);"
+                                + " acceptance %.1f%%,"
                                 + " mean accepted %.2f of K %.2f (max %d)%s%n", lm.name(), r.source(), r.plainTokensPerSecond(),
-                        r.specTokensPerSecond(), r.speedup(), r.medianSpeedup(),
+                        r.specTokensPerSecond(), r.speedup(), r.medianSpeedup(), r.bestSpeedup(),
                         100 * r.acceptanceRate(), r.meanAccepted(), r.meanDraft(), r.maxDraft(),
                         r.identical() ? "" : "  WARNING: output differs from plain decoding");
             }
@@ -129,6 +130,7 @@ public final class SpecBenchCommand implements Runnable {
         n.put("spec_tokens_per_second", r.specTokensPerSecond());
         n.put("speedup", r.speedup());
         n.put("speedup_median", r.medianSpeedup());
+        n.put("speedup_best", r.bestSpeedup());
         n.put("acceptance_rate", r.acceptanceRate());
         n.put("mean_accepted", r.meanAccepted());
         n.put("mean_draft", r.meanDraft());

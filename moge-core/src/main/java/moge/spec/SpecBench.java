@@ -22,11 +22,13 @@ public final class SpecBench {
 
     /**
      * @param pairRatios speculative over plain tokens per second of each pair of neighbouring runs
+     * @param bestPlain  the fastest plain run, tokens per second
+     * @param bestSpec   the fastest speculative run, tokens per second
      * @param identical  with greedy sampling: every speculative run produced the plain run's tokens
      */
     public record Result(String source, int pairs, long plainTokens, double plainMs, long specTokens, double specMs, long drafted,
                          long accepted, long draftRounds, int maxDraft, double draftMs, double verifyMs, double[] pairRatios,
-                         boolean identical) {
+                         double bestPlain, double bestSpec, boolean identical) {
         public double plainTokensPerSecond() {
             return plainMs > 0 ? plainTokens * 1000.0 / plainMs : 0;
         }
@@ -51,6 +53,11 @@ public final class SpecBench {
             Arrays.sort(s);
             int n = s.length;
             return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+        }
+
+        /** Fastest over fastest run: each kind at its least disturbed, when other work comes and goes. */
+        public double bestSpeedup() {
+            return bestPlain > 0 ? bestSpec / bestPlain : 0;
         }
 
         public double acceptanceRate() {
@@ -83,6 +90,7 @@ public final class SpecBench {
         int maxDraft = 0;
         boolean identical = true;
         double[] ratios = new double[pairs];
+        double bestPlain = 0, bestSpec = 0;
         for (int i = -warmup; i < pairs; i++) {
             GenerationResult a, b;
             // Alternate the order so that neither kind always runs second.
@@ -108,9 +116,11 @@ public final class SpecBench {
             vms += s.verifyMs();
             double pr = a.timings().predictedPerSecond();
             ratios[i] = pr > 0 ? b.timings().predictedPerSecond() / pr : 0;
+            bestPlain = Math.max(bestPlain, pr);
+            bestSpec = Math.max(bestSpec, b.timings().predictedPerSecond());
             if (progress != null) progress.pair(i + 1, pairs, a, b);
         }
-        return new Result(d.source().name(), pairs, pt, pms, st, sms, drafted, accepted, draftRounds, maxDraft, dms, vms, ratios, identical);
+        return new Result(d.source().name(), pairs, pt, pms, st, sms, drafted, accepted, draftRounds, maxDraft, dms, vms, ratios, bestPlain, bestSpec, identical);
     }
 
     private static GenerationResult once(Generator g, int[] prompt, GenerateOptions o) {

@@ -31,6 +31,9 @@ public final class SpeculativeDecoder implements Speculator, AutoCloseable {
     private int[] h = new int[64];
     private float[] residual;
     private Sampler lastSampler;
+    // between plan and apply
+    private int want, planned;
+    private long draftNanosNow, passNanos;
 
     private int rounds, draftRounds, drafted, accepted, emitted, maxDraft;
     private long draftNanos, verifyNanos;
@@ -66,27 +69,63 @@ public final class SpeculativeDecoder implements Speculator, AutoCloseable {
     public int round(Model model, KvSequence seq, Sampler sampler, int[] history, int len, int limit, int topLogprobs,
                      int[] outIds, Step[] outSteps) {
         if (batch == null || batch.capacity() < model.maxBatch()) batch = new Batch(model.maxBatch());
+        batch.clear();
+        plan(seq, sampler, history, len, Math.min(limit, model.maxBatch()), batch);
+        long t0 = System.nanoTime();
+        float[] logits = model.forward(batch);
+        passNanos = System.nanoTime() - t0;
+        return apply(logits, 0, seq, sampler, history, len, topLogprobs, outIds, outSteps);
+    }
+
+    /**
+     * First half of a round, for a scheduler that batches several sequences into one pass: asks the source
+     * for proposals and adds the pending token ({@code history[len - 1]}) and the proposals to {@code batch},
+     * each with logits. Returns the rows added (1 + proposals, at most {@code budget}, which counts the
+     * pending token). Must be followed by {@link #apply} with those rows of the pass's logits.
+     */
+    public int plan(KvSequence seq, Sampler sampler, int[] history, int len, int budget, Batch batch) {
         if (sampler != lastSampler) {
             lastSampler = sampler;
             SamplerParams p = sampler.params();
             proposal.setSampling(source.deterministic() || p.isGreedy() ? null : p.withSeed(p.seed() >= 0 ? mix(p.seed()) : -1));
         }
         int pos = len - 1;
-        int want = policy.choose(Math.min(limit - 1, model.maxBatch() - 1));
+        want = policy.choose(budget - 1);
         long t0 = System.nanoTime();
-        int k = 0;
-        if (want > 0) k = Math.min(want, source.propose(history, len, want, proposal));
-        long t1 = System.nanoTime();
+        planned = 0;
+        if (want > 0) planned = Math.min(want, source.propose(history, len, want, proposal));
+        draftNanosNow = System.nanoTime() - t0;
+        batch.add(history[pos], pos, seq, true);
+        for (int i = 0; i < planned; i++) batch.add(proposal.token(i), pos + 1 + i, seq, true);
+        passNanos = 0;
+        return planned + 1;
+    }
 
-        batch.clear().add(history[pos], pos, seq, true);
-        for (int i = 0; i < k; i++) batch.add(proposal.token(i), pos + 1 + i, seq, true);
-        float[] logits = model.forward(batch);
+    /**
+     * Tells the adaptive draft length what the forward pass between {@link #plan} and {@link #apply} cost
+     * this sequence (a batching scheduler's share of a shared pass); without it only the verification
+     * itself counts, which makes proposals look cheaper than they are.
+     */
+    public void passTime(long nanos) {
+        passNanos = nanos;
+    }
+
+    /**
+     * Second half of a round: verifies the planned proposals against their logits rows (from row
+     * {@code firstRow}), writes the n tokens that follow the pending one (accepted proposals, then the
+     * target's own token) with their steps, and cuts {@code seq} back to the fed token plus the accepted
+     * proposals. Returns n (at least 1).
+     */
+    public int apply(float[] logits, int firstRow, KvSequence seq, Sampler sampler, int[] history, int len, int topLogprobs,
+                     int[] outIds, Step[] outSteps) {
+        long t1 = System.nanoTime();
+        int pos = len - 1, k = planned, base = firstRow * vocab;
         if (h.length < len + k + 1) h = new int[len + k + 65];
         System.arraycopy(history, 0, h, 0, len);
         int n = 0;
         boolean greedy = sampler.params().isGreedy();
         for (; n < k; n++) {
-            int row = n * vocab, d = proposal.token(n);
+            int row = base + n * vocab, d = proposal.token(n);
             int t = greedy ? sampler.sample(logits, row, h, len + n) : verifyDrawn(sampler, logits, row, len + n, d, proposal.q(n));
             outIds[n] = t;
             outSteps[n] = LogProbs.step(pos + 1 + n, t, logits, row, vocab, topLogprobs);
@@ -96,24 +135,25 @@ public final class SpeculativeDecoder implements Speculator, AutoCloseable {
         int acc = n;
         if (n == k) {
             // Every proposal stood: the last row gives one more token for free.
-            int t = sampler.sample(logits, k * vocab, h, len + k);
+            int row = base + k * vocab;
+            int t = sampler.sample(logits, row, h, len + k);
             outIds[n] = t;
-            outSteps[n] = LogProbs.step(pos + 1 + k, t, logits, k * vocab, vocab, topLogprobs);
+            outSteps[n] = LogProbs.step(pos + 1 + k, t, logits, row, vocab, topLogprobs);
         }
         n = acc + 1;
         // Keep the fed token and the accepted proposals; the rejected rows' keys go.
         seq.truncate(pos + n);
-        long t2 = System.nanoTime();
+        long verify = passNanos + System.nanoTime() - t1;
 
-        policy.record(want, k, acc, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+        policy.record(want, k, acc, draftNanosNow / 1e6, verify / 1e6);
         rounds++;
         if (k > 0) draftRounds++;
         drafted += k;
         accepted += acc;
         emitted += n;
         maxDraft = Math.max(maxDraft, k);
-        draftNanos += t1 - t0;
-        verifyNanos += t2 - t1;
+        draftNanos += draftNanosNow;
+        verifyNanos += verify;
         return n;
     }
 
