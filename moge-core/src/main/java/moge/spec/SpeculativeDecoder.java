@@ -10,7 +10,6 @@ import moge.model.Model;
 import moge.sample.Sampler;
 import moge.sample.SamplerParams;
 
-import java.util.Arrays;
 
 /**
  * Speculative decoding: a {@link DraftSource} proposes k tokens, the target scores the pending token and
