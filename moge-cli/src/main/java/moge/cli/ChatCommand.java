@@ -7,6 +7,7 @@ import moge.generate.Generator;
 import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
+import moge.spec.SpeculativeDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -32,6 +33,9 @@ public final class ChatCommand implements Runnable {
     @Mixin
     SamplingOptions sampling;
 
+    @Mixin
+    SpecOptions speculation;
+
     @Option(names = "--system", paramLabel = "TEXT", description = "A system turn at the start of the conversation.")
     String system;
 
@@ -49,13 +53,15 @@ public final class ChatCommand implements Runnable {
     }
 
     void chat(BufferedReader in, PrintWriter out, boolean interactive) {
-        try (ModelHandle h = model.open()) {
+        speculation.config();
+        try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
             Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            SpecOptions.attach(g, draft);
             List<ChatMessage> history = new ArrayList<>();
             if (system != null) history.add(new ChatMessage("system", system));
             if (interactive) {
@@ -90,7 +96,9 @@ public final class ChatCommand implements Runnable {
                 });
                 out.println();
                 if (interactive) {
-                    out.printf("  [%d tokens, %.1f tok/s]%n", r.generatedIds().length, r.timings().predictedPerSecond());
+                    String specNote = r.speculation() == null ? "" : String.format(", %s: %.0f%% accepted, %.2f per pass",
+                            r.speculation().source(), 100 * r.speculation().acceptanceRate(), r.speculation().meanAccepted());
+                    out.printf("  [%d tokens, %.1f tok/s%s]%n", r.generatedIds().length, r.timings().predictedPerSecond(), specNote);
                 }
                 out.flush();
                 history.add(new ChatMessage("assistant", r.text()));

@@ -12,6 +12,7 @@ import moge.generate.TokenListener;
 import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
+import moge.spec.SpeculativeDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,6 +30,9 @@ public final class GenerateCommand implements Runnable {
 
     @Mixin
     SamplingOptions sampling;
+
+    @Mixin
+    SpecOptions speculation;
 
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt text (BOS added per tokenizer_config.json).")
     String prompt;
@@ -69,13 +73,15 @@ public final class GenerateCommand implements Runnable {
         if (maxTokens < 0) throw new MogeException("--max-tokens must be >= 0, got " + maxTokens);
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
         PrintWriter out = spec.commandLine().getOut();
-        try (ModelHandle h = model.open()) {
+        speculation.config();
+        try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
             int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
             Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            SpecOptions.attach(g, draft);
             GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
                     promptLogprobs && json, stop);
             TokenListener stream = json ? TokenListener.NONE : (id, text, step) -> {
@@ -91,6 +97,7 @@ public final class GenerateCommand implements Runnable {
             }
         }
     }
+
 
     static ObjectNode toJson(GenerationResult r) {
         ObjectMapper om = new ObjectMapper();
@@ -110,6 +117,7 @@ public final class GenerateCommand implements Runnable {
         t.put("predicted_n", r.timings().predictedN());
         t.put("predicted_ms", r.timings().predictedMs());
         t.put("predicted_per_second", r.timings().predictedPerSecond());
+        if (r.speculation() != null) SpecOptions.toJson(n.putObject("speculation"), r.speculation());
         return n;
     }
 

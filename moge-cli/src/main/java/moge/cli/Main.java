@@ -20,6 +20,7 @@ import java.io.PrintWriter;
                 ConvertCommand.class,
                 RandomModelCommand.class,
                 ServeCommand.class,
+                SpecBenchCommand.class,
                 WorkerCommand.class,
                 MoeStatsCommand.class,
                 CommandLine.HelpCommand.class

@@ -25,7 +25,8 @@ import java.util.List;
         description = "Write a random-weight checkpoint in the openPangu Hugging Face layout (for benchmarks).")
 public final class RandomModelCommand implements Runnable {
     @Option(names = "--preset", required = true, paramLabel = "NAME",
-            description = "moge-1g (~1 GB BF16 MoGE, 8 groups), moge-small (~60 MB), embedded-small (~50 MB dense).")
+            description = "moge-1g (~1 GB BF16 MoGE, 8 groups), moge-small (~60 MB), embedded-small (~50 MB dense), "
+                    + "embedded-1g (~1 GB dense, openPangu-Embedded-1B layers).")
     String preset;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output directory.")
@@ -53,7 +54,10 @@ public final class RandomModelCommand implements Runnable {
             case "moge-small" -> moe(vocab, 256, 4, 8, 2, 4, 4, 128, 256);
             case "embedded-small" -> new ModelConfig(Arch.PANGU_EMBEDDED, vocab, 384, 6, 6, 2, 64, 1024, 0, 0, 0, 0, 0, false,
                     new boolean[6], 1.6e7, 1e-5f, 32768, true, true, true, false, null);
-            default -> throw new MogeException("--preset: unknown preset '" + name + "' (moge-1g, moge-small, embedded-small)");
+            // openPangu-Embedded-1B's layer shape (hidden 1536, 12/6 heads of 128, FFN 6144), 14 of its 26 layers
+            case "embedded-1g" -> new ModelConfig(Arch.PANGU_EMBEDDED, vocab, 1536, 14, 12, 6, 128, 6144, 0, 0, 0, 0, 0, false,
+                    new boolean[14], 4e6, 1e-5f, 32768, true, true, true, false, null);
+            default -> throw new MogeException("--preset: unknown preset '" + name + "' (moge-1g, moge-small, embedded-small, embedded-1g)");
         };
     }
 

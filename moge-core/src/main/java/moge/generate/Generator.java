@@ -26,6 +26,9 @@ public final class Generator {
     private int[] cached = new int[0];
     private int cachedLen;
     private int prefillRow;
+    private Speculator speculator;
+    private int[] aheadIds = new int[1];
+    private Step[] aheadSteps = new Step[1];
 
     public Generator(Model model, Tokenizer tokenizer, KvSequence seq, int context) {
         this.model = model;
@@ -41,6 +44,21 @@ public final class Generator {
 
     public Model model() {
         return model;
+    }
+
+    /**
+     * Decodes with speculation from now on (null: plain decoding). The speculator may produce up to
+     * {@code model.maxBatch()} tokens per round.
+     */
+    public void setSpeculator(Speculator s) {
+        speculator = s;
+        int n = Math.max(1, model.maxBatch());
+        aheadIds = new int[n];
+        aheadSteps = new Step[n];
+    }
+
+    public Speculator speculator() {
+        return speculator;
     }
 
     /** Forgets the cached tokens (the next prompt is prefilled from scratch). */
@@ -61,6 +79,8 @@ public final class Generator {
         List<Step> promptSteps = new ArrayList<>();
         long t0 = System.nanoTime();
         float[] logits = prefill(prompt, o, promptSteps);
+        // A draft model reads the prompt too: part of prompt processing, not of decoding.
+        if (speculator != null) speculator.begin(prompt);
         long t1 = System.nanoTime();
 
         int[] history = Arrays.copyOf(prompt, prompt.length + o.maxTokens() + 1);
@@ -72,10 +92,11 @@ public final class Generator {
         StringBuilder text = new StringBuilder();
         String finish = "length";
         int pos = prompt.length;
-        int row = prefillRow;
+        // Tokens produced ahead by a speculative round, handed out one at a time below.
+        int queued = 0, next = 0;
+        int id = o.maxTokens() > 0 ? sampler.sample(logits, prefillRow, history, histLen) : -1;
+        Step step = o.maxTokens() > 0 ? LogProbs.step(pos, id, logits, prefillRow, vocab, o.topLogprobs()) : null;
         while (n < o.maxTokens()) {
-            int id = sampler.sample(logits, row, history, histLen);
-            Step step = LogProbs.step(pos, id, logits, row, vocab, o.topLogprobs());
             steps.add(step);
             out[n++] = id;
             history[histLen++] = id;
@@ -100,17 +121,33 @@ public final class Generator {
             }
             if (n == o.maxTokens()) break;
             if (pos + 1 >= context) break;
-            batch.clear().add(id, pos, seq, true);
-            logits = model.forward(batch);
-            remember(id, pos);
-            row = 0;
+            if (next == queued) {
+                int limit = Math.min(o.maxTokens() - n, context - 1 - pos);
+                if (speculator != null) {
+                    queued = speculator.round(model, seq, sampler, history, histLen, limit, o.topLogprobs(), aheadIds, aheadSteps);
+                } else {
+                    batch.clear().add(id, pos, seq, true);
+                    logits = model.forward(batch);
+                    aheadIds[0] = sampler.sample(logits, 0, history, histLen);
+                    aheadSteps[0] = LogProbs.step(pos + 1, aheadIds[0], logits, 0, vocab, o.topLogprobs());
+                    queued = 1;
+                }
+                // The fed token and all but the last new one now sit in the cache.
+                remember(id, pos);
+                for (int i = 0; i + 1 < queued; i++) remember(aheadIds[i], pos + 1 + i);
+                next = 0;
+            }
+            id = aheadIds[next];
+            step = aheadSteps[next];
+            next++;
             pos++;
         }
         if (dec != null && !"stop".equals(finish)) text.append(dec.flush());
         long t2 = System.nanoTime();
         int[] gen = Arrays.copyOf(out, n);
         Timings timings = new Timings(prompt.length, (t1 - t0) / 1e6, n, (t2 - t1) / 1e6);
-        return new GenerationResult(prompt, gen, text.toString(), steps, promptSteps, finish, timings);
+        SpecStats spec = speculator != null ? speculator.stats() : null;
+        return new GenerationResult(prompt, gen, text.toString(), steps, promptSteps, finish, timings, spec);
     }
 
     /**

@@ -27,12 +27,18 @@ final class F32Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+        if (x.tokens() > FewTokens.MAX) x.tokenMajor(Gemm.TILE);
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        if (x.tokens() > 1) {
+        int T = x.tokens();
+        // A few tokens (speculative verification) keep register tiles; more go through the panel GEMM.
+        if (T > 1 && T <= FewTokens.MAX) {
+            FewTokens.f32(data, cols, x.data(), x.offset(), T, y, yStride, yOff, r0, r1);
+            return;
+        }
+        if (T > 1) {
             Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }

@@ -1,0 +1,141 @@
+package moge.spec;
+
+import java.util.Arrays;
+
+/**
+ * Chooses how many tokens to propose each round from what rounds cost and how often proposals were
+ * accepted. With a per-token acceptance rate a, proposing k tokens yields (1 - a^(k+1)) / (1 - a) tokens
+ * per round on average; a round costs a pass verifying k proposals plus k proposals. Both costs are kept
+ * relative to a plain decode step (so a busy machine or JIT warm-up, which slow everything alike, do not
+ * skew them). The policy picks the k in {0} and [min, max] with the most tokens per unit of time, where
+ * k = 0 is a plain step: speculation switches itself off when it does not pay, and probes now and then
+ * (at growing intervals) in case the text turned predictable. Larger drafts are tried step by step.
+ */
+final class DraftPolicy {
+    static final double DECAY = 0.9;
+    static final double WEIGHT = 0.25;
+    static final int FIRST_PROBE = 8;
+    static final int MAX_PROBE = 256;
+    /** How far past the largest measured draft size the policy may guess. */
+    static final int REACH = 2;
+    /** While speculating, one round in this many is a plain step that keeps the reference cost fresh. */
+    static final int REFRESH = 64;
+
+    final int min;
+    final int max;
+    final boolean adaptive;
+    private double plainMs = Double.NaN;
+    /** Cost of verifying k proposals in plain steps; [0] = 1. */
+    private final double[] ratio;
+    private double draftRatio = Double.NaN;
+    private int measuredMax;
+    private double hits, misses;
+    private int plainRun;
+    private int specRun;
+    private int probeEvery = FIRST_PROBE;
+
+    /** @param adaptive false: always ask for as many proposals as allowed (max, or fewer near the end) */
+    DraftPolicy(int min, int max, boolean adaptive) {
+        if (min < 1 || max < min) throw new IllegalArgumentException("draft sizes " + min + ".." + max);
+        this.min = min;
+        this.max = max;
+        this.adaptive = adaptive;
+        ratio = new double[max + 1];
+        Arrays.fill(ratio, Double.NaN);
+        ratio[0] = 1;
+    }
+
+    /** Proposals to ask for this round, at most {@code limit}; 0 means a plain step. */
+    int choose(int limit) {
+        int hi = Math.min(max, limit);
+        if (hi < min) return 0;
+        if (!adaptive) return hi;
+        // Measure a plain step first: every cost is relative to it.
+        if (Double.isNaN(plainMs)) return 0;
+        hi = Math.min(hi, Math.max(min, measuredMax + REACH));
+        int best = min;
+        double bestRate = rate(min);
+        for (int k = min + 1; k <= hi; k++) {
+            double r = rate(k);
+            if (r > bestRate) {
+                bestRate = r;
+                best = k;
+            }
+        }
+        if (bestRate > 1) {
+            plainRun = 0;
+            probeEvery = FIRST_PROBE;
+            if (++specRun >= REFRESH) {
+                specRun = 0;
+                return 0;
+            }
+            return best;
+        }
+        if (++plainRun >= probeEvery) {
+            // A probe refreshes the most promising size, so one unlucky measurement does not stick.
+            plainRun = 0;
+            probeEvery = Math.min(MAX_PROBE, probeEvery * 2);
+            return best;
+        }
+        return 0;
+    }
+
+    /** Tokens per plain-step time when proposing k. */
+    private double rate(int k) {
+        double dr = Double.isNaN(draftRatio) ? 0 : draftRatio;
+        return expectedTokens(acceptance(), k) / (cost(k) + k * dr);
+    }
+
+    /**
+     * Records a round: {@code requested} proposals asked for, {@code verified} of them verified,
+     * {@code accepted} of those kept; time spent proposing and verifying, in ms.
+     */
+    void record(int requested, int verified, int accepted, double draftMs, double roundMs) {
+        if (verified == 0) {
+            plainMs = ema(plainMs, roundMs);
+        } else if (!Double.isNaN(plainMs)) {
+            ratio[verified] = ema(ratio[verified], roundMs / plainMs);
+            measuredMax = Math.max(measuredMax, verified);
+        }
+        if (requested > 0 && !Double.isNaN(plainMs)) draftRatio = ema(draftRatio, draftMs / requested / plainMs);
+        if (verified > 0) {
+            hits = hits * DECAY + accepted;
+            misses = misses * DECAY + (accepted < verified ? 1 : 0);
+        }
+    }
+
+    /** Per-token acceptance estimate; starts optimistic (2/3) so that speculation is tried at all. */
+    double acceptance() {
+        return (hits + 2) / (hits + misses + 3);
+    }
+
+    /** Measured cost of a plain step in ms (NaN before the first). */
+    double plainCost() {
+        return plainMs;
+    }
+
+    static double expectedTokens(double a, int k) {
+        if (a >= 1) return k + 1;
+        return (1 - Math.pow(a, k + 1)) / (1 - a);
+    }
+
+    /** Measured cost of verifying k proposals (in plain steps), or a guess from the nearest measured sizes. */
+    double cost(int k) {
+        if (!Double.isNaN(ratio[k])) return ratio[k];
+        int lo = k - 1;
+        while (Double.isNaN(ratio[lo])) lo--;
+        int hi = k + 1;
+        while (hi <= max && Double.isNaN(ratio[hi])) hi++;
+        if (hi <= max) return ratio[lo] + (ratio[hi] - ratio[lo]) * (k - lo) / (hi - lo);
+        // Beyond every measurement: assume each further token adds 5% of a plain step. Optimistic, so larger
+        // drafts get tried; the first measurement replaces the guess.
+        return ratio[lo] + 0.05 * (k - lo);
+    }
+
+    /** Moving average that clips outliers (a stall, a catch-up after a pause) to 3x either way. */
+    private static double ema(double old, double x) {
+        if (Double.isNaN(old)) return x;
+        x = Math.max(old / 3, Math.min(old * 3, x));
+        return old + WEIGHT * (x - old);
+    }
+}
