@@ -50,6 +50,14 @@ public final class Generator {
     }
 
     public GenerationResult generate(int[] prompt, GenerateOptions o, TokenListener listener) {
+        return generate(prompt, o, listener, DecodePolicy.NONE);
+    }
+
+    /**
+     * As {@link #generate(int[], GenerateOptions, TokenListener)}, with {@code policy} consulted before every
+     * position: a forced id replaces sampling (it still counts against max tokens and may be a stop id).
+     */
+    public GenerationResult generate(int[] prompt, GenerateOptions o, TokenListener listener, DecodePolicy policy) {
         if (prompt.length == 0) throw new MogeException("empty prompt: nothing to continue from");
         if (prompt.length >= context) {
             throw new MogeException("prompt of " + prompt.length + " tokens does not fit the context of " + context
@@ -74,7 +82,12 @@ public final class Generator {
         int pos = prompt.length;
         int row = prefillRow;
         while (n < o.maxTokens()) {
-            int id = sampler.sample(logits, row, history, histLen);
+            int forced = policy.forcedToken();
+            if (forced != DecodePolicy.SAMPLE && (forced < 0 || forced >= vocab)) {
+                throw new MogeException("decode policy forced token " + forced + " outside the vocabulary of " + vocab);
+            }
+            int id = forced != DecodePolicy.SAMPLE ? forced : sampler.sample(logits, row, history, histLen);
+            policy.accepted(id, forced != DecodePolicy.SAMPLE);
             Step step = LogProbs.step(pos, id, logits, row, vocab, o.topLogprobs());
             steps.add(step);
             out[n++] = id;
