@@ -12,6 +12,10 @@ import moge.generate.TokenListener;
 import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
+import moge.thinking.ThinkingListener;
+import moge.thinking.ThinkingOptions;
+import moge.thinking.ThinkingResult;
+import moge.thinking.ThinkingRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,6 +33,12 @@ public final class GenerateCommand implements Runnable {
 
     @Mixin
     SamplingOptions sampling;
+
+    @Mixin
+    ThinkingCliOptions thinking;
+
+    @Option(names = "--hide-reasoning", description = "With --chat: print only the answer, not the reasoning.")
+    boolean hideReasoning;
 
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt text (BOS added per tokenizer_config.json).")
     String prompt;
@@ -57,7 +67,8 @@ public final class GenerateCommand implements Runnable {
     @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable).")
     List<String> stop = new ArrayList<>();
 
-    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings) instead of streaming text.")
+    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings; with --chat also "
+            + "reasoning, content and thinking) instead of streaming text.")
     boolean json;
 
     @picocli.CommandLine.Spec
@@ -68,14 +79,21 @@ public final class GenerateCommand implements Runnable {
         if ((prompt == null) == (promptIds == null)) throw new MogeException("give exactly one of --prompt or --prompt-ids");
         if (maxTokens < 0) throw new MogeException("--max-tokens must be >= 0, got " + maxTokens);
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
+        if (!chat && (thinking.given() || hideReasoning)) {
+            throw new MogeException("--think, --thinking-budget, --budget-message and --hide-reasoning need --chat");
+        }
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
-            int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
             Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
             GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
                     promptLogprobs && json, stop);
+            if (chat && promptIds == null) {
+                chatTurn(lm, g, o, out);
+                return;
+            }
+            int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             TokenListener stream = json ? TokenListener.NONE : (id, text, step) -> {
                 out.print(text);
                 out.flush();
@@ -87,6 +105,23 @@ public final class GenerateCommand implements Runnable {
             } else {
                 out.println();
             }
+        }
+    }
+
+    /** One user turn in the requested thinking mode: reasoning and answer apart. */
+    private void chatTurn(LoadedModel lm, Generator g, GenerateOptions o, PrintWriter out) {
+        Prompts.requireTokenizer(lm);
+        ThinkingOptions t = thinking.options();
+        ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
+        ReasoningPrinter printer = new ReasoningPrinter(out, ReasoningPrinter.stdoutIsTerminal(), hideReasoning);
+        ThinkingResult r = runner.chat(Prompts.messages(system, prompt), t, o, json ? ThinkingListener.NONE : printer);
+        if (json) {
+            ObjectNode n = toJson(r.last());
+            ThinkingJson.put(n, r, t);
+            out.println(n.toPrettyString());
+        } else {
+            printer.finish();
+            out.println();
         }
     }
 
