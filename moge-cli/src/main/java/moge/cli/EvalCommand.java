@@ -118,7 +118,9 @@ public final class EvalCommand implements Runnable {
     }
 
     static void printTable(PrintWriter out, List<ThinkingEval.ModeResult> results) {
+        // columns: the difficulties, then the task classes when they say more than the difficulties
         List<String> classes = new ArrayList<>();
+        for (ThinkingEval.ModeResult r : results) for (String c : r.perDifficulty().keySet()) if (!classes.contains(c)) classes.add(c);
         for (ThinkingEval.ModeResult r : results) for (String c : r.perClass().keySet()) if (!classes.contains(c)) classes.add(c);
         StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-8s %9s %12s %13s", "mode", "accuracy", "mean tokens", "mean latency"));
         for (String c : classes) head.append(String.format(Locale.ROOT, " %10s", trim(c, 10)));
@@ -129,7 +131,7 @@ public final class EvalCommand implements Runnable {
             StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-8s %8.1f%% %12.1f %10.0f ms", r.mode().label(),
                     100 * s.accuracy(), s.meanTokens(), s.meanLatencyMs()));
             for (String c : classes) {
-                ThinkingEval.Stats cs = r.perClass().get(c);
+                ThinkingEval.Stats cs = r.perDifficulty().containsKey(c) ? r.perDifficulty().get(c) : r.perClass().get(c);
                 row.append(cs == null ? String.format(Locale.ROOT, " %10s", "-") : String.format(Locale.ROOT, " %9.1f%%", 100 * cs.accuracy()));
             }
             row.append("  ").append(usedSummary(s.modeUsed()));
@@ -157,8 +159,10 @@ public final class EvalCommand implements Runnable {
             ObjectNode o = arr.addObject();
             o.put("mode", r.mode().label());
             stats(o, r.overall());
-            ObjectNode per = o.putObject("per_class");
-            r.perClass().forEach((k, v) -> stats(per.putObject(k), v));
+            ObjectNode perDifficulty = o.putObject("per_difficulty");
+            r.perDifficulty().forEach((k, v) -> stats(perDifficulty.putObject(k), v));
+            ObjectNode perClass = o.putObject("per_class");
+            r.perClass().forEach((k, v) -> stats(perClass.putObject(k), v));
         }
         return root;
     }

@@ -123,8 +123,8 @@ class ThinkingCliTest {
             assertThat(r.get("accuracy").asDouble()).isBetween(0.0, 1.0);
             assertThat(r.get("mean_tokens").asDouble()).isBetween(1.0, 8.0);
             assertThat(r.get("mean_latency_ms").asDouble()).isPositive();
-            assertThat(r.get("per_class").get("easy").get("n").asInt()).isEqualTo(2);
-            assertThat(r.get("per_class").get("hard").get("n").asInt()).isEqualTo(2);
+            assertThat(r.get("per_difficulty").get("easy").get("n").asInt()).isEqualTo(2);
+            assertThat(r.get("per_difficulty").get("hard").get("n").asInt()).isEqualTo(2);
         }
         BufferedImage img = ImageIO.read(png.toFile());
         assertThat(img.getWidth()).isEqualTo(720);

@@ -14,12 +14,13 @@ import java.util.List;
 
 /**
  * One labelled evaluation prompt. Task files are JSON Lines, one object per line:
- * {@code {"prompt": "...", "answer": "...", "difficulty": "easy"}} with optional {@code "system"} and {@code "id"}.
- * {@code answer} may be a string or a number ({@code "expected"} is accepted too); {@code difficulty} names the class
- * results are broken down by ({@code "class"} and {@code "level"} are accepted too; default "all"). Blank lines are
- * skipped.
+ * {@code {"prompt": "...", "answer": "...", "difficulty": "easy"}} with optional {@code "class"}, {@code "system"} and
+ * {@code "id"}; the demo model's held-out set ({@code eval/heldout.jsonl}, written by moge train) has
+ * {@code {"id", "class", "difficulty", "prompt", "expected"}}. {@code answer} (or {@code expected}) may be a string or
+ * a number; {@code difficulty} (default "all") and {@code class} (default: the difficulty) name the groups results
+ * are broken down by. The prompt is the user turn without any mode switch. Blank lines are skipped.
  */
-public record EvalTask(String id, String system, String prompt, String answer, String difficulty) {
+public record EvalTask(String id, String system, String prompt, String answer, String difficulty, String cls) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static List<EvalTask> load(Path file) {
@@ -49,10 +50,12 @@ public record EvalTask(String id, String system, String prompt, String answer, S
         if (n == null || !n.isObject()) throw new MogeException(where + ": not a JSON object");
         String prompt = text(n, where, true, "prompt");
         String answer = text(n, where, true, "answer", "expected");
-        String difficulty = text(n, where, false, "difficulty", "class", "level");
+        String difficulty = text(n, where, false, "difficulty", "level");
+        String cls = text(n, where, false, "class");
         String system = text(n, where, false, "system");
         String id = text(n, where, false, "id");
-        return new EvalTask(id != null ? id : defaultId, system, prompt, answer, difficulty != null ? difficulty : "all");
+        if (difficulty == null) difficulty = cls != null ? cls : "all";
+        return new EvalTask(id != null ? id : defaultId, system, prompt, answer, difficulty, cls != null ? cls : difficulty);
     }
 
     private static String text(JsonNode n, String where, boolean required, String... names) {

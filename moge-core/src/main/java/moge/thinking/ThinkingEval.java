@@ -44,8 +44,12 @@ public final class ThinkingEval {
         }
     }
 
-    /** A mode's results: overall, per difficulty class (in order of first appearance) and per item. */
-    public record ModeResult(ThinkingMode mode, Stats overall, Map<String, Stats> perClass, List<Item> items) {
+    /**
+     * A mode's results: overall, per difficulty and per task class (groups in order of first appearance), and per
+     * item.
+     */
+    public record ModeResult(ThinkingMode mode, Stats overall, Map<String, Stats> perDifficulty, Map<String, Stats> perClass,
+                             List<Item> items) {
     }
 
     public static ModeResult run(ThinkingRunner runner, List<EvalTask> tasks, ThinkingOptions t, GenerateOptions o,
@@ -63,10 +67,15 @@ public final class ThinkingEval {
             items.add(item);
             if (progress != null) progress.accept(item);
         }
-        Map<String, List<Item>> byClass = new LinkedHashMap<>();
-        for (Item i : items) byClass.computeIfAbsent(i.task.difficulty(), k -> new ArrayList<>()).add(i);
-        Map<String, Stats> perClass = new LinkedHashMap<>();
-        byClass.forEach((k, v) -> perClass.put(k, Stats.of(v)));
-        return new ModeResult(t.mode(), Stats.of(items), perClass, List.copyOf(items));
+        return new ModeResult(t.mode(), Stats.of(items), group(items, EvalTask::difficulty), group(items, EvalTask::cls),
+                List.copyOf(items));
+    }
+
+    private static Map<String, Stats> group(List<Item> items, java.util.function.Function<EvalTask, String> key) {
+        Map<String, List<Item>> by = new LinkedHashMap<>();
+        for (Item i : items) by.computeIfAbsent(key.apply(i.task), k -> new ArrayList<>()).add(i);
+        Map<String, Stats> out = new LinkedHashMap<>();
+        by.forEach((k, v) -> out.put(k, Stats.of(v)));
+        return out;
     }
 }

@@ -31,8 +31,11 @@ class EvalTest {
                 "{\"id\": \"q7\", \"system\": \"Be brief.\", \"prompt\": \"98*76\", \"expected\": 7448, \"class\": \"hard\"}",
                 "{\"prompt\": \"x\", \"answer\": \"y\"}");
         List<EvalTask> tasks = EvalTask.load(f);
-        assertThat(tasks).containsExactly(new EvalTask("1", null, "1+1", "2", "easy"),
-                new EvalTask("q7", "Be brief.", "98*76", "7448", "hard"), new EvalTask("3", null, "x", "y", "all"));
+        assertThat(tasks).containsExactly(new EvalTask("1", null, "1+1", "2", "easy", "easy"),
+                new EvalTask("q7", "Be brief.", "98*76", "7448", "hard", "hard"), new EvalTask("3", null, "x", "y", "all", "all"));
+        // the demo model's held-out format: class and difficulty both given
+        Path heldout = write("{\"id\":\"add_big-0\",\"class\":\"add_big\",\"difficulty\":\"hard\",\"prompt\":\"3919+8765=?\",\"expected\":\"12684\"}");
+        assertThat(EvalTask.load(heldout)).containsExactly(new EvalTask("add_big-0", null, "3919+8765=?", "12684", "hard", "add_big"));
     }
 
     @Test
@@ -77,18 +80,20 @@ class EvalTest {
             String b = fx.runner(template).chat(List.of(ChatMessage.user("beta")), fast, o, ThinkingListener.NONE).content();
             assertThat(a).isNotBlank();
             Path f = write(
-                    "{\"prompt\": \"alpha\", \"answer\": " + json(a) + ", \"difficulty\": \"easy\"}",
-                    "{\"prompt\": \"beta\", \"answer\": \"certainly not this\", \"difficulty\": \"hard\"}",
-                    "{\"prompt\": \"beta\", \"answer\": " + json(b) + ", \"difficulty\": \"hard\"}");
+                    "{\"prompt\": \"alpha\", \"answer\": " + json(a) + ", \"difficulty\": \"easy\", \"class\": \"a\"}",
+                    "{\"prompt\": \"beta\", \"answer\": \"certainly not this\", \"difficulty\": \"hard\", \"class\": \"b\"}",
+                    "{\"prompt\": \"beta\", \"answer\": " + json(b) + ", \"difficulty\": \"hard\", \"class\": \"b\"}");
             List<ThinkingEval.Item> seen = new java.util.ArrayList<>();
             ThinkingEval.ModeResult r = ThinkingEval.run(fx.runner(template), EvalTask.load(f), fast, o, seen::add);
             assertThat(seen).hasSize(3);
             assertThat(r.overall().n()).isEqualTo(3);
             assertThat(r.overall().correct()).isEqualTo(2);
             assertThat(r.overall().accuracy()).isEqualTo(2 / 3.0);
-            assertThat(r.perClass().keySet()).containsExactly("easy", "hard");
-            assertThat(r.perClass().get("easy").accuracy()).isEqualTo(1.0);
-            assertThat(r.perClass().get("hard").accuracy()).isEqualTo(0.5);
+            assertThat(r.perDifficulty().keySet()).containsExactly("easy", "hard");
+            assertThat(r.perDifficulty().get("easy").accuracy()).isEqualTo(1.0);
+            assertThat(r.perDifficulty().get("hard").accuracy()).isEqualTo(0.5);
+            assertThat(r.perClass().keySet()).containsExactly("a", "b");
+            assertThat(r.perClass().get("b").n()).isEqualTo(2);
             assertThat(r.overall().meanTokens()).isBetween(1.0, 6.0);
             assertThat(r.overall().meanLatencyMs()).isPositive();
             assertThat(r.overall().modeUsed()).containsEntry("fast", 3);
