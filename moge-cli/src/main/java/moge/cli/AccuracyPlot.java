@@ -19,6 +19,9 @@ import java.util.List;
 
 /** PNG of accuracy against mean generated tokens, one labelled point per thinking mode (drawn headless). */
 final class AccuracyPlot {
+    /** One fixed colour per mode (slow, fast, auto, cascade), so plots compare at a glance. */
+    private static final Color[] COLORS = {new Color(0xC0392B), new Color(0x2471A3), new Color(0x229954), new Color(0x8E44AD)};
+
     private AccuracyPlot() {
     }
 
@@ -33,11 +36,17 @@ final class AccuracyPlot {
         NumberAxis x = new NumberAxis("mean generated tokens per prompt");
         NumberAxis y = new NumberAxis("accuracy (%)");
         x.setAutoRangeIncludesZero(true);
+        // room for the point labels at the right edge
+        x.setUpperMargin(0.2);
         y.setRange(0, 105);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(false, true);
         renderer.setDefaultItemLabelGenerator(new StandardXYItemLabelGenerator("{0}: {2}% at {1}",
                 new java.text.DecimalFormat("0"), new java.text.DecimalFormat("0.0")));
         renderer.setDefaultItemLabelsVisible(true);
+        for (int i = 0; i < results.size(); i++) {
+            renderer.setSeriesPaint(i, COLORS[results.get(i).mode().ordinal() % COLORS.length]);
+            renderer.setSeriesShape(i, new java.awt.geom.Ellipse2D.Double(-5, -5, 10, 10));
+        }
         renderer.setDefaultItemLabelFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         XYPlot plot = new XYPlot(data, x, y, renderer);
         plot.setBackgroundPaint(Color.WHITE);
