@@ -51,7 +51,7 @@ public final class InspectCommand implements Runnable {
             } else {
                 out.printf("ffn:          %d (dense SwiGLU)%n", c.intermediate());
             }
-            out.printf("rope:         NeoX, theta %.6g, max positions %d%n", c.ropeTheta(), c.maxPositions());
+            out.printf("rope:         %s, theta %.6g, max positions %d%n", c.ropeStyle() == moge.model.RopeStyle.NEOX ? "NeoX" : "interleaved", c.ropeTheta(), c.maxPositions());
             out.printf("rms eps:      %.3g   biases: q/k/v %s, o %s   tied embeddings: %s%n", c.rmsEps(), c.qkvBias(), c.oBias(),
                     c.tiedEmbeddings());
             out.printf("parameters:   %s total, %s active per token%n", human(c.parameterCount()), human(c.activeParameterCount()));

@@ -17,6 +17,7 @@ import java.io.PrintWriter;
                 ChatCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,
+                ConvertCommand.class,
                 RandomModelCommand.class,
                 CommandLine.HelpCommand.class
         })

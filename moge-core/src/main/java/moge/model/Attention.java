@@ -4,8 +4,9 @@ import moge.tensor.Parallel;
 import moge.tensor.VectorMath;
 
 /**
- * Rotary embedding, KV cache writes and causal grouped-query attention over the paged cache. RoPE is the
- * NeoX (rotate_half) form over the full head dimension: pair (i, i + d/2) rotates by pos * theta^(-2i/d).
+ * Rotary embedding, KV cache writes and causal grouped-query attention over the paged cache. RoPE covers
+ * the full head dimension; pair i rotates by pos * theta^(-2i/d), the pair being (i, i + d/2) in the NeoX
+ * (rotate_half) form or (2i, 2i + 1) in the interleaved form ({@link RopeStyle}).
  */
 final class Attention {
     private final ModelConfig c;
@@ -40,6 +41,10 @@ final class Attention {
 
     void rope(float[] x, int tokens, int heads) {
         int d = c.headDim(), half = d / 2;
+        if (c.ropeStyle() == RopeStyle.INTERLEAVED) {
+            ropeInterleaved(x, tokens, heads);
+            return;
+        }
         for (int t = 0; t < tokens; t++) {
             for (int h = 0; h < heads; h++) {
                 int o = (t * heads + h) * d;
@@ -48,6 +53,21 @@ final class Attention {
                     float cs = cos[t * half + i], sn = sin[t * half + i];
                     x[o + i] = x1 * cs - x2 * sn;
                     x[o + i + half] = x2 * cs + x1 * sn;
+                }
+            }
+        }
+    }
+
+    private void ropeInterleaved(float[] x, int tokens, int heads) {
+        int d = c.headDim(), half = d / 2;
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < heads; h++) {
+                int o = (t * heads + h) * d;
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[o + 2 * i], x2 = x[o + 2 * i + 1];
+                    float cs = cos[t * half + i], sn = sin[t * half + i];
+                    x[o + 2 * i] = x1 * cs - x2 * sn;
+                    x[o + 2 * i + 1] = x2 * cs + x1 * sn;
                 }
             }
         }

@@ -10,6 +10,7 @@ import java.util.Arrays;
  * @param expertGroups  MoGE groups; experts [g * n/groups, (g+1) * n/groups) form group g
  * @param normTopkProb  renormalise the selected expert weights to sum to one (Qwen3-MoE), not MoGE
  * @param qkNorm        per-head RMSNorm of q and k before RoPE (Qwen3)
+ * @param ropeStyle     which dimensions RoPE pairs (NEOX unless a GGUF {@code llama} file says otherwise)
  */
 public record ModelConfig(
         Arch arch,
@@ -34,7 +35,22 @@ public record ModelConfig(
         boolean qkvBias,
         boolean oBias,
         boolean qkNorm,
-        RouterKind router) {
+        RouterKind router,
+        RopeStyle ropeStyle) {
+
+    public ModelConfig {
+        if (ropeStyle == null) ropeStyle = RopeStyle.NEOX;
+    }
+
+    /** The configuration with NeoX RoPE (every Hugging Face checkpoint moge reads). */
+    public ModelConfig(Arch arch, int vocabSize, int hidden, int layers, int heads, int kvHeads, int headDim, int intermediate,
+                       int numExperts, int expertsPerTok, int expertGroups, int moeIntermediate, int sharedIntermediate,
+                       boolean normTopkProb, boolean[] denseLayers, double ropeTheta, float rmsEps, int maxPositions,
+                       boolean tiedEmbeddings, boolean qkvBias, boolean oBias, boolean qkNorm, RouterKind router) {
+        this(arch, vocabSize, hidden, layers, heads, kvHeads, headDim, intermediate, numExperts, expertsPerTok, expertGroups,
+                moeIntermediate, sharedIntermediate, normTopkProb, denseLayers, ropeTheta, rmsEps, maxPositions, tiedEmbeddings,
+                qkvBias, oBias, qkNorm, router, RopeStyle.NEOX);
+    }
 
     public boolean isMoe(int layer) {
         return numExperts > 0 && !(denseLayers != null && layer < denseLayers.length && denseLayers[layer]);
@@ -59,7 +75,7 @@ public record ModelConfig(
     public ModelConfig withRouter(RouterKind r) {
         return new ModelConfig(arch, vocabSize, hidden, layers, heads, kvHeads, headDim, intermediate, numExperts,
                 expertsPerTok, expertGroups, moeIntermediate, sharedIntermediate, normTopkProb, denseLayers, ropeTheta,
-                rmsEps, maxPositions, tiedEmbeddings, qkvBias, oBias, qkNorm, r);
+                rmsEps, maxPositions, tiedEmbeddings, qkvBias, oBias, qkNorm, r, ropeStyle);
     }
 
     /** Total parameters, counted from the shapes the config implies. */
@@ -101,6 +117,6 @@ public record ModelConfig(
                 + "/" + kvHeads + " headDim=" + headDim + " ff=" + intermediate + " experts=" + numExperts + " k=" + expertsPerTok
                 + " groups=" + expertGroups + " moeFF=" + moeIntermediate + " sharedFF=" + sharedIntermediate
                 + " dense=" + Arrays.toString(denseLayers) + " theta=" + ropeTheta + " eps=" + rmsEps + " tied=" + tiedEmbeddings
-                + " router=" + router + "]";
+                + " router=" + router + " rope=" + ropeStyle + "]";
     }
 }

@@ -4,13 +4,17 @@ import moge.MogeException;
 import moge.chat.ChatTemplate;
 import moge.format.HfCheckpoint;
 import moge.format.HfConfig;
+import moge.format.gguf.GgufFile;
+import moge.format.gguf.GgufModelConfig;
+import moge.format.gguf.GgufTokenizers;
+import moge.format.gguf.GgufWeightLoader;
 import moge.tokenizer.HfTokenizerLoader;
 import moge.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Opens a model from a Hugging Face directory (or, later, a GGUF file) with its tokenizer. */
+/** Opens a model from a Hugging Face directory or a GGUF file, with its tokenizer and chat template. */
 public final class ModelLoader {
     private ModelLoader() {
     }
@@ -21,6 +25,7 @@ public final class ModelLoader {
      */
     public static LoadedModel load(Path path, RouterKind router, boolean[] keepExpert) {
         if (!Files.exists(path)) throw new MogeException(path + ": no such file or directory");
+        if (GgufFile.looksLike(path)) return loadGguf(path, router, keepExpert);
         if (!HfCheckpoint.looksLike(path)) {
             throw new MogeException(path + ": not a model (expected a directory with config.json and safetensors, or a .gguf file)");
         }
@@ -38,6 +43,23 @@ public final class ModelLoader {
             return new LoadedModel(path, c, w, tok, template, ck);
         } catch (RuntimeException e) {
             ck.close();
+            throw e;
+        }
+    }
+
+    private static LoadedModel loadGguf(Path path, RouterKind router, boolean[] keepExpert) {
+        GgufFile f = GgufFile.open(path);
+        try {
+            ModelConfig c = GgufModelConfig.read(f);
+            if (router != null && c.hasExperts()) c = c.withRouter(router);
+            Weights w = GgufWeightLoader.load(f, c, keepExpert);
+            Tokenizer tok = GgufTokenizers.load(f);
+            if (tok != null && tok.vocabSize() > c.vocabSize()) {
+                throw new MogeException(path + ": " + tok.vocabSize() + " tokens but token_embd has " + c.vocabSize() + " rows");
+            }
+            return new LoadedModel(path, c, w, tok, GgufTokenizers.chatTemplate(f, tok, c.arch()), f);
+        } catch (RuntimeException e) {
+            f.close();
             throw e;
         }
     }

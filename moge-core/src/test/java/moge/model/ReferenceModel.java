@@ -6,6 +6,9 @@ import moge.format.TensorSource;
 /**
  * The plain reference: the whole forward pass in float64 with simple loops, straight from spec/pangu.md,
  * reading weights element by element from the checkpoint. Slow on purpose; every fast path is compared with it.
+ * Besides openPangu it covers what the GGUF architectures add: interleaved RoPE (llama), per-head q/k
+ * RMSNorm (Qwen3, tensors self_attn.{q,k}_norm.weight), renormalised top-k weights and routers without a
+ * router_scale (Qwen3-MoE).
  */
 public final class ReferenceModel {
     private final ModelConfig c;
@@ -57,13 +60,25 @@ public final class ReferenceModel {
         return mv(mat(p + "down_proj.weight"), h);
     }
 
+    /** Rotates pair i = (i, i + d/2) for NeoX, (2i, 2i + 1) for the interleaved style, by pos * theta^(-2i/d). */
     private void rope(double[] v, int off, int pos) {
         int d = c.headDim(), half = d / 2;
+        boolean neox = c.ropeStyle() == RopeStyle.NEOX;
         for (int i = 0; i < half; i++) {
             double a = pos * Math.pow(c.ropeTheta(), -2.0 * i / d);
-            double x1 = v[off + i], x2 = v[off + i + half];
-            v[off + i] = x1 * Math.cos(a) - x2 * Math.sin(a);
-            v[off + i + half] = x2 * Math.cos(a) + x1 * Math.sin(a);
+            int i1 = neox ? off + i : off + 2 * i, i2 = neox ? off + i + half : off + 2 * i + 1;
+            double x1 = v[i1], x2 = v[i2];
+            v[i1] = x1 * Math.cos(a) - x2 * Math.sin(a);
+            v[i2] = x2 * Math.cos(a) + x1 * Math.sin(a);
+        }
+    }
+
+    /** Qwen3's per-head RMSNorm of q or k (one weight vector of head_dim shared by all heads). */
+    private void headNorm(double[] v, int heads, double[] w) {
+        int d = c.headDim();
+        for (int h = 0; h < heads; h++) {
+            double[] part = java.util.Arrays.copyOfRange(v, h * d, (h + 1) * d);
+            System.arraycopy(rms(part, w), 0, v, h * d, d);
         }
     }
 
@@ -86,6 +101,10 @@ public final class ReferenceModel {
                     addTo(Q[t], vec(p + "self_attn.q_proj.bias"));
                     addTo(K[t], vec(p + "self_attn.k_proj.bias"));
                     addTo(V[t], vec(p + "self_attn.v_proj.bias"));
+                }
+                if (c.qkNorm()) {
+                    headNorm(Q[t], c.heads(), vec(p + "self_attn.q_norm.weight"));
+                    headNorm(K[t], c.kvHeads(), vec(p + "self_attn.k_norm.weight"));
                 }
                 for (int h = 0; h < c.heads(); h++) rope(Q[t], h * d, t);
                 for (int h = 0; h < c.kvHeads(); h++) rope(K[t], h * d, t);
@@ -127,7 +146,7 @@ public final class ReferenceModel {
     private double[] moe(String p, double[] xn, RouterKind router) {
         int E = c.numExperts(), k = c.expertsPerTok();
         double[] logits = mv(mat(p + "mlp.gate.weight"), xn);
-        double[] scale = vec(p + "mlp.router_scale");
+        double[] scale = src.find(p + "mlp.router_scale") != null ? vec(p + "mlp.router_scale") : null;
         double max = Double.NEGATIVE_INFINITY, sum = 0;
         for (double v : logits) max = Math.max(max, v);
         double[] prob = new double[E];
@@ -144,10 +163,12 @@ public final class ReferenceModel {
             }
         }
         double[] out = c.sharedIntermediate() > 0 ? swiglu(p + "mlp.shared_expert.", xn) : new double[xn.length];
+        double chosenSum = 0;
+        for (int e = 0; e < E; e++) if (chosen[e]) chosenSum += prob[e];
         for (int e = 0; e < E; e++) {
             if (!chosen[e]) continue;
             double[] y = swiglu(p + "mlp.experts." + e + ".", xn);
-            double w = prob[e] * scale[e];
+            double w = (c.normTopkProb() ? prob[e] / chosenSum : prob[e]) * (scale == null ? 1 : scale[e]);
             for (int i = 0; i < out.length; i++) out[i] += w * y[i];
         }
         return out;

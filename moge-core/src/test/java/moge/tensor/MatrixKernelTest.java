@@ -92,7 +92,11 @@ class MatrixKernelTest {
             float[] h = new float[T * ff], scratch = new float[T * ff], gy = new float[T * ff], uy = new float[T * ff];
             Kernels.swiglu(team, gm, um, a, h, scratch);
             Kernels.matmulMany(team, a, new Matrix[]{gm, um}, new float[][]{gy, uy});
-            for (int i = 0; i < h.length; i++) assertThat(h[i]).isEqualTo(VectorMath.silu(gy[i]) * uy[i]);
+            // Same arithmetic; interpreted and compiled lane reductions may differ in the last bit.
+            for (int i = 0; i < h.length; i++) {
+                float ref = VectorMath.silu(gy[i]) * uy[i];
+                assertThat(h[i]).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-5f * (1 + Math.abs(ref))));
+            }
         }
     }
 }

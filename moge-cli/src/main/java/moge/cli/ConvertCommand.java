@@ -1,0 +1,64 @@
+package moge.cli;
+
+import moge.MogeException;
+import moge.format.DType;
+import moge.format.gguf.HfToGguf;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** Hugging Face openPangu checkpoint to GGUF (docs/gguf.md describes the layout). */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = "Convert a Hugging Face openPangu checkpoint (Embedded or Pro MoE) to a GGUF file.")
+public final class ConvertCommand implements Runnable {
+    @Parameters(index = "0", paramLabel = "DIR", description = "Model directory (config.json, safetensors, tokenizer.model).")
+    Path dir;
+
+    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0",
+            description = "Storage type of the weight matrices (default bf16). Norms, biases and the router stay F32.")
+    String type = "bf16";
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE.gguf", description = "Output file.")
+    Path out;
+
+    @Option(names = "--force", description = "Overwrite an existing output file.")
+    boolean force;
+
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    static DType parseType(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "bf16" -> DType.BF16;
+            case "q8_0" -> DType.Q8_0;
+            case "q4_0" -> DType.Q4_0;
+            default -> throw new MogeException("--type: expected f32, f16, bf16, q8_0 or q4_0, got " + s);
+        };
+    }
+
+    @Override
+    public void run() {
+        DType t = parseType(type);
+        if (!Files.isDirectory(dir)) throw new MogeException(dir + ": not a model directory");
+        if (Files.exists(out) && !force) throw new MogeException(out + ": already exists (use --force to overwrite)");
+        PrintWriter err = spec.commandLine().getErr();
+        Progress[] bar = {null};
+        HfToGguf.Result r = HfToGguf.convert(dir, t, out, (done, total) -> {
+            if (bar[0] == null) bar[0] = new Progress(err, "converting " + dir.getFileName(), total);
+            bar[0].update(done);
+        });
+        if (bar[0] != null) bar[0].done();
+        spec.commandLine().getOut().printf("%s: %s, %d tensors, %s of weights (%s)%n", out, r.config().arch().ggufName, r.tensors(),
+                InspectCommand.bytes(r.tensorBytes()), t.name().toLowerCase(Locale.ROOT));
+    }
+}

@@ -1,0 +1,51 @@
+package moge.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** `moge convert` end to end: the converted file generates the fixture's text prompt exactly; bad options fail in one line. */
+class ConvertCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void convertedFileGeneratesTheFixture() throws IOException {
+        Path out = tmp.resolve("e.gguf");
+        CliRunner c = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "--type", "bf16", "-o", out.toString());
+        assertThat(c.exit()).as(c.err()).isZero();
+        assertThat(c.out()).contains("pangu-embedded, 42 tensors");
+        assertThat(c.err()).contains("converting pangu-embedded-tiny [").contains("100%");
+        JsonNode exp = new ObjectMapper().readTree(BadInputTest.FIX.resolve("expected/pangu-embedded-tiny.text.json").toFile());
+        CliRunner g = CliRunner.run("generate", "--model", out.toString(), "--json", "--ignore-eos", "-n", "16",
+                "--prompt", exp.get("prompt").get("text").asText());
+        assertThat(g.exit()).as(g.err()).isZero();
+        JsonNode got = new ObjectMapper().readTree(g.out());
+        assertThat(got.get("prompt_ids")).isEqualTo(exp.get("prompt_ids"));
+        assertThat(got.get("generated_ids")).isEqualTo(exp.get("generated_ids"));
+        assertThat(got.get("text").asText()).isEqualTo(exp.get("text").asText());
+
+        CliRunner again = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-o", out.toString());
+        assertThat(again.exit()).isEqualTo(1);
+        assertThat(again.err()).isEqualTo("moge: " + out + ": already exists (use --force to overwrite)\n");
+    }
+
+    @Test
+    void badOptionsFailInOneLine() {
+        CliRunner t = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "q5_k", "-o",
+                tmp.resolve("x.gguf").toString());
+        assertThat(t.exit()).isEqualTo(1);
+        assertThat(t.err()).isEqualTo("moge: --type: expected f32, f16, bf16, q8_0 or q4_0, got q5_k\n");
+        CliRunner d = CliRunner.run("convert", tmp.resolve("missing").toString(), "-o", tmp.resolve("x.gguf").toString());
+        assertThat(d.exit()).isEqualTo(1);
+        assertThat(d.err()).startsWith("moge: ").contains("not a model directory");
+        assertThat(Files.exists(tmp.resolve("x.gguf"))).isFalse();
+    }
+}

@@ -1,0 +1,131 @@
+package moge.format.gguf;
+
+import moge.format.DType;
+import moge.model.Arch;
+import moge.model.ModelConfig;
+import moge.model.RopeStyle;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static moge.format.gguf.GgufNames.*;
+
+/**
+ * What a model looks like as GGUF: the tensors a {@link ModelConfig} implies (llama.cpp names, PyTorch-order
+ * shapes, file order), the architecture metadata, and the storage type each tensor gets for a requested
+ * file type. The inverse of {@link GgufModelConfig} and {@link GgufWeightLoader}; used by the converter and
+ * by tests that write models.
+ */
+public final class GgufLayout {
+    private GgufLayout() {
+    }
+
+    /** Tensor names and shapes, [out, in] for matrices, [n_expert, out, in] for stacked experts. */
+    public static Map<String, long[]> tensors(ModelConfig c) {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        long h = c.hidden(), q = c.qDim(), kv = c.kvDim(), d = c.headDim();
+        m.put(TOKEN_EMBD, new long[]{c.vocabSize(), h});
+        for (int i = 0; i < c.layers(); i++) {
+            m.put(blk(i, ATTN_NORM), new long[]{h});
+            m.put(blk(i, ATTN_Q), new long[]{q, h});
+            m.put(blk(i, ATTN_K), new long[]{kv, h});
+            m.put(blk(i, ATTN_V), new long[]{kv, h});
+            m.put(blk(i, ATTN_OUT), new long[]{h, q});
+            if (c.qkvBias()) {
+                m.put(blk(i, ATTN_Q_BIAS), new long[]{q});
+                m.put(blk(i, ATTN_K_BIAS), new long[]{kv});
+                m.put(blk(i, ATTN_V_BIAS), new long[]{kv});
+            }
+            if (c.oBias()) m.put(blk(i, ATTN_OUT_BIAS), new long[]{h});
+            if (c.qkNorm()) {
+                m.put(blk(i, ATTN_Q_NORM), new long[]{d});
+                m.put(blk(i, ATTN_K_NORM), new long[]{d});
+            }
+            m.put(blk(i, FFN_NORM), new long[]{h});
+            if (c.isMoe(i)) {
+                long n = c.numExperts(), ff = c.moeIntermediate();
+                m.put(blk(i, FFN_GATE_INP), new long[]{n, h});
+                if (c.arch() == Arch.PANGU_PRO_MOE) m.put(blk(i, FFN_GATE_INP_SCALE), new long[]{n});
+                m.put(blk(i, FFN_GATE_EXPS), new long[]{n, ff, h});
+                m.put(blk(i, FFN_UP_EXPS), new long[]{n, ff, h});
+                m.put(blk(i, FFN_DOWN_EXPS), new long[]{n, h, ff});
+                if (c.sharedIntermediate() > 0) {
+                    long sf = c.sharedIntermediate();
+                    m.put(blk(i, FFN_GATE_SHEXP), new long[]{sf, h});
+                    m.put(blk(i, FFN_UP_SHEXP), new long[]{sf, h});
+                    m.put(blk(i, FFN_DOWN_SHEXP), new long[]{h, sf});
+                }
+            } else {
+                long ff = c.intermediate();
+                m.put(blk(i, FFN_GATE), new long[]{ff, h});
+                m.put(blk(i, FFN_UP), new long[]{ff, h});
+                m.put(blk(i, FFN_DOWN), new long[]{h, ff});
+            }
+        }
+        m.put(OUTPUT_NORM, new long[]{h});
+        if (!c.tiedEmbeddings()) m.put(OUTPUT, new long[]{c.vocabSize(), h});
+        return m;
+    }
+
+    /**
+     * The type a tensor is stored in when the file type is {@code fileType}, following llama.cpp's converter:
+     * vectors, norms and the router stay F32; rows that are not whole blocks fall back to F16; with Q4_0
+     * the output head (the embedding when tied) is kept at Q8_0, as llama-quantize keeps it at higher precision.
+     */
+    public static DType storageType(ModelConfig c, String name, long[] shape, DType fileType) {
+        if (shape.length < 2 || name.endsWith("_norm.weight") || name.endsWith(FFN_GATE_INP)) return DType.F32;
+        DType t = fileType;
+        if (t == DType.Q4_0 && (name.equals(OUTPUT) || (c.tiedEmbeddings() && name.equals(TOKEN_EMBD)))) t = DType.Q8_0;
+        if (t.quantized() && shape[shape.length - 1] % t.blockSize != 0) t = DType.F16;
+        return t;
+    }
+
+    /** llama.cpp's general.file_type (llama_ftype) for a requested type. */
+    public static int fileTypeId(DType t) {
+        return switch (t) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 7;
+            case Q4_K -> 15;
+            case Q6_K -> 18;
+            case BF16 -> 32;
+        };
+    }
+
+    /** Writes general.* and the {arch}.* hyperparameters of {@code c}. */
+    public static void metadata(ModelConfig c, String name, DType fileType, GgufWriter w) {
+        String a = c.arch().ggufName;
+        if (c.ropeStyle() != (c.arch() == Arch.LLAMA ? RopeStyle.INTERLEAVED : RopeStyle.NEOX)) {
+            throw new IllegalArgumentException(a + " files imply " + (c.arch() == Arch.LLAMA ? "interleaved" : "NeoX") + " RoPE");
+        }
+        w.putString(ARCHITECTURE, a);
+        w.putString("general.type", "model");
+        w.putString("general.name", name);
+        w.putU32("general.file_type", fileTypeId(fileType));
+        w.putU32("general.quantization_version", 2);
+        w.putU32(key(a, BLOCK_COUNT), c.layers());
+        w.putU32(key(a, CONTEXT_LENGTH), c.maxPositions());
+        w.putU32(key(a, EMBEDDING_LENGTH), c.hidden());
+        w.putU32(key(a, FEED_FORWARD_LENGTH), Math.max(0, c.intermediate()));
+        w.putU32(key(a, HEAD_COUNT), c.heads());
+        w.putU32(key(a, HEAD_COUNT_KV), c.kvHeads());
+        w.putU32(key(a, KEY_LENGTH), c.headDim());
+        w.putU32(key(a, VALUE_LENGTH), c.headDim());
+        w.putU32(key(a, ROPE_DIMENSION_COUNT), c.headDim());
+        w.putF32(key(a, ROPE_FREQ_BASE), c.ropeTheta());
+        w.putF32(key(a, RMS_EPS), c.rmsEps());
+        w.putU32(key(a, VOCAB_SIZE), c.vocabSize());
+        if (c.hasExperts()) {
+            w.putU32(key(a, EXPERT_COUNT), c.numExperts());
+            w.putU32(key(a, EXPERT_USED_COUNT), c.expertsPerTok());
+            w.putU32(key(a, EXPERT_FEED_FORWARD_LENGTH), c.moeIntermediate());
+            if (c.arch() == Arch.PANGU_PRO_MOE) {
+                w.putU32(key(a, EXPERT_GROUP_COUNT), c.expertGroups());
+                w.putU32(key(a, EXPERT_SHARED_FEED_FORWARD_LENGTH), c.sharedIntermediate());
+                w.putBool(key(a, EXPERT_WEIGHTS_NORM), c.normTopkProb());
+                w.putU32(key(a, EXPERT_GATING_FUNC), 1);
+            }
+        }
+    }
+}
