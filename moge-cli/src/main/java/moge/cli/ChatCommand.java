@@ -66,7 +66,9 @@ public final class ChatCommand implements Runnable {
     /** @param ansi style the reasoning with ANSI escapes (only when the output is a terminal) */
     void chat(BufferedReader in, PrintWriter out, boolean interactive, boolean ansi) {
         ThinkingOptions t = thinking.options();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
+        try (ModelHandle h = model.open()) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);

@@ -78,7 +78,9 @@ public final class EvalCommand implements Runnable {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         List<ThinkingEval.ModeResult> results = new ArrayList<>();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
+        try (ModelHandle h = model.open()) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);

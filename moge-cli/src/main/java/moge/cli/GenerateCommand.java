@@ -83,7 +83,9 @@ public final class GenerateCommand implements Runnable {
             throw new MogeException("--think, --thinking-budget, --budget-message and --hide-reasoning need --chat");
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel lm = model.load(); Model m = new Model(lm.config, lm.weights, model.threads, model.batch)) {
+        try (ModelHandle h = model.open()) {
+            LoadedModel lm = h.loaded;
+            Model m = h.model;
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
             Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);

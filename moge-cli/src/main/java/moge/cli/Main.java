@@ -19,6 +19,8 @@ import java.io.PrintWriter;
                 InspectCommand.class,
                 ConvertCommand.class,
                 RandomModelCommand.class,
+                WorkerCommand.class,
+                MoeStatsCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -8,6 +8,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /** Options shared by every command that runs a model (mixed into each with @Mixin). */
 public final class ModelOptions {
@@ -27,6 +28,21 @@ public final class ModelOptions {
     @Option(names = {"-b", "--batch"}, paramLabel = "N", description = "Tokens per forward pass during prefill (default: 256).")
     public int batch = 256;
 
+    @Option(names = "--devices", paramLabel = "N",
+            description = "Split the expert groups over N devices (thread teams sharing the cores) on this machine; N must divide the group count (default 1).")
+    public int devices = 1;
+
+    @Option(names = "--workers", split = ",", paramLabel = "HOST:PORT",
+            description = "Expert workers (`moge worker`) serving some expert groups; groups no worker serves run here.")
+    public List<String> workers;
+
+    @Option(names = "--worker-timeout", paramLabel = "SECONDS", description = "Deadline of every call to a worker (default 10).")
+    public double workerTimeout = 10;
+
+    @Option(names = "--transport", paramLabel = "f32|bf16",
+            description = "Activations sent to workers as float32 (exact, default) or bfloat16 (half the bytes).")
+    public String transport = "f32";
+
     @Option(names = "--debug", description = "Show stack traces of errors.")
     public boolean debug;
 
@@ -42,6 +58,25 @@ public final class ModelOptions {
         Path p = modelPath();
         if (!Files.exists(p)) throw new MogeException(p + ": no such model");
         return ModelLoader.load(p, router == null ? null : RouterKind.parse(router), null);
+    }
+
+    /**
+     * Loads the model and builds the forward pass with its experts placed as the options say (--devices,
+     * --workers, --router); every command that runs a model goes through here.
+     *
+     * @param loadHistory forward passes of per-device load to keep for plots (0 = none)
+     */
+    public ModelHandle open(int loadHistory) {
+        return ModelHandle.open(this, loadHistory, batch);
+    }
+
+    /** As {@link #open(int)} with the forward pass sized for {@code maxBatch} tokens instead of --batch. */
+    public ModelHandle open(int loadHistory, int maxBatch) {
+        return ModelHandle.open(this, loadHistory, maxBatch);
+    }
+
+    public ModelHandle open() {
+        return open(0);
     }
 
     /** The usable context: the requested one, capped by the model's position limit. */
