@@ -19,6 +19,7 @@ import java.io.PrintWriter;
                 InspectCommand.class,
                 ConvertCommand.class,
                 RandomModelCommand.class,
+                ServeCommand.class,
                 WorkerCommand.class,
                 MoeStatsCommand.class,
                 CommandLine.HelpCommand.class

@@ -46,6 +46,15 @@ public final class KvCache {
         return v[layer];
     }
 
+    /** Copies all layers' keys and values of block {@code src} into block {@code dst}. */
+    public void copyBlock(int src, int dst) {
+        int n = blockSize * kvDim;
+        for (int l = 0; l < layers; l++) {
+            System.arraycopy(k[l], src * n, k[l], dst * n, n);
+            System.arraycopy(v[l], src * n, v[l], dst * n, n);
+        }
+    }
+
     public KvSequence newSequence() {
         return new KvSequence(this);
     }

@@ -68,12 +68,27 @@ public final class KvSequence {
         length = n;
     }
 
-    /** Drops positions n.. and frees blocks no longer needed. */
+    /**
+     * Drops positions n.. and frees blocks no longer needed. When the next write would land in a block that
+     * is shared with another sequence or kept by a prefix cache, the kept part is copied to a private block
+     * first (copy on write), so the other users never see this sequence's new keys.
+     */
     public void truncate(int n) {
         if (n < 0 || n > length) throw new IllegalArgumentException("truncate to " + n + " of " + length);
         length = n;
         int keep = (n + cache.blockSize - 1) / cache.blockSize;
         while (nBlocks > keep) cache.allocator.release(table[--nBlocks]);
+        if (n % cache.blockSize != 0) {
+            int last = table[nBlocks - 1];
+            BlockAllocator a = cache.allocator;
+            if (a.refCount(last) > 1 || a.isCached(last)) {
+                int copy = a.allocate();
+                if (copy < 0) throw new MogeException("context full: no free KV block to copy a shared block into");
+                cache.copyBlock(last, copy);
+                a.release(last);
+                table[nBlocks - 1] = copy;
+            }
+        }
     }
 
     public void release() {

@@ -9,7 +9,7 @@ import java.util.Arrays;
  * died mid-request or now serves another model. The request fails; the server answers 503 naming the
  * groups ({@link #groups()}), the CLI prints the message and exits non-zero. The next request tries again.
  */
-public class DeviceUnavailableException extends MogeException {
+public class DeviceUnavailableException extends MogeException implements moge.ServiceUnavailable {
     private final int[] groups;
     private final String devices;
 

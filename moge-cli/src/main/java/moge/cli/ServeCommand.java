@@ -1,0 +1,119 @@
+package moge.cli;
+
+import moge.MogeException;
+import moge.server.MogeServer;
+import moge.server.ServerOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+
+/** The OpenAI-compatible server: ./moge serve --model DIR, then point any OpenAI client at http://HOST:PORT/v1. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics).")
+public final class ServeCommand implements Runnable {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--host", paramLabel = "ADDR", description = "Address to listen on (default 127.0.0.1: this machine only).")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", paramLabel = "N", description = "Port (default 8080; 0 picks a free one).")
+    int port = 8080;
+
+    @Option(names = "--api-key", paramLabel = "KEY",
+            description = "Require 'Authorization: Bearer KEY' on /v1/* (default: $MOGE_API_KEY if set, else no key).")
+    String apiKey = System.getenv("MOGE_API_KEY");
+
+    @Option(names = {"-np", "--parallel"}, paramLabel = "N", description = "Sequences decoded together (default 4).")
+    int parallel = 4;
+
+    @Option(names = "--queue", paramLabel = "N", description = "Requests that may wait for a slot; more get 429 (default 64).")
+    int queue = 64;
+
+    @Option(names = "--alias", paramLabel = "NAME", description = "Model id shown by /v1/models (default: the directory name).")
+    String alias;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", description = "Per-request deadline (default 600).")
+    long timeoutSeconds = 600;
+
+    @Option(names = "--grace", paramLabel = "SECONDS", description = "On shutdown, how long running requests may finish (default 10).")
+    long graceSeconds = 10;
+
+    @Option(names = "--no-prefix-cache", description = "Do not reuse the KV blocks of identical prompt prefixes.")
+    boolean noPrefixCache;
+
+    @Option(names = "--kv-blocks", paramLabel = "N", description = "KV cache blocks of 16 positions (default: --parallel full contexts).")
+    int kvBlocks;
+
+    @Option(names = "--max-body", paramLabel = "BYTES", description = "Largest request body (default 1048576).")
+    long maxBody = 1 << 20;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Counted down to stop the server (tests); otherwise Ctrl-C / SIGTERM stops it. */
+    final CountDownLatch stop = new CountDownLatch(1);
+    volatile MogeServer server;
+
+    @Override
+    public void run() {
+        if (timeoutSeconds < 1) throw new MogeException("--timeout must be >= 1 second, got " + timeoutSeconds);
+        if (graceSeconds < 0) throw new MogeException("--grace must be >= 0, got " + graceSeconds);
+        if (port < 0 || port > 65535) throw new MogeException("--port must be in 0..65535, got " + port);
+        if (maxBody < 1) throw new MogeException("--max-body must be >= 1, got " + maxBody);
+        if (kvBlocks < 0) throw new MogeException("--kv-blocks must be >= 0, got " + kvBlocks);
+        if (model.threads < 1) throw new MogeException("--threads must be >= 1, got " + model.threads);
+        PrintWriter out = spec.commandLine().getOut();
+        ServerOptions o = new ServerOptions().host(host).port(port).apiKey(blankToNull(apiKey)).modelId(alias).parallel(parallel)
+                .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache)
+                .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds));
+        // checked before anything is loaded, so a typo fails at once
+        new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
+        java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
+        MogeServer s = MogeServer.start(o, () -> {
+            // --devices / --workers place the experts; the server closes model and weights at shutdown
+            ModelHandle h = model.open(0, model.batch);
+            handle.set(h);
+            return new MogeServer.Engine(h.loaded, h.model);
+        });
+        server = s;
+        Thread hook = new Thread(() -> {
+            s.close();
+            stop.countDown();
+        }, "moge-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            out.printf("moge: listening on http://%s:%d (loading %s)%n", host.contains(":") ? "[" + host + "]" : host, s.port(), model.modelPath());
+            out.flush();
+            try {
+                s.awaitReady();
+            } catch (RuntimeException e) {
+                s.close();
+                throw e;
+            }
+            ModelHandle h = handle.get();
+            s.metrics().bindExpertLoad(h.stats);
+            out.printf("moge: ready; OpenAI API at %s (%sexperts: %s)%n", s.baseUrl(), o.apiKey != null ? "API key required; " : "",
+                    h.stats == null ? "none, dense model" : h.placementDescription());
+            out.flush();
+            stop.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            s.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException ignored) {
+                // already shutting down
+            }
+        }
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+}

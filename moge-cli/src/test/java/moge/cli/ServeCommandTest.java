@@ -1,0 +1,60 @@
+package moge.cli;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ServeCommandTest {
+    @Test
+    void servesUntilStopped() throws Exception {
+        ServeCommand cmd = new ServeCommand();
+        picocli.CommandLine cl = new picocli.CommandLine(cmd);
+        StringWriter out = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        String model = BadInputTest.FIX.resolve("pangu-moe-tiny").toString();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() ->
+                cl.execute("--model", model, "--port", "0", "--ctx", "256", "--parallel", "2", "--batch", "32", "--alias", "tiny", "-t", "1"));
+        Matcher m = null;
+        for (int i = 0; i < 600; i++) {
+            m = Pattern.compile("ready; OpenAI API at (http://\\S+)").matcher(out.toString());
+            if (m.find() || exit.isDone()) break;
+            Thread.sleep(50);
+        }
+        assertThat(m).isNotNull();
+        assertThat(m.find(0)).as(out.toString()).isTrue();
+        String base = m.group(1);
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + "/models")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"id\":\"tiny\"");
+        HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base.replace("/v1", "/metrics"))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        // expert load per group (one device) is exported next to the server's own meters
+        assertThat(metrics.body()).contains("moge_moe_device_load_total{device=\"0\"}", "moge_moe_imbalance_score_mean");
+        cmd.stop.countDown();
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
+    @Test
+    void badOptionsFailBeforeLoading() {
+        CliRunner r = CliRunner.run("serve", "--model", "/nonexistent", "--parallel", "0");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("--parallel must be >= 1");
+        r = CliRunner.run("serve", "--model", "/nonexistent", "--port", "70000");
+        assertThat(r.err()).contains("--port must be in 0..65535");
+        r = CliRunner.run("serve", "--model", "/nonexistent", "--port", "0");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("/nonexistent").doesNotContain("Exception");
+    }
+}

@@ -1,0 +1,279 @@
+package moge.server;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import io.javalin.http.HttpResponseException;
+import moge.MogeException;
+import moge.model.KvCache;
+import moge.model.LoadedModel;
+import moge.model.Model;
+import moge.server.api.ApiException;
+import moge.server.api.CompletionHandler;
+import moge.server.api.Http;
+import moge.server.api.RequestParser;
+import moge.server.metrics.ServerMetrics;
+import moge.server.sched.Scheduler;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.ServerConnector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The OpenAI-compatible HTTP server: Javalin routes in front of one {@link Scheduler}. It listens at once and
+ * answers 503 until the model is loaded; {@link #close} shuts down gracefully (stop accepting, let running
+ * requests finish within the grace period, stop).
+ */
+public final class MogeServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MogeServer.class);
+    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics");
+
+    /** A loaded model and its forward pass, handed over to the server (which closes both). */
+    public record Engine(LoadedModel loaded, Model model) {
+    }
+
+    /** Everything that exists once the model is loaded. */
+    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, String modelId, long created) {
+    }
+
+    private final ServerOptions options;
+    private final ServerMetrics metrics = new ServerMetrics();
+    private final Javalin app;
+    private final CompletableFuture<Ready> ready = new CompletableFuture<>();
+    private volatile boolean closing;
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+
+    private MogeServer(ServerOptions options) {
+        this.options = options;
+        this.app = Javalin.create(c -> {
+            c.startup.showJavalinBanner = false;
+            c.startup.showOldJavalinVersionWarning = false;
+            c.concurrency.useVirtualThreads = true;
+            c.http.maxRequestSize = options.maxBodyBytes;
+            c.jetty.host = options.host;
+            c.jetty.port = options.port;
+            c.jetty.modifyHttpConfiguration(h -> {
+                h.setSendServerVersion(false);
+                h.setSendXPoweredBy(false);
+            });
+            c.routes.before("/v1/*", ctx -> Http.checkApiKey(ctx, options.apiKey));
+            c.routes.post("/v1/chat/completions", ctx -> completion(ctx, true));
+            c.routes.post("/v1/completions", ctx -> completion(ctx, false));
+            c.routes.get("/v1/models", this::models);
+            c.routes.get("/v1/models/{id}", this::model);
+            c.routes.get("/health", this::health);
+            c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+            c.routes.exception(ApiException.class, (e, ctx) -> Http.error(ctx, e));
+            c.routes.exception(HttpResponseException.class, (e, ctx) -> Http.error(ctx, fromJavalin(e, ctx)));
+            c.routes.exception(Exception.class, (e, ctx) -> {
+                LOG.error("request failed: {} {}", ctx.method(), ctx.path(), e);
+                Http.error(ctx, ApiException.internal("internal server error"));
+            });
+            c.routes.error(404, ctx -> {
+                if (ctx.attribute(Http.ANSWERED) == null) Http.error(ctx, ApiException.routeNotFound(ctx.method().name(), ctx.path()));
+            });
+            c.routes.after(ctx -> {
+                Integer counted = ctx.attribute(Http.STATUS);
+                metrics.request(ENDPOINTS.contains(ctx.path()) ? ctx.path() : ctx.path().startsWith("/v1/models/") ? "/v1/models/{id}"
+                        : "other", counted != null ? counted : ctx.res().getStatus());
+            });
+        });
+    }
+
+    /** Starts listening and loads the model in the background; requests get 503 until it is ready. */
+    public static MogeServer start(ServerOptions options, Callable<Engine> loader) {
+        MogeServer s = new MogeServer(options);
+        s.listen();
+        Thread t = new Thread(() -> {
+            try {
+                s.becomeReady(loader.call());
+            } catch (Throwable e) {
+                s.ready.completeExceptionally(e);
+            }
+        }, "moge-loader");
+        t.setDaemon(true);
+        t.start();
+        return s;
+    }
+
+    /** Starts with a model that is already loaded. */
+    public static MogeServer start(ServerOptions options, Engine engine) {
+        MogeServer s = new MogeServer(options);
+        try {
+            s.becomeReady(engine);
+        } catch (RuntimeException e) {
+            engine.model().close();
+            engine.loaded().close();
+            throw e;
+        }
+        s.listen();
+        return s;
+    }
+
+    private void listen() {
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            throw new MogeException("cannot listen on " + options.host + ":" + options.port + ": " + rootMessage(e), e);
+        }
+        for (Connector c : app.jettyServer().server().getConnectors()) {
+            if (c instanceof ServerConnector sc) sc.setIdleTimeout(options.idleTimeout.toMillis());
+        }
+    }
+
+    private void becomeReady(Engine e) {
+        LoadedModel lm = e.loaded();
+        if (lm.tokenizer == null) throw new MogeException(lm.path + ": the model has no tokenizer.model; the server needs one");
+        int context = Math.min(options.context, lm.config.maxPositions());
+        int budget = Math.min(options.batchTokens, e.model().maxBatch());
+        Scheduler.Config sc = new Scheduler.Config(options.parallel, context, budget, options.queueSize, options.prefixCache);
+        int perSeq = (context + options.blockSize - 1) / options.blockSize;
+        int blocks = options.kvBlocks > 0 ? options.kvBlocks : perSeq * options.parallel;
+        KvCache cache = new KvCache(lm.config, blocks, options.blockSize);
+        Scheduler scheduler = new Scheduler(e.model(), cache, lm.tokenizer, sc);
+        metrics.bind(scheduler);
+        String id = options.modelId != null ? options.modelId : lm.name();
+        CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, options.hooks);
+        ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000));
+        LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB)", id, context, options.parallel, blocks,
+                options.blockSize, cache.bytes() >> 20);
+    }
+
+    /** Blocks until the model is loaded; rethrows a loading failure. */
+    public void awaitReady() {
+        try {
+            ready.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException r) throw r;
+            throw new MogeException("loading the model failed: " + c, c);
+        }
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    /** The base URL of the OpenAI API, e.g. http://127.0.0.1:8080/v1. */
+    public String baseUrl() {
+        String h = options.host.contains(":") ? "[" + options.host + "]" : options.host;
+        return "http://" + h + ":" + port() + "/v1";
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    /** The scheduler once the model is loaded, else null. */
+    public Scheduler scheduler() {
+        Ready r = ready.getNow(null);
+        return r == null ? null : r.scheduler();
+    }
+
+    private Ready requireReady() {
+        if (closing) throw ApiException.unavailable("the server is shutting down");
+        if (ready.isCompletedExceptionally()) throw ApiException.unavailable("the model failed to load");
+        Ready r = ready.getNow(null);
+        if (r == null) throw ApiException.unavailable("the model is loading; retry shortly");
+        return r;
+    }
+
+    private void completion(Context ctx, boolean chat) throws Exception {
+        inFlight.incrementAndGet();
+        try {
+            Ready r = requireReady();
+            ObjectNode body = Http.jsonBody(ctx, options.maxBodyBytes);
+            r.completions().handle(ctx, chat ? RequestParser.chat(body) : RequestParser.completion(body));
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private void models(Context ctx) {
+        Ready r = requireReady();
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("object", "list");
+        o.putArray("data").add(modelObject(r));
+        Http.json(ctx, 200, o);
+    }
+
+    private void model(Context ctx) {
+        Ready r = requireReady();
+        String id = ctx.pathParam("id");
+        if (!id.equals(r.modelId())) throw ApiException.modelNotFound(id);
+        Http.json(ctx, 200, modelObject(r));
+    }
+
+    private ObjectNode modelObject(Ready r) {
+        ObjectNode m = JsonNodeFactory.instance.objectNode();
+        m.put("id", r.modelId());
+        m.put("object", "model");
+        m.put("created", r.created());
+        m.put("owned_by", "moge");
+        ObjectNode meta = m.putObject("meta");
+        meta.put("architecture", r.engine().loaded().config.arch().toString());
+        meta.put("n_ctx", r.scheduler().config().context());
+        meta.put("n_vocab", r.engine().loaded().config.vocabSize());
+        meta.put("parallel", r.scheduler().config().parallel());
+        return m;
+    }
+
+    private void health(Context ctx) {
+        Ready r = requireReady();
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("status", "ok");
+        o.put("running", r.scheduler().running());
+        o.put("queued", r.scheduler().queued());
+        Http.json(ctx, 200, o);
+    }
+
+    private ApiException fromJavalin(HttpResponseException e, Context ctx) {
+        return switch (e.getStatus()) {
+            case 413 -> ApiException.tooLarge(options.maxBodyBytes);
+            case 404 -> ApiException.routeNotFound(ctx.method().name(), ctx.path());
+            case 400 -> ApiException.badJson(e.getMessage());
+            default -> new ApiException(e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error", null, null,
+                    e.getMessage());
+        };
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+        return String.valueOf(t.getMessage());
+    }
+
+    /**
+     * Graceful shutdown: new requests get 503, queued ones too; running ones may finish within the grace
+     * period and are then ended; the listener closes and the model is released.
+     */
+    @Override
+    public void close() {
+        if (closing) return;
+        closing = true;
+        Ready r = ready.getNow(null);
+        if (r != null) r.scheduler().shutdown(options.shutdownGrace);
+        // every sequence has ended by now; let their handlers write the last bytes
+        long until = System.nanoTime() + 5_000_000_000L;
+        try {
+            while (inFlight.get() > 0 && System.nanoTime() < until) Thread.sleep(5);
+            if (r != null) r.completions().awaitResponsesWritten(until);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            app.stop();
+        } catch (RuntimeException e) {
+            LOG.warn("stopping the HTTP server: {}", e.toString());
+        }
+        if (r != null) {
+            r.engine().model().close();
+            r.engine().loaded().close();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package moge.server;
+
+import moge.server.api.RequestHooks;
+
+import java.time.Duration;
+
+/**
+ * How the server listens and schedules. Defaults: 127.0.0.1:8080, no API key, 4 parallel sequences of up to
+ * 4096 positions, 256 tokens per forward pass, 64 queued requests, prefix caching on, 1 MiB request bodies,
+ * 10 minute request deadline, 10 s shutdown grace.
+ */
+public final class ServerOptions {
+    public String host = "127.0.0.1";
+    /** 0 picks a free port. */
+    public int port = 8080;
+    /** Required as "Authorization: Bearer KEY" on /v1/* when set. */
+    public String apiKey;
+    /** The id /v1/models shows and requests may name; null: the model directory's name. */
+    public String modelId;
+    public int parallel = 4;
+    public int context = 4096;
+    /** Tokens per forward pass (decode tokens plus prefill chunks). */
+    public int batchTokens = 256;
+    public int queueSize = 64;
+    public int blockSize = 16;
+    /** KV blocks in all; 0: enough for {@code parallel} full contexts. */
+    public int kvBlocks;
+    public boolean prefixCache = true;
+    public long maxBodyBytes = 1 << 20;
+    public Duration requestTimeout = Duration.ofMinutes(10);
+    public Duration shutdownGrace = Duration.ofSeconds(10);
+    /** Connections idle (or sending a request this slowly) for this long are closed. */
+    public Duration idleTimeout = Duration.ofSeconds(30);
+    public RequestHooks hooks = RequestHooks.NONE;
+
+    public ServerOptions host(String h) {
+        host = h;
+        return this;
+    }
+
+    public ServerOptions port(int p) {
+        port = p;
+        return this;
+    }
+
+    public ServerOptions apiKey(String k) {
+        apiKey = k;
+        return this;
+    }
+
+    public ServerOptions modelId(String id) {
+        modelId = id;
+        return this;
+    }
+
+    public ServerOptions parallel(int n) {
+        parallel = n;
+        return this;
+    }
+
+    public ServerOptions context(int n) {
+        context = n;
+        return this;
+    }
+
+    public ServerOptions batchTokens(int n) {
+        batchTokens = n;
+        return this;
+    }
+
+    public ServerOptions queueSize(int n) {
+        queueSize = n;
+        return this;
+    }
+
+    public ServerOptions blockSize(int n) {
+        blockSize = n;
+        return this;
+    }
+
+    public ServerOptions kvBlocks(int n) {
+        kvBlocks = n;
+        return this;
+    }
+
+    public ServerOptions prefixCache(boolean on) {
+        prefixCache = on;
+        return this;
+    }
+
+    public ServerOptions maxBodyBytes(long n) {
+        maxBodyBytes = n;
+        return this;
+    }
+
+    public ServerOptions requestTimeout(Duration d) {
+        requestTimeout = d;
+        return this;
+    }
+
+    public ServerOptions shutdownGrace(Duration d) {
+        shutdownGrace = d;
+        return this;
+    }
+
+    public ServerOptions idleTimeout(Duration d) {
+        idleTimeout = d;
+        return this;
+    }
+
+    public ServerOptions hooks(RequestHooks h) {
+        hooks = h == null ? RequestHooks.NONE : h;
+        return this;
+    }
+}

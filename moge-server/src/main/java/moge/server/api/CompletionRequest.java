@@ -1,0 +1,26 @@
+package moge.server.api;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import moge.chat.ChatMessage;
+import moge.sample.SamplerParams;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One parsed and validated request of /v1/chat/completions or /v1/completions. {@code body} is the raw JSON
+ * so that plug-ins ({@link RequestHooks}) can read fields of their own.
+ *
+ * @param messages       chat turns (chat only)
+ * @param promptText     the prompt as text (completions; null when given as ids)
+ * @param promptIds      the prompt as token ids, used verbatim (completions; null when given as text)
+ * @param maxTokens      null: up to the end of the context
+ * @param topLogprobs    -1: no log-probabilities; else alternatives per token
+ * @param templateKwargs chat_template_kwargs: extra chat template variables
+ * @param speculative    false when the request opts out of speculative decoding
+ */
+public record CompletionRequest(boolean chat, ObjectNode body, String model, List<ChatMessage> messages, String promptText,
+                                int[] promptIds, Integer maxTokens, SamplerParams sampler, List<String> stop, int topLogprobs,
+                                boolean stream, boolean includeUsage, boolean ignoreEos, boolean speculative, String user,
+                                Map<String, Object> templateKwargs) {
+}

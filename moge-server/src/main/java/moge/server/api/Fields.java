@@ -1,0 +1,99 @@
+package moge.server.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Typed, range-checked reads of optional request fields. A JSON null counts as absent (OpenAI clients send
+ * explicit nulls); any other value of the wrong type or range is a 400 that names the field.
+ */
+final class Fields {
+    private final ObjectNode body;
+
+    Fields(ObjectNode body) {
+        this.body = body;
+    }
+
+    ObjectNode body() {
+        return body;
+    }
+
+    boolean has(String name) {
+        JsonNode n = body.get(name);
+        return n != null && !n.isNull();
+    }
+
+    JsonNode node(String name) {
+        JsonNode n = body.get(name);
+        return n == null || n.isNull() ? null : n;
+    }
+
+    String string(String name, String dflt) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isTextual()) throw ApiException.invalid(name, "'" + name + "' must be a string");
+        return n.textValue();
+    }
+
+    boolean bool(String name, boolean dflt) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isBoolean()) throw ApiException.invalid(name, "'" + name + "' must be a boolean");
+        return n.booleanValue();
+    }
+
+    /** An integer in [min, max]; floats with an integral value (2.0) are accepted, others are not. */
+    long integer(String name, long dflt, long min, long max) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        long v;
+        if (n.isIntegralNumber() && n.canConvertToLong()) {
+            v = n.longValue();
+        } else if (n.isFloatingPointNumber() && n.doubleValue() == Math.rint(n.doubleValue()) && Math.abs(n.doubleValue()) < 9e15) {
+            v = (long) n.doubleValue();
+        } else if (n.isNumber()) {
+            throw ApiException.invalid(name, "'" + name + "' must be an integer between " + min + " and " + max + ", got " + n);
+        } else {
+            throw ApiException.invalid(name, "'" + name + "' must be an integer");
+        }
+        if (v < min || v > max) throw ApiException.invalid(name, "'" + name + "' must be between " + min + " and " + max + ", got " + v);
+        return v;
+    }
+
+    double number(String name, double dflt, double min, double max) {
+        JsonNode n = node(name);
+        if (n == null) return dflt;
+        if (!n.isNumber()) throw ApiException.invalid(name, "'" + name + "' must be a number");
+        double v = n.doubleValue();
+        if (!(v >= min && v <= max)) throw ApiException.invalid(name, "'" + name + "' must be between " + min + " and " + max + ", got " + n);
+        return v;
+    }
+
+    /** A string or an array of strings (OpenAI's "stop"). */
+    List<String> strings(String name, int maxCount) {
+        JsonNode n = node(name);
+        List<String> out = new ArrayList<>();
+        if (n == null) return out;
+        if (n.isTextual()) {
+            if (!n.textValue().isEmpty()) out.add(n.textValue());
+            return out;
+        }
+        if (!n.isArray()) throw ApiException.invalid(name, "'" + name + "' must be a string or an array of strings");
+        if (n.size() > maxCount) throw ApiException.invalid(name, "'" + name + "' takes at most " + maxCount + " entries, got " + n.size());
+        for (JsonNode e : n) {
+            if (!e.isTextual()) throw ApiException.invalid(name, "'" + name + "' must be a string or an array of strings");
+            if (!e.textValue().isEmpty()) out.add(e.textValue());
+        }
+        return out;
+    }
+
+    ObjectNode object(String name) {
+        JsonNode n = node(name);
+        if (n == null) return null;
+        if (!n.isObject()) throw ApiException.invalid(name, "'" + name + "' must be an object");
+        return (ObjectNode) n;
+    }
+}

@@ -1,0 +1,207 @@
+package moge.server.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import moge.chat.ChatMessage;
+import moge.sample.SamplerParams;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads the JSON of completion requests into {@link CompletionRequest}s. Unknown fields are ignored (clients
+ * send many); known ones of the wrong type or range are rejected with a 400 naming the field.
+ */
+public final class RequestParser {
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+
+    static {
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build());
+    }
+
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
+    private static final int MAX_STOP = 16;
+    private static final int MAX_TOP_LOGPROBS = 20;
+
+    private RequestParser() {
+    }
+
+    /** The body as a JSON object, or a 400. */
+    public static ObjectNode parseObject(byte[] body) {
+        if (body.length == 0) throw ApiException.badJson("Request body is empty; expected a JSON object");
+        JsonNode n;
+        try {
+            n = JSON.readTree(body);
+        } catch (JsonProcessingException e) {
+            String m = e.getOriginalMessage();
+            throw ApiException.badJson("Malformed JSON in request body: " + (m == null ? "parse error" : m.lines().findFirst().orElse(m))
+                    + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
+        } catch (java.io.IOException e) {
+            throw ApiException.badJson("Unreadable request body");
+        }
+        if (n == null || !n.isObject()) throw ApiException.badJson("Request body must be a JSON object");
+        return (ObjectNode) n;
+    }
+
+    public static CompletionRequest chat(ObjectNode body) {
+        Fields f = new Fields(body);
+        List<ChatMessage> messages = messages(f);
+        int top = -1;
+        boolean logprobs = f.bool("logprobs", false);
+        if (f.has("top_logprobs")) {
+            int k = (int) f.integer("top_logprobs", 0, 0, MAX_TOP_LOGPROBS);
+            if (!logprobs) throw ApiException.invalid("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
+            top = k;
+        } else if (logprobs) {
+            top = 0;
+        }
+        Map<String, Object> kwargs = new LinkedHashMap<>();
+        ObjectNode k = f.object("chat_template_kwargs");
+        if (k != null) {
+            Map<?, ?> m = JSON.convertValue(k, Map.class);
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                String name = String.valueOf(e.getKey());
+                if (name.equals("messages") || name.equals("add_generation_prompt")) {
+                    throw ApiException.invalid("chat_template_kwargs", "'chat_template_kwargs' may not set '" + name + "'");
+                }
+                kwargs.put(name, e.getValue());
+            }
+        }
+        return common(f, true, messages, null, null, top, kwargs);
+    }
+
+    public static CompletionRequest completion(ObjectNode body) {
+        Fields f = new Fields(body);
+        JsonNode p = f.node("prompt");
+        if (p == null) throw ApiException.invalid("prompt", "'prompt' is required");
+        String text = null;
+        int[] ids = null;
+        if (p.isTextual()) {
+            text = p.textValue();
+        } else if (p.isArray()) {
+            if (p.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be an empty array");
+            JsonNode first = p.get(0);
+            if (first.isTextual() || first.isArray()) {
+                if (p.size() > 1) {
+                    throw ApiException.invalid("prompt", "'prompt' with several prompts is not supported; send one prompt per request");
+                }
+                if (first.isTextual()) text = first.textValue();
+                else ids = tokenIds(first);
+            } else {
+                ids = tokenIds(p);
+            }
+        } else {
+            throw ApiException.invalid("prompt", "'prompt' must be a string, an array of token ids, or an array with one of either");
+        }
+        if (text != null && text.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
+        if (f.bool("echo", false)) throw ApiException.invalid("echo", "'echo' is not supported");
+        if (f.has("suffix")) throw ApiException.invalid("suffix", "'suffix' is not supported");
+        if (f.integer("best_of", 1, 1, 1) != 1) throw ApiException.invalid("best_of", "'best_of' must be 1");
+        int top = f.has("logprobs") ? (int) f.integer("logprobs", 0, 0, MAX_TOP_LOGPROBS) : -1;
+        return common(f, false, null, text, ids, top, Map.of());
+    }
+
+    private static int[] tokenIds(JsonNode arr) {
+        if (arr.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be an empty array");
+        int[] ids = new int[arr.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode e = arr.get(i);
+            if (!e.isIntegralNumber() || !e.canConvertToInt() || e.intValue() < 0) {
+                throw ApiException.invalid("prompt", "'prompt' token ids must be non-negative integers; element " + i + " is " + e);
+            }
+            ids[i] = e.intValue();
+        }
+        return ids;
+    }
+
+    private static List<ChatMessage> messages(Fields f) {
+        JsonNode arr = f.node("messages");
+        if (arr == null) throw ApiException.invalid("messages", "'messages' is required");
+        if (!arr.isArray()) throw ApiException.invalid("messages", "'messages' must be an array");
+        if (arr.isEmpty()) throw ApiException.invalid("messages", "'messages' must contain at least one message");
+        List<ChatMessage> out = new ArrayList<>(arr.size());
+        for (int i = 0; i < arr.size(); i++) {
+            String at = "messages[" + i + "]";
+            JsonNode m = arr.get(i);
+            if (!m.isObject()) throw ApiException.invalid(at, "'" + at + "' must be an object");
+            JsonNode role = m.get("role");
+            if (role == null || !role.isTextual()) throw ApiException.invalid(at + ".role", "'" + at + ".role' must be a string");
+            String r = role.textValue();
+            if (!ROLES.contains(r)) {
+                throw ApiException.invalid(at + ".role", "'" + at + ".role' must be one of system, developer, user, assistant, tool; got '" + r + "'");
+            }
+            if (r.equals("developer")) r = "system";
+            out.add(new ChatMessage(r, content(m.get("content"), at + ".content")));
+        }
+        return out;
+    }
+
+    /** A string, null (e.g. an assistant turn that only called tools) or an array of text parts. */
+    private static String content(JsonNode c, String at) {
+        if (c == null || c.isNull()) return "";
+        if (c.isTextual()) return c.textValue();
+        if (!c.isArray()) throw ApiException.invalid(at, "'" + at + "' must be a string or an array of content parts");
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < c.size(); j++) {
+            JsonNode part = c.get(j);
+            String pat = at + "[" + j + "]";
+            if (!part.isObject()) throw ApiException.invalid(pat, "'" + pat + "' must be an object");
+            String type = part.path("type").asText("");
+            if (!type.equals("text")) throw ApiException.invalid(pat + ".type", "'" + pat + ".type' '" + type + "' is not supported (only text)");
+            JsonNode t = part.get("text");
+            if (t == null || !t.isTextual()) throw ApiException.invalid(pat + ".text", "'" + pat + ".text' must be a string");
+            if (!sb.isEmpty()) sb.append('\n');
+            sb.append(t.textValue());
+        }
+        return sb.toString();
+    }
+
+    private static CompletionRequest common(Fields f, boolean chat, List<ChatMessage> messages, String text, int[] ids, int top,
+                                            Map<String, Object> kwargs) {
+        String model = f.string("model", null);
+        Integer maxTokens = null;
+        if (f.has("max_completion_tokens")) maxTokens = (int) f.integer("max_completion_tokens", 0, 1, Integer.MAX_VALUE);
+        else if (f.has("max_tokens")) maxTokens = (int) f.integer("max_tokens", 0, 1, Integer.MAX_VALUE);
+        if (f.integer("n", 1, 1, Integer.MAX_VALUE) != 1) throw ApiException.invalid("n", "'n' must be 1 (one choice per request)");
+        float temperature = (float) f.number("temperature", 1.0, 0, 2);
+        float topP = (float) f.number("top_p", 1.0, 0, 1);
+        if (topP == 0f) topP = Float.MIN_VALUE; // keeps only the most likely token
+        int topK = (int) f.integer("top_k", 0, -1, Integer.MAX_VALUE);
+        if (topK < 0) topK = 0;
+        float minP = (float) f.number("min_p", 0, 0, 1);
+        float presence = (float) f.number("presence_penalty", 0, -2, 2);
+        float frequency = (float) f.number("frequency_penalty", 0, -2, 2);
+        String repName = f.has("repetition_penalty") ? "repetition_penalty" : "repeat_penalty";
+        float repeat = (float) f.number(repName, 1, 0.01, 10);
+        int lastN = (int) f.integer("repeat_last_n", 64, 0, 1 << 20);
+        long seed = f.integer("seed", -1, Long.MIN_VALUE, Long.MAX_VALUE);
+        if (seed < 0) seed = -1;
+        SamplerParams sp = new SamplerParams(temperature, topK, topP, minP, repeat, lastN, presence, frequency, seed);
+        List<String> stop = f.strings("stop", MAX_STOP);
+        boolean stream = f.bool("stream", false);
+        boolean includeUsage = false;
+        ObjectNode so = f.object("stream_options");
+        if (so != null) {
+            JsonNode iu = so.get("include_usage");
+            if (iu != null && !iu.isNull() && !iu.isBoolean()) {
+                throw ApiException.invalid("stream_options.include_usage", "'stream_options.include_usage' must be a boolean");
+            }
+            includeUsage = iu != null && iu.asBoolean(false);
+        }
+        boolean ignoreEos = f.bool("ignore_eos", false);
+        boolean speculative = f.bool("speculative", true);
+        String user = f.string("user", null);
+        return new CompletionRequest(chat, f.body(), model, messages, text, ids, maxTokens, sp, stop, top, stream, includeUsage,
+                ignoreEos, speculative, user, kwargs);
+    }
+}

@@ -1,0 +1,112 @@
+package moge.server.api;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import moge.generate.Step;
+import moge.server.sched.SequenceResult;
+
+import java.util.List;
+
+/** The JSON shapes of OpenAI responses, chunks and errors (plus llama-server's "timings"). */
+final class ResponseJson {
+    static final JsonNodeFactory F = JsonNodeFactory.instance;
+    static final String FINGERPRINT = "moge-0.1.0";
+
+    private ResponseJson() {
+    }
+
+    static ObjectNode error(ApiException e) {
+        ObjectNode root = F.objectNode();
+        ObjectNode err = root.putObject("error");
+        err.put("message", e.getMessage());
+        err.put("type", e.type);
+        if (e.param != null) err.put("param", e.param); else err.putNull("param");
+        if (e.code != null) err.put("code", e.code); else err.putNull("code");
+        return root;
+    }
+
+    static ObjectNode envelope(String id, String object, long created, String model) {
+        ObjectNode o = F.objectNode();
+        o.put("id", id);
+        o.put("object", object);
+        o.put("created", created);
+        o.put("model", model);
+        o.put("system_fingerprint", FINGERPRINT);
+        return o;
+    }
+
+    static ObjectNode usage(SequenceResult r) {
+        ObjectNode u = F.objectNode();
+        u.put("prompt_tokens", r.promptTokens());
+        u.put("completion_tokens", r.completionTokens());
+        u.put("total_tokens", r.promptTokens() + r.completionTokens());
+        u.putObject("prompt_tokens_details").put("cached_tokens", r.cachedTokens());
+        u.putObject("completion_tokens_details").put("reasoning_tokens", r.reasoningTokens());
+        return u;
+    }
+
+    /** llama-server's timings: prompt_n counts the prompt tokens that ran (cached ones are cache_n). */
+    static ObjectNode timings(SequenceResult r) {
+        ObjectNode t = F.objectNode();
+        int pn = r.promptProcessed(), gn = r.completionTokens();
+        t.put("cache_n", r.cachedTokens());
+        t.put("prompt_n", pn);
+        t.put("prompt_ms", r.promptMs());
+        t.put("prompt_per_token_ms", pn > 0 ? r.promptMs() / pn : 0);
+        t.put("prompt_per_second", r.promptMs() > 0 ? pn * 1000.0 / r.promptMs() : 0);
+        // the first generated token comes with the prompt's pass; the rest are the decode phase
+        int decoded = Math.max(0, gn - 1);
+        t.put("predicted_n", gn);
+        t.put("predicted_ms", r.predictedMs());
+        t.put("predicted_per_token_ms", decoded > 0 ? r.predictedMs() / decoded : 0);
+        t.put("predicted_per_second", r.predictedMs() > 0 ? decoded * 1000.0 / r.predictedMs() : 0);
+        t.put("queue_ms", r.queueMs());
+        return t;
+    }
+
+    /** Chat logprobs: {"content":[{"token","logprob","bytes","top_logprobs":[...]}], "refusal":null}. */
+    static ObjectNode chatLogprobs(List<Step> steps, TokenText tt) {
+        ObjectNode lp = F.objectNode();
+        ArrayNode content = lp.putArray("content");
+        for (Step s : steps) {
+            ObjectNode e = entry(s.id(), s.logprob(), tt);
+            ArrayNode top = e.putArray("top_logprobs");
+            for (int i = 0; i < s.topIds().length; i++) top.add(entry(s.topIds()[i], s.topLogprobs()[i], tt));
+            content.add(e);
+        }
+        lp.putNull("refusal");
+        return lp;
+    }
+
+    private static ObjectNode entry(int id, double logprob, TokenText tt) {
+        ObjectNode e = F.objectNode();
+        e.put("token", tt.text(id));
+        e.put("logprob", logprob);
+        ArrayNode b = e.putArray("bytes");
+        for (byte x : tt.bytes(id)) b.add(x & 0xFF);
+        return e;
+    }
+
+    /** Legacy completions logprobs: parallel arrays; {@code offset} is where the first token's text starts. */
+    static ObjectNode completionLogprobs(List<Step> steps, TokenText tt, int offset) {
+        ObjectNode lp = F.objectNode();
+        ArrayNode tokens = lp.putArray("tokens"), lps = lp.putArray("token_logprobs"), offs = lp.putArray("text_offset");
+        ArrayNode tops = lp.putArray("top_logprobs");
+        int at = offset;
+        for (Step s : steps) {
+            String t = tt.text(s.id());
+            tokens.add(t);
+            lps.add(s.logprob());
+            offs.add(at);
+            at += t.length();
+            ObjectNode top = tops.addObject();
+            // tokens with the same text (two byte pieces shown as U+FFFD) share a key: keep the likelier
+            for (int i = 0; i < s.topIds().length; i++) {
+                String key = tt.text(s.topIds()[i]);
+                if (!top.has(key)) top.put(key, s.topLogprobs()[i]);
+            }
+        }
+        return lp;
+    }
+}

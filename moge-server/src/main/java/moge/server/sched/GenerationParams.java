@@ -1,0 +1,31 @@
+package moge.server.sched;
+
+import moge.sample.SamplerParams;
+
+import java.util.List;
+
+/**
+ * What one request asks of the decode loop.
+ *
+ * @param maxTokens        generated tokens at most (the prompt plus these must fit the context)
+ * @param stopIds          ids that end generation (EOS, end of turn) unless ignoreEos
+ * @param stopStrings      texts that end generation; the output is cut before them and never shows a part
+ * @param topLogprobs      -1: no log-probabilities; 0: the chosen token's; k: also the k most likely
+ * @param deadlineNanos    System.nanoTime() after which the request is ended (Long.MAX_VALUE: none)
+ * @param allowSpeculation false opts this request out of speculative decoding
+ */
+public record GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
+                               int topLogprobs, long deadlineNanos, boolean allowSpeculation) {
+    public GenerationParams {
+        stopIds = stopIds == null ? new int[0] : stopIds.clone();
+        stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
+    }
+
+    public static GenerationParams greedy(int maxTokens, int[] stopIds) {
+        return new GenerationParams(maxTokens, SamplerParams.greedy(), stopIds, List.of(), false, -1, Long.MAX_VALUE, true);
+    }
+
+    public boolean wantsLogprobs() {
+        return topLogprobs >= 0;
+    }
+}

@@ -1,0 +1,61 @@
+package moge.server;
+
+import moge.Fixtures;
+import moge.chat.ChatMessage;
+import moge.generate.GenerateOptions;
+import moge.generate.GenerationResult;
+import moge.generate.Generator;
+import moge.generate.TokenListener;
+import moge.model.KvCache;
+import moge.model.LoadedModel;
+import moge.model.Model;
+import moge.model.ModelLoader;
+import moge.sample.SamplerParams;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** The tiny MoGE fixture as a server engine, and the same model run one request at a time as the reference. */
+public final class TestEngines {
+    public static final Path TINY = Fixtures.model("pangu-moe-tiny");
+
+    private TestEngines() {
+    }
+
+    public static MogeServer.Engine engine(int maxBatch) {
+        LoadedModel lm = ModelLoader.load(TINY);
+        return new MogeServer.Engine(lm, new Model(lm.config, lm.weights, 2, maxBatch));
+    }
+
+    /** A server on a free loopback port. */
+    public static MogeServer start(ServerOptions o) {
+        return MogeServer.start(o.host("127.0.0.1").port(0), engine(o.batchTokens));
+    }
+
+    /** Runs requests alone, greedily, through the core generator (no scheduler, no batching, no prefix cache). */
+    public static final class Reference implements AutoCloseable {
+        public final LoadedModel lm = ModelLoader.load(TINY);
+        private final Model model = new Model(lm.config, lm.weights, 1, 64);
+
+        public GenerationResult ids(int[] prompt, int maxTokens, List<String> stop) {
+            KvCache cache = KvCache.forContext(lm.config, prompt.length + maxTokens + 1, 1, 16);
+            Generator g = new Generator(model, lm.tokenizer, cache.newSequence(), prompt.length + maxTokens + 1);
+            GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), lm.tokenizer.eosIds(), false, 0, false, stop);
+            return g.generate(prompt, o, TokenListener.NONE);
+        }
+
+        public int[] chatPrompt(List<ChatMessage> messages) {
+            return lm.tokenizer.encodePrompt(lm.chatTemplate.render(messages, true));
+        }
+
+        public int[] textPrompt(String text) {
+            return lm.tokenizer.encodePrompt(text);
+        }
+
+        @Override
+        public void close() {
+            model.close();
+            lm.close();
+        }
+    }
+}
