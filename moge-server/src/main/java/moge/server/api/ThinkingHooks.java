@@ -59,22 +59,24 @@ public final class ThinkingHooks implements RequestHooks {
             Fields tf = new Fields(th);
             String mode = tf.string("mode", null);
             if (mode != null) t = t.withMode(parse("thinking.mode", () -> ThinkingMode.parse(mode)));
-            if (tf.has("budget")) t = t.withBudget((int) integer(tf, "budget"));
+            if (tf.has("budget")) t = t.withBudget((int) nested("thinking.", "budget", () -> (double) tf.integer("budget", 0, 0, Integer.MAX_VALUE)));
             ObjectNode c = tf.object("cascade");
             if (c != null) {
                 Fields cf = new Fields(c);
-                double mean = cf.number("mean", t.cascade().mean(), -1e9, 0), min = cf.number("min", t.cascade().min(), -1e9, 0);
+                double mean = nested("thinking.cascade.", "mean", () -> cf.number("mean", defaults.cascade().mean(), -1e9, 0));
+                double min = nested("thinking.cascade.", "min", () -> cf.number("min", defaults.cascade().min(), -1e9, 0));
                 t = t.withCascade(new Confidence.Thresholds(mean, min));
             }
         }
         return t;
     }
 
-    private static long integer(Fields f, String name) {
+    /** A field of a nested object, with errors naming its full path (e.g. thinking.cascade.mean). */
+    private static double nested(String prefix, String name, java.util.function.DoubleSupplier read) {
         try {
-            return f.integer(name, 0, 0, Integer.MAX_VALUE);
+            return read.getAsDouble();
         } catch (ApiException e) {
-            throw ApiException.invalid("thinking." + name, e.getMessage().replace("'" + name + "'", "'thinking." + name + "'"));
+            throw ApiException.invalid(prefix + name, e.getMessage().replace("'" + name + "'", "'" + prefix + name + "'"));
         }
     }
 

@@ -122,7 +122,7 @@ class ThinkingServerTest {
                 new String[]{",\"thinking\":\"fast\"", "thinking"},
                 new String[]{",\"reasoning_effort\":\"max\"", "reasoning_effort"},
                 new String[]{",\"thinking_budget\":\"ten\"", "thinking_budget"},
-                new String[]{",\"thinking\":{\"mode\":\"cascade\",\"cascade\":{\"mean\":1}}", "mean"})) {
+                new String[]{",\"thinking\":{\"mode\":\"cascade\",\"cascade\":{\"mean\":1}}", "thinking.cascade.mean"})) {
             HttpTestClient.Reply r = p.post("/v1/chat/completions", chat(c[0]));
             assertThat(r.status()).as(c[0]).isEqualTo(400);
             assertThat(r.error().path("param").asText()).as(c[0]).isEqualTo(c[1]);
