@@ -8,6 +8,11 @@ import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.spec.SpeculativeDecoder;
+import moge.thinking.ThinkPrompt;
+import moge.thinking.ThinkingMode;
+import moge.thinking.ThinkingOptions;
+import moge.thinking.ThinkingResult;
+import moge.thinking.ThinkingRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,6 +40,10 @@ public final class ChatCommand implements Runnable {
 
     @Mixin
     SpecOptions speculation;
+    ThinkingCliOptions thinking;
+
+    @Option(names = "--hide-reasoning", description = "Show only the answers, not the reasoning (shown dimmed otherwise).")
+    boolean hideReasoning;
 
     @Option(names = "--system", paramLabel = "TEXT", description = "A system turn at the start of the conversation.")
     String system;
@@ -49,10 +58,16 @@ public final class ChatCommand implements Runnable {
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        chat(in, out, System.console() != null);
+        chat(in, out, System.console() != null, ReasoningPrinter.stdoutIsTerminal());
     }
 
     void chat(BufferedReader in, PrintWriter out, boolean interactive) {
+        chat(in, out, interactive, false);
+    }
+
+    /** @param ansi style the reasoning with ANSI escapes (only when the output is a terminal) */
+    void chat(BufferedReader in, PrintWriter out, boolean interactive, boolean ansi) {
+        ThinkingOptions t = thinking.options();
         speculation.config();
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
@@ -62,6 +77,7 @@ public final class ChatCommand implements Runnable {
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
             Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
             SpecOptions.attach(g, draft);
+            ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
             List<ChatMessage> history = new ArrayList<>();
             if (system != null) history.add(new ChatMessage("system", system));
             if (interactive) {
@@ -81,30 +97,37 @@ public final class ChatCommand implements Runnable {
                     continue;
                 }
                 history.add(new ChatMessage("user", line));
-                int[] ids = Prompts.chat(lm, history);
+                int[] ids = prompt(lm, runner, history, t);
                 if (ids.length >= ctx) {
                     // Drop the oldest turns until the conversation fits again.
-                    while (history.size() > 1 && Prompts.chat(lm, history).length >= ctx) history.remove(system != null ? 1 : 0);
-                    ids = Prompts.chat(lm, history);
+                    while (history.size() > 1 && prompt(lm, runner, history, t).length >= ctx) history.remove(system != null ? 1 : 0);
+                    ids = prompt(lm, runner, history, t);
                 }
                 GenerateOptions o = new GenerateOptions(Math.min(maxTokens, ctx - ids.length - 1), sampling.params(),
                         Prompts.stopIds(lm), false, 0, false, List.of());
-                GenerationResult r = g.generate(ids, o, (id, text, step) -> {
-                    out.print(text);
-                    out.flush();
-                    return true;
-                });
+                ReasoningPrinter printer = new ReasoningPrinter(out, ansi, hideReasoning);
+                ThinkingResult tr = runner.chat(history, t, o, printer);
+                printer.finish();
                 out.println();
+                GenerationResult r = tr.last();
                 if (interactive) {
                     String specNote = r.speculation() == null ? "" : String.format(", %s: %.0f%% accepted, %.2f per pass",
                             r.speculation().source(), 100 * r.speculation().acceptanceRate(), r.speculation().meanAccepted());
-                    out.printf("  [%d tokens, %.1f tok/s%s]%n", r.generatedIds().length, r.timings().predictedPerSecond(), specNote);
+                    out.printf("  [%s: %d tokens (%d reasoning), %.1f tok/s%s]%n", tr.modeUsed(), tr.totalGeneratedTokens(),
+                            tr.totalReasoningTokens(), r.timings().predictedPerSecond(), specNote);
                 }
                 out.flush();
-                history.add(new ChatMessage("assistant", r.text()));
+                // like the reference templates, later turns see the answer, not the reasoning behind it
+                history.add(new ChatMessage("assistant", tr.content()));
             }
         } catch (IOException e) {
             throw new moge.MogeException("reading input failed: " + e.getMessage());
         }
+    }
+
+    /** The prompt as the runner will send it (a cascade's fast attempt is the longer of its two). */
+    private static int[] prompt(LoadedModel lm, ThinkingRunner runner, List<ChatMessage> history, ThinkingOptions t) {
+        ThinkingMode mode = t.mode() == ThinkingMode.CASCADE || t.budget() == 0 ? ThinkingMode.FAST : t.mode();
+        return lm.tokenizer.encodePrompt(ThinkPrompt.render(lm.chatTemplate, history, mode, runner.protocol()));
     }
 }

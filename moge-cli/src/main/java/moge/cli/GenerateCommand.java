@@ -13,6 +13,10 @@ import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.spec.SpeculativeDecoder;
+import moge.thinking.ThinkingListener;
+import moge.thinking.ThinkingOptions;
+import moge.thinking.ThinkingResult;
+import moge.thinking.ThinkingRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -33,6 +37,10 @@ public final class GenerateCommand implements Runnable {
 
     @Mixin
     SpecOptions speculation;
+    ThinkingCliOptions thinking;
+
+    @Option(names = "--hide-reasoning", description = "With --chat: print only the answer, not the reasoning.")
+    boolean hideReasoning;
 
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt text (BOS added per tokenizer_config.json).")
     String prompt;
@@ -61,7 +69,8 @@ public final class GenerateCommand implements Runnable {
     @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable).")
     List<String> stop = new ArrayList<>();
 
-    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings) instead of streaming text.")
+    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings; with --chat also "
+            + "reasoning, content and thinking) instead of streaming text.")
     boolean json;
 
     @picocli.CommandLine.Spec
@@ -72,18 +81,25 @@ public final class GenerateCommand implements Runnable {
         if ((prompt == null) == (promptIds == null)) throw new MogeException("give exactly one of --prompt or --prompt-ids");
         if (maxTokens < 0) throw new MogeException("--max-tokens must be >= 0, got " + maxTokens);
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
+        if (!chat && (thinking.given() || hideReasoning)) {
+            throw new MogeException("--think, --thinking-budget, --budget-message and --hide-reasoning need --chat");
+        }
         PrintWriter out = spec.commandLine().getOut();
         speculation.config();
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
-            int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             int ctx = model.context(lm);
             KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
             Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
             SpecOptions.attach(g, draft);
             GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
                     promptLogprobs && json, stop);
+            if (chat && promptIds == null) {
+                chatTurn(lm, g, o, out);
+                return;
+            }
+            int[] ids = promptIds != null ? promptIds.clone() : Prompts.encode(lm, prompt, chat, system);
             TokenListener stream = json ? TokenListener.NONE : (id, text, step) -> {
                 out.print(text);
                 out.flush();
@@ -98,6 +114,22 @@ public final class GenerateCommand implements Runnable {
         }
     }
 
+    /** One user turn in the requested thinking mode: reasoning and answer apart. */
+    private void chatTurn(LoadedModel lm, Generator g, GenerateOptions o, PrintWriter out) {
+        Prompts.requireTokenizer(lm);
+        ThinkingOptions t = thinking.options();
+        ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
+        ReasoningPrinter printer = new ReasoningPrinter(out, ReasoningPrinter.stdoutIsTerminal(), hideReasoning);
+        ThinkingResult r = runner.chat(Prompts.messages(system, prompt), t, o, json ? ThinkingListener.NONE : printer);
+        if (json) {
+            ObjectNode n = toJson(r.last());
+            ThinkingJson.put(n, r, t);
+            out.println(n.toPrettyString());
+        } else {
+            printer.finish();
+            out.println();
+        }
+    }
 
     static ObjectNode toJson(GenerationResult r) {
         ObjectMapper om = new ObjectMapper();

@@ -15,6 +15,7 @@ import java.io.PrintWriter;
         subcommands = {
                 GenerateCommand.class,
                 ChatCommand.class,
+                EvalCommand.class,
                 InspectCommand.class,
                 BenchCommand.class,
                 ConvertCommand.class,

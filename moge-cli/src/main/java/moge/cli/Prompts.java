@@ -15,10 +15,15 @@ final class Prompts {
     static int[] encode(LoadedModel m, String text, boolean chat, String system) {
         requireTokenizer(m);
         if (!chat) return m.tokenizer.encodePrompt(text);
+        return chat(m, messages(system, text));
+    }
+
+    /** A one-turn conversation, with a system turn first when given. */
+    static List<ChatMessage> messages(String system, String user) {
         List<ChatMessage> msgs = new ArrayList<>();
         if (system != null) msgs.add(new ChatMessage("system", system));
-        msgs.add(new ChatMessage("user", text));
-        return chat(m, msgs);
+        msgs.add(new ChatMessage("user", user));
+        return msgs;
     }
 
     static int[] chat(LoadedModel m, List<ChatMessage> messages) {

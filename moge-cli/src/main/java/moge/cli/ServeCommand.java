@@ -18,6 +18,10 @@ public final class ServeCommand implements Runnable {
     @Mixin
     ModelOptions model;
 
+    /** Defaults for chat requests that do not choose a thinking mode or budget themselves. */
+    @picocli.CommandLine.Mixin
+    ThinkingCliOptions thinking;
+
     @Option(names = "--host", paramLabel = "ADDR", description = "Address to listen on (default 127.0.0.1: this machine only).")
     String host = "127.0.0.1";
 
@@ -70,7 +74,8 @@ public final class ServeCommand implements Runnable {
         PrintWriter out = spec.commandLine().getOut();
         ServerOptions o = new ServerOptions().host(host).port(port).apiKey(blankToNull(apiKey)).modelId(alias).parallel(parallel)
                 .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache)
-                .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds));
+                .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
+                .thinking(thinking.options());
         // checked before anything is loaded, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
         java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();

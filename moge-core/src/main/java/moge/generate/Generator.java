@@ -29,6 +29,7 @@ public final class Generator {
     private Speculator speculator;
     private int[] aheadIds = new int[1];
     private Step[] aheadSteps = new Step[1];
+    private boolean forced;
 
     public Generator(Model model, Tokenizer tokenizer, KvSequence seq, int context) {
         this.model = model;
@@ -68,6 +69,16 @@ public final class Generator {
     }
 
     public GenerationResult generate(int[] prompt, GenerateOptions o, TokenListener listener) {
+        return generate(prompt, o, listener, DecodePolicy.NONE);
+    }
+
+    /**
+     * As {@link #generate(int[], GenerateOptions, TokenListener)}, with {@code policy} consulted before every
+     * position: a forced id replaces sampling (it still counts against max tokens and may be a stop id).
+     * A policy that may force tokens turns speculation off for this generation: a forced token would
+     * invalidate the tokens speculated past it.
+     */
+    public GenerationResult generate(int[] prompt, GenerateOptions o, TokenListener listener, DecodePolicy policy) {
         if (prompt.length == 0) throw new MogeException("empty prompt: nothing to continue from");
         if (prompt.length >= context) {
             throw new MogeException("prompt of " + prompt.length + " tokens does not fit the context of " + context
@@ -80,7 +91,8 @@ public final class Generator {
         long t0 = System.nanoTime();
         float[] logits = prefill(prompt, o, promptSteps);
         // A draft model reads the prompt too: part of prompt processing, not of decoding.
-        if (speculator != null) speculator.begin(prompt);
+        Speculator spec = policy.mayForce() ? null : speculator;
+        if (spec != null) spec.begin(prompt);
         long t1 = System.nanoTime();
 
         int[] history = Arrays.copyOf(prompt, prompt.length + o.maxTokens() + 1);
@@ -94,9 +106,10 @@ public final class Generator {
         int pos = prompt.length;
         // Tokens produced ahead by a speculative round, handed out one at a time below.
         int queued = 0, next = 0;
-        int id = o.maxTokens() > 0 ? sampler.sample(logits, prefillRow, history, histLen) : -1;
+        int id = o.maxTokens() > 0 ? choose(policy, sampler, logits, prefillRow, history, histLen) : -1;
         Step step = o.maxTokens() > 0 ? LogProbs.step(pos, id, logits, prefillRow, vocab, o.topLogprobs()) : null;
         while (n < o.maxTokens()) {
+            policy.accepted(id, forced);
             steps.add(step);
             out[n++] = id;
             history[histLen++] = id;
@@ -123,12 +136,12 @@ public final class Generator {
             if (pos + 1 >= context) break;
             if (next == queued) {
                 int limit = Math.min(o.maxTokens() - n, context - 1 - pos);
-                if (speculator != null) {
-                    queued = speculator.round(model, seq, sampler, history, histLen, limit, o.topLogprobs(), aheadIds, aheadSteps);
+                if (spec != null) {
+                    queued = spec.round(model, seq, sampler, history, histLen, limit, o.topLogprobs(), aheadIds, aheadSteps);
                 } else {
                     batch.clear().add(id, pos, seq, true);
                     logits = model.forward(batch);
-                    aheadIds[0] = sampler.sample(logits, 0, history, histLen);
+                    aheadIds[0] = choose(policy, sampler, logits, 0, history, histLen);
                     aheadSteps[0] = LogProbs.step(pos + 1, aheadIds[0], logits, 0, vocab, o.topLogprobs());
                     queued = 1;
                 }
@@ -146,8 +159,8 @@ public final class Generator {
         long t2 = System.nanoTime();
         int[] gen = Arrays.copyOf(out, n);
         Timings timings = new Timings(prompt.length, (t1 - t0) / 1e6, n, (t2 - t1) / 1e6);
-        SpecStats spec = speculator != null ? speculator.stats() : null;
-        return new GenerationResult(prompt, gen, text.toString(), steps, promptSteps, finish, timings, spec);
+        SpecStats stats = spec != null ? spec.stats() : null;
+        return new GenerationResult(prompt, gen, text.toString(), steps, promptSteps, finish, timings, stats);
     }
 
     /**
@@ -183,6 +196,16 @@ public final class Generator {
         }
         prefillRow = lastRow * vocab;
         return logits;
+    }
+
+    /** The policy's forced id, else a sampled one; {@link #forced} tells which for the policy's callback. */
+    private int choose(DecodePolicy policy, Sampler sampler, float[] logits, int row, int[] history, int histLen) {
+        int f = policy.forcedToken();
+        forced = f != DecodePolicy.SAMPLE;
+        if (!forced) return sampler.sample(logits, row, history, histLen);
+        int vocab = model.config.vocabSize();
+        if (f < 0 || f >= vocab) throw new MogeException("decode policy forced token " + f + " outside the vocabulary of " + vocab);
+        return f;
     }
 
     private void remember(int id, int pos) {

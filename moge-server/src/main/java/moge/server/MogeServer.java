@@ -13,7 +13,9 @@ import moge.model.Model;
 import moge.server.api.ApiException;
 import moge.server.api.CompletionHandler;
 import moge.server.api.Http;
+import moge.server.api.RequestHooks;
 import moge.server.api.RequestParser;
+import moge.server.api.ThinkingHooks;
 import moge.server.metrics.ServerMetrics;
 import moge.server.sched.Scheduler;
 import org.eclipse.jetty.server.Connector;
@@ -139,7 +141,9 @@ public final class MogeServer implements AutoCloseable {
         Scheduler scheduler = new Scheduler(e.model(), cache, lm.tokenizer, sc);
         metrics.bind(scheduler);
         String id = options.modelId != null ? options.modelId : lm.name();
-        CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, options.hooks);
+        RequestHooks hooks = options.hooks != null ? options.hooks
+                : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
+        CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
         ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB)", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20);

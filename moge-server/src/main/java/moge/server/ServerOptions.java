@@ -31,7 +31,10 @@ public final class ServerOptions {
     public Duration shutdownGrace = Duration.ofSeconds(10);
     /** Connections idle (or sending a request this slowly) for this long are closed. */
     public Duration idleTimeout = Duration.ofSeconds(30);
-    public RequestHooks hooks = RequestHooks.NONE;
+    /** Request plug-ins; null: thinking modes (see {@link moge.server.api.ThinkingHooks}) with {@link #thinking}. */
+    public RequestHooks hooks;
+    /** Thinking mode, budget and cascade thresholds for chat requests that do not choose their own. */
+    public moge.thinking.ThinkingOptions thinking = moge.server.api.ThinkingHooks.serverDefaults();
 
     public ServerOptions host(String h) {
         host = h;
@@ -109,7 +112,12 @@ public final class ServerOptions {
     }
 
     public ServerOptions hooks(RequestHooks h) {
-        hooks = h == null ? RequestHooks.NONE : h;
+        hooks = h;
+        return this;
+    }
+
+    public ServerOptions thinking(moge.thinking.ThinkingOptions t) {
+        thinking = t;
         return this;
     }
 }

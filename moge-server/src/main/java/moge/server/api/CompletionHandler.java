@@ -74,68 +74,141 @@ public final class CompletionHandler {
 
     public void handle(Context ctx, CompletionRequest r) throws IOException, InterruptedException {
         if (r.model() != null && !r.model().isEmpty() && !r.model().equals(modelId)) throw ApiException.modelNotFound(r.model());
-        int[] prompt = prompt(r);
+        RequestPlan plan = r.chat() ? hooks.plan(r) : RequestPlan.PLAIN;
         String promptParam = r.chat() ? "messages" : "prompt";
-        if (prompt.length == 0) throw ApiException.invalid(promptParam, "the prompt is empty after tokenization");
-        if (prompt.length >= context) {
-            throw ApiException.contextExceeded(promptParam, "The prompt is " + prompt.length + " tokens long but the context is "
-                    + context + " tokens (leave room for at least one generated token)");
-        }
-        int maxTokens = r.maxTokens() != null ? r.maxTokens() : context - prompt.length;
-        if ((long) prompt.length + maxTokens > context) {
-            throw ApiException.contextExceeded(r.chat() && r.body().has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
-                    "The context is " + context + " tokens; the prompt takes " + prompt.length + ", so at most "
-                            + (context - prompt.length) + " tokens can be generated, but " + maxTokens + " were requested");
-        }
-        for (int id : prompt) {
-            if (id >= tokenizer.vocabSize() && !r.chat()) throw ApiException.invalid("prompt", "token id " + id + " is outside the vocabulary");
-        }
-        long deadline = System.nanoTime() + timeout.toNanos();
-        GenerationParams gp = new GenerationParams(maxTokens, r.sampler(), eosIds, r.stop(), r.ignoreEos(), r.topLogprobs(), deadline,
-                r.speculative());
-        GenerationPolicy policy = hooks.policy(r, prompt);
-        OutputSplitter splitter = r.chat() ? hooks.splitter(r, prompt) : OutputSplitter.plain();
-
-        RequestStream events = new RequestStream();
-        SequenceState s;
-        try {
-            s = scheduler.submit(prompt, gp, policy, events);
-        } catch (SchedulerException.QueueFull e) {
-            throw ApiException.queueFull(e.getMessage());
-        } catch (SchedulerException.Unavailable e) {
-            throw ApiException.unavailable(e.getMessage());
-        } catch (MogeException e) {
-            throw ApiException.invalid(promptParam, e.getMessage());
-        }
-        ClientConnection client = ClientConnection.watch(ctx, timeout.plusSeconds(30));
-        connections.removeIf(c -> !c.isOpen());
-        connections.add(client);
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         long created = System.currentTimeMillis() / 1000;
-        try {
-            if (r.stream()) stream(ctx, r, s, events, client, splitter, id, created);
-            else whole(ctx, r, s, events, client, splitter, id, created);
-        } finally {
-            // whatever happened here (client gone, write failed, interrupted), the sequence must not run on
-            if (!s.isFinished()) scheduler.cancel(s);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        ClientConnection client = null;
+        // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
+        SequenceResult earlier = null;
+        for (int attempt = 0; ; attempt++) {
+            Prompt prompt = prompt(r, plan, attempt);
+            int[] ids = prompt.ids();
+            if (ids.length == 0) throw ApiException.invalid(promptParam, "the prompt is empty after tokenization");
+            if (ids.length >= context) {
+                throw ApiException.contextExceeded(promptParam, "The prompt is " + ids.length + " tokens long but the context is "
+                        + context + " tokens (leave room for at least one generated token)");
+            }
+            int maxTokens = r.maxTokens() != null ? r.maxTokens() : context - ids.length;
+            if ((long) ids.length + maxTokens > context) {
+                throw ApiException.contextExceeded(r.chat() && r.body().has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+                        "The context is " + context + " tokens; the prompt takes " + ids.length + ", so at most "
+                                + (context - ids.length) + " tokens can be generated, but " + maxTokens + " were requested");
+            }
+            for (int t : ids) {
+                if (t >= tokenizer.vocabSize() && !r.chat()) throw ApiException.invalid("prompt", "token id " + t + " is outside the vocabulary");
+            }
+            int top = r.topLogprobs() >= 0 ? r.topLogprobs() : plan.needsLogprobs(attempt) ? 0 : -1;
+            GenerationParams gp = new GenerationParams(maxTokens, r.sampler(), eosIds, r.stop(), r.ignoreEos(), top, deadline,
+                    r.speculative());
+            GenerationPolicy policy = plan.policy(attempt, ids, prompt.text());
+            OutputSplitter splitter = r.chat() ? plan.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
+
+            RequestStream events = new RequestStream();
+            SequenceState s;
+            try {
+                s = scheduler.submit(ids, gp, policy, events);
+            } catch (SchedulerException.QueueFull e) {
+                throw ApiException.queueFull(e.getMessage());
+            } catch (SchedulerException.Unavailable e) {
+                throw ApiException.unavailable(e.getMessage());
+            } catch (MogeException e) {
+                throw ApiException.invalid(promptParam, e.getMessage());
+            }
+            if (client == null) {
+                client = ClientConnection.watch(ctx, timeout.plusSeconds(30));
+                connections.removeIf(c -> !c.isOpen());
+                connections.add(client);
+            }
+            try {
+                if (plan.holdBack(attempt)) {
+                    Held held = collect(ctx, s, events, client);
+                    if (held == null) return;
+                    if (!plan.accept(attempt, held.result(), held.steps())) {
+                        earlier = withEarlier(earlier, held.result());
+                        continue;
+                    }
+                    events = RequestStream.replay(held.events());
+                }
+                Answer answer = new Answer(r, plan, earlier, id, created);
+                if (r.stream()) stream(ctx, s, events, client, splitter, answer);
+                else whole(ctx, s, events, client, splitter, answer);
+                return;
+            } finally {
+                // whatever happened here (client gone, write failed, interrupted), the sequence must not run on
+                if (!s.isFinished()) scheduler.cancel(s);
+            }
         }
     }
 
-    private int[] prompt(CompletionRequest r) {
-        if (!r.chat()) return r.promptIds() != null ? r.promptIds() : tokenizer.encodePrompt(r.promptText());
-        Map<String, Object> vars = hooks.templateVariables(r, r.templateKwargs());
+    /** The rendered prompt text (null for raw completions) and its ids. */
+    private record Prompt(String text, int[] ids) {
+    }
+
+    /** What every response of one request shares. */
+    private record Answer(CompletionRequest r, RequestPlan plan, SequenceResult earlier, String id, long created) {
+        SequenceResult total(SequenceResult last) {
+            return withEarlier(earlier, last);
+        }
+    }
+
+    /** A held-back attempt, complete. */
+    private record Held(List<RequestStream.Event> events, SequenceResult result, List<Step> steps) {
+    }
+
+    private Prompt prompt(CompletionRequest r, RequestPlan plan, int attempt) {
+        if (!r.chat()) return new Prompt(r.promptText(), r.promptIds() != null ? r.promptIds() : tokenizer.encodePrompt(r.promptText()));
+        Map<String, Object> vars = plan.templateVariables(attempt, r.templateKwargs());
         String text;
         try {
-            text = template.render(r.messages(), true, vars);
+            text = template.render(plan.messages(attempt, r.messages()), true, vars);
         } catch (MogeException e) {
             throw ApiException.invalid("messages", e.getMessage());
         }
-        return tokenizer.encodePrompt(text);
+        return new Prompt(text, tokenizer.encodePrompt(text));
+    }
+
+    /** Runs a held-back attempt to its end; null when the client left or the sequence was cancelled. */
+    private Held collect(Context ctx, SequenceState s, RequestStream events, ClientConnection client) throws InterruptedException {
+        List<RequestStream.Event> all = new ArrayList<>();
+        List<Step> steps = new ArrayList<>();
+        while (true) {
+            RequestStream.Event ev = events.poll(POLL_MS);
+            if (!client.isOpen()) {
+                gone(ctx, s);
+                return null;
+            }
+            if (ev == null) continue;
+            all.add(ev);
+            switch (ev) {
+                case RequestStream.Token t -> {
+                    if (t.step() != null) steps.add(t.step());
+                }
+                case RequestStream.Failed f -> {
+                    ApiException e = map(f.error());
+                    if (e == null) return null;
+                    throw e;
+                }
+                case RequestStream.Finish fin -> {
+                    return new Held(all, fin.result(), steps);
+                }
+            }
+        }
+    }
+
+    /** The last attempt's result with the tokens of earlier attempts added to its counts. */
+    static SequenceResult withEarlier(SequenceResult earlier, SequenceResult last) {
+        if (earlier == null) return last;
+        return new SequenceResult(last.finishReason(), last.text(), last.generatedIds(), last.promptTokens(), last.cachedTokens(),
+                last.completionTokens() + earlier.completionTokens(), last.reasoningTokens() + earlier.reasoningTokens(),
+                last.promptMs(), last.predictedMs(), last.queueMs());
     }
 
     /** Waits for the end and answers one JSON object. */
-    private void whole(Context ctx, CompletionRequest r, SequenceState s, RequestStream events, ClientConnection client,
-                       OutputSplitter splitter, String id, long created) throws InterruptedException {
+    private void whole(Context ctx, SequenceState s, RequestStream events, ClientConnection client, OutputSplitter splitter,
+                       Answer a) throws InterruptedException {
+        CompletionRequest r = a.r();
         StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
         List<Step> steps = new ArrayList<>();
         while (true) {
@@ -149,7 +222,8 @@ public final class CompletionHandler {
             switch (ev) {
                 case RequestStream.Token t -> {
                     append(splitter.push(t.text()), reasoning, content);
-                    if (t.step() != null) steps.add(t.step());
+                    // an attempt may have needed log-probabilities the client did not ask for
+                    if (t.step() != null && r.topLogprobs() >= 0) steps.add(t.step());
                 }
                 case RequestStream.Failed f -> {
                     ApiException e = map(f.error());
@@ -159,8 +233,10 @@ public final class CompletionHandler {
                 case RequestStream.Finish fin -> {
                     append(splitter.push(fin.text()), reasoning, content);
                     append(splitter.flush(), reasoning, content);
-                    ctx.status(200).contentType("application/json").result(json(
-                            completionObject(r, fin.result(), reasoning.toString(), content.toString(), steps, id, created)));
+                    ObjectNode o = completionObject(r, a.total(fin.result()), reasoning.toString(), content.toString(), steps, a.id(),
+                            a.created());
+                    a.plan().decorate(o, !reasoning.isEmpty());
+                    ctx.status(200).contentType("application/json").result(json(o));
                     return;
                 }
             }
@@ -176,7 +252,11 @@ public final class CompletionHandler {
             ObjectNode m = c.putObject("message");
             m.put("role", "assistant");
             m.put("content", content);
-            if (!reasoning.isEmpty()) m.put("reasoning_content", reasoning);
+            if (!reasoning.isEmpty()) {
+                // DeepSeek/vLLM's name and the newer one (vLLM >= 0.10, OpenRouter)
+                m.put("reasoning_content", reasoning);
+                m.put("reasoning", reasoning);
+            }
             if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.chatLogprobs(steps, tokenText));
             else c.putNull("logprobs");
         } else {
@@ -191,8 +271,12 @@ public final class CompletionHandler {
     }
 
     /** Streams chunks as tokens arrive; an error before the first token is still a plain HTTP error. */
-    private void stream(Context ctx, CompletionRequest r, SequenceState s, RequestStream events, ClientConnection client,
-                        OutputSplitter splitter, String id, long created) throws IOException, InterruptedException {
+    private void stream(Context ctx, SequenceState s, RequestStream events, ClientConnection client, OutputSplitter splitter,
+                        Answer a) throws IOException, InterruptedException {
+        CompletionRequest r = a.r();
+        String id = a.id();
+        long created = a.created();
+        boolean reasoned = false;
         List<RequestStream.Event> batch = new ArrayList<>();
         RequestStream.Event first;
         while ((first = events.poll(POLL_MS)) == null) {
@@ -232,7 +316,7 @@ public final class CompletionHandler {
                     switch (ev) {
                         case RequestStream.Token t -> {
                             append(splitter.push(t.text()), reasoning, content);
-                            if (t.step() != null) steps.add(t.step());
+                            if (t.step() != null && r.topLogprobs() >= 0) steps.add(t.step());
                         }
                         case RequestStream.Finish fin -> {
                             append(splitter.push(fin.text()), reasoning, content);
@@ -243,6 +327,7 @@ public final class CompletionHandler {
                     }
                 }
                 batch.clear();
+                reasoned |= !reasoning.isEmpty();
                 if (!reasoning.isEmpty() || !content.isEmpty() || !steps.isEmpty()) {
                     send(out, deltaChunk(r, id, created, reasoning.toString(), content.toString(), steps, textOffset, null));
                     textOffset += content.length();
@@ -262,11 +347,12 @@ public final class CompletionHandler {
                     // usage only on request, in a chunk of its own: the official SDK's accumulator takes a chunk
                     // with usage for the last one; timings (counts included) always ride on the finishing chunk
                     last.set("timings", ResponseJson.timings(done));
+                    a.plan().decorate(last, reasoned);
                     send(out, last);
                     if (r.includeUsage()) {
                         ObjectNode u = chunk(r, id, created);
                         u.putArray("choices");
-                        u.set("usage", ResponseJson.usage(done));
+                        u.set("usage", ResponseJson.usage(a.total(done)));
                         send(out, u);
                     }
                     out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
@@ -309,7 +395,10 @@ public final class CompletionHandler {
         if (r.chat()) {
             ObjectNode d = ch.putObject("delta");
             if (!content.isEmpty() || finish == null) d.put("content", content);
-            if (!reasoning.isEmpty()) d.put("reasoning_content", reasoning);
+            if (!reasoning.isEmpty()) {
+                d.put("reasoning_content", reasoning);
+                d.put("reasoning", reasoning);
+            }
             if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.chatLogprobs(steps, tokenText));
             else ch.putNull("logprobs");
         } else {

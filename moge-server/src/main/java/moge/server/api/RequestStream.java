@@ -43,6 +43,13 @@ final class RequestStream implements SequenceListener {
         events.add(new Failed(error));
     }
 
+    /** A stream that replays events already collected (an attempt that was held back and then accepted). */
+    static RequestStream replay(List<Event> recorded) {
+        RequestStream s = new RequestStream();
+        s.events.addAll(recorded);
+        return s;
+    }
+
     /** The next event, or null after {@code millis}. */
     Event poll(long millis) throws InterruptedException {
         return events.poll(millis, TimeUnit.MILLISECONDS);

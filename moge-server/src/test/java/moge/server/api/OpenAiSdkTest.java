@@ -60,13 +60,18 @@ class OpenAiSdkTest {
         return ref.ids(ref.chatPrompt(List.of(ChatMessage.system("You are terse."), ChatMessage.user(user))), max, List.of());
     }
 
+    /** The answer part of a reference generation, as the server's reasoning parser splits it (a random model may emit think markers). */
+    static String answer(GenerationResult r) {
+        return moge.thinking.ReasoningParser.split(moge.thinking.ThinkProtocol.of(ref.lm.tokenizer), false, r.text()).content();
+    }
+
     @Test
     void chatCompletion() {
         ChatCompletion c = client.chat().completions().create(chat("Name a colour.", 12).build());
         GenerationResult expect = alone("Name a colour.", 12);
         assertThat(c.choices()).hasSize(1);
         ChatCompletion.Choice choice = c.choices().getFirst();
-        assertThat(choice.message().content()).contains(expect.text());
+        assertThat(choice.message().content()).contains(answer(expect));
         assertThat(choice.finishReason().asString()).isEqualTo(expect.finishReason());
         assertThat(c.model()).isEqualTo("tiny");
         assertThat(c.usage()).isPresent();
@@ -90,7 +95,7 @@ class OpenAiSdkTest {
         }
         GenerationResult expect = alone("Count to five.", 16);
         ChatCompletion c = acc.chatCompletion();
-        assertThat(c.choices().getFirst().message().content()).contains(expect.text());
+        assertThat(c.choices().getFirst().message().content()).contains(answer(expect));
         assertThat(c.choices().getFirst().finishReason().asString()).isEqualTo(expect.finishReason());
         assertThat(chunks.size()).isGreaterThan(2);
         // with include_usage the last chunk has no choices and carries the usage
@@ -107,7 +112,7 @@ class OpenAiSdkTest {
             s.stream().forEach(acc::accumulate);
         }
         ChatCompletion c = acc.chatCompletion();
-        assertThat(c.choices().getFirst().message().content()).contains(alone("Count to five.", 16).text());
+        assertThat(c.choices().getFirst().message().content()).contains(answer(alone("Count to five.", 16)));
         assertThat(c.usage()).isEmpty();
     }
 
