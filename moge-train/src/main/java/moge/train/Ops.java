@@ -1,0 +1,126 @@
+package moge.train;
+
+import moge.tensor.Parallel;
+
+/**
+ * Row-wise operations of the training forward and backward passes. Reductions over rows (norm and bias
+ * gradients) are split by column, so each sum runs over the rows in order on one thread: results do not
+ * depend on the team size.
+ */
+public final class Ops {
+    private Ops() {
+    }
+
+    /** y = x · r · w per row, r = 1/sqrt(mean(x²) + eps) saved in {@code rOut}. */
+    public static void rmsnorm(Parallel team, float[] x, float[] w, float[] y, float[] rOut, int rows, int h, float eps) {
+        team.forRange(rows, 16, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int o = t * h;
+                double ss = 0;
+                for (int i = 0; i < h; i++) ss += (double) x[o + i] * x[o + i];
+                float r = (float) (1.0 / Math.sqrt(ss / h + eps));
+                rOut[t] = r;
+                for (int i = 0; i < h; i++) y[o + i] = x[o + i] * r * w[i];
+            }
+        });
+    }
+
+    /**
+     * Backward of {@link #rmsnorm}: dx += r·(dy⊙w) − x·r³·Σ(dy⊙w⊙x)/h, and dw += Σ_t dy⊙x·r.
+     */
+    public static void rmsnormBackward(Parallel team, float[] x, float[] w, float[] r, float[] dy, float[] dx, float[] dw, int rows, int h) {
+        team.forRange(rows, 16, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int o = t * h;
+                double dot = 0;
+                for (int i = 0; i < h; i++) dot += (double) dy[o + i] * w[i] * x[o + i];
+                float rt = r[t];
+                float c = (float) (dot * rt * rt * rt / h);
+                for (int i = 0; i < h; i++) dx[o + i] += rt * dy[o + i] * w[i] - x[o + i] * c;
+            }
+        });
+        team.forRange(h, 8, (i0, i1) -> {
+            for (int t = 0; t < rows; t++) {
+                int o = t * h;
+                float rt = r[t];
+                for (int i = i0; i < i1; i++) dw[i] += dy[o + i] * x[o + i] * rt;
+            }
+        });
+    }
+
+    /** out[j] += Σ_t x[t·cols + j] (bias gradients). */
+    public static void columnSums(Parallel team, float[] x, int rows, int cols, float[] out) {
+        team.forRange(cols, 8, (j0, j1) -> {
+            for (int t = 0; t < rows; t++) {
+                int o = t * cols;
+                for (int j = j0; j < j1; j++) out[j] += x[o + j];
+            }
+        });
+    }
+
+    /** y[t] += bias for every row. */
+    public static void addBias(float[] y, float[] bias, int rows, int cols) {
+        for (int t = 0; t < rows; t++) {
+            int o = t * cols;
+            for (int j = 0; j < cols; j++) y[o + j] += bias[j];
+        }
+    }
+
+    public static float sigmoid(float x) {
+        return (float) (1.0 / (1.0 + Math.exp(-x)));
+    }
+
+    /** silu(x) = x·σ(x), computed as moge.tensor.VectorMath does so that training and inference agree. */
+    public static float silu(float x) {
+        return (float) (x / (1.0 + Math.exp(-x)));
+    }
+
+    /** d silu / dx = σ(x)·(1 + x·(1 − σ(x))). */
+    public static float siluGrad(float x) {
+        double s = 1.0 / (1.0 + Math.exp(-x));
+        return (float) (s * (1.0 + x * (1.0 - s)));
+    }
+
+    /** Rotary tables for positions 0..maxPos-1: NeoX pairs (i, i + d/2) rotate by pos·θ^(−2i/d). */
+    public static final class Rope {
+        final int half;
+        final float[] cos, sin;
+
+        public Rope(int headDim, double theta, int maxPos) {
+            half = headDim / 2;
+            cos = new float[maxPos * half];
+            sin = new float[maxPos * half];
+            for (int i = 0; i < half; i++) {
+                double inv = Math.pow(theta, -2.0 * i / headDim);
+                for (int p = 0; p < maxPos; p++) {
+                    double a = p * inv;
+                    cos[p * half + i] = (float) Math.cos(a);
+                    sin[p * half + i] = (float) Math.sin(a);
+                }
+            }
+        }
+
+        public int maxPositions() {
+            return cos.length / Math.max(1, half);
+        }
+
+        /** Rotates every head of every row in place; {@code inverse} applies the transpose (the backward). */
+        public void apply(Parallel team, float[] x, int[] pos, int rows, int heads, boolean inverse) {
+            int d = 2 * half;
+            team.forRange(rows, 16, (t0, t1) -> {
+                for (int t = t0; t < t1; t++) {
+                    int p = pos[t] * half;
+                    for (int h = 0; h < heads; h++) {
+                        int o = (t * heads + h) * d;
+                        for (int i = 0; i < half; i++) {
+                            float x1 = x[o + i], x2 = x[o + i + half];
+                            float c = cos[p + i], s = inverse ? -sin[p + i] : sin[p + i];
+                            x[o + i] = x1 * c - x2 * s;
+                            x[o + i + half] = x2 * c + x1 * s;
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
