@@ -73,10 +73,23 @@ public final class InspectCommand implements Runnable {
                 var s = m.tokenizer.special();
                 out.printf("tokenizer:    %s, %d tokens, bos %s, eos %s, add_bos %s%n", m.tokenizer.getClass().getSimpleName(),
                         m.tokenizer.vocabSize(), tokenName(m, s.bos()), tokenName(m, s.eos()), s.addBos());
+                if (m.tokenizer instanceof moge.tokenizer.SentencePieceTokenizer sp) {
+                    out.printf("              SentencePiece BPE, byte fallback %s, dummy prefix %s, %d added/special tokens%n",
+                            sp.settings().byteFallback(), sp.settings().addDummyPrefix(), sp.addedTokens().size());
+                }
+                StringBuilder roles = new StringBuilder();
+                String[][] named = {{"[unused9]", "turn start"}, {"[unused10]", "turn end"}, {"[unused16]", "think start"},
+                        {"[unused17]", "think end"}};
+                for (String[] n : named) {
+                    var id = m.tokenizer.tokenId(n[0]);
+                    if (id.isPresent()) roles.append(roles.isEmpty() ? "" : ", ").append(n[0]).append('=').append(id.getAsInt())
+                            .append(" (").append(n[1]).append(')');
+                }
+                if (!roles.isEmpty()) out.printf("              %s%n", roles);
             } else {
                 out.println("tokenizer:    none");
             }
-            out.printf("chat template: %s%n", m.chatTemplate != null ? "yes (" + m.chatTemplate.length() + " chars)" : "built-in openPangu format");
+            out.printf("chat template: %s%n", m.chatTemplate.isBuiltIn() ? "built-in openPangu format" : m.chatTemplate.name());
         }
     }
 

@@ -16,6 +16,7 @@ import java.io.PrintWriter;
                 GenerateCommand.class,
                 ChatCommand.class,
                 InspectCommand.class,
+                RandomModelCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

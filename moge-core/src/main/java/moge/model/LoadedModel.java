@@ -1,5 +1,6 @@
 package moge.model;
 
+import moge.chat.ChatTemplate;
 import moge.format.TensorSource;
 import moge.tokenizer.Tokenizer;
 
@@ -14,10 +15,10 @@ public final class LoadedModel implements AutoCloseable {
     public final ModelConfig config;
     public final Weights weights;
     public final Tokenizer tokenizer;
-    public final String chatTemplate;
+    public final ChatTemplate chatTemplate;
     private final TensorSource source;
 
-    public LoadedModel(Path path, ModelConfig config, Weights weights, Tokenizer tokenizer, String chatTemplate, TensorSource source) {
+    public LoadedModel(Path path, ModelConfig config, Weights weights, Tokenizer tokenizer, ChatTemplate chatTemplate, TensorSource source) {
         this.path = path;
         this.config = config;
         this.weights = weights;

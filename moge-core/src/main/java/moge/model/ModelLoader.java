@@ -1,8 +1,11 @@
 package moge.model;
 
 import moge.MogeException;
+import moge.chat.ChatTemplate;
 import moge.format.HfCheckpoint;
 import moge.format.HfConfig;
+import moge.tokenizer.HfTokenizerLoader;
+import moge.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +29,13 @@ public final class ModelLoader {
             ModelConfig c = HfConfig.read(ck.config(), path.resolve("config.json"));
             if (router != null && c.hasExperts()) c = c.withRouter(router);
             Weights w = HfWeightLoader.load(ck, c, keepExpert);
-            return new LoadedModel(path, c, w, null, null, ck);
+            Tokenizer tok = Files.isRegularFile(path.resolve("tokenizer.model")) ? HfTokenizerLoader.load(path) : null;
+            if (tok != null && tok.vocabSize() > c.vocabSize()) {
+                throw new MogeException(path.resolve("tokenizer.model") + ": " + tok.vocabSize()
+                        + " pieces but the model's vocab_size is " + c.vocabSize());
+            }
+            ChatTemplate template = tok != null ? ChatTemplate.load(path, tok) : ChatTemplate.openPangu();
+            return new LoadedModel(path, c, w, tok, template, ck);
         } catch (RuntimeException e) {
             ck.close();
             throw e;

@@ -28,6 +28,15 @@ public interface Tokenizer {
     /** BOS/EOS/PAD/UNK ids (-1 when absent) and whether BOS is prepended to prompts. */
     SpecialTokens special();
 
+    /**
+     * Every id that ends generation: {@code special().eos()} first, then any others the model's configs name
+     * (e.g. a {@code generation_config.json} list). Empty when the vocabulary has no EOS.
+     */
+    default int[] eosIds() {
+        int eos = special().eos();
+        return eos >= 0 ? new int[]{eos} : new int[0];
+    }
+
     /** Encodes a prompt the way the upstream tokenizer does: BOS first when the config asks for it. */
     default int[] encodePrompt(String text) {
         int[] body = encode(text);

@@ -1,0 +1,209 @@
+package moge.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Broken checkpoints and bad requests: one line naming the file, tensor or field, exit status 1, no stack
+ * trace and no partial output.
+ */
+class BadInputTest {
+    static final Path FIX = locate();
+
+    @TempDir
+    Path tmp;
+
+    static Path locate() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve("testdata/fixtures"))) return p.resolve("testdata/fixtures");
+        }
+        throw new IllegalStateException("fixtures not found");
+    }
+
+    private Path copy(String name) throws IOException {
+        Path src = FIX.resolve(name), dst = tmp.resolve(name);
+        Files.createDirectories(dst);
+        try (Stream<Path> s = Files.list(src)) {
+            for (Path f : s.toList()) Files.copy(f, dst.resolve(f.getFileName()));
+        }
+        dst.toFile().setWritable(true);
+        try (Stream<Path> s = Files.list(dst)) {
+            s.forEach(f -> f.toFile().setWritable(true));
+        }
+        return dst;
+    }
+
+    private static void assertOneLineError(CliRunner r, String... mustContain) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        String err = r.err().strip();
+        assertThat(err.lines().count()).as(err).isEqualTo(1);
+        assertThat(err).startsWith("moge: ").doesNotContain("Exception").doesNotContain("\tat ");
+        for (String s : mustContain) assertThat(err).contains(s);
+        assertThat(r.out()).isEmpty();
+    }
+
+    private static CliRunner gen(Path model) {
+        return CliRunner.run("generate", "--model", model.toString(), "--prompt-ids", "1,14,1161", "-n", "2", "--json");
+    }
+
+    @Test
+    void truncatedSafetensors() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path f = m.resolve("model.safetensors");
+        byte[] b = Files.readAllBytes(f);
+        Files.write(f, java.util.Arrays.copyOf(b, b.length / 2));
+        assertOneLineError(gen(m), "model.safetensors", "outside the data area");
+    }
+
+    @Test
+    void fileShorterThanHeader() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Files.write(m.resolve("model.safetensors"), new byte[5]);
+        assertOneLineError(gen(m), "model.safetensors", "truncated");
+    }
+
+    @Test
+    void headerLengthLies() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path f = m.resolve("model.safetensors");
+        byte[] b = Files.readAllBytes(f);
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(0, b.length * 10L);
+        Files.write(f, b);
+        assertOneLineError(gen(m), "model.safetensors", "header length");
+    }
+
+    @Test
+    void headerNotJson() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path f = m.resolve("model.safetensors");
+        byte[] b = Files.readAllBytes(f);
+        b[8] = '#';
+        Files.write(f, b);
+        assertOneLineError(gen(m), "model.safetensors", "JSON");
+    }
+
+    @Test
+    void offsetsLieAboutSize() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        rewriteHeader(m.resolve("model.safetensors"), h -> h.replaceFirst("\"data_offsets\":\\[(\\d+),(\\d+)\\]",
+                "\"data_offsets\":[$1,$1]"));
+        assertOneLineError(gen(m), "model.safetensors", "needs", "bytes");
+    }
+
+    @Test
+    void wrongDtype() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        rewriteHeader(m.resolve("model.safetensors"), h -> h.replace("\"model.norm.weight\":{\"dtype\":\"BF16\"",
+                "\"model.norm.weight\":{\"dtype\":\"I16\""));
+        assertOneLineError(gen(m), "model.norm.weight", "unsupported dtype");
+    }
+
+    @Test
+    void missingShard() throws IOException {
+        Path m = copy("pangu-moe-tiny");
+        Files.delete(m.resolve("model-00002-of-00002.safetensors"));
+        assertOneLineError(gen(m), "model-00002-of-00002.safetensors", "missing shard");
+    }
+
+    @Test
+    void shapeMismatch() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path cfg = m.resolve("config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"intermediate_size\": 160", "\"intermediate_size\": 161"));
+        assertOneLineError(gen(m), "mlp.gate_proj.weight", "shape");
+    }
+
+    @Test
+    void unknownArchitecture() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path cfg = m.resolve("config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("PanguEmbeddedForCausalLM", "MysteryForCausalLM"));
+        assertOneLineError(gen(m), "config.json", "unknown architecture 'MysteryForCausalLM'");
+    }
+
+    @Test
+    void proMoeV2Refused() throws IOException {
+        Path m = copy("pangu-moe-tiny");
+        Path cfg = m.resolve("config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"num_experts\": 16,", "\"num_experts\": 16, \"n_routed_experts\": 16,"));
+        assertOneLineError(gen(m), "config.json", "V2");
+    }
+
+    @Test
+    void missingConfigField() throws IOException {
+        Path m = copy("pangu-moe-tiny");
+        Path cfg = m.resolve("config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"moe_intermediate_size\": 32,", ""));
+        assertOneLineError(gen(m), "config.json", "moe_intermediate_size");
+    }
+
+    @Test
+    void missingTensor() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        rewriteHeader(m.resolve("model.safetensors"), h -> h.replace("\"lm_head.weight\"", "\"lm_head.weighX\""));
+        assertOneLineError(gen(m), "lm_head.weight");
+    }
+
+    @Test
+    void corruptTokenizerModel() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path f = m.resolve("tokenizer.model");
+        byte[] b = Files.readAllBytes(f);
+        Files.write(f, java.util.Arrays.copyOf(b, b.length - 100));
+        CliRunner r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "hello", "-n", "2");
+        assertOneLineError(r, "tokenizer.model");
+    }
+
+    @Test
+    void missingTokenizerForTextPrompt() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Files.delete(m.resolve("tokenizer.model"));
+        CliRunner r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "hello", "-n", "2");
+        assertOneLineError(r, "no tokenizer.model");
+    }
+
+    @Test
+    void promptLongerThanContext() {
+        String ids = String.join(",", java.util.Collections.nCopies(40, "5"));
+        CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", ids,
+                "--ctx", "32", "-n", "2");
+        assertOneLineError(r, "prompt of 40 tokens", "context of 32");
+    }
+
+    @Test
+    void tokenOutsideVocabulary() {
+        CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", "1,99999");
+        assertOneLineError(r, "token id 99999");
+    }
+
+    @Test
+    void missingModelDirectory() {
+        assertOneLineError(gen(tmp.resolve("nope")), "nope");
+    }
+
+    /** Rewrites the JSON header, keeping its length (padding with spaces) so the data stays in place. */
+    private static void rewriteHeader(Path f, java.util.function.UnaryOperator<String> edit) throws IOException {
+        byte[] b = Files.readAllBytes(f);
+        int n = (int) ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        String h = new String(b, 8, n, StandardCharsets.UTF_8);
+        String e = edit.apply(h);
+        byte[] eb = e.getBytes(StandardCharsets.UTF_8);
+        if (eb.length > n) throw new IllegalStateException("edited header longer than the original");
+        byte[] padded = new byte[n];
+        java.util.Arrays.fill(padded, (byte) ' ');
+        System.arraycopy(eb, 0, padded, 0, eb.length);
+        System.arraycopy(padded, 0, b, 8, n);
+        Files.write(f, b);
+        assertThat(e).isNotEqualTo(h);
+    }
+}
