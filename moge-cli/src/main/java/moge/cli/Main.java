@@ -17,6 +17,8 @@ import java.io.PrintWriter;
                 ChatCommand.class,
                 InspectCommand.class,
                 RandomModelCommand.class,
+                TrainCommand.class,
+                MergeCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -23,7 +23,25 @@ final class AttentionLayer {
     private int[] probOff = new int[0];
     // backward scratch
     private float[] dq = new float[0], dk = new float[0], dv = new float[0], datt = new float[0];
-    private final float[][] rowScratch;
+    private final Scratch[] scratch;
+
+    /** Per-member buffers for one (sequence, KV head) item: transposes and n×n score blocks. */
+    private static final class Scratch {
+        float[] kT = new float[0], vT = new float[0], dp = new float[0], t = new float[0], dk = new float[0], dv = new float[0];
+
+        void ensure(int n, int d) {
+            if (kT.length < n * d) {
+                kT = new float[n * d];
+                vT = new float[n * d];
+                dk = new float[n * d];
+                dv = new float[n * d];
+            }
+            if (dp.length < n * n) {
+                dp = new float[n * n];
+                t = new float[n * n];
+            }
+        }
+    }
 
     AttentionLayer(ModelConfig c, Params p, int layer, Gemm gemm, Ops.Rope rope) {
         this.c = c;
@@ -40,7 +58,8 @@ final class AttentionLayer {
         bk = c.qkvBias() ? p.get(pre + "k_proj.bias") : null;
         bv = c.qkvBias() ? p.get(pre + "v_proj.bias") : null;
         bo = c.oBias() ? p.get(pre + "o_proj.bias") : null;
-        rowScratch = new float[team.threads()][0];
+        scratch = new Scratch[team.threads()];
+        for (int i = 0; i < scratch.length; i++) scratch[i] = new Scratch();
     }
 
     private void ensure(TokenBatch b) {
@@ -70,7 +89,7 @@ final class AttentionLayer {
         if (total > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("batch too long for saved attention probabilities");
         probOff[seqs] = (int) total;
         if (probs.length < total) probs = new float[(int) total];
-        for (int m = 0; m < rowScratch.length; m++) if (rowScratch[m].length < maxLen) rowScratch[m] = new float[maxLen];
+        for (Scratch sc : scratch) sc.ensure(maxLen, c.headDim());
         if (maxLen > rope.maxPositions()) {
             throw new IllegalArgumentException("sequence of " + maxLen + " tokens exceeds the rotary table of " + rope.maxPositions());
         }
@@ -91,26 +110,39 @@ final class AttentionLayer {
         rope.apply(team, q, b.positions, n, c.heads(), false);
         rope.apply(team, k, b.positions, n, c.kvHeads(), false);
         int kvH = c.kvHeads();
-        team.forEach(b.sequences() * kvH, (item, member) -> attendForward(b, item / kvH, item % kvH));
+        team.forEach(b.sequences() * kvH, (item, member) -> attendForward(b, item / kvH, item % kvH, scratch[member]));
         gemm.linear(att, 0, n, qd, wo.w, 0, H, out, 0, false);
         if (bo != null) Ops.addBias(out, bo.w, n, H);
     }
 
-    private void attendForward(TokenBatch b, int s, int kh) {
+    /**
+     * One (sequence, KV head): for each of its query heads S = Q·Kᵀ·scale (causal), P = softmax(S) saved, and
+     * O = P·V, as small matrix products read straight out of the packed q/k/v rows.
+     */
+    private void attendForward(TokenBatch b, int s, int kh, Scratch sc) {
         int d = c.headDim(), group = c.heads() / c.kvHeads(), qd = c.qDim(), kvd = c.kvDim();
-        int start = b.seqStart[s], len = b.length(s);
+        int start = b.seqStart[s], n = b.length(s);
         float scale = (float) (1.0 / Math.sqrt(d));
+        gatherTransposed(k, start * kvd + kh * d, kvd, n, d, sc.kT);
         for (int g = 0; g < group; g++) {
             int h = kh * group + g;
-            int pBase = probOff[s] + h * len * len;
-            for (int i = 0; i < len; i++) {
-                int qo = (start + i) * qd + h * d;
-                int pr = pBase + i * len;
-                for (int j = 0; j <= i; j++) probs[pr + j] = VectorMath.dot(q, qo, k, (start + j) * kvd + kh * d, d) * scale;
+            int pBase = probOff[s] + h * n * n;
+            Gemm.nnLocal(n, n, d, q, start * qd + h * d, qd, sc.kT, 0, n, probs, pBase, n, false);
+            for (int i = 0; i < n; i++) {
+                int pr = pBase + i * n;
+                for (int j = 0; j <= i; j++) probs[pr + j] *= scale;
                 VectorMath.softmax(probs, pr, i + 1);
-                java.util.Arrays.fill(att, qo, qo + d, 0f);
-                for (int j = 0; j <= i; j++) VectorMath.axpy(probs[pr + j], v, (start + j) * kvd + kh * d, att, qo, d);
+                java.util.Arrays.fill(probs, pr + i + 1, pr + n, 0f);
             }
+            Gemm.nnLocal(n, d, n, probs, pBase, n, v, start * kvd + kh * d, kvd, att, start * qd + h * d, qd, false);
+        }
+    }
+
+    /** dst[c, r] = src[off + r·ld + c] for an n×d block. */
+    private static void gatherTransposed(float[] src, int off, int ld, int n, int d, float[] dst) {
+        for (int r = 0; r < n; r++) {
+            int o = off + r * ld;
+            for (int cc = 0; cc < d; cc++) dst[cc * n + r] = src[o + cc];
         }
     }
 
@@ -121,7 +153,7 @@ final class AttentionLayer {
         gemm.linearWeightGrad(dOut, 0, n, H, att, 0, qd, wo.g, 0);
         gemm.linearInputGrad(dOut, 0, n, H, wo.w, 0, qd, datt, 0, false);
         int kvH = c.kvHeads();
-        team.forEach(b.sequences() * kvH, (item, member) -> attendBackward(b, item / kvH, item % kvH, rowScratch[member]));
+        team.forEach(b.sequences() * kvH, (item, member) -> attendBackward(b, item / kvH, item % kvH, scratch[member]));
         rope.apply(team, dq, b.positions, n, c.heads(), true);
         rope.apply(team, dk, b.positions, n, c.kvHeads(), true);
         if (bq != null) {
@@ -138,40 +170,45 @@ final class AttentionLayer {
     }
 
     /**
-     * Softmax attention backward for one (sequence, KV head): dP = dO·Vᵀ, dS = P⊙(dP − rowsum(P⊙dP)),
-     * dQ = dS·K·scale, dK = dSᵀ·Q·scale, dV = Pᵀ·dO. Gradients are w.r.t. the rotated q and k.
+     * Softmax attention backward for one (sequence, KV head): dP = dO·Vᵀ, dS = P⊙(dP − rowsum(P⊙dP))·scale,
+     * dQ = dS·K, dK = Σ_heads dSᵀ·Q, dV = Σ_heads Pᵀ·dO. Gradients are w.r.t. the rotated q and k.
      */
-    private void attendBackward(TokenBatch b, int s, int kh, float[] dp) {
+    private void attendBackward(TokenBatch b, int s, int kh, Scratch sc) {
         int d = c.headDim(), group = c.heads() / c.kvHeads(), qd = c.qDim(), kvd = c.kvDim();
-        int start = b.seqStart[s], len = b.length(s);
+        int start = b.seqStart[s], n = b.length(s);
         float scale = (float) (1.0 / Math.sqrt(d));
-        for (int j = 0; j < len; j++) {
-            int o = (start + j) * kvd + kh * d;
-            java.util.Arrays.fill(dk, o, o + d, 0f);
-            java.util.Arrays.fill(dv, o, o + d, 0f);
-        }
+        gatherTransposed(v, start * kvd + kh * d, kvd, n, d, sc.vT);
+        java.util.Arrays.fill(sc.dk, 0, n * d, 0f);
+        java.util.Arrays.fill(sc.dv, 0, n * d, 0f);
         for (int g = 0; g < group; g++) {
             int h = kh * group + g;
-            int pBase = probOff[s] + h * len * len;
-            for (int i = 0; i < len; i++) {
-                int qo = (start + i) * qd + h * d;
-                int pr = pBase + i * len;
-                double dsum = 0;
-                for (int j = 0; j <= i; j++) {
-                    dp[j] = VectorMath.dot(datt, qo, v, (start + j) * kvd + kh * d, d);
-                    dsum += (double) dp[j] * probs[pr + j];
-                }
-                float D = (float) dsum;
-                java.util.Arrays.fill(dq, qo, qo + d, 0f);
-                for (int j = 0; j <= i; j++) {
-                    float pij = probs[pr + j];
-                    float ds = pij * (dp[j] - D) * scale;
-                    int ko = (start + j) * kvd + kh * d;
-                    VectorMath.axpy(ds, k, ko, dq, qo, d);
-                    VectorMath.axpy(ds, q, qo, dk, ko, d);
-                    VectorMath.axpy(pij, datt, qo, dv, ko, d);
-                }
+            int pBase = probOff[s] + h * n * n;
+            int qo = start * qd + h * d;
+            Gemm.nnLocal(n, n, d, datt, qo, qd, sc.vT, 0, n, sc.dp, 0, n, false);
+            for (int i = 0; i < n; i++) {
+                int pr = pBase + i * n, r = i * n;
+                double dot = 0;
+                for (int j = 0; j <= i; j++) dot += (double) probs[pr + j] * sc.dp[r + j];
+                float D = (float) dot;
+                for (int j = 0; j <= i; j++) sc.dp[r + j] = probs[pr + j] * (sc.dp[r + j] - D) * scale;
+                java.util.Arrays.fill(sc.dp, r + i + 1, r + n, 0f);
             }
+            Gemm.nnLocal(n, d, n, sc.dp, 0, n, k, start * kvd + kh * d, kvd, dq, qo, qd, false);
+            transpose(sc.dp, 0, n, sc.t);
+            Gemm.nnLocal(n, d, n, sc.t, 0, n, q, qo, qd, sc.dk, 0, d, true);
+            transpose(probs, pBase, n, sc.t);
+            Gemm.nnLocal(n, d, n, sc.t, 0, n, datt, qo, qd, sc.dv, 0, d, true);
+        }
+        for (int j = 0; j < n; j++) {
+            System.arraycopy(sc.dk, j * d, dk, (start + j) * kvd + kh * d, d);
+            System.arraycopy(sc.dv, j * d, dv, (start + j) * kvd + kh * d, d);
+        }
+    }
+
+    private static void transpose(float[] src, int off, int n, float[] dst) {
+        for (int i = 0; i < n; i++) {
+            int o = off + i * n;
+            for (int j = 0; j < n; j++) dst[j * n + i] = src[o + j];
         }
     }
 

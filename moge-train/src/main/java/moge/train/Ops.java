@@ -1,5 +1,8 @@
 package moge.train;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 import moge.tensor.Parallel;
 
 /**
@@ -8,7 +11,43 @@ import moge.tensor.Parallel;
  * depend on the team size.
  */
 public final class Ops {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+
     private Ops() {
+    }
+
+    /** a[i] = silu(g[i])·u[i] for i in [from, to), vectorised (the Vector API's exp). */
+    public static void siluMul(float[] g, float[] u, float[] a, int from, int to) {
+        int i = from;
+        for (; i + L <= to; i += L) {
+            FloatVector gv = FloatVector.fromArray(FS, g, i);
+            FloatVector sig = gv.neg().lanewise(VectorOperators.EXP).add(1f);
+            gv.div(sig).mul(FloatVector.fromArray(FS, u, i)).intoArray(a, i);
+        }
+        for (; i < to; i++) a[i] = silu(g[i]) * u[i];
+    }
+
+    /**
+     * SwiGLU backward on [from, to): dg = da·u·silu'(g), du = da·silu(g), with silu'(g) = σ(g)·(1 + g·(1 − σ(g))).
+     * g and u are read at {@code hOff + i}, da/dg/du at i.
+     */
+    public static void siluMulGrad(float[] g, float[] u, int hOff, float[] da, float[] dg, float[] du, int from, int to) {
+        int i = from;
+        for (; i + L <= to; i += L) {
+            FloatVector gv = FloatVector.fromArray(FS, g, hOff + i), uv = FloatVector.fromArray(FS, u, hOff + i);
+            FloatVector d = FloatVector.fromArray(FS, da, i);
+            FloatVector sig = FloatVector.broadcast(FS, 1f).div(gv.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = gv.mul(sig);
+            FloatVector grad = sig.mul(gv.mul(sig.neg().add(1f)).add(1f));
+            d.mul(uv).mul(grad).intoArray(dg, i);
+            d.mul(silu).intoArray(du, i);
+        }
+        for (; i < to; i++) {
+            float gv = g[hOff + i], uv = u[hOff + i], d = da[i];
+            dg[i] = d * uv * siluGrad(gv);
+            du[i] = d * silu(gv);
+        }
     }
 
     /** y = x · r · w per row, r = 1/sqrt(mean(x²) + eps) saved in {@code rOut}. */

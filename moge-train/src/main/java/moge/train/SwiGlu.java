@@ -27,9 +27,7 @@ final class SwiGlu {
         if (rows == 0) return;
         gemm.linear(x, xOff, rows, H, gate.w, 0, ff, g, hOff, false);
         gemm.linear(x, xOff, rows, H, up.w, 0, ff, u, hOff, false);
-        team.forRange(rows * ff, 64, (i0, i1) -> {
-            for (int i = hOff + i0; i < hOff + i1; i++) a[i] = Ops.silu(g[i]) * u[i];
-        });
+        team.forRange(rows * ff, 64, (i0, i1) -> Ops.siluMul(g, u, a, hOff + i0, hOff + i1));
         gemm.linear(a, hOff, rows, ff, down.w, 0, H, y, yOff, false);
     }
 
@@ -42,13 +40,7 @@ final class SwiGlu {
         if (rows == 0) return;
         gemm.linearWeightGrad(dy, dyOff, rows, H, a, hOff, ff, down.g, 0);
         gemm.linearInputGrad(dy, dyOff, rows, H, down.w, 0, ff, da, 0, false);
-        team.forRange(rows * ff, 64, (i0, i1) -> {
-            for (int i = i0; i < i1; i++) {
-                float gv = g[hOff + i], uv = u[hOff + i], d = da[i];
-                dg[i] = d * uv * Ops.siluGrad(gv);
-                du[i] = d * Ops.silu(gv);
-            }
-        });
+        team.forRange(rows * ff, 64, (i0, i1) -> Ops.siluMulGrad(g, u, hOff, da, dg, du, i0, i1));
         gemm.linearWeightGrad(dg, 0, rows, ff, x, xOff, H, gate.g, 0);
         gemm.linearWeightGrad(du, 0, rows, ff, x, xOff, H, up.g, 0);
         gemm.linearInputGrad(dg, 0, rows, ff, gate.w, 0, H, dx, dxOff, accumulate);
