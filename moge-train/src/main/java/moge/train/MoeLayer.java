@@ -165,7 +165,10 @@ final class MoeLayer implements FfnLayer {
             for (int t = t0; t < t1; t++) {
                 for (int s = 0; s < K; s++) {
                     int i = t * K + s, r = rowOf[i];
-                    dslot[i] = VectorMath.dot(dOut, t * H, ey, r * H, H);
+                    // a plain loop: Vector API lane reductions round differently before and after JIT compilation
+                    float dsum = 0;
+                    for (int j = 0; j < H; j++) dsum = Math.fma(dOut[t * H + j], ey[r * H + j], dsum);
+                    dslot[i] = dsum;
                     float wi = w[i];
                     for (int j = 0; j < H; j++) dys[r * H + j] = wi * dOut[t * H + j];
                 }
