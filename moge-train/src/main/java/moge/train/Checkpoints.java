@@ -34,6 +34,15 @@ public final class Checkpoints {
     }
 
     public static void writeModel(Path dir, Params p, DType dtype, int bos, int eos, Map<String, ?> extras) throws IOException {
+        // weights of an earlier model in the same directory would shadow ours (an index wins over model.safetensors)
+        if (Files.isDirectory(dir)) {
+            try (var s = Files.list(dir)) {
+                for (Path f : s.toList()) {
+                    String n = f.getFileName().toString();
+                    if (n.equals("model.safetensors.index.json") || n.matches("model-\\d+-of-\\d+\\.safetensors")) Files.delete(f);
+                }
+            }
+        }
         HfCheckpointWriter.write(dir, p.config, p, dtype, Long.MAX_VALUE, bos, eos, extras, null);
     }
 
