@@ -51,7 +51,10 @@ public final class TrainingPlot {
         plot.add(lossPlot, 2);
         JsonNode first = records.isEmpty() ? null : records.getFirst();
         if (first != null && first.path("group_load").isArray()) {
-            plot.add(plot(series(records, "group_load", "group "), "group load share"), 1);
+            XYPlot groups = plot(series(records, "group_load", "group "), "group load share");
+            // MoGE puts exactly 1/groups of the routed tokens on every group; a fixed axis shows it as a flat line
+            groups.getRangeAxis().setRange(0, 1);
+            plot.add(groups, 1);
             plot.add(plot(series(records, "expert_load", "expert "), "expert load share"), 1);
         }
         JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);

@@ -123,6 +123,19 @@ public final class DataMix {
 
     private String generalItem(SplittableRandom r) {
         long a = Tasks.number(r, 1, 2), b = Tasks.number(r, 1, 2);
+        // Copying digit strings (verbatim, zero-padded to the working width, without leading zeros) drills the
+        // copies whose distance varies in slow answers: the question's operands into the first working line
+        // and the result register into the answer.
+        if (r.nextInt(3) == 0) {
+            String s = randomDigits(r, 1 + r.nextInt(8));
+            long v = Tasks.number(r, 1, 5);
+            return switch (r.nextInt(4)) {
+                case 0 -> s + " " + s;
+                case 1 -> "copy " + s + ": " + s;
+                case 2 -> "pad " + v + ": " + Tasks.pad(v);
+                default -> "strip " + Tasks.pad(v) + ": " + v;
+            };
+        }
         return switch (r.nextInt(9)) {
             case 0 -> a + "+" + b + "=" + (a + b);
             case 1 -> Math.max(a, b) + "-" + Math.min(a, b) + "=" + (Math.max(a, b) - Math.min(a, b));
@@ -142,6 +155,12 @@ public final class DataMix {
                 yield "User: " + p.question() + "\nAssistant: " + p.answer();
             }
         };
+    }
+
+    private static String randomDigits(SplittableRandom r, int n) {
+        StringBuilder sb = new StringBuilder(n);
+        for (int i = 0; i < n; i++) sb.append((char) ('0' + r.nextInt(10)));
+        return sb.toString();
     }
 
     /**

@@ -6,9 +6,14 @@ import java.util.SplittableRandom;
 
 /**
  * The procedural problems the demo models learn, with the column-by-column working a slow answer shows.
- * Every working line carries the whole state (digits still to process, carry or borrow, result so far), so
- * each step only needs the line above it: {@code 8+6+0=14:473+258,c1,r4} reads "8+6 plus carry 0 is 14;
- * left to do 473+258, carry 1, result so far 4".
+ * The working keeps its state in registers of fixed width: the operands, zero-padded, shift right by one digit
+ * per step (their last column holds the digit being processed); the result fills from the left as each new
+ * digit pushes the earlier ones right, '_' marking columns not reached yet. {@code 4+2+1=07:000000+000000,c0,r7324__}
+ * reads "4+2 plus carry 1 is 07; left to do 0+0, carry 0, result so far 7324". Every token of a line is then
+ * either computed locally or copied from the line above at a fixed distance, which a small transformer with
+ * rotary positions learns quickly (copies whose distance varies from example to example it learns slowly).
+ * Only the first line, the question's operands zero-padded, needs such a copy; the answer is the result
+ * register's leading columns, again at a fixed distance.
  */
 public final class Tasks {
     /** Task classes in table order; add_big is the hardest (longest carry chains). */
@@ -53,63 +58,93 @@ public final class Tasks {
         return String.format(forms[r.nextInt(forms.length)], a, op, b);
     }
 
-    /** The remaining digits after dropping the last one: "" when none remain. */
-    private static String rest(String s) {
-        return s.length() <= 1 ? "" : s.substring(0, s.length() - 1);
+    /** Columns of the working registers: room for a 5-digit operand plus a carry into a sixth digit. */
+    public static final int WIDTH = 6;
+
+    static String pad(long v) {
+        String d = Long.toString(v);
+        return "0".repeat(WIDTH - d.length()) + d;
     }
 
-    private static int last(String s) {
-        return s.isEmpty() ? 0 : s.charAt(s.length() - 1) - '0';
+    /** The register after a step: operands lose their last digit (a zero enters on the left). */
+    private static String shiftRight(String reg) {
+        return "0" + reg.substring(0, reg.length() - 1);
+    }
+
+    /**
+     * The result register after a step: the new digit enters on the left and the rest moves right, so the
+     * result reads in order from the first column and '_' marks columns not reached yet. The answer is then
+     * a copy of the register's first columns, at a fixed distance from them.
+     */
+    private static String push(String reg, int digit) {
+        return digit + reg.substring(0, reg.length() - 1);
+    }
+
+    static final String EMPTY = "_".repeat(6);
+
+    private static int last(String reg) {
+        return reg.charAt(reg.length() - 1) - '0';
+    }
+
+    private static boolean zero(String reg) {
+        return reg.chars().allMatch(ch -> ch == '0');
+    }
+
+    /** The answer in a finished result register: its digits without leading zeros. */
+    private static String answer(String reg) {
+        String t = reg.replace("_", "").replaceFirst("^0+", "");
+        return t.isEmpty() ? "0" : t;
     }
 
     public static Problem add(String cls, String difficulty, long a, long b, SplittableRandom r) {
-        List<String> lines = new ArrayList<>();
-        String A = Long.toString(a), B = Long.toString(b), R = "";
+        String A = pad(a), B = pad(b), R = EMPTY;
         int c = 0;
-        lines.add(A + "+" + B + ",c0,r");
-        while (!A.isEmpty() || !B.isEmpty() || c > 0) {
+        List<String> lines = new ArrayList<>();
+        lines.add(A + "+" + B + ",c0,r" + R);
+        do {
             int da = last(A), db = last(B), s = da + db + c;
-            A = rest(A);
-            B = rest(B);
-            String step = da + "+" + db + "+" + c + "=" + s;
+            String step = da + "+" + db + "+" + c + "=" + (s / 10) + (s % 10);
+            A = shiftRight(A);
+            B = shiftRight(B);
             c = s / 10;
-            R = (s % 10) + R;
+            R = push(R, s % 10);
             lines.add(step + ":" + A + "+" + B + ",c" + c + ",r" + R);
-        }
-        return new Problem(cls, difficulty, ask(r, a, "+", b), String.join("\n", lines), Long.toString(a + b), "add:" + a + ":" + b);
+        } while (!zero(A) || !zero(B) || c > 0);
+        return new Problem(cls, difficulty, ask(r, a, "+", b), String.join("\n", lines), answer(R), "add:" + a + ":" + b);
     }
 
+    /** a - b for a >= b; each step writes its borrow and digit as two characters, like a carry and digit. */
     public static Problem sub(String cls, long a, long b, SplittableRandom r) {
+        String A = pad(a), B = pad(b), R = EMPTY;
+        int bw = 0;
         List<String> lines = new ArrayList<>();
-        String A = Long.toString(a), B = Long.toString(b), R = "";
-        int borrow = 0;
-        lines.add(A + "-" + B + ",b0,r");
-        while (!A.isEmpty()) {
-            int da = last(A), db = last(B), raw = da - db - borrow;
-            int digit = raw < 0 ? raw + 10 : raw;
-            A = rest(A);
-            B = rest(B);
-            String step = da + "-" + db + "-" + borrow + "=" + raw;
-            borrow = raw < 0 ? 1 : 0;
-            R = digit + R;
-            lines.add(step + ":" + A + "-" + B + ",b" + borrow + ",r" + R);
-        }
-        return new Problem(cls, "hard", ask(r, a, "-", b), String.join("\n", lines), Long.toString(a - b), "sub:" + a + ":" + b);
+        lines.add(A + "-" + B + ",b0,r" + R);
+        do {
+            int da = last(A), db = last(B), raw = da - db - bw;
+            int nb = raw < 0 ? 1 : 0, digit = raw + 10 * nb;
+            String step = da + "-" + db + "-" + bw + "=" + nb + digit;
+            A = shiftRight(A);
+            B = shiftRight(B);
+            bw = nb;
+            R = push(R, digit);
+            lines.add(step + ":" + A + "-" + B + ",b" + bw + ",r" + R);
+        } while (!zero(A) || !zero(B));
+        return new Problem(cls, "hard", ask(r, a, "-", b), String.join("\n", lines), answer(R), "sub:" + a + ":" + b);
     }
 
     public static Problem mul(String cls, long a, int d, SplittableRandom r) {
-        List<String> lines = new ArrayList<>();
-        String A = Long.toString(a), R = "";
+        String A = pad(a), R = EMPTY;
         int c = 0;
-        lines.add(A + "*" + d + ",c0,r");
-        while (!A.isEmpty() || c > 0) {
-            int da = last(A), p = da * d, s = p + c;
-            A = rest(A);
-            String step = da + "*" + d + "=" + p + "+" + c + "=" + s;
+        List<String> lines = new ArrayList<>();
+        lines.add(A + "*" + d + ",c0,r" + R);
+        do {
+            int da = last(A), s = da * d + c;
+            String step = da + "*" + d + "+" + c + "=" + (s / 10) + (s % 10);
+            A = shiftRight(A);
             c = s / 10;
-            R = (s % 10) + R;
+            R = push(R, s % 10);
             lines.add(step + ":" + A + "*" + d + ",c" + c + ",r" + R);
-        }
-        return new Problem(cls, "hard", ask(r, a, "*", d), String.join("\n", lines), Long.toString(a * d), "mul:" + a + ":" + d);
+        } while (!zero(A) || c > 0);
+        return new Problem(cls, "hard", ask(r, a, "*", d), String.join("\n", lines), answer(R), "mul:" + a + ":" + d);
     }
 }

@@ -10,7 +10,7 @@ import java.util.TreeMap;
 /**
  * Learns BPE merges from text the way spm_train's BPE trainer constrains them: the text is normalized as the
  * tokenizer will see it (dummy "▁" prefix, spaces as "▁"), a "▁" may only start a piece, digits are never
- * merged (split_digits) and a piece never mixes scripts (Latin letters, Han, other symbols). The most
+ * merged (split_digits; likewise '_', the working's blank column) and a piece never mixes scripts (Latin letters, Han, other symbols). The most
  * frequent allowed pair is merged first; ties go to the lexicographically smaller result, so the outcome
  * depends only on the text.
  */
@@ -39,7 +39,7 @@ public final class BpeTrainer {
                 if (cp == SPACE) {
                     cut = true;
                     script = -1;
-                } else if (Character.isDigit(cp)) {
+                } else if (unmergeable(cp)) {
                     cut = true;
                     script = -2;
                 } else {
@@ -135,7 +135,7 @@ public final class BpeTrainer {
             if (cp == SPACE) {
                 if (i != 0) return false;
             } else {
-                if (Character.isDigit(cp)) return false;
+                if (unmergeable(cp)) return false;
                 int sc = script(cp);
                 if (script >= 0 && sc != script) return false;
                 script = sc;
@@ -143,6 +143,11 @@ public final class BpeTrainer {
             i += Character.charCount(cp);
         }
         return true;
+    }
+
+    /** Digits (split_digits) and the '_' of the working's registers stay single pieces, so columns are tokens. */
+    static boolean unmergeable(int cp) {
+        return Character.isDigit(cp) || cp == '_';
     }
 
     private static int script(int cp) {

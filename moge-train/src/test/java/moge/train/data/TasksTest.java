@@ -10,34 +10,39 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The working shown in slow answers is correct arithmetic, step by step, and ends at the answer. */
 class TasksTest {
-    /** Replays a working: every line's sum is right and its state follows from the line before. */
+    /** Replays a working: every step's arithmetic is right and each state follows from the line before. */
     private static void checkWorking(Problem p) {
         String[] lines = p.working().split("\n");
         String op = p.key().split(":")[0];
+        String sym = op.equals("add") ? "+" : op.equals("sub") ? "-" : "*";
         String state = lines[0];
+        int width = Tasks.WIDTH;
         for (int i = 1; i < lines.length; i++) {
+            assertThat(lines[i].length()).as("fixed line length").isEqualTo(lines[1].length());
             String[] parts = lines[i].split(":", 2);
             String step = parts[0], next = parts[1];
-            String[] prev = state.split(",");
-            String[] operands = prev[0].split(op.equals("add") ? "\\+" : op.equals("sub") ? "-" : "\\*", -1);
-            int carry = prev[1].charAt(1) - '0';
-            String a = operands[0], b = operands[1];
-            int da = a.isEmpty() ? 0 : a.charAt(a.length() - 1) - '0';
-            int db = b.isEmpty() ? 0 : b.charAt(b.length() - 1) - '0';
-            switch (op) {
-                case "add" -> assertThat(step).isEqualTo(da + "+" + db + "+" + carry + "=" + (da + db + carry));
-                case "sub" -> assertThat(step).isEqualTo(da + "-" + db + "-" + carry + "=" + (da - db - carry));
-                default -> {
-                    int d = Integer.parseInt(b);
-                    assertThat(step).isEqualTo(da + "*" + d + "=" + da * d + "+" + carry + "=" + (da * d + carry));
-                }
-            }
+            String a = state.substring(0, width);
+            String b = op.equals("mul") ? state.substring(width + 1, width + 2) : state.substring(width + 1, 2 * width + 1);
+            int flag = state.charAt(state.indexOf(',') + 2) - '0';
+            String r = state.substring(state.lastIndexOf(",r") + 2);
+            int da = a.charAt(width - 1) - '0', db = b.charAt(b.length() - 1) - '0';
+            int two = switch (op) {
+                case "add" -> da + db + flag;
+                case "sub" -> da - db - flag < 0 ? 10 + da - db - flag + 10 : da - db - flag;
+                default -> da * Integer.parseInt(b) + flag;
+            };
+            String expectStep = op.equals("mul") ? da + "*" + b + "+" + flag + "=" + String.format("%02d", two)
+                    : da + sym + db + sym + flag + "=" + String.format("%02d", two);
+            assertThat(step).isEqualTo(expectStep);
+            String na = "0" + a.substring(0, width - 1), nb = op.equals("mul") ? b : "0" + b.substring(0, width - 1);
+            String nr = (two % 10) + r.substring(0, width - 1);
+            String flagName = op.equals("sub") ? "b" : "c";
+            assertThat(next).isEqualTo(na + sym + nb + "," + flagName + (two / 10) + ",r" + nr);
             state = next;
         }
-        String result = state.substring(state.lastIndexOf(",r") + 2);
+        String result = state.substring(state.lastIndexOf(",r") + 2).replace("_", "");
         String stripped = result.replaceFirst("^0+(?=.)", "");
         assertThat(stripped).as(p.working()).isEqualTo(p.answer());
-        assertThat(state).startsWith(op.equals("mul") ? "*" : op.equals("add") ? "+," : "-,");
     }
 
     @Test
@@ -62,17 +67,18 @@ class TasksTest {
     void knownExample() {
         Problem p = Tasks.add("add_big", "hard", 4738, 2586, new SplittableRandom(1));
         assertThat(p.working()).isEqualTo("""
-                4738+2586,c0,r
-                8+6+0=14:473+258,c1,r4
-                3+8+1=12:47+25,c1,r24
-                7+5+1=13:4+2,c1,r324
-                4+2+1=7:+,c0,r7324""");
+                004738+002586,c0,r______
+                8+6+0=14:000473+000258,c1,r4_____
+                3+8+1=12:000047+000025,c1,r24____
+                7+5+1=13:000004+000002,c1,r324___
+                4+2+1=07:000000+000000,c0,r7324__""");
         assertThat(p.answer()).isEqualTo("7324");
         Problem m = Tasks.mul("mul", 347, 8, new SplittableRandom(1));
-        assertThat(m.working()).endsWith("3*8=24+3=27:*8,c2,r776\n0*8=0+2=2:*8,c0,r2776");
+        assertThat(m.working()).endsWith("3*8+3=27:000000*8,c2,r776___\n0*8+2=02:000000*8,c0,r2776__");
+        assertThat(m.answer()).isEqualTo("2776");
         Problem s = Tasks.sub("sub", 1000, 999, new SplittableRandom(1));
         assertThat(s.answer()).isEqualTo("1");
-        assertThat(s.working()).contains("0-9-0=-9:100-99,b1,r1");
+        assertThat(s.working()).contains("0-9-0=11:000100-000099,b1,r1_____");
     }
 
     @Test

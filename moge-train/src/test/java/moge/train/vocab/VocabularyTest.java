@@ -72,6 +72,11 @@ class VocabularyTest {
                 }
             }
         }
+        // every character of a working is its own token, so copies between lines are at fixed token distances
+        for (String cls : List.of("add_small", "sub", "mul", "add_big")) {
+            Problem p = Tasks.generate(cls, r);
+            assertThat(tok.encode(p.working())).as(p.working()).hasSize(1 + p.working().length());
+        }
         // characters the vocabulary never saw fall back to bytes and still round-trip
         String rare = "naïve ☃ 𝔘 Zürich";
         int[] rareIds = tok.encode(rare);
