@@ -38,21 +38,20 @@ public final class AdamW {
         float stepSize = (float) (lr / bc1);
         float invBc2 = (float) (1 / bc2);
         float e = (float) eps;
-        for (int i = 0; i < tensors.size(); i++) {
+        // one hand-off for the whole update: tensors are dealt out to team members, each updated by one thread
+        team.forEach(tensors.size(), (i, member) -> {
             Params.Tensor tn = tensors.get(i);
             float[] w = tn.w, g = tn.g, mi = m[i], vi = v[i];
             float decay = tn.decay ? (float) (1 - lr * weightDecay) : 1f;
-            team.forRange(w.length, 256, (a, b) -> {
-                for (int j = a; j < b; j++) {
-                    float gj = g[j] * scale;
-                    float mj = b1 * mi[j] + (1 - b1) * gj;
-                    float vj = b2 * vi[j] + (1 - b2) * gj * gj;
-                    mi[j] = mj;
-                    vi[j] = vj;
-                    w[j] = w[j] * decay - stepSize * mj / ((float) Math.sqrt(vj * invBc2) + e);
-                }
-            });
-        }
+            for (int j = 0; j < w.length; j++) {
+                float gj = g[j] * scale;
+                float mj = b1 * mi[j] + (1 - b1) * gj;
+                float vj = b2 * vi[j] + (1 - b2) * gj * gj;
+                mi[j] = mj;
+                vi[j] = vj;
+                w[j] = w[j] * decay - stepSize * mj / ((float) Math.sqrt(vj * invBc2) + e);
+            }
+        });
         return norm;
     }
 

@@ -11,12 +11,14 @@ interface FfnLayer {
     /** Dense SwiGLU at model.layers.{i}.mlp.{gate,up,down}_proj. */
     final class Dense implements FfnLayer {
         private final SwiGlu mlp;
+        private final Gemm gemm;
         private final int hidden;
         private float[] g = new float[0], u = new float[0], a = new float[0], da = new float[0], dg = new float[0], du = new float[0];
 
         Dense(Params p, int layer, Gemm gemm, int hidden) {
             String pre = "model.layers." + layer + ".mlp.";
-            mlp = new SwiGlu(gemm, p.get(pre + "gate_proj.weight"), p.get(pre + "up_proj.weight"), p.get(pre + "down_proj.weight"));
+            mlp = new SwiGlu(p.get(pre + "gate_proj.weight"), p.get(pre + "up_proj.weight"), p.get(pre + "down_proj.weight"));
+            this.gemm = gemm;
             this.hidden = hidden;
         }
 
@@ -31,12 +33,12 @@ interface FfnLayer {
                 dg = new float[n];
                 du = new float[n];
             }
-            mlp.forward(xn, 0, b.size(), hidden, g, u, a, 0, out, 0);
+            mlp.forward(gemm, xn, 0, b.size(), hidden, g, u, a, 0, out, 0);
         }
 
         @Override
         public void backward(TokenBatch b, float[] xn, float[] dOut, float[] dxn) {
-            mlp.backward(xn, 0, b.size(), hidden, g, u, a, 0, dOut, 0, da, dg, du, dxn, 0, true);
+            mlp.backward(gemm, xn, 0, b.size(), hidden, g, u, a, 0, dOut, 0, da, dg, du, 0, dxn, 0, true);
         }
     }
 }

@@ -36,6 +36,7 @@ final class MoeLayer implements FfnLayer {
     private float[] dys = new float[0], dxs = new float[0], dslot = new float[0], dp = new float[0];
     private float[] da = new float[0], dg = new float[0], du = new float[0];
     private final float[][] routeScratch;
+    private final Gemm[] memberGemm;
 
     /** This batch's routing statistics: assignments per expert, and the auxiliary loss of this layer. */
     final long[] expertCount;
@@ -60,14 +61,17 @@ final class MoeLayer implements FfnLayer {
         experts = new SwiGlu[E];
         for (int e = 0; e < E; e++) {
             String ep = pre + "experts." + e + ".";
-            experts[e] = new SwiGlu(gemm, p.get(ep + "gate_proj.weight"), p.get(ep + "up_proj.weight"), p.get(ep + "down_proj.weight"));
+            experts[e] = new SwiGlu(p.get(ep + "gate_proj.weight"), p.get(ep + "up_proj.weight"), p.get(ep + "down_proj.weight"));
         }
-        shared = sff > 0 ? new SwiGlu(gemm, p.get(pre + "shared_expert.gate_proj.weight"),
+        shared = sff > 0 ? new SwiGlu(p.get(pre + "shared_expert.gate_proj.weight"),
                 p.get(pre + "shared_expert.up_proj.weight"), p.get(pre + "shared_expert.down_proj.weight")) : null;
         start = new int[E + 1];
         count = new int[E];
         expertCount = new long[E];
         routeScratch = new float[team.threads()][E];
+        // each member runs whole experts with its own single-threaded products: one hand-off per pass, not per product
+        memberGemm = new Gemm[team.threads()];
+        for (int i = 0; i < memberGemm.length; i++) memberGemm[i] = new Gemm(new Parallel(1));
     }
 
     private void ensure(int n) {
@@ -91,7 +95,7 @@ final class MoeLayer implements FfnLayer {
             eu = new float[rows * ff];
             ea = new float[rows * ff];
         }
-        int scratch = Math.max(rows * ff, n * sff);
+        int scratch = Math.max(rows * ff, n * sff);  // routed experts use their own rows of it
         if (da.length < scratch) {
             da = new float[scratch];
             dg = new float[scratch];
@@ -133,9 +137,10 @@ final class MoeLayer implements FfnLayer {
         team.forRange(n * K, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) System.arraycopy(xn, tokenOfRow[r] * H, xs, r * H, H);
         });
-        for (int e = 0; e < E; e++) experts[e].forward(xs, start[e] * H, count[e], H, eg, eu, ea, start[e] * ff, ey, start[e] * H);
+        team.forEach(E, (e, member) -> experts[e].forward(memberGemm[member], xs, start[e] * H, count[e], H, eg, eu, ea, start[e] * ff,
+                ey, start[e] * H));
         if (shared != null) {
-            shared.forward(xn, 0, n, H, sg, su, sa, 0, out, 0);
+            shared.forward(gemm, xn, 0, n, H, sg, su, sa, 0, out, 0);
         } else {
             java.util.Arrays.fill(out, 0, n * H, 0f);
         }
@@ -159,7 +164,7 @@ final class MoeLayer implements FfnLayer {
     @Override
     public void backward(TokenBatch b, float[] xn, float[] dOut, float[] dxn) {
         int n = b.size();
-        if (shared != null) shared.backward(xn, 0, n, H, sg, su, sa, 0, dOut, 0, da, dg, du, dxn, 0, true);
+        if (shared != null) shared.backward(gemm, xn, 0, n, H, sg, su, sa, 0, dOut, 0, da, dg, du, 0, dxn, 0, true);
         // d(weight of slot) = dOut · expert output; d(expert output) = weight · dOut
         team.forRange(n, 16, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
@@ -174,10 +179,8 @@ final class MoeLayer implements FfnLayer {
                 }
             }
         });
-        for (int e = 0; e < E; e++) {
-            experts[e].backward(xs, start[e] * H, count[e], H, eg, eu, ea, start[e] * ff, dys, start[e] * H, da, dg, du,
-                    dxs, start[e] * H, false);
-        }
+        team.forEach(E, (e, member) -> experts[e].backward(memberGemm[member], xs, start[e] * H, count[e], H, eg, eu, ea, start[e] * ff,
+                dys, start[e] * H, da, dg, du, start[e] * ff, dxs, start[e] * H, false));
         team.forRange(n, 16, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 for (int s = 0; s < K; s++) VectorMath.add(dxs, rowOf[t * K + s] * H, dxn, t * H, H);

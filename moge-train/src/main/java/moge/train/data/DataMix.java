@@ -126,14 +126,15 @@ public final class DataMix {
         // Copying digit strings (verbatim, zero-padded to the working width, without leading zeros) drills the
         // copies whose distance varies in slow answers: the question's operands into the first working line
         // and the result register into the answer.
-        if (r.nextInt(3) == 0) {
+        if (r.nextInt(5) < 3) {
             String s = randomDigits(r, 1 + r.nextInt(8));
-            long v = Tasks.number(r, 1, 5);
-            return switch (r.nextInt(4)) {
+            long v = Tasks.number(r, 1, 5), w = Tasks.number(r, 1, 5);
+            return switch (r.nextInt(5)) {
                 case 0 -> s + " " + s;
                 case 1 -> "copy " + s + ": " + s;
-                case 2 -> "pad " + v + ": " + Tasks.pad(v);
-                default -> "strip " + Tasks.pad(v) + ": " + v;
+                case 2 -> "copy " + v + "+" + w + ": " + v + "+" + w;
+                case 3 -> "pad " + v + ": " + Tasks.pad(v);
+                default -> "pad " + v + "-" + w + ": " + Tasks.pad(v) + "-" + Tasks.pad(w);
             };
         }
         return switch (r.nextInt(9)) {
