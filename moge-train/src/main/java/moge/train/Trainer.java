@@ -181,12 +181,12 @@ public final class Trainer {
         if (json) {
             progress.println(rec.toString());
         } else {
-            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "step %d/%d %-9s loss %.4f aux %.4f lr %.2e %6.0f tok/s |g| %.2f",
-                    rec.path("step").asInt(), total, rec.path("stage").asText(), rec.path("loss").asDouble(), rec.path("aux_loss").asDouble(),
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "step %d/%d %-9s loss %.4f lr %.2e %6.0f tok/s |g| %.2f",
+                    rec.path("step").asInt(), total, rec.path("stage").asText(), rec.path("loss").asDouble(),
                     rec.path("lr").asDouble(), rec.path("tokens_per_second").asDouble(), rec.path("grad_norm").asDouble()));
             if (!rec.path("imbalance_score").isNull()) {
-                sb.append(String.format(Locale.ROOT, " imbalance %.3f (experts %.3f)", rec.path("imbalance_score").asDouble(),
-                        rec.path("expert_imbalance").asDouble()));
+                sb.append(String.format(Locale.ROOT, " aux %.4f imbalance %.3f (experts %.3f)", rec.path("aux_loss").asDouble(),
+                        rec.path("imbalance_score").asDouble(), rec.path("expert_imbalance").asDouble()));
             }
             sb.append(String.format(Locale.ROOT, " %.0fs", rec.path("elapsed_s").asDouble()));
             progress.println(sb);

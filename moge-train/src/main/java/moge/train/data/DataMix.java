@@ -95,9 +95,11 @@ public final class DataMix {
         List<Problem> ps = new ArrayList<>();
         List<ChatFormat.Mode> modes = new ArrayList<>();
         for (int i = 0; i < turns; i++) {
-            ps.add(problem(pickClass(r), r));
-            double u = r.nextDouble();
-            modes.add(u < 0.4 ? ChatFormat.Mode.SLOW : u < 0.7 ? ChatFormat.Mode.FAST : ChatFormat.Mode.AUTO);
+            Problem p = problem(pickClass(r), r);
+            ps.add(p);
+            // easy problems are mostly answered directly (as auto mode will), hard ones mostly with working
+            double u = r.nextDouble(), slow = p.easy() ? 0.25 : 0.45, fast = p.easy() ? 0.45 : 0.25;
+            modes.add(u < slow ? ChatFormat.Mode.SLOW : u < slow + fast ? ChatFormat.Mode.FAST : ChatFormat.Mode.AUTO);
         }
         String system = r.nextDouble() < 0.2 ? SYSTEMS[r.nextInt(SYSTEMS.length)] : null;
         return ChatFormat.conversation(system, ps, modes, r.nextBoolean());
@@ -128,7 +130,7 @@ public final class DataMix {
         // and the result register into the answer.
         if (r.nextInt(5) < 3) {
             String s = randomDigits(r, 1 + r.nextInt(8));
-            long v = Tasks.number(r, 1, 5), w = Tasks.number(r, 1, 5);
+            long v = Tasks.number(r, 1, 4), w = Tasks.number(r, 1, 4);
             return switch (r.nextInt(5)) {
                 case 0 -> s + " " + s;
                 case 1 -> "copy " + s + ": " + s;

@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
  * The procedural problems the demo models learn, with the column-by-column working a slow answer shows.
  * The working keeps its state in registers of fixed width: the operands, zero-padded, shift right by one digit
  * per step (their last column holds the digit being processed); the result fills from the left as each new
- * digit pushes the earlier ones right, '_' marking columns not reached yet. {@code 4+2+1=07:000000+000000,c0,r7324__}
+ * digit pushes the earlier ones right, '_' marking columns not reached yet. {@code 4+2+1=07:00000+00000,c0,r7324_}
  * reads "4+2 plus carry 1 is 07; left to do 0+0, carry 0, result so far 7324". Every token of a line is then
  * either computed locally or copied from the line above at a fixed distance, which a small transformer with
  * rotary positions learns quickly (copies whose distance varies from example to example it learns slowly).
@@ -29,12 +29,12 @@ public final class Tasks {
     public static Problem generate(String cls, SplittableRandom r) {
         return switch (cls) {
             case "add_small" -> add(cls, "easy", number(r, 1, 2), number(r, 1, 2), r);
-            case "add_big" -> add(cls, "hard", number(r, 4, 5), number(r, 4, 5), r);
+            case "add_big" -> add(cls, "hard", number(r, 3, 4), number(r, 3, 4), r);
             case "sub" -> {
                 long a = number(r, 3, 4), b = number(r, 2, 4);
                 yield a >= b ? sub(cls, a, b, r) : sub(cls, b, a, r);
             }
-            case "mul" -> mul(cls, number(r, 2, 4), 2 + r.nextInt(8), r);
+            case "mul" -> mul(cls, number(r, 2, 3), 2 + r.nextInt(8), r);
             case "chat" -> Smalltalk.generate(r);
             default -> throw new IllegalArgumentException("unknown task class " + cls);
         };
@@ -58,8 +58,8 @@ public final class Tasks {
         return String.format(forms[r.nextInt(forms.length)], a, op, b);
     }
 
-    /** Columns of the working registers: room for a 5-digit operand plus a carry into a sixth digit. */
-    public static final int WIDTH = 6;
+    /** Columns of the working registers: room for a 4-digit operand plus a carry into a fifth digit. */
+    public static final int WIDTH = 5;
 
     static String pad(long v) {
         String d = Long.toString(v);
@@ -80,7 +80,7 @@ public final class Tasks {
         return digit + reg.substring(0, reg.length() - 1);
     }
 
-    static final String EMPTY = "_".repeat(6);
+    static final String EMPTY = "_".repeat(WIDTH);
 
     private static int last(String reg) {
         return reg.charAt(reg.length() - 1) - '0';

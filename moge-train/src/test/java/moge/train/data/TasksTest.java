@@ -67,18 +67,18 @@ class TasksTest {
     void knownExample() {
         Problem p = Tasks.add("add_big", "hard", 4738, 2586, new SplittableRandom(1));
         assertThat(p.working()).isEqualTo("""
-                004738+002586,c0,r______
-                8+6+0=14:000473+000258,c1,r4_____
-                3+8+1=12:000047+000025,c1,r24____
-                7+5+1=13:000004+000002,c1,r324___
-                4+2+1=07:000000+000000,c0,r7324__""");
+                04738+02586,c0,r_____
+                8+6+0=14:00473+00258,c1,r4____
+                3+8+1=12:00047+00025,c1,r24___
+                7+5+1=13:00004+00002,c1,r324__
+                4+2+1=07:00000+00000,c0,r7324_""");
         assertThat(p.answer()).isEqualTo("7324");
         Problem m = Tasks.mul("mul", 347, 8, new SplittableRandom(1));
-        assertThat(m.working()).endsWith("3*8+3=27:000000*8,c2,r776___\n0*8+2=02:000000*8,c0,r2776__");
+        assertThat(m.working()).endsWith("3*8+3=27:00000*8,c2,r776__\n0*8+2=02:00000*8,c0,r2776_");
         assertThat(m.answer()).isEqualTo("2776");
         Problem s = Tasks.sub("sub", 1000, 999, new SplittableRandom(1));
         assertThat(s.answer()).isEqualTo("1");
-        assertThat(s.working()).contains("0-9-0=11:000100-000099,b1,r1_____");
+        assertThat(s.working()).contains("0-9-0=11:00100-00099,b1,r1____");
     }
 
     @Test
