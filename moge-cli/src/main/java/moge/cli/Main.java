@@ -24,6 +24,8 @@ import java.io.PrintWriter;
                 SpecBenchCommand.class,
                 WorkerCommand.class,
                 MoeStatsCommand.class,
+                TrainCommand.class,
+                MergeCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -37,8 +37,17 @@ public final class HfCheckpointWriter {
 
     public static void write(Path dir, ModelConfig c, Values values, DType dtype, long shardBytes, int bos, int eos,
                              LongConsumer progressBytes) throws IOException {
+        write(dir, c, values, dtype, shardBytes, bos, eos, null, progressBytes);
+    }
+
+    /**
+     * As above; {@code configExtras} are further config.json keys (e.g. the router_aux_loss_coef a model was
+     * trained with), written over the defaults.
+     */
+    public static void write(Path dir, ModelConfig c, Values values, DType dtype, long shardBytes, int bos, int eos,
+                             Map<String, ?> configExtras, LongConsumer progressBytes) throws IOException {
         Files.createDirectories(dir);
-        writeConfig(dir, c, bos, eos);
+        writeConfig(dir, c, bos, eos, dtype, configExtras);
         Map<String, long[]> names = TensorNames.hf(c);
         List<Map<String, Safetensors.TensorBytes>> shards = new ArrayList<>();
         Map<String, Safetensors.TensorBytes> cur = new LinkedHashMap<>();
@@ -106,6 +115,11 @@ public final class HfCheckpointWriter {
     }
 
     public static void writeConfig(Path dir, ModelConfig c, int bos, int eos) throws IOException {
+        writeConfig(dir, c, bos, eos, DType.BF16, null);
+    }
+
+    /** config.json and generation_config.json; torch_dtype follows the dtype the weights are stored in. */
+    public static void writeConfig(Path dir, ModelConfig c, int bos, int eos, DType dtype, Map<String, ?> extras) throws IOException {
         ObjectNode n = JSON.createObjectNode();
         n.putArray("architectures").add(c.arch().hfName);
         boolean moe = c.arch() == Arch.PANGU_PRO_MOE;
@@ -138,7 +152,12 @@ public final class HfCheckpointWriter {
         n.put("bos_token_id", bos);
         n.put("eos_token_id", eos);
         n.put("pad_token_id", 0);
-        n.put("torch_dtype", "bfloat16");
+        n.put("torch_dtype", switch (dtype) {
+            case F32 -> "float32";
+            case F16 -> "float16";
+            default -> "bfloat16";
+        });
+        if (extras != null) extras.forEach((k, v) -> n.set(k, JSON.valueToTree(v)));
         JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), n);
         ObjectNode g = JSON.createObjectNode();
         g.put("bos_token_id", bos);

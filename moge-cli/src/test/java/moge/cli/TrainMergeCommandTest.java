@@ -1,0 +1,75 @@
+package moge.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** `moge train --preset smoke`, then every other command loads the result; `moge merge` merges or refuses clearly. */
+class TrainMergeCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void smokeTrainingThenGenerateAndMerge() throws Exception {
+        Path out = tmp.resolve("smoke");
+        CliRunner r = CliRunner.run("train", "--preset", "smoke", "--steps", "16", "--seed", "3", "--out", out.toString(), "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSizeGreaterThan(2);
+        for (String l : lines.subList(0, lines.size() - 1)) {
+            JsonNode n = JSON.readTree(l);
+            for (String k : List.of("step", "loss", "lr", "imbalance_score")) assertThat(n.has(k)).as(k + " in " + l).isTrue();
+        }
+        JsonNode done = JSON.readTree(lines.getLast());
+        assertThat(done.path("done").asBoolean()).isTrue();
+        assertThat(done.path("eval").size()).isEqualTo(15); // 3 modes x (4 classes + all)
+        assertThat(out.resolve("training.png")).exists();
+        assertThat(out.resolve("eval/results.md")).exists();
+
+        CliRunner g = CliRunner.run("generate", "-m", out.toString(), "--chat", "-p", "12+34=?", "-n", "6");
+        assertThat(g.exit()).as(g.err()).isZero();
+        CliRunner i = CliRunner.run("inspect", out.toString());
+        assertThat(i.exit()).as(i.err()).isZero();
+        assertThat(i.out()).contains("PanguProMoEForCausalLM");
+
+        Path snap;
+        try (var s = Files.list(out.resolve("snapshots"))) {
+            snap = s.findFirst().orElseThrow();
+        }
+        Path merged = tmp.resolve("merged");
+        CliRunner m = CliRunner.run("merge", snap.toString(), out.toString(), "--weights", "1,3", "-o", merged.toString());
+        assertThat(m.exit()).as(m.err()).isZero();
+        assertThat(m.out()).contains("0.25").contains("0.75");
+        assertThat(CliRunner.run("generate", "-m", merged.toString(), "--chat", "-p", "hello", "-n", "4").exit()).isZero();
+
+        // refusals: one clear line, exit 1
+        Path other = tmp.resolve("other");
+        CliRunner t2 = CliRunner.run("train", "--preset", "draft", "--steps", "2", "--out", other.toString(), "--no-eval");
+        assertThat(t2.exit()).as(t2.err()).isZero();
+        CliRunner bad = CliRunner.run("merge", out.toString(), other.toString(), "-o", tmp.resolve("x").toString());
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err()).startsWith("moge: cannot merge").contains("differs");
+        assertThat(bad.err().lines().count()).isEqualTo(1);
+        CliRunner one = CliRunner.run("merge", out.toString(), "-o", tmp.resolve("y").toString());
+        assertThat(one.exit()).isNotZero();
+    }
+
+    @Test
+    void trainNeedsAPresetOrConfig() {
+        CliRunner r = CliRunner.run("train", "--out", tmp.resolve("z").toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("--preset");
+        CliRunner p = CliRunner.run("train", "--preset", "gigantic", "--out", tmp.resolve("z").toString());
+        assertThat(p.exit()).isEqualTo(1);
+        assertThat(p.err()).contains("unknown preset");
+    }
+}
