@@ -192,6 +192,12 @@ public final class MogeServer implements AutoCloseable {
         return metrics;
     }
 
+    /** What proposes tokens for speculative decoding ("ngram", "self:q8_0", a draft directory), or null when off or not loaded. */
+    public String speculationSource() {
+        Ready r = ready.getNow(null);
+        return r == null || r.speculation() == null ? null : r.speculation().decoders().sourceName();
+    }
+
     /** The scheduler once the model is loaded, else null. */
     public Scheduler scheduler() {
         Ready r = ready.getNow(null);
