@@ -71,11 +71,13 @@ public final class BenchCommand implements Runnable {
             List<Result> results = new ArrayList<>();
             if (nPrompt > 0) {
                 pp(m, seq, batch, c);
-                results.add(measure("pp" + nPrompt, nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)));
+                resetLoad(h);
+                results.add(measure("pp" + nPrompt, nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)).withLoad(load(h)));
             }
             if (nGen > 0) {
                 tg(m, seq, batch, c, Math.min(nGen, 16));
-                results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)));
+                resetLoad(h);
+                results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
             }
             // measured again afterwards: the machine may be busier now than at the start
             if (bandwidthMib > 0) bandwidth = Math.max(bandwidth, Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 3));
@@ -84,7 +86,24 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
+    /** Expert load of the timed runs only (warm-up excluded): imbalance score and load per device. */
+    private static void resetLoad(ModelHandle h) {
+        if (h.stats != null) h.stats.reset();
+    }
+
+    private static ObjectNode load(ModelHandle h) {
+        return h.stats == null ? null : h.addLoadFields(new ObjectMapper().createObjectNode());
+    }
+
+    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load) {
+        Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
+            this(test, nPrompt, nGen, tokens, samplesNs, null);
+        }
+
+        Result withLoad(ObjectNode l) {
+            return new Result(test, nPrompt, nGen, tokens, samplesNs, l);
+        }
+
         double[] ts() {
             double[] t = new double[samplesNs.length];
             for (int i = 0; i < t.length; i++) t[i] = tokens / (samplesNs[i] / 1e9);
@@ -203,6 +222,12 @@ public final class BenchCommand implements Runnable {
             out.printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |%n", info.type, info.size / 1048576.0,
                     info.params / 1e6, info.backend, model.threads, r.test, mean(ts), sd(ts));
         }
+        for (Result r : results) {
+            if (r.load == null) continue;
+            out.printf("%s expert load: imbalance score mean %.3f, max %.3f, load per %s %s (router %s)%n", r.test,
+                    r.load.path("imbalance_score_mean").asDouble(), r.load.path("imbalance_score_max").asDouble(),
+                    r.load.path("load_unit").asText(), r.load.path("device_load"), r.load.path("router").asText());
+        }
         if (!Double.isNaN(info.bandwidth)) {
             double ceiling = info.bandwidth / info.bytesPerToken;
             out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d threads, best pass)%n", info.bandwidth / 1e9,
@@ -243,6 +268,7 @@ public final class BenchCommand implements Runnable {
             for (long v : r.samplesNs) sn.add(v);
             ArrayNode st = o.putArray("samples_ts");
             for (double v : ts) st.add(v);
+            if (r.load != null) o.setAll(r.load);
             if (!Double.isNaN(info.bandwidth)) {
                 o.put("bandwidth_bytes_per_s", info.bandwidth);
                 o.put("bandwidth_method", "read-only sweep, " + bandwidthMib + " MiB, best pass");
