@@ -87,17 +87,20 @@ public final class BenchCommand implements Runnable {
             List<Result> results = new ArrayList<>();
             if (nPrompt > 0) {
                 pp(m, seq, batch, c);
-                results.add(measure("pp" + nPrompt, nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)));
+                resetLoad(h);
+                results.add(measure("pp" + nPrompt, nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)).withLoad(load(h)));
             }
             if (nGen > 0) {
                 tg(m, seq, batch, c, Math.min(nGen, 16));
-                results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)));
+                resetLoad(h);
+                results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
             }
             if (sc.enabled()) {
                 int[] prompt = BenchSpeculation.prompt(lm, specPrompt);
                 try (SpeculativeDecoder d = speculation.open(lm, m, prompt.length + nGen + 1)) {
                     SpecBench.Result r = BenchSpeculation.run(h, d, prompt, nGen, reps);
-                    results.add(new Result("tg" + nGen + "+" + r.source(), prompt.length, nGen, nGen, BenchSpeculation.samplesNs(r, nGen), r));
+                    results.add(new Result("tg" + nGen + "+" + r.source(), prompt.length, nGen, nGen, BenchSpeculation.samplesNs(r, nGen),
+                            null, r));
                 }
             }
             // measured again afterwards: the machine may be busier now than at the start
@@ -107,8 +110,25 @@ public final class BenchCommand implements Runnable {
         }
     }
 
+    /** Expert load of the timed runs only (warm-up excluded): imbalance score and load per device. */
+    private static void resetLoad(ModelHandle h) {
+        if (h.stats != null) h.stats.reset();
+    }
+
+    private static ObjectNode load(ModelHandle h) {
+        return h.stats == null ? null : h.addLoadFields(new ObjectMapper().createObjectNode());
+    }
+
     /** One test; {@code spec} is set for the speculative one. */
-    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, SpecBench.Result spec) {
+    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec) {
+        Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
+            this(test, nPrompt, nGen, tokens, samplesNs, null, null);
+        }
+
+        Result withLoad(ObjectNode l) {
+            return new Result(test, nPrompt, nGen, tokens, samplesNs, l, spec);
+        }
+
         double[] ts() {
             double[] t = new double[samplesNs.length];
             for (int i = 0; i < t.length; i++) t[i] = tokens / (samplesNs[i] / 1e9);
@@ -126,7 +146,7 @@ public final class BenchCommand implements Runnable {
             r.run();
             ns[i] = System.nanoTime() - t0;
         }
-        return new Result(test, np, ng, tokens, ns, null);
+        return new Result(test, np, ng, tokens, ns);
     }
 
     /** Deterministic token ids, like bench.mjs's prompt generator (kept below the vocabulary size). */
@@ -227,6 +247,12 @@ public final class BenchCommand implements Runnable {
             out.printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |%n", info.type, info.size / 1048576.0,
                     info.params / 1e6, info.backend, model.threads, r.test, mean(ts), sd(ts));
         }
+        for (Result r : results) {
+            if (r.load == null) continue;
+            out.printf("%s expert load: imbalance score mean %.3f, max %.3f, load per %s %s (router %s)%n", r.test,
+                    r.load.path("imbalance_score_mean").asDouble(), r.load.path("imbalance_score_max").asDouble(),
+                    r.load.path("load_unit").asText(), r.load.path("device_load"), r.load.path("router").asText());
+        }
         if (!Double.isNaN(info.bandwidth)) {
             double ceiling = info.bandwidth / info.bytesPerToken;
             out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d threads, best pass)%n", info.bandwidth / 1e9,
@@ -270,6 +296,7 @@ public final class BenchCommand implements Runnable {
             for (long v : r.samplesNs) sn.add(v);
             ArrayNode st = o.putArray("samples_ts");
             for (double v : ts) st.add(v);
+            if (r.load != null) o.setAll(r.load);
             if (r.spec != null) BenchSpeculation.json(o, r.spec);
             if (!Double.isNaN(info.bandwidth)) {
                 o.put("bandwidth_bytes_per_s", info.bandwidth);

@@ -40,6 +40,8 @@ public final class ChatCommand implements Runnable {
 
     @Mixin
     SpecOptions speculation;
+
+    @Mixin
     ThinkingCliOptions thinking;
 
     @Option(names = "--hide-reasoning", description = "Show only the answers, not the reasoning (shown dimmed otherwise).")

@@ -37,6 +37,8 @@ public final class GenerateCommand implements Runnable {
 
     @Mixin
     SpecOptions speculation;
+
+    @Mixin
     ThinkingCliOptions thinking;
 
     @Option(names = "--hide-reasoning", description = "With --chat: print only the answer, not the reasoning.")

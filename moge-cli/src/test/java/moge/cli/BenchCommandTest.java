@@ -96,6 +96,30 @@ class BenchCommandTest {
         assertThat(bad.err()).isEqualTo("moge: --spec needs -n > 0 (the tokens each speculative test run generates)\n");
     }
 
+    /** Issue 4: bench records carry the expert load of their timed runs, per device; MoGE is balanced by construction. */
+    @Test
+    void moeRecordsCarryTheImbalanceScoreAndLoadPerDevice() throws Exception {
+        String fix = BadInputTest.FIX.resolve("pangu-moe-tiny").toString();
+        for (String router : new String[]{"moge", "topk"}) {
+            CliRunner b = CliRunner.run("bench", "-m", fix, "-p", "16", "-n", "6", "-r", "2", "-t", "2", "--bandwidth-mib", "0",
+                    "--devices", "2", "--router", router, "--json");
+            assertThat(b.exit()).as(b.err()).isZero();
+            JsonNode arr = new ObjectMapper().readTree(b.out());
+            for (JsonNode r : arr) {
+                assertThat(r.get("router").asText()).isEqualTo(router);
+                assertThat(r.get("devices").asInt()).isEqualTo(2);
+                assertThat(r.get("device_load").size()).isEqualTo(2);
+                long total = 0;
+                for (JsonNode v : r.get("device_load")) total += v.asLong();
+                assertThat(total).isPositive();
+                assertThat(r.get("imbalance_score_max").asDouble()).isGreaterThanOrEqualTo(r.get("imbalance_score_mean").asDouble());
+                if (router.equals("moge")) assertThat(r.get("imbalance_score_max").asDouble()).isZero();
+            }
+        }
+        CliRunner t = CliRunner.run("bench", "-m", fix, "-p", "8", "-n", "2", "-r", "1", "--bandwidth-mib", "0", "--devices", "2");
+        assertThat(t.out()).contains("expert load: imbalance score mean 0.000, max 0.000");
+    }
+
     @Test
     void badOptionsFailInOneLine() {
         CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
