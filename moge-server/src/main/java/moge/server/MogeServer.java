@@ -97,7 +97,15 @@ public final class MogeServer implements AutoCloseable {
         s.listen();
         Thread t = new Thread(() -> {
             try {
-                s.becomeReady(loader.call());
+                Engine e = loader.call();
+                try {
+                    s.becomeReady(e);
+                } catch (Throwable failed) {
+                    // e.g. a draft model that cannot be opened: the target's threads must not outlive the failure
+                    e.model().close();
+                    e.loaded().close();
+                    throw failed;
+                }
             } catch (Throwable e) {
                 s.ready.completeExceptionally(e);
             }
