@@ -190,6 +190,22 @@ class SpeculativeSchedulerTest {
         }
     }
 
+    /** Sampling speculates too (speculative sampling, moge.spec); with a seed the answer is reproducible. */
+    @Test
+    void sampledRequestsSpeculateAndRepeatWithTheirSeed() throws Exception {
+        try (Setup st = setup(SpecConfig.draft("self:q8_0").withAdaptive(false).withDraft(1, 3), 1, 4, false)) {
+            int[] p = copyPrompt(30, 9);
+            SamplerParams sp = new SamplerParams(0.9f, 20, 0.95f, 0f, 1f, 64, 0f, 0f, 42L);
+            GenerationParams gp = new GenerationParams(30, sp, new int[0], List.of(), true, 1, Long.MAX_VALUE, true);
+            Collect a = run(st.scheduler(), p, gp, null), b = run(st.scheduler(), p, gp, null);
+            assertThat(a.error).isNull();
+            assertThat(a.ids).hasSize(30).isEqualTo(b.ids);
+            assertThat(a.steps).hasSize(30);
+            assertThat(a.result.draftN()).isPositive();
+            assertAllReturned(st);
+        }
+    }
+
     /**
      * A stop string inside a verified run ends the sequence there; the keys past it must not reach the
      * prefix cache, so a follow-up prompt continuing the answer is still computed right.
