@@ -13,6 +13,9 @@ import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.model.ModelConfig;
 import moge.model.Weights;
+import moge.spec.SpecBench;
+import moge.spec.SpecConfig;
+import moge.spec.SpeculativeDecoder;
 import moge.tensor.Matrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,12 +32,22 @@ import java.util.Map;
  * single-token decodes from an empty cache (each step feeds a pseudo-random token, as llama-bench does, so
  * neither tokenization nor sampling is timed). A warm-up run of each test comes first (it also lets the JIT
  * compile the kernels). The machine's read bandwidth is measured in the same run and each decode figure is
- * shown as a fraction of the ceiling it implies (weight bytes read per token / bandwidth).
+ * shown as a fraction of the ceiling it implies (weight bytes read per token / bandwidth). With {@code --spec}
+ * or {@code --draft-model} a third test, {@code tg<n>+<source>}, alternates plain and speculative greedy
+ * generation of {@code -n} tokens from a copy-heavy prompt ({@link BenchSpeculation}); its record adds the
+ * speedup, acceptance rate and mean accepted proposals.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure prompt processing (pp) and generation (tg) speed, llama-bench style.")
 public final class BenchCommand implements Runnable {
     @Mixin
     ModelOptions model;
+
+    /** --spec / --draft-model add the speculative test. */
+    @Mixin
+    SpecOptions speculation;
+
+    @Option(names = "--spec-prompt", paramLabel = "FILE", description = "Prompt of the speculative test (default: a copy-heavy editing task).")
+    java.nio.file.Path specPrompt;
 
     @Option(names = {"-p", "--n-prompt"}, paramLabel = "N", description = "Prompt tokens of the pp test (default 512, 0 = skip).")
     int nPrompt = 512;
@@ -58,15 +71,18 @@ public final class BenchCommand implements Runnable {
     public void run() {
         if (nPrompt < 0 || nGen < 0) throw new MogeException("-p and -n must be >= 0");
         if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
-        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (ModelHandle h = model.open(0, Math.max(1, nPrompt))) {
+        PrintWriter out = spec.commandLine().getOut();
+        SpecConfig sc = speculation.config();
+        if (sc.enabled() && nGen == 0) throw new MogeException("--spec needs -n > 0 (the tokens each speculative test run generates)");
+        int maxBatch = Math.max(Math.max(1, nPrompt), sc.enabled() ? Math.max(64, sc.draftMax() + 1) : 1);
+        try (ModelHandle h = model.open(0, maxBatch)) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
             ModelConfig c = lm.config;
             int ctx = Math.max(nPrompt, nGen) + 1;
             if (ctx > c.maxPositions()) throw new MogeException("-p/-n exceed the model's " + c.maxPositions() + " positions");
             KvSequence seq = KvCache.forContext(c, ctx, 1, 16).newSequence();
-            Batch batch = new Batch(Math.max(1, nPrompt));
+            Batch batch = new Batch(maxBatch);
             double bandwidth = bandwidthMib > 0 ? Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 5) : Double.NaN;
             List<Result> results = new ArrayList<>();
             if (nPrompt > 0) {
@@ -78,6 +94,14 @@ public final class BenchCommand implements Runnable {
                 tg(m, seq, batch, c, Math.min(nGen, 16));
                 resetLoad(h);
                 results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
+            }
+            if (sc.enabled()) {
+                int[] prompt = BenchSpeculation.prompt(lm, specPrompt);
+                try (SpeculativeDecoder d = speculation.open(lm, m, prompt.length + nGen + 1)) {
+                    SpecBench.Result r = BenchSpeculation.run(h, d, prompt, nGen, reps);
+                    results.add(new Result("tg" + nGen + "+" + r.source(), prompt.length, nGen, nGen, BenchSpeculation.samplesNs(r, nGen),
+                            null, r));
+                }
             }
             // measured again afterwards: the machine may be busier now than at the start
             if (bandwidthMib > 0) bandwidth = Math.max(bandwidth, Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 3));
@@ -95,13 +119,14 @@ public final class BenchCommand implements Runnable {
         return h.stats == null ? null : h.addLoadFields(new ObjectMapper().createObjectNode());
     }
 
-    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load) {
+    /** One test; {@code spec} is set for the speculative one. */
+    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec) {
         Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
-            this(test, nPrompt, nGen, tokens, samplesNs, null);
+            this(test, nPrompt, nGen, tokens, samplesNs, null, null);
         }
 
         Result withLoad(ObjectNode l) {
-            return new Result(test, nPrompt, nGen, tokens, samplesNs, l);
+            return new Result(test, nPrompt, nGen, tokens, samplesNs, l, spec);
         }
 
         double[] ts() {
@@ -234,8 +259,11 @@ public final class BenchCommand implements Runnable {
                     bandwidthMib, model.threads);
             out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
             for (Result r : results) {
-                if (r.nGen > 0) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
+                if (r.nGen > 0 && r.spec == null) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
             }
+        }
+        for (Result r : results) {
+            if (r.spec != null) out.printf("%n%s%n", BenchSpeculation.summary(r.test, r.spec));
         }
         out.flush();
     }
@@ -269,10 +297,11 @@ public final class BenchCommand implements Runnable {
             ArrayNode st = o.putArray("samples_ts");
             for (double v : ts) st.add(v);
             if (r.load != null) o.setAll(r.load);
+            if (r.spec != null) BenchSpeculation.json(o, r.spec);
             if (!Double.isNaN(info.bandwidth)) {
                 o.put("bandwidth_bytes_per_s", info.bandwidth);
                 o.put("bandwidth_method", "read-only sweep, " + bandwidthMib + " MiB, best pass");
-                if (r.nGen > 0) {
+                if (r.nGen > 0 && r.spec == null) {
                     double ceiling = info.bandwidth / info.bytesPerToken;
                     o.put("weight_bytes_per_token", info.bytesPerToken);
                     o.put("bandwidth_ceiling_ts", ceiling);

@@ -21,7 +21,6 @@ import java.io.PrintWriter;
                 ConvertCommand.class,
                 RandomModelCommand.class,
                 ServeCommand.class,
-                SpecBenchCommand.class,
                 WorkerCommand.class,
                 MoeStatsCommand.class,
                 TrainCommand.class,

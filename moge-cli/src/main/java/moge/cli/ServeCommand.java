@@ -22,6 +22,10 @@ public final class ServeCommand implements Runnable {
     @picocli.CommandLine.Mixin
     ThinkingCliOptions thinking;
 
+    /** Speculative decoding for every request that does not send "speculative": false. */
+    @Mixin
+    SpecOptions speculation;
+
     @Option(names = "--host", paramLabel = "ADDR", description = "Address to listen on (default 127.0.0.1: this machine only).")
     String host = "127.0.0.1";
 
@@ -75,7 +79,7 @@ public final class ServeCommand implements Runnable {
         ServerOptions o = new ServerOptions().host(host).port(port).apiKey(blankToNull(apiKey)).modelId(alias).parallel(parallel)
                 .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache)
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
-                .thinking(thinking.options());
+                .thinking(thinking.options()).speculation(speculation.config());
         // checked before anything is loaded, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
         java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
@@ -102,8 +106,9 @@ public final class ServeCommand implements Runnable {
             }
             ModelHandle h = handle.get();
             s.metrics().bindExpertLoad(h.stats);
-            out.printf("moge: ready; OpenAI API at %s (%sexperts: %s)%n", s.baseUrl(), o.apiKey != null ? "API key required; " : "",
-                    h.stats == null ? "none, dense model" : h.placementDescription());
+            out.printf("moge: ready; OpenAI API at %s (%sexperts: %s%s)%n", s.baseUrl(), o.apiKey != null ? "API key required; " : "",
+                    h.stats == null ? "none, dense model" : h.placementDescription(),
+                    o.speculation.enabled() ? "; speculative decoding: " + s.speculationSource() : "");
             out.flush();
             stop.await();
         } catch (InterruptedException e) {

@@ -54,6 +54,48 @@ class BenchCommandTest {
                 .contains("| pp4 |").contains("| tg3 |").contains("pangu-embedded");
     }
 
+    /** --spec adds a test that alternates plain and speculative runs; its record says how much it gained and why. */
+    @Test
+    void speculativeRecordHasSpeedupAndAcceptance() throws Exception {
+        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "0", "-n", "24", "-r", "2",
+                "-t", "1", "--bandwidth-mib", "0", "--json", "--spec", "ngram", "--ngram-min", "1", "--draft-fixed");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode arr = new ObjectMapper().readTree(b.out());
+        assertThat(arr.size()).isEqualTo(2);
+        assertThat(arr.get(0).get("test").asText()).isEqualTo("tg24");
+        JsonNode s = arr.get(1);
+        assertThat(s.get("test").asText()).isEqualTo("tg24+ngram");
+        assertThat(s.get("spec_source").asText()).isEqualTo("ngram");
+        assertThat(s.get("n_gen").asInt()).isEqualTo(24);
+        assertThat(s.get("n_prompt").asInt()).isGreaterThan(50);
+        assertThat(s.get("samples_ts").size()).isEqualTo(2);
+        assertThat(s.get("plain_samples_ts").size()).isEqualTo(2);
+        assertThat(s.get("avg_ts").asDouble()).isPositive();
+        assertThat(s.get("plain_ts").asDouble()).isPositive();
+        assertThat(s.get("speedup").asDouble()).isPositive();
+        assertThat(s.get("speedup_total").asDouble())
+                .isCloseTo(s.get("spec_ts").asDouble() / s.get("plain_ts").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(s.get("drafted").asInt()).isPositive();
+        assertThat(s.get("acceptance_rate").asDouble()).isBetween(0.0, 1.0)
+                .isCloseTo(s.get("accepted").asDouble() / s.get("drafted").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(s.get("mean_accepted").asDouble()).isBetween(0.0, s.get("mean_draft").asDouble());
+        assertThat(s.get("mean_draft").asDouble()).isBetween(1.0, 8.0);
+        assertThat(s.get("max_draft").asInt()).isBetween(1, 8);
+        assertThat(s.get("identical").asBoolean()).as("greedy speculative output is the plain output").isTrue();
+    }
+
+    @Test
+    void speculativeSummaryUnderTheTable() {
+        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-p", "0", "-n", "12", "-r", "1",
+                "-t", "1", "--bandwidth-mib", "0", "--draft-model", "self:q8_0", "--draft-max", "3");
+        assertThat(b.exit()).as(b.err()).isZero();
+        assertThat(b.out()).contains("| tg12 |", "| tg12+self:q8_0 |", "tg12+self:q8_0: plain ", "speedup", "acceptance", "mean accepted")
+                .doesNotContain("WARNING");
+        CliRunner bad = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-n", "0", "--spec", "ngram");
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err()).isEqualTo("moge: --spec needs -n > 0 (the tokens each speculative test run generates)\n");
+    }
+
     /** Issue 4: bench records carry the expert load of their timed runs, per device; MoGE is balanced by construction. */
     @Test
     void moeRecordsCarryTheImbalanceScoreAndLoadPerDevice() throws Exception {

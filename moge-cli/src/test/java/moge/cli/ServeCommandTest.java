@@ -47,6 +47,41 @@ class ServeCommandTest {
     }
 
     @Test
+    void servesWithSpeculation() throws Exception {
+        ServeCommand cmd = new ServeCommand();
+        picocli.CommandLine cl = new picocli.CommandLine(cmd);
+        StringWriter out = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        String model = BadInputTest.FIX.resolve("pangu-moe-tiny").toString();
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() ->
+                cl.execute("--model", model, "--port", "0", "--ctx", "256", "--parallel", "2", "--batch", "32", "-t", "1",
+                        "--draft-model", "self:q8_0", "--draft-max", "3", "--draft-fixed"));
+        Matcher m = null;
+        for (int i = 0; i < 600; i++) {
+            m = Pattern.compile("ready; OpenAI API at (http://\\S+)").matcher(out.toString());
+            if (m.find() || exit.isDone()) break;
+            Thread.sleep(50);
+        }
+        try {
+            assertThat(m.find(0)).as(out.toString()).isTrue();
+            assertThat(out.toString()).contains("speculative decoding: self:q8_0");
+            String base = m.group(1);
+            HttpClient http = HttpClient.newHttpClient();
+            String body = "{\"prompt\":\"the cat sat on the mat, the cat sat on the mat, the cat\",\"max_tokens\":24,\"temperature\":0,\"ignore_eos\":true}";
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/completions")).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(r.body()).contains("\"draft_n\"");
+            HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create(base.replace("/v1", "/metrics"))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body()).containsPattern("moge_spec_drafted_tokens_total [1-9]");
+        } finally {
+            cmd.stop.countDown();
+        }
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
+    @Test
     void badOptionsFailBeforeLoading() {
         CliRunner r = CliRunner.run("serve", "--model", "/nonexistent", "--parallel", "0");
         assertThat(r.exit()).isEqualTo(1);
@@ -56,5 +91,12 @@ class ServeCommandTest {
         r = CliRunner.run("serve", "--model", "/nonexistent", "--port", "0");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("/nonexistent").doesNotContain("Exception");
+        r = CliRunner.run("serve", "--model", "/nonexistent", "--spec", "ngram", "--draft-max", "0");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("--draft-min").doesNotContain("Exception");
+        // a missing default draft shows once the model is loaded, in one line
+        r = CliRunner.run("serve", "--model", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--port", "0", "--spec", "draft");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("--spec draft needs --draft-model").doesNotContain("Exception");
     }
 }

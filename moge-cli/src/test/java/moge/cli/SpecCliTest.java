@@ -70,6 +70,44 @@ class SpecCliTest {
         }
     }
 
+    static void copyModel(Path from, Path to) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(to);
+        try (var files = java.nio.file.Files.list(from)) {
+            for (Path f : files.toList()) java.nio.file.Files.copy(f, to.resolve(f.getFileName()));
+        }
+    }
+
+    /** --spec draft alone: the demo model drafts with models/draft beside it; a draft_model file names one elsewhere. */
+    @Test
+    void theDemoModelUsesTheDraftShippedBesideIt(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path demo = tmp.resolve("models/demo");
+        copyModel(EMB, demo);
+        List<String> args = List.of("generate", "--model", demo.toString(), "--prompt-ids", "1,2,3", "-n", "2", "--spec", "draft");
+        CliRunner missing = CliRunner.run(args.toArray(String[]::new));
+        assertThat(missing.exit()).isEqualTo(1);
+        assertThat(missing.err()).startsWith("moge: --spec draft: the demo model's draft is missing (expected ")
+                .contains(tmp.resolve("models/draft").toString()).doesNotContain("Exception");
+        assertThat(missing.err().strip()).doesNotContain("\n");
+
+        copyModel(TIED, tmp.resolve("models/draft"));
+        JsonNode plain = generate(demo);
+        JsonNode spec = generate(demo, "--spec", "draft", "--draft-max", "3");
+        assertThat(spec.get("generated_ids")).isEqualTo(plain.get("generated_ids"));
+        assertThat(spec.get("speculation").get("source").asText()).isEqualTo(tmp.resolve("models/draft").toAbsolutePath().normalize().toString());
+
+        // any model directory may name its draft in a draft_model file (relative to the directory)
+        Path target = tmp.resolve("other/target");
+        copyModel(EMB, target);
+        java.nio.file.Files.writeString(target.resolve("draft_model"), "../../models/draft\n");
+        JsonNode named = generate(target, "--spec", "draft", "--draft-max", "3");
+        assertThat(named.get("generated_ids")).isEqualTo(plain.get("generated_ids"));
+        assertThat(named.get("speculation").get("drafted").asInt()).isPositive();
+        java.nio.file.Files.writeString(target.resolve("draft_model"), "nowhere");
+        CliRunner bad = CliRunner.run("generate", "--model", target.toString(), "--prompt-ids", "1,2,3", "-n", "2", "--spec", "draft");
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err()).contains("draft_model: names the draft model").contains("no config.json").doesNotContain("Exception");
+    }
+
     @Test
     void chatSpeculatesToo() {
         ChatCommand c = new ChatCommand();

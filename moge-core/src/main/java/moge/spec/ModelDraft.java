@@ -26,6 +26,7 @@ public final class ModelDraft implements DraftSource {
     private final int targetVocab;
     private final String name;
     private final AutoCloseable[] owned;
+    private final boolean ownsModel;
     private final Batch batch;
     private int[] cached = new int[64];
     private int cachedLen;
@@ -39,6 +40,19 @@ public final class ModelDraft implements DraftSource {
      * @param owned       closed with this source after the model (a loaded checkpoint, a quantized copy)
      */
     public ModelDraft(Model model, int context, int vocab, int targetVocab, String name, AutoCloseable... owned) {
+        this(model, null, context, vocab, targetVocab, name, true, owned);
+    }
+
+    /**
+     * A draft whose model and cache serve several sequences (a batching server): it takes one sequence of
+     * {@code shared} and gives it back on {@link #close}, leaving the model open.
+     */
+    public ModelDraft(Model model, KvCache shared, int context, int vocab, int targetVocab, String name) {
+        this(model, shared, context, vocab, targetVocab, name, false);
+    }
+
+    private ModelDraft(Model model, KvCache shared, int context, int vocab, int targetVocab, String name, boolean ownsModel,
+                       AutoCloseable... owned) {
         if (vocab > model.config.vocabSize() || vocab > targetVocab) throw new IllegalArgumentException("vocab " + vocab);
         this.model = model;
         this.context = Math.min(context, model.config.maxPositions());
@@ -46,7 +60,8 @@ public final class ModelDraft implements DraftSource {
         this.targetVocab = targetVocab;
         this.name = name;
         this.owned = owned;
-        this.seq = KvCache.forContext(model.config, this.context, 1, 16).newSequence();
+        this.ownsModel = ownsModel;
+        this.seq = (shared != null ? shared : KvCache.forContext(model.config, this.context, 1, 16)).newSequence();
         this.batch = new Batch(model.maxBatch());
     }
 
@@ -153,6 +168,7 @@ public final class ModelDraft implements DraftSource {
     @Override
     public void close() {
         seq.release();
+        if (!ownsModel) return;
         model.close();
         for (AutoCloseable c : owned) {
             try {

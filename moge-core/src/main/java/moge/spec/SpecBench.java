@@ -25,10 +25,12 @@ public final class SpecBench {
      * @param bestPlain  the fastest plain run, tokens per second
      * @param bestSpec   the fastest speculative run, tokens per second
      * @param identical  with greedy sampling: every speculative run produced the plain run's tokens
+     * @param plainRates tokens per second of each measured plain run
+     * @param specRates  tokens per second of each measured speculative run
      */
     public record Result(String source, int pairs, long plainTokens, double plainMs, long specTokens, double specMs, long drafted,
                          long accepted, long draftRounds, int maxDraft, double draftMs, double verifyMs, double[] pairRatios,
-                         double bestPlain, double bestSpec, boolean identical) {
+                         double bestPlain, double bestSpec, boolean identical, double[] plainRates, double[] specRates) {
         public double plainTokensPerSecond() {
             return plainMs > 0 ? plainTokens * 1000.0 / plainMs : 0;
         }
@@ -89,7 +91,7 @@ public final class SpecBench {
         double pms = 0, sms = 0, dms = 0, vms = 0;
         int maxDraft = 0;
         boolean identical = true;
-        double[] ratios = new double[pairs];
+        double[] ratios = new double[pairs], plainRates = new double[pairs], specRates = new double[pairs];
         double bestPlain = 0, bestSpec = 0;
         for (int i = -warmup; i < pairs; i++) {
             GenerationResult a, b;
@@ -116,11 +118,14 @@ public final class SpecBench {
             vms += s.verifyMs();
             double pr = a.timings().predictedPerSecond();
             ratios[i] = pr > 0 ? b.timings().predictedPerSecond() / pr : 0;
+            plainRates[i] = pr;
+            specRates[i] = b.timings().predictedPerSecond();
             bestPlain = Math.max(bestPlain, pr);
             bestSpec = Math.max(bestSpec, b.timings().predictedPerSecond());
             if (progress != null) progress.pair(i + 1, pairs, a, b);
         }
-        return new Result(d.source().name(), pairs, pt, pms, st, sms, drafted, accepted, draftRounds, maxDraft, dms, vms, ratios, bestPlain, bestSpec, identical);
+        return new Result(d.source().name(), pairs, pt, pms, st, sms, drafted, accepted, draftRounds, maxDraft, dms, vms, ratios, bestPlain, bestSpec, identical,
+                plainRates, specRates);
     }
 
     private static GenerationResult once(Generator g, int[] prompt, GenerateOptions o) {

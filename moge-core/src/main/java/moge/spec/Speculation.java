@@ -31,15 +31,36 @@ public final class Speculation {
         };
     }
 
-    /** The draft named by {@code spec} (a directory or self:q8_0 / self:q4_0; null: the demo's shipped draft). */
+    /** The draft named by {@code spec} (a directory or self:q8_0 / self:q4_0; null: the default draft, see {@link #defaultDraft}). */
     public static ModelDraft openDraft(String spec, LoadedModel target, Model targetModel, int context) {
-        if (spec == null) {
-            Path shipped = shippedDraft(target.path);
-            if (shipped == null) {
-                throw new MogeException("--spec draft needs --draft-model PATH, self:q8_0 or self:q4_0 (only the shipped demo model has a default draft)");
-            }
-            spec = shipped.toString();
+        DraftModel d = loadDraft(spec, target, targetModel);
+        try {
+            return new ModelDraft(d.model(), context, d.vocab(), target.config.vocabSize(), d.name(), d.owned());
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
         }
+    }
+
+    /**
+     * A draft model without a cache: the model (on the target's thread team and batch size), the ids it may
+     * propose, and what to close with it (a loaded checkpoint or a quantized copy).
+     */
+    public record DraftModel(Model model, int vocab, String name, AutoCloseable owned) implements AutoCloseable {
+        @Override
+        public void close() {
+            model.close();
+            try {
+                owned.close();
+            } catch (Exception e) {
+                throw new MogeException("closing draft " + name + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** Loads or makes the draft named by {@code spec} (see {@link #openDraft}). */
+    public static DraftModel loadDraft(String spec, LoadedModel target, Model targetModel) {
+        if (spec == null) spec = defaultDraft(target.path).toString();
         int vocab = target.config.vocabSize();
         if (spec.startsWith(SELF_PREFIX)) {
             DType type = switch (spec.substring(SELF_PREFIX.length()).toLowerCase(Locale.ROOT)) {
@@ -49,31 +70,67 @@ public final class Speculation {
             };
             QuantizedCopy q = QuantizedCopy.of(target.weights, type, targetModel.team());
             try {
-                Model m = new Model(target.config, q.weights, targetModel.team(), targetModel.maxBatch());
-                return new ModelDraft(m, context, vocab, vocab, spec, q);
+                return new DraftModel(new Model(target.config, q.weights, targetModel.team(), targetModel.maxBatch()), vocab, spec, q);
             } catch (RuntimeException e) {
                 q.close();
                 throw e;
             }
         }
-        Path p = Path.of(spec);
-        LoadedModel d = ModelLoader.load(p);
+        LoadedModel d = ModelLoader.load(Path.of(spec));
         try {
             int shared = ModelDraft.sharedVocab(target, d);
-            Model m = new Model(d.config, d.weights, targetModel.team(), targetModel.maxBatch());
-            return new ModelDraft(m, context, shared, vocab, spec, d);
+            return new DraftModel(new Model(d.config, d.weights, targetModel.team(), targetModel.maxBatch()), shared, spec, d);
         } catch (RuntimeException e) {
             d.close();
             throw e;
         }
     }
 
+    /** A file in a model directory that names its default draft (a path, relative to the model directory). */
+    public static final String DRAFT_FILE = "draft_model";
+
+    /**
+     * The draft {@code --spec draft} uses without {@code --draft-model}: the directory named in the target's
+     * {@value #DRAFT_FILE} file, else, when the target is the shipped demo model (a directory named
+     * {@code demo}), the directory {@code draft} beside it (models/draft). Fails in one line when there is none.
+     */
+    public static Path defaultDraft(Path target) {
+        Path t = target.toAbsolutePath().normalize();
+        Path file = t.resolve(DRAFT_FILE);
+        if (Files.isRegularFile(file)) {
+            String named;
+            try {
+                named = Files.readString(file).strip();
+            } catch (java.io.IOException e) {
+                throw new MogeException(file + ": cannot read (" + e.getMessage() + ")");
+            }
+            if (named.isEmpty()) throw new MogeException(file + ": empty; it should name the draft model's directory");
+            Path d = t.resolve(named).normalize();
+            if (!Files.isRegularFile(d.resolve("config.json"))) {
+                throw new MogeException(file + ": names the draft model " + d + ", which has no config.json");
+            }
+            return d;
+        }
+        Path shipped = shippedDraft(t);
+        if (shipped != null) return shipped;
+        if (isDemo(t)) {
+            throw new MogeException("--spec draft: the demo model's draft is missing (expected " + t.resolveSibling("draft")
+                    + "/config.json); give --draft-model PATH, self:q8_0 or self:q4_0");
+        }
+        throw new MogeException("--spec draft needs --draft-model PATH, self:q8_0 or self:q4_0 (only the shipped demo model, or a model "
+                + "directory with a " + DRAFT_FILE + " file, has a default draft)");
+    }
+
     /** models/draft beside models/demo: the draft trained for the shipped demo model, when the target is it. */
     public static Path shippedDraft(Path target) {
         Path t = target.toAbsolutePath().normalize();
-        Path name = t.getFileName();
-        if (name == null || !name.toString().equals("demo") || t.getParent() == null) return null;
+        if (!isDemo(t)) return null;
         Path d = t.resolveSibling("draft");
         return Files.isRegularFile(d.resolve("config.json")) ? d : null;
+    }
+
+    private static boolean isDemo(Path t) {
+        Path name = t.getFileName();
+        return name != null && name.toString().equals("demo") && t.getParent() != null;
     }
 }

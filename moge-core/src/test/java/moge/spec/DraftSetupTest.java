@@ -145,6 +145,17 @@ class DraftSetupTest {
         assertThat(Speculation.shippedDraft(demo)).isEqualTo(draft);
         Path other = Files.createDirectories(tmp.resolve("models/other"));
         assertThat(Speculation.shippedDraft(other)).isNull();
+        assertThat(Speculation.defaultDraft(demo)).isEqualTo(draft);
+        assertThatThrownBy(() -> Speculation.defaultDraft(other)).isInstanceOf(MogeException.class)
+                .hasMessageStartingWith("--spec draft needs --draft-model");
+        // a draft_model file names the draft of any model, relative to the model directory
+        Files.writeString(other.resolve(Speculation.DRAFT_FILE), "../draft\n");
+        assertThat(Speculation.defaultDraft(other)).isEqualTo(draft);
+        Files.writeString(other.resolve(Speculation.DRAFT_FILE), " ");
+        assertThatThrownBy(() -> Speculation.defaultDraft(other)).isInstanceOf(MogeException.class).hasMessageContaining("empty");
+        Files.delete(draft.resolve("config.json"));
+        assertThatThrownBy(() -> Speculation.defaultDraft(demo)).isInstanceOf(MogeException.class)
+                .hasMessageContaining("the demo model's draft is missing");
     }
 
     /** A tokenizer that differs from another in one piece. */

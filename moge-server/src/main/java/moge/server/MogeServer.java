@@ -18,6 +18,8 @@ import moge.server.api.RequestParser;
 import moge.server.api.ThinkingHooks;
 import moge.server.metrics.ServerMetrics;
 import moge.server.sched.Scheduler;
+import moge.server.sched.SpeculativeStrategy;
+import moge.spec.SpeculativeDecoders;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
@@ -41,7 +43,8 @@ public final class MogeServer implements AutoCloseable {
     }
 
     /** Everything that exists once the model is loaded. */
-    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, String modelId, long created) {
+    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, String modelId, long created,
+                         SpeculativeStrategy speculation) {
     }
 
     private final ServerOptions options;
@@ -94,7 +97,15 @@ public final class MogeServer implements AutoCloseable {
         s.listen();
         Thread t = new Thread(() -> {
             try {
-                s.becomeReady(loader.call());
+                Engine e = loader.call();
+                try {
+                    s.becomeReady(e);
+                } catch (Throwable failed) {
+                    // e.g. a draft model that cannot be opened: the target's threads must not outlive the failure
+                    e.model().close();
+                    e.loaded().close();
+                    throw failed;
+                }
             } catch (Throwable e) {
                 s.ready.completeExceptionally(e);
             }
@@ -138,15 +149,30 @@ public final class MogeServer implements AutoCloseable {
         int perSeq = (context + options.blockSize - 1) / options.blockSize;
         int blocks = options.kvBlocks > 0 ? options.kvBlocks : perSeq * options.parallel;
         KvCache cache = new KvCache(lm.config, blocks, options.blockSize);
-        Scheduler scheduler = new Scheduler(e.model(), cache, lm.tokenizer, sc);
+        // a draft model (or quantized self-copy) is made now, so a bad --draft-model fails the start
+        SpeculativeDecoders decoders = options.speculation.enabled()
+                ? SpeculativeDecoders.open(options.speculation, lm, e.model(), context, options.parallel) : null;
+        Scheduler scheduler;
+        try {
+            scheduler = new Scheduler(e.model(), cache, lm.tokenizer, sc);
+        } catch (RuntimeException ex) {
+            if (decoders != null) decoders.close();
+            throw ex;
+        }
+        SpeculativeStrategy spec = null;
+        if (decoders != null) {
+            spec = new SpeculativeStrategy(decoders, scheduler::decodingSequences, SpeculativeStrategy.MAX_SPECULATING);
+            scheduler.setDecodeStrategies(spec::choose);
+            metrics.bindSpeculation(spec);
+        }
         metrics.bind(scheduler);
         String id = options.modelId != null ? options.modelId : lm.name();
         RequestHooks hooks = options.hooks != null ? options.hooks
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
-        ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000));
-        LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB)", id, context, options.parallel, blocks,
-                options.blockSize, cache.bytes() >> 20);
+        ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec));
+        LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB){}", id, context, options.parallel, blocks,
+                options.blockSize, cache.bytes() >> 20, spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
     }
 
     /** Blocks until the model is loaded; rethrows a loading failure. */
@@ -172,6 +198,12 @@ public final class MogeServer implements AutoCloseable {
 
     public ServerMetrics metrics() {
         return metrics;
+    }
+
+    /** What proposes tokens for speculative decoding ("ngram", "self:q8_0", a draft directory), or null when off or not loaded. */
+    public String speculationSource() {
+        Ready r = ready.getNow(null);
+        return r == null || r.speculation() == null ? null : r.speculation().decoders().sourceName();
     }
 
     /** The scheduler once the model is loaded, else null. */
@@ -276,6 +308,7 @@ public final class MogeServer implements AutoCloseable {
             LOG.warn("stopping the HTTP server: {}", e.toString());
         }
         if (r != null) {
+            if (r.speculation() != null) r.speculation().close();
             r.engine().model().close();
             r.engine().loaded().close();
         }

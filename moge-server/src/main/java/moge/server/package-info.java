@@ -15,8 +15,9 @@
  *   <li>speculative decoding: {@link moge.server.sched.Scheduler#setDecodeStrategies} chooses a
  *       {@link moge.server.sched.DecodeStrategy} per decoding sequence (plan several tokens into the step's batch,
  *       verify them against their logits rows, {@link moge.server.sched.SequenceState#accept} the accepted ones and
- *       truncate the KV sequence past them); requests opt out with {@code "speculative": false}
- *       ({@link moge.server.sched.GenerationParams#allowSpeculation});</li>
+ *       truncate the KV sequence past them); {@link moge.server.sched.SpeculativeStrategy} does this with
+ *       {@code moge.spec} when {@link moge.server.ServerOptions#speculation} is on; requests opt out with
+ *       {@code "speculative": false} ({@link moge.server.sched.GenerationParams#allowSpeculation});</li>
  *   <li>thinking: {@link moge.server.api.RequestHooks} (in {@link moge.server.ServerOptions#hooks}) reads extra
  *       request fields from {@link moge.server.api.CompletionRequest#body}, adds chat template variables, gives a
  *       per-sequence {@link moge.server.sched.GenerationPolicy} (onPromptBuilt, forceNext instead of sampling,

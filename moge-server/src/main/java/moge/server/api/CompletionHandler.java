@@ -202,7 +202,8 @@ public final class CompletionHandler {
         if (earlier == null) return last;
         return new SequenceResult(last.finishReason(), last.text(), last.generatedIds(), last.promptTokens(), last.cachedTokens(),
                 last.completionTokens() + earlier.completionTokens(), last.reasoningTokens() + earlier.reasoningTokens(),
-                last.promptMs(), last.predictedMs(), last.queueMs());
+                last.promptMs(), last.predictedMs(), last.queueMs(), last.draftN() + earlier.draftN(),
+                last.draftAccepted() + earlier.draftAccepted());
     }
 
     /** Waits for the end and answers one JSON object. */

@@ -62,6 +62,11 @@ final class ResponseJson {
         t.put("predicted_per_token_ms", decoded > 0 ? r.predictedMs() / decoded : 0);
         t.put("predicted_per_second", r.predictedMs() > 0 ? decoded * 1000.0 / r.predictedMs() : 0);
         t.put("queue_ms", r.queueMs());
+        // as llama-server: present when speculative decoding proposed anything
+        if (r.draftN() > 0) {
+            t.put("draft_n", r.draftN());
+            t.put("draft_n_accepted", r.draftAccepted());
+        }
         return t;
     }
 

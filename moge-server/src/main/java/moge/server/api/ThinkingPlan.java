@@ -70,6 +70,11 @@ final class ThinkingPlan implements RequestPlan {
             int lastForced = -1;
 
             @Override
+            public boolean mayForce() {
+                return b.mayForce();
+            }
+
+            @Override
             public int forceNext(SequenceState s) {
                 lastForced = b.forcedToken();
                 return lastForced;

@@ -10,6 +10,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import moge.moe.LoadStats;
 import moge.server.sched.Scheduler;
 import moge.server.sched.SchedulerObserver;
+import moge.server.sched.SpeculativeStrategy;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -81,6 +82,25 @@ public final class ServerMetrics implements SchedulerObserver {
                 .description("Mean imbalance score (max - min device load) / batch tokens over all MoE layer runs").register(registry);
         Gauge.builder("moge.moe.imbalance.score.max", stats, st -> st.snapshot().imbalanceMax())
                 .description("Largest imbalance score seen").register(registry);
+    }
+
+    /**
+     * Speculative decoding counters (llama-server's draft_n / draft_n_accepted summed over requests):
+     * moge_spec_drafted_tokens_total, moge_spec_accepted_tokens_total, moge_spec_passes_total (sequence-steps
+     * that verified proposals), and the acceptance rate and mean accepted proposals per such pass.
+     */
+    public void bindSpeculation(SpeculativeStrategy st) {
+        if (st == null) return;
+        FunctionCounter.builder("moge.spec.drafted.tokens", st, SpeculativeStrategy::draftedTokens)
+                .description("Tokens proposed by speculative decoding").baseUnit("tokens").register(registry);
+        FunctionCounter.builder("moge.spec.accepted.tokens", st, SpeculativeStrategy::acceptedTokens)
+                .description("Proposed tokens the model accepted").baseUnit("tokens").register(registry);
+        FunctionCounter.builder("moge.spec.passes", st, SpeculativeStrategy::passes)
+                .description("Verification passes of one sequence that checked at least one proposal").register(registry);
+        Gauge.builder("moge.spec.acceptance.rate", st, x -> x.draftedTokens() > 0 ? (double) x.acceptedTokens() / x.draftedTokens() : 0)
+                .description("Accepted over proposed tokens since start").register(registry);
+        Gauge.builder("moge.spec.mean.accepted", st, x -> x.passes() > 0 ? (double) x.acceptedTokens() / x.passes() : 0)
+                .description("Accepted proposals per verification pass since start").register(registry);
     }
 
     /** One answered HTTP request. */

@@ -20,6 +20,13 @@ public interface DecodeStrategy {
     /** Consumes the rows planned for {@code s} ({@code rows} of them from logits row {@code firstRow}). */
     void apply(SequenceState s, float[] logits, int firstRow, int rows);
 
+    /**
+     * {@code s} left the scheduler (finished, cancelled, failed): drop whatever was kept for it. Called on
+     * the scheduler thread for every sequence this strategy planned at least once.
+     */
+    default void release(SequenceState s) {
+    }
+
     /** One token per step: feed the pending token, choose the next from its logits. */
     DecodeStrategy SINGLE = new DecodeStrategy() {
         @Override

@@ -6,7 +6,19 @@ package moge.server.sched;
  */
 public interface GenerationPolicy {
     GenerationPolicy NONE = new GenerationPolicy() {
+        @Override
+        public boolean mayForce() {
+            return false;
+        }
     };
+
+    /**
+     * False when {@link #forceNext} never forces a token: only then may the sequence decode speculatively
+     * (a forced token would invalidate the tokens verified past it).
+     */
+    default boolean mayForce() {
+        return true;
+    }
 
     /** The prompt ids are final and the sequence is about to be prefilled. */
     default void onPromptBuilt(SequenceState s) {

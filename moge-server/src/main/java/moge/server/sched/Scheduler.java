@@ -63,6 +63,8 @@ public final class Scheduler implements AutoCloseable {
     private boolean stop;
     private final Thread thread;
 
+    /** Sequences decoding in the current step (model thread). */
+    private int decodingNow;
     private volatile int statQueued, statRunning, statKvUsed, statKvFree, statKvIdle;
 
     // one entry per sequence in the current step
@@ -322,11 +324,19 @@ public final class Scheduler implements AutoCloseable {
         planStrategy.clear();
         int budget = config.batchTokens();
         Function<SequenceState, DecodeStrategy> strat = strategies;
+        int decoding = 0;
+        for (SequenceState s : running) if (s.isDecoding()) decoding++;
+        decodingNow = decoding;
         for (SequenceState s : running) {
             if (!s.isDecoding()) continue;
             int row = batch.outputs();
             DecodeStrategy d = strat.apply(s);
-            int rows = d.plan(s, batch, Math.max(1, budget - batch.size()));
+            if (s.strategy != d) {
+                if (s.strategy != null) s.strategy.release(s);
+                s.strategy = d;
+            }
+            // a fair share of the slots left, so that a strategy feeding several tokens cannot starve the rest
+            int rows = d.plan(s, batch, Math.max(1, (budget - batch.size()) / decoding--));
             plan(s, d, row, rows, 0);
         }
         for (SequenceState s : running) {
@@ -348,7 +358,11 @@ public final class Scheduler implements AutoCloseable {
             for (SequenceState s : List.copyOf(planSeq)) abort(s, e);
             return;
         }
-        observer.step(batch.size(), planSeq.size(), System.nanoTime() - t0);
+        long passNanos = System.nanoTime() - t0;
+        observer.step(batch.size(), planSeq.size(), passNanos);
+        for (int i = 0; i < planSeq.size(); i++) {
+            if (planPrefill[i] == 0) planSeq.get(i).passShareNanos = passNanos * planRows[i] / batch.size();
+        }
 
         int prefilled = 0;
         for (int i = 0; i < planSeq.size(); i++) {
@@ -385,6 +399,7 @@ public final class Scheduler implements AutoCloseable {
     /** A normal end: blocks are freed (full ones stay cached) before the client hears of it. */
     private void finish(SequenceState s, String rest) {
         running.remove(s);
+        releaseStrategy(s);
         s.kv().release();
         statRunning = running.size();
         SequenceResult r = s.result();
@@ -397,9 +412,21 @@ public final class Scheduler implements AutoCloseable {
 
     private void abort(SequenceState s, RuntimeException why) {
         running.remove(s);
+        releaseStrategy(s);
         if (s.kv() != null) s.kv().release();
         statRunning = running.size();
         notifyError(s, why);
+    }
+
+    private void releaseStrategy(SequenceState s) {
+        DecodeStrategy d = s.strategy;
+        s.strategy = null;
+        if (d == null) return;
+        try {
+            d.release(s);
+        } catch (RuntimeException e) {
+            // freeing a plug-in's state must not stop the model thread
+        }
     }
 
     private void notifyError(SequenceState s, RuntimeException why) {
@@ -420,6 +447,14 @@ public final class Scheduler implements AutoCloseable {
         statKvFree = cache.allocator.free();
         statKvIdle = cache.allocator.idleCached();
         statRunning = running.size();
+    }
+
+    /**
+     * How many sequences decode in the current step; for strategies on the model thread that feed fewer
+     * tokens per sequence once a pass is full of sequences anyway.
+     */
+    public int decodingSequences() {
+        return decodingNow;
     }
 
     /** Prefix-cache counters (tokens looked up and reused since start). */

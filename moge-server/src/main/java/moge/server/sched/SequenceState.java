@@ -39,6 +39,7 @@ public final class SequenceState {
     private int cachedTokens;
     private int generated;
     private int reasoningTokens;
+    private int drafted, draftAccepted;
     private final StringBuilder text = new StringBuilder();
     private int emitted;
     private volatile String finishReason;
@@ -50,6 +51,9 @@ public final class SequenceState {
     int hashedBlocks;
 
     private volatile boolean cancelled;
+    /** The strategy of its decode steps (told when the sequence leaves), and its share of the last pass. */
+    DecodeStrategy strategy;
+    long passShareNanos;
 
     SequenceState(int[] prompt, GenerationParams params, GenerationPolicy policy, SequenceListener listener,
                   SchedulerObserver observer, Tokenizer tokenizer, int vocab, int context) {
@@ -108,6 +112,27 @@ public final class SequenceState {
 
     public Sampler sampler() {
         return sampler;
+    }
+
+    /** Positions this sequence may fill at most (prompt plus generated). */
+    public int context() {
+        return context;
+    }
+
+    /** Whether the policy may force tokens (which rules out speculative decoding). */
+    public boolean mayForce() {
+        return policy.mayForce();
+    }
+
+    /** This sequence's share of the last forward pass (by its tokens in the batch), for cost-aware strategies. */
+    public long passShareNanos() {
+        return passShareNanos;
+    }
+
+    /** Counts speculative proposals and how many of them were accepted (timings draft_n, draft_n_accepted). */
+    public void addSpeculation(int proposed, int accepted) {
+        drafted += proposed;
+        draftAccepted += accepted;
     }
 
     public int cachedTokens() {
@@ -249,7 +274,7 @@ public final class SequenceState {
         double predictedMs = firstTokenNanos != 0 ? (end - firstTokenNanos) / 1e6 : 0;
         double queueMs = (admitNanos - submitNanos) / 1e6;
         return new SequenceResult(finishReason, text.toString(), Arrays.copyOfRange(tokens, prompt.length, length), prompt.length,
-                cachedTokens, generated, reasoningTokens, promptMs, predictedMs, queueMs);
+                cachedTokens, generated, reasoningTokens, promptMs, predictedMs, queueMs, drafted, draftAccepted);
     }
 
     int[] tokensArray() {
