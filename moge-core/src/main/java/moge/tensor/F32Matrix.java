@@ -33,7 +33,7 @@ final class F32Matrix extends Matrix {
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
-        // A few tokens (speculative verification) keep register tiles; more go through the panel GEMM.
+        // Up to FewTokens.MAX tokens (verification, batched decode) register tiles win; prefill uses the panel GEMM.
         if (T > 1 && T <= FewTokens.MAX) {
             FewTokens.f32(data, cols, x.data(), x.offset(), T, y, yStride, yOff, r0, r1);
             return;

@@ -103,13 +103,16 @@ class MatmulKernelTest {
         m.prepare(x);
         for (int r0 = 0; r0 < rows; r0 += 8) m.matmul(x, parts, rows, 0, r0, Math.min(rows, r0 + 8));
         assertThat(parts).containsExactly(whole);
-        // the first tokens alone give the same rows as inside the bigger batch: within the panel GEMM
-        // (more than FewTokens.MAX tokens) and within the few-token kernels of speculative verification
+        // the first tokens alone give the same rows as inside the bigger batch: within the few-token kernels
+        // (verification, batched decode) and within the panel GEMM (more than FewTokens.MAX tokens)
         float[] twelve = run(m, new Activations().set(xs, 12, cols), 2);
         assertThat(twelve).containsExactly(Arrays.copyOf(whole, 12 * rows));
-        float[] eight = run(m, new Activations().set(xs, FewTokens.MAX, cols), 2);
         float[] three = run(m, new Activations().set(xs, 3, cols), 2);
-        assertThat(three).containsExactly(Arrays.copyOf(eight, 3 * rows));
+        assertThat(three).containsExactly(Arrays.copyOf(whole, 3 * rows));
+        int big = FewTokens.MAX + 9;
+        float[] xb = QuantTestData.floats((big + 11) * cols, cols);
+        float[] bigger = run(m, new Activations().set(xb, big + 11, cols), 2);
+        assertThat(run(m, new Activations().set(xb, big, cols), 1)).containsExactly(Arrays.copyOf(bigger, big * rows));
         // single tokens too (the decode kernel), whatever the split
         float[] one = run(m, new Activations().set(xs, 1, cols), 1);
         assertThat(run(m, new Activations().set(xs, 1, cols), 2)).containsExactly(one);
