@@ -81,11 +81,12 @@ class QuantizedMatrixTest {
     }
 
     @Test
-    void repackingKeepsTheQuantizedSize() {
+    void reportsTheQuantizedSizeAndRepacksWithFloatScales() {
         int rows = 64, cols = 2048;
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
             Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
             assertThat(m.bytes()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
+            assertThat(m.segment().byteSize()).isEqualTo((long) rows * cols / 32 * (t.blockBytes + 2));
         }
     }
 }
