@@ -135,13 +135,13 @@ public final class Activations {
 
     /**
      * Token 0 scaled for the Q4_0 ({@code bits} 4) or Q8_0 ({@code bits} 8) decode kernels, from the plain or
-     * the Q8-rounded values; see {@link MaskedInput}. {@code lanes} is the kernels' float vector length.
+     * the Q8-rounded values; see {@link MaskedInput}.
      */
-    MaskedInput masked(int bits, int lanes, boolean rounded) {
+    MaskedInput masked(int bits, boolean rounded) {
         MaskedInput m = bits == 4 ? (rounded ? q4Rounded : q4Plain) : (rounded ? q8Rounded : q8Plain);
         if (m.valid) return m;
-        if (rounded) m.build(q8Grid(), 0, cols, lanes);
-        else m.build(data, offset, cols, lanes);
+        if (rounded) m.build(q8Grid(), 0, cols);
+        else m.build(data, offset, cols);
         return m;
     }
 

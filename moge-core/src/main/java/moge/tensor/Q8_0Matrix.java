@@ -103,7 +103,7 @@ final class Q8_0Matrix extends Matrix {
         if (x.tokens() > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
         } else if (FAST) {
-            x.masked(8, L, roundActivations);
+            x.masked(8, roundActivations);
         } else if (roundActivations) {
             x.q8Grid();
         }
@@ -123,7 +123,7 @@ final class Q8_0Matrix extends Matrix {
             for (int r = r0; r < r1; r++) y[yOff + r] = tail(r, xp, xo);
             return;
         }
-        MaskedInput m = x.masked(8, L, roundActivations);
+        MaskedInput m = x.masked(8, roundActivations);
         int r = r0;
         float[] lanes = new float[4 * L];
         for (; r + 4 <= r1; r += 4) dot4(r, m.x, m.corr, xp, xo, y, yOff + r, lanes);
