@@ -19,9 +19,8 @@ public final class Activations {
 
     private final TokenMajor plainTiles = new TokenMajor(), q8Tiles = new TokenMajor();
 
-    /** Decode forms for Q4_0 and Q8_0 (see {@link #masked}), of the plain and of the Q8-rounded values. */
+    /** The Q4_0 decode form (see {@link #q4Masked}), of the plain and of the Q8-rounded values. */
     private final MaskedInput q4Plain = new MaskedInput(4, 8), q4Rounded = new MaskedInput(4, 8);
-    private final MaskedInput q8Plain = new MaskedInput(8, 128), q8Rounded = new MaskedInput(8, 128);
 
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
@@ -70,8 +69,6 @@ public final class Activations {
         q8Tiles.valid = false;
         q4Plain.invalidate();
         q4Rounded.invalidate();
-        q8Plain.invalidate();
-        q8Rounded.invalidate();
     }
 
     /**
@@ -133,12 +130,9 @@ public final class Activations {
         return v;
     }
 
-    /**
-     * Token 0 scaled for the Q4_0 ({@code bits} 4) or Q8_0 ({@code bits} 8) decode kernels, from the plain or
-     * the Q8-rounded values; see {@link MaskedInput}.
-     */
-    MaskedInput masked(int bits, boolean rounded) {
-        MaskedInput m = bits == 4 ? (rounded ? q4Rounded : q4Plain) : (rounded ? q8Rounded : q8Plain);
+    /** Token 0 scaled for the Q4_0 decode kernel, from the plain or the Q8-rounded values; see {@link MaskedInput}. */
+    MaskedInput q4Masked(boolean rounded) {
+        MaskedInput m = rounded ? q4Rounded : q4Plain;
         if (m.valid) return m;
         if (rounded) m.build(q8Grid(), 0, cols);
         else m.build(data, offset, cols);

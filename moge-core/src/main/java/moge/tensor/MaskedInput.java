@@ -4,7 +4,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * One token's activations in the form the Q4_0 and Q8_0 decode kernels read. Those kernels hold the weights
+ * One token's activations in the form the Q4_0 decode kernel reads ({@code bits} 4, {@code OFF} 8; the
+ * code is general in the field width). The kernel holds the weights
  * packed {@code F} fields of {@code bits} bits per int lane, field k of lane j being value {@code k*L + j} of a
  * group of {@code F*L} values, and take field k out with a single AND (no shift): the masked int is
  * {@code q * 2^(bits*k)}, converted to float exactly. Here value c of field k is stored times

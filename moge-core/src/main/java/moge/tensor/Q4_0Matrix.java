@@ -107,7 +107,7 @@ final class Q4_0Matrix extends Matrix {
         if (x.tokens() > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
         } else if (FAST) {
-            x.masked(4, roundActivations);
+            x.q4Masked(roundActivations);
         } else if (roundActivations) {
             x.q8Grid();
         }
@@ -127,10 +127,10 @@ final class Q4_0Matrix extends Matrix {
             for (int r = r0; r < r1; r++) y[yOff + r] = tail(r, xp, xo);
             return;
         }
-        MaskedInput m = x.masked(4, roundActivations);
+        MaskedInput m = x.q4Masked(roundActivations);
         int r = r0;
-        float[] lanes = new float[4 * L];
-        for (; r + 4 <= r1; r += 4) dot4(r, m.x, m.corr, xp, xo, y, yOff + r, lanes);
+        float[] lanes = new float[2 * L];
+        for (; r + 2 <= r1; r += 2) dot2(r, m.x, m.corr, xp, xo, y, yOff + r, lanes);
         for (; r < r1; r++) y[yOff + r] = dot1(r, m.x, m.corr, xp, xo, lanes);
     }
 
@@ -151,43 +151,36 @@ final class Q4_0Matrix extends Matrix {
     /** Blocks per interleaved group, and nibble positions (vectors of L values) per block. */
     private static final int BPG = G / 32, KPB = 32 / L;
 
-    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
-    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
+    // Two rows per pass, inner loops of constant trip count: C2 unrolls them fully and keeps the two
+    // accumulator pairs in registers. With four rows (16 ymm registers on AVX2) it spilled accumulators to
+    // the stack inside the loop, and loops with variable bounds stayed rolled; both measured slower.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot4(int r, float[] x, float[] corr, float[] xp, int xo, float[] y, int yo, float[] lanes) {
-        long q0 = r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes;
-        long s0 = scales + (long) r * nb * 4, s1 = s0 + 4L * nb, s2 = s1 + 4L * nb, s3 = s2 + 4L * nb;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+    private void dot2(int r, float[] x, float[] corr, float[] xp, int xo, float[] y, int yo, float[] lanes) {
+        long q0 = r * rowBytes, q1 = q0 + rowBytes;
+        long s0 = scales + (long) r * nb * 4, s1 = s0 + 4L * nb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
         for (int g = 0; g < groups; g++) {
             int c = g * G;
-            long qo = c / 2;
+            long qo = g * (G / 2);
             IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + qo, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
-            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + qo, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + qo, LE);
             for (int blk = 0; blk < BPG; blk++) {
-                int b = c / 32 + blk;
-                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L), p1 = p0, p2 = p0, p3 = p0;
-                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
+                int b = g * BPG + blk;
+                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L), p1 = p0;
+                for (int i = 0; i < KPB; i++) {
+                    int k = blk * KPB + i;
                     FloatVector xv = FloatVector.fromArray(FS, x, c + k * L);
                     IntVector mk = IntVector.fromArray(IS, MASKS, k * L);
                     p0 = nib(v0, mk).fma(xv, p0);
                     p1 = nib(v1, mk).fma(xv, p1);
-                    p2 = nib(v2, mk).fma(xv, p2);
-                    p3 = nib(v3, mk).fma(xv, p3);
                 }
                 a0 = p0.fma(scaleAt(s0 + 4L * b), a0);
                 a1 = p1.fma(scaleAt(s1 + 4L * b), a1);
-                a2 = p2.fma(scaleAt(s2 + 4L * b), a2);
-                a3 = p3.fma(scaleAt(s3 + 4L * b), a3);
             }
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
-        a2.intoArray(lanes, 2 * L);
-        a3.intoArray(lanes, 3 * L);
         y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
         y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, xp, xo);
-        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) + tail(r + 2, xp, xo);
-        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) + tail(r + 3, xp, xo);
     }
 
     private float dot1(int r, float[] x, float[] corr, float[] xp, int xo, float[] lanes) {
@@ -196,11 +189,12 @@ final class Q4_0Matrix extends Matrix {
         FloatVector a0 = FloatVector.zero(FS);
         for (int g = 0; g < groups; g++) {
             int c = g * G;
-            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c / 2, LE);
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + g * (G / 2), LE);
             for (int blk = 0; blk < BPG; blk++) {
-                int b = c / 32 + blk;
+                int b = g * BPG + blk;
                 FloatVector p0 = FloatVector.fromArray(FS, corr, b * L);
-                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
+                for (int i = 0; i < KPB; i++) {
+                    int k = blk * KPB + i;
                     p0 = nib(v0, IntVector.fromArray(IS, MASKS, k * L)).fma(FloatVector.fromArray(FS, x, c + k * L), p0);
                 }
                 a0 = p0.fma(scaleAt(s0 + 4L * b), a0);

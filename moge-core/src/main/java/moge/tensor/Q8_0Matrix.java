@@ -13,14 +13,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Q8_0 weights, repacked at load time (same values, another order; shared/KERNELS.md point 1): each row's
- * int8 values are contiguous, the block scales follow all rows in a separate array (fp16 in the file,
- * float32 here: exact, and a broadcast load instead of a conversion per block). Within a group of
- * {@code 4L} values (L = float lanes) byte k of int lane j holds value {@code k*L + j}. Bytes 0..2 hold the
- * value + 128 (the value XOR 0x80), byte 3 the value itself, so that the decode kernel takes byte k out with
- * one AND: as a signed int that is exactly {@code code * 256^k}, multiplied with x scaled by 256^-k, and the
- * block's -128 * sum(x) over bytes 0..2 starts its accumulator ({@link MaskedInput}). Values past the last
- * whole group (a row tail when cols is not a multiple of 4L) keep the plain block order and sign.
+ * Q8_0 weights, repacked at load time (same bits, another order; shared/KERNELS.md point 1): each row's
+ * int8 values are contiguous, the fp16 block scales follow all rows in a separate array. Within a group of
+ * {@code 4L} values (L = float lanes) byte k of int lane j holds value {@code k*L + j}, so one int load and a
+ * pair of shifts per byte position give L consecutive values as floats, in the activations' natural order.
+ * Values past the last whole group (a row tail when cols is not a multiple of 4L) keep the plain block order.
  */
 final class Q8_0Matrix extends Matrix {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -54,24 +51,24 @@ final class Q8_0Matrix extends Matrix {
     /** Repacks ggml blocks (row after row, 34 bytes per 32 values) into a new off-heap array. */
     static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
-        long packedBytes = (long) rows * cols + (long) rows * nb * 4;
+        long packedBytes = (long) rows * cols + (long) rows * nb * 2;
         MemorySegment out = Arena.ofAuto().allocate(packedBytes, 64);
         byte[] src = new byte[nb * 34];
         byte[] qs = new byte[cols];
-        float[] sc = new float[nb];
+        short[] sc = new short[nb];
         int groups = FAST ? cols / G : 0;
         for (int r = 0; r < rows; r++) {
             MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 34, src, 0, src.length);
-            for (int b = 0; b < nb; b++) sc[b] = Float.float16ToFloat((short) ((src[b * 34] & 0xFF) | (src[b * 34 + 1] << 8)));
+            for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 34] & 0xFF) | (src[b * 34 + 1] << 8));
             for (int g = 0; g < groups; g++) {
                 int base = g * G;
                 for (int j = 0; j < L; j++) {
-                    for (int k = 0; k < 4; k++) qs[base + 4 * j + k] = (byte) (value(src, base + k * L + j) ^ (k < 3 ? 0x80 : 0));
+                    for (int k = 0; k < 4; k++) qs[base + 4 * j + k] = value(src, base + k * L + j);
                 }
             }
             for (int c = groups * G; c < cols; c++) qs[c] = value(src, c);
             MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * cols, cols);
-            MemorySegment.copy(sc, 0, out, Layouts.F32, (long) rows * cols + (long) r * nb * 4, nb);
+            MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * cols + (long) r * nb * 2, nb);
         }
         return new Q8_0Matrix(name, rows, cols, out, roundActivations);
     }
@@ -81,16 +78,16 @@ final class Q8_0Matrix extends Matrix {
     }
 
     private long scaleAt(int r, int b) {
-        return scales + ((long) r * nb + b) * 4;
+        return scales + ((long) r * nb + b) * 2;
     }
 
-    /** The float scale at byte {@code at}, broadcast. */
+    /** The fp16 scale at byte {@code at}, broadcast. */
     private FloatVector half(long at) {
-        return FloatVector.broadcast(FS, data.get(Layouts.F32, at));
+        return FloatVector.broadcast(FS, Float.float16ToFloat(data.get(Layouts.I16, at)));
     }
 
     private float scale(int r, int b) {
-        return data.get(Layouts.F32, scaleAt(r, b));
+        return Float.float16ToFloat(data.get(Layouts.I16, scales + ((long) r * nb + b) * 2));
     }
 
     @Override
@@ -102,8 +99,6 @@ final class Q8_0Matrix extends Matrix {
     public void prepare(Activations x) {
         if (x.tokens() > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
-        } else if (FAST) {
-            x.masked(8, roundActivations);
         } else if (roundActivations) {
             x.q8Grid();
         }
@@ -116,53 +111,38 @@ final class Q8_0Matrix extends Matrix {
             Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }
-        // the tail (values past the last whole group) reads the plain input
-        float[] xp = roundActivations ? x.q8Grid() : x.data();
+        float[] xs = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
-        if (!FAST) {
-            for (int r = r0; r < r1; r++) y[yOff + r] = tail(r, xp, xo);
-            return;
-        }
-        MaskedInput m = x.masked(8, roundActivations);
         int r = r0;
         float[] lanes = new float[4 * L];
-        for (; r + 4 <= r1; r += 4) dot4(r, m.x, m.corr, xp, xo, y, yOff + r, lanes);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, m.x, m.corr, xp, xo, lanes);
+        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, lanes);
     }
 
     /** Blocks per interleaved group, and slices (vectors of L values) per block. */
     private static final int BPG = G / 32, SPB = 32 / L;
 
-    /** Byte masks 0xFF << 8k, one vector each. */
-    private static final int[] MASKS = new int[4 * L];
-
-    static {
-        for (int k = 0; k < 4; k++) java.util.Arrays.fill(MASKS, k * L, (k + 1) * L, 0xFF << (8 * k));
-    }
-
     // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
     // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot4(int r, float[] x, float[] corr, float[] xp, int xo, float[] y, int yo, float[] lanes) {
+    private void dot4(int r, float[] x, int xo, float[] y, int yo, float[] lanes) {
         long q0 = (long) r * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
-        long s0 = scaleAt(r, 0), s1 = s0 + 4L * nb, s2 = s1 + 4L * nb, s3 = s2 + 4L * nb;
+        long s0 = scaleAt(r, 0), s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         for (int g = 0; g < groups; g++) {
             int c = g * G;
             IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + c, LE);
             IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + c, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + c, LE);
             for (int blk = 0; blk < BPG; blk++) {
-                int b = c / 32 + blk;
-                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L), p1 = p0, p2 = p0, p3 = p0;
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector xv = FloatVector.fromArray(FS, x, c + k * L);
-                    IntVector mk = IntVector.fromArray(IS, MASKS, k * L);
-                    p0 = field(v0, mk).fma(xv, p0);
-                    p1 = field(v1, mk).fma(xv, p1);
-                    p2 = field(v2, mk).fma(xv, p2);
-                    p3 = field(v3, mk).fma(xv, p3);
+                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
+                    p0 = slice(v0, k).fma(xv, p0);
+                    p1 = slice(v1, k).fma(xv, p1);
+                    p2 = slice(v2, k).fma(xv, p2);
+                    p3 = slice(v3, k).fma(xv, p3);
                 }
-                long so = 4L * b;
+                long so = 2L * (c / 32 + blk);
                 a0 = p0.fma(half(s0 + so), a0);
                 a1 = p1.fma(half(s1 + so), a1);
                 a2 = p2.fma(half(s2 + so), a2);
@@ -173,34 +153,28 @@ final class Q8_0Matrix extends Matrix {
         a1.intoArray(lanes, L);
         a2.intoArray(lanes, 2 * L);
         a3.intoArray(lanes, 3 * L);
-        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
-        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, xp, xo);
-        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) + tail(r + 2, xp, xo);
-        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) + tail(r + 3, xp, xo);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
+        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, x, xo);
+        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) + tail(r + 2, x, xo);
+        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) + tail(r + 3, x, xo);
     }
 
-    private float dot1(int r, float[] x, float[] corr, float[] xp, int xo, float[] lanes) {
+    private float dot1(int r, float[] x, int xo, float[] lanes) {
         long q0 = (long) r * cols, s0 = scaleAt(r, 0);
         FloatVector a0 = FloatVector.zero(FS);
         for (int g = 0; g < groups; g++) {
             int c = g * G;
             IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c, LE);
             for (int blk = 0; blk < BPG; blk++) {
-                int b = c / 32 + blk;
-                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L);
+                FloatVector p0 = FloatVector.zero(FS);
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    p0 = field(v0, IntVector.fromArray(IS, MASKS, k * L)).fma(FloatVector.fromArray(FS, x, c + k * L), p0);
+                    p0 = slice(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
                 }
-                a0 = p0.fma(half(s0 + 4L * b), a0);
+                a0 = p0.fma(half(s0 + 2L * (c / 32 + blk)), a0);
             }
         }
         a0.intoArray(lanes, 0);
-        return VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
-    }
-
-    /** Byte k of each int lane, masked in place, as float: code * 256^k. */
-    private static FloatVector field(IntVector v, IntVector mask) {
-        return (FloatVector) v.and(mask).convertShape(VectorOperators.I2F, FS, 0);
+        return VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
     }
 
     /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
@@ -208,9 +182,6 @@ final class Q8_0Matrix extends Matrix {
         return (FloatVector) v.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24)
                 .convertShape(VectorOperators.I2F, FS, 0);
     }
-
-    /** XOR with this gives every byte as the signed value. */
-    private static final int SIGNS = 0x00808080;
 
     /** The blocks past the last whole group, in plain order. */
     private float tail(int r, float[] x, int xo) {
@@ -240,7 +211,7 @@ final class Q8_0Matrix extends Matrix {
             int o = i * stride - k0;
             int c = k0;
             for (; c < k1 && c < full; c += G) {
-                IntVector v = IntVector.fromMemorySegment(IS, data, q + c, LE).lanewise(VectorOperators.XOR, SIGNS);
+                IntVector v = IntVector.fromMemorySegment(IS, data, q + c, LE);
                 FloatVector d0 = FloatVector.broadcast(FS, scale(row, c / 32));
                 FloatVector d1 = L == 8 ? d0 : FloatVector.broadcast(FS, scale(row, c / 32 + 1));
                 slice(v, 0).mul(d0).intoArray(dst, o + c);
@@ -257,25 +228,17 @@ final class Q8_0Matrix extends Matrix {
         long q = (long) r * cols;
         int full = groups * G;
         for (int c = 0; c < cols; c++) {
-            int src = c, flip = 0;
+            int src = c;
             if (c < full) {
                 int g = c / G, e = c % G;               // value e of group g sits at byte 4 * (e % L) + e / L
                 src = g * G + 4 * (e % L) + e / L;
-                flip = e / L < 3 ? 0x80 : 0;
             }
-            out[off + c] = (byte) (data.get(ValueLayout.JAVA_BYTE, q + src) ^ flip) * scale(r, c / 32);
+            out[off + c] = data.get(ValueLayout.JAVA_BYTE, q + src) * scale(r, c / 32);
         }
     }
 
-
-    /**
-     * The ggml size ({@value #BLOCK_BYTES} bytes per block of 32), as in the file and in llama.cpp's model size;
-     * the repacked copy holds 2 bytes more per block (its scales as float32).
-     */
     @Override
     public long bytes() {
-        return (long) rows * nb * BLOCK_BYTES;
+        return data.byteSize();
     }
-
-    private static final int BLOCK_BYTES = 34;
 }
