@@ -19,11 +19,10 @@ public final class Activations {
 
     private final TokenMajor plainTiles = new TokenMajor(), q8Tiles = new TokenMajor();
 
-    private float[] blockSums = new float[0];
-    private boolean blockSumsValid;
+    /** The Q4_0 decode form (see {@link #q4Masked}), of the plain and of the Q8-rounded values. */
+    private final MaskedInput q4Plain = new MaskedInput(4, 8), q4Rounded = new MaskedInput(4, 8);
 
     private float[] q8Grid = new float[0];
-    private float[] q8BlockSums = new float[0];
     private boolean q8Valid;
 
     /** One token-major form (see {@link #tokenMajor}), cached until the input changes. */
@@ -68,7 +67,8 @@ public final class Activations {
         q8Valid = false;
         plainTiles.valid = false;
         q8Tiles.valid = false;
-        blockSumsValid = false;
+        q4Plain.invalidate();
+        q4Rounded.invalidate();
     }
 
     /**
@@ -130,26 +130,13 @@ public final class Activations {
         return v;
     }
 
-    /** Sum of each block of 32 values per token, [t * cols / 32 + b] (cols must be a multiple of 32). */
-    public float[] blockSums32() {
-        if (blockSumsValid) return blockSums;
-        blockSums = sums32(data, offset, blockSums);
-        blockSumsValid = true;
-        return blockSums;
-    }
-
-    private float[] sums32(float[] src, int srcOff, float[] dst) {
-        int blocks = cols / 32;
-        if (dst.length < tokens * blocks) dst = new float[tokens * blocks];
-        for (int t = 0; t < tokens; t++) {
-            for (int b = 0; b < blocks; b++) {
-                int s = srcOff + t * cols + b * 32;
-                float sum = 0;
-                for (int i = 0; i < 32; i++) sum += src[s + i];
-                dst[t * blocks + b] = sum;
-            }
-        }
-        return dst;
+    /** Token 0 scaled for the Q4_0 decode kernel, from the plain or the Q8-rounded values; see {@link MaskedInput}. */
+    MaskedInput q4Masked(boolean rounded) {
+        MaskedInput m = rounded ? q4Rounded : q4Plain;
+        if (m.valid) return m;
+        if (rounded) m.build(q8Grid(), 0, cols);
+        else m.build(data, offset, cols);
+        return m;
     }
 
     /**
@@ -173,14 +160,7 @@ public final class Activations {
                 for (int i = 0; i < 32; i++) q8Grid[dst + i] = d * (float) Math.rint(data[src + i] * id);
             }
         }
-        q8BlockSums = sums32(q8Grid, 0, q8BlockSums);
         q8Valid = true;
         return q8Grid;
-    }
-
-    /** {@link #blockSums32} of {@link #q8Grid}. */
-    public float[] q8BlockSums() {
-        q8Grid();
-        return q8BlockSums;
     }
 }

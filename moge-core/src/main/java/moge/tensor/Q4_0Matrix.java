@@ -13,11 +13,13 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Q4_0 weights, repacked at load time like {@link Q8_0Matrix}: each row's nibbles contiguous, fp16 scales
- * in a separate array after all rows. Within a group of {@code 8L} values, nibble k (bits 4k..4k+3) of int
- * lane j holds value {@code k*L + j}: a shift and a mask give L consecutive values. The stored nibble is
- * q = value + 8; the kernel sums q * x per block and subtracts 8 * d * sum(x) once per block, with the block
- * sums of x computed once per input ({@link Activations#blockSums32}).
+ * Q4_0 weights, repacked at load time like {@link Q8_0Matrix}: each row's nibbles contiguous, the block
+ * scales (fp16 in the file, float32 here: exact, and a broadcast load instead of a conversion per block) in a
+ * separate array after all rows. Within a group of {@code 8L} values, nibble k (bits 4k..4k+3) of int lane j
+ * holds value {@code k*L + j}. Nibbles 0..6 hold the code q = value + 8, nibble 7 the value itself (the
+ * code XOR 8), so that the decode kernel takes nibble k out with one AND: as a signed int that is exactly
+ * {@code code * 16^k} (the value times 2^28 for nibble 7), multiplied with x scaled by 16^-k, and the
+ * block's -8 * sum(x) over nibbles 0..6 starts its accumulator ({@link MaskedInput}).
  */
 final class Q4_0Matrix extends Matrix {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -52,20 +54,20 @@ final class Q4_0Matrix extends Matrix {
 
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32, rb = cols / 2;
-        MemorySegment out = Arena.ofAuto().allocate((long) rows * rb + (long) rows * nb * 2, 64);
+        MemorySegment out = Arena.ofAuto().allocate((long) rows * rb + (long) rows * nb * 4, 64);
         byte[] src = new byte[nb * 18];
         byte[] qs = new byte[rb];
-        short[] sc = new short[nb];
+        float[] sc = new float[nb];
         int groups = FAST ? cols / G : 0;
         for (int r = 0; r < rows; r++) {
             MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 18, src, 0, src.length);
-            for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 18] & 0xFF) | (src[b * 18 + 1] << 8));
+            for (int b = 0; b < nb; b++) sc[b] = Float.float16ToFloat((short) ((src[b * 18] & 0xFF) | (src[b * 18 + 1] << 8)));
             java.util.Arrays.fill(qs, (byte) 0);
             for (int g = 0; g < groups; g++) {
                 int base = g * G, byteBase = base / 2;
                 for (int j = 0; j < L; j++) {
                     for (int k = 0; k < 8; k++) {
-                        int q = nibble(src, base + k * L + j);
+                        int q = nibble(src, base + k * L + j) ^ (k == 7 ? 8 : 0);
                         qs[byteBase + 4 * j + k / 2] |= (byte) (q << (4 * (k & 1)));
                     }
                 }
@@ -73,7 +75,7 @@ final class Q4_0Matrix extends Matrix {
             // the tail keeps ggml's order: byte i of a block holds values i (low) and i + 16 (high)
             System.arraycopy(plainTail(src, groups * G / 32, nb), 0, qs, groups * G / 2, (nb - groups * G / 32) * 16);
             MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * rb, rb);
-            MemorySegment.copy(sc, 0, out, Layouts.I16, (long) rows * rb + (long) r * nb * 2, nb);
+            MemorySegment.copy(sc, 0, out, Layouts.F32, (long) rows * rb + (long) r * nb * 4, nb);
         }
         return new Q4_0Matrix(name, rows, cols, out, roundActivations);
     }
@@ -92,7 +94,7 @@ final class Q4_0Matrix extends Matrix {
     }
 
     private float scale(int r, int b) {
-        return Float.float16ToFloat(data.get(Layouts.I16, scales + ((long) r * nb + b) * 2));
+        return data.get(Layouts.F32, scales + ((long) r * nb + b) * 4);
     }
 
     @Override
@@ -104,10 +106,10 @@ final class Q4_0Matrix extends Matrix {
     public void prepare(Activations x) {
         if (x.tokens() > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+        } else if (FAST) {
+            x.q4Masked(roundActivations);
         } else if (roundActivations) {
             x.q8Grid();
-        } else {
-            x.blockSums32();
         }
     }
 
@@ -118,94 +120,93 @@ final class Q4_0Matrix extends Matrix {
             Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }
-        float[] xs = roundActivations ? x.q8Grid() : x.data();
-        float[] sums = roundActivations ? x.q8BlockSums() : x.blockSums32();
+        // the tail (values past the last whole group) reads the plain input
+        float[] xp = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
+        if (!FAST) {
+            for (int r = r0; r < r1; r++) y[yOff + r] = tail(r, xp, xo);
+            return;
+        }
+        MaskedInput m = x.q4Masked(roundActivations);
         int r = r0;
-        float[] lanes = new float[4 * L];
-        if (FAST) for (; r + 4 <= r1; r += 4) dot4(r, xs, xo, sums, y, yOff + r, lanes);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, xs, xo, sums, lanes);
+        float[] lanes = new float[2 * L];
+        for (; r + 2 <= r1; r += 2) dot2(r, m.x, m.corr, xp, xo, y, yOff + r, lanes);
+        for (; r < r1; r++) y[yOff + r] = dot1(r, m.x, m.corr, xp, xo, lanes);
     }
 
-    // Nibble k of each int lane as float. Helpers that take or return vectors stay under 35 bytes of
-    // bytecode, which C2 always inlines; a helper it declines to inline makes the vectors objects.
-    private static FloatVector nib(IntVector v, int k) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0);
+    /** Nibble masks 15 << 4k, one vector each. */
+    private static final int[] MASKS = new int[8 * L];
+
+    static {
+        for (int k = 0; k < 8; k++) java.util.Arrays.fill(MASKS, k * L, (k + 1) * L, 15 << (4 * k));
+    }
+
+    // Nibble k of each int lane, masked in place, as float: code * 16^k. Helpers that take or return vectors
+    // stay under 35 bytes of bytecode, which C2 always inlines; a helper it declines to inline makes the
+    // vectors objects.
+    private static FloatVector nib(IntVector v, IntVector mask) {
+        return (FloatVector) v.and(mask).convertShape(VectorOperators.I2F, FS, 0);
     }
 
     /** Blocks per interleaved group, and nibble positions (vectors of L values) per block. */
     private static final int BPG = G / 32, KPB = 32 / L;
 
-    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
-    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
+    // Two rows per pass, inner loops of constant trip count: C2 unrolls them fully and keeps the two
+    // accumulator pairs in registers. With four rows (16 ymm registers on AVX2) it spilled accumulators to
+    // the stack inside the loop, and loops with variable bounds stayed rolled; both measured slower.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot4(int r, float[] x, int xo, float[] sums, float[] y, int yo, float[] lanes) {
-        long q0 = r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes;
-        long s0 = scales + (long) r * nb * 2, s1 = s0 + 2L * nb, s2 = s1 + 2L * nb, s3 = s2 + 2L * nb;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    private void dot2(int r, float[] x, float[] corr, float[] xp, int xo, float[] y, int yo, float[] lanes) {
+        long q0 = r * rowBytes, q1 = q0 + rowBytes;
+        long s0 = scales + (long) r * nb * 4, s1 = s0 + 4L * nb;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
         for (int g = 0; g < groups; g++) {
             int c = g * G;
-            long qo = c / 2;
+            long qo = g * (G / 2);
             IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + qo, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
-            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + qo, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + qo, LE);
             for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
-                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
-                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
-                    p0 = nib(v0, k).fma(xv, p0);
-                    p1 = nib(v1, k).fma(xv, p1);
-                    p2 = nib(v2, k).fma(xv, p2);
-                    p3 = nib(v3, k).fma(xv, p3);
+                int b = g * BPG + blk;
+                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L), p1 = p0;
+                for (int i = 0; i < KPB; i++) {
+                    int k = blk * KPB + i;
+                    FloatVector xv = FloatVector.fromArray(FS, x, c + k * L);
+                    IntVector mk = IntVector.fromArray(IS, MASKS, k * L);
+                    p0 = nib(v0, mk).fma(xv, p0);
+                    p1 = nib(v1, mk).fma(xv, p1);
                 }
-                int b = c / 32 + blk;
-                float d0 = half(s0 + 2L * b), d1 = half(s1 + 2L * b), d2 = half(s2 + 2L * b), d3 = half(s3 + 2L * b);
-                a0 = p0.fma(FloatVector.broadcast(FS, d0), a0);
-                a1 = p1.fma(FloatVector.broadcast(FS, d1), a1);
-                a2 = p2.fma(FloatVector.broadcast(FS, d2), a2);
-                a3 = p3.fma(FloatVector.broadcast(FS, d3), a3);
-                float sb = sums[b];
-                c0 += d0 * sb;
-                c1 += d1 * sb;
-                c2 += d2 * sb;
-                c3 += d3 * sb;
+                a0 = p0.fma(scaleAt(s0 + 4L * b), a0);
+                a1 = p1.fma(scaleAt(s1 + 4L * b), a1);
             }
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
-        a2.intoArray(lanes, 2 * L);
-        a3.intoArray(lanes, 3 * L);
-        y[yo] = VectorMath.sumLanes(lanes, 0, L) - 8 * c0 + tail(r, x, xo);
-        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) - 8 * c1 + tail(r + 1, x, xo);
-        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) - 8 * c2 + tail(r + 2, x, xo);
-        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) - 8 * c3 + tail(r + 3, x, xo);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
+        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, xp, xo);
     }
 
-    private float dot1(int r, float[] x, int xo, float[] sums, float[] lanes) {
+    private float dot1(int r, float[] x, float[] corr, float[] xp, int xo, float[] lanes) {
         long q0 = r * rowBytes;
-        long s0 = scales + (long) r * nb * 2;
+        long s0 = scales + (long) r * nb * 4;
         FloatVector a0 = FloatVector.zero(FS);
-        float c0 = 0;
         for (int g = 0; g < groups; g++) {
             int c = g * G;
-            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + c / 2, LE);
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + g * (G / 2), LE);
             for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS);
-                for (int k = blk * KPB; k < (blk + 1) * KPB; k++) {
-                    p0 = nib(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
+                int b = g * BPG + blk;
+                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L);
+                for (int i = 0; i < KPB; i++) {
+                    int k = blk * KPB + i;
+                    p0 = nib(v0, IntVector.fromArray(IS, MASKS, k * L)).fma(FloatVector.fromArray(FS, x, c + k * L), p0);
                 }
-                int b = c / 32 + blk;
-                float d0 = half(s0 + 2L * b);
-                a0 = p0.fma(FloatVector.broadcast(FS, d0), a0);
-                c0 += d0 * sums[b];
+                a0 = p0.fma(scaleAt(s0 + 4L * b), a0);
             }
         }
         a0.intoArray(lanes, 0);
-        return VectorMath.sumLanes(lanes, 0, L) - 8 * c0 + tail(r, x, xo);
+        return VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
     }
 
-    private float half(long at) {
-        return Float.float16ToFloat(data.get(Layouts.I16, at));
+    /** The float scale at byte {@code at}, broadcast. */
+    private FloatVector scaleAt(long at) {
+        return FloatVector.broadcast(FS, data.get(Layouts.F32, at));
     }
 
     /** Blocks past the last whole group, in ggml's order, with the value (not the code) times x. */
@@ -227,6 +228,14 @@ final class Q4_0Matrix extends Matrix {
         return s;
     }
 
+    /** XOR with this gives every nibble as its code (value + 8). */
+    private static final int TOP = 8 << 28;
+
+    /** Nibble k of each int lane, shifted down, as float. */
+    private static FloatVector code(IntVector v, int k) {
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0);
+    }
+
     private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         int full = groups * G;
         for (int i = 0; i < n; i++) {
@@ -235,10 +244,10 @@ final class Q4_0Matrix extends Matrix {
             int o = i * stride - k0;
             int c = k0;
             for (; c < k1 && c < full; c += G) {
-                IntVector v = IntVector.fromMemorySegment(IS, data, q + c / 2, LE);
+                IntVector v = IntVector.fromMemorySegment(IS, data, q + c / 2, LE).lanewise(VectorOperators.XOR, TOP);
                 for (int k = 0; k < 8; k++) {
                     float d = scale(row, (c + k * L) / 32);
-                    nib(v, k).sub(8f).mul(d).intoArray(dst, o + c + k * L);
+                    code(v, k).sub(8f).mul(d).intoArray(dst, o + c + k * L);
                 }
             }
             for (; c < k1; c += 32) {
@@ -261,7 +270,7 @@ final class Q4_0Matrix extends Matrix {
             if (c < full) {
                 int g = c / G, e = c % G, j = e % L, k = e / L;
                 int byt = data.get(ValueLayout.JAVA_BYTE, q + g * G / 2 + 4 * j + k / 2) & 0xFF;
-                code = (byt >> (4 * (k & 1))) & 15;
+                code = ((byt >> (4 * (k & 1))) & 15) ^ (k == 7 ? 8 : 0);
             } else {
                 int i = c % 32;
                 int byt = data.get(ValueLayout.JAVA_BYTE, q + (c / 32) * 16L + (i & 15)) & 0xFF;
@@ -270,4 +279,15 @@ final class Q4_0Matrix extends Matrix {
             out[off + c] = scale(r, c / 32) * (code - 8);
         }
     }
+
+    /**
+     * The ggml size ({@value #BLOCK_BYTES} bytes per block of 32), as in the file and in llama.cpp's model size;
+     * the repacked copy holds 2 bytes more per block (its scales as float32).
+     */
+    @Override
+    public long bytes() {
+        return (long) rows * nb * BLOCK_BYTES;
+    }
+
+    private static final int BLOCK_BYTES = 18;
 }

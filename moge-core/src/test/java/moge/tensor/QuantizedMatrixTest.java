@@ -81,11 +81,13 @@ class QuantizedMatrixTest {
     }
 
     @Test
-    void repackingKeepsTheQuantizedSize() {
+    void reportsTheQuantizedSize() {
         int rows = 64, cols = 2048;
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
             Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
             assertThat(m.bytes()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
+            // Q4_0 holds its scales as float32 (2 bytes more per block)
+            assertThat(m.segment().byteSize()).isEqualTo((long) rows * cols / 32 * (t.blockBytes + (t == DType.Q4_0 ? 2 : 0)));
         }
     }
 }
