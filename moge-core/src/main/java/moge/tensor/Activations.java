@@ -25,6 +25,10 @@ public final class Activations {
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
 
+    /** Each token as an input of its own (see {@link #token}). */
+    private Activations[] single = new Activations[0];
+    private boolean singleValid;
+
     /** One token-major form (see {@link #tokenMajor}), cached until the input changes. */
     private static final class TokenMajor {
         float[] v = new float[0];
@@ -63,12 +67,30 @@ public final class Activations {
 
     /** Call after changing data in place. */
     public void invalidate() {
+        singleValid = false;
         evenOddValid = false;
         q8Valid = false;
         plainTiles.valid = false;
         q8Tiles.valid = false;
         q4Plain.invalidate();
         q4Rounded.invalidate();
+    }
+
+    /**
+     * Token t alone, as an input of its own with its own cached derived forms: kernels whose matrix-matrix
+     * path costs more than a few single-token passes run a few tokens this way. Built on first use after a
+     * change, so call it from {@code prepare} (on the calling thread) before the team reads it.
+     */
+    public Activations token(int t) {
+        if (!singleValid) {
+            if (single.length < tokens) single = Arrays.copyOf(single, tokens);
+            for (int i = 0; i < tokens; i++) {
+                if (single[i] == null) single[i] = new Activations();
+                single[i].set(data, offset + i * cols, 1, cols);
+            }
+            singleValid = true;
+        }
+        return single[t];
     }
 
     /**

@@ -22,6 +22,12 @@ import java.nio.ByteOrder;
  * block's -8 * sum(x) over nibbles 0..6 starts its accumulator ({@link MaskedInput}).
  */
 final class Q4_0Matrix extends Matrix {
+    /**
+     * Up to this many tokens, one decode pass per token: the GEMM decodes whole panels to float, so 2 tokens
+     * cost 6.7x one decode pass there (2048x2048, 1 thread).
+     */
+    static final int PER_TOKEN = 6;
+
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
@@ -104,7 +110,12 @@ final class Q4_0Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        if (x.tokens() > 1) {
+        int T = x.tokens();
+        if (T > 1 && T <= PER_TOKEN) {
+            for (int t = 0; t < T; t++) prepare(x.token(t));
+            return;
+        }
+        if (T > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
         } else if (FAST) {
             x.q4Masked(roundActivations);
@@ -115,7 +126,12 @@ final class Q4_0Matrix extends Matrix {
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        if (x.tokens() > 1) {
+        int T = x.tokens();
+        if (T > 1 && T <= PER_TOKEN) {
+            for (int t = 0; t < T; t++) matmul(x.token(t), y, yStride, yOff + t * yStride, r0, r1);
+            return;
+        }
+        if (T > 1) {
             float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
             Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
             return;

@@ -20,6 +20,12 @@ import java.nio.ByteOrder;
  * Values past the last whole group (a row tail when cols is not a multiple of 4L) keep the plain block order.
  */
 final class Q8_0Matrix extends Matrix {
+    /**
+     * Up to this many tokens, one decode pass per token: the GEMM decodes whole panels to float, so 2 tokens
+     * cost 4.4x one decode pass there (2048x2048, 1 thread).
+     */
+    static final int PER_TOKEN = 4;
+
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
@@ -97,7 +103,12 @@ final class Q8_0Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        if (x.tokens() > 1) {
+        int T = x.tokens();
+        if (T > 1 && T <= PER_TOKEN) {
+            for (int t = 0; t < T; t++) prepare(x.token(t));
+            return;
+        }
+        if (T > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
         } else if (roundActivations) {
             x.q8Grid();
@@ -106,7 +117,12 @@ final class Q8_0Matrix extends Matrix {
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        if (x.tokens() > 1) {
+        int T = x.tokens();
+        if (T > 1 && T <= PER_TOKEN) {
+            for (int t = 0; t < T; t++) matmul(x.token(t), y, yStride, yOff + t * yStride, r0, r1);
+            return;
+        }
+        if (T > 1) {
             float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
             Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
             return;
