@@ -29,13 +29,13 @@ class ShippedModelsTest {
         Files.write(tasks, java.util.stream.Stream.concat(big.stream(), small.stream()).toList());
         try {
             JsonNode r = ThinkingCliTest.json(CliRunner.run("eval", "--model", demo.toString(), "--tasks", tasks.toString(),
-                    "--think", "slow", "--json", "-t", "1"));
+                    "--think", "slow", "--json", "-t", "1", "--no-plot"));
             JsonNode slow = r.get("results").get(0);
             assertThat(slow.get("mode").asText()).isEqualTo("slow");
             assertThat(slow.get("accuracy").asDouble()).as(slow.toString()).isGreaterThanOrEqualTo(0.8);
             assertThat(slow.get("mean_reasoning_tokens").asDouble()).isGreaterThan(40);
             JsonNode fast = ThinkingCliTest.json(CliRunner.run("eval", "--model", demo.toString(), "--tasks", tasks.toString(),
-                    "--think", "fast", "--json", "-t", "1")).get("results").get(0);
+                    "--think", "fast", "--json", "-t", "1", "--no-plot")).get("results").get(0);
             assertThat(fast.get("accuracy").asDouble()).isLessThan(slow.get("accuracy").asDouble() - 0.3);
             assertThat(fast.get("mean_tokens").asDouble()).isLessThan(20);
         } finally {
