@@ -21,7 +21,7 @@ import java.nio.ByteOrder;
  * {@code code * 16^k} (the value times 2^28 for nibble 7), multiplied with x scaled by 16^-k, and the
  * block's -8 * sum(x) over nibbles 0..6 starts its accumulator ({@link MaskedInput}).
  */
-final class Q4_0Matrix extends Matrix {
+final class Q4_0Matrix extends RepackedBlockMatrix {
     /**
      * Up to this many tokens, one decode pass per token: the GEMM decodes whole panels to float, so 2 tokens
      * cost 6.7x one decode pass there (2048x2048, 1 thread).
@@ -36,17 +36,13 @@ final class Q4_0Matrix extends Matrix {
     static final int G = FAST ? 8 * L : 32;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private final Gemm.Source source = this::decode;
     private final int nb;
     private final int groups;
     private final long rowBytes;
     private final long scales;
 
-    private boolean roundActivations;
-
     private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, rows, cols, packed);
-        this.roundActivations = roundActivations;
+        super(name, rows, cols, packed, roundActivations, PER_TOKEN);
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;
         this.rowBytes = cols / 2;
@@ -104,20 +100,8 @@ final class Q4_0Matrix extends Matrix {
     }
 
     @Override
-    public void setActivationRounding(boolean on) {
-        roundActivations = on;
-    }
-
-    @Override
-    public void prepare(Activations x) {
-        int T = x.tokens();
-        if (T > 1 && T <= PER_TOKEN) {
-            for (int t = 0; t < T; t++) prepare(x.token(t));
-            return;
-        }
-        if (T > 1) {
-            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
-        } else if (FAST) {
+    void prepareOne(Activations x) {
+        if (FAST) {
             x.q4Masked(roundActivations);
         } else if (roundActivations) {
             x.q8Grid();
@@ -125,17 +109,7 @@ final class Q4_0Matrix extends Matrix {
     }
 
     @Override
-    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        int T = x.tokens();
-        if (T > 1 && T <= PER_TOKEN) {
-            for (int t = 0; t < T; t++) matmul(x.token(t), y, yStride, yOff + t * yStride, r0, r1);
-            return;
-        }
-        if (T > 1) {
-            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
-            Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
-            return;
-        }
+    void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
         // the tail (values past the last whole group) reads the plain input
         float[] xp = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
@@ -252,7 +226,8 @@ final class Q4_0Matrix extends Matrix {
         return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0);
     }
 
-    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+    @Override
+    void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         int full = groups * G;
         for (int i = 0; i < n; i++) {
             int row = r + i;

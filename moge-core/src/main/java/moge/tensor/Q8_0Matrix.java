@@ -19,7 +19,7 @@ import java.nio.ByteOrder;
  * pair of shifts per byte position give L consecutive values as floats, in the activations' natural order.
  * Values past the last whole group (a row tail when cols is not a multiple of 4L) keep the plain block order.
  */
-final class Q8_0Matrix extends Matrix {
+final class Q8_0Matrix extends RepackedBlockMatrix {
     /**
      * Up to this many tokens, one decode pass per token: the GEMM decodes whole panels to float, so 2 tokens
      * cost 4.4x one decode pass there (2048x2048, 1 thread).
@@ -34,16 +34,12 @@ final class Q8_0Matrix extends Matrix {
     static final int G = FAST ? 4 * L : 32;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private final Gemm.Source source = this::decode;
     private final int nb;       // blocks per row
     private final int groups;   // interleaved groups per row
     private final long scales;  // byte offset of the fp16 scales
 
-    private boolean roundActivations;
-
     private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, rows, cols, packed);
-        this.roundActivations = roundActivations;
+        super(name, rows, cols, packed, roundActivations, PER_TOKEN);
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;
         this.scales = (long) rows * cols;
@@ -97,36 +93,12 @@ final class Q8_0Matrix extends Matrix {
     }
 
     @Override
-    public void setActivationRounding(boolean on) {
-        roundActivations = on;
+    void prepareOne(Activations x) {
+        if (roundActivations) x.q8Grid();
     }
 
     @Override
-    public void prepare(Activations x) {
-        int T = x.tokens();
-        if (T > 1 && T <= PER_TOKEN) {
-            for (int t = 0; t < T; t++) prepare(x.token(t));
-            return;
-        }
-        if (T > 1) {
-            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
-        } else if (roundActivations) {
-            x.q8Grid();
-        }
-    }
-
-    @Override
-    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
-        int T = x.tokens();
-        if (T > 1 && T <= PER_TOKEN) {
-            for (int t = 0; t < T; t++) matmul(x.token(t), y, yStride, yOff + t * yStride, r0, r1);
-            return;
-        }
-        if (T > 1) {
-            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
-            Gemm.matmul(source, cols, xt, x.tokens(), y, yStride, yOff, r0, r1);
-            return;
-        }
+    void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
         float[] xs = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
         int r = r0;
@@ -218,8 +190,8 @@ final class Q8_0Matrix extends Matrix {
         return s;
     }
 
-    /** Rows [r, r + n), columns [k0, k1) as float32 for {@link Gemm}; k0 and k1 are multiples of 32. */
-    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+    @Override
+    void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         int full = groups * G;
         for (int i = 0; i < n; i++) {
             int row = r + i;

@@ -1,0 +1,61 @@
+package moge.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * What Q8_0 and Q4_0 (repacked at load) share: one token runs through the format's own decode kernel, many
+ * tokens through the panel GEMM over decoded weights, and a few tokens as that many single-token passes,
+ * because the GEMM decodes whole weight panels to float, which a few tokens do not repay. The activations
+ * may be rounded to the Q8_0 grid as llama.cpp does ({@link #setActivationRounding}).
+ */
+abstract class RepackedBlockMatrix extends Matrix {
+    private final int perToken;
+    private final Gemm.Source source = this::decode;
+    protected boolean roundActivations;
+
+    /** @param perToken up to this many tokens, one single-token pass per token */
+    RepackedBlockMatrix(String name, int rows, int cols, MemorySegment data, boolean roundActivations, int perToken) {
+        super(name, rows, cols, data);
+        this.roundActivations = roundActivations;
+        this.perToken = perToken;
+    }
+
+    @Override
+    public final void setActivationRounding(boolean on) {
+        roundActivations = on;
+    }
+
+    @Override
+    public final void prepare(Activations x) {
+        int T = x.tokens();
+        if (T > 1 && T <= perToken) {
+            for (int t = 0; t < T; t++) prepareOne(x.token(t));
+        } else if (T > 1) {
+            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+        } else {
+            prepareOne(x);
+        }
+    }
+
+    @Override
+    public final void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        int T = x.tokens();
+        if (T > 1 && T <= perToken) {
+            for (int t = 0; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
+        } else if (T > 1) {
+            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
+            Gemm.matmul(source, cols, xt, T, y, yStride, yOff, r0, r1);
+        } else {
+            matmulOne(x, y, yOff, r0, r1);
+        }
+    }
+
+    /** Builds the single-token forms the decode kernel reads. */
+    abstract void prepareOne(Activations x);
+
+    /** y[yOff + r] = dot(row r, x) for the one token of x and rows r in [r0, r1). */
+    abstract void matmulOne(Activations x, float[] y, int yOff, int r0, int r1);
+
+    /** Rows [r, r + n), columns [k0, k1) as float32 for {@link Gemm}; k0 and k1 are multiples of 32. */
+    abstract void decode(int r, int n, int k0, int k1, float[] dst, int stride);
+}
