@@ -43,9 +43,19 @@ final class AccuracyPlot {
         renderer.setDefaultItemLabelGenerator(new StandardXYItemLabelGenerator("{0}: {2}% at {1}",
                 new java.text.DecimalFormat("0"), new java.text.DecimalFormat("0.0")));
         renderer.setDefaultItemLabelsVisible(true);
+        double maxTokens = results.stream().mapToDouble(r -> r.overall().meanTokens()).max().orElse(1);
         for (int i = 0; i < results.size(); i++) {
             renderer.setSeriesPaint(i, COLORS[results.get(i).mode().ordinal() % COLORS.length]);
             renderer.setSeriesShape(i, new java.awt.geom.Ellipse2D.Double(-5, -5, 10, 10));
+            // a point next to an earlier one gets its label below, so the two labels do not overprint
+            ThinkingEval.Stats a = results.get(i).overall();
+            for (int j = 0; j < i; j++) {
+                ThinkingEval.Stats b = results.get(j).overall();
+                if (Math.abs(a.meanTokens() - b.meanTokens()) < 0.25 * maxTokens && Math.abs(a.accuracy() - b.accuracy()) < 0.08) {
+                    renderer.setSeriesPositiveItemLabelPosition(i, new org.jfree.chart.labels.ItemLabelPosition(
+                            org.jfree.chart.labels.ItemLabelAnchor.OUTSIDE6, org.jfree.chart.ui.TextAnchor.TOP_CENTER));
+                }
+            }
         }
         renderer.setDefaultItemLabelFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         XYPlot plot = new XYPlot(data, x, y, renderer);

@@ -31,7 +31,7 @@ class TrainMergeCommandTest {
         }
         JsonNode done = JSON.readTree(lines.getLast());
         assertThat(done.path("done").asBoolean()).isTrue();
-        assertThat(done.path("eval").size()).isEqualTo(15); // 3 modes x (4 classes + all)
+        assertThat(done.path("eval").size()).isEqualTo(18); // 3 modes x (5 classes + all)
         assertThat(out.resolve("training.png")).exists();
         assertThat(out.resolve("eval/results.md")).exists();
 

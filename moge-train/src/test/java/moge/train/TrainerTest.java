@@ -11,6 +11,7 @@ import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.model.ModelLoader;
+import moge.train.data.HeldOut;
 import moge.train.vocab.Vocabulary;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -74,7 +75,7 @@ class TrainerTest {
         }
         byte[] png = Files.readAllBytes(out.resolve("training.png"));
         assertThat(png).startsWith((byte) 0x89, (byte) 'P', (byte) 'N', (byte) 'G');
-        assertThat(Files.readAllLines(out.resolve("eval/heldout.jsonl"))).hasSize(4 * Trainer.HELD_OUT_PER_CLASS);
+        assertThat(Files.readAllLines(out.resolve("eval/heldout.jsonl"))).hasSize(HeldOut.problems(Trainer.HELD_OUT_PER_CLASS).size());
         // --json: one object per logged step with the documented fields
         List<String> lines = log.toString().lines().toList();
         assertThat(lines).isNotEmpty();

@@ -23,8 +23,8 @@ import java.util.SplittableRandom;
 public final class DataMix {
     public static final List<String> STAGES = List.of("general", "reasoning", "annealing", "sft");
 
-    private static final String[] CLASSES = {"add_small", "sub", "mul", "add_big", "chat"};
-    private static final double[] SFT_CLASS_WEIGHTS = {0.2, 0.2, 0.2, 0.3, 0.1};
+    private static final String[] CLASSES = {"identity", "add_small", "sub", "mul", "add_big", "chat"};
+    private static final double[] SFT_CLASS_WEIGHTS = {0.2, 0.15, 0.15, 0.15, 0.25, 0.1};
     private static final String[] SYSTEMS = {"You are a helpful assistant.", "你是一个乐于助人的助手。",
             "You are moge's demo model. Answer arithmetic questions."};
 
@@ -98,7 +98,7 @@ public final class DataMix {
             Problem p = problem(pickClass(r), r);
             ps.add(p);
             // easy problems are mostly answered directly (as auto mode will), hard ones mostly with working
-            double u = r.nextDouble(), slow = p.easy() ? 0.25 : 0.45, fast = p.easy() ? 0.45 : 0.25;
+            double u = r.nextDouble(), slow = p.easy() ? 0.2 : 0.45, fast = p.easy() ? 0.5 : 0.25;
             modes.add(u < slow ? ChatFormat.Mode.SLOW : u < slow + fast ? ChatFormat.Mode.FAST : ChatFormat.Mode.AUTO);
         }
         String system = r.nextDouble() < 0.2 ? SYSTEMS[r.nextInt(SYSTEMS.length)] : null;
@@ -113,7 +113,7 @@ public final class DataMix {
         return p.question() + "\n" + p.working() + "\n" + answer + p.answer();
     }
 
-    private String general(SplittableRandom r) {
+    String general(SplittableRandom r) {
         StringBuilder sb = new StringBuilder();
         int items = 4 + r.nextInt(5);
         for (int i = 0; i < items; i++) {
@@ -128,31 +128,45 @@ public final class DataMix {
         // Copying digit strings (verbatim, zero-padded to the working width, without leading zeros) drills the
         // copies whose distance varies in slow answers: the question's operands into the first working line
         // and the result register into the answer.
-        if (r.nextInt(5) < 3) {
+        int kind = r.nextInt(10);
+        if (kind < 4) {
             String s = randomDigits(r, 1 + r.nextInt(8));
             long v = Tasks.number(r, 1, 4), w = Tasks.number(r, 1, 4);
-            return switch (r.nextInt(5)) {
+            return switch (r.nextInt(6)) {
                 case 0 -> s + " " + s;
                 case 1 -> "copy " + s + ": " + s;
                 case 2 -> "copy " + v + "+" + w + ": " + v + "+" + w;
                 case 3 -> "pad " + v + ": " + Tasks.pad(v);
+                case 4 -> "unpad " + Tasks.pad(v) + ": " + v;
                 default -> "pad " + v + "-" + w + ": " + Tasks.pad(v) + "-" + Tasks.pad(w);
             };
         }
-        return switch (r.nextInt(9)) {
-            case 0 -> a + "+" + b + "=" + (a + b);
-            case 1 -> Math.max(a, b) + "-" + Math.min(a, b) + "=" + (Math.max(a, b) - Math.min(a, b));
-            case 2 -> (a % 10) + "*" + (b % 10) + "=" + (a % 10) * (b % 10);
-            case 3 -> "The sum of " + a + " and " + b + " is " + (a + b) + ".";
-            case 4 -> a + " 加 " + b + " 等于 " + (a + b) + "。";
-            case 5 -> a + " times " + (b % 10) + " is " + a * (b % 10) + ".";
-            case 6 -> {
+        // Direct sums of small numbers and identities (n+0, n*1, ...), worded several ways, never about a
+        // held-out problem.
+        if (kind < 7) {
+            Problem p = problem(r.nextBoolean() ? "add_small" : "identity", r);
+            String[] k = p.key().split(":");
+            String sym = switch (k[0]) { case "add" -> "+"; case "sub" -> "-"; default -> "*"; };
+            String word = switch (k[0]) { case "add" -> " plus "; case "sub" -> " minus "; default -> " times "; };
+            String zh = switch (k[0]) { case "add" -> " 加 "; case "sub" -> " 减 "; default -> " 乘 "; };
+            return switch (r.nextInt(3)) {
+                case 0 -> k[1] + sym + k[2] + "=" + p.answer();
+                case 1 -> k[1] + word + k[2] + " is " + p.answer() + ".";
+                default -> k[1] + zh + k[2] + " 等于 " + p.answer() + "。";
+            };
+        }
+        return switch (r.nextInt(6)) {
+            case 0 -> (a % 10) + "*" + (b % 10) + "=" + (a % 10) * (b % 10);
+            case 1 -> a + " equals " + a + ".";
+            case 2 -> heldOut.contains("mul:" + a + ":" + (b % 10)) ? a + " equals " + a + "."
+                    : a + " times " + (b % 10) + " is " + a * (b % 10) + ".";
+            case 3 -> {
                 long s = Tasks.number(r, 1, 4);
                 StringBuilder c = new StringBuilder();
                 for (int k = 0; k < 6; k++) c.append(k == 0 ? "" : " ").append(s + k);
                 yield c.toString();
             }
-            case 7 -> a == b ? a + " equals " + b + "." : Math.max(a, b) + " is larger than " + Math.min(a, b) + ".";
+            case 4 -> a == b ? a + " equals " + b + "." : Math.max(a, b) + " is larger than " + Math.min(a, b) + ".";
             default -> {
                 Problem p = Tasks.generate("chat", r);
                 yield "User: " + p.question() + "\nAssistant: " + p.answer();

@@ -16,8 +16,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * The held-out evaluation problems: a fixed number per task class, drawn with a fixed seed that no training
- * run uses, and kept out of all training data by their keys. Written as JSONL, one object per line:
+ * The held-out evaluation problems: half easy, half hard (each hard class gives perClass problems, the easy
+ * classes share as many between them), drawn with a fixed seed that no training run uses, and kept out of all training data by their keys. Written as JSONL, one object per line:
  * {@code {"id", "class", "difficulty", "prompt", "expected"}} where prompt is the user turn without a mode
  * suffix (evaluators append " /no_think" or " /auto_think") and expected is the exact final answer.
  */
@@ -28,18 +28,26 @@ public final class HeldOut {
     private HeldOut() {
     }
 
-    /** {@code perClass} distinct problems of every class in {@link Tasks#CLASSES}, in class order. */
+    /** Distinct problems of every class in {@link Tasks#CLASSES}, {@link #count} of each, in class order. */
     public static List<Problem> problems(int perClass) {
         SplittableRandom r = new SplittableRandom(SEED);
         List<Problem> out = new ArrayList<>();
         for (String cls : Tasks.CLASSES) {
             Set<String> seen = new HashSet<>();
-            for (int tries = 0; seen.size() < perClass && tries < perClass * 100; tries++) {
+            int n = count(cls, perClass);
+            for (int tries = 0; seen.size() < n && tries < n * 100; tries++) {
                 Problem p = Tasks.generate(cls, r);
                 if (seen.add(p.key())) out.add(p);
             }
         }
         return out;
+    }
+
+    /** How many problems of the class a set with {@code perClass} per hard class holds: as many easy as hard in all. */
+    public static int count(String cls, int perClass) {
+        if (!Tasks.easy(cls)) return perClass;
+        long easy = Tasks.CLASSES.stream().filter(Tasks::easy).count();
+        return (int) (perClass * (Tasks.CLASSES.size() - easy) / easy);
     }
 
     public static Set<String> keys(List<Problem> ps) {

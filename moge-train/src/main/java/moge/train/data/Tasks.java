@@ -12,12 +12,23 @@ import java.util.SplittableRandom;
  * reads "4+2 plus carry 1 is 07; left to do 0+0, carry 0, result so far 7324". Every token of a line is then
  * either computed locally or copied from the line above at a fixed distance, which a small transformer with
  * rotary positions learns quickly (copies whose distance varies from example to example it learns slowly).
- * Only the first line, the question's operands zero-padded, needs such a copy; the answer is the result
- * register's leading columns, again at a fixed distance.
+ * Only the first line, the question's operands zero-padded, needs such a copy, and the answer is the result
+ * register without its leading zeros.
+ * <p>
+ * The working always walks all {@link #WIDTH} columns, like a fixed-width adder: 3+4 costs as many thinking
+ * tokens as 4738+2586 (about 180). That is the overthinking a reasoning model shows on easy questions, and what
+ * fast and auto modes exist to cut. The easy class, identity, holds the questions whose answer needs no
+ * arithmetic at all (4738*1, 0+388, 2586-0): a model this small cannot add even two digits without
+ * writing the columns out (trained on 160,000 direct sums it answered 17-21% of 1-2 digit sums), but it can
+ * see that 4738*1 is 4738.
  */
 public final class Tasks {
-    /** Task classes in table order; add_big is the hardest (longest carry chains). */
-    public static final List<String> CLASSES = List.of("add_small", "sub", "mul", "add_big");
+    /** Task classes in table order: the easy one, then the hard ones; add_big is the hardest (longest carry chains). */
+    public static final List<String> CLASSES = List.of("identity", "add_small", "sub", "mul", "add_big");
+
+    public static boolean easy(String cls) {
+        return cls.equals("identity");
+    }
 
     private static final String[][] ASK = {
             {"%s%s%s=?", "What is %s%s%s?", "计算 %s%s%s", "%s%s%s等于多少？", "Compute %s%s%s."},
@@ -28,15 +39,27 @@ public final class Tasks {
 
     public static Problem generate(String cls, SplittableRandom r) {
         return switch (cls) {
-            case "add_small" -> add(cls, "easy", number(r, 1, 2), number(r, 1, 2), r);
+            case "identity" -> identity(cls, number(r, 3, 4), r);
+            case "add_small" -> add(cls, "hard", number(r, 1, 2), number(r, 1, 2), r);
             case "add_big" -> add(cls, "hard", number(r, 3, 4), number(r, 3, 4), r);
             case "sub" -> {
                 long a = number(r, 3, 4), b = number(r, 2, 4);
-                yield a >= b ? sub(cls, a, b, r) : sub(cls, b, a, r);
+                yield a >= b ? sub(cls, "hard", a, b, r) : sub(cls, "hard", b, a, r);
             }
-            case "mul" -> mul(cls, number(r, 2, 3), 2 + r.nextInt(8), r);
+            case "mul" -> mul(cls, "hard", number(r, 2, 3), 2 + r.nextInt(8), r);
             case "chat" -> Smalltalk.generate(r);
             default -> throw new IllegalArgumentException("unknown task class " + cls);
+        };
+    }
+
+    /** n+0, 0+n, n-0, n*1 or n*0: the answer is n or 0, whatever the working would say. */
+    static Problem identity(String cls, long n, SplittableRandom r) {
+        return switch (r.nextInt(5)) {
+            case 0 -> add(cls, "easy", n, 0, r);
+            case 1 -> add(cls, "easy", 0, n, r);
+            case 2 -> sub(cls, "easy", n, 0, r);
+            case 3 -> mul(cls, "easy", n, 1, r);
+            default -> mul(cls, "easy", n, 0, r);
         };
     }
 
@@ -86,12 +109,8 @@ public final class Tasks {
         return reg.charAt(reg.length() - 1) - '0';
     }
 
-    private static boolean zero(String reg) {
-        return reg.chars().allMatch(ch -> ch == '0');
-    }
-
     /** The answer in a finished result register: its digits without leading zeros. */
-    private static String answer(String reg) {
+    static String unpad(String reg) {
         String t = reg.replace("_", "").replaceFirst("^0+", "");
         return t.isEmpty() ? "0" : t;
     }
@@ -109,12 +128,12 @@ public final class Tasks {
             c = s / 10;
             R = push(R, s % 10);
             lines.add(step + ":" + A + "+" + B + ",c" + c + ",r" + R);
-        } while (!zero(A) || !zero(B) || c > 0);
-        return new Problem(cls, difficulty, ask(r, a, "+", b), String.join("\n", lines), answer(R), "add:" + a + ":" + b);
+        } while (lines.size() <= WIDTH);
+        return new Problem(cls, difficulty, ask(r, a, "+", b), String.join("\n", lines), unpad(R), "add:" + a + ":" + b);
     }
 
     /** a - b for a >= b; each step writes its borrow and digit as two characters, like a carry and digit. */
-    public static Problem sub(String cls, long a, long b, SplittableRandom r) {
+    public static Problem sub(String cls, String difficulty, long a, long b, SplittableRandom r) {
         String A = pad(a), B = pad(b), R = EMPTY;
         int bw = 0;
         List<String> lines = new ArrayList<>();
@@ -128,11 +147,11 @@ public final class Tasks {
             bw = nb;
             R = push(R, digit);
             lines.add(step + ":" + A + "-" + B + ",b" + bw + ",r" + R);
-        } while (!zero(A) || !zero(B));
-        return new Problem(cls, "hard", ask(r, a, "-", b), String.join("\n", lines), answer(R), "sub:" + a + ":" + b);
+        } while (lines.size() <= WIDTH);
+        return new Problem(cls, difficulty, ask(r, a, "-", b), String.join("\n", lines), unpad(R), "sub:" + a + ":" + b);
     }
 
-    public static Problem mul(String cls, long a, int d, SplittableRandom r) {
+    public static Problem mul(String cls, String difficulty, long a, int d, SplittableRandom r) {
         String A = pad(a), R = EMPTY;
         int c = 0;
         List<String> lines = new ArrayList<>();
@@ -144,7 +163,7 @@ public final class Tasks {
             c = s / 10;
             R = push(R, s % 10);
             lines.add(step + ":" + A + "*" + d + ",c" + c + ",r" + R);
-        } while (!zero(A) || c > 0);
-        return new Problem(cls, "hard", ask(r, a, "*", d), String.join("\n", lines), answer(R), "mul:" + a + ":" + d);
+        } while (lines.size() <= WIDTH);
+        return new Problem(cls, difficulty, ask(r, a, "*", d), String.join("\n", lines), unpad(R), "mul:" + a + ":" + d);
     }
 }

@@ -23,14 +23,14 @@ public final class EvalReport {
     private EvalReport() {
     }
 
-    /** The first {@code perClass} items of every class of the model's eval/heldout.jsonl. */
+    /** The first {@link HeldOut#count} items of every class of the model's eval/heldout.jsonl (perClass of a hard class). */
     public static List<HeldOut.Item> items(Path modelDir, int perClass) {
         List<HeldOut.Item> all = HeldOut.read(modelDir.resolve("eval/heldout.jsonl"));
         Map<String, Integer> taken = new HashMap<>();
         List<HeldOut.Item> out = new ArrayList<>();
         for (HeldOut.Item it : all) {
             int n = taken.merge(it.cls(), 1, Integer::sum);
-            if (n <= perClass) out.add(it);
+            if (n <= HeldOut.count(it.cls(), perClass)) out.add(it);
         }
         return out;
     }

@@ -71,20 +71,37 @@ class TasksTest {
                 8+6+0=14:00473+00258,c1,r4____
                 3+8+1=12:00047+00025,c1,r24___
                 7+5+1=13:00004+00002,c1,r324__
-                4+2+1=07:00000+00000,c0,r7324_""");
+                4+2+1=07:00000+00000,c0,r7324_
+                0+0+0=00:00000+00000,c0,r07324""");
         assertThat(p.answer()).isEqualTo("7324");
-        Problem m = Tasks.mul("mul", 347, 8, new SplittableRandom(1));
-        assertThat(m.working()).endsWith("3*8+3=27:00000*8,c2,r776__\n0*8+2=02:00000*8,c0,r2776_");
+        Problem m = Tasks.mul("mul", "hard", 347, 8, new SplittableRandom(1));
+        assertThat(m.working()).endsWith("3*8+3=27:00000*8,c2,r776__\n0*8+2=02:00000*8,c0,r2776_\n0*8+0=00:00000*8,c0,r02776");
         assertThat(m.answer()).isEqualTo("2776");
-        Problem s = Tasks.sub("sub", 1000, 999, new SplittableRandom(1));
+        Problem s = Tasks.sub("sub", "hard", 1000, 999, new SplittableRandom(1));
         assertThat(s.answer()).isEqualTo("1");
         assertThat(s.working()).contains("0-9-0=11:00100-00099,b1,r1____");
     }
 
     @Test
+    void everyWorkingWalksAllColumnsSoEasyProblemsCostAsMuchThinkingAsHardOnes() {
+        SplittableRandom r = new SplittableRandom(3);
+        for (String cls : Tasks.CLASSES) {
+            Problem p = Tasks.generate(cls, r);
+            assertThat(p.working().split("\n")).as(cls).hasSize(Tasks.WIDTH + 1);
+            assertThat(p.easy()).as(cls).isEqualTo(cls.equals("identity"));
+        }
+        SplittableRandom q = new SplittableRandom(4);
+        for (int i = 0; i < 200; i++) {
+            Problem p = Tasks.generate("identity", q);
+            String[] k = p.key().split(":");
+            assertThat(p.answer()).as(p.key()).isIn("0", k[1], k[2]);
+        }
+    }
+
+    @Test
     void modesFollowTheProtocol() {
         SplittableRandom r = new SplittableRandom(2);
-        Problem easy = Tasks.generate("add_small", r), hard = Tasks.generate("add_big", r);
+        Problem easy = Tasks.generate("identity", r), hard = Tasks.generate("add_big", r);
         assertThat(ChatFormat.assistant(hard, ChatFormat.Mode.SLOW)).isEqualTo("[unused16]" + hard.working() + "[unused17]" + hard.answer());
         assertThat(ChatFormat.assistant(hard, ChatFormat.Mode.FAST)).isEqualTo("[unused16][unused17]" + hard.answer());
         assertThat(ChatFormat.assistant(easy, ChatFormat.Mode.SLOW)).contains(easy.working());
@@ -100,13 +117,31 @@ class TasksTest {
     void heldOutProblemsAreFixedDistinctAndNeverTrainedOn() {
         List<Problem> a = HeldOut.problems(50), b = HeldOut.problems(50);
         assertThat(a).isEqualTo(b);
-        assertThat(a).hasSize(200);
+        assertThat(a).hasSize(400);
+        assertThat(a.stream().filter(Problem::easy)).hasSize(200);
+        assertThat(a.stream().filter(p -> p.cls().equals("identity"))).hasSize(200);
         Set<String> keys = HeldOut.keys(a);
-        assertThat(keys).hasSize(200);
+        assertThat(keys).hasSize(400);
         DataMix mix = new DataMix(null, keys);
         SplittableRandom r = new SplittableRandom(9);
         for (String cls : Tasks.CLASSES) {
             for (int i = 0; i < 3000; i++) assertThat(keys).doesNotContain(mix.problem(cls, r).key());
         }
+        // nor do the plain-text facts state a held-out problem's answer ("12+45=57", "the sum of 12 and 45 is 57")
+        java.util.regex.Pattern fact = java.util.regex.Pattern.compile("(\\d+)(\\+|-|\\*| 加 | 减 | 乘 | plus | minus | times )(\\d+)(=| is | 等于 )\\d");
+        int seen = 0;
+        for (int i = 0; i < 3000; i++) {
+            var m = fact.matcher(mix.general(r));
+            while (m.find()) {
+                String op = switch (m.group(2).trim()) {
+                    case "+", "加", "plus" -> "add";
+                    case "-", "减", "minus" -> "sub";
+                    default -> "mul";
+                };
+                assertThat(keys).doesNotContain(op + ":" + m.group(1) + ":" + m.group(3));
+                seen++;
+            }
+        }
+        assertThat(seen).isGreaterThan(3_000);
     }
 }
