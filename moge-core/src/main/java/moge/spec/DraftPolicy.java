@@ -13,13 +13,16 @@ import java.util.Arrays;
  */
 final class DraftPolicy {
     static final double DECAY = 0.9;
-    static final double WEIGHT = 0.25;
+    static final double WEIGHT_UP = 0.1;
     static final int FIRST_PROBE = 8;
     static final int MAX_PROBE = 256;
     /** How far past the largest measured draft size the policy may guess. */
     static final int REACH = 2;
     /** While speculating, one round in this many is a plain step that keeps the reference cost fresh. */
     static final int REFRESH = 64;
+    /** While speculating, one round in this many tries a neighbour of the best size (alternately larger, smaller). */
+    static final int EXPLORE = 16;
+    static final double STAY_ON = 0.97;
 
     final int min;
     final int max;
@@ -32,7 +35,9 @@ final class DraftPolicy {
     private double hits, misses;
     private int plainRun;
     private int specRun;
+    private boolean on;
     private int probeEvery = FIRST_PROBE;
+    private int explored;
 
     /** @param adaptive false: always ask for as many proposals as allowed (max, or fewer near the end) */
     DraftPolicy(int min, int max, boolean adaptive) {
@@ -62,15 +67,25 @@ final class DraftPolicy {
                 best = k;
             }
         }
-        if (bestRate > 1) {
+        // Hysteresis: once on, speculation stays on down to an estimated 0.97x, so that estimates wobbling
+        // around 1 (a small model, a noisy machine) do not switch it off for a long probe interval.
+        if (bestRate > (on ? STAY_ON : 1)) {
+            on = true;
             plainRun = 0;
             probeEvery = FIRST_PROBE;
             if (++specRun >= REFRESH) {
                 specRun = 0;
                 return 0;
             }
+            // A size measured once while the JIT was still compiling its code path keeps a bad cost until it
+            // is tried again: try the neighbours now and then.
+            if (specRun % EXPLORE == 0) {
+                int k = ++explored % 2 == 0 ? best - 1 : best + 1;
+                if (k >= min && k <= hi) return k;
+            }
             return best;
         }
+        on = false;
         if (++plainRun >= probeEvery) {
             // A probe refreshes the most promising size, so one unlucky measurement does not stick.
             plainRun = 0;
@@ -91,13 +106,28 @@ final class DraftPolicy {
      * {@code accepted} of those kept; time spent proposing and verifying, in ms.
      */
     void record(int requested, int verified, int accepted, double draftMs, double roundMs) {
+        record(requested, verified, accepted, draftMs, roundMs, 0);
+    }
+
+    /**
+     * As above; {@code caughtUp} is how many tokens a draft model had to read before proposing (2 when it
+     * proposed last round too: the last proposal and the target's own token).
+     */
+    void record(int requested, int verified, int accepted, double draftMs, double roundMs, int caughtUp) {
         if (verified == 0) {
             plainMs = ema(plainMs, roundMs);
         } else if (!Double.isNaN(plainMs)) {
-            ratio[verified] = ema(ratio[verified], roundMs / plainMs);
+            // Verifying k proposals in one pass never needs to cost more than k + 1 plain steps; a round that
+            // did was slowed by something else (the JIT compiling a new batch size, a stall).
+            ratio[verified] = ema(ratio[verified], Math.min(roundMs / plainMs, verified + 1.0));
             measuredMax = Math.max(measuredMax, verified);
         }
-        if (requested > 0 && !Double.isNaN(plainMs)) draftRatio = ema(draftRatio, draftMs / requested / plainMs);
+        // After plain steps a draft model first reads every token it missed: that catch-up is the price of
+        // having been off, not of proposing k (counted per proposal it made speculation look dear and stay
+        // off), so it counts per token read.
+        if (requested > 0 && !Double.isNaN(plainMs)) {
+            draftRatio = ema(draftRatio, draftMs / (requested + Math.max(0, caughtUp - 2)) / plainMs);
+        }
         if (verified > 0) {
             hits = hits * DECAY + accepted;
             misses = misses * DECAY + (accepted < verified ? 1 : 0);
@@ -132,10 +162,14 @@ final class DraftPolicy {
         return ratio[lo] + 0.05 * (k - lo);
     }
 
-    /** Moving average that clips outliers (a stall, a catch-up after a pause) to 3x either way. */
+    /**
+     * A cost estimate that falls fast and rises slowly: timings are only ever inflated (the JIT compiling a
+     * new code path, a stall, another process), so a cheaper measurement is believed at once and a dearer
+     * one only when it persists. Outliers are clipped to 3x.
+     */
     private static double ema(double old, double x) {
         if (Double.isNaN(old)) return x;
         x = Math.max(old / 3, Math.min(old * 3, x));
-        return old + WEIGHT * (x - old);
+        return old + (x < old ? 0.5 : WEIGHT_UP) * (x - old);
     }
 }

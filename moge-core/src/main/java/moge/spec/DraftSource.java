@@ -16,6 +16,11 @@ public interface DraftSource extends AutoCloseable {
     default void begin(int[] prompt) {
     }
 
+    /** Tokens the last {@link #propose} had to read before proposing (a draft model catching up); 0 if none. */
+    default int lastCatchUp() {
+        return 0;
+    }
+
     /** A short description for metrics ("ngram", "self:q4_0", a draft model's directory). */
     String name();
 

@@ -31,6 +31,7 @@ public final class ModelDraft implements DraftSource {
     private int[] cached = new int[64];
     private int cachedLen;
     private int[] hist = new int[64];
+    private int lastCatchUp;
     private Sampler sampler;
     private SamplerParams samplerFor;
 
@@ -125,6 +126,7 @@ public final class ModelDraft implements DraftSource {
         while (common < limit && cached[common] == h[common]) common++;
         seq.truncate(Math.min(seq.length(), common));
         cachedLen = common;
+        lastCatchUp = len - common;
         float[] logits = null;
         int chunk = model.maxBatch();
         for (int start = common; start < len; start += chunk) {
@@ -135,6 +137,11 @@ public final class ModelDraft implements DraftSource {
             for (int p = start; p < end; p++) remember(h[p], p);
         }
         return logits;
+    }
+
+    @Override
+    public int lastCatchUp() {
+        return lastCatchUp;
     }
 
     private void remember(int tok, int pos) {

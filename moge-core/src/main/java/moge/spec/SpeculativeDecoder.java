@@ -144,7 +144,7 @@ public final class SpeculativeDecoder implements Speculator, AutoCloseable {
         seq.truncate(pos + n);
         long verify = passNanos + System.nanoTime() - t1;
 
-        policy.record(want, k, acc, draftNanosNow / 1e6, verify / 1e6);
+        policy.record(want, k, acc, draftNanosNow / 1e6, verify / 1e6, want > 0 ? source.lastCatchUp() : 0);
         rounds++;
         if (k > 0) draftRounds++;
         drafted += k;

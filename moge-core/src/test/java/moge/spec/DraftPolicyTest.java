@@ -78,6 +78,43 @@ class DraftPolicyTest {
     }
 
     @Test
+    void coldFirstMeasurementsDoNotKeepSpeculationOff() {
+        // The first pass of every batch size (and the first plain steps, and the draft's first proposals) run
+        // 30x slow while the JIT compiles them; afterwards speculation pays (k tokens verified for 1 + 0.05k).
+        DraftPolicy p = new DraftPolicy(1, 8, true);
+        java.util.Set<Integer> warm = new java.util.HashSet<>();
+        SplittableRandom r = new SplittableRandom(7);
+        double time = 0;
+        long tokens = 0;
+        for (int i = 0; i < 3000; i++) {
+            int k = p.choose(64);
+            double cold = warm.add(k) || i < 3 ? 30 : 1;
+            double verify = (1 + 0.05 * k) * cold, draft = 0.1 * k * cold;
+            int acc = 0;
+            while (acc < k && r.nextDouble() < 0.9) acc++;
+            // a draft model reads the tokens it missed while speculation was off before proposing
+            p.record(k, k, acc, draft, verify, k > 0 ? 2 : 0);
+            if (i >= 1000) {
+                time += verify + draft;
+                tokens += acc + 1;
+            }
+        }
+        assertThat(tokens / time).isGreaterThan(2.0);
+    }
+
+    @Test
+    void aDraftCatchingUpAfterPlainStepsIsNotChargedPerProposal() {
+        // Proposals are cheap (0.1 of a plain step each) but after plain steps the draft reads 200 missed tokens.
+        DraftPolicy p = new DraftPolicy(1, 8, true);
+        assertThat(p.choose(64)).isZero();
+        p.record(0, 0, 0, 0, 1.0);
+        int k = p.choose(64);
+        assertThat(k).isPositive();
+        p.record(k, k, k, 0.1 * k + 20, 1 + 0.05 * k, 200);
+        assertThat(p.choose(64)).as("still speculating").isPositive();
+    }
+
+    @Test
     void respectsLimitsAndFixedMode() {
         DraftPolicy fixed = new DraftPolicy(2, 6, false);
         assertThat(fixed.choose(64)).isEqualTo(6);
