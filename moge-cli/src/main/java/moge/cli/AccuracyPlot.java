@@ -49,6 +49,11 @@ final class AccuracyPlot {
             renderer.setSeriesShape(i, new java.awt.geom.Ellipse2D.Double(-5, -5, 10, 10));
             // a point next to an earlier one gets its label below, so the two labels do not overprint
             ThinkingEval.Stats a = results.get(i).overall();
+            // a point at the left edge gets its label on its right, where it is not cut off by the axis
+            if (a.meanTokens() < 0.15 * maxTokens) {
+                renderer.setSeriesPositiveItemLabelPosition(i, new org.jfree.chart.labels.ItemLabelPosition(
+                        org.jfree.chart.labels.ItemLabelAnchor.OUTSIDE3, org.jfree.chart.ui.TextAnchor.CENTER_LEFT));
+            }
             for (int j = 0; j < i; j++) {
                 ThinkingEval.Stats b = results.get(j).overall();
                 if (Math.abs(a.meanTokens() - b.meanTokens()) < 0.25 * maxTokens && Math.abs(a.accuracy() - b.accuracy()) < 0.08) {
