@@ -57,7 +57,9 @@ final class FlashAttention {
         int kvH = c.kvHeads(), group = c.heads() / kvH;
         int tiles = tile(b, group);
         float[] K = cache.k[layer], V = cache.v[layer];
-        team.forEach(tiles * kvH, (item, member) -> run(item / kvH, item % kvH, b, q, out, K, V, scratch[member]));
+        long cost = 0;
+        for (int t = 0; t < b.size(); t++) cost += 2L * c.heads() * c.headDim() * (b.positions[t] + 1);
+        team.forEach(tiles * kvH, cost, (item, member) -> run(item / kvH, item % kvH, b, q, out, K, V, scratch[member]));
     }
 
     /** Splits the batch into tiles: runs of one sequence's tokens, QL / group tokens (or a head chunk) each. */

@@ -63,7 +63,8 @@ public final class LocalExperts implements ExpertExecutor {
         }
         Weights.Layer L = weights.layers[layer];
         final int na = nActive;
-        team.forEach(na, (item, member) -> {
+        long cost = 3L * rows * config.hidden() * config.moeIntermediate();
+        team.forEach(na, cost, (item, member) -> {
             int e = active[item];
             runExpert(L, e, xn, start[e], count[e], scratch[member]);
         });

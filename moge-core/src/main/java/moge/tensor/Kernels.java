@@ -13,17 +13,19 @@ public final class Kernels {
     /** y[t * w.rows + r] = W[r] . x_t */
     public static void matmul(Parallel team, Matrix w, Activations x, float[] y) {
         w.prepare(x);
-        team.forRange(w.rows, ROW_ALIGN, (r0, r1) -> w.matmul(x, y, w.rows, 0, r0, r1));
+        team.forRange(w.rows, ROW_ALIGN, (long) w.rows * w.cols * x.tokens(), (r0, r1) -> w.matmul(x, y, w.rows, 0, r0, r1));
     }
 
     /** Several matrices over one input in a single hand-off; ys[i][t * ws[i].rows + r]. */
     public static void matmulMany(Parallel team, Activations x, Matrix[] ws, float[][] ys) {
         int total = 0;
+        long cost = 0;
         for (Matrix w : ws) {
             w.prepare(x);
             total += w.rows;
+            cost += (long) w.rows * w.cols * x.tokens();
         }
-        team.forRange(total, ROW_ALIGN, (a, b) -> {
+        team.forRange(total, ROW_ALIGN, cost, (a, b) -> {
             int base = 0;
             for (int i = 0; i < ws.length; i++) {
                 Matrix w = ws[i];
@@ -42,7 +44,7 @@ public final class Kernels {
         gate.prepare(x);
         up.prepare(x);
         int ff = gate.rows, T = x.tokens();
-        team.forRange(ff, ROW_ALIGN, (r0, r1) -> {
+        team.forRange(ff, ROW_ALIGN, 2L * ff * gate.cols * T, (r0, r1) -> {
             gate.matmul(x, h, ff, 0, r0, r1);
             up.matmul(x, upScratch, ff, 0, r0, r1);
             for (int t = 0; t < T; t++) {

@@ -130,4 +130,22 @@ class ParallelTest {
             assertThat(n.get()).isEqualTo(8);
         }
     }
+
+    @Test
+    void smallJobsRunOnTheCallingThreadAndLargeOnesAreShared() throws Exception {
+        try (Parallel p = new Parallel(2)) {
+            java.util.Set<Thread> small = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            p.forRange(1024, 4, Parallel.INLINE_COST - 1, (a, b) -> small.add(Thread.currentThread()));
+            p.forEach(16, Parallel.INLINE_COST - 1, (i, m) -> small.add(Thread.currentThread()));
+            assertThat(small).containsExactly(Thread.currentThread());
+            java.util.Set<Thread> large = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            for (int round = 0; round < 200 && large.size() < 2; round++) {
+                p.forRange(1024, 4, Parallel.INLINE_COST, (a, b) -> {
+                    large.add(Thread.currentThread());
+                    for (long t = System.nanoTime(); System.nanoTime() - t < 200_000; ) Thread.onSpinWait();
+                });
+            }
+            assertThat(large).hasSize(2);
+        }
+    }
 }
