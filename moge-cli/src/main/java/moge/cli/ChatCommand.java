@@ -4,7 +4,6 @@ import moge.chat.ChatMessage;
 import moge.generate.GenerateOptions;
 import moge.generate.GenerationResult;
 import moge.generate.Generator;
-import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.spec.SpeculativeDecoder;
@@ -76,8 +75,7 @@ public final class ChatCommand implements Runnable {
             Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
-            KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
-            Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            Generator g = new Generator(m, lm.tokenizer, ctx);
             SpecOptions.attach(g, draft);
             ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
             List<ChatMessage> history = new ArrayList<>();

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.MogeException;
 import moge.generate.GenerateOptions;
 import moge.generate.Generator;
-import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.thinking.EvalTask;
@@ -83,8 +82,7 @@ public final class EvalCommand implements Runnable {
             Model m = h.model;
             Prompts.requireTokenizer(lm);
             int ctx = model.context(lm);
-            KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
-            Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            Generator g = new Generator(m, lm.tokenizer, ctx);
             ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
             GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), false, 0, false, List.of());
             for (ThinkingMode mode : modes) {

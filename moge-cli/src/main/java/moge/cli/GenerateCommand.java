@@ -9,7 +9,6 @@ import moge.generate.GenerationResult;
 import moge.generate.Generator;
 import moge.generate.Step;
 import moge.generate.TokenListener;
-import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.spec.SpeculativeDecoder;
@@ -92,8 +91,7 @@ public final class GenerateCommand implements Runnable {
             LoadedModel lm = h.loaded;
             Model m = h.model;
             int ctx = model.context(lm);
-            KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
-            Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            Generator g = new Generator(m, lm.tokenizer, ctx);
             SpecOptions.attach(g, draft);
             GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
                     promptLogprobs && json, stop);

@@ -6,7 +6,6 @@ import moge.MogeException;
 import moge.generate.GenerateOptions;
 import moge.generate.Generator;
 import moge.generate.TokenListener;
-import moge.model.KvCache;
 import moge.model.ModelConfig;
 import moge.moe.LoadReport;
 import moge.moe.LoadStats;
@@ -78,8 +77,7 @@ public final class MoeStatsCommand implements Runnable {
                 promptTokens = work.stream().mapToInt(p -> p.length).sum();
                 placement = h.placementDescription();
                 int ctx = Math.min(model.context(h.loaded), work.stream().mapToInt(p -> p.length).max().orElse(1) + decode + 1);
-                KvCache cache = KvCache.forContext(config, ctx, 1, 16);
-                Generator g = new Generator(h.model, h.loaded.tokenizer, cache.newSequence(), ctx);
+                Generator g = new Generator(h.model, h.loaded.tokenizer, ctx);
                 for (int[] p : work) {
                     g.reset();
                     g.generate(p, GenerateOptions.greedy(decode, new int[0]).withIgnoreEos(true), TokenListener.NONE);

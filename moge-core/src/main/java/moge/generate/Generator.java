@@ -2,6 +2,7 @@ package moge.generate;
 
 import moge.MogeException;
 import moge.model.Batch;
+import moge.model.KvCache;
 import moge.model.KvSequence;
 import moge.model.Model;
 import moge.sample.Sampler;
@@ -30,6 +31,11 @@ public final class Generator {
     private int[] aheadIds = new int[1];
     private Step[] aheadSteps = new Step[1];
     private boolean forced;
+
+    /** A generator with a KV cache of its own, for one sequence of up to {@code context} tokens. */
+    public Generator(Model model, Tokenizer tokenizer, int context) {
+        this(model, tokenizer, KvCache.forContext(model.config, context, 1, 16).newSequence(), context);
+    }
 
     public Generator(Model model, Tokenizer tokenizer, KvSequence seq, int context) {
         this.model = model;

@@ -5,7 +5,6 @@ import moge.generate.GenerationResult;
 import moge.generate.Generator;
 import moge.generate.SpecStats;
 import moge.generate.TokenListener;
-import moge.model.KvCache;
 import moge.model.Model;
 import moge.tokenizer.Tokenizer;
 
@@ -84,8 +83,8 @@ public final class SpecBench {
 
     public static Result run(Model model, Tokenizer tok, SpeculativeDecoder d, int[] prompt, GenerateOptions o, int ctx, int warmup,
                              int pairs, Progress progress) {
-        Generator plain = new Generator(model, tok, KvCache.forContext(model.config, ctx, 1, 16).newSequence(), ctx);
-        Generator spec = new Generator(model, tok, KvCache.forContext(model.config, ctx, 1, 16).newSequence(), ctx);
+        Generator plain = new Generator(model, tok, ctx);
+        Generator spec = new Generator(model, tok, ctx);
         spec.setSpeculator(d);
         long pt = 0, st = 0, drafted = 0, accepted = 0, draftRounds = 0;
         double pms = 0, sms = 0, dms = 0, vms = 0;

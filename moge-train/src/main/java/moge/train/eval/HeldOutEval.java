@@ -5,7 +5,6 @@ import moge.generate.GenerateOptions;
 import moge.generate.GenerationResult;
 import moge.generate.Generator;
 import moge.generate.TokenListener;
-import moge.model.KvCache;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.train.data.ChatFormat;
@@ -41,8 +40,7 @@ public final class HeldOutEval {
         List<Output> out = new ArrayList<>();
         int ctx = Math.min(lm.config.maxPositions(), 1024);
         try (Model m = new Model(lm.config, lm.weights, threads, 256)) {
-            KvCache cache = KvCache.forContext(lm.config, ctx, 1, 16);
-            Generator g = new Generator(m, lm.tokenizer, cache.newSequence(), ctx);
+            Generator g = new Generator(m, lm.tokenizer, ctx);
             GenerateOptions o = GenerateOptions.greedy(maxTokens, lm.tokenizer.eosIds());
             for (ChatFormat.Mode mode : modes) {
                 for (HeldOut.Item it : items) {
