@@ -5,9 +5,12 @@ import moge.thinking.ThinkingEval;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.labels.ItemLabelAnchor;
+import org.jfree.chart.labels.ItemLabelPosition;
 import org.jfree.chart.labels.StandardXYItemLabelGenerator;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.chart.ui.TextAnchor;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
@@ -47,18 +50,16 @@ final class AccuracyPlot {
         for (int i = 0; i < results.size(); i++) {
             renderer.setSeriesPaint(i, COLORS[results.get(i).mode().ordinal() % COLORS.length]);
             renderer.setSeriesShape(i, new java.awt.geom.Ellipse2D.Double(-5, -5, 10, 10));
-            // a point next to an earlier one gets its label below, so the two labels do not overprint
             ThinkingEval.Stats a = results.get(i).overall();
             // a point at the left edge gets its label on its right, where it is not cut off by the axis
             if (a.meanTokens() < 0.15 * maxTokens) {
-                renderer.setSeriesPositiveItemLabelPosition(i, new org.jfree.chart.labels.ItemLabelPosition(
-                        org.jfree.chart.labels.ItemLabelAnchor.OUTSIDE3, org.jfree.chart.ui.TextAnchor.CENTER_LEFT));
+                renderer.setSeriesPositiveItemLabelPosition(i, new ItemLabelPosition(ItemLabelAnchor.OUTSIDE3, TextAnchor.CENTER_LEFT));
             }
+            // a point next to an earlier one gets its label below, so the two labels do not overprint
             for (int j = 0; j < i; j++) {
                 ThinkingEval.Stats b = results.get(j).overall();
                 if (Math.abs(a.meanTokens() - b.meanTokens()) < 0.25 * maxTokens && Math.abs(a.accuracy() - b.accuracy()) < 0.08) {
-                    renderer.setSeriesPositiveItemLabelPosition(i, new org.jfree.chart.labels.ItemLabelPosition(
-                            org.jfree.chart.labels.ItemLabelAnchor.OUTSIDE6, org.jfree.chart.ui.TextAnchor.TOP_CENTER));
+                    renderer.setSeriesPositiveItemLabelPosition(i, new ItemLabelPosition(ItemLabelAnchor.OUTSIDE6, TextAnchor.TOP_CENTER));
                 }
             }
         }

@@ -103,15 +103,9 @@ final class DraftPolicy {
 
     /**
      * Records a round: {@code requested} proposals asked for, {@code verified} of them verified,
-     * {@code accepted} of those kept; time spent proposing and verifying, in ms.
-     */
-    void record(int requested, int verified, int accepted, double draftMs, double roundMs) {
-        record(requested, verified, accepted, draftMs, roundMs, 0);
-    }
-
-    /**
-     * As above; {@code caughtUp} is how many tokens a draft model had to read before proposing (2 when it
-     * proposed last round too: the last proposal and the target's own token).
+     * {@code accepted} of those kept; time spent proposing and verifying, in ms; {@code caughtUp}, how many
+     * tokens a draft model had to read before proposing (2 when it proposed last round too: the last
+     * proposal and the target's own token).
      */
     void record(int requested, int verified, int accepted, double draftMs, double roundMs, int caughtUp) {
         if (verified == 0) {

@@ -77,29 +77,16 @@ public final class Parallel implements AutoCloseable {
      */
     public static final long INLINE_COST = 1L << 18;
 
-    /** As {@link #forRange(int, int, Range)}, run inline when {@code cost} (multiply-adds) is below {@link #INLINE_COST}. */
-    public void forRange(int total, int align, long cost, Range job) {
-        if (cost < INLINE_COST) {
-            if (total > 0) job.run(0, total);
-            return;
-        }
-        forRange(total, align, job);
-    }
-
-    /** As {@link #forEach(int, Item)}, run inline when {@code cost} (multiply-adds) is below {@link #INLINE_COST}. */
-    public void forEach(int count, long cost, Item job) {
-        if (cost < INLINE_COST) {
-            for (int i = 0; i < count; i++) job.run(i, 0);
-            return;
-        }
-        forEach(count, job);
-    }
-
     /** Splits [0, total) into contiguous pieces whose bounds are multiples of {@code align}. */
     public void forRange(int total, int align, Range job) {
+        forRange(total, align, Long.MAX_VALUE, job);
+    }
+
+    /** As {@link #forRange(int, int, Range)}, on the calling thread alone when {@code cost} (multiply-adds) is below {@link #INLINE_COST}. */
+    public void forRange(int total, int align, long cost, Range job) {
         if (total <= 0) return;
         align = Math.max(1, align);
-        if (threads == 1 || total <= align || inline()) {
+        if (threads == 1 || total <= align || cost < INLINE_COST || inline()) {
             job.run(0, total);
             return;
         }
@@ -112,8 +99,13 @@ public final class Parallel implements AutoCloseable {
 
     /** Runs items 0..count-1, each taken by whichever member is free next. */
     public void forEach(int count, Item job) {
+        forEach(count, Long.MAX_VALUE, job);
+    }
+
+    /** As {@link #forEach(int, Item)}, on the calling thread alone when {@code cost} (multiply-adds) is below {@link #INLINE_COST}. */
+    public void forEach(int count, long cost, Item job) {
         if (count <= 0) return;
-        if (threads == 1 || count == 1 || inline()) {
+        if (threads == 1 || count == 1 || cost < INLINE_COST || inline()) {
             for (int i = 0; i < count; i++) job.run(i, 0);
             return;
         }

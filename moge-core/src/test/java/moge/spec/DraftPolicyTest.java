@@ -22,7 +22,7 @@ class DraftPolicyTest {
             double verify = 1 + slope * k;
             int acc = 0;
             while (acc < k && r.nextDouble() < a) acc++;
-            p.record(k, k, acc, draft * k, verify);
+            p.record(k, k, acc, draft * k, verify, 0);
             time += verify + draft * k;
             tokens += acc + 1;
             if (lastK != null) lastK[0] = k;
@@ -107,7 +107,7 @@ class DraftPolicyTest {
         // Proposals are cheap (0.1 of a plain step each) but after plain steps the draft reads 200 missed tokens.
         DraftPolicy p = new DraftPolicy(1, 8, true);
         assertThat(p.choose(64)).isZero();
-        p.record(0, 0, 0, 0, 1.0);
+        p.record(0, 0, 0, 0, 1.0, 0);
         int k = p.choose(64);
         assertThat(k).isPositive();
         p.record(k, k, k, 0.1 * k + 20, 1 + 0.05 * k, 200);
@@ -123,7 +123,7 @@ class DraftPolicyTest {
         DraftPolicy p = new DraftPolicy(3, 8, true);
         // The first round measures plain decoding.
         assertThat(p.choose(64)).isZero();
-        p.record(0, 0, 0, 0, 1.0);
+        p.record(0, 0, 0, 0, 1.0, 0);
         assertThat(p.choose(64)).isBetween(3, 8);
         assertThat(p.choose(2)).isZero();
     }

@@ -17,7 +17,8 @@ import java.util.SplittableRandom;
 
 /**
  * The held-out evaluation problems: half easy, half hard (each hard class gives perClass problems, the easy
- * classes share as many between them), drawn with a fixed seed that no training run uses, and kept out of all training data by their keys. Written as JSONL, one object per line:
+ * classes share as many between them), drawn with a fixed seed that no training run uses, and kept out of
+ * all training data by their keys. Written as JSONL, one object per line:
  * {@code {"id", "class", "difficulty", "prompt", "expected"}} where prompt is the user turn without a mode
  * suffix (evaluators append " /no_think" or " /auto_think") and expected is the exact final answer.
  */
