@@ -19,8 +19,8 @@ public final class Activations {
 
     private final TokenMajor plainTiles = new TokenMajor(), q8Tiles = new TokenMajor();
 
-    /** The Q4_0 decode form (see {@link #q4Masked}), of the plain and of the Q8-rounded values. */
-    private final MaskedInput q4Plain = new MaskedInput(4, 8), q4Rounded = new MaskedInput(4, 8);
+    /** The Q4_0 decode form of token 0 (see {@link #q8Lanes}). */
+    private final Q8Lanes q8Lanes = new Q8Lanes();
 
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
@@ -72,8 +72,7 @@ public final class Activations {
         q8Valid = false;
         plainTiles.valid = false;
         q8Tiles.valid = false;
-        q4Plain.invalidate();
-        q4Rounded.invalidate();
+        q8Lanes.valid = false;
     }
 
     /**
@@ -152,13 +151,10 @@ public final class Activations {
         return v;
     }
 
-    /** Token 0 scaled for the Q4_0 decode kernel, from the plain or the Q8-rounded values; see {@link MaskedInput}. */
-    MaskedInput q4Masked(boolean rounded) {
-        MaskedInput m = rounded ? q4Rounded : q4Plain;
-        if (m.valid) return m;
-        if (rounded) m.build(q8Grid(), 0, cols);
-        else m.build(data, offset, cols);
-        return m;
+    /** Token 0 as integers broadcast over short lanes for the Q4_0 decode kernel, on llama.cpp's grid or the finer default one; see {@link Q8Lanes}. */
+    Q8Lanes q8Lanes(boolean llama) {
+        if (!q8Lanes.valid || q8Lanes.llama != llama) q8Lanes.build(data, offset, cols, llama);
+        return q8Lanes;
     }
 
     /**

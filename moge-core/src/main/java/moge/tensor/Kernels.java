@@ -5,7 +5,8 @@ package moge.tensor;
  * the same input (q/k/v; gate/up with SwiGLU fused in), so that per-token overhead stays small.
  */
 public final class Kernels {
-    private static final int ROW_ALIGN = 4;
+    /** Row ranges start at multiples of this: whole pairs of Q4_0 tiles (2 x 16 rows) and of every other kernel's row blocks. */
+    private static final int ROW_ALIGN = 32;
 
     private Kernels() {
     }

@@ -2,6 +2,7 @@ package moge.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
@@ -13,40 +14,55 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Q4_0 weights, repacked at load time like {@link Q8_0Matrix}: each row's nibbles contiguous, the block
- * scales (fp16 in the file, float32 here: exact, and a broadcast load instead of a conversion per block) in a
- * separate array after all rows. Within a group of {@code 8L} values, nibble k (bits 4k..4k+3) of int lane j
- * holds value {@code k*L + j}. Nibbles 0..6 hold the code q = value + 8, nibble 7 the value itself (the
- * code XOR 8), so that the decode kernel takes nibble k out with one AND: as a signed int that is exactly
- * {@code code * 16^k} (the value times 2^28 for nibble 7), multiplied with x scaled by 16^-k, and the
- * block's -8 * sum(x) over nibbles 0..6 starts its accumulator ({@link MaskedInput}).
+ * Q4_0 weights, repacked at load time into tiles of {@link #TR} rows so that the decode kernel multiplies
+ * them in 16-bit integers, one row per short lane, against activations turned into integers per block of 32
+ * ({@link Q8Lanes}: llama.cpp's int8 grid with {@code --activations q8}, else a finer one). AVX2 has no int8
+ * dot product the Vector API can reach, but a 16-lane {@code vpmullw} plus {@code vpaddw} does 16
+ * multiply-adds in two instructions where a float kernel needs a mask, a conversion and an FMA for 8; a
+ * block's sum of (code - 8) * q always fits 16 bits, so with 8 * sum(q) taken off at the end the wrapping
+ * 16-bit sum of code * q gives it exactly. Many tokens (the GEMM) multiply float activations as before.
+ * <p>
+ * Tile layout, per block of 32 columns ({@value #TILE_BLOCK} bytes): 8 vectors of 16 shorts, short lane
+ * {@code j} of vector {@code i} holding in its four nibbles the codes (value + 8) of positions
+ * {@code i, i+8, i+16, i+24} of tile row {@link #laneRow laneRow(j)}; then the 16 rows' scales as float32.
+ * Rows past the last
+ * whole tile keep ggml's nibble order (16 bytes per block) with their float32 scales after them.
  */
 final class Q4_0Matrix extends RepackedBlockMatrix {
     /**
-     * Up to this many tokens, one decode pass per token: the GEMM decodes whole panels to float, so 2 tokens
-     * cost 6.7x one decode pass there (2048x2048, 1 thread).
+     * Up to this many tokens, one decode pass per token: the GEMM needs the weights decoded to float first,
+     * which a few tokens do not repay.
      */
-    static final int PER_TOKEN = 6;
+    static final int PER_TOKEN = 16;
 
-    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
-    private static final int L = FS.length();
-    static final boolean FAST = L == 8 || L == 16;
-    /** Values per interleaved group (8 nibbles per int lane). */
-    static final int G = FAST ? 8 * L : 32;
+    private static final VectorSpecies<Short> SS = Q8Lanes.SS;
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
+    /** Rows per tile: one per short lane. */
+    static final int TR = Q8Lanes.LANES;
+    private static final int TILE_BLOCK = 16 * TR + 4 * TR;
+    /** Rows decoded to float at a time for the GEMM. */
+    private static final int CHUNK = 2 * TR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ThreadLocal<float[]> CHUNKS = ThreadLocal.withInitial(() -> new float[0]);
+    /** Per thread, the block sums of one or two tiles ({@link #SUMS_BLOCK} bytes per block), off-heap like the weights. */
+    private static final ThreadLocal<MemorySegment[]> SUMS = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+    private static final long SUMS_BLOCK = 4L * TR;
 
     private final int nb;
-    private final int groups;
-    private final long rowBytes;
-    private final long scales;
+    private final int tiles;
+    private final long tileBytes;
+    /** Where the rows past the last whole tile start, and their scales. */
+    private final long plain;
+    private final long plainScales;
 
     private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
         super(name, rows, cols, packed, roundActivations, PER_TOKEN);
         this.nb = cols / 32;
-        this.groups = FAST ? cols / G : 0;
-        this.rowBytes = cols / 2;
-        this.scales = (long) rows * rowBytes;
+        this.tiles = rows / TR;
+        this.tileBytes = (long) nb * TILE_BLOCK;
+        this.plain = tiles * tileBytes;
+        this.plainScales = plain + (long) (rows - tiles * TR) * nb * 16;
     }
 
     @Override
@@ -54,220 +70,274 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return DType.Q4_0;
     }
 
+    /** The tile row held by short lane j: lanes interleave the two halves, so an int's low short is rows 0..7. */
+    static int laneRow(int j) {
+        return (j & 1) == 0 ? j / 2 : TR / 2 + j / 2;
+    }
+
+    /** The short lane holding tile row {@code row}. */
+    static int laneOf(int row) {
+        return row < TR / 2 ? 2 * row : 2 * (row - TR / 2) + 1;
+    }
+
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        int nb = cols / 32, rb = cols / 2;
-        MemorySegment out = Arena.ofAuto().allocate((long) rows * rb + (long) rows * nb * 4, 64);
-        byte[] src = new byte[nb * 18];
-        byte[] qs = new byte[rb];
-        float[] sc = new float[nb];
-        int groups = FAST ? cols / G : 0;
-        for (int r = 0; r < rows; r++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 18, src, 0, src.length);
-            for (int b = 0; b < nb; b++) sc[b] = Float.float16ToFloat((short) ((src[b * 18] & 0xFF) | (src[b * 18 + 1] << 8)));
-            java.util.Arrays.fill(qs, (byte) 0);
-            for (int g = 0; g < groups; g++) {
-                int base = g * G, byteBase = base / 2;
-                for (int j = 0; j < L; j++) {
-                    for (int k = 0; k < 8; k++) {
-                        int q = nibble(src, base + k * L + j) ^ (k == 7 ? 8 : 0);
-                        qs[byteBase + 4 * j + k / 2] |= (byte) (q << (4 * (k & 1)));
+        int nb = cols / 32, tiles = rows / TR;
+        long tileBytes = (long) nb * TILE_BLOCK;
+        MemorySegment out = Arena.ofAuto().allocate((long) rows * nb * 20, 64);
+        byte[] src = new byte[TR * nb * 18];
+        byte[] tile = new byte[(int) tileBytes];
+        for (int t = 0; t < tiles; t++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * nb * 18, src, 0, src.length);
+            for (int b = 0; b < nb; b++) {
+                int o = b * TILE_BLOCK;
+                for (int j = 0; j < TR; j++) {
+                    int row = laneRow(j), blk = (row * nb + b) * 18;
+                    for (int i = 0; i < 8; i++) {
+                        int s = 0;
+                        for (int k = 0; k < 4; k++) s |= code(src, blk, i + 8 * k) << (4 * k);
+                        tile[o + 32 * i + 2 * j] = (byte) s;
+                        tile[o + 32 * i + 2 * j + 1] = (byte) (s >> 8);
                     }
+                    int sc = o + 16 * TR + 4 * row, bits = Float.floatToRawIntBits(scale(src, blk));
+                    for (int n = 0; n < 4; n++) tile[sc + n] = (byte) (bits >> (8 * n));
                 }
             }
-            // the tail keeps ggml's order: byte i of a block holds values i (low) and i + 16 (high)
-            System.arraycopy(plainTail(src, groups * G / 32, nb), 0, qs, groups * G / 2, (nb - groups * G / 32) * 16);
-            MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, (long) r * rb, rb);
-            MemorySegment.copy(sc, 0, out, Layouts.F32, (long) rows * rb + (long) r * nb * 4, nb);
+            MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
+        }
+        int left = rows - tiles * TR;
+        long plain = tiles * tileBytes, plainScales = plain + (long) left * nb * 16;
+        byte[] one = new byte[nb * 18];
+        for (int m = 0; m < left; m++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) (tiles * TR + m) * nb * 18, one, 0, one.length);
+            for (int b = 0; b < nb; b++) {
+                MemorySegment.copy(one, b * 18 + 2, out, ValueLayout.JAVA_BYTE, plain + ((long) m * nb + b) * 16, 16);
+                out.set(Layouts.F32, plainScales + ((long) m * nb + b) * 4, scale(one, b * 18));
+            }
         }
         return new Q4_0Matrix(name, rows, cols, out, roundActivations);
     }
 
-    private static byte[] plainTail(byte[] src, int b0, int nb) {
-        byte[] t = new byte[(nb - b0) * 16];
-        for (int b = b0; b < nb; b++) System.arraycopy(src, b * 18 + 2, t, (b - b0) * 16, 16);
-        return t;
+    /** The code (value + 8) at position p of the ggml block at byte {@code blk}. */
+    private static int code(byte[] src, int blk, int p) {
+        int q = src[blk + 2 + (p & 15)] & 0xFF;
+        return p < 16 ? q & 15 : q >> 4;
     }
 
-    /** The 4-bit code (0..15) of value c in ggml's block order. */
-    private static int nibble(byte[] src, int c) {
-        int i = c % 32;
-        int q = src[(c / 32) * 18 + 2 + (i & 15)] & 0xFF;
-        return i < 16 ? q & 15 : q >> 4;
-    }
-
-    private float scale(int r, int b) {
-        return data.get(Layouts.F32, scales + ((long) r * nb + b) * 4);
+    private static float scale(byte[] src, int blk) {
+        return Float.float16ToFloat((short) ((src[blk] & 0xFF) | (src[blk + 1] << 8)));
     }
 
     @Override
     void prepareOne(Activations x) {
-        if (FAST) {
-            x.q4Masked(roundActivations);
-        } else if (roundActivations) {
-            x.q8Grid();
-        }
+        x.q8Lanes(roundActivations);
     }
 
     @Override
     void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        // the tail (values past the last whole group) reads the plain input
-        float[] xp = roundActivations ? x.q8Grid() : x.data();
-        int xo = roundActivations ? 0 : x.offset();
-        if (!FAST) {
-            for (int r = r0; r < r1; r++) y[yOff + r] = tail(r, xp, xo);
-            return;
-        }
-        MaskedInput m = x.q4Masked(roundActivations);
-        int r = r0;
-        float[] lanes = new float[2 * L];
-        for (; r + 2 <= r1; r += 2) dot2(r, m.x, m.corr, xp, xo, y, yOff + r, lanes);
-        for (; r < r1; r++) y[yOff + r] = dot1(r, m.x, m.corr, xp, xo, lanes);
-    }
-
-    /** Nibble masks 15 << 4k, one vector each. */
-    private static final int[] MASKS = new int[8 * L];
-
-    static {
-        for (int k = 0; k < 8; k++) java.util.Arrays.fill(MASKS, k * L, (k + 1) * L, 15 << (4 * k));
-    }
-
-    // Nibble k of each int lane, masked in place, as float: code * 16^k. Helpers that take or return vectors
-    // stay under 35 bytes of bytecode, which C2 always inlines; a helper it declines to inline makes the
-    // vectors objects.
-    private static FloatVector nib(IntVector v, IntVector mask) {
-        return (FloatVector) v.and(mask).convertShape(VectorOperators.I2F, FS, 0);
-    }
-
-    /** Blocks per interleaved group, and nibble positions (vectors of L values) per block. */
-    private static final int BPG = G / 32, KPB = 32 / L;
-
-    // Two rows per pass, inner loops of constant trip count: C2 unrolls them fully and keeps the two
-    // accumulator pairs in registers. With four rows (16 ymm registers on AVX2) it spilled accumulators to
-    // the stack inside the loop, and loops with variable bounds stayed rolled; both measured slower.
-    // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot2(int r, float[] x, float[] corr, float[] xp, int xo, float[] y, int yo, float[] lanes) {
-        long q0 = r * rowBytes, q1 = q0 + rowBytes;
-        long s0 = scales + (long) r * nb * 4, s1 = s0 + 4L * nb;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0;
-        for (int g = 0; g < groups; g++) {
-            int c = g * G;
-            long qo = g * (G / 2);
-            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + qo, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + qo, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                int b = g * BPG + blk;
-                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L), p1 = p0;
-                for (int i = 0; i < KPB; i++) {
-                    int k = blk * KPB + i;
-                    FloatVector xv = FloatVector.fromArray(FS, x, c + k * L);
-                    IntVector mk = IntVector.fromArray(IS, MASKS, k * L);
-                    p0 = nib(v0, mk).fma(xv, p0);
-                    p1 = nib(v1, mk).fma(xv, p1);
-                }
-                a0 = p0.fma(scaleAt(s0 + 4L * b), a0);
-                a1 = p1.fma(scaleAt(s1 + 4L * b), a1);
+        Q8Lanes a = x.q8Lanes(roundActivations);
+        MemorySegment sums = sums(nb);
+        int tileEnd = tiles * TR, r = r0;
+        float[] tmp = null;
+        while (r < r1 && r < tileEnd) {
+            int t = r / TR;
+            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
+            integerSums(t, n, a, sums);
+            if (r % TR == 0 && r + n * TR <= r1) {
+                finish(t, n, a.d, sums, y, yOff + r);
+                r += n * TR;
+            } else {
+                // a range that starts or ends inside a tile: the whole tile, then the rows asked for
+                if (tmp == null) tmp = new float[TR];
+                finish(t, 1, a.d, sums, tmp, 0);
+                int end = Math.min(r1, (t + 1) * TR);
+                System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
+                r = end;
             }
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, L);
-        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
-        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, xp, xo);
+        for (; r < r1; r++) y[yOff + r] = plainDot(r - tileEnd, a);
     }
 
-    private float dot1(int r, float[] x, float[] corr, float[] xp, int xo, float[] lanes) {
-        long q0 = r * rowBytes;
-        long s0 = scales + (long) r * nb * 4;
-        FloatVector a0 = FloatVector.zero(FS);
-        for (int g = 0; g < groups; g++) {
-            int c = g * G;
-            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + g * (G / 2), LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                int b = g * BPG + blk;
-                FloatVector p0 = FloatVector.fromArray(FS, corr, b * L);
-                for (int i = 0; i < KPB; i++) {
-                    int k = blk * KPB + i;
-                    p0 = nib(v0, IntVector.fromArray(IS, MASKS, k * L)).fma(FloatVector.fromArray(FS, x, c + k * L), p0);
+    private static MemorySegment sums(int nb) {
+        MemorySegment[] holder = SUMS.get();
+        if (holder[0] == null || holder[0].byteSize() < nb * SUMS_BLOCK) holder[0] = Arena.ofAuto().allocate(nb * SUMS_BLOCK, 64);
+        return holder[0];
+    }
+
+    // Nibble k of each short lane as its code (0..15). Helpers that take or return vectors stay under 35 bytes
+    // of bytecode, which C2 always inlines.
+    private static ShortVector nibble(ShortVector w, int k) {
+        return switch (k) {
+            case 0 -> w.and((short) 15);
+            case 3 -> w.lanewise(VectorOperators.LSHR, 12);
+            default -> w.lanewise(VectorOperators.LSHR, 4 * k).and((short) 15);
+        };
+    }
+
+    // How the product is cut into methods matters as much as what it computes. C2 stops inlining once a
+    // compiled method's graph passes a node budget, and a Vector API call it does not inline makes every vector
+    // a heap object (measured: decode at 36-56 instead of 75 tokens/s, depending on what had been compiled
+    // before). So the integer part of a product (integerSums, over 350 bytes of bytecode, which C2 never
+    // inlines into its caller) runs apart from its float part (finish, small); the block sums go between them
+    // through a buffer that stays in L1.
+
+    /**
+     * The exact block sums, sum((code - 8) * q), of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: per block,
+     * {@link #SUMS_BLOCK} bytes, 16 shorts per tile. Two tiles per pass when the rows allow: each activation
+     * vector loaded once then serves 32 rows.
+     */
+    private void integerSums(int t, int n, Q8Lanes a, MemorySegment sums) {
+        long o = t * tileBytes, p = o + tileBytes;
+        short[] q = a.q, corr = a.corr;
+        if (n == 2) {
+            for (int b = 0; b < nb; b++, o += TILE_BLOCK, p += TILE_BLOCK) {
+                ShortVector c = ShortVector.zero(SS), e = c;
+                int xo = b * 32 * TR;
+                for (int i = 0; i < 8; i++) {
+                    ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
+                    ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
+                    for (int k = 0; k < 4; k++) {
+                        ShortVector xv = ShortVector.fromArray(SS, q, xo + (i + 8 * k) * TR);
+                        c = c.add(nibble(w, k).mul(xv));
+                        e = e.add(nibble(v, k).mul(xv));
+                    }
                 }
-                a0 = p0.fma(scaleAt(s0 + 4L * b), a0);
+                ShortVector cr = ShortVector.fromArray(SS, corr, b * TR);
+                c.sub(cr).intoMemorySegment(sums, b * SUMS_BLOCK, LE);
+                e.sub(cr).intoMemorySegment(sums, b * SUMS_BLOCK + 2 * TR, LE);
+            }
+        } else {
+            for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
+                ShortVector c = ShortVector.zero(SS);
+                int xo = b * 32 * TR;
+                for (int i = 0; i < 8; i++) {
+                    ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
+                    for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(ShortVector.fromArray(SS, q, xo + (i + 8 * k) * TR)));
+                }
+                c.sub(ShortVector.fromArray(SS, corr, b * TR)).intoMemorySegment(sums, b * SUMS_BLOCK, LE);
             }
         }
-        a0.intoArray(lanes, 0);
-        return VectorMath.sumLanes(lanes, 0, L) + tail(r, xp, xo);
     }
 
-    /** The float scale at byte {@code at}, broadcast. */
-    private FloatVector scaleAt(long at) {
-        return FloatVector.broadcast(FS, data.get(Layouts.F32, at));
+    /**
+     * Tiles t..t+n-1's results from their block sums: per block, the sums (read as ints: even shorts rows
+     * 0..7, odd shorts rows 8..15) times the activation and row scales.
+     */
+    private void finish(int t, int n, float[] dx, MemorySegment sums, float[] y, int yo) {
+        for (int u = 0; u < n; u++) {
+            long o = (t + u) * tileBytes + 16 * TR, slot = 2L * TR * u;
+            FloatVector lo = FloatVector.zero(FS), hi = lo;
+            for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
+                IntVector s = IntVector.fromMemorySegment(IS, sums, b * SUMS_BLOCK + slot, LE);
+                float d = dx[b];
+                lo = low(s).mul(d).fma(FloatVector.fromMemorySegment(FS, data, o, LE), lo);
+                hi = high(s).mul(d).fma(FloatVector.fromMemorySegment(FS, data, o + 2 * TR, LE), hi);
+            }
+            lo.intoArray(y, yo + u * TR);
+            hi.intoArray(y, yo + u * TR + TR / 2);
+        }
     }
 
-    /** Blocks past the last whole group, in ggml's order, with the value (not the code) times x. */
-    private float tail(int r, float[] x, int xo) {
-        return groups * G == cols ? 0 : tailBlocks(r, x, xo);
+    /** Block sums of rows 0..7 (the even shorts of an int) as floats. */
+    private static FloatVector low(IntVector s) {
+        return (FloatVector) s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, FS, 0);
     }
 
-    private float tailBlocks(int r, float[] x, int xo) {
-        float s = 0;
-        long q = r * rowBytes;
-        for (int b = groups * G / 32; b < nb; b++) {
-            float d = 0;
+    /** ... and of rows 8..15 (the odd shorts). */
+    private static FloatVector high(IntVector s) {
+        return (FloatVector) s.lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, FS, 0);
+    }
+
+    /** Row m past the last whole tile, ggml order, the same arithmetic per block as the tiles. */
+    private float plainDot(int m, Q8Lanes a) {
+        float sum = 0;
+        for (int b = 0; b < nb; b++) {
+            long at = plain + ((long) m * nb + b) * 16;
+            int s = 0;
             for (int i = 0; i < 16; i++) {
-                int v = data.get(ValueLayout.JAVA_BYTE, q + b * 16L + i) & 0xFF;
-                d += ((v & 15) - 8) * x[xo + b * 32 + i] + ((v >> 4) - 8) * x[xo + b * 32 + 16 + i];
+                int v = data.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF;
+                s += ((v & 15) - 8) * a.q[(b * 32 + i) * TR] + ((v >> 4) - 8) * a.q[(b * 32 + 16 + i) * TR];
             }
-            s += d * scale(r, b);
+            sum = Math.fma((float) s * a.d[b], plainScale(m, b), sum);
         }
-        return s;
+        return sum;
     }
 
-    /** XOR with this gives every nibble as its code (value + 8). */
-    private static final int TOP = 8 << 28;
-
-    /** Nibble k of each int lane, shifted down, as float. */
-    private static FloatVector code(IntVector v, int k) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0);
+    private float plainScale(int m, int b) {
+        return data.get(Layouts.F32, plainScales + ((long) m * nb + b) * 4);
     }
 
+    /** Many tokens: rows decoded to float a chunk at a time, each chunk multiplied with every token. */
+    @Override
+    void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+        float[] buf = CHUNKS.get();
+        if (buf.length < CHUNK * cols) CHUNKS.set(buf = new float[CHUNK * cols]);
+        float[] chunk = buf;
+        for (int c0 = r0; c0 < r1; c0 += CHUNK) {
+            int c1 = Math.min(r1, c0 + CHUNK), base = c0;
+            decodeRows(c0, c1, chunk);
+            Gemm.matmul((r, n, k0, k1, dst, stride) -> {
+                for (int i = 0; i < n; i++) System.arraycopy(chunk, (r - base + i) * cols + k0, dst, i * stride, k1 - k0);
+            }, cols, xt, T, y, yStride, yOff, c0, c1);
+        }
+    }
+
+    /** Rows [r0, r1) as float32, row after row. */
+    private void decodeRows(int r0, int r1, float[] dst) {
+        int tileEnd = tiles * TR;
+        int[] packed = new int[8];
+        for (int r = r0; r < Math.min(r1, tileEnd); r++) {
+            int t = r / TR, row = r % TR, j = laneOf(row);
+            long o = t * tileBytes + 2L * j;
+            int out = (r - r0) * cols;
+            for (int b = 0; b < nb; b++, o += TILE_BLOCK, out += 32) {
+                // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
+                for (int i = 0; i < 8; i++) packed[i] = data.get(Layouts.I16, o + 32L * i);
+                IntVector v = IntVector.fromArray(IS, packed, 0);
+                float d = data.get(Layouts.F32, o - 2L * j + 16 * TR + 4L * row);
+                for (int k = 0; k < 4; k++) {
+                    ((FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0))
+                            .sub(8f).mul(d).intoArray(dst, out + 8 * k);
+                }
+            }
+        }
+        for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, (r - r0) * cols);
+    }
+
+    /** Not on the product path ({@link #gemm} decodes whole chunks); kept for the base class's contract. */
     @Override
     void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
-        int full = groups * G;
-        for (int i = 0; i < n; i++) {
-            int row = r + i;
-            long q = row * rowBytes;
-            int o = i * stride - k0;
-            int c = k0;
-            for (; c < k1 && c < full; c += G) {
-                IntVector v = IntVector.fromMemorySegment(IS, data, q + c / 2, LE).lanewise(VectorOperators.XOR, TOP);
-                for (int k = 0; k < 8; k++) {
-                    float d = scale(row, (c + k * L) / 32);
-                    code(v, k).sub(8f).mul(d).intoArray(dst, o + c + k * L);
-                }
-            }
-            for (; c < k1; c += 32) {
-                float d = scale(row, c / 32);
-                for (int j = 0; j < 16; j++) {
-                    int v = data.get(ValueLayout.JAVA_BYTE, q + c / 2 + j) & 0xFF;
-                    dst[o + c + j] = d * ((v & 15) - 8);
-                    dst[o + c + 16 + j] = d * ((v >> 4) - 8);
-                }
-            }
-        }
+        float[] f = new float[n * cols];
+        decodeRows(r, r + n, f);
+        for (int i = 0; i < n; i++) System.arraycopy(f, i * cols + k0, dst, i * stride, k1 - k0);
     }
 
     @Override
     public void row(int r, float[] out, int off) {
-        long q = r * rowBytes;
-        int full = groups * G;
-        for (int c = 0; c < cols; c++) {
-            int code;
-            if (c < full) {
-                int g = c / G, e = c % G, j = e % L, k = e / L;
-                int byt = data.get(ValueLayout.JAVA_BYTE, q + g * G / 2 + 4 * j + k / 2) & 0xFF;
-                code = ((byt >> (4 * (k & 1))) & 15) ^ (k == 7 ? 8 : 0);
-            } else {
-                int i = c % 32;
-                int byt = data.get(ValueLayout.JAVA_BYTE, q + (c / 32) * 16L + (i & 15)) & 0xFF;
-                code = i < 16 ? byt & 15 : byt >> 4;
+        int tileEnd = tiles * TR;
+        if (r >= tileEnd) {
+            plainRow(r - tileEnd, out, off);
+            return;
+        }
+        int t = r / TR, row = r % TR, j = laneOf(row);
+        for (int b = 0; b < nb; b++) {
+            long o = t * tileBytes + (long) b * TILE_BLOCK;
+            float d = data.get(Layouts.F32, o + 16 * TR + 4L * row);
+            for (int i = 0; i < 8; i++) {
+                int s = data.get(Layouts.I16, o + 32L * i + 2L * j);
+                for (int k = 0; k < 4; k++) out[off + b * 32 + i + 8 * k] = d * (((s >> (4 * k)) & 15) - 8);
             }
-            out[off + c] = scale(r, c / 32) * (code - 8);
+        }
+    }
+
+    private void plainRow(int m, float[] out, int off) {
+        for (int b = 0; b < nb; b++) {
+            float d = plainScale(m, b);
+            long at = plain + ((long) m * nb + b) * 16;
+            for (int i = 0; i < 16; i++) {
+                int v = data.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF;
+                out[off + b * 32 + i] = d * ((v & 15) - 8);
+                out[off + b * 32 + 16 + i] = d * ((v >> 4) - 8);
+            }
         }
     }
 

@@ -21,7 +21,7 @@ abstract class RepackedBlockMatrix extends Matrix {
     }
 
     @Override
-    public final void setActivationRounding(boolean on) {
+    public void setActivationRounding(boolean on) {
         roundActivations = on;
     }
 
@@ -43,11 +43,15 @@ abstract class RepackedBlockMatrix extends Matrix {
         if (T > 1 && T <= perToken) {
             for (int t = 0; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
         } else if (T > 1) {
-            float[] xt = roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE);
-            Gemm.matmul(source, cols, xt, T, y, yStride, yOff, r0, r1);
+            gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
         } else {
             matmulOne(x, y, yOff, r0, r1);
         }
+    }
+
+    /** Many tokens, given in the tiles of {@link Activations#tokenMajor}: the panel GEMM over {@link #decode}. */
+    void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+        Gemm.matmul(source, cols, xt, T, y, yStride, yOff, r0, r1);
     }
 
     /** Builds the single-token forms the decode kernel reads. */

@@ -35,6 +35,10 @@ class MatmulKernelTest {
                 }
             }
         }
+        // Q4_0 holds rows in tiles of 16 and runs two tiles per pass: whole tiles, pairs, and rows past them
+        for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
+            for (int cols : new int[]{32, 160, 2048 + 32}) a.add(Arguments.of(DType.Q4_0, rows, cols, false));
+        }
         for (DType t : new DType[]{DType.Q4_K, DType.Q6_K}) {
             for (int cols : new int[]{256, 768, 2304}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
@@ -58,8 +62,10 @@ class MatmulKernelTest {
             int xOff = 5;
             float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
             Activations x = new Activations().set(xs, xOff, T, cols);
-            // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid
+            // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid;
+            // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
+            if (type == DType.Q4_0 && !round && T <= Q4_0Matrix.PER_TOKEN) xr = q4Grid(x);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -105,8 +111,10 @@ class MatmulKernelTest {
         assertThat(parts).containsExactly(whole);
         // the first tokens alone give the same rows as inside the bigger batch: within the few-token kernels
         // (verification, batched decode) and within the panel GEMM (more than FewTokens.MAX tokens)
-        float[] twelve = run(m, new Activations().set(xs, 12, cols), 2);
-        assertThat(twelve).containsExactly(Arrays.copyOf(whole, 12 * rows));
+        // (past Q4_0's single-token passes, so that both batches take the same path)
+        int some = Q4_0Matrix.PER_TOKEN + 1;
+        float[] first = run(m, new Activations().set(xs, some, cols), 2);
+        assertThat(first).containsExactly(Arrays.copyOf(whole, some * rows));
         // three tokens: Q4_0/Q8_0 run a few tokens as single-token passes (their GEMM decodes whole panels),
         // so each equals that token alone; the float formats give the rows of the bigger batch
         float[] three = run(m, new Activations().set(xs, 3, cols), 2);
@@ -125,6 +133,17 @@ class MatmulKernelTest {
         // single tokens too (the decode kernel), whatever the split
         float[] one = run(m, new Activations().set(xs, 1, cols), 1);
         assertThat(run(m, new Activations().set(xs, 1, cols), 2)).containsExactly(one);
+    }
+
+    /** The values Q4_0's single-token kernel multiplies with by default, token by token. */
+    private static float[] q4Grid(Activations x) {
+        int cols = x.cols();
+        float[] g = new float[x.tokens() * cols];
+        for (int t = 0; t < x.tokens(); t++) {
+            Q8Lanes l = (x.tokens() == 1 ? x : x.token(t)).q8Lanes(false);
+            for (int c = 0; c < cols; c++) g[t * cols + c] = l.d[c / 32] * l.q[c * Q8Lanes.LANES];
+        }
+        return g;
     }
 
     private static Matrix make(DType type, int rows, int cols, MemorySegment raw, boolean round) {

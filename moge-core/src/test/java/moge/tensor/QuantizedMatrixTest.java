@@ -31,6 +31,10 @@ class QuantizedMatrixTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
         }
+        // Q4_0's tiles of 16 rows, and rows past the last tile
+        for (int rows : new int[]{16, 32 + 5}) {
+            for (int cols : new int[]{32, 160}) a.add(Arguments.of(DType.Q4_0, rows, cols));
+        }
         return a.stream();
     }
 
@@ -69,6 +73,69 @@ class QuantizedMatrixTest {
                 }
             }
         }
+    }
+
+    @Test
+    void q4KernelInputOnLlamaCppsGridHoldsTheQ8GridInEveryLane() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        int cols = 160;
+        float[] x = new float[cols + 3];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * Math.exp(r.nextGaussian()));
+        for (int i = 3 + 32; i < 3 + 64; i++) x[i] = 0; // an all-zero block
+        x[3 + 70] = 127f; // values that land on .5 before rounding: ties go to even, as Math.rint
+        x[3 + 71] = 0.5f;
+        x[3 + 72] = 1.5f;
+        for (int i = 73; i < 96; i++) x[3 + i] = 0;
+        Activations a = new Activations().set(x, 3, 1, cols);
+        float[] grid = a.q8Grid().clone();
+        Q8Lanes l = a.q8Lanes(true);
+        for (int b = 0; b < cols / 32; b++) {
+            int sum = 0;
+            for (int p = 0; p < 32; p++) {
+                int at = (b * 32 + p) * Q8Lanes.LANES;
+                for (int lane = 1; lane < Q8Lanes.LANES; lane++) assertThat(l.q[at + lane]).isEqualTo(l.q[at]);
+                assertThat(l.d[b] * l.q[at]).as("block %d position %d", b, p).isEqualTo(grid[b * 32 + p]);
+                sum += l.q[at];
+            }
+            assertThat(l.corr[b * Q8Lanes.LANES]).isEqualTo((short) (8 * sum));
+        }
+        assertThat(l.q[(2 * 32 + 7) * Q8Lanes.LANES]).isEqualTo((short) 0); // 0.5 * 127 / 127 = 0.5 -> 0
+        assertThat(l.q[(2 * 32 + 8) * Q8Lanes.LANES]).isEqualTo((short) 2); // 1.5 -> 2
+    }
+
+    @Test
+    void q4KernelInputOnTheDefaultGridIsFinerAndFitsTheKernelsSums() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(6);
+        int cols = 192;
+        float[] x = new float[cols];
+        for (int i = 0; i < cols; i++) x[i] = (float) (r.nextGaussian() * Math.exp(r.nextGaussian()));
+        x[40] = 500f; // one large value in block 1
+        for (int i = 64; i < 96; i++) x[i] = 0; // an all-zero block
+        for (int i = 96; i < 128; i++) x[i] = (i & 1) == 0 ? 3f : -3f; // every value at the block's max
+        Activations a = new Activations().set(x, 1, cols);
+        float[] llama = a.q8Grid().clone();
+        Q8Lanes l = a.q8Lanes(false);
+        for (int b = 0; b < cols / 32; b++) {
+            int sum = 0, abs = 0;
+            double err = 0, llamaErr = 0;
+            for (int p = 0; p < 32; p++) {
+                int at = (b * 32 + p) * Q8Lanes.LANES, c = b * 32 + p;
+                for (int lane = 1; lane < Q8Lanes.LANES; lane++) assertThat(l.q[at + lane]).isEqualTo(l.q[at]);
+                assertThat(Math.abs(l.d[b] * l.q[at] - x[c])).isLessThanOrEqualTo(l.d[b] * 0.5001f);
+                sum += l.q[at];
+                abs += Math.abs(l.q[at]);
+                err += Math.abs(l.d[b] * l.q[at] - x[c]);
+                llamaErr += Math.abs(llama[c] - x[c]);
+            }
+            // the kernel's 16-bit block sum of (code - 8) * q stays exact
+            assertThat(8 * abs).as("block %d", b).isLessThanOrEqualTo(Short.MAX_VALUE);
+            assertThat(l.corr[b * Q8Lanes.LANES]).isEqualTo((short) (8 * sum));
+            assertThat(err).as("block %d", b).isLessThanOrEqualTo(llamaErr + 1e-6);
+        }
+        assertThat(l.q[(2 * 32) * Q8Lanes.LANES]).isEqualTo((short) 0);
+        // with one large value, the small ones keep about 32 times more resolution than on llama.cpp's grid
+        float llamaStep = 500f / 127, step = l.d[1];
+        assertThat(step).isLessThan(llamaStep / 8);
     }
 
     @Test
