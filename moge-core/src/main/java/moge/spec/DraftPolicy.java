@@ -30,7 +30,13 @@ final class DraftPolicy {
     private double plainMs = Double.NaN;
     /** Cost of verifying k proposals in plain steps; [0] = 1. */
     private final double[] ratio;
+    /** Sizes verified at least once: the first pass of a size runs while the JIT compiles it, so it is not a cost. */
+    private final boolean[] seen;
+    private boolean draftSeen;
+    /** Cost of one token read by the draft, in plain steps. */
     private double draftRatio = Double.NaN;
+    /** Whether the draft is a model that reads tokens (it catches up before proposing), not a lookup. */
+    private boolean readsTokens;
     private int measuredMax;
     private double hits, misses;
     private int plainRun;
@@ -46,6 +52,7 @@ final class DraftPolicy {
         this.max = max;
         this.adaptive = adaptive;
         ratio = new double[max + 1];
+        seen = new boolean[max + 1];
         Arrays.fill(ratio, Double.NaN);
         ratio[0] = 1;
     }
@@ -98,7 +105,16 @@ final class DraftPolicy {
     /** Tokens per plain-step time when proposing k. */
     private double rate(int k) {
         double dr = Double.isNaN(draftRatio) ? 0 : draftRatio;
-        return expectedTokens(acceptance(), k) / (cost(k) + k * dr);
+        return expectedTokens(acceptance(), k) / (cost(k) + draftTokens(k) * dr);
+    }
+
+    /**
+     * Tokens a draft reads in a round that proposes k after a round that proposed too: a model reads the last
+     * proposal and the target's own token, then one token per further proposal; a lookup reads nothing but
+     * its cost is counted per proposal.
+     */
+    private int draftTokens(int k) {
+        return readsTokens ? k + 1 : k;
     }
 
     /**
@@ -110,17 +126,26 @@ final class DraftPolicy {
     void record(int requested, int verified, int accepted, double draftMs, double roundMs, int caughtUp) {
         if (verified == 0) {
             plainMs = ema(plainMs, roundMs);
+        } else if (!Double.isNaN(plainMs) && !seen[verified]) {
+            seen[verified] = true;
         } else if (!Double.isNaN(plainMs)) {
             // Verifying k proposals in one pass never needs to cost more than k + 1 plain steps; a round that
             // did was slowed by something else (the JIT compiling a new batch size, a stall).
             ratio[verified] = ema(ratio[verified], Math.min(roundMs / plainMs, verified + 1.0));
             measuredMax = Math.max(measuredMax, verified);
         }
-        // After plain steps a draft model first reads every token it missed: that catch-up is the price of
-        // having been off, not of proposing k (counted per proposal it made speculation look dear and stay
-        // off), so it counts per token read.
+        // A draft model's cost is counted per token it reads: after plain steps it first reads every token it
+        // missed (the price of having been off, not of proposing k), and in steady state it reads k + 1 tokens
+        // for k proposals. Counted per proposal, a model proposing one token at a time looked twice as dear as
+        // it is, and the policy never tried the long drafts that pay (self:q4_0 stayed at k = 1: 1.06x where
+        // k = 8 gives 1.48x).
         if (requested > 0 && !Double.isNaN(plainMs)) {
-            draftRatio = ema(draftRatio, draftMs / (requested + Math.max(0, caughtUp - 2)) / plainMs);
+            if (caughtUp > 0) readsTokens = true;
+            int read = caughtUp > 0 ? requested - 1 + caughtUp : requested;
+            // The first proposals run while the JIT compiles the draft; and a draft that cost more per token
+            // than the target itself was slowed by something else (one that really did would never pay).
+            if (draftSeen) draftRatio = ema(draftRatio, Math.min(1.0, draftMs / read / plainMs));
+            draftSeen = true;
         }
         if (verified > 0) {
             hits = hits * DECAY + accepted;

@@ -78,6 +78,28 @@ class DraftPolicyTest {
     }
 
     @Test
+    void aDraftModelIsChargedPerTokenItReadsSoLongDraftsGetTried() {
+        // A quantized self-copy: it reads k + 1 tokens per round (the last proposal and the target's token, then
+        // one per further proposal) at 0.45 of a plain step each, and always agrees; verifying k costs
+        // 1 + 0.12 k. k = 1 gives 1.06x, k = 8 gives 1.6x.
+        DraftPolicy p = new DraftPolicy(1, 8, true);
+        double time = 0;
+        long tokens = 0;
+        int k = 0;
+        for (int i = 0; i < 600; i++) {
+            k = p.choose(64);
+            double verify = k > 0 ? 1 + 0.12 * k : 1, draft = k > 0 ? 0.45 * (k + 1) : 0;
+            p.record(k, k, k, draft, verify, k > 0 ? 2 : 0);
+            if (i >= 200) {
+                time += verify + draft;
+                tokens += k + 1;
+            }
+        }
+        assertThat(k).isGreaterThanOrEqualTo(6);
+        assertThat(tokens / time).isGreaterThan(1.4);
+    }
+
+    @Test
     void coldFirstMeasurementsDoNotKeepSpeculationOff() {
         // The first pass of every batch size (and the first plain steps, and the draft's first proposals) run
         // 30x slow while the JIT compiles them; afterwards speculation pays (k tokens verified for 1 + 0.05k).
