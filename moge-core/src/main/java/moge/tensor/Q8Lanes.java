@@ -29,6 +29,7 @@ final class Q8Lanes {
     static final float SUM = 4064f;
 
     private final int[] ints = new int[32];
+    private final float[] lanes = new float[8];
     short[] q = new short[0];
     short[] corr = new short[0];
     float[] d = new float[0];
@@ -54,7 +55,11 @@ final class Q8Lanes {
                 id = amax != 0 ? 127f / amax : 0f;
                 scale = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
             } else {
-                float sum = x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).reduceLanes(VectorOperators.ADD);
+                // summed lane by lane in a fixed order: reduceLanes(ADD) may add in any order, and a scale that
+                // differs in the last bit between compiled and interpreted code would change results with the JIT
+                x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).intoArray(lanes, 0);
+                float sum = 0;
+                for (int i = 0; i < 8; i++) sum += lanes[i];
                 id = sum != 0 ? SUM / sum : 0f;
                 scale = sum / SUM;
             }
