@@ -25,8 +25,8 @@ import java.nio.ByteOrder;
  * Tile layout, per block of 32 columns ({@value #TILE_BLOCK} bytes): 8 vectors of 16 shorts, short lane
  * {@code j} of vector {@code i} holding in its four nibbles the codes (value + 8) of positions
  * {@code i, i+8, i+16, i+24} of tile row {@link #laneRow laneRow(j)}; then the 16 rows' scales as float32.
- * Rows past the last
- * whole tile keep ggml's nibble order (16 bytes per block) with their float32 scales after them.
+ * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their float32 scales
+ * after them.
  */
 final class Q4_0Matrix extends RepackedBlockMatrix {
     /**
