@@ -24,7 +24,8 @@ import java.nio.ByteOrder;
  * <p>
  * Tile layout, per block of 32 columns ({@value #TILE_BLOCK} bytes): 8 vectors of 16 shorts, short lane
  * {@code j} of vector {@code i} holding in its four nibbles the codes (value + 8) of positions
- * {@code i, i+8, i+16, i+24} of tile row {@link #laneRow laneRow(j)}; then the 16 rows' scales as float32.
+ * {@code i, i+8, i+16, i+24} of the tile row that {@link #laneOf} places in lane j; then the 16 rows' scales
+ * as float32.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their float32 scales
  * after them.
  */
@@ -46,7 +47,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ThreadLocal<float[]> CHUNKS = ThreadLocal.withInitial(() -> new float[0]);
     /** Per thread, the block sums of one or two tiles ({@link #SUMS_BLOCK} bytes per block), off-heap like the weights. */
-    private static final ThreadLocal<MemorySegment[]> SUMS = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+    private static final ThreadLocal<MemorySegment> SUMS = new ThreadLocal<>();
     private static final long SUMS_BLOCK = 4L * TR;
 
     private final int nb;
@@ -70,12 +71,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return DType.Q4_0;
     }
 
-    /** The tile row held by short lane j: lanes interleave the two halves, so an int's low short is rows 0..7. */
-    static int laneRow(int j) {
-        return (j & 1) == 0 ? j / 2 : TR / 2 + j / 2;
-    }
-
-    /** The short lane holding tile row {@code row}. */
+    /** The short lane holding tile row {@code row}: lanes interleave the two halves, so an int's low short is rows 0..7. */
     static int laneOf(int row) {
         return row < TR / 2 ? 2 * row : 2 * (row - TR / 2) + 1;
     }
@@ -90,8 +86,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
             MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * nb * 18, src, 0, src.length);
             for (int b = 0; b < nb; b++) {
                 int o = b * TILE_BLOCK;
-                for (int j = 0; j < TR; j++) {
-                    int row = laneRow(j), blk = (row * nb + b) * 18;
+                for (int row = 0; row < TR; row++) {
+                    int j = laneOf(row), blk = (row * nb + b) * 18;
                     for (int i = 0; i < 8; i++) {
                         int s = 0;
                         for (int k = 0; k < 4; k++) s |= code(src, blk, i + 8 * k) << (4 * k);
@@ -158,9 +154,9 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     }
 
     private static MemorySegment sums(int nb) {
-        MemorySegment[] holder = SUMS.get();
-        if (holder[0] == null || holder[0].byteSize() < nb * SUMS_BLOCK) holder[0] = Arena.ofAuto().allocate(nb * SUMS_BLOCK, 64);
-        return holder[0];
+        MemorySegment sums = SUMS.get();
+        if (sums == null || sums.byteSize() < nb * SUMS_BLOCK) SUMS.set(sums = Arena.ofAuto().allocate(nb * SUMS_BLOCK, 64));
+        return sums;
     }
 
     // Nibble k of each short lane as its code (0..15). Helpers that take or return vectors stay under 35 bytes
@@ -274,21 +270,21 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         float[] chunk = buf;
         for (int c0 = r0; c0 < r1; c0 += CHUNK) {
             int c1 = Math.min(r1, c0 + CHUNK), base = c0;
-            decodeRows(c0, c1, chunk);
+            decodeRows(c0, c1, chunk, 0);
             Gemm.matmul((r, n, k0, k1, dst, stride) -> {
                 for (int i = 0; i < n; i++) System.arraycopy(chunk, (r - base + i) * cols + k0, dst, i * stride, k1 - k0);
             }, cols, xt, T, y, yStride, yOff, c0, c1);
         }
     }
 
-    /** Rows [r0, r1) as float32, row after row. */
-    private void decodeRows(int r0, int r1, float[] dst) {
+    /** Rows [r0, r1) as float32, row after row, into dst from {@code off}. */
+    private void decodeRows(int r0, int r1, float[] dst, int off) {
         int tileEnd = tiles * TR;
         int[] packed = new int[8];
         for (int r = r0; r < Math.min(r1, tileEnd); r++) {
             int t = r / TR, row = r % TR, j = laneOf(row);
             long o = t * tileBytes + 2L * j;
-            int out = (r - r0) * cols;
+            int out = off + (r - r0) * cols;
             for (int b = 0; b < nb; b++, o += TILE_BLOCK, out += 32) {
                 // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
                 for (int i = 0; i < 8; i++) packed[i] = data.get(Layouts.I16, o + 32L * i);
@@ -300,33 +296,20 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
                 }
             }
         }
-        for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, (r - r0) * cols);
+        for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, off + (r - r0) * cols);
     }
 
     /** Not on the product path ({@link #gemm} decodes whole chunks); kept for the base class's contract. */
     @Override
     void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         float[] f = new float[n * cols];
-        decodeRows(r, r + n, f);
+        decodeRows(r, r + n, f, 0);
         for (int i = 0; i < n; i++) System.arraycopy(f, i * cols + k0, dst, i * stride, k1 - k0);
     }
 
     @Override
     public void row(int r, float[] out, int off) {
-        int tileEnd = tiles * TR;
-        if (r >= tileEnd) {
-            plainRow(r - tileEnd, out, off);
-            return;
-        }
-        int t = r / TR, row = r % TR, j = laneOf(row);
-        for (int b = 0; b < nb; b++) {
-            long o = t * tileBytes + (long) b * TILE_BLOCK;
-            float d = data.get(Layouts.F32, o + 16 * TR + 4L * row);
-            for (int i = 0; i < 8; i++) {
-                int s = data.get(Layouts.I16, o + 32L * i + 2L * j);
-                for (int k = 0; k < 4; k++) out[off + b * 32 + i + 8 * k] = d * (((s >> (4 * k)) & 15) - 8);
-            }
-        }
+        decodeRows(r, r + 1, out, off);
     }
 
     private void plainRow(int m, float[] out, int off) {

@@ -67,12 +67,12 @@ final class Q8Lanes {
             rounded(x1, id).intoArray(ints, 8);
             rounded(x2, id).intoArray(ints, 16);
             rounded(x3, id).intoArray(ints, 24);
-            int sum = 0;
+            int qsum = 0;
             for (int i = 0; i < 32; i++) {
-                sum += ints[i];
+                qsum += ints[i];
                 ShortVector.broadcast(SS, (short) ints[i]).intoArray(q, (b * 32 + i) * LANES);
             }
-            ShortVector.broadcast(SS, (short) (8 * sum)).intoArray(corr, b * LANES);
+            ShortVector.broadcast(SS, (short) (8 * qsum)).intoArray(corr, b * LANES);
             d[b] = scale;
         }
         this.llama = llama;

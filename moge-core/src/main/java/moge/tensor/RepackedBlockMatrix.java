@@ -21,7 +21,7 @@ abstract class RepackedBlockMatrix extends Matrix {
     }
 
     @Override
-    public void setActivationRounding(boolean on) {
+    public final void setActivationRounding(boolean on) {
         roundActivations = on;
     }
 
