@@ -24,6 +24,8 @@ public final class Activations {
 
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
+    /** llama.cpp's Q8_0 blocks of the values (see {@link #q8Slices}); built with {@link #q8Grid}. */
+    private float[] q8Slices = new float[0], q8Scales = new float[0];
 
     /** Each token as an input of its own (see {@link #token}). */
     private Activations[] single = new Activations[0];
@@ -166,19 +168,44 @@ public final class Activations {
      */
     public float[] q8Grid() {
         if (q8Valid) return q8Grid;
-        int n = tokens * cols;
-        if (q8Grid.length < n) q8Grid = new float[n];
+        int n = tokens * cols, nb = cols / 32;
+        if (q8Grid.length < n) {
+            q8Grid = new float[n];
+            q8Slices = new float[n];
+            q8Scales = new float[tokens * nb];
+        }
         for (int t = 0; t < tokens; t++) {
-            for (int b = 0; b < cols / 32; b++) {
+            for (int b = 0; b < nb; b++) {
                 int src = offset + t * cols + b * 32, dst = t * cols + b * 32;
                 float amax = 0;
                 for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(data[src + i]));
                 float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
                 float id = amax != 0 ? 127f / amax : 0f;
-                for (int i = 0; i < 32; i++) q8Grid[dst + i] = d * (float) Math.rint(data[src + i] * id);
+                q8Scales[t * nb + b] = d;
+                for (int i = 0; i < 32; i++) {
+                    float q = (float) Math.rint(data[src + i] * id);
+                    q8Grid[dst + i] = d * q;
+                    q8Slices[dst + (i % 4) * 8 + i / 4] = q;
+                }
             }
         }
         q8Valid = true;
         return q8Grid;
+    }
+
+    /**
+     * The integers of {@link #q8Grid} (values / scale), each block of 32 as four slices of 8: slice k holds
+     * value 4m + k at position m, so that slice k lines up with byte k of the block read as 8 ints, the way
+     * llama.cpp's AVX2 dot product sums a block (lane m = values 4m .. 4m+3). Valid after {@link #q8Grid}.
+     */
+    float[] q8Slices() {
+        q8Grid();
+        return q8Slices;
+    }
+
+    /** The fp16-exact block scales of {@link #q8Grid}, [t * cols / 32 + b]. */
+    float[] q8Scales() {
+        q8Grid();
+        return q8Scales;
     }
 }

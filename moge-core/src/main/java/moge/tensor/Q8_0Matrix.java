@@ -43,9 +43,12 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private final int groups;   // interleaved groups per row
     private final long scales;  // byte offset of the fp16 scales
     private final int quadRows; // rows stored in quads
+    /** The ggml blocks as given (mapped from the file), read only with llama.cpp's arithmetic ({@link #matmulLlama}). */
+    private final MemorySegment blocks;
 
-    private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+    private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, MemorySegment blocks, boolean roundActivations) {
         super(name, rows, cols, packed, roundActivations, PER_TOKEN);
+        this.blocks = blocks;
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;
         this.scales = (long) rows * cols;
@@ -96,7 +99,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             if (full < cols) MemorySegment.copy(qs, full, out, ValueLayout.JAVA_BYTE, byteOf(r, full, cols, full, quadRows), cols - full);
             for (int b = 0; b < nb; b++) out.set(Layouts.I16, (long) rows * cols + scaleIndex(r, b, nb, quadRows) * 2, sc[b]);
         }
-        return new Q8_0Matrix(name, rows, cols, out, roundActivations);
+        return new Q8_0Matrix(name, rows, cols, out, blocks.asSlice(0, (long) rows * nb * 34), roundActivations);
     }
 
     private static byte value(byte[] src, int c) {
@@ -140,6 +143,38 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 y[yOff + r] = dot1(r, xs, xo, lanes);
                 r++;
             }
+        }
+    }
+
+    @Override
+    boolean llamaOrder() {
+        return L == 8;
+    }
+
+    /**
+     * llama.cpp's AVX2 Q8_0 x Q8_0 dot product (ggml_vec_dot_q8_0_q8_0; its GEMM sums the same way): per block,
+     * lane m sums the integer products of values 4m .. 4m+3 (exact in float), then adds them times
+     * d_weight * d_activation with an FMA; the 8 lanes are added as ((0+4) + (2+6)) + ((1+5) + (3+7)). Read from
+     * the blocks in their ggml order, where the 8 ints of a block are exactly those lanes.
+     */
+    @Override
+    void matmulLlama(Activations x, int t, float[] y, int yOff, int r0, int r1) {
+        float[] q = x.q8Slices(), d = x.q8Scales();
+        int qo = t * cols, dOff = t * nb;
+        float[] lanes = new float[L];
+        for (int r = r0; r < r1; r++) {
+            long base = (long) r * nb * 34;
+            FloatVector acc = FloatVector.zero(FS);
+            for (int b = 0; b < nb; b++) {
+                IntVector v = IntVector.fromMemorySegment(IS, blocks, base + 34L * b + 2, LE);
+                int o = qo + 32 * b;
+                FloatVector p = FloatVector.zero(FS);
+                for (int k = 0; k < 4; k++) p = slice(v, k).fma(FloatVector.fromArray(FS, q, o + 8 * k), p);
+                float s = Float.float16ToFloat(blocks.get(Layouts.I16, base + 34L * b)) * d[dOff + b];
+                acc = FloatVector.broadcast(FS, s).fma(p, acc);
+            }
+            acc.intoArray(lanes, 0);
+            y[yOff + r] = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
         }
     }
 

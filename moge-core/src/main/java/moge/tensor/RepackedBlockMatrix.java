@@ -28,7 +28,9 @@ abstract class RepackedBlockMatrix extends Matrix {
     @Override
     public final void prepare(Activations x) {
         int T = x.tokens();
-        if (T > 1 && T <= perToken) {
+        if (roundActivations && llamaOrder()) {
+            x.q8Grid();
+        } else if (T > 1 && T <= perToken) {
             for (int t = 0; t < T; t++) prepareOne(x.token(t));
         } else if (T > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
@@ -40,7 +42,9 @@ abstract class RepackedBlockMatrix extends Matrix {
     @Override
     public final void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
-        if (T > 1 && T <= perToken) {
+        if (roundActivations && llamaOrder()) {
+            for (int t = 0; t < T; t++) matmulLlama(x, t, y, yOff + t * yStride, r0, r1);
+        } else if (T > 1 && T <= perToken) {
             for (int t = 0; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
         } else if (T > 1) {
             gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
@@ -52,6 +56,20 @@ abstract class RepackedBlockMatrix extends Matrix {
     /** Many tokens, given in the tiles of {@link Activations#tokenMajor}: the panel GEMM over {@link #decode}. */
     void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
         Gemm.matmul(source, cols, xt, T, y, yStride, yOff, r0, r1);
+    }
+
+    /**
+     * Whether, with rounded activations, this format computes every dot product in llama.cpp's own order
+     * ({@link #matmulLlama}), token by token, so that results match llama.cpp's bit for bit where the rest
+     * of the forward pass does.
+     */
+    boolean llamaOrder() {
+        return false;
+    }
+
+    /** y[yOff + r] = dot(row r, token t of x) in llama.cpp's order, for rows r in [r0, r1); see {@link #llamaOrder}. */
+    void matmulLlama(Activations x, int t, float[] y, int yOff, int r0, int r1) {
+        throw new UnsupportedOperationException();
     }
 
     /** Builds the single-token forms the decode kernel reads. */

@@ -157,4 +157,63 @@ class QuantizedMatrixTest {
             assertThat(m.segment().byteSize()).isEqualTo((long) rows * cols / 32 * (t.blockBytes + (t == DType.Q4_0 ? 2 : 0)));
         }
     }
+
+    /**
+     * With rounded activations, a Q8_0 product is llama.cpp's AVX2 dot product bit for bit (written out here
+     * from ggml's description: per block 8 integer lanes of 4 neighbouring products, an FMA with the product of
+     * the two fp16 scales, the lanes added pairwise), whatever the batch, split or thread count.
+     */
+    @ParameterizedTest
+    @MethodSource("llamaShapes")
+    void q8_0WithRoundedActivationsIsLlamaCppsDotProductExactly(int rows, int cols) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 8,
+                "llama.cpp's order is the AVX2 one (8 float lanes)");
+        MemorySegment raw = QuantTestData.random(DType.Q8_0, rows, cols, rows * 17L + cols);
+        Matrix m = QuantizedMatrices.create("w", DType.Q8_0, rows, cols, raw, true);
+        for (int T : new int[]{1, 3, 17}) {
+            float[] xs = QuantTestData.floats(1 + T * cols, T * 31L + cols);
+            xs[1 + 3] = 0;
+            Activations x = new Activations().set(xs, 1, T, cols);
+            for (int threads = 1; threads <= 2; threads++) {
+                float[] y = new float[T * rows];
+                try (Parallel team = new Parallel(threads)) {
+                    m.prepare(x);
+                    team.forRange(rows, 4, (r0, r1) -> m.matmul(x, y, rows, 0, r0, r1));
+                }
+                for (int t = 0; t < T; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        assertThat(y[t * rows + r]).as("T=%d threads=%d t=%d r=%d", T, threads, t, r)
+                                .isEqualTo(llamaDot(raw, cols, r, xs, 1 + t * cols));
+                    }
+                }
+            }
+        }
+    }
+
+    static Stream<Arguments> llamaShapes() {
+        return Stream.of(Arguments.of(1, 32), Arguments.of(5, 96), Arguments.of(13, 2048 + 32), Arguments.of(40, 160));
+    }
+
+    private static float llamaDot(MemorySegment raw, int cols, int r, float[] x, int xo) {
+        int nb = cols / 32;
+        float[] acc = new float[8];
+        for (int b = 0; b < nb; b++) {
+            // quantize_row_q8_0: d = amax / 127 kept as fp16, q = round-half-even(x * 127 / amax)
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[xo + 32 * b + i]));
+            float dx = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = amax != 0 ? 127f / amax : 0f;
+            long blk = ((long) r * nb + b) * 34;
+            float d = Float.float16ToFloat(raw.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, blk)) * dx;
+            for (int m = 0; m < 8; m++) {
+                int isum = 0;
+                for (int k = 0; k < 4; k++) {
+                    int i = 4 * m + k;
+                    int q = (int) Math.rint(x[xo + 32 * b + i] * id);
+                    isum += raw.get(java.lang.foreign.ValueLayout.JAVA_BYTE, blk + 2 + i) * q;
+                }
+                acc[m] = Math.fma(d, (float) isum, acc[m]);
+            }
+        }
+        return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    }
 }
