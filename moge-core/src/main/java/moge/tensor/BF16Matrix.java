@@ -37,15 +37,14 @@ final class BF16Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        if (x.tokens() > FewTokens.MAX) x.tokenMajor(Gemm.TILE);
+        if (gemm(x.tokens())) x.tokenMajor(Gemm.TILE);
         else x.evenOdd(CHUNK);
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
-        // Up to FewTokens.MAX tokens (verification, batched decode) register tiles win; prefill uses the panel GEMM.
-        if (T > 1 && T <= FewTokens.MAX) {
+        if (T > 1 && !gemm(T)) {
             FewTokens.bf16(data, cols, x.evenOdd(CHUNK), T, y, yStride, yOff, r0, r1);
             return;
         }
@@ -58,6 +57,11 @@ final class BF16Matrix extends Matrix {
         float[] lanes = new float[4 * L];
         for (; r + 4 <= r1; r += 4) dot4(r, xp, 0, y, yOff + r, lanes);
         for (; r < r1; r++) y[yOff + r] = dot1(r, xp, 0, lanes);
+    }
+
+    /** Few tokens (verification, small decode batches) run in register tiles; past 16, whole tiles of the GEMM win. */
+    private static boolean gemm(int T) {
+        return Gemm.wins(T, 17, 1.2);
     }
 
     private void dot4(int r, float[] xp, int xo, float[] y, int yo, float[] lanes) {

@@ -27,14 +27,13 @@ final class F32Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        if (x.tokens() > FewTokens.MAX) x.tokenMajor(Gemm.TILE);
+        if (gemm(x.tokens())) x.tokenMajor(Gemm.TILE);
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
-        // Up to FewTokens.MAX tokens (verification, batched decode) register tiles win; prefill uses the panel GEMM.
-        if (T > 1 && T <= FewTokens.MAX) {
+        if (T > 1 && !gemm(T)) {
             FewTokens.f32(data, cols, x.data(), x.offset(), T, y, yStride, yOff, r0, r1);
             return;
         }
@@ -48,6 +47,11 @@ final class F32Matrix extends Matrix {
         float[] lanes = new float[4 * L];
         for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r, lanes);
         for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base, lanes);
+    }
+
+    /** Few tokens run in register tiles; from 16 on, the GEMM unless padding to whole tiles costs 40% more. */
+    private static boolean gemm(int T) {
+        return Gemm.wins(T, 16, 1.4);
     }
 
     private void dot4(int r, float[] xs, int xo, float[] y, int yo, float[] lanes) {

@@ -24,8 +24,8 @@ import java.nio.ByteOrder;
  */
 final class FewTokens {
     /**
-     * Above this many tokens the panel GEMM wins (BF16 2048x2048, 1 thread, AVX2: 64 tokens 91 ms here vs 102 ms,
-     * 128 tokens 188 ms vs 175 ms); below it these kernels do (16 tokens 21 ms vs 32 ms).
+     * Never more tokens than this (past it the panel GEMM always wins); from 16 tokens on the formats choose by
+     * {@link Gemm#wins}.
      */
     static final int MAX = 64;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
