@@ -66,13 +66,17 @@ public final class SchedulerBench {
             }
         };
         SplittableRandom r = new SplittableRandom(n);
-        AtomicLong forwardNanos = new AtomicLong(), steps = new AtomicLong();
+        AtomicLong forwardNanos = new AtomicLong(), steps = new AtomicLong(), decodeNanos = new AtomicLong(), decodeSteps = new AtomicLong();
         try (Scheduler s = new Scheduler(m, cache, lm.tokenizer, new Scheduler.Config(n, 256, 256, n, false))) {
             s.setObserver(new SchedulerObserver() {
                 @Override
                 public void step(int tokens, int sequences, long nanos) {
                     forwardNanos.addAndGet(nanos);
                     steps.incrementAndGet();
+                    if (tokens == sequences) {
+                        decodeNanos.addAndGet(nanos);
+                        decodeSteps.incrementAndGet();
+                    }
                 }
             });
             long t0 = System.nanoTime();
@@ -84,8 +88,10 @@ public final class SchedulerBench {
             done.await();
             long wall = System.nanoTime() - t0;
             if (n > 1 || tokens > 16) {
-                System.out.printf("  n=%d: %d steps, forward %.1f ms/step, %.0f%% of wall time in the forward pass%n", n, steps.get(),
-                        forwardNanos.get() / 1e6 / steps.get(), 100.0 * forwardNanos.get() / wall);
+                System.out.printf("  n=%d: %d steps, forward %.1f ms/step, %.0f%% of wall time in the forward pass; %d decode-only steps"
+                                + " %.1f ms each (%.1f tokens/s while all %d decode)%n", n, steps.get(), forwardNanos.get() / 1e6 / steps.get(),
+                        100.0 * forwardNanos.get() / wall, decodeSteps.get(), decodeNanos.get() / 1e6 / Math.max(1, decodeSteps.get()),
+                        n * 1e9 * decodeSteps.get() / Math.max(1, decodeNanos.get()), n);
             }
             return generated.get() / (wall / 1e9);
         }
