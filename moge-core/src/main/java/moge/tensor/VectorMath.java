@@ -63,24 +63,26 @@ public final class VectorMath {
         for (; i < n; i++) x[xo + i] *= a;
     }
 
-    /** out = x / sqrt(mean(x^2) + eps) * w, the mean taken in double. */
+    /**
+     * out = x / sqrt(mean(x^2) + eps) * w in ggml's arithmetic: each square rounded to float, the squares summed
+     * in double one after another, the mean rounded to float, 1 / sqrt(mean + eps) in float, then x times that
+     * scale and times w. The sum is as exact as before (it was float lanes); following ggml step by step matters
+     * once activations are rounded to 8 bits (--activations q8): a last-bit difference in the scale moves values
+     * across rounding boundaries, and that alone put pangu-embedded's first position 1e-2 away from llama.cpp's.
+     */
     public static void rmsnorm(float[] x, int xo, float[] w, float[] out, int oo, int n, float eps) {
-        FloatVector acc = FloatVector.zero(FS);
+        double ss = 0;
+        for (int i = 0; i < n; i++) {
+            float v = x[xo + i];
+            ss += v * v;
+        }
+        float mean = (float) (ss / n);
+        float scale = 1f / (float) Math.sqrt(mean + eps);
         int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector v = FloatVector.fromArray(FS, x, xo + i);
-            acc = v.fma(v, acc);
+            FloatVector.fromArray(FS, x, xo + i).mul(scale).mul(FloatVector.fromArray(FS, w, i)).intoArray(out, oo + i);
         }
-        float[] lanes = new float[L];
-        acc.intoArray(lanes, 0);
-        double ss = sumLanes(lanes, 0, L);
-        for (; i < n; i++) ss += (double) x[xo + i] * x[xo + i];
-        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
-        i = 0;
-        for (; i + L <= n; i += L) {
-            FloatVector.fromArray(FS, x, xo + i).mul(inv).mul(FloatVector.fromArray(FS, w, i)).intoArray(out, oo + i);
-        }
-        for (; i < n; i++) out[oo + i] = x[xo + i] * inv * w[i];
+        for (; i < n; i++) out[oo + i] = x[xo + i] * scale * w[i];
     }
 
     /** In-place softmax of x[off .. off+n); returns nothing, max-subtracted, sums in double. */
