@@ -43,7 +43,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private final int groups;   // interleaved groups per row
     private final long scales;  // byte offset of the fp16 scales
     private final int quadRows; // rows stored in quads
-    /** The ggml blocks as given (mapped from the file), read only with llama.cpp's arithmetic ({@link #matmulLlama}). */
+    /** The ggml blocks as given (not copied: the mapped file, or a quantized copy's arena), read only by {@link #matmulLlama}. */
     private final MemorySegment blocks;
 
     private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, MemorySegment blocks, boolean roundActivations) {

@@ -66,7 +66,7 @@ public final class VectorMath {
     /**
      * out = x / sqrt(mean(x^2) + eps) * w in ggml's arithmetic: each square rounded to float, the squares summed
      * in double one after another, the mean rounded to float, 1 / sqrt(mean + eps) in float, then x times that
-     * scale and times w. The sum is as exact as before (it was float lanes); following ggml step by step matters
+     * scale and times w. The double sum is more exact than the float lanes it replaces; following ggml step by step matters
      * once activations are rounded to 8 bits (--activations q8): a last-bit difference in the scale moves values
      * across rounding boundaries, and that alone put pangu-embedded's first position 1e-2 away from llama.cpp's.
      */
