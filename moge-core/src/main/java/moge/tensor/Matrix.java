@@ -38,7 +38,8 @@ public abstract class Matrix {
     /**
      * Multiply with the activations rounded to the Q8_0 grid ({@link Activations#q8Grid}), as llama.cpp does
      * for the formats whose dot products it runs on quantized activations (Q8_0, Q4_0): the results then
-     * follow llama.cpp's token for token. Off by default (float activations, closer to the exact product;
+     * follow llama.cpp's token for token (Q8_0 on AVX2 also sums in llama.cpp's order, see
+     * {@code RepackedBlockMatrix#llamaOrder}). Off by default (float activations, closer to the exact product;
      * Q4_0's single-token kernel multiplies integers on a finer grid of its own, see {@code Q8Lanes}).
      * Other formats ignore it. Set before the matrix is used, not during a product.
      */
