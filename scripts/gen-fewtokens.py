@@ -80,10 +80,16 @@ def driver(fmt):
     return f'''{doc}
     {sig} {{
         float[] tmp = new float[L];
+        int fives = fives(T);
         int r = r0;
         // Four rows at a time, every token of the batch, so the rows stay in cache between token tiles.
         for (; r + 4 <= r1; r += 4) {{
             int t = 0;
+            for (; t < fives * 5; t += 5) {{
+                int xi = {xo}t * cols, yo = t * yStride + yOff + r;
+                {f}R2T5(w, cols, r, {xs}, xi, xi + cols, xi + 2 * cols, xi + 3 * cols, xi + 4 * cols, y, yStride, yo, tmp);
+                {f}R2T5(w, cols, r + 2, {xs}, xi, xi + cols, xi + 2 * cols, xi + 3 * cols, xi + 4 * cols, y, yStride, yo + 2, tmp);
+            }}
             for (; t + 4 <= T; t += 4) {{
                 int xi = {xo}t * cols, yo = t * yStride + yOff + r;
                 {f}R2T4(w, cols, r, {xs}, xi, xi + cols, xi + 2 * cols, xi + 3 * cols, y, yStride, yo, tmp);
@@ -117,8 +123,8 @@ import java.nio.ByteOrder;
  * Matrix products for a handful of tokens (2..{@link #MAX}): speculative verification, small decode
  * batches. Decoding is bound by streaming the weights, and a pass over a few tokens should cost little
  * more than one; so each weight vector is loaded and widened once and multiplied into the accumulators of
- * every token of a tile: 2 rows x 4 tokens, 4 x 2 or 4 x 1, at most 14 live vectors, which fits AVX2's 16
- * registers (larger tiles spilled, and in larger methods C2 stopped inlining vector operations). No lane
+ * every token of a tile: 2 rows x 5 or 4 tokens, 4 x 2 or 4 x 1, at most 15 live vectors, which fits AVX2's
+ * 16 registers (larger tiles spilled, and in larger methods C2 stopped inlining vector operations). No lane
  * is spent on absent tokens, unlike a tile sized for prefill; each block of four rows serves every token
  * before the next block is read, so the weights stream from memory once per call.
  * <p>Each (row, token) sum runs in one order (vector lanes, then the lanes one after another, then the
@@ -128,8 +134,8 @@ import java.nio.ByteOrder;
  */
 final class FewTokens {
     /**
-     * Above this many tokens the panel GEMM wins (BF16 2048x2048, 1 thread, AVX2: 64 tokens 91 ms here vs 102 ms,
-     * 128 tokens 188 ms vs 175 ms); below it these kernels do (16 tokens 21 ms vs 32 ms).
+     * Never more tokens than this (past it the panel GEMM always wins); from 16 tokens on the formats choose by
+     * {@link Gemm#wins}.
      */
     static final int MAX = 64;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -143,6 +149,18 @@ final class FewTokens {
 
 '''
 tail = '''
+    /**
+     * How many 5-token tiles to take before the 4-token ones. Per token a 5-token tile costs what a 4-token one
+     * does, while the 2- and 1-token tiles of a remainder cost 1.3x and 1.8x (BF16 2048x2048, AVX2): so 5, 9,
+     * 10, 13, 14 and 15 tokens are covered by 5s and 4s alone, 7 and 11 leave a pair, and multiples of 4 stay
+     * on 4s. Every (row, token) sum runs in the same order in either tile.
+     */
+    static int fives(int T) {
+        int a = T % 4;
+        if (5 * a > T) a = a == 3 && T >= 7 ? 1 : 0;
+        return a;
+    }
+
     /** The lanes of a stored accumulator summed one after another: one order in every JIT tier. */
     private static float hsum(float[] tmp) {
         float s = tmp[0];
@@ -164,7 +182,7 @@ tail = '''
 '''
 parts = [head, driver("bf16"), driver("f32")]
 for fmt in ["bf16", "f32"]:
-    for R, Tn in [(2, 4), (4, 2), (4, 1), (1, 1)]:
+    for R, Tn in [(2, 5), (2, 4), (4, 2), (4, 1), (1, 1)]:
         parts.append(kernel(fmt, R, Tn) + "\n")
 out = "\n".join(parts).rstrip() + "\n" + tail
 out = out.replace("\n\n\n", "\n\n")
