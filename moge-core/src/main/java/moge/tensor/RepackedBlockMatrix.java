@@ -4,8 +4,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * What Q8_0 and Q4_0 (repacked at load) share: one token runs through the format's own decode kernel, many
- * tokens through the panel GEMM over decoded weights, and a few tokens as that many single-token passes,
- * because the GEMM decodes whole weight panels to float, which a few tokens do not repay. The activations
+ * tokens through the panel GEMM over decoded weights, and a few tokens through {@link #matmulFew} (by
+ * default that many single-token passes), because the GEMM decodes whole weight panels to float, which a few
+ * tokens do not repay. The activations
  * may be rounded to the Q8_0 grid as llama.cpp does ({@link #setActivationRounding}).
  */
 abstract class RepackedBlockMatrix extends Matrix {
@@ -45,7 +46,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         if (roundActivations && llamaOrder()) {
             for (int t = 0; t < T; t++) matmulLlama(x, t, y, yOff + t * yStride, r0, r1);
         } else if (T > 1 && T <= perToken) {
-            for (int t = 0; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
+            matmulFew(x, y, yStride, yOff, r0, r1);
         } else if (T > 1) {
             gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
         } else {
@@ -70,6 +71,11 @@ abstract class RepackedBlockMatrix extends Matrix {
     /** y[yOff + r] = dot(row r, token t of x) in llama.cpp's order, for rows r in [r0, r1); see {@link #llamaOrder}. */
     void matmulLlama(Activations x, int t, float[] y, int yOff, int r0, int r1) {
         throw new UnsupportedOperationException();
+    }
+
+    /** A few tokens (up to perToken): by default one single-token pass per token. */
+    void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        for (int t = 0; t < x.tokens(); t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
     }
 
     /** Builds the single-token forms the decode kernel reads. */

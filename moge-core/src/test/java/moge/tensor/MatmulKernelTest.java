@@ -58,7 +58,7 @@ class MatmulKernelTest {
             w[r] = new double[cols];
             for (int c = 0; c < cols; c++) w[r][c] = f[c];
         }
-        for (int T : new int[]{1, 3, 17, 64}) {
+        for (int T : new int[]{1, 3, 5, 6, 17, 64}) {
             int xOff = 5;
             float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
             Activations x = new Activations().set(xs, xOff, T, cols);
@@ -115,16 +115,19 @@ class MatmulKernelTest {
         int some = Q4_0Matrix.PER_TOKEN + 1;
         float[] first = run(m, new Activations().set(xs, some, cols), 2);
         assertThat(first).containsExactly(Arrays.copyOf(whole, some * rows));
-        // three tokens: Q4_0/Q8_0 run a few tokens as single-token passes (their GEMM decodes whole panels),
-        // so each equals that token alone; the float formats give the rows of the bigger batch
-        float[] three = run(m, new Activations().set(xs, 3, cols), 2);
-        if (type == DType.Q4_0 || type == DType.Q8_0) {
-            for (int t = 0; t < 3; t++) {
-                float[] alone = run(m, new Activations().set(xs, t * cols, 1, cols), 1);
-                assertThat(Arrays.copyOfRange(three, t * rows, (t + 1) * rows)).as("token %d", t).containsExactly(alone);
+        // a few tokens: Q4_0 runs them as single-token passes and Q8_0 through kernels that sum each token as its
+        // single-token pass does (their GEMM decodes whole panels), so each equals that token alone; the float
+        // formats give the rows of the bigger batch
+        for (int n : new int[]{3, 4, 5, Q8_0Matrix.PER_TOKEN}) {
+            float[] few = run(m, new Activations().set(xs, n, cols), 2);
+            if (type == DType.Q4_0 || type == DType.Q8_0) {
+                for (int t = 0; t < n; t++) {
+                    float[] alone = run(m, new Activations().set(xs, t * cols, 1, cols), 1);
+                    assertThat(Arrays.copyOfRange(few, t * rows, (t + 1) * rows)).as("%d tokens, token %d", n, t).containsExactly(alone);
+                }
+            } else if (n == 3) {
+                assertThat(few).containsExactly(Arrays.copyOf(whole, 3 * rows));
             }
-        } else {
-            assertThat(three).containsExactly(Arrays.copyOf(whole, 3 * rows));
         }
         int big = FewTokens.MAX + 9;
         float[] xb = QuantTestData.floats((big + 11) * cols, cols);
