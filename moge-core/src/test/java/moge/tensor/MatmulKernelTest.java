@@ -113,8 +113,10 @@ class MatmulKernelTest {
         // (verification, batched decode) and within the panel GEMM (more than FewTokens.MAX tokens)
         // (past Q4_0's single-token passes, so that both batches take the same path)
         int some = Q4_0Matrix.PER_TOKEN + 1;
-        float[] first = run(m, new Activations().set(xs, some, cols), 2);
-        assertThat(first).containsExactly(Arrays.copyOf(whole, some * rows));
+        float[] xm = QuantTestData.floats((some + 2) * cols, cols + 1);
+        float[] more = run(m, new Activations().set(xm, some + 2, cols), 1);
+        float[] first = run(m, new Activations().set(xm, some, cols), 2);
+        assertThat(first).containsExactly(Arrays.copyOf(more, some * rows));
         // a few tokens: Q4_0 runs them as single-token passes and Q8_0 through kernels that sum each token as its
         // single-token pass does (their GEMM decodes whole panels), so each equals that token alone; the float
         // formats give the rows of the bigger batch
