@@ -35,7 +35,9 @@ import java.util.Map;
  * shown as a fraction of the ceiling it implies (weight bytes read per token / bandwidth). With {@code --spec}
  * or {@code --draft-model} a third test, {@code tg<n>+<source>}, alternates plain and speculative greedy
  * generation of {@code -n} tokens from a copy-heavy prompt ({@link BenchSpeculation}); its record adds the
- * speedup, acceptance rate and mean accepted proposals.
+ * speedup, acceptance rate and mean accepted proposals. With {@code --parallel B} a test {@code tg<n>xB} decodes B
+ * sequences together, one token of each per forward pass, and reports their aggregate tokens/s (what
+ * llama-batched-bench calls S_TG): what continuous batching can give a server on this model and machine.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure prompt processing (pp) and generation (tg) speed, llama-bench style.")
 public final class BenchCommand implements Runnable {
@@ -61,6 +63,10 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--json", description = "Print a JSON array with one record per test (llama-bench field names).")
     boolean json;
 
+    @Option(names = "--parallel", split = ",", paramLabel = "B[,B...]",
+            description = "Also decode B sequences together for -n steps (test tg<n>xB) and report their aggregate tokens/s.")
+    int[] parallel = {};
+
     @Option(names = "--bandwidth-mib", paramLabel = "MIB", description = "Size of the read sweep that measures memory bandwidth (default 1024, 0 = skip).")
     int bandwidthMib = 1024;
 
@@ -74,7 +80,13 @@ public final class BenchCommand implements Runnable {
         PrintWriter out = spec.commandLine().getOut();
         SpecConfig sc = speculation.config();
         if (sc.enabled() && nGen == 0) throw new MogeException("--spec needs -n > 0 (the tokens each speculative test run generates)");
-        int maxBatch = Math.max(Math.max(1, nPrompt), sc.enabled() ? Math.max(64, sc.draftMax() + 1) : 1);
+        int maxParallel = 1;
+        for (int p : parallel) {
+            if (p < 1 || p > MAX_PARALLEL) throw new MogeException("--parallel values must be 1.." + MAX_PARALLEL + ", got " + p);
+            maxParallel = Math.max(maxParallel, p);
+        }
+        if (parallel.length > 0 && nGen == 0) throw new MogeException("--parallel needs -n > 0 (the steps each sequence decodes)");
+        int maxBatch = Math.max(Math.max(Math.max(1, nPrompt), maxParallel), sc.enabled() ? Math.max(64, sc.draftMax() + 1) : 1);
         try (ModelHandle h = model.open(0, maxBatch)) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
@@ -94,6 +106,15 @@ public final class BenchCommand implements Runnable {
                 tg(m, seq, batch, c, Math.min(nGen, 16));
                 resetLoad(h);
                 results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
+            }
+            for (int B : parallel) {
+                KvCache cache = KvCache.forContext(c, nGen + 1, B, 16);
+                KvSequence[] seqs = new KvSequence[B];
+                for (int j = 0; j < B; j++) seqs[j] = cache.newSequence();
+                tgParallel(m, seqs, batch, c, Math.min(nGen, 16));
+                resetLoad(h);
+                Result r = measure("tg" + nGen + "x" + B, 0, nGen, nGen * B, () -> tgParallel(m, seqs, batch, c, nGen));
+                results.add(r.withLoad(load(h)).withParallel(B));
             }
             if (sc.enabled()) {
                 int[] prompt = BenchSpeculation.prompt(lm, specPrompt);
@@ -119,14 +140,31 @@ public final class BenchCommand implements Runnable {
         return h.stats == null ? null : h.addLoadFields(new ObjectMapper().createObjectNode());
     }
 
-    /** One test; {@code spec} is set for the speculative one. */
-    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec) {
+    /** Most sequences --parallel decodes together. */
+    static final int MAX_PARALLEL = 256;
+
+    /** One test; {@code spec} is set for the speculative one, {@code parallel} > 0 for a batched decode. */
+    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec,
+                          int parallel) {
         Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
-            this(test, nPrompt, nGen, tokens, samplesNs, null, null);
+            this(test, nPrompt, nGen, tokens, samplesNs, null, null, 0);
+        }
+
+        Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec) {
+            this(test, nPrompt, nGen, tokens, samplesNs, load, spec, 0);
         }
 
         Result withLoad(ObjectNode l) {
-            return new Result(test, nPrompt, nGen, tokens, samplesNs, l, spec);
+            return new Result(test, nPrompt, nGen, tokens, samplesNs, l, spec, parallel);
+        }
+
+        Result withParallel(int p) {
+            return new Result(test, nPrompt, nGen, tokens, samplesNs, load, spec, p);
+        }
+
+        /** A single-sequence decode test, whose speed the bandwidth ceiling bounds. */
+        boolean singleDecode() {
+            return nGen > 0 && spec == null && parallel == 0;
         }
 
         double[] ts() {
@@ -177,6 +215,17 @@ public final class BenchCommand implements Runnable {
         Tokens tok = new Tokens(c.vocabSize());
         for (int i = 0; i < n; i++) {
             b.clear().add(tok.next(), i, seq, true);
+            m.forward(b);
+        }
+    }
+
+    /** B sequences from an empty cache, each step one token of each in one forward pass (a server's decode step). */
+    private static void tgParallel(Model m, KvSequence[] seqs, Batch b, ModelConfig c, int n) {
+        for (KvSequence s : seqs) s.truncate(0);
+        Tokens tok = new Tokens(c.vocabSize());
+        for (int i = 0; i < n; i++) {
+            b.clear();
+            for (KvSequence s : seqs) b.add(tok.next(), i, s, true);
             m.forward(b);
         }
     }
@@ -259,7 +308,14 @@ public final class BenchCommand implements Runnable {
                     bandwidthMib, model.threads);
             out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
             for (Result r : results) {
-                if (r.nGen > 0 && r.spec == null) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
+                if (r.singleDecode()) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
+            }
+        }
+        Result single = results.stream().filter(Result::singleDecode).findFirst().orElse(null);
+        for (Result r : results) {
+            if (r.parallel > 0 && single != null) {
+                out.printf("%s: %d sequences together, %.2fx the aggregate tokens/s of one (%s)%n", r.test, r.parallel,
+                        mean(r.ts()) / mean(single.ts()), single.test);
             }
         }
         for (Result r : results) {
@@ -298,10 +354,11 @@ public final class BenchCommand implements Runnable {
             for (double v : ts) st.add(v);
             if (r.load != null) o.setAll(r.load);
             if (r.spec != null) BenchSpeculation.json(o, r.spec);
+            if (r.parallel > 0) o.put("n_parallel", r.parallel);
             if (!Double.isNaN(info.bandwidth)) {
                 o.put("bandwidth_bytes_per_s", info.bandwidth);
                 o.put("bandwidth_method", "read-only sweep, " + bandwidthMib + " MiB, best pass");
-                if (r.nGen > 0 && r.spec == null) {
+                if (r.singleDecode()) {
                     double ceiling = info.bandwidth / info.bytesPerToken;
                     o.put("weight_bytes_per_token", info.bytesPerToken);
                     o.put("bandwidth_ceiling_ts", ceiling);

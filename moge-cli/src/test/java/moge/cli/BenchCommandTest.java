@@ -120,10 +120,49 @@ class BenchCommandTest {
         assertThat(t.out()).contains("expert load: imbalance score mean 0.000, max 0.000");
     }
 
+    /** --parallel B decodes B sequences together: its records count every sequence's tokens and say how many ran. */
+    @Test
+    void parallelDecodeRecordsCountEverySequence() throws Exception {
+        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-p", "0", "-n", "6", "-r", "2",
+                "-t", "2", "--parallel", "3,5", "--bandwidth-mib", "8", "--json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode arr = new ObjectMapper().readTree(b.out());
+        assertThat(arr.size()).isEqualTo(3);
+        assertThat(arr.get(0).get("test").asText()).isEqualTo("tg6");
+        assertThat(arr.get(0).has("n_parallel")).isFalse();
+        assertThat(arr.get(0).has("bandwidth_fraction")).isTrue();
+        int[] bs = {3, 5};
+        for (int i = 0; i < bs.length; i++) {
+            JsonNode r = arr.get(i + 1);
+            assertThat(r.get("test").asText()).isEqualTo("tg6x" + bs[i]);
+            assertThat(r.get("n_parallel").asInt()).isEqualTo(bs[i]);
+            assertThat(r.get("n_gen").asInt()).isEqualTo(6);
+            assertThat(r.get("device_load").size()).isPositive();
+            // aggregate rate: every sequence's tokens over the wall time of the run
+            for (int k = 0; k < 2; k++) {
+                double ts = r.get("samples_ts").get(k).asDouble(), ns = r.get("samples_ns").get(k).asDouble();
+                assertThat(ts).isCloseTo(6.0 * bs[i] / (ns / 1e9), org.assertj.core.data.Percentage.withPercentage(1e-6));
+            }
+            // the bandwidth ceiling bounds one sequence's decode, not a batch's
+            assertThat(r.has("bandwidth_fraction")).isFalse();
+        }
+        CliRunner t = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "0", "-n", "4", "-r", "1",
+                "-t", "1", "--parallel", "2", "--bandwidth-mib", "0");
+        assertThat(t.exit()).as(t.err()).isZero();
+        assertThat(t.out()).contains("| tg4x2 |", "tg4x2: 2 sequences together, ", "x the aggregate tokens/s of one (tg4)");
+    }
+
     @Test
     void badOptionsFailInOneLine() {
         CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
         assertThat(b.exit()).isEqualTo(1);
         assertThat(b.err()).isEqualTo("moge: -r must be >= 1, got 0\n");
+        String fix = BadInputTest.FIX.resolve("pangu-embedded-tiny").toString();
+        CliRunner p0 = CliRunner.run("bench", "-m", fix, "--parallel", "4,0");
+        assertThat(p0.exit()).isEqualTo(1);
+        assertThat(p0.err()).isEqualTo("moge: --parallel values must be 1..256, got 0\n");
+        CliRunner n0 = CliRunner.run("bench", "-m", fix, "-n", "0", "--parallel", "4");
+        assertThat(n0.exit()).isEqualTo(1);
+        assertThat(n0.err()).isEqualTo("moge: --parallel needs -n > 0 (the steps each sequence decodes)\n");
     }
 }
