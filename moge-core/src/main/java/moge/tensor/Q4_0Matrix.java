@@ -36,7 +36,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      * 32 tokens 3.7-3.9 vs 6.2, 48 tokens 5.7 vs 8.1; 192x2048 48 tokens 5.6-5.7 vs 5.4-5.6; 2 threads,
      * 2048x2048 x8, 32 tokens 18.8 vs 24-30).
      */
-    static final int PER_TOKEN = 48;
+    static final int FEW_TOKENS = 48;
 
     private static final VectorSpecies<Short> SS = Q8Lanes.SS;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
@@ -60,7 +60,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private final long plainScales;
 
     private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, rows, cols, packed, roundActivations, PER_TOKEN);
+        super(name, rows, cols, packed, roundActivations, FEW_TOKENS);
         this.nb = cols / 32;
         this.tiles = rows / TR;
         this.tileBytes = (long) nb * TILE_BLOCK;

@@ -30,7 +30,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * so from 5 tokens on it costs what 16 do (2048x2048, 2 threads: 5-16 tokens 9.4-11.7 ms against 1.6-2.1 for
      * one); here 4 tokens take 4.5-6.1 ms and 6 tokens 7.9-9.8.
      */
-    static final int PER_TOKEN = 6;
+    static final int FEW_TOKENS = 6;
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
@@ -48,7 +48,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private final MemorySegment blocks;
 
     private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, MemorySegment blocks, boolean roundActivations) {
-        super(name, rows, cols, packed, roundActivations, PER_TOKEN);
+        super(name, rows, cols, packed, roundActivations, FEW_TOKENS);
         this.blocks = blocks;
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;

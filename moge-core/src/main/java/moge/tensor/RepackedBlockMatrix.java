@@ -10,15 +10,15 @@ import java.lang.foreign.MemorySegment;
  * may be rounded to the Q8_0 grid as llama.cpp does ({@link #setActivationRounding}).
  */
 abstract class RepackedBlockMatrix extends Matrix {
-    private final int perToken;
+    private final int fewTokens;
     private final Gemm.Source source = this::decode;
     protected boolean roundActivations;
 
-    /** @param perToken up to this many tokens, one single-token pass per token */
-    RepackedBlockMatrix(String name, int rows, int cols, MemorySegment data, boolean roundActivations, int perToken) {
+    /** @param fewTokens up to this many tokens, {@link #matmulFew} */
+    RepackedBlockMatrix(String name, int rows, int cols, MemorySegment data, boolean roundActivations, int fewTokens) {
         super(name, rows, cols, data);
         this.roundActivations = roundActivations;
-        this.perToken = perToken;
+        this.fewTokens = fewTokens;
     }
 
     @Override
@@ -31,7 +31,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         int T = x.tokens();
         if (roundActivations && llamaOrder()) {
             x.q8Grid();
-        } else if (T > 1 && T <= perToken) {
+        } else if (T > 1 && T <= fewTokens) {
             for (int t = 0; t < T; t++) prepareOne(x.token(t));
         } else if (T > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
@@ -45,7 +45,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         int T = x.tokens();
         if (roundActivations && llamaOrder()) {
             for (int t = 0; t < T; t++) matmulLlama(x, t, y, yOff + t * yStride, r0, r1);
-        } else if (T > 1 && T <= perToken) {
+        } else if (T > 1 && T <= fewTokens) {
             matmulFew(x, y, yStride, yOff, r0, r1);
         } else if (T > 1) {
             gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
@@ -73,7 +73,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         throw new UnsupportedOperationException();
     }
 
-    /** A few tokens (up to perToken): by default one single-token pass per token. */
+    /** A few tokens (2 up to fewTokens): by default one single-token pass per token. */
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         for (int t = 0; t < x.tokens(); t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
     }

@@ -65,7 +65,7 @@ class MatmulKernelTest {
             // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid;
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
-            if (type == DType.Q4_0 && !round && T <= Q4_0Matrix.PER_TOKEN) xr = q4Grid(x);
+            if (type == DType.Q4_0 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -112,7 +112,7 @@ class MatmulKernelTest {
         // the first tokens alone give the same rows as inside the bigger batch: within the few-token kernels
         // (verification, batched decode) and within the panel GEMM (more than FewTokens.MAX tokens)
         // (past Q4_0's single-token passes, so that both batches take the same path)
-        int some = Q4_0Matrix.PER_TOKEN + 1;
+        int some = Q4_0Matrix.FEW_TOKENS + 1;
         float[] xm = QuantTestData.floats((some + 2) * cols, cols + 1);
         float[] more = run(m, new Activations().set(xm, some + 2, cols), 1);
         float[] first = run(m, new Activations().set(xm, some, cols), 2);
@@ -120,7 +120,7 @@ class MatmulKernelTest {
         // a few tokens: Q4_0 runs them as single-token passes and Q8_0 through kernels that sum each token as its
         // single-token pass does (their GEMM decodes whole panels), so each equals that token alone; the float
         // formats give the rows of the bigger batch
-        for (int n : new int[]{3, 4, 5, Q8_0Matrix.PER_TOKEN}) {
+        for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS}) {
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
             if (type == DType.Q4_0 || type == DType.Q8_0) {
                 for (int t = 0; t < n; t++) {
