@@ -63,7 +63,7 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--json", description = "Print a JSON array with one record per test (llama-bench field names).")
     boolean json;
 
-    @Option(names = "--parallel", split = ",", paramLabel = "B[,B...]",
+    @Option(names = "--parallel", split = ",", paramLabel = "B",
             description = "Also decode B sequences together for -n steps (test tg<n>xB) and report their aggregate tokens/s.")
     int[] parallel = {};
 
