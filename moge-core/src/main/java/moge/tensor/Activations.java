@@ -172,8 +172,8 @@ public final class Activations {
         if (q8Grid.length < n) {
             q8Grid = new float[n];
             q8Slices = new float[n];
-            q8Scales = new float[tokens * nb];
         }
+        if (q8Scales.length < tokens * nb) q8Scales = new float[tokens * nb];
         for (int t = 0; t < tokens; t++) {
             for (int b = 0; b < nb; b++) {
                 int src = offset + t * cols + b * 32, dst = t * cols + b * 32;

@@ -162,42 +162,32 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     @Override
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens(), t = 0;
-        for (; t + 2 <= T; t += 2) {
-            pair(x.token(t).q8Lanes(roundActivations), x.token(t + 1).q8Lanes(roundActivations), y, yOff + t * yStride,
-                    yOff + (t + 1) * yStride, r0, r1);
-        }
+        for (; t + 2 <= T; t += 2) pair(x.token(t), x.token(t + 1), y, yOff + t * yStride, yOff + (t + 1) * yStride, r0, r1);
         if (t < T) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
     }
 
-    /** Two tokens' rows [r0, r1): pairs of whole tiles through {@link #integerSums2x2}, the rest token by token. */
-    private void pair(Q8Lanes a, Q8Lanes b, float[] y, int ya, int yb, int r0, int r1) {
+    /**
+     * Two tokens' rows [r0, r1): pairs of whole tiles through {@link #integerSums2x2}; the rows before the first
+     * whole tile and after the last pair (a range cut inside a tile, an odd tile, rows past the tiles) through
+     * {@link #matmulOne}, token by token.
+     */
+    private void pair(Activations xa, Activations xb, float[] y, int ya, int yb, int r0, int r1) {
+        Q8Lanes a = xa.q8Lanes(roundActivations), b = xb.q8Lanes(roundActivations);
         long region = nb * SUMS_BLOCK;
-        MemorySegment sums = sums(2 * region);
-        int tileEnd = tiles * TR, r = r0;
-        float[] tmp = null;
-        while (r < r1 && r < tileEnd) {
-            int t = r / TR;
-            if (r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd)) {
-                integerSums2x2(t, a, b, sums, region);
-                finish(t, 2, a.d, sums, 0, y, ya + r);
-                finish(t, 2, b.d, sums, region, y, yb + r);
-                r += 2 * TR;
-                continue;
-            }
-            // one tile, whole or cut by the range: each token alone
-            if (tmp == null) tmp = new float[TR];
-            int end = Math.min(r1, (t + 1) * TR);
-            for (int u = 0; u < 2; u++) {
-                Q8Lanes q = u == 0 ? a : b;
-                integerSums(t, 1, q, sums);
-                finish(t, 1, q.d, sums, 0, tmp, 0);
-                System.arraycopy(tmp, r - t * TR, y, (u == 0 ? ya : yb) + r, end - r);
-            }
-            r = end;
+        int r = Math.min(r1, (r0 + TR - 1) / TR * TR), end = Math.min(r1, tiles * TR);
+        if (r > r0) {
+            matmulOne(xa, y, ya, r0, r);
+            matmulOne(xb, y, yb, r0, r);
         }
-        for (; r < r1; r++) {
-            y[ya + r] = plainDot(r - tileEnd, a);
-            y[yb + r] = plainDot(r - tileEnd, b);
+        MemorySegment sums = sums(2 * region);
+        for (; r + 2 * TR <= end; r += 2 * TR) {
+            integerSums2x2(r / TR, a, b, sums, region);
+            finish(r / TR, 2, a.d, sums, 0, y, ya + r);
+            finish(r / TR, 2, b.d, sums, region, y, yb + r);
+        }
+        if (r < r1) {
+            matmulOne(xa, y, ya, r, r1);
+            matmulOne(xb, y, yb, r, r1);
         }
     }
 

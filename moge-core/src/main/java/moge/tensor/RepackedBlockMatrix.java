@@ -6,8 +6,8 @@ import java.lang.foreign.MemorySegment;
  * What Q8_0 and Q4_0 (repacked at load) share: one token runs through the format's own decode kernel, many
  * tokens through the panel GEMM over decoded weights, and a few tokens through {@link #matmulFew} (by
  * default that many single-token passes), because the GEMM decodes whole weight panels to float, which a few
- * tokens do not repay. The activations
- * may be rounded to the Q8_0 grid as llama.cpp does ({@link #setActivationRounding}).
+ * tokens do not repay. The activations may be rounded to the Q8_0 grid as llama.cpp does
+ * ({@link #setActivationRounding}).
  */
 abstract class RepackedBlockMatrix extends Matrix {
     private final int fewTokens;
