@@ -19,7 +19,7 @@ class BenchCommandTest {
         Path gguf = tmp.resolve("m.gguf");
         CliRunner c = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "q8_0", "-o", gguf.toString());
         assertThat(c.exit()).as(c.err()).isZero();
-        CliRunner b = CliRunner.run("bench", "-m", gguf.toString(), "-p", "9", "-n", "5", "-r", "2", "-t", "2", "--bandwidth-mib", "8", "--json");
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", gguf.toString(), "-p", "9", "-n", "5", "-r", "2", "-t", "2", "--bandwidth-mib", "8", "--json");
         assertThat(b.exit()).as(b.err()).isZero();
         JsonNode arr = new ObjectMapper().readTree(b.out());
         assertThat(arr.size()).isEqualTo(2);
@@ -47,7 +47,7 @@ class BenchCommandTest {
 
     @Test
     void tableRowsOnAHuggingFaceDirectory() {
-        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4", "-n", "3", "-r", "1",
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4", "-n", "3", "-r", "1",
                 "-t", "1", "--bandwidth-mib", "0");
         assertThat(b.exit()).as(b.err()).isZero();
         assertThat(b.out()).contains("| model | size | params | backend | threads | test | t/s |")
@@ -57,7 +57,7 @@ class BenchCommandTest {
     /** --spec adds a test that alternates plain and speculative runs; its record says how much it gained and why. */
     @Test
     void speculativeRecordHasSpeedupAndAcceptance() throws Exception {
-        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "0", "-n", "24", "-r", "2",
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "0", "-n", "24", "-r", "2",
                 "-t", "1", "--bandwidth-mib", "0", "--json", "--spec", "ngram", "--ngram-min", "1", "--draft-fixed");
         assertThat(b.exit()).as(b.err()).isZero();
         JsonNode arr = new ObjectMapper().readTree(b.out());
@@ -86,12 +86,12 @@ class BenchCommandTest {
 
     @Test
     void speculativeSummaryUnderTheTable() {
-        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-p", "0", "-n", "12", "-r", "1",
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-p", "0", "-n", "12", "-r", "1",
                 "-t", "1", "--bandwidth-mib", "0", "--draft-model", "self:q8_0", "--draft-max", "3");
         assertThat(b.exit()).as(b.err()).isZero();
         assertThat(b.out()).contains("| tg12 |", "| tg12+self:q8_0 |", "tg12+self:q8_0: plain ", "speedup", "acceptance", "mean accepted")
                 .doesNotContain("WARNING");
-        CliRunner bad = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-n", "0", "--spec", "ngram");
+        CliRunner bad = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-n", "0", "--spec", "ngram");
         assertThat(bad.exit()).isEqualTo(1);
         assertThat(bad.err()).isEqualTo("moge: --spec needs -n > 0 (the tokens each speculative test run generates)\n");
     }
@@ -101,7 +101,7 @@ class BenchCommandTest {
     void moeRecordsCarryTheImbalanceScoreAndLoadPerDevice() throws Exception {
         String fix = BadInputTest.FIX.resolve("pangu-moe-tiny").toString();
         for (String router : new String[]{"moge", "topk"}) {
-            CliRunner b = CliRunner.run("bench", "-m", fix, "-p", "16", "-n", "6", "-r", "2", "-t", "2", "--bandwidth-mib", "0",
+            CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-p", "16", "-n", "6", "-r", "2", "-t", "2", "--bandwidth-mib", "0",
                     "--devices", "2", "--router", router, "--json");
             assertThat(b.exit()).as(b.err()).isZero();
             JsonNode arr = new ObjectMapper().readTree(b.out());
@@ -116,14 +116,14 @@ class BenchCommandTest {
                 if (router.equals("moge")) assertThat(r.get("imbalance_score_max").asDouble()).isZero();
             }
         }
-        CliRunner t = CliRunner.run("bench", "-m", fix, "-p", "8", "-n", "2", "-r", "1", "--bandwidth-mib", "0", "--devices", "2");
+        CliRunner t = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-p", "8", "-n", "2", "-r", "1", "--bandwidth-mib", "0", "--devices", "2");
         assertThat(t.out()).contains("expert load: imbalance score mean 0.000, max 0.000");
     }
 
     /** --parallel B decodes B sequences together: its records count every sequence's tokens and say how many ran. */
     @Test
     void parallelDecodeRecordsCountEverySequence() throws Exception {
-        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-p", "0", "-n", "6", "-r", "2",
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "-p", "0", "-n", "6", "-r", "2",
                 "-t", "2", "--parallel", "3,5", "--bandwidth-mib", "8", "--json");
         assertThat(b.exit()).as(b.err()).isZero();
         JsonNode arr = new ObjectMapper().readTree(b.out());
@@ -146,7 +146,7 @@ class BenchCommandTest {
             // the bandwidth ceiling bounds one sequence's decode, not a batch's
             assertThat(r.has("bandwidth_fraction")).isFalse();
         }
-        CliRunner t = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "0", "-n", "4", "-r", "1",
+        CliRunner t = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "0", "-n", "4", "-r", "1",
                 "-t", "1", "--parallel", "2", "--bandwidth-mib", "0");
         assertThat(t.exit()).as(t.err()).isZero();
         assertThat(t.out()).contains("| tg4x2 |", "tg4x2: 2 sequences together, ", "x the aggregate tokens/s of one (tg4)");
@@ -154,15 +154,29 @@ class BenchCommandTest {
 
     @Test
     void badOptionsFailInOneLine() {
-        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
         assertThat(b.exit()).isEqualTo(1);
         assertThat(b.err()).isEqualTo("moge: -r must be >= 1, got 0\n");
         String fix = BadInputTest.FIX.resolve("pangu-embedded-tiny").toString();
-        CliRunner p0 = CliRunner.run("bench", "-m", fix, "--parallel", "4,0");
+        CliRunner p0 = CliRunner.run("bench", "--warmup", "0", "-m", fix, "--parallel", "4,0");
         assertThat(p0.exit()).isEqualTo(1);
         assertThat(p0.err()).isEqualTo("moge: --parallel values must be 1..256, got 0\n");
-        CliRunner n0 = CliRunner.run("bench", "-m", fix, "-n", "0", "--parallel", "4");
+        CliRunner n0 = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-n", "0", "--parallel", "4");
         assertThat(n0.exit()).isEqualTo(1);
         assertThat(n0.err()).isEqualTo("moge: --parallel needs -n > 0 (the steps each sequence decodes)\n");
+        CliRunner w = CliRunner.run("bench", "-m", fix, "--warmup", "-1");
+        assertThat(w.exit()).isEqualTo(1);
+        assertThat(w.err()).isEqualTo("moge: --warmup must be 0..3600 seconds, got -1.0\n");
+    }
+
+    @Test
+    void warmUpRunsEachTestForTheGivenTime() {
+        // a lower bound only: the two tests (pp and tg) each keep running untimed for at least 0.6 s
+        long t0 = System.nanoTime();
+        CliRunner b = CliRunner.run("bench", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4", "-n", "2",
+                "-r", "1", "--warmup", "0.6", "--bandwidth-mib", "0");
+        assertThat(b.exit()).as(b.err()).isZero();
+        assertThat(System.nanoTime() - t0).isGreaterThanOrEqualTo(1_200_000_000L);
+        assertThat(b.out()).contains("| pp4 |", "| tg2 |");
     }
 }

@@ -25,7 +25,16 @@ public final class KernelBench {
         double[] gbs = new double[reps], cpu = new double[reps];
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         try (Parallel team = new Parallel(threads)) {
-            for (int rep = -3; rep < reps; rep++) {
+            // warm up for a few seconds, not a few passes: the Q4_0 kernel on two threads took ~10 passes
+            // of this size (1-2 s) to reach its steady speed, and those slow passes had pulled the median down
+            long warm = System.nanoTime() + 3_000_000_000L;
+            while (System.nanoTime() < warm) {
+                for (Matrix m : ms) {
+                    x.invalidate();
+                    Kernels.matmul(team, m, x, y);
+                }
+            }
+            for (int rep = 0; rep < reps; rep++) {
                 long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
                 for (Matrix m : ms) {
                     x.invalidate();
