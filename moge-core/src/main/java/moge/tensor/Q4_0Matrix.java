@@ -81,7 +81,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32, tiles = rows / TR;
         long tileBytes = (long) nb * TILE_BLOCK;
-        MemorySegment out = Arena.ofAuto().allocate((long) rows * nb * 20, 64);
+        MemorySegment out = WeightMemory.allocate((long) rows * nb * 20);
         byte[] src = new byte[TR * nb * 18];
         byte[] tile = new byte[(int) tileBytes];
         for (int t = 0; t < tiles; t++) {

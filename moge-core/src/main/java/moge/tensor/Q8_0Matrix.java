@@ -78,7 +78,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
         long packedBytes = (long) rows * cols + (long) rows * nb * 2;
-        MemorySegment out = Arena.ofAuto().allocate(packedBytes, 64);
+        MemorySegment out = WeightMemory.allocate(packedBytes);
         byte[] src = new byte[nb * 34];
         byte[] qs = new byte[cols];
         short[] sc = new short[nb];
