@@ -36,6 +36,7 @@ public final class Safetensors {
             long size = ch.size();
             if (size < 8) throw new MogeException(fn + ": truncated safetensors file (" + size + " bytes, no header)");
             seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            HugePages.adviseMapped(seg);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new MogeException(fn + ": file not found");
         } catch (IOException e) {

@@ -6,6 +6,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
+import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.Arena;
@@ -81,7 +82,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32, tiles = rows / TR;
         long tileBytes = (long) nb * TILE_BLOCK;
-        MemorySegment out = WeightMemory.allocate((long) rows * nb * 20);
+        MemorySegment out = HugePages.allocate((long) rows * nb * 20);
         byte[] src = new byte[TR * nb * 18];
         byte[] tile = new byte[(int) tileBytes];
         for (int t = 0; t < tiles; t++) {

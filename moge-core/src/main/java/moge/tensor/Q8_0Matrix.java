@@ -5,6 +5,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
+import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.Arena;
@@ -78,7 +79,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
         long packedBytes = (long) rows * cols + (long) rows * nb * 2;
-        MemorySegment out = WeightMemory.allocate(packedBytes);
+        MemorySegment out = HugePages.allocate(packedBytes);
         byte[] src = new byte[nb * 34];
         byte[] qs = new byte[cols];
         short[] sc = new short[nb];

@@ -2,6 +2,7 @@ package moge.format.gguf;
 
 import moge.MogeException;
 import moge.format.DType;
+import moge.format.HugePages;
 import moge.format.Layouts;
 import moge.format.TensorData;
 import moge.format.TensorSource;
@@ -78,6 +79,7 @@ public final class GgufFile implements TensorSource {
                 long size = ch.size();
                 if (size < 24) throw new MogeException(fn + ": truncated GGUF file (" + size + " bytes, the header alone needs 24)");
                 seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+                HugePages.adviseMapped(seg);
             } catch (NoSuchFileException e) {
                 throw new MogeException(fn + ": file not found");
             } catch (IOException e) {
