@@ -15,8 +15,11 @@ import moge.tensor.Parallel;
  * QL / group consecutive tokens of one sequence. Vector lanes are queries: a score step broadcasts one key
  * value against the tile's queries, a value step broadcasts one value against the tile's probabilities, so
  * there are no horizontal sums. Keys go by blocks of {@link #KB}; per block the running maximum, the
- * running sum and the output are rescaled. The exponential is a polynomial built from IEEE operations only,
- * so interpreted and compiled code give the same bits.
+ * running sum and the output are rescaled. A tile that needs one vector of lanes (a decode step: one token's
+ * group of heads, 4 or 5 of 16 lanes in the Pangu models) runs on that vector alone, which halves the work of
+ * decode attention; each lane still sees the same operations in the same order, so a token's result does not
+ * depend on the tile it is in. The exponential is a polynomial built from IEEE operations only, so
+ * interpreted and compiled code give the same bits.
  */
 final class FlashAttention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -113,11 +116,22 @@ final class FlashAttention {
         }
         java.util.Arrays.fill(s.ot, 0f);
         int base = kh * d;
+        // a tile that fills one vector of lanes (a decode step: one token's group of heads) runs on that vector
+        // alone; its lanes see the same operations in the same order, so results do not depend on the tile
+        boolean half = lanes <= L;
         for (int j0 = 0; j0 <= maxPos; j0 += KB) {
             int nk = Math.min(KB, maxPos + 1 - j0);
-            for (int j = 0; j < nk; j += 4) scores(s, K, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
-            softmaxBlock(s, nk, j0);
-            for (int j = 0; j < nk; j += 4) values(s, V, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+            if (half) {
+                for (int j = 0; j < nk; j += 8) scoresHalf(s, K, seq, j0 + j, Math.min(8, nk - j), j, base, kvDim, d);
+            } else {
+                for (int j = 0; j < nk; j += 4) scores(s, K, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+            }
+            softmaxBlock(s, nk, j0, half ? L : QL);
+            if (half) {
+                for (int j = 0; j < nk; j += 8) valuesHalf(s, V, seq, j0 + j, Math.min(8, nk - j), j, base, kvDim, d);
+            } else {
+                for (int j = 0; j < nk; j += 4) values(s, V, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+            }
         }
         for (int ln = 0; ln < lanes; ln++) {
             int tt = ln / nh, hh = ln % nh;
@@ -172,9 +186,9 @@ final class FlashAttention {
      * Masks keys past each lane's position, updates the running maximum and sum, turns the block's scores
      * into probabilities (in place) and rescales the output accumulated so far.
      */
-    private void softmaxBlock(Scratch s, int nk, int j0) {
+    private void softmaxBlock(Scratch s, int nk, int j0, int width) {
         float[] sc = s.sc;
-        for (int v = 0; v < QL; v += L) {
+        for (int v = 0; v < width; v += L) {
             FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
             FloatVector mOld = FloatVector.fromArray(FS, s.m, v), mNew = mOld;
             for (int j = 0; j < nk; j++) {
@@ -190,8 +204,12 @@ final class FlashAttention {
             }
         }
         exp(s.corr, 0, QL);
-        exp(sc, 0, nk * QL);
-        for (int v = 0; v < QL; v += L) {
+        if (width == QL) {
+            exp(sc, 0, nk * QL);
+        } else {
+            for (int j = 0; j < nk; j++) exp(sc, j * QL, width);
+        }
+        for (int v = 0; v < width; v += L) {
             FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
             FloatVector sum = FloatVector.zero(FS);
             for (int j = 0; j < nk; j++) {
@@ -208,7 +226,7 @@ final class FlashAttention {
         FloatVector ca = FloatVector.fromArray(FS, corr, 0), cb = FloatVector.fromArray(FS, corr, L);
         for (int i = 0; i < d; i++) {
             FloatVector.fromArray(FS, ot, i * QL).mul(ca).intoArray(ot, i * QL);
-            FloatVector.fromArray(FS, ot, i * QL + L).mul(cb).intoArray(ot, i * QL + L);
+            if (width > L) FloatVector.fromArray(FS, ot, i * QL + L).mul(cb).intoArray(ot, i * QL + L);
         }
     }
 
@@ -251,6 +269,69 @@ final class FlashAttention {
             oa.intoArray(ot, i * QL);
             ob.intoArray(ot, i * QL + L);
         }
+    }
+
+    /** As {@link #scores} for the first vector of lanes only, up to eight keys (eight independent sums). */
+    private static void scoresHalf(Scratch s, float[] K, KvSequence seq, int j, int n, int jb, int base, int kvDim, int d) {
+        int k0 = key(seq, j, 0, n, kvDim, base), k1 = key(seq, j, 1, n, kvDim, base), k2 = key(seq, j, 2, n, kvDim, base);
+        int k3 = key(seq, j, 3, n, kvDim, base), k4 = key(seq, j, 4, n, kvDim, base), k5 = key(seq, j, 5, n, kvDim, base);
+        int k6 = key(seq, j, 6, n, kvDim, base), k7 = key(seq, j, 7, n, kvDim, base);
+        float[] qt = s.qt;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int i = 0; i < d; i++) {
+            FloatVector qa = FloatVector.fromArray(FS, qt, i * QL);
+            a0 = FloatVector.broadcast(FS, K[k0 + i]).fma(qa, a0);
+            a1 = FloatVector.broadcast(FS, K[k1 + i]).fma(qa, a1);
+            a2 = FloatVector.broadcast(FS, K[k2 + i]).fma(qa, a2);
+            a3 = FloatVector.broadcast(FS, K[k3 + i]).fma(qa, a3);
+            a4 = FloatVector.broadcast(FS, K[k4 + i]).fma(qa, a4);
+            a5 = FloatVector.broadcast(FS, K[k5 + i]).fma(qa, a5);
+            a6 = FloatVector.broadcast(FS, K[k6 + i]).fma(qa, a6);
+            a7 = FloatVector.broadcast(FS, K[k7 + i]).fma(qa, a7);
+        }
+        // keys past n repeat the last one; their sums land in rows the block does not use
+        float[] sc = s.sc;
+        int o = jb * QL;
+        a0.intoArray(sc, o);
+        a1.intoArray(sc, o + QL);
+        a2.intoArray(sc, o + 2 * QL);
+        a3.intoArray(sc, o + 3 * QL);
+        a4.intoArray(sc, o + 4 * QL);
+        a5.intoArray(sc, o + 5 * QL);
+        a6.intoArray(sc, o + 6 * QL);
+        a7.intoArray(sc, o + 7 * QL);
+    }
+
+    /** As {@link #values} for the first vector of lanes only, up to eight keys, added in key order. */
+    private static void valuesHalf(Scratch s, float[] V, KvSequence seq, int j, int n, int jb, int base, int kvDim, int d) {
+        float[] sc = s.sc, ot = s.ot;
+        int o = jb * QL;
+        // a key past n gets probability zero: adding 0 * v leaves every sum as it was (v is finite)
+        FloatVector p0 = FloatVector.fromArray(FS, sc, o), z = FloatVector.zero(FS);
+        FloatVector p1 = n > 1 ? FloatVector.fromArray(FS, sc, o + QL) : z, p2 = n > 2 ? FloatVector.fromArray(FS, sc, o + 2 * QL) : z;
+        FloatVector p3 = n > 3 ? FloatVector.fromArray(FS, sc, o + 3 * QL) : z, p4 = n > 4 ? FloatVector.fromArray(FS, sc, o + 4 * QL) : z;
+        FloatVector p5 = n > 5 ? FloatVector.fromArray(FS, sc, o + 5 * QL) : z, p6 = n > 6 ? FloatVector.fromArray(FS, sc, o + 6 * QL) : z;
+        FloatVector p7 = n > 7 ? FloatVector.fromArray(FS, sc, o + 7 * QL) : z;
+        int v0 = key(seq, j, 0, n, kvDim, base), v1 = key(seq, j, 1, n, kvDim, base), v2 = key(seq, j, 2, n, kvDim, base);
+        int v3 = key(seq, j, 3, n, kvDim, base), v4 = key(seq, j, 4, n, kvDim, base), v5 = key(seq, j, 5, n, kvDim, base);
+        int v6 = key(seq, j, 6, n, kvDim, base), v7 = key(seq, j, 7, n, kvDim, base);
+        for (int i = 0; i < d; i++) {
+            FloatVector oa = FloatVector.fromArray(FS, ot, i * QL);
+            oa = FloatVector.broadcast(FS, V[v0 + i]).fma(p0, oa);
+            oa = FloatVector.broadcast(FS, V[v1 + i]).fma(p1, oa);
+            oa = FloatVector.broadcast(FS, V[v2 + i]).fma(p2, oa);
+            oa = FloatVector.broadcast(FS, V[v3 + i]).fma(p3, oa);
+            oa = FloatVector.broadcast(FS, V[v4 + i]).fma(p4, oa);
+            oa = FloatVector.broadcast(FS, V[v5 + i]).fma(p5, oa);
+            oa = FloatVector.broadcast(FS, V[v6 + i]).fma(p6, oa);
+            oa = FloatVector.broadcast(FS, V[v7 + i]).fma(p7, oa);
+            oa.intoArray(ot, i * QL);
+        }
+    }
+
+    /** Where key (or value) j + k starts, k clamped to the block's last key n - 1. */
+    private static int key(KvSequence seq, int j, int k, int n, int kvDim, int base) {
+        return seq.slot(j + Math.min(k, n - 1)) * kvDim + base;
     }
 
     private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;

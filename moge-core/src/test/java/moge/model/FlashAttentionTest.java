@@ -68,6 +68,43 @@ class FlashAttentionTest {
         }
     }
 
+    /**
+     * A decode step (one token: a tile of one vector of lanes) gives the bits the same query gets inside a
+     * tile of several tokens (two vectors of lanes), as speculative verification relies on.
+     */
+    @ParameterizedTest(name = "heads={0} kv={1} d={2} position={3}")
+    @CsvSource({"16,4,128,0", "16,4,128,5", "16,4,128,16", "16,4,64,37", "10,2,32,70", "8,8,16,23", "32,4,16,50"})
+    void oneTokenAloneEqualsTheSameTokenInATile(int heads, int kvHeads, int d, int position) {
+        ModelConfig c = TestModels.embedded(50, 32, 1, heads, kvHeads, d, 40, false, 1e4, false);
+        KvCache cache = KvCache.forContext(c, 80, 1, 16);
+        KvSequence seq = cache.newSequence();
+        seq.reserve(position + 4);
+        SplittableRandom r = new SplittableRandom(31L * position + d);
+        int kvDim = c.kvDim(), qDim = c.qDim();
+        for (int p = 0; p < seq.capacity(); p++) {
+            for (int i = 0; i < kvDim; i++) {
+                cache.k[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
+                cache.v[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
+            }
+        }
+        float[] q = new float[4 * qDim];
+        for (int i = 0; i < q.length; i++) q[i] = (float) (2 * r.nextGaussian());
+        Batch many = new Batch(4);
+        for (int t = 0; t < 4; t++) many.add(1, position + t, seq, true);
+        float[] outMany = new float[4 * qDim];
+        FlashAttention fa = new FlashAttention(c, 1);
+        try (Parallel team = new Parallel(1)) {
+            fa.attend(team, cache, 0, many, q, outMany);
+            for (int t = 0; t < 4; t++) {
+                Batch one = new Batch(1);
+                one.add(1, position + t, seq, true);
+                float[] outOne = new float[qDim];
+                fa.attend(team, cache, 0, one, java.util.Arrays.copyOfRange(q, t * qDim, (t + 1) * qDim), outOne);
+                assertThat(outOne).as("token %d", t).containsExactly(java.util.Arrays.copyOfRange(outMany, t * qDim, (t + 1) * qDim));
+            }
+        }
+    }
+
     @Test
     void expIsAccurateOverTheUsedRange() {
         int n = 4096;
