@@ -1,0 +1,50 @@
+package moge.model;
+
+import moge.tensor.Parallel;
+
+import java.util.SplittableRandom;
+
+/**
+ * Manual benchmark (not a test): one layer's attention for decode steps (one token of each of B sequences at
+ * position P) over a filled cache, microseconds per step, best of REPS. From the repository root, after a build:
+ * <pre>
+ * CP=moge-cli/target/moge.jar:moge-core/target/moge-core-0.1.0-SNAPSHOT-tests.jar
+ * java --add-modules jdk.incubator.vector -cp $CP moge.model.AttentionBench HEADS KV_HEADS HEAD_DIM P B THREADS [REPS]
+ * </pre>
+ */
+public final class AttentionBench {
+    public static void main(String[] a) {
+        int heads = Integer.parseInt(a[0]), kvHeads = Integer.parseInt(a[1]), d = Integer.parseInt(a[2]);
+        int pos = Integer.parseInt(a[3]), B = Integer.parseInt(a[4]), threads = Integer.parseInt(a[5]);
+        int reps = a.length > 6 ? Integer.parseInt(a[6]) : 2000;
+        ModelConfig c = TestModels.embedded(50, heads * d, 1, heads, kvHeads, d, 64, false, 1e4, false);
+        KvCache cache = KvCache.forContext(c, pos + 1, B, 16);
+        SplittableRandom r = new SplittableRandom(1);
+        Batch batch = new Batch(B);
+        int kvDim = c.kvDim();
+        for (int s = 0; s < B; s++) {
+            KvSequence seq = cache.newSequence();
+            seq.reserve(pos + 1);
+            for (int p = 0; p <= pos; p++) {
+                for (int i = 0; i < kvDim; i++) {
+                    cache.k[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
+                    cache.v[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
+                }
+            }
+            batch.add(1, pos, seq, true);
+        }
+        float[] q = new float[B * c.qDim()], out = new float[B * c.qDim()];
+        for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
+        try (Parallel team = new Parallel(threads)) {
+            FlashAttention fa = new FlashAttention(c, team.threads());
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < reps; rep++) {
+                long t0 = System.nanoTime();
+                fa.attend(team, cache, 0, batch, q, out);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e3);
+            }
+            System.out.printf("heads=%d kv=%d d=%d position=%d sequences=%d threads=%d: %.1f us per step (best of %d)%n",
+                    heads, kvHeads, d, pos, B, threads, best, reps);
+        }
+    }
+}
