@@ -31,8 +31,9 @@ import java.util.Map;
  * llama-bench style throughput: pp = one batch of {@code -p} tokens into an empty cache, tg = {@code -n}
  * single-token decodes from an empty cache (each step feeds a pseudo-random token, as llama-bench does, so
  * neither tokenization nor sampling is timed). Each test first runs untimed for {@code --warmup} seconds, at
- * least once, so that the JIT has compiled the kernels. The machine's read bandwidth is measured in the same run and each decode figure is
- * shown as a fraction of the ceiling it implies (weight bytes read per token / bandwidth). With {@code --spec}
+ * least once, so that the JIT has compiled the kernels. The machine's read bandwidth is measured in the same
+ * run and each decode figure is shown as a fraction of the ceiling it implies (weight bytes read per token /
+ * bandwidth). With {@code --spec}
  * or {@code --draft-model} a third test, {@code tg<n>+<source>}, alternates plain and speculative greedy
  * generation of {@code -n} tokens from a copy-heavy prompt ({@link BenchSpeculation}); its record adds the
  * speedup, acceptance rate and mean accepted proposals. With {@code --parallel B} a test {@code tg<n>xB} decodes B

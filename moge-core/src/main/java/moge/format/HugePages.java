@@ -80,10 +80,6 @@ public final class HugePages {
     }
 
     /**
-     * A 2 MB-aligned anonymous mapping of at least {@code bytes}, advised as huge pages; a plain arena's memory
-     * (exactly {@code bytes}) if mapping fails.
-     */
-    /**
      * Advises a memory-mapped model file to use huge pages. Pages the kernel then reads in for the mapping come as
      * 2 MB folios where the file system allows (ext4 and xfs on recent kernels), mapped with one TLB entry each;
      * pages already cached in small folios (the file was read before without this advice) stay as they are
@@ -103,6 +99,10 @@ public final class HugePages {
         }
     }
 
+    /**
+     * A 2 MB-aligned anonymous mapping of at least {@code bytes}, advised as huge pages; a plain arena's memory
+     * (exactly {@code bytes}) if mapping fails.
+     */
     private static MemorySegment mapped(long bytes) {
         long size = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE, total = size + HUGE_PAGE;
         try {

@@ -122,18 +122,17 @@ final class FlashAttention {
         // a tile that fills one vector of lanes (a decode step: one token's group of heads) runs on that vector
         // alone; its lanes see the same operations in the same order, so results do not depend on the tile
         boolean half = lanes <= L;
+        int step = half ? 8 : 4;
         for (int j0 = 0; j0 <= maxPos; j0 += KB) {
             int nk = Math.min(KB, maxPos + 1 - j0);
-            if (half) {
-                for (int j = 0; j < nk; j += 8) scoresHalf(s, K, seq, j0 + j, Math.min(8, nk - j), j, base, kvDim, d);
-            } else {
-                for (int j = 0; j < nk; j += 4) scores(s, K, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+            for (int j = 0; j < nk; j += step) {
+                if (half) scoresHalf(s, K, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
+                else scores(s, K, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
             }
             softmaxBlock(s, nk, j0, half ? L : QL);
-            if (half) {
-                for (int j = 0; j < nk; j += 8) valuesHalf(s, V, seq, j0 + j, Math.min(8, nk - j), j, base, kvDim, d);
-            } else {
-                for (int j = 0; j < nk; j += 4) values(s, V, seq, j0 + j, Math.min(4, nk - j), j, base, kvDim, d);
+            for (int j = 0; j < nk; j += step) {
+                if (half) valuesHalf(s, V, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
+                else values(s, V, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
             }
         }
         for (int ln = 0; ln < lanes; ln++) {
@@ -146,10 +145,8 @@ final class FlashAttention {
 
     /** sc[jb + k] = q . K_(j + k) for k < n (up to four keys), all lanes. */
     private static void scores(Scratch s, float[] K, KvSequence seq, int j, int n, int jb, int base, int kvDim, int d) {
-        int k0 = seq.slot(j) * kvDim + base;
-        int k1 = seq.slot(j + Math.min(1, n - 1)) * kvDim + base;
-        int k2 = seq.slot(j + Math.min(2, n - 1)) * kvDim + base;
-        int k3 = seq.slot(j + Math.min(3, n - 1)) * kvDim + base;
+        int k0 = key(seq, j, 0, n, kvDim, base), k1 = key(seq, j, 1, n, kvDim, base);
+        int k2 = key(seq, j, 2, n, kvDim, base), k3 = key(seq, j, 3, n, kvDim, base);
         float[] qt = s.qt;
         FloatVector a00 = FloatVector.zero(FS), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         for (int i = 0; i < d; i++) {
@@ -251,10 +248,8 @@ final class FlashAttention {
             p3a = FloatVector.fromArray(FS, sc, o + 3 * QL);
             p3b = FloatVector.fromArray(FS, sc, o + 3 * QL + L);
         }
-        int v0 = seq.slot(j) * kvDim + base;
-        int v1 = seq.slot(j + Math.min(1, n - 1)) * kvDim + base;
-        int v2 = seq.slot(j + Math.min(2, n - 1)) * kvDim + base;
-        int v3 = seq.slot(j + Math.min(3, n - 1)) * kvDim + base;
+        int v0 = key(seq, j, 0, n, kvDim, base), v1 = key(seq, j, 1, n, kvDim, base);
+        int v2 = key(seq, j, 2, n, kvDim, base), v3 = key(seq, j, 3, n, kvDim, base);
         for (int i = 0; i < d; i++) {
             FloatVector oa = FloatVector.fromArray(FS, ot, i * QL), ob = FloatVector.fromArray(FS, ot, i * QL + L);
             FloatVector w = FloatVector.broadcast(FS, V[v0 + i]);

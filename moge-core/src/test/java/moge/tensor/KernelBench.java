@@ -25,28 +25,24 @@ public final class KernelBench {
         double[] gbs = new double[reps], cpu = new double[reps];
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         try (Parallel team = new Parallel(threads)) {
+            Runnable pass = () -> {
+                for (Matrix m : ms) {
+                    x.invalidate();
+                    Kernels.matmul(team, m, x, y);
+                }
+            };
             // warm up for a few seconds, not a few passes: the Q4_0 kernel on two threads took ~10 passes
             // of this size (1-2 s) to reach its steady speed, and those slow passes had pulled the median down
             long warm = System.nanoTime() + 3_000_000_000L;
-            while (System.nanoTime() < warm) {
-                for (Matrix m : ms) {
-                    x.invalidate();
-                    Kernels.matmul(team, m, x, y);
-                }
-            }
+            while (System.nanoTime() < warm) pass.run();
             for (int rep = 0; rep < reps; rep++) {
                 long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
-                for (Matrix m : ms) {
-                    x.invalidate();
-                    Kernels.matmul(team, m, x, y);
-                }
+                pass.run();
                 long ns = System.nanoTime() - t0, cns = mx.getCurrentThreadCpuTime() - c0;
-                if (rep >= 0) gbs[rep] = bytes / (double) ns;
-                if (rep >= 0) cpu[rep] = bytes / (double) cns;
-                if (rep >= 0) {
-                    System.out.printf("%s %dx%d x%d T=%d threads=%d: %.2f ms, %.1f GB/s, %.1f GFLOP/s%n", type, rows, cols, count, T,
-                            threads, ns / 1e6, bytes / (double) ns, 2.0 * rows * cols * count * T / ns);
-                }
+                gbs[rep] = bytes / (double) ns;
+                cpu[rep] = bytes / (double) cns;
+                System.out.printf("%s %dx%d x%d T=%d threads=%d: %.2f ms, %.1f GB/s, %.1f GFLOP/s%n", type, rows, cols, count, T,
+                        threads, ns / 1e6, bytes / (double) ns, 2.0 * rows * cols * count * T / ns);
             }
         }
         Arrays.sort(gbs);
