@@ -79,13 +79,29 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return row < TR / 2 ? 2 * row : 2 * (row - TR / 2) + 1;
     }
 
+    /** Tiles are independent, so runs of them go to every core (as {@link Q8_0Matrix#repack}). */
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32, tiles = rows / TR;
-        long tileBytes = (long) nb * TILE_BLOCK;
         MemorySegment out = HugePages.allocate((long) rows * nb * 20);
+        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(nb, blocks, out, t0, t1));
+        int left = rows - tiles * TR;
+        long plain = tiles * (long) nb * TILE_BLOCK, plainScales = plain + (long) left * nb * 16;
+        byte[] one = new byte[nb * 18];
+        for (int m = 0; m < left; m++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) (tiles * TR + m) * nb * 18, one, 0, one.length);
+            for (int b = 0; b < nb; b++) {
+                MemorySegment.copy(one, b * 18 + 2, out, ValueLayout.JAVA_BYTE, plain + ((long) m * nb + b) * 16, 16);
+                out.set(Layouts.F32, plainScales + ((long) m * nb + b) * 4, scale(one, b * 18));
+            }
+        }
+        return new Q4_0Matrix(name, rows, cols, out, roundActivations);
+    }
+
+    private static void repackTiles(int nb, MemorySegment blocks, MemorySegment out, int t0, int t1) {
+        long tileBytes = (long) nb * TILE_BLOCK;
         byte[] src = new byte[TR * nb * 18];
         byte[] tile = new byte[(int) tileBytes];
-        for (int t = 0; t < tiles; t++) {
+        for (int t = t0; t < t1; t++) {
             MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * nb * 18, src, 0, src.length);
             for (int b = 0; b < nb; b++) {
                 int o = b * TILE_BLOCK;
@@ -103,17 +119,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
             }
             MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
         }
-        int left = rows - tiles * TR;
-        long plain = tiles * tileBytes, plainScales = plain + (long) left * nb * 16;
-        byte[] one = new byte[nb * 18];
-        for (int m = 0; m < left; m++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) (tiles * TR + m) * nb * 18, one, 0, one.length);
-            for (int b = 0; b < nb; b++) {
-                MemorySegment.copy(one, b * 18 + 2, out, ValueLayout.JAVA_BYTE, plain + ((long) m * nb + b) * 16, 16);
-                out.set(Layouts.F32, plainScales + ((long) m * nb + b) * 4, scale(one, b * 18));
-            }
-        }
-        return new Q4_0Matrix(name, rows, cols, out, roundActivations);
     }
 
     /** The code (value + 8) at position p of the ggml block at byte {@code blk}. */

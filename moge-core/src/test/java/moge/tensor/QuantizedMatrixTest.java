@@ -35,6 +35,9 @@ class QuantizedMatrixTest {
         for (int rows : new int[]{16, 32 + 5}) {
             for (int cols : new int[]{32, 160}) a.add(Arguments.of(DType.Q4_0, rows, cols));
         }
+        // enough rows (Q8_0) or tiles (Q4_0) that the repack splits them into runs over the cores, the last run partial
+        a.add(Arguments.of(DType.Q8_0, 64 * 5 + 3, 96));
+        a.add(Arguments.of(DType.Q4_0, 16 * 130 + 7, 32));
         return a.stream();
     }
 

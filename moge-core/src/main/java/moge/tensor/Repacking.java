@@ -1,0 +1,32 @@
+package moge.tensor;
+
+import java.util.stream.IntStream;
+
+/**
+ * Load-time work split over the cores: repacking a model's quantized weights touches every byte once, and on
+ * one thread it was most of the start-up of a GGUF model. Uses the common fork-join pool (the caller takes a
+ * share), not the model's thread team, which does not exist yet while weights load.
+ */
+final class Repacking {
+    /** Units per run below which a matrix is not worth splitting (a run of this many rows or tiles is ~1 ms of work). */
+    private static final int SMALL = 64;
+
+    private Repacking() {
+    }
+
+    interface Run {
+        void rows(int from, int to);
+    }
+
+    /** Calls {@code run} over runs that cover [0, n), each run a multiple of {@code align} except the last. */
+    static void forRuns(int n, int align, Run run) {
+        if (n <= 0) return;
+        int parts = Math.min(4 * Runtime.getRuntime().availableProcessors(), Math.max(1, n / SMALL));
+        if (parts <= 1) {
+            run.rows(0, n);
+            return;
+        }
+        int per = ((n + parts - 1) / parts + align - 1) / align * align;
+        IntStream.range(0, (n + per - 1) / per).parallel().forEach(i -> run.rows(i * per, Math.min(n, (i + 1) * per)));
+    }
+}
