@@ -39,6 +39,9 @@ import java.util.Map;
  * speedup, acceptance rate and mean accepted proposals. With {@code --parallel B} a test {@code tg<n>xB} decodes B
  * sequences together, one token of each per forward pass, and reports their aggregate tokens/s (what
  * llama-batched-bench calls S_TG): what continuous batching can give a server on this model and machine.
+ * With {@code -d D} every test starts with D tokens already in the cache (filled once, untimed), as llama-bench's
+ * {@code -d}: tests are named {@code pp512 @ d4096}, and attention over the cached keys (what {@code --kv-type}
+ * changes) becomes part of each token's cost.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure prompt processing (pp) and generation (tg) speed, llama-bench style.")
 public final class BenchCommand implements Runnable {
@@ -57,6 +60,9 @@ public final class BenchCommand implements Runnable {
 
     @Option(names = {"-n", "--n-gen"}, paramLabel = "N", description = "Generated tokens of the tg test (default 128, 0 = skip).")
     int nGen = 128;
+
+    @Option(names = {"-d", "--n-depth"}, paramLabel = "N", description = "Tokens already in the KV cache when each test starts (default 0).")
+    int depth = 0;
 
     @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "Timed runs of each test (default 5).")
     int reps = 5;
@@ -80,7 +86,7 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
-        if (nPrompt < 0 || nGen < 0) throw new MogeException("-p and -n must be >= 0");
+        if (nPrompt < 0 || nGen < 0 || depth < 0) throw new MogeException("-p, -n and -d must be >= 0");
         if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
         if (!(warmup >= 0 && warmup <= 3600)) throw new MogeException("--warmup must be 0..3600 seconds, got " + warmup);
         PrintWriter out = spec.commandLine().getOut();
@@ -97,29 +103,30 @@ public final class BenchCommand implements Runnable {
             LoadedModel lm = h.loaded;
             Model m = h.model;
             ModelConfig c = lm.config;
-            int ctx = Math.max(nPrompt, nGen) + 1;
-            if (ctx > c.maxPositions()) throw new MogeException("-p/-n exceed the model's " + c.maxPositions() + " positions");
-            KvSequence seq = KvCache.forContext(c, ctx, 1, 16).newSequence();
+            int ctx = depth + Math.max(nPrompt, nGen) + 1;
+            if (ctx > c.maxPositions()) throw new MogeException("-d + -p/-n exceed the model's " + c.maxPositions() + " positions");
+            KvSequence seq = m.newCache(ctx, 1).newSequence();
             Batch batch = new Batch(maxBatch);
+            fill(m, seq, batch, c);
             double bandwidth = bandwidthMib > 0 ? Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 5) : Double.NaN;
             List<Result> results = new ArrayList<>();
             if (nPrompt > 0) {
                 warmUp(() -> pp(m, seq, batch, c));
                 resetLoad(h);
-                results.add(measure("pp" + nPrompt, nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)).withLoad(load(h)));
+                results.add(measure("pp" + nPrompt + at(), nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)).withLoad(load(h)));
             }
             if (nGen > 0) {
                 warmUp(() -> tg(m, seq, batch, c, nGen));
                 resetLoad(h);
-                results.add(measure("tg" + nGen, 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
+                results.add(measure("tg" + nGen + at(), 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
             }
             for (int B : parallel) {
-                KvCache cache = KvCache.forContext(c, nGen + 1, B, 16);
+                KvCache cache = m.newCache(depth + nGen + 1, B);
                 KvSequence[] seqs = new KvSequence[B];
-                for (int j = 0; j < B; j++) seqs[j] = cache.newSequence();
+                for (int j = 0; j < B; j++) fill(m, seqs[j] = cache.newSequence(), batch, c);
                 warmUp(() -> tgParallel(m, seqs, batch, c, nGen));
                 resetLoad(h);
-                Result r = measure("tg" + nGen + "x" + B, 0, nGen, nGen * B, () -> tgParallel(m, seqs, batch, c, nGen));
+                Result r = measure("tg" + nGen + "x" + B + at(), 0, nGen, nGen * B, () -> tgParallel(m, seqs, batch, c, nGen));
                 results.add(r.withLoad(load(h)).withParallel(B));
             }
             if (sc.enabled()) {
@@ -168,9 +175,14 @@ public final class BenchCommand implements Runnable {
             return new Result(test, nPrompt, nGen, tokens, samplesNs, load, spec, p);
         }
 
-        /** A single-sequence decode test, whose speed the bandwidth ceiling bounds. */
+        /** A single-sequence decode test. */
         boolean singleDecode() {
             return nGen > 0 && spec == null && parallel == 0;
+        }
+
+        /** ... from an empty cache, so that the weights' bandwidth ceiling bounds its speed (at a depth the keys add reads). */
+        boolean underCeiling() {
+            return singleDecode() && !test.contains(" @ d");
         }
 
         double[] ts() {
@@ -218,30 +230,45 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    private void pp(Model m, KvSequence seq, Batch b, ModelConfig c) {
-        seq.truncate(0);
-        Tokens tok = new Tokens(c.vocabSize());
-        b.clear();
-        for (int i = 0; i < nPrompt; i++) b.add(tok.next(), i, seq, i == nPrompt - 1);
-        m.forward(b);
+    /** " @ dD" after a test's name when it starts at depth D, as llama-bench names them. */
+    private String at() {
+        return depth > 0 ? " @ d" + depth : "";
     }
 
-    private static void tg(Model m, KvSequence seq, Batch b, ModelConfig c, int n) {
-        seq.truncate(0);
+    /** The first {@link #depth} positions of a sequence, prefilled once in batches the model takes. */
+    private void fill(Model m, KvSequence seq, Batch b, ModelConfig c) {
         Tokens tok = new Tokens(c.vocabSize());
-        for (int i = 0; i < n; i++) {
-            b.clear().add(tok.next(), i, seq, true);
+        for (int p = 0; p < depth; ) {
+            b.clear();
+            for (int e = Math.min(depth, p + m.maxBatch()); p < e; p++) b.add(tok.next(), p, seq, p == e - 1);
             m.forward(b);
         }
     }
 
-    /** B sequences from an empty cache, each step one token of each in one forward pass (a server's decode step). */
-    private static void tgParallel(Model m, KvSequence[] seqs, Batch b, ModelConfig c, int n) {
-        for (KvSequence s : seqs) s.truncate(0);
+    private void pp(Model m, KvSequence seq, Batch b, ModelConfig c) {
+        seq.truncate(depth);
+        Tokens tok = new Tokens(c.vocabSize());
+        b.clear();
+        for (int i = 0; i < nPrompt; i++) b.add(tok.next(), depth + i, seq, i == nPrompt - 1);
+        m.forward(b);
+    }
+
+    private void tg(Model m, KvSequence seq, Batch b, ModelConfig c, int n) {
+        seq.truncate(depth);
+        Tokens tok = new Tokens(c.vocabSize());
+        for (int i = 0; i < n; i++) {
+            b.clear().add(tok.next(), depth + i, seq, true);
+            m.forward(b);
+        }
+    }
+
+    /** B sequences from {@link #depth}, each step one token of each in one forward pass (a server's decode step). */
+    private void tgParallel(Model m, KvSequence[] seqs, Batch b, ModelConfig c, int n) {
+        for (KvSequence s : seqs) s.truncate(depth);
         Tokens tok = new Tokens(c.vocabSize());
         for (int i = 0; i < n; i++) {
             b.clear();
-            for (KvSequence s : seqs) b.add(tok.next(), i, s, true);
+            for (KvSequence s : seqs) b.add(tok.next(), depth + i, s, true);
             m.forward(b);
         }
     }
@@ -324,7 +351,7 @@ public final class BenchCommand implements Runnable {
                     bandwidthMib, model.threads);
             out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
             for (Result r : results) {
-                if (r.singleDecode()) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
+                if (r.underCeiling()) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
             }
         }
         Result single = results.stream().filter(Result::singleDecode).findFirst().orElse(null);
@@ -359,6 +386,9 @@ public final class BenchCommand implements Runnable {
             o.put("n_threads", model.threads);
             o.put("n_prompt", r.nPrompt);
             o.put("n_gen", r.nGen);
+            o.put("n_depth", depth);
+            o.put("type_k", model.kvType);
+            o.put("type_v", model.kvType);
             o.put("test", r.test);
             o.put("avg_ns", (long) mean(ns));
             o.put("stddev_ns", (long) sd(ns));
@@ -374,7 +404,7 @@ public final class BenchCommand implements Runnable {
             if (!Double.isNaN(info.bandwidth)) {
                 o.put("bandwidth_bytes_per_s", info.bandwidth);
                 o.put("bandwidth_method", "read-only sweep, " + bandwidthMib + " MiB, best pass");
-                if (r.singleDecode()) {
+                if (r.underCeiling()) {
                     double ceiling = info.bandwidth / info.bytesPerToken;
                     o.put("weight_bytes_per_token", info.bytesPerToken);
                     o.put("bandwidth_ceiling_ts", ceiling);

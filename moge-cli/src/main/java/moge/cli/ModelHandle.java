@@ -5,6 +5,7 @@ import moge.MogeException;
 import moge.cluster.Cluster;
 import moge.cluster.RemoteDevice;
 import moge.cluster.Transport;
+import moge.model.KvType;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.model.ModelLoader;
@@ -62,6 +63,7 @@ public final class ModelHandle implements AutoCloseable {
         if (!Files.exists(p)) throw new MogeException(p + ": no such model");
         RouterKind router = o.router == null ? null : RouterKind.parse(o.router);
         boolean round = o.roundActivations();
+        KvType kvType = KvType.parse(o.kvType, "--kv-type");
         LoadedModel lm = ModelLoader.load(p, router, null);
         lm.weights.setActivationRounding(round);
         Model m = null;
@@ -69,6 +71,7 @@ public final class ModelHandle implements AutoCloseable {
         boolean installed = false;
         try {
             m = new Model(lm.config, lm.weights, o.threads, maxBatch);
+            m.setKvType(kvType);
             if (!lm.config.hasExperts()) {
                 if (o.devices > 1 || remote) Placement.split(lm.config, Math.max(2, o.devices)); // throws: no experts to place
                 return new ModelHandle(lm, m, null, null, null);

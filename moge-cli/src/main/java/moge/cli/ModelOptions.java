@@ -47,6 +47,10 @@ public final class ModelOptions {
             description = "Activations of Q8_0/Q4_0 products: f32 (default, closest to the exact product; Q4_0's single-token kernel turns them into 16-bit integers on a grid finer than llama.cpp's) or q8 (rounded to the Q8_0 grid as llama.cpp does, Q8_0 products summed in its order token by token, so prefill is slower; for token-for-token comparisons with it).")
     public String activations = "f32";
 
+    @Option(names = "--kv-type", paramLabel = "f32|f16",
+            description = "How the KV cache stores keys and values: f32 (default, exact) or f16 (half the memory, so twice the context or sequences, and half the bytes attention reads per key; llama.cpp's default cache type).")
+    public String kvType = "f32";
+
     @Option(names = "--debug", description = "Show stack traces of errors.")
     public boolean debug;
 

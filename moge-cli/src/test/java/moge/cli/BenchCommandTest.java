@@ -152,6 +152,36 @@ class BenchCommandTest {
         assertThat(t.out()).contains("| tg4x2 |", "tg4x2: 2 sequences together, ", "x the aggregate tokens/s of one (tg4)");
     }
 
+    /** -d D: every test starts with D tokens in the cache, named as llama-bench names them; the KV type is recorded. */
+    @Test
+    void depthTestsStartAfterTheCachedTokens() throws Exception {
+        String fix = BadInputTest.FIX.resolve("pangu-embedded-tiny").toString();
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-p", "5", "-n", "3", "-d", "21", "-r", "1", "-t", "2",
+                "--parallel", "2", "--kv-type", "f16", "--bandwidth-mib", "8", "--json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode arr = new ObjectMapper().readTree(b.out());
+        assertThat(arr.size()).isEqualTo(3);
+        String[] tests = {"pp5 @ d21", "tg3 @ d21", "tg3x2 @ d21"};
+        for (int i = 0; i < 3; i++) {
+            JsonNode r = arr.get(i);
+            assertThat(r.get("test").asText()).isEqualTo(tests[i]);
+            assertThat(r.get("n_depth").asInt()).isEqualTo(21);
+            assertThat(r.get("type_k").asText()).isEqualTo("f16");
+            // attention over the cached keys adds reads the weights' ceiling does not count
+            assertThat(r.has("bandwidth_fraction")).isFalse();
+        }
+        CliRunner t = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-p", "0", "-n", "2", "-d", "3", "-r", "1", "--parallel", "2",
+                "--bandwidth-mib", "0");
+        assertThat(t.exit()).as(t.err()).isZero();
+        assertThat(t.out()).contains("| tg2 @ d3 |", "tg2x2 @ d3: 2 sequences together");
+        CliRunner deep = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-d", "100000");
+        assertThat(deep.exit()).isEqualTo(1);
+        assertThat(deep.err()).startsWith("moge: -d + -p/-n exceed the model's ");
+        CliRunner kv = CliRunner.run("bench", "--warmup", "0", "-m", fix, "--kv-type", "q8");
+        assertThat(kv.exit()).isEqualTo(1);
+        assertThat(kv.err()).isEqualTo("moge: --kv-type must be f32 or f16, got q8\n");
+    }
+
     @Test
     void badOptionsFailInOneLine() {
         CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");

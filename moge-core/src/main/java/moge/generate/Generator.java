@@ -2,7 +2,6 @@ package moge.generate;
 
 import moge.MogeException;
 import moge.model.Batch;
-import moge.model.KvCache;
 import moge.model.KvSequence;
 import moge.model.Model;
 import moge.sample.Sampler;
@@ -34,7 +33,7 @@ public final class Generator {
 
     /** A generator with a KV cache of its own, for one sequence of up to {@code context} tokens. */
     public Generator(Model model, Tokenizer tokenizer, int context) {
-        this(model, tokenizer, KvCache.forContext(model.config, context, 1, 16).newSequence(), context);
+        this(model, tokenizer, model.newCache(context, 1).newSequence(), context);
     }
 
     public Generator(Model model, Tokenizer tokenizer, KvSequence seq, int context) {

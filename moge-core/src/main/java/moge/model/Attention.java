@@ -75,12 +75,7 @@ final class Attention {
 
     void store(KvCache cache, int layer, Batch b, float[] k, float[] v) {
         int kvDim = c.kvDim();
-        float[] K = cache.k[layer], V = cache.v[layer];
-        for (int t = 0; t < b.size(); t++) {
-            int slot = b.seqs[t].slot(b.positions[t]);
-            System.arraycopy(k, t * kvDim, K, slot * kvDim, kvDim);
-            System.arraycopy(v, t * kvDim, V, slot * kvDim, kvDim);
-        }
+        for (int t = 0; t < b.size(); t++) cache.write(layer, b.seqs[t].slot(b.positions[t]) * kvDim, k, v, t * kvDim, kvDim);
     }
 
     /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j (see {@link FlashAttention}). */

@@ -43,8 +43,13 @@ final class FlashAttention {
 
     private static final class Scratch {
         final float[] qt, ot, sc, m, l, corr, pos;
+        /** A float16 cache's keys and values of the current block, as floats (key jb at jb * headDim). */
+        final float[] kb, vb;
+        short[] k16, v16;
 
         Scratch(int d) {
+            kb = new float[KB * d];
+            vb = new float[KB * d];
             qt = new float[d * QL];
             ot = new float[d * QL];
             sc = new float[KB * QL];
@@ -53,19 +58,29 @@ final class FlashAttention {
             corr = new float[QL];
             pos = new float[QL];
         }
+
+        void half(short[] k, short[] v) {
+            k16 = k;
+            v16 = v;
+        }
     }
 
     /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j for every token of the batch. */
     void attend(Parallel team, KvCache cache, int layer, Batch b, float[] q, float[] out) {
         int kvH = c.kvHeads(), group = c.heads() / kvH;
         int tiles = tile(b, group);
-        float[] K = cache.k[layer], V = cache.v[layer];
+        float[] K = cache.k != null ? cache.k[layer] : null, V = cache.v != null ? cache.v[layer] : null;
+        short[] K16 = cache.k16 != null ? cache.k16[layer] : null, V16 = cache.v16 != null ? cache.v16[layer] : null;
         long cost = 0;
         // weighted 4x against a matmul multiply-add (what INLINE_COST counts): per key a tile also pays the
         // softmax, the cache reads and its set-up (one layer, 16 heads of 128, 2 threads, one decode step: 17 keys
         // 11.7 us on the calling thread alone, 6.7 us shared; 33 keys 18.1 vs 9.7 us)
         for (int t = 0; t < b.size(); t++) cost += 8L * c.heads() * c.headDim() * (b.positions[t] + 1);
-        team.forEach(tiles * kvH, cost, (item, member) -> run(item / kvH, item % kvH, b, q, out, K, V, scratch[member]));
+        team.forEach(tiles * kvH, cost, (item, member) -> {
+            Scratch sc = scratch[member];
+            if (K16 != null) sc.half(K16, V16);
+            run(item / kvH, item % kvH, b, q, out, K, V, sc);
+        });
     }
 
     /** Splits the batch into tiles: runs of one sequence's tokens, QL / group tokens (or a head chunk) each. */
@@ -123,16 +138,23 @@ final class FlashAttention {
         // alone; its lanes see the same operations in the same order, so results do not depend on the tile
         boolean half = lanes <= L;
         int step = half ? 8 : 4;
+        // a float16 cache: each block's keys and values are widened once into scratch, laid out key after key,
+        // and the kernels read them there (seq null: key jb at jb * d)
+        boolean f16 = K == null;
+        float[] Kr = f16 ? s.kb : K, Vr = f16 ? s.vb : V;
+        KvSequence kseq = f16 ? null : seq;
+        int kbase = f16 ? 0 : base, kstride = f16 ? d : kvDim;
         for (int j0 = 0; j0 <= maxPos; j0 += KB) {
-            int nk = Math.min(KB, maxPos + 1 - j0);
+            int nk = Math.min(KB, maxPos + 1 - j0), jo = f16 ? 0 : j0;
+            if (f16) widen(s, seq, j0, nk, base, kvDim, d);
             for (int j = 0; j < nk; j += step) {
-                if (half) scoresHalf(s, K, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
-                else scores(s, K, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
+                if (half) scoresHalf(s, Kr, kseq, jo + j, Math.min(step, nk - j), j, kbase, kstride, d);
+                else scores(s, Kr, kseq, jo + j, Math.min(step, nk - j), j, kbase, kstride, d);
             }
             softmaxBlock(s, nk, j0, half ? L : QL);
             for (int j = 0; j < nk; j += step) {
-                if (half) valuesHalf(s, V, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
-                else values(s, V, seq, j0 + j, Math.min(step, nk - j), j, base, kvDim, d);
+                if (half) valuesHalf(s, Vr, kseq, jo + j, Math.min(step, nk - j), j, kbase, kstride, d);
+                else values(s, Vr, kseq, jo + j, Math.min(step, nk - j), j, kbase, kstride, d);
             }
         }
         for (int ln = 0; ln < lanes; ln++) {
@@ -327,9 +349,21 @@ final class FlashAttention {
         }
     }
 
-    /** Where key (or value) j + k starts, k clamped to the block's last key n - 1. */
+    /** Where key (or value) j + k starts, k clamped to the block's last key n - 1; seq null: the widened block. */
     private static int key(KvSequence seq, int j, int k, int n, int kvDim, int base) {
-        return seq.slot(j + Math.min(k, n - 1)) * kvDim + base;
+        int p = j + Math.min(k, n - 1);
+        return (seq == null ? p : seq.slot(p)) * kvDim + base;
+    }
+
+    /** Keys and values j0 .. j0 + nk - 1 of one KV head (at {@code base}) from the float16 cache into s.kb, s.vb. */
+    private static void widen(Scratch s, KvSequence seq, int j0, int nk, int base, int kvDim, int d) {
+        short[] K = s.k16, V = s.v16;
+        float[] kb = s.kb, vb = s.vb;
+        for (int jb = 0; jb < nk; jb++) {
+            int src = seq.slot(j0 + jb) * kvDim + base, dst = jb * d;
+            for (int i = 0; i < d; i++) kb[dst + i] = Float.float16ToFloat(K[src + i]);
+            for (int i = 0; i < d; i++) vb[dst + i] = Float.float16ToFloat(V[src + i]);
+        }
     }
 
     private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;

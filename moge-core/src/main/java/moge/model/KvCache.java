@@ -1,57 +1,103 @@
 package moge.model;
 
 /**
- * Paged key/value cache: per layer one float array of {@code blocks * blockSize} slots of
- * {@code kvHeads * headDim} keys (and values). A sequence owns a table of blocks; slot of position p is
- * {@code table[p / blockSize] * blockSize + p % blockSize}.
+ * Paged key/value cache: per layer one array of {@code blocks * blockSize} slots of {@code kvHeads * headDim}
+ * keys (and values), float32 or float16 ({@link KvType}). A sequence owns a table of blocks; slot of
+ * position p is {@code table[p / blockSize] * blockSize + p % blockSize}.
  */
 public final class KvCache {
     public final int layers;
     public final int kvDim;
     public final int blockSize;
     public final int blocks;
+    public final KvType type;
+    /** float32 storage (null for F16). */
     final float[][] k;
     final float[][] v;
+    /** float16 storage, as {@link Float#floatToFloat16} bits (null for F32). */
+    final short[][] k16;
+    final short[][] v16;
     public final BlockAllocator allocator;
 
     public KvCache(ModelConfig c, int blocks, int blockSize) {
+        this(c, blocks, blockSize, KvType.F32);
+    }
+
+    public KvCache(ModelConfig c, int blocks, int blockSize, KvType type) {
         this.layers = c.layers();
         this.kvDim = c.kvDim();
         this.blockSize = blockSize;
         this.blocks = blocks;
+        this.type = type;
         long slots = (long) blocks * blockSize * kvDim;
         if (slots > Integer.MAX_VALUE - 16) {
             throw new moge.MogeException("KV cache of " + (long) blocks * blockSize + " positions is too large for one layer array");
         }
-        k = new float[layers][(int) slots];
-        v = new float[layers][(int) slots];
+        if (type == KvType.F16) {
+            k = v = null;
+            k16 = new short[layers][(int) slots];
+            v16 = new short[layers][(int) slots];
+        } else {
+            k16 = v16 = null;
+            k = new float[layers][(int) slots];
+            v = new float[layers][(int) slots];
+        }
         allocator = new BlockAllocator(blocks);
     }
 
-    /** A cache for {@code sequences} sequences of up to {@code context} positions each. */
+    /** A float32 cache for {@code sequences} sequences of up to {@code context} positions each. */
     public static KvCache forContext(ModelConfig c, int context, int sequences, int blockSize) {
+        return forContext(c, context, sequences, blockSize, KvType.F32);
+    }
+
+    public static KvCache forContext(ModelConfig c, int context, int sequences, int blockSize, KvType type) {
         int perSeq = (context + blockSize - 1) / blockSize;
-        return new KvCache(c, Math.max(1, perSeq * sequences), blockSize);
+        return new KvCache(c, Math.max(1, perSeq * sequences), blockSize, type);
     }
 
     public long bytes() {
-        return 2L * layers * k[0].length * 4;
+        return 2L * layers * blocks * blockSize * kvDim * type.bytes;
     }
 
+    /** The float32 keys of a layer (an F32 cache only). */
     public float[] keys(int layer) {
         return k[layer];
     }
 
-    public float[] values(int layer) {
-        return v[layer];
+    /** Key element i of a layer (slot * kvDim + offset), as a float whatever the storage. */
+    public float key(int layer, int i) {
+        return k != null ? k[layer][i] : Float.float16ToFloat(k16[layer][i]);
+    }
+
+    public float value(int layer, int i) {
+        return v != null ? v[layer][i] : Float.float16ToFloat(v16[layer][i]);
+    }
+
+    /** Writes {@code n} keys and values of {@code k} and {@code v} from {@code from} into layer storage at {@code at}. */
+    void write(int layer, int at, float[] kSrc, float[] vSrc, int from, int n) {
+        if (k != null) {
+            System.arraycopy(kSrc, from, k[layer], at, n);
+            System.arraycopy(vSrc, from, v[layer], at, n);
+            return;
+        }
+        short[] K = k16[layer], V = v16[layer];
+        for (int i = 0; i < n; i++) {
+            K[at + i] = Float.floatToFloat16(kSrc[from + i]);
+            V[at + i] = Float.floatToFloat16(vSrc[from + i]);
+        }
     }
 
     /** Copies all layers' keys and values of block {@code src} into block {@code dst}. */
     public void copyBlock(int src, int dst) {
         int n = blockSize * kvDim;
         for (int l = 0; l < layers; l++) {
-            System.arraycopy(k[l], src * n, k[l], dst * n, n);
-            System.arraycopy(v[l], src * n, v[l], dst * n, n);
+            if (k != null) {
+                System.arraycopy(k[l], src * n, k[l], dst * n, n);
+                System.arraycopy(v[l], src * n, v[l], dst * n, n);
+            } else {
+                System.arraycopy(k16[l], src * n, k16[l], dst * n, n);
+                System.arraycopy(v16[l], src * n, v16[l], dst * n, n);
+            }
         }
     }
 

@@ -33,6 +33,7 @@ public final class Model implements AutoCloseable {
     private float[] logits = new float[0];
     private float[] outRows = new float[0];
     private RoutingListener routingListener;
+    private KvType kvType = KvType.F32;
 
     /** Observes routing decisions (load statistics, imbalance score); null when nobody listens. */
     public interface RoutingListener {
@@ -101,6 +102,20 @@ public final class Model implements AutoCloseable {
 
     public ExpertExecutor expertExecutor() {
         return experts;
+    }
+
+    /** How the caches made by {@link #newCache} store keys and values (float32 unless set). */
+    public void setKvType(KvType t) {
+        kvType = t;
+    }
+
+    public KvType kvType() {
+        return kvType;
+    }
+
+    /** A KV cache of this model's {@link #kvType} for {@code sequences} sequences of up to {@code context} positions. */
+    public KvCache newCache(int context, int sequences) {
+        return KvCache.forContext(config, context, sequences, 16, kvType);
     }
 
     public void setRoutingListener(RoutingListener l) {

@@ -62,7 +62,7 @@ public final class ModelDraft implements DraftSource {
         this.name = name;
         this.owned = owned;
         this.ownsModel = ownsModel;
-        this.seq = (shared != null ? shared : KvCache.forContext(model.config, this.context, 1, 16)).newSequence();
+        this.seq = (shared != null ? shared : model.newCache(this.context, 1)).newSequence();
         this.batch = new Batch(model.maxBatch());
     }
 

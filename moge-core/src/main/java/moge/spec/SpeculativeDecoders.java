@@ -38,7 +38,8 @@ public final class SpeculativeDecoders implements AutoCloseable {
         Speculation.DraftModel d = Speculation.loadDraft(c.draftModel(), target, targetModel);
         try {
             int ctx = Math.min(context, d.model().config.maxPositions());
-            KvCache cache = KvCache.forContext(d.model().config, ctx, Math.max(1, sequences), 16);
+            // the draft's cache stores keys as the target's does
+            KvCache cache = KvCache.forContext(d.model().config, ctx, Math.max(1, sequences), 16, targetModel.kvType());
             return new SpeculativeDecoders(c, vocab, ctx, d, cache);
         } catch (RuntimeException e) {
             d.close();

@@ -17,18 +17,9 @@ class FlashAttentionTest {
         ModelConfig c = TestModels.embedded(50, 32, 1, heads, kvHeads, d, 40, false, 1e4, false);
         KvCache cache = KvCache.forContext(c, 80, 3, 16);
         SplittableRandom r = new SplittableRandom(heads * 100L + d);
-        KvSequence a = cache.newSequence(), bSeq = cache.newSequence(), cSeq = cache.newSequence();
-        // a: 40 cached positions then 23 new ones; b: one decode step at position 7; c: a fresh 2-token prompt
-        Batch batch = new Batch(64);
-        for (int p = 40; p < 63; p++) batch.add(1, p, a, true);
-        batch.add(1, 7, bSeq, true);
-        batch.add(1, 0, cSeq, true);
-        batch.add(1, 1, cSeq, true);
-        a.reserve(63);
-        bSeq.reserve(8);
-        cSeq.reserve(2);
+        Batch batch = mixedBatch(cache, 7);
         int kvDim = c.kvDim();
-        for (KvSequence s : new KvSequence[]{a, bSeq, cSeq}) {
+        for (KvSequence s : new KvSequence[]{batch.seqs[0], batch.seqs[23], batch.seqs[24]}) {
             for (int p = 0; p < s.capacity(); p++) {
                 for (int i = 0; i < kvDim; i++) {
                     cache.k[0][s.slot(p) * kvDim + i] = (float) r.nextGaussian();
@@ -69,6 +60,23 @@ class FlashAttentionTest {
     }
 
     /**
+     * Three new sequences in one batch: 40 cached positions then 23 new ones; one decode step at position
+     * {@code decodeAt}; a fresh 2-token prompt. Their blocks are reserved (slots differ between the sequences).
+     */
+    private static Batch mixedBatch(KvCache cache, int decodeAt) {
+        KvSequence a = cache.newSequence(), one = cache.newSequence(), fresh = cache.newSequence();
+        Batch batch = new Batch(64);
+        for (int p = 40; p < 63; p++) batch.add(1, p, a, true);
+        batch.add(1, decodeAt, one, true);
+        batch.add(1, 0, fresh, true);
+        batch.add(1, 1, fresh, true);
+        a.reserve(63);
+        one.reserve(decodeAt + 1);
+        fresh.reserve(2);
+        return batch;
+    }
+
+    /**
      * A decode step (one token: a tile of one vector of lanes) gives the bits the same query gets inside a
      * tile of several tokens (two vectors of lanes), as speculative verification relies on.
      */
@@ -103,6 +111,60 @@ class FlashAttentionTest {
                 assertThat(outOne).as("token %d", t).containsExactly(java.util.Arrays.copyOfRange(outMany, t * qDim, (t + 1) * qDim));
             }
         }
+    }
+
+    /**
+     * A float16 cache gives the bits a float32 cache gives when it holds the same (rounded) values: the blocks
+     * are widened exactly, and the kernels then run the same operations in the same order.
+     */
+    @ParameterizedTest(name = "heads={0} kv={1} d={2} threads={3}")
+    @CsvSource({"4,1,16,1", "16,4,128,2", "6,2,8,2", "33,3,12,1"})
+    void float16CacheEqualsAFloat32CacheOfTheRoundedValues(int heads, int kvHeads, int d, int threads) {
+        ModelConfig c = TestModels.embedded(50, 32, 1, heads, kvHeads, d, 40, false, 1e4, false);
+        KvCache c32 = KvCache.forContext(c, 80, 3, 16, KvType.F32), c16 = KvCache.forContext(c, 80, 3, 16, KvType.F16);
+        assertThat(c16.bytes() * 2).isEqualTo(c32.bytes());
+        SplittableRandom r = new SplittableRandom(heads * 7L + d);
+        Batch b32 = mixedBatch(c32, 19), b16 = mixedBatch(c16, 19);
+        int n = c16.k16[0].length;
+        for (int i = 0; i < n; i++) {
+            c16.k16[0][i] = Float.floatToFloat16((float) (3 * r.nextGaussian()));
+            c16.v16[0][i] = Float.floatToFloat16((float) r.nextGaussian());
+            c32.k[0][i] = Float.float16ToFloat(c16.k16[0][i]);
+            c32.v[0][i] = Float.float16ToFloat(c16.v16[0][i]);
+        }
+        int T = b32.size(), qDim = c.qDim();
+        float[] q = new float[T * qDim];
+        for (int i = 0; i < q.length; i++) q[i] = (float) (2 * r.nextGaussian());
+        float[] out32 = new float[T * qDim], out16 = new float[T * qDim];
+        try (Parallel team = new Parallel(threads)) {
+            FlashAttention fa = new FlashAttention(c, team.threads());
+            fa.attend(team, c32, 0, b32, q, out32);
+            fa.attend(team, c16, 0, b16, q, out16);
+        }
+        assertThat(out16).containsExactly(out32);
+    }
+
+    @Test
+    void float16CacheStoresRoundedValuesAndCopiesBlocks() {
+        ModelConfig c = TestModels.embedded(50, 32, 2, 4, 2, 8, 40, false, 1e4, false);
+        KvCache cache = new KvCache(c, 3, 4, KvType.F16);
+        int kvDim = cache.kvDim, n = 4 * kvDim;
+        float[] k = new float[n], v = new float[n];
+        SplittableRandom r = new SplittableRandom(5);
+        for (int i = 0; i < n; i++) {
+            k[i] = (float) (100 * r.nextGaussian());
+            v[i] = (float) r.nextGaussian();
+        }
+        cache.write(1, n, k, v, 0, n);
+        cache.copyBlock(1, 2);
+        for (int i = 0; i < n; i++) {
+            assertThat(cache.key(1, n + i)).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(k[i])));
+            assertThat(cache.value(1, n + i)).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(v[i])));
+            assertThat(cache.key(1, 2 * n + i)).isEqualTo(cache.key(1, n + i));
+            assertThat(cache.value(1, 2 * n + i)).isEqualTo(cache.value(1, n + i));
+            assertThat(cache.key(0, n + i)).isZero();
+        }
+        assertThat(Math.abs(cache.key(1, n) - k[0])).isLessThanOrEqualTo(Math.abs(k[0]) / 2048);
     }
 
     @Test

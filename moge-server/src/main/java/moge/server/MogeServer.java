@@ -148,7 +148,7 @@ public final class MogeServer implements AutoCloseable {
         Scheduler.Config sc = new Scheduler.Config(options.parallel, context, budget, options.queueSize, options.prefixCache);
         int perSeq = (context + options.blockSize - 1) / options.blockSize;
         int blocks = options.kvBlocks > 0 ? options.kvBlocks : perSeq * options.parallel;
-        KvCache cache = new KvCache(lm.config, blocks, options.blockSize);
+        KvCache cache = new KvCache(lm.config, blocks, options.blockSize, e.model().kvType());
         // a draft model (or quantized self-copy) is made now, so a bad --draft-model fails the start
         SpeculativeDecoders decoders = options.speculation.enabled()
                 ? SpeculativeDecoders.open(options.speculation, lm, e.model(), context, options.parallel) : null;
@@ -171,8 +171,8 @@ public final class MogeServer implements AutoCloseable {
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
         ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec));
-        LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB){}", id, context, options.parallel, blocks,
-                options.blockSize, cache.bytes() >> 20, spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
+        LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
+                options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
     }
 
     /** Blocks until the model is loaded; rethrows a loading failure. */

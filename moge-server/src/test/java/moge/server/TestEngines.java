@@ -7,6 +7,7 @@ import moge.generate.GenerationResult;
 import moge.generate.Generator;
 import moge.generate.TokenListener;
 import moge.model.KvCache;
+import moge.model.KvType;
 import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.model.ModelLoader;
@@ -38,7 +39,11 @@ public final class TestEngines {
         private final Model model = new Model(lm.config, lm.weights, 1, 64);
 
         public GenerationResult ids(int[] prompt, int maxTokens, List<String> stop) {
-            KvCache cache = KvCache.forContext(lm.config, prompt.length + maxTokens + 1, 1, 16);
+            return ids(prompt, maxTokens, stop, KvType.F32);
+        }
+
+        public GenerationResult ids(int[] prompt, int maxTokens, List<String> stop, KvType kv) {
+            KvCache cache = KvCache.forContext(lm.config, prompt.length + maxTokens + 1, 1, 16, kv);
             Generator g = new Generator(model, lm.tokenizer, cache.newSequence(), prompt.length + maxTokens + 1);
             GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), lm.tokenizer.eosIds(), false, 0, false, stop);
             return g.generate(prompt, o, TokenListener.NONE);

@@ -6,6 +6,7 @@ import moge.generate.GenerationResult;
 import moge.generate.Step;
 import moge.model.ExpertExecutor;
 import moge.model.KvCache;
+import moge.model.KvType;
 import moge.model.Model;
 import moge.sample.SamplerParams;
 import moge.server.TestEngines;
@@ -95,6 +96,37 @@ class SchedulerTest {
 
     static GenerationParams greedy(int max) {
         return GenerationParams.greedy(max, ref.lm.tokenizer.eosIds());
+    }
+
+    /**
+     * With a float16 cache (--kv-type f16) batching, chunked prompts and prefix caching still give each request
+     * the ids it gets alone with the same cache type.
+     */
+    @Test
+    void float16CacheBatchedEqualsAlone() throws Exception {
+        SplittableRandom r = new SplittableRandom(11);
+        int n = 6;
+        int[] shared = randomPrompt(r, 40);
+        int[][] prompts = new int[n][];
+        for (int i = 0; i < n; i++) {
+            int[] tail = randomPrompt(r, 2 + r.nextInt(30));
+            prompts[i] = java.util.Arrays.copyOf(shared, shared.length + tail.length - 1);
+            System.arraycopy(tail, 1, prompts[i], shared.length, tail.length - 1);
+        }
+        KvCache cache = new KvCache(ref.lm.config, 4 * 16, 16, KvType.F16);
+        try (Scheduler s = new Scheduler(model, cache, ref.lm.tokenizer, new Scheduler.Config(3, 256, 24, 64, true))) {
+            List<Collect> cs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                Collect c = new Collect();
+                s.submit(prompts[i], greedy(12), null, c);
+                cs.add(c);
+            }
+            for (int i = 0; i < n; i++) {
+                Collect c = cs.get(i).await();
+                assertThat(c.error).isNull();
+                assertThat(c.ids).as("request %d", i).containsExactly(boxed(ref.ids(prompts[i], 12, List.of(), KvType.F16).generatedIds()));
+            }
+        }
     }
 
     /** Many sequences of mixed lengths joining and leaving one batch, prompts split over steps: same ids as alone. */
