@@ -75,7 +75,7 @@ final class Attention {
 
     void store(KvCache cache, int layer, Batch b, float[] k, float[] v) {
         int kvDim = c.kvDim();
-        for (int t = 0; t < b.size(); t++) cache.write(layer, b.seqs[t].slot(b.positions[t]) * kvDim, k, v, t * kvDim, kvDim);
+        for (int t = 0; t < b.size(); t++) cache.write(layer, b.seqs[t].slot(b.positions[t]), k, v, t * kvDim);
     }
 
     /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j (see {@link FlashAttention}). */

@@ -3,11 +3,14 @@ package moge.model;
 /**
  * Paged key/value cache: per layer one array of {@code blocks * blockSize} slots of {@code kvHeads * headDim}
  * keys (and values), float32 or float16 ({@link KvType}). A sequence owns a table of blocks; slot of
- * position p is {@code table[p / blockSize] * blockSize + p % blockSize}.
+ * position p is {@code table[p / blockSize] * blockSize + p % blockSize}. Within a block the keys go head by
+ * head ({@link #offset}): attention reads one KV head's keys, position after position, and so finds a block's
+ * keys of that head in one contiguous run instead of a piece in every slot.
  */
 public final class KvCache {
     public final int layers;
     public final int kvDim;
+    public final int headDim;
     public final int blockSize;
     public final int blocks;
     public final KvType type;
@@ -26,6 +29,7 @@ public final class KvCache {
     public KvCache(ModelConfig c, int blocks, int blockSize, KvType type) {
         this.layers = c.layers();
         this.kvDim = c.kvDim();
+        this.headDim = c.headDim();
         this.blockSize = blockSize;
         this.blocks = blocks;
         this.type = type;
@@ -64,7 +68,13 @@ public final class KvCache {
         return k[layer];
     }
 
-    /** Key element i of a layer (slot * kvDim + offset), as a float whatever the storage. */
+    /** Where the key (or value) of KV head {@code head} at {@code slot} starts in a layer's array. */
+    public int offset(int slot, int head) {
+        int b = slot / blockSize;
+        return ((b * (kvDim / headDim) + head) * blockSize + slot - b * blockSize) * headDim;
+    }
+
+    /** Key element i of a layer ({@link #offset} plus the index within the head), as a float whatever the storage. */
     public float key(int layer, int i) {
         return k != null ? k[layer][i] : Float.float16ToFloat(k16[layer][i]);
     }
@@ -73,17 +83,21 @@ public final class KvCache {
         return v != null ? v[layer][i] : Float.float16ToFloat(v16[layer][i]);
     }
 
-    /** Writes {@code n} keys and values of {@code k} and {@code v} from {@code from} into layer storage at {@code at}. */
-    void write(int layer, int at, float[] kSrc, float[] vSrc, int from, int n) {
-        if (k != null) {
-            System.arraycopy(kSrc, from, k[layer], at, n);
-            System.arraycopy(vSrc, from, v[layer], at, n);
-            return;
-        }
-        short[] K = k16[layer], V = v16[layer];
-        for (int i = 0; i < n; i++) {
-            K[at + i] = Float.floatToFloat16(kSrc[from + i]);
-            V[at + i] = Float.floatToFloat16(vSrc[from + i]);
+    /** Stores one token's keys and values (kvDim each, from {@code from}) at {@code slot} of a layer. */
+    void write(int layer, int slot, float[] kSrc, float[] vSrc, int from) {
+        int d = headDim;
+        for (int h = 0; h < kvDim / d; h++) {
+            int at = offset(slot, h), src = from + h * d;
+            if (k != null) {
+                System.arraycopy(kSrc, src, k[layer], at, d);
+                System.arraycopy(vSrc, src, v[layer], at, d);
+            } else {
+                short[] K = k16[layer], V = v16[layer];
+                for (int i = 0; i < d; i++) {
+                    K[at + i] = Float.floatToFloat16(kSrc[src + i]);
+                    V[at + i] = Float.floatToFloat16(vSrc[src + i]);
+                }
+            }
         }
     }
 

@@ -99,4 +99,9 @@ public final class KvSequence {
     int slot(int pos) {
         return table[pos / cache.blockSize] * cache.blockSize + pos % cache.blockSize;
     }
+
+    /** Where position pos's key (or value) of KV head {@code head} starts in a layer's array. */
+    int offset(int pos, int head) {
+        return cache.offset(slot(pos), head);
+    }
 }

@@ -27,8 +27,8 @@ public final class AttentionBench {
             seq.reserve(pos + 1);
             for (int p = 0; p <= pos; p++) {
                 for (int i = 0; i < kvDim; i++) {
-                    cache.k[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
-                    cache.v[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
+                    cache.k[0][cache.offset(seq.slot(p), i / d) + i % d] = (float) r.nextGaussian();
+                    cache.v[0][cache.offset(seq.slot(p), i / d) + i % d] = (float) r.nextGaussian();
                 }
             }
             batch.add(1, pos, seq, true);

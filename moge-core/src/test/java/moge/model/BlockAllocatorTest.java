@@ -133,7 +133,7 @@ class BlockAllocatorTest {
         KvSequence owner = cache.newSequence();
         owner.reserve(8);
         float[] k0 = cache.keys(0);
-        for (int p = 0; p < 8; p++) k0[owner.slot(p) * cache.kvDim] = 100 + p;
+        for (int p = 0; p < 8; p++) k0[cache.offset(owner.slot(p), 0)] = 100 + p;
         owner.setLength(8);
 
         KvSequence other = cache.newSequence();
@@ -143,9 +143,9 @@ class BlockAllocatorTest {
         other.truncate(6);
         assertThat(other.block(0)).isEqualTo(owner.block(0));
         assertThat(other.block(1)).isNotEqualTo(owner.block(1));
-        assertThat(k0[other.slot(5) * cache.kvDim]).isEqualTo(105f);
-        k0[other.slot(6) * cache.kvDim] = -1;
-        assertThat(k0[owner.slot(6) * cache.kvDim]).isEqualTo(106f);
+        assertThat(k0[cache.offset(other.slot(5), 0)]).isEqualTo(105f);
+        k0[cache.offset(other.slot(6), 0)] = -1;
+        assertThat(k0[cache.offset(owner.slot(6), 0)]).isEqualTo(106f);
         assertThat(cache.allocator.refCount(owner.block(1))).isEqualTo(1);
 
         other.release();

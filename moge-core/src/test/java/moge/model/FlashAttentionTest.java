@@ -11,19 +11,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The tiled attention against a float64 softmax over the same cache, with mixed sequences in one batch. */
 class FlashAttentionTest {
-    @ParameterizedTest(name = "heads={0} kv={1} d={2} threads={3}")
-    @CsvSource({"4,1,16,1", "4,4,24,2", "6,2,8,2", "20,1,16,2", "33,3,12,1", "16,4,128,2", "2,1,4,2"})
-    void matchesPlainSoftmax(int heads, int kvHeads, int d, int threads) {
+    @ParameterizedTest(name = "heads={0} kv={1} d={2} threads={3} block={4}")
+    @CsvSource({"4,1,16,1,16", "4,4,24,2,16", "6,2,8,2,16", "20,1,16,2,16", "33,3,12,1,16", "16,4,128,2,16", "2,1,4,2,16",
+            "6,2,8,2,4", "16,4,32,2,5", "4,1,16,1,32"})
+    void matchesPlainSoftmax(int heads, int kvHeads, int d, int threads, int blockSize) {
         ModelConfig c = TestModels.embedded(50, 32, 1, heads, kvHeads, d, 40, false, 1e4, false);
-        KvCache cache = KvCache.forContext(c, 80, 3, 16);
+        KvCache cache = KvCache.forContext(c, 80, 3, blockSize);
         SplittableRandom r = new SplittableRandom(heads * 100L + d);
         Batch batch = mixedBatch(cache, 7);
         int kvDim = c.kvDim();
         for (KvSequence s : new KvSequence[]{batch.seqs[0], batch.seqs[23], batch.seqs[24]}) {
             for (int p = 0; p < s.capacity(); p++) {
                 for (int i = 0; i < kvDim; i++) {
-                    cache.k[0][s.slot(p) * kvDim + i] = (float) r.nextGaussian();
-                    cache.v[0][s.slot(p) * kvDim + i] = (float) r.nextGaussian();
+                    cache.k[0][cache.offset(s.slot(p), i / d) + i % d] = (float) r.nextGaussian();
+                    cache.v[0][cache.offset(s.slot(p), i / d) + i % d] = (float) r.nextGaussian();
                 }
             }
         }
@@ -44,14 +45,14 @@ class FlashAttentionTest {
                 double max = Double.NEGATIVE_INFINITY, sum = 0;
                 for (int j = 0; j < n; j++) {
                     double dot = 0;
-                    for (int i = 0; i < d; i++) dot += (double) q[t * qDim + h * d + i] * cache.k[0][s.slot(j) * kvDim + kh * d + i];
+                    for (int i = 0; i < d; i++) dot += (double) q[t * qDim + h * d + i] * cache.k[0][cache.offset(s.slot(j), kh) + i];
                     w[j] = dot / Math.sqrt(d);
                     max = Math.max(max, w[j]);
                 }
                 for (int j = 0; j < n; j++) sum += w[j] = Math.exp(w[j] - max);
                 for (int i = 0; i < d; i++) {
                     double ref = 0;
-                    for (int j = 0; j < n; j++) ref += w[j] / sum * cache.v[0][s.slot(j) * kvDim + kh * d + i];
+                    for (int j = 0; j < n; j++) ref += w[j] / sum * cache.v[0][cache.offset(s.slot(j), kh) + i];
                     assertThat((double) out[t * qDim + h * d + i]).as("t=%d h=%d i=%d", t, h, i).isCloseTo(ref,
                             org.assertj.core.data.Offset.offset(2e-5 * (1 + Math.abs(ref))));
                 }
@@ -91,8 +92,8 @@ class FlashAttentionTest {
         int kvDim = c.kvDim(), qDim = c.qDim();
         for (int p = 0; p < seq.capacity(); p++) {
             for (int i = 0; i < kvDim; i++) {
-                cache.k[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
-                cache.v[0][seq.slot(p) * kvDim + i] = (float) r.nextGaussian();
+                cache.k[0][cache.offset(seq.slot(p), i / d) + i % d] = (float) r.nextGaussian();
+                cache.v[0][cache.offset(seq.slot(p), i / d) + i % d] = (float) r.nextGaussian();
             }
         }
         float[] q = new float[4 * qDim];
@@ -117,11 +118,11 @@ class FlashAttentionTest {
      * A float16 cache gives the bits a float32 cache gives when it holds the same (rounded) values: the blocks
      * are widened exactly, and the kernels then run the same operations in the same order.
      */
-    @ParameterizedTest(name = "heads={0} kv={1} d={2} threads={3}")
-    @CsvSource({"4,1,16,1", "16,4,128,2", "6,2,8,2", "33,3,12,1"})
-    void float16CacheEqualsAFloat32CacheOfTheRoundedValues(int heads, int kvHeads, int d, int threads) {
+    @ParameterizedTest(name = "heads={0} kv={1} d={2} threads={3} block={4}")
+    @CsvSource({"4,1,16,1,16", "16,4,128,2,16", "6,2,8,2,16", "33,3,12,1,16", "6,2,8,2,6"})
+    void float16CacheEqualsAFloat32CacheOfTheRoundedValues(int heads, int kvHeads, int d, int threads, int blockSize) {
         ModelConfig c = TestModels.embedded(50, 32, 1, heads, kvHeads, d, 40, false, 1e4, false);
-        KvCache c32 = KvCache.forContext(c, 80, 3, 16, KvType.F32), c16 = KvCache.forContext(c, 80, 3, 16, KvType.F16);
+        KvCache c32 = KvCache.forContext(c, 80, 3, blockSize, KvType.F32), c16 = KvCache.forContext(c, 80, 3, blockSize, KvType.F16);
         assertThat(c16.bytes() * 2).isEqualTo(c32.bytes());
         SplittableRandom r = new SplittableRandom(heads * 7L + d);
         Batch b32 = mixedBatch(c32, 19), b16 = mixedBatch(c16, 19);
@@ -155,16 +156,24 @@ class FlashAttentionTest {
             k[i] = (float) (100 * r.nextGaussian());
             v[i] = (float) r.nextGaussian();
         }
-        cache.write(1, n, k, v, 0, n);
+        for (int p = 0; p < 4; p++) cache.write(1, 4 + p, k, v, p * kvDim);
         cache.copyBlock(1, 2);
-        for (int i = 0; i < n; i++) {
-            assertThat(cache.key(1, n + i)).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(k[i])));
-            assertThat(cache.value(1, n + i)).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(v[i])));
-            assertThat(cache.key(1, 2 * n + i)).isEqualTo(cache.key(1, n + i));
-            assertThat(cache.value(1, 2 * n + i)).isEqualTo(cache.value(1, n + i));
-            assertThat(cache.key(0, n + i)).isZero();
+        int d = cache.headDim;
+        for (int p = 0; p < 4; p++) {
+            for (int i = 0; i < kvDim; i++) {
+                int at = cache.offset(4 + p, i / d) + i % d, copy = cache.offset(8 + p, i / d) + i % d, src = p * kvDim + i;
+                assertThat(cache.key(1, at)).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(k[src])));
+                assertThat(cache.value(1, at)).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(v[src])));
+                assertThat(cache.key(1, copy)).isEqualTo(cache.key(1, at));
+                assertThat(cache.value(1, copy)).isEqualTo(cache.value(1, at));
+                assertThat(cache.key(0, at)).isZero();
+            }
         }
-        assertThat(Math.abs(cache.key(1, n) - k[0])).isLessThanOrEqualTo(Math.abs(k[0]) / 2048);
+        // within a block, one KV head's positions lie next to each other, then the next head's
+        assertThat(cache.offset(5, 0)).isEqualTo(cache.offset(4, 0) + d);
+        assertThat(cache.offset(4, 1)).isEqualTo(cache.offset(4, 0) + 4 * d);
+        assertThat(cache.offset(8, 0)).isEqualTo(2 * 4 * kvDim);
+        assertThat(Math.abs(cache.key(1, cache.offset(4, 0)) - k[0])).isLessThanOrEqualTo(Math.abs(k[0]) / 2048);
     }
 
     @Test
