@@ -173,7 +173,7 @@ final class FlashAttention {
         }
     }
 
-    /** sc[jb + k] = q . K_(j + k) for k < n (up to four keys), all lanes. */
+    /** sc[jb + k] = q . K_(jb + k), key jb + k of the block, for k < n (up to four keys), all lanes. */
     private static void scores(Scratch s, float[] K, int n, int jb, int d) {
         int k0 = key(s, jb, 0, n, d), k1 = key(s, jb, 1, n, d);
         int k2 = key(s, jb, 2, n, d), k3 = key(s, jb, 3, n, d);
@@ -260,7 +260,7 @@ final class FlashAttention {
         }
     }
 
-    /** ot[i] += sum over up to four keys of p_k * V_(j + k)[i]. */
+    /** ot[i] += sum over up to four keys of the block of p_(jb + k) * V_(jb + k)[i]. */
     private static void values(Scratch s, float[] V, int n, int jb, int d) {
         float[] sc = s.sc, ot = s.ot;
         int o = jb * QL;
