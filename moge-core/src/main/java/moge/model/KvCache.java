@@ -104,14 +104,10 @@ public final class KvCache {
     /** Copies all layers' keys and values of block {@code src} into block {@code dst}. */
     public void copyBlock(int src, int dst) {
         int n = blockSize * kvDim;
+        Object[] ks = k != null ? k : k16, vs = v != null ? v : v16;
         for (int l = 0; l < layers; l++) {
-            if (k != null) {
-                System.arraycopy(k[l], src * n, k[l], dst * n, n);
-                System.arraycopy(v[l], src * n, v[l], dst * n, n);
-            } else {
-                System.arraycopy(k16[l], src * n, k16[l], dst * n, n);
-                System.arraycopy(v16[l], src * n, v16[l], dst * n, n);
-            }
+            System.arraycopy(ks[l], src * n, ks[l], dst * n, n);
+            System.arraycopy(vs[l], src * n, vs[l], dst * n, n);
         }
     }
 

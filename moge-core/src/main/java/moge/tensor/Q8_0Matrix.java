@@ -8,7 +8,6 @@ import moge.format.DType;
 import moge.format.HugePages;
 import moge.format.Layouts;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
