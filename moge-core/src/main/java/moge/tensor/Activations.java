@@ -14,10 +14,7 @@ public final class Activations {
     private int cols;
     private int offset;
 
-    private float[] evenOdd = new float[0];
-    private boolean evenOddValid;
-
-    private final TokenMajor plainTiles = new TokenMajor(), q8Tiles = new TokenMajor();
+    private final Form plainTiles = new Form(), q8Tiles = new Form(), bf16Groups = new Form(), f32Groups = new Form();
 
     /** The Q4_0 decode form of token 0 (see {@link #q8Lanes}). */
     private final Q8Lanes q8Lanes = new Q8Lanes();
@@ -31,8 +28,8 @@ public final class Activations {
     private Activations[] single = new Activations[0];
     private boolean singleValid;
 
-    /** One token-major form (see {@link #tokenMajor}), cached until the input changes. */
-    private static final class TokenMajor {
+    /** One derived form, cached until the input changes. */
+    private static final class Form {
         float[] v = new float[0];
         int tile;
         boolean valid;
@@ -70,7 +67,8 @@ public final class Activations {
     /** Call after changing data in place. */
     public void invalidate() {
         singleValid = false;
-        evenOddValid = false;
+        bf16Groups.valid = false;
+        f32Groups.valid = false;
         q8Valid = false;
         plainTiles.valid = false;
         q8Tiles.valid = false;
@@ -95,28 +93,49 @@ public final class Activations {
     }
 
     /**
-     * Each chunk of {@code chunk} values reordered as its even-indexed values, then its odd-indexed ones,
-     * matching how a bf16 pair packed in one int splits into two float lanes. A tail shorter than a chunk
-     * stays in natural order.
+     * The tokens in the groups of the few-token tiles ({@link FewTokens#group}), each group's tokens interleaved
+     * chunk by chunk so that a tile reads all of them from one index: chunk k of token j of the group of n
+     * tokens that starts at token g is at {@code g * cols + k * chunk * n + j * chunk}, and the values past the
+     * last whole chunk follow the group's chunks, token after token. Each bf16 chunk ({@link FewTokens#BF16_CHUNK}
+     * values) holds its even-indexed values, then its odd-indexed ones, matching how a bf16 pair packed in one
+     * int splits into two float lanes. One token is a group of its own: the single-token kernel reads this too.
      */
-    public float[] evenOdd(int chunk) {
-        if (evenOddValid) return evenOdd;
+    public float[] groupedBf16() {
+        return grouped(bf16Groups, FewTokens.BF16_CHUNK, true);
+    }
+
+    /** As {@link #groupedBf16}, for float32 weights: chunks of one vector, values in their natural order. */
+    public float[] groupedF32() {
+        return grouped(f32Groups, FewTokens.L, false);
+    }
+
+    private float[] grouped(Form f, int chunk, boolean evenOdd) {
+        if (f.valid) return f.v;
         int n = tokens * cols;
-        if (evenOdd.length < n) evenOdd = new float[n];
-        int half = chunk / 2;
-        for (int t = 0; t < tokens; t++) {
-            int src = offset + t * cols, dst = t * cols;
-            int c = 0;
-            for (; c + chunk <= cols; c += chunk) {
-                for (int i = 0; i < half; i++) {
-                    evenOdd[dst + c + i] = data[src + c + 2 * i];
-                    evenOdd[dst + c + half + i] = data[src + c + 2 * i + 1];
+        if (f.v.length < n) f.v = new float[n];
+        float[] v = f.v;
+        int full = cols - cols % chunk, tail = cols - full, half = chunk / 2;
+        for (int g = 0; g < tokens; ) {
+            int size = FewTokens.group(tokens, g), base = g * cols;
+            for (int j = 0; j < size; j++) {
+                int src = offset + (g + j) * cols;
+                for (int c = 0; c < full; c += chunk) {
+                    int dst = base + c * size + j * chunk;
+                    if (!evenOdd) {
+                        System.arraycopy(data, src + c, v, dst, chunk);
+                        continue;
+                    }
+                    for (int i = 0; i < half; i++) {
+                        v[dst + i] = data[src + c + 2 * i];
+                        v[dst + half + i] = data[src + c + 2 * i + 1];
+                    }
                 }
+                System.arraycopy(data, src + full, v, base + size * full + j * tail, tail);
             }
-            for (; c < cols; c++) evenOdd[dst + c] = data[src + c];
+            g += size;
         }
-        evenOddValid = true;
-        return evenOdd;
+        f.valid = true;
+        return v;
     }
 
     /**
@@ -133,7 +152,7 @@ public final class Activations {
         return tiles(q8Tiles, tile, q8Grid(), 0);
     }
 
-    private float[] tiles(TokenMajor f, int tile, float[] src, int srcOff) {
+    private float[] tiles(Form f, int tile, float[] src, int srcOff) {
         if (f.valid && f.tile == tile) return f.v;
         int tiles = (tokens + tile - 1) / tile;
         int n = tiles * tile * cols;

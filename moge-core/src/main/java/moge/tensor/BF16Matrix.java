@@ -38,21 +38,21 @@ final class BF16Matrix extends Matrix {
     @Override
     public void prepare(Activations x) {
         if (gemm(x.tokens())) x.tokenMajor(Gemm.TILE);
-        else x.evenOdd(CHUNK);
+        else x.groupedBf16();
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
         if (T > 1 && !gemm(T)) {
-            FewTokens.bf16(data, cols, x.evenOdd(CHUNK), T, y, yStride, yOff, r0, r1);
+            FewTokens.bf16(data, cols, x.groupedBf16(), T, y, yStride, yOff, r0, r1);
             return;
         }
         if (T > 1) {
             Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }
-        float[] xp = x.evenOdd(CHUNK);
+        float[] xp = x.groupedBf16();
         int r = r0;
         float[] lanes = new float[4 * L];
         for (; r + 4 <= r1; r += 4) dot4(r, xp, 0, y, yOff + r, lanes);

@@ -28,13 +28,14 @@ final class F32Matrix extends Matrix {
     @Override
     public void prepare(Activations x) {
         if (gemm(x.tokens())) x.tokenMajor(Gemm.TILE);
+        else if (x.tokens() > 1) x.groupedF32();
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
         if (T > 1 && !gemm(T)) {
-            FewTokens.f32(data, cols, x.data(), x.offset(), T, y, yStride, yOff, r0, r1);
+            FewTokens.f32(data, cols, x.groupedF32(), T, y, yStride, yOff, r0, r1);
             return;
         }
         if (T > 1) {
