@@ -1,6 +1,7 @@
 package moge.tensor;
 
 import java.util.Arrays;
+import java.util.function.IntBinaryOperator;
 
 /**
  * The input of a matrix product: T rows of {@code cols} floats, plus the derived forms that kernels read
@@ -14,7 +15,8 @@ public final class Activations {
     private int cols;
     private int offset;
 
-    private final Form plainTiles = new Form(), q8Tiles = new Form(), bf16Groups = new Form(), f32Groups = new Form();
+    private final Form plainTiles = new Form(), q8Tiles = new Form(), bf16Groups = new Form(), f32Groups = new Form(),
+            fours = new Form();
 
     /** The Q4_0 decode form of token 0 (see {@link #q8Lanes}). */
     private final Q8Lanes q8Lanes = new Q8Lanes();
@@ -69,6 +71,7 @@ public final class Activations {
         singleValid = false;
         bf16Groups.valid = false;
         f32Groups.valid = false;
+        fours.valid = false;
         q8Valid = false;
         plainTiles.valid = false;
         q8Tiles.valid = false;
@@ -101,22 +104,28 @@ public final class Activations {
      * int splits into two float lanes. One token is a group of its own: the single-token kernel reads this too.
      */
     public float[] groupedBf16() {
-        return grouped(bf16Groups, FewTokens.BF16_CHUNK, true);
+        return grouped(bf16Groups, FewTokens.BF16_CHUNK, true, FewTokens::group);
     }
 
     /** As {@link #groupedBf16}, for float32 weights: chunks of one vector, values in their natural order. */
     public float[] groupedF32() {
-        return grouped(f32Groups, FewTokens.L, false);
+        return grouped(f32Groups, FewTokens.L, false, FewTokens::group);
     }
 
-    private float[] grouped(Form f, int chunk, boolean evenOdd) {
+    /** As {@link #groupedF32}, in groups of four tokens and the last T % 4 one by one (Q8_0's few-token kernel). */
+    public float[] groupedFours() {
+        return grouped(fours, FewTokens.L, false, (T, t) -> T - t >= 4 ? 4 : 1);
+    }
+
+    /** @param groupOf the size of the group that starts at token t of T */
+    private float[] grouped(Form f, int chunk, boolean evenOdd, IntBinaryOperator groupOf) {
         if (f.valid) return f.v;
         int n = tokens * cols;
         if (f.v.length < n) f.v = new float[n];
         float[] v = f.v;
         int full = cols - cols % chunk, tail = cols - full, half = chunk / 2;
         for (int g = 0; g < tokens; ) {
-            int size = FewTokens.group(tokens, g), base = g * cols;
+            int size = groupOf.applyAsInt(tokens, g), base = g * cols;
             for (int j = 0; j < size; j++) {
                 int src = offset + (g + j) * cols;
                 for (int c = 0; c < full; c += chunk) {

@@ -255,21 +255,31 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * its order, so a token's result is the one it gets alone, whatever its batch.
      */
     @Override
+    void prepareFew(Activations x) {
+        super.prepareFew(x);
+        if (!roundActivations && FAST && x.tokens() >= 4) x.groupedFours();
+    }
+
+    @Override
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (roundActivations || !FAST) {
             super.matmulFew(x, y, yStride, yOff, r0, r1);
             return;
         }
         int T = x.tokens(), xo = x.offset(), t = 0;
-        float[] xs = x.data(), lanes = new float[L];
+        float[] xs = x.data(), xg = T >= 4 ? x.groupedFours() : null, lanes = new float[L];
         for (; t + 4 <= T; t += 4) {
-            for (int r = r0; r < r1; r++) dot1x4(r, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
+            for (int r = r0; r < r1; r++) dot1x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
         }
         for (; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
     }
 
-    /** Row r against tokens at xo + j * cols (j < 4), into y[yo + j * yStride]. */
-    private void dot1x4(int r, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+    /**
+     * Row r against four tokens, into y[yo + j * yStride]: the whole groups from their interleaved form at xb
+     * ({@link Activations#groupedFours}: one index, so C2 checks its bounds once per slice rather than once per
+     * token), the tail from the plain form, token j at xo + j * cols.
+     */
+    private void dot1x4(int r, float[] xg, int xb, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
         int x1 = xo + cols, x2 = x1 + cols, x3 = x2 + cols;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         long q = byteOf(r, 0), step = r < quadRows ? 4 : 1;
@@ -280,11 +290,11 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
                     FloatVector w = slice(v, k);
-                    int o = c + k * L;
-                    p0 = w.fma(FloatVector.fromArray(FS, x, xo + o), p0);
-                    p1 = w.fma(FloatVector.fromArray(FS, x, x1 + o), p1);
-                    p2 = w.fma(FloatVector.fromArray(FS, x, x2 + o), p2);
-                    p3 = w.fma(FloatVector.fromArray(FS, x, x3 + o), p3);
+                    int xi = xb + 4 * (c + k * L);
+                    p0 = w.fma(FloatVector.fromArray(FS, xg, xi), p0);
+                    p1 = w.fma(FloatVector.fromArray(FS, xg, xi + L), p1);
+                    p2 = w.fma(FloatVector.fromArray(FS, xg, xi + 2 * L), p2);
+                    p3 = w.fma(FloatVector.fromArray(FS, xg, xi + 3 * L), p3);
                 }
                 FloatVector d = half(scaleAt(r, c / 32 + blk));
                 a0 = p0.fma(d, a0);

@@ -32,7 +32,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         if (roundActivations && llamaOrder()) {
             x.q8Grid();
         } else if (T > 1 && T <= fewTokens) {
-            for (int t = 0; t < T; t++) prepareOne(x.token(t));
+            prepareFew(x);
         } else if (T > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
         } else {
@@ -71,6 +71,11 @@ abstract class RepackedBlockMatrix extends Matrix {
     /** y[yOff + r] = dot(row r, token t of x) in llama.cpp's order, for rows r in [r0, r1); see {@link #llamaOrder}. */
     void matmulLlama(Activations x, int t, float[] y, int yOff, int r0, int r1) {
         throw new UnsupportedOperationException();
+    }
+
+    /** Builds what {@link #matmulFew} reads: by default each token's single-token form. */
+    void prepareFew(Activations x) {
+        for (int t = 0; t < x.tokens(); t++) prepareOne(x.token(t));
     }
 
     /** A few tokens (2 up to fewTokens): by default one single-token pass per token. */
