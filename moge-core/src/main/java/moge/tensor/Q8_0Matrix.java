@@ -249,17 +249,17 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
     }
 
-    /**
-     * A few tokens: each weight slice is widened to float once and multiplied into four tokens' sums, since
-     * widening, not the FMA, is what a pass costs. Each (row, token) sum takes the steps of {@link #dot1} in
-     * its order, so a token's result is the one it gets alone, whatever its batch.
-     */
     @Override
     void prepareFew(Activations x) {
         super.prepareFew(x);
         if (!roundActivations && FAST && x.tokens() >= 4) x.groupedFours();
     }
 
+    /**
+     * A few tokens: each weight slice is widened to float once and multiplied into four tokens' sums, since
+     * widening, not the FMA, is what a pass costs. Each (row, token) sum takes the steps of {@link #dot1} in
+     * its order, so a token's result is the one it gets alone, whatever its batch.
+     */
     @Override
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (roundActivations || !FAST) {
