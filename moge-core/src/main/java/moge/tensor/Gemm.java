@@ -34,9 +34,9 @@ final class Gemm {
     /**
      * Whether T tokens run faster here than in the register tiles of {@link FewTokens}, whose cost grows with T
      * while this one's grows with whole tiles: from {@code minTokens} on, when padding T to whole tiles adds less
-     * than {@code maxPadding} (BF16 2048x2048 on AVX2, 1 / 2 threads: 16 tokens 22.8 / 12.0 ms here vs 20.9 /
-     * 11.2 there, 32 tokens 34.2 / 18.1 vs 40.5 / 20.5, 64 tokens 66.7 / 33.5 vs 80.5 / 40.7; F32 16 tokens
-     * 23.1 / 12.6 vs 27.1 / 14.6).
+     * than {@code maxPadding} (eight BF16 2048x2048 matrices on AVX2, 2 threads: 16 tokens 11.5-14.1 ms here
+     * vs 9.2-10.1 there, 32 tokens 17.5-18.0 vs 17.2-17.6, 48 tokens 24-25 vs 26-28, 64 tokens 30 vs 35-39;
+     * F32 16 tokens 12.6 vs 14.6).
      */
     static boolean wins(int T, int minTokens, double maxPadding) {
         if (T > FewTokens.MAX) return true;
