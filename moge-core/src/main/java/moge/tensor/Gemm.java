@@ -36,7 +36,7 @@ final class Gemm {
      * while this one's grows with whole tiles: from {@code minTokens} on, when padding T to whole tiles adds less
      * than {@code maxPadding} (eight BF16 2048x2048 matrices on AVX2, 2 threads: 16 tokens 11.5-14.1 ms here
      * vs 9.2-10.1 there, 32 tokens 17.5-18.0 vs 17.2-17.6, 48 tokens 24-25 vs 26-28, 64 tokens 30 vs 35-39;
-     * F32 16 tokens 12.6 vs 14.6).
+     * F32, measured before that change: 16 tokens 12.6 vs 14.6).
      */
     static boolean wins(int T, int minTokens, double maxPadding) {
         if (T > FewTokens.MAX) return true;
