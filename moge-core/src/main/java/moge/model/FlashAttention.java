@@ -144,12 +144,13 @@ final class FlashAttention {
             // many queries (prefill: the cache is in cache by then, and every tile would copy it again), else
             // gathered into scratch, one sequential run per block (decode reads it from DRAM once per token)
             int at = seq.offset(j0, kh);
-            boolean inPlace = !half && s.k32 != null && seq.offset(j0 + nk - 1, kh) == at + (nk - 1) * d;
+            boolean run = seq.offset(j0 + nk - 1, kh) == at + (nk - 1) * d;
+            boolean inPlace = !half && s.k32 != null && run;
             float[] K = inPlace ? s.k32 : s.kb, V = inPlace ? s.v32 : s.vb;
             if (inPlace) {
                 s.at = at;
             } else {
-                gather(s, seq, j0, nk, kh, d);
+                gather(s, seq, j0, nk, kh, d, at, run);
                 s.at = 0;
             }
             for (int j = 0; j < nk; j += step) {
@@ -360,14 +361,13 @@ final class FlashAttention {
     }
 
     /**
-     * Keys and values j0 .. j0 + nk - 1 of KV head {@code head} into s.kb, s.vb as floats. Within a cache block a
+     * Keys and values j0 .. j0 + nk - 1 of KV head {@code head} into s.kb, s.vb as floats; the first starts at
+     * {@code from}, and {@code run} says whether all lie in one run after it. Within a cache block a
      * head's keys are contiguous ({@link KvCache#offset}), so a softmax block that is one cache block comes in one
      * sequential run: for a decode step, from DRAM, that beat reading the cache in place (16 sequences at position
      * 2048: 10.7-11.0 against 13.7-13.9 ms per layer), and it widens a float16 cache once per key.
      */
-    private static void gather(Scratch s, KvSequence seq, int j0, int nk, int head, int d) {
-        int from = seq.offset(j0, head);
-        boolean run = seq.offset(j0 + nk - 1, head) == from + (nk - 1) * d;
+    private static void gather(Scratch s, KvSequence seq, int j0, int nk, int head, int d, int from, boolean run) {
         for (int jb = 0; jb < nk; ) {
             int src = jb == 0 ? from : seq.offset(j0 + jb, head), n = run ? nk * d : d, dst = jb * d;
             if (s.k32 != null) {
