@@ -22,6 +22,8 @@ final class BF16Matrix extends Matrix {
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
     private static final int CHUNK = 2 * L;
+    /** Token counts for {@link Bf16TokenLanes}: [LANES_FROM, LANES_UNTIL) (see {@link #tokenMajor}). */
+    private static final int LANES_FROM = 14, LANES_UNTIL = 48;
 
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
     private final Gemm.Source source = this::decode;
@@ -37,19 +39,20 @@ final class BF16Matrix extends Matrix {
 
     @Override
     public void prepare(Activations x) {
-        if (gemm(x.tokens())) x.tokenMajor(Gemm.TILE);
+        if (tokenMajor(x.tokens())) x.tokenMajor(Gemm.TILE);
         else x.groupedBf16();
     }
 
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens();
-        if (T > 1 && !gemm(T)) {
+        if (T > 1 && !tokenMajor(T)) {
             FewTokens.bf16(data, cols, x.groupedBf16(), T, y, yStride, yOff, r0, r1);
             return;
         }
         if (T > 1) {
-            Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
+            if (T < LANES_UNTIL) Bf16TokenLanes.matmul(data, cols, x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
+            else Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
             return;
         }
         float[] xp = x.groupedBf16();
@@ -59,9 +62,16 @@ final class BF16Matrix extends Matrix {
         for (; r < r1; r++) y[yOff + r] = dot1(r, xp, 0, lanes);
     }
 
-    /** Few tokens (verification, small decode batches) run in register tiles; past 16, whole tiles of the GEMM win. */
-    private static boolean gemm(int T) {
-        return Gemm.wins(T, 17, 1.2);
+    /**
+     * Up to 13 tokens (verification, small decode batches) run in the register tiles of {@link FewTokens}; from 14
+     * to 47 the token-lane product, which reads the weights in place; from 48 on the panel GEMM. Eight BF16
+     * matrices on AVX2, 2 threads, alternating builds: 6144x1536 at 16 tokens 22.1-24.4 ms in the tiles against
+     * 19.3-19.5 in lanes, 1536x6144 20.4-21.2 vs 18.0-18.3, 1536x1536 5.5-5.6 vs 4.6-4.8; at 32 tokens 42.3-44.9 ms
+     * in the GEMM vs 36.4-38.6; 14 tokens about even, 12 tokens 15-18 ms in the tiles vs 18-20; from 48 tokens
+     * the GEMM, whose panels serve 64 tokens, is as fast or faster.
+     */
+    private static boolean tokenMajor(int T) {
+        return T >= LANES_FROM;
     }
 
     private void dot4(int r, float[] xp, int xo, float[] y, int yo, float[] lanes) {

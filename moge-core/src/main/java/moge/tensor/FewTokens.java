@@ -29,8 +29,8 @@ import java.nio.ByteOrder;
  */
 final class FewTokens {
     /**
-     * Never more tokens than this (past it the panel GEMM always wins); from 16 tokens on the formats choose by
-     * {@link Gemm#wins}.
+     * Never more tokens than this (past it the panel GEMM always wins); F32 chooses by {@link Gemm#wins} from 16
+     * tokens on, BF16 takes these tiles up to 13 tokens and {@link Bf16TokenLanes} from 14.
      */
     static final int MAX = 64;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;

@@ -34,9 +34,9 @@ final class Gemm {
     /**
      * Whether T tokens run faster here than in the register tiles of {@link FewTokens}, whose cost grows with T
      * while this one's grows with whole tiles: from {@code minTokens} on, when padding T to whole tiles adds less
-     * than {@code maxPadding} (eight BF16 2048x2048 matrices on AVX2, 2 threads: 16 tokens 11.5-14.1 ms here
-     * vs 9.2-10.1 there, 32 tokens 17.5-18.0 vs 17.2-17.6, 48 tokens 24-25 vs 26-28, 64 tokens 30 vs 35-39;
-     * F32, measured before that change: 16 tokens 12.6 vs 14.6).
+     * than {@code maxPadding} (F32: 16 tokens 12.6 ms here vs 14.6 there, eight 2048x2048 matrices on AVX2,
+     * 2 threads). BF16 chooses by token count instead, with {@link Bf16TokenLanes} between the tiles and this
+     * (see BF16Matrix.tokenMajor).
      */
     static boolean wins(int T, int minTokens, double maxPadding) {
         if (T > FewTokens.MAX) return true;
