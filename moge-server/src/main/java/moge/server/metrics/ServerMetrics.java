@@ -27,7 +27,7 @@ public final class ServerMetrics implements SchedulerObserver {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Counter promptTokens, generatedTokens, prefixLookedUp, prefixHit, steps, stepTokens;
-    private final Timer ttft, itl;
+    private final Timer ttft, itl, forward;
 
     public ServerMetrics() {
         promptTokens = Counter.builder("moge.prompt.tokens").description("Prompt tokens run through the model (cached ones excluded)")
@@ -40,6 +40,8 @@ public final class ServerMetrics implements SchedulerObserver {
         steps = Counter.builder("moge.scheduler.steps").description("Forward passes run by the scheduler").register(registry);
         stepTokens = Counter.builder("moge.scheduler.step.tokens").description("Tokens in all forward passes (batch occupancy)")
                 .baseUnit("tokens").register(registry);
+        // the share of wall time the model computes (its sum over a run's duration) separates model speed from queueing
+        forward = Timer.builder("moge.scheduler.forward").description("Forward passes: time in the model per step").register(registry);
         ttft = Timer.builder("moge.time.to.first.token").description("From request arrival to its first generated token")
                 .serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
         itl = Timer.builder("moge.inter.token.latency").description("Between consecutive generated tokens of one request")
@@ -143,5 +145,6 @@ public final class ServerMetrics implements SchedulerObserver {
     public void step(int tokens, int sequences, long nanos) {
         steps.increment();
         stepTokens.increment(tokens);
+        forward.record(nanos, TimeUnit.NANOSECONDS);
     }
 }

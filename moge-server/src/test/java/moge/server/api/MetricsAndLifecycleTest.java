@@ -39,6 +39,11 @@ class MetricsAndLifecycleTest {
             assertThat(t).contains("moge_time_to_first_token_seconds_bucket{le=\"0.1\"}");
             assertThat(t).contains("moge_time_to_first_token_seconds_count 2");
             assertThat(t).contains("moge_inter_token_latency_seconds_count 8");
+            // one forward-time sample per scheduler step, and some time in them
+            double steps = metric(t, "moge_scheduler_steps_total"), forwards = metric(t, "moge_scheduler_forward_seconds_count");
+            assertThat(steps).isPositive();
+            assertThat(forwards).isEqualTo(steps);
+            assertThat(metric(t, "moge_scheduler_forward_seconds_sum")).isPositive();
         }
     }
 
@@ -161,5 +166,12 @@ class MetricsAndLifecycleTest {
         HttpTestClient.Reply r = running.get(30, TimeUnit.SECONDS);
         assertThat(r.status()).isEqualTo(503);
         assertThat(r.error().path("message").asText()).contains("shutting down");
+    }
+
+    private static double metric(String text, String name) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).trim());
+        }
+        throw new AssertionError("no " + name + " in /metrics");
     }
 }
