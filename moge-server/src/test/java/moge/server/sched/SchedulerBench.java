@@ -15,9 +15,11 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The scheduler's own throughput, without HTTP: N sequences decoding together (not a test; run by hand):
- * {@code java -cp ... moge.server.sched.SchedulerBench MODEL_DIR THREADS TOKENS 1,4,16 [ROUNDS]}.
+ * {@code java -cp ... moge.server.sched.SchedulerBench MODEL_DIR THREADS TOKENS 1,4,16 [ROUNDS [PROMPT_TOKENS]]}.
  */
 public final class SchedulerBench {
+    private static int prompt = 32;
+
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         int threads = Integer.parseInt(args[1]);
@@ -25,6 +27,7 @@ public final class SchedulerBench {
         try (LoadedModel lm = ModelLoader.load(dir); Model m = new Model(lm.config, lm.weights, threads, 256)) {
             int vocab = lm.config.vocabSize();
             int rounds = args.length > 4 ? Integer.parseInt(args[4]) : 3;
+            prompt = args.length > 5 ? Integer.parseInt(args[5]) : 32;
             run(lm, m, 1, 16, vocab); // warm-up
             String[] levels = args[3].split(",");
             double[][] rates = new double[levels.length][rounds];
@@ -81,7 +84,7 @@ public final class SchedulerBench {
             });
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) {
-                int[] p = new int[32];
+                int[] p = new int[prompt];
                 for (int j = 0; j < p.length; j++) p[j] = 20 + r.nextInt(vocab - 20);
                 s.submit(p, new GenerationParams(tokens, SamplerParams.greedy(), new int[0], List.of(), true, -1, Long.MAX_VALUE, true), null, l);
             }
