@@ -64,8 +64,28 @@ def one_request(url, body):
     return ttft, total, usage["completion_tokens"] if usage else 0, timings
 
 
+def server_counters(url):
+    """The server's cumulative prompt tokens, generated tokens and forward-pass seconds (None if /metrics is absent)."""
+    u = urllib.parse.urlparse(url)
+    try:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode("utf-8")
+        conn.close()
+    except OSError:
+        return None
+    names = ("moge_prompt_tokens_total", "moge_generation_tokens_total", "moge_scheduler_forward_seconds_sum")
+    got = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in names:
+            got[name] = float(value)
+    return got
+
+
 def run_load(url, concurrency, requests, max_tokens, prompt_words, seed):
     results, errors = [], []
+    before = server_counters(url)
     lock = threading.Lock()
 
     def client(i):
@@ -93,6 +113,14 @@ def run_load(url, concurrency, requests, max_tokens, prompt_words, seed):
     print("concurrency %2d: %3d requests, %d errors, %6d tokens in %6.2f s = %7.1f tok/s aggregate; "
           "TTFT p50 %6.1f ms p99 %6.1f ms" % (concurrency, len(results), len(errors), tokens, wall, tokens / wall,
                                                percentile(ttfts, 50) * 1000, percentile(ttfts, 99) * 1000))
+    after = server_counters(url)
+    key, fwd = "moge_prompt_tokens_total", "moge_scheduler_forward_seconds_sum"
+    if before and after and results and key in after:
+        # where the time went: prompt tokens cost compute too, and a model that is not busy waits on something else
+        line = "%.1f prompt tokens per request (after the prefix cache)" % ((after[key] - before.get(key, 0)) / len(results))
+        if fwd in after:
+            line += ", model busy %.0f%% of the wall time" % (100.0 * (after[fwd] - before.get(fwd, 0)) / wall)
+        print("                " + line)
     for e in errors[:3]:
         print("  error:", e)
     return tokens / wall
@@ -132,6 +160,8 @@ def main():
     ap.add_argument("--requests", type=int, default=4, help="requests per client")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--prompt-words", type=int, default=32)
+    ap.add_argument("--prompt-tokens", type=int, default=0,
+                    help="size the user message to about this many tokens instead (measured on the server's tokenizer)")
     ap.add_argument("--prefix-tokens", type=int, default=0, help="run the shared-system-prompt TTFT test instead")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds over the concurrency levels (medians)")
@@ -142,6 +172,9 @@ def main():
     if a.prefix_tokens > 0:
         run_prefix(a.url, a.prefix_tokens, a.requests, a.seed)
         return
+    if a.prompt_tokens > 0:
+        a.prompt_words = max(1, round(a.prompt_tokens / tokens_per_word(a.url)))
+        print("user messages of %d words (about %d tokens)" % (a.prompt_words, a.prompt_tokens))
     levels = [int(x) for x in a.concurrency.split(",")]
     rates = {c: [] for c in levels}
     # a warm-up so that the first measured run does not pay for JIT compilation

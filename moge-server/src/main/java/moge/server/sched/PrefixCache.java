@@ -5,7 +5,9 @@ import moge.model.KvCache;
 import moge.model.KvSequence;
 
 import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -14,6 +16,10 @@ import java.util.Map;
  * and keeps its own tokens for an exact check, so a hit means the same tokens at the same positions and
  * therefore the same keys and values. Registered blocks stay in the cache after their last sequence ends
  * (the allocator keeps them on an LRU list) until the allocator needs them for something else.
+ * <p>Past the last whole matching block, a prompt that agrees with a registered block (same prefix before
+ * it) on its first tokens gets a private copy of that block and skips those tokens too, as llama.cpp's
+ * token-level cache reuse does: a chat template's opening or the tail of an earlier turn rarely fills a
+ * block, and recomputing it costs more than copying one block's keys and values.
  * Scheduler thread only.
  */
 public final class PrefixCache {
@@ -35,6 +41,8 @@ public final class PrefixCache {
     private final KvCache cache;
     private final boolean enabled;
     private final Map<Long, Entry> byHash = new HashMap<>();
+    /** Registered blocks by their parent's first hash (0 for a first block), for partial matches. */
+    private final Map<Long, List<Entry>> byParent = new HashMap<>();
     private final Entry[] byBlock;
     private long lookedUp, hit;
 
@@ -68,8 +76,10 @@ public final class PrefixCache {
 
     /**
      * Adopts into the empty {@code seq} the longest run of cached blocks that starts {@code tokens} and
-     * covers at most {@code maxTokens} tokens, and sets its length to match; stores the chain hashes of the
-     * adopted blocks in {@code h1}/{@code h2}. Returns the number of tokens covered.
+     * covers at most {@code maxTokens} tokens, then copies the block that agrees longest with the tokens after
+     * them (if any) into a private block, and sets its length to match; stores the chain hashes of the
+     * adopted whole blocks in {@code h1}/{@code h2}. Returns the number of tokens covered (whole blocks:
+     * that divided by the block size, rounded down).
      */
     public int attach(int[] tokens, int maxTokens, KvSequence seq, long[] h1, long[] h2) {
         int bs = cache.blockSize;
@@ -86,10 +96,43 @@ public final class PrefixCache {
             h2[i] = p2 = h[1];
             matched++;
         }
-        seq.setLength(matched * bs);
+        int covered = matched * bs + (enabled ? copyPartial(tokens, matched, Math.min(bs, maxTokens - matched * bs), p1, p2, seq) : 0);
+        seq.setLength(covered);
         lookedUp += maxTokens;
-        hit += (long) matched * bs;
-        return matched * bs;
+        hit += covered;
+        return covered;
+    }
+
+    /**
+     * Copies the registered block (child of p1/p2) whose first tokens agree longest with the {@code room}
+     * tokens after block {@code index} into a new block of {@code seq}; returns how many tokens it covers.
+     */
+    private int copyPartial(int[] tokens, int index, int room, long p1, long p2, KvSequence seq) {
+        if (room <= 0) return 0;
+        int bs = cache.blockSize, from = index * bs, best = 0;
+        Entry source = null;
+        for (Entry e : byParent.getOrDefault(p1, List.of())) {
+            if (e.p1 != p1 || e.p2 != p2) continue;
+            int n = 0;
+            while (n < room && e.tokens[n] == tokens[from + n]) n++;
+            if (n > best) {
+                best = n;
+                source = e;
+            }
+        }
+        if (source == null) return 0;
+        BlockAllocator a = cache.allocator;
+        int block = source.block;
+        a.retain(block); // so that allocating the copy cannot evict the source
+        try {
+            seq.reserve(from + bs);
+            cache.copyBlock(block, seq.block(index));
+            return best;
+        } catch (moge.MogeException full) {
+            return 0;
+        } finally {
+            a.release(block);
+        }
     }
 
     /**
@@ -112,6 +155,7 @@ public final class PrefixCache {
             if (a.isCached(block) || byHash.containsKey(h[0])) continue;
             Entry e = new Entry(h[0], h[1], p1, p2, block, Arrays.copyOfRange(tokens, i * bs, (i + 1) * bs));
             byHash.put(h[0], e);
+            byParent.computeIfAbsent(p1, k -> new ArrayList<>()).add(e);
             byBlock[block] = e;
             a.markCached(block);
         }
@@ -123,6 +167,8 @@ public final class PrefixCache {
         if (e == null) return;
         byBlock[block] = null;
         byHash.remove(e.h1, e);
+        List<Entry> siblings = byParent.get(e.p1);
+        if (siblings != null && siblings.remove(e) && siblings.isEmpty()) byParent.remove(e.p1);
     }
 
     /** Two independent 64-bit chains over the parent hash and the block's tokens. */

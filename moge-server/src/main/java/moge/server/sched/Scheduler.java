@@ -295,7 +295,7 @@ public final class Scheduler implements AutoCloseable {
                 break;
             }
             queue.pollFirst();
-            s.hashedBlocks = kv.blockCount();
+            s.hashedBlocks = cached / bs; // whole blocks only: a partly reused block is hashed once it fills
             observer.prefixLookup(s.promptLength() - 1, cached);
             s.start(kv, cached);
             running.add(s);

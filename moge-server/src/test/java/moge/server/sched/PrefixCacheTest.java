@@ -32,7 +32,7 @@ class PrefixCacheTest {
     }
 
     @Test
-    void fullBlocksOfAPrefixAreSharedPartialOnesAreNot() {
+    void fullBlocksOfAPrefixAreSharedAndAPartlyMatchingBlockIsCopied() {
         KvCache c = cache(16);
         PrefixCache pc = new PrefixCache(c, true);
         int[] a = tokens(1, 10); // two full blocks and a partial one
@@ -52,15 +52,45 @@ class PrefixCacheTest {
         assertThat(g1[1]).isEqualTo(h1[1]);
         assertThat(c.allocator.refCount(sa.block(0))).isEqualTo(2);
 
+        // keys and values of a's second block, to see them copied
+        float[] k0 = c.keys(0);
+        int n = BS * c.kvDim, second = sa.block(1) * n;
+        for (int i = 0; i < n; i++) k0[second + i] = 1000 + i;
+
         int[] d = a.clone();
-        d[5] = (d[5] + 1) % 64; // differs in the second block: only the first is shared
+        d[5] = (d[5] + 1) % 64; // differs in the second block: the first is shared, one more token is copied
         KvSequence sd = c.newSequence();
-        assertThat(pc.attach(d, d.length - 1, sd, new long[4], new long[4])).isEqualTo(4);
+        assertThat(pc.attach(d, d.length - 1, sd, new long[4], new long[4])).isEqualTo(5);
+        assertThat(sd.length()).isEqualTo(5);
+        assertThat(sd.block(0)).isEqualTo(sa.block(0));
+        assertThat(sd.block(1)).isNotEqualTo(sa.block(1)); // a private copy: d's own keys go there next
+        assertThat(c.allocator.refCount(sa.block(1))).isEqualTo(2); // a and b, not d
+        assertThat(c.allocator.isCached(sd.block(1))).isFalse();
+        for (int i = 0; i < n; i++) assertThat(k0[sd.block(1) * n + i]).isEqualTo(1000 + i);
 
         int[] e = a.clone();
         e[0] = (e[0] + 1) % 64; // differs at the start: nothing
         assertThat(pc.attach(e, e.length - 1, c.newSequence(), new long[4], new long[4])).isZero();
-        assertThat(pc.hitTokens()).isEqualTo(12);
+        assertThat(pc.hitTokens()).isEqualTo(13);
+    }
+
+    @Test
+    void aPartialCopyNeverEvictsItsSource() {
+        KvCache c = cache(1);
+        PrefixCache pc = new PrefixCache(c, true);
+        int[] a = tokens(7, 4);
+        KvSequence sa = filled(c, a);
+        pc.register(a, sa, 0, new long[1], new long[1]);
+        sa.release(); // the only block: idle, cached
+        int[] b = a.clone();
+        b[3] = (b[3] + 1) % 64;
+        KvSequence sb = c.newSequence();
+        // a copy needs a second block; the only candidate for eviction is the source itself
+        assertThat(pc.attach(b, b.length, sb, new long[1], new long[1])).isZero();
+        assertThat(sb.blockCount()).isZero();
+        assertThat(pc.size()).isEqualTo(1);
+        assertThat(c.allocator.idleCached()).isEqualTo(1);
+        assertThat(pc.attach(a, a.length, c.newSequence(), new long[1], new long[1])).isEqualTo(4);
     }
 
     @Test
@@ -69,8 +99,10 @@ class PrefixCacheTest {
         PrefixCache pc = new PrefixCache(c, true);
         int[] a = tokens(2, 8);
         pc.register(a, filled(c, a), 0, new long[3], new long[3]);
-        // the same 8 tokens again: at most 7 may come from the cache, so only the first block does
-        assertThat(pc.attach(a, 7, c.newSequence(), new long[3], new long[3])).isEqualTo(4);
+        // the same 8 tokens again: at most 7 may come from the cache, the first block shared and 3 tokens copied
+        KvSequence again = c.newSequence();
+        assertThat(pc.attach(a, 7, again, new long[3], new long[3])).isEqualTo(7);
+        assertThat(again.length()).isEqualTo(7);
     }
 
     @Test

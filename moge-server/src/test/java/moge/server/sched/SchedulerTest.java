@@ -178,10 +178,11 @@ class SchedulerTest {
                 c.await();
                 GenerationResult alone = ref.ids(p, 6, List.of());
                 assertThat(c.ids).containsExactly(boxed(alone.generatedIds()));
-                // 70 shared tokens = 4 full blocks of 16; the first request finds nothing
-                assertThat(c.result.cachedTokens()).isEqualTo(turn == 0 ? 0 : 64);
+                // 70 shared tokens = 4 full blocks of 16 shared and 6 tokens copied from an earlier turn's fifth
+                // block (the turns differ from token 70 on); the first request finds nothing
+                assertThat(c.result.cachedTokens()).isEqualTo(turn == 0 ? 0 : 70);
             }
-            assertThat(s.prefixHitTokens()).isEqualTo(128);
+            assertThat(s.prefixHitTokens()).isEqualTo(140);
             awaitIdle(s);
             assertThat(s.kvBlocksUsed()).isZero();
             assertThat(s.kvBlocksCached()).isGreaterThanOrEqualTo(4);
@@ -199,8 +200,9 @@ class SchedulerTest {
             s.submit(p, greedy(5), null, b);
             b.await();
             assertThat(b.ids).isEqualTo(a.ids);
-            assertThat(b.result.cachedTokens()).isEqualTo(32);
-            assertThat(b.result.promptProcessed()).isEqualTo(16);
+            // two whole blocks shared, 15 tokens of the third copied: only the last token runs
+            assertThat(b.result.cachedTokens()).isEqualTo(47);
+            assertThat(b.result.promptProcessed()).isEqualTo(1);
         }
     }
 
