@@ -6,7 +6,9 @@
 
 Each client sends streaming chat requests one after another (ignore_eos, so every request generates
 exactly --max-tokens tokens) and records the time to the first content chunk. Reports aggregate generation
-tokens/s (all completion tokens / wall time), TTFT p50/p99 and the server's own timings.
+tokens/s (all completion tokens / wall time), TTFT p50/p99 and the server's own timings, and from the
+server's /metrics the prompt tokens it ran per request (after the prefix cache) and the share of the wall
+time its model was computing. --prompt-tokens N sizes the user message by tokens instead of words.
 """
 import argparse
 import http.client
