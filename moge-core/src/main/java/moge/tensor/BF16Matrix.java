@@ -140,7 +140,12 @@ final class BF16Matrix extends Matrix {
     }
 
     private float bf16(long byteOffset) {
-        return Float.intBitsToFloat((data.get(Layouts.I16, byteOffset) & 0xFFFF) << 16);
+        return bf16(data, byteOffset);
+    }
+
+    /** The bf16 value at byteOffset of w, as a float. */
+    static float bf16(MemorySegment w, long byteOffset) {
+        return Float.intBitsToFloat((w.get(Layouts.I16, byteOffset) & 0xFFFF) << 16);
     }
 
     private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {

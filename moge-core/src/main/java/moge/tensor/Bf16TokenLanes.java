@@ -79,16 +79,16 @@ final class Bf16TokenLanes {
         if (c < cols) { // an odd column count: the last column alone, still in ascending order
             long cb = (long) c * 2;
             FloatVector xa = FloatVector.fromArray(FS, xt, xo), xb = FloatVector.fromArray(FS, xt, xo + L);
-            FloatVector e = FloatVector.broadcast(FS, bf16(w, b0 + cb));
+            FloatVector e = FloatVector.broadcast(FS, BF16Matrix.bf16(w, b0 + cb));
             a00 = e.fma(xa, a00);
             a01 = e.fma(xb, a01);
-            e = FloatVector.broadcast(FS, bf16(w, b1 + cb));
+            e = FloatVector.broadcast(FS, BF16Matrix.bf16(w, b1 + cb));
             a10 = e.fma(xa, a10);
             a11 = e.fma(xb, a11);
-            e = FloatVector.broadcast(FS, bf16(w, b2 + cb));
+            e = FloatVector.broadcast(FS, BF16Matrix.bf16(w, b2 + cb));
             a20 = e.fma(xa, a20);
             a21 = e.fma(xb, a21);
-            e = FloatVector.broadcast(FS, bf16(w, b3 + cb));
+            e = FloatVector.broadcast(FS, BF16Matrix.bf16(w, b3 + cb));
             a30 = e.fma(xa, a30);
             a31 = e.fma(xb, a31);
         }
@@ -115,7 +115,7 @@ final class Bf16TokenLanes {
         FloatVector a00 = FloatVector.zero(FS), a01 = a00;
         int c = 0, xo = xBase;
         for (; c < cols; c++, xo += TILE) {
-            FloatVector e = FloatVector.broadcast(FS, bf16(w, b0 + (long) c * 2));
+            FloatVector e = FloatVector.broadcast(FS, BF16Matrix.bf16(w, b0 + (long) c * 2));
             a00 = e.fma(FloatVector.fromArray(FS, xt, xo), a00);
             a01 = e.fma(FloatVector.fromArray(FS, xt, xo + L), a01);
         }
@@ -123,9 +123,5 @@ final class Bf16TokenLanes {
         a00.intoArray(tmp, 0);
         a01.intoArray(tmp, L);
         for (int j = 0; j < tn; j++) y[yo + j * yStride] = tmp[j];
-    }
-
-    private static float bf16(MemorySegment w, long byteOffset) {
-        return Float.intBitsToFloat((w.get(Layouts.I16, byteOffset) & 0xFFFF) << 16);
     }
 }

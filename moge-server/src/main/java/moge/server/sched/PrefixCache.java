@@ -124,15 +124,13 @@ public final class PrefixCache {
         BlockAllocator a = cache.allocator;
         int block = source.block;
         a.retain(block); // so that allocating the copy cannot evict the source
-        try {
+        boolean spare = a.free() > 0;
+        if (spare) {
             seq.reserve(from + bs);
             cache.copyBlock(block, seq.block(index));
-            return best;
-        } catch (moge.MogeException full) {
-            return 0;
-        } finally {
-            a.release(block);
         }
+        a.release(block);
+        return spare ? best : 0;
     }
 
     /**

@@ -18,8 +18,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code java -cp ... moge.server.sched.SchedulerBench MODEL_DIR THREADS TOKENS 1,4,16 [ROUNDS [PROMPT_TOKENS]]}.
  */
 public final class SchedulerBench {
-    private static int prompt = 32;
-
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         int threads = Integer.parseInt(args[1]);
@@ -27,13 +25,13 @@ public final class SchedulerBench {
         try (LoadedModel lm = ModelLoader.load(dir); Model m = new Model(lm.config, lm.weights, threads, 256)) {
             int vocab = lm.config.vocabSize();
             int rounds = args.length > 4 ? Integer.parseInt(args[4]) : 3;
-            prompt = args.length > 5 ? Integer.parseInt(args[5]) : 32;
-            run(lm, m, 1, 16, vocab); // warm-up
+            int prompt = args.length > 5 ? Integer.parseInt(args[5]) : 32;
+            run(lm, m, 1, 16, prompt, vocab); // warm-up
             String[] levels = args[3].split(",");
             double[][] rates = new double[levels.length][rounds];
             // interleaved rounds, medians: the machine is shared and its load drifts
             for (int round = 0; round < rounds; round++) {
-                for (int i = 0; i < levels.length; i++) rates[i][round] = run(lm, m, Integer.parseInt(levels[i]), tokens, vocab);
+                for (int i = 0; i < levels.length; i++) rates[i][round] = run(lm, m, Integer.parseInt(levels[i]), tokens, prompt, vocab);
             }
             double base = 0;
             for (int i = 0; i < levels.length; i++) {
@@ -48,7 +46,7 @@ public final class SchedulerBench {
         }
     }
 
-    static double run(LoadedModel lm, Model m, int n, int tokens, int vocab) throws InterruptedException {
+    static double run(LoadedModel lm, Model m, int n, int tokens, int prompt, int vocab) throws InterruptedException {
         KvCache cache = new KvCache(lm.config, n * 16 + 16, 16);
         AtomicLong generated = new AtomicLong();
         CountDownLatch done = new CountDownLatch(n);
