@@ -1,10 +1,9 @@
 package moge.model;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.tensor.Parallel;
+import moge.tensor.VectorMath;
 
 /**
  * Causal grouped-query attention over the paged cache, a tile of queries at a time with an online softmax
@@ -231,11 +230,11 @@ final class FlashAttention {
                 FloatVector.fromArray(FS, sc, j * QL + v).sub(mNew).intoArray(sc, j * QL + v);
             }
         }
-        exp(s.corr, 0, QL);
+        VectorMath.exp(s.corr, 0, QL);
         if (width == QL) {
-            exp(sc, 0, nk * QL);
+            VectorMath.exp(sc, 0, nk * QL);
         } else {
-            for (int j = 0; j < nk; j++) exp(sc, j * QL, width);
+            for (int j = 0; j < nk; j++) VectorMath.exp(sc, j * QL, width);
         }
         for (int v = 0; v < width; v += L) {
             FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
@@ -380,32 +379,6 @@ final class FlashAttention {
                 for (int i = 0; i < n; i++) vb[dst + i] = Float.float16ToFloat(V[src + i]);
             }
             jb += n / d;
-        }
-    }
-
-    private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
-
-    /**
-     * a[off .. off + n) = exp(a), n a multiple of L: range reduction to r in [-ln2/2, ln2/2], a degree-6
-     * polynomial, and the power of two put into the exponent bits (inputs below -87 give ~0, not 0).
-     */
-    static void exp(float[] a, int off, int n) {
-        for (int i = off; i < off + n; i += L) {
-            FloatVector x = FloatVector.fromArray(FS, a, i).max(-87f).min(88f);
-            FloatVector t = x.fma(LOG2E, ROUND);
-            FloatVector nf = t.sub(ROUND);
-            IntVector ni = t.reinterpretAsInts().sub(0x4B400000);
-            FloatVector r = nf.mul(-LN2_HI).add(x);
-            r = nf.mul(-LN2_LO).add(r);
-            FloatVector p = r.fma(1f / 720, 1f / 120);
-            p = p.fma(r, FloatVector.broadcast(FS, 1f / 24));
-            p = p.fma(r, FloatVector.broadcast(FS, 1f / 6));
-            p = p.fma(r, FloatVector.broadcast(FS, 0.5f));
-            p = p.fma(r, FloatVector.broadcast(FS, 1f));
-            p = p.fma(r, FloatVector.broadcast(FS, 1f));
-            FloatVector pow2 = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            p.mul(pow2).intoArray(a, i);
         }
     }
 }

@@ -48,10 +48,7 @@ public final class Kernels {
         team.forRange(ff, ROW_ALIGN, 2L * ff * gate.cols * T, (r0, r1) -> {
             gate.matmul(x, h, ff, 0, r0, r1);
             up.matmul(x, upScratch, ff, 0, r0, r1);
-            for (int t = 0; t < T; t++) {
-                int o = t * ff;
-                for (int r = r0; r < r1; r++) h[o + r] = VectorMath.silu(h[o + r]) * upScratch[o + r];
-            }
+            for (int t = 0; t < T; t++) VectorMath.siluMul(h, upScratch, t * ff + r0, r1 - r0);
         });
     }
 
@@ -62,6 +59,6 @@ public final class Kernels {
         int ff = gate.rows, T = x.tokens();
         gate.matmul(x, h, ff, 0, 0, ff);
         up.matmul(x, upScratch, ff, 0, 0, ff);
-        for (int i = 0; i < T * ff; i++) h[i] = VectorMath.silu(h[i]) * upScratch[i];
+        VectorMath.siluMul(h, upScratch, 0, T * ff);
     }
 }

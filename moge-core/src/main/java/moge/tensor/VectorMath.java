@@ -1,6 +1,7 @@
 package moge.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -23,8 +24,58 @@ public final class VectorMath {
         return s;
     }
 
+    /** The reference SiLU, in float64; the forward pass uses {@link #siluMul}. */
     public static float silu(float x) {
         return (float) (x / (1.0 + Math.exp(-x)));
+    }
+
+    private static final int SILU_CHUNK = 512;
+
+    /**
+     * h[off .. off + n) = silu(h) * up[off .. off + n), with {@link #exp}: the SwiGLU of every forward pass.
+     * Each value goes through the same lane arithmetic wherever it lies (a short tail is padded to a whole
+     * vector), so a token's result does not depend on how the rows were split over threads or batches.
+     */
+    public static void siluMul(float[] h, float[] up, int off, int n) {
+        float[] e = new float[Math.min(SILU_CHUNK, (n + L - 1) / L * L)];
+        for (int s = 0; s < n; s += SILU_CHUNK) {
+            int m = Math.min(SILU_CHUNK, n - s), mv = (m + L - 1) / L * L, o = off + s;
+            for (int i = 0; i < m; i++) e[i] = -h[o + i];
+            for (int i = m; i < mv; i++) e[i] = 0f;
+            exp(e, 0, mv);
+            int i = 0;
+            for (; i + L <= m; i += L) {
+                FloatVector.fromArray(FS, h, o + i).div(FloatVector.fromArray(FS, e, i).add(1f))
+                        .mul(FloatVector.fromArray(FS, up, o + i)).intoArray(h, o + i);
+            }
+            for (; i < m; i++) h[o + i] = h[o + i] / (e[i] + 1f) * up[o + i];
+        }
+    }
+
+    private static final float LOG2E = 1.44269504f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+
+    /**
+     * a[off .. off + n) = exp(a), n a multiple of L: range reduction to r in [-ln2/2, ln2/2], a degree-6
+     * polynomial, and the power of two put into the exponent bits (inputs below -87 give ~0, not 0).
+     */
+    public static void exp(float[] a, int off, int n) {
+        for (int i = off; i < off + n; i += L) {
+            FloatVector x = FloatVector.fromArray(FS, a, i).max(-87f).min(88f);
+            FloatVector t = x.fma(LOG2E, ROUND);
+            FloatVector nf = t.sub(ROUND);
+            IntVector ni = t.reinterpretAsInts().sub(0x4B400000);
+            FloatVector r = nf.mul(-LN2_HI).add(x);
+            r = nf.mul(-LN2_LO).add(r);
+            FloatVector p = r.fma(1f / 720, 1f / 120);
+            p = p.fma(r, FloatVector.broadcast(FS, 1f / 24));
+            p = p.fma(r, FloatVector.broadcast(FS, 1f / 6));
+            p = p.fma(r, FloatVector.broadcast(FS, 0.5f));
+            p = p.fma(r, FloatVector.broadcast(FS, 1f));
+            p = p.fma(r, FloatVector.broadcast(FS, 1f));
+            FloatVector pow2 = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            p.mul(pow2).intoArray(a, i);
+        }
     }
 
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
