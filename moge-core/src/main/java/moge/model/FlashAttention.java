@@ -14,11 +14,12 @@ import moge.tensor.VectorMath;
  * QL / group consecutive tokens of one sequence. Vector lanes are queries: a score step broadcasts one key
  * value against the tile's queries, a value step broadcasts one value against the tile's probabilities, so
  * there are no horizontal sums. Keys go by blocks of {@link #KB}; per block the running maximum, the
- * running sum and the output are rescaled. A tile that needs one vector of lanes (a decode step: one token's
- * group of heads, 4 or 5 of 16 lanes in the Pangu models) runs on that vector alone, which halves the work of
- * decode attention; each lane still sees the same operations in the same order, so a token's result does not
- * depend on the tile it is in. The exponential is a polynomial built from IEEE operations only, so
- * interpreted and compiled code give the same bits.
+ * running sum and the output are rescaled. A tile that needs one vector of lanes (the last few tokens of a
+ * run) runs on that vector alone; each lane still sees the same operations in the same order, so a token's
+ * result does not depend on the tile it is in. A run of up to {@link #SINGLE_RUN} tokens (a decode step, a
+ * speculative verification) cannot fill the lanes with queries (a group is 2-5 heads) and goes token by
+ * token to {@link DecodeAttention} instead. The exponential is a polynomial built from IEEE operations only,
+ * so interpreted and compiled code give the same bits.
  */
 final class FlashAttention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -29,8 +30,15 @@ final class FlashAttention {
     static final int KB = 16;
     private static final float MASKED = -1e30f;
 
+    /** Runs of one sequence up to this many tokens go to {@link DecodeAttention} token by token. */
+    static final int SINGLE_RUN = 16;
+
     private final ModelConfig c;
     private final Scratch[] scratch;
+    private final DecodeAttention[] decode;
+    // tokens of the current batch that go to DecodeAttention
+    private int[] single = new int[0];
+    private int nSingle;
     // tiles of the current batch: first token, token count, first head within the group, head count
     private int[] tileT0 = new int[0], tileNT = new int[0], tileH0 = new int[0], tileNH = new int[0];
 
@@ -38,6 +46,8 @@ final class FlashAttention {
         this.c = c;
         this.scratch = new Scratch[teamSize];
         for (int i = 0; i < teamSize; i++) scratch[i] = new Scratch(c.headDim());
+        this.decode = new DecodeAttention[teamSize];
+        for (int i = 0; i < teamSize; i++) decode[i] = new DecodeAttention(c.headDim(), c.heads(), c.heads() / c.kvHeads());
     }
 
     private static final class Scratch {
@@ -73,17 +83,34 @@ final class FlashAttention {
     /** out[t, h*d ..] = softmax(q_th . K_j / sqrt(d), j <= pos_t) . V_j for every token of the batch. */
     void attend(Parallel team, KvCache cache, int layer, Batch b, float[] q, float[] out) {
         int kvH = c.kvHeads(), group = c.heads() / kvH;
-        int tiles = tile(b, group);
+        int tiles = tile(b, group), singles = nSingle;
         long cost = 0;
         // weighted 4x against a matmul multiply-add (what INLINE_COST counts): per key a tile also pays the
         // softmax, the cache reads and its set-up (one layer, 16 heads of 128, 2 threads, one decode step: 17 keys
         // 11.7 us on the calling thread alone, 6.7 us shared; 33 keys 18.1 vs 9.7 us)
         for (int t = 0; t < b.size(); t++) cost += 8L * c.heads() * c.headDim() * (b.positions[t] + 1);
         for (Scratch sc : scratch) sc.source(cache, layer);
-        team.forEach(tiles * kvH, cost, (item, member) -> run(item / kvH, item % kvH, b, q, out, scratch[member]));
+        int qDim = c.qDim();
+        // a single token's KV heads in a few chunks, so that every member has work; many tokens take all at once
+        int chunks = Math.min(kvH, Math.max(1, (2 * team.threads() + singles - 1) / Math.max(1, singles)));
+        int per = (kvH + chunks - 1) / chunks;
+        chunks = (kvH + per - 1) / per;
+        int nc = chunks;
+        team.forEach(tiles * kvH + singles * nc, cost, (item, member) -> {
+            if (item < tiles * kvH) {
+                run(item / kvH, item % kvH, b, q, out, scratch[member]);
+            } else {
+                int i = item - tiles * kvH, t = single[i / nc], kh0 = i % nc * per;
+                decode[member].attend(cache, layer, b.seqs[t], b.positions[t], kh0, Math.min(kvH, kh0 + per), q, out, t * qDim);
+            }
+        });
     }
 
-    /** Splits the batch into tiles: runs of one sequence's tokens, QL / group tokens (or a head chunk) each. */
+    /**
+     * Splits the batch: a sequence's run of up to {@link #SINGLE_RUN} tokens (a decode step, a speculative
+     * verification, a short prompt chunk) goes token by token to {@link DecodeAttention}, so such a token gets
+     * the same bits whatever else its run holds; longer runs go in tiles of QL / group tokens (or a head chunk).
+     */
     private int tile(Batch b, int group) {
         int T = b.size();
         int perTile = Math.max(1, QL / group), headChunks = (group + QL - 1) / QL;
@@ -94,18 +121,27 @@ final class FlashAttention {
             tileH0 = new int[max];
             tileNH = new int[max];
         }
+        if (single.length < T) single = new int[T];
         int n = 0;
+        nSingle = 0;
         for (int t = 0; t < T; ) {
-            int e = t + 1;
-            while (e < T && e - t < perTile && b.seqs[e] == b.seqs[t]) e++;
-            for (int h = 0; h < group; h += QL) {
-                tileT0[n] = t;
-                tileNT[n] = e - t;
-                tileH0[n] = h;
-                tileNH[n] = Math.min(QL, group - h);
-                n++;
+            int runEnd = t + 1;
+            while (runEnd < T && b.seqs[runEnd] == b.seqs[t]) runEnd++;
+            if (runEnd - t <= SINGLE_RUN) {
+                while (t < runEnd) single[nSingle++] = t++;
+                continue;
             }
-            t = e;
+            while (t < runEnd) {
+                int e = Math.min(runEnd, t + perTile);
+                for (int h = 0; h < group; h += QL) {
+                    tileT0[n] = t;
+                    tileNT[n] = e - t;
+                    tileH0[n] = h;
+                    tileNH[n] = Math.min(QL, group - h);
+                    n++;
+                }
+                t = e;
+            }
         }
         return n;
     }

@@ -78,8 +78,8 @@ class FlashAttentionTest {
     }
 
     /**
-     * A decode step (one token: a tile of one vector of lanes) gives the bits the same query gets inside a
-     * tile of several tokens (two vectors of lanes), as speculative verification relies on.
+     * A decode step (one token) gives the bits the same query gets inside a run of several tokens of its
+     * sequence, as speculative verification relies on.
      */
     @ParameterizedTest(name = "heads={0} kv={1} d={2} position={3}")
     @CsvSource({"16,4,128,0", "16,4,128,5", "16,4,128,16", "16,4,64,37", "10,2,32,70", "8,8,16,23", "32,4,16,50"})
