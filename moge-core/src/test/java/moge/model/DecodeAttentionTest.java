@@ -51,21 +51,10 @@ class DecodeAttentionTest {
             for (int s = 0; s < S; s++) {
                 int n = POSITIONS[s] + 1;
                 for (int h = 0; h < heads; h++) {
-                    int kh = h / group;
-                    double[] w = new double[n];
-                    double max = Double.NEGATIVE_INFINITY, sum = 0;
-                    for (int j = 0; j < n; j++) {
-                        double dot = 0;
-                        for (int i = 0; i < d; i++) dot += (double) q[s * qDim + h * d + i] * cache.key(0, cache.offset(seqs[s].slot(j), kh) + i);
-                        w[j] = dot / Math.sqrt(d);
-                        max = Math.max(max, w[j]);
-                    }
-                    for (int j = 0; j < n; j++) sum += w[j] = Math.exp(w[j] - max);
+                    double[] ref = PlainAttention.head(c, cache, seqs[s], n, q, s, h, h / group);
                     for (int i = 0; i < d; i++) {
-                        double ref = 0;
-                        for (int j = 0; j < n; j++) ref += w[j] / sum * cache.value(0, cache.offset(seqs[s].slot(j), kh) + i);
                         assertThat((double) out[s * qDim + h * d + i]).as("position=%d h=%d i=%d", POSITIONS[s], h, i)
-                                .isCloseTo(ref, Offset.offset(2e-5 * (1 + Math.abs(ref))));
+                                .isCloseTo(ref[i], Offset.offset(2e-5 * (1 + Math.abs(ref[i]))));
                     }
                 }
                 // the same token alone: the same bits (its KV heads are split differently over the team, too)
