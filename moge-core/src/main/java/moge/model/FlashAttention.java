@@ -93,9 +93,7 @@ final class FlashAttention {
         int qDim = c.qDim();
         // a single token's KV heads in a few chunks, so that every member has work; many tokens take all at once
         int chunks = Math.min(kvH, Math.max(1, (2 * team.threads() + singles - 1) / Math.max(1, singles)));
-        int per = (kvH + chunks - 1) / chunks;
-        chunks = (kvH + per - 1) / per;
-        int nc = chunks;
+        int per = (kvH + chunks - 1) / chunks, nc = (kvH + per - 1) / per;
         team.forEach(tiles * kvH + singles * nc, cost, (item, member) -> {
             if (item < tiles * kvH) {
                 run(item / kvH, item % kvH, b, q, out, scratch[member]);
