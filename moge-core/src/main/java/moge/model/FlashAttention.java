@@ -14,9 +14,8 @@ import moge.tensor.VectorMath;
  * QL / group consecutive tokens of one sequence. Vector lanes are queries: a score step broadcasts one key
  * value against the tile's queries, a value step broadcasts one value against the tile's probabilities, so
  * there are no horizontal sums. Keys go by blocks of {@link #KB}; per block the running maximum, the
- * running sum and the output are rescaled. A tile that needs one vector of lanes (the last few tokens of a
- * run) runs on that vector alone; each lane still sees the same operations in the same order, so a token's
- * result does not depend on the tile it is in. A run of up to {@link #SINGLE_RUN} tokens (a decode step, a
+ * running sum and the output are rescaled. Each lane sees the same operations in the same order whatever
+ * else the tile holds, so a token's result does not depend on the tile it is in. A run of up to {@link #SINGLE_RUN} tokens (a decode step, a
  * speculative verification) cannot fill the lanes with queries (a group is 2-5 heads) and goes token by
  * token to {@link DecodeAttention} instead. The exponential is a polynomial built from IEEE operations only,
  * so interpreted and compiled code give the same bits.
@@ -167,18 +166,13 @@ final class FlashAttention {
             s.l[ln] = 0f;
         }
         java.util.Arrays.fill(s.ot, 0f);
-        // a tile that fills one vector of lanes (a decode step: one token's group of heads) runs on that vector
-        // alone; its lanes see the same operations in the same order, so results do not depend on the tile
-        boolean half = lanes <= L;
-        int step = half ? 8 : 4;
         for (int j0 = 0; j0 <= maxPos; j0 += KB) {
             int nk = Math.min(KB, maxPos + 1 - j0);
-            // the block's keys: read where they lie when they lie in one run of a float32 cache and the tile has
-            // many queries (prefill: the cache is in cache by then, and every tile would copy it again), else
-            // gathered into scratch, one sequential run per block (decode reads it from DRAM once per token)
+            // the block's keys: read where they lie when they lie in one run of a float32 cache (prefill: the
+            // cache is in cache by then, and every tile would copy it again), else gathered into scratch
             int at = seq.offset(j0, kh);
             boolean run = seq.offset(j0 + nk - 1, kh) == at + (nk - 1) * d;
-            boolean inPlace = !half && s.k32 != null && run;
+            boolean inPlace = s.k32 != null && run;
             float[] K = inPlace ? s.k32 : s.kb, V = inPlace ? s.v32 : s.vb;
             if (inPlace) {
                 s.at = at;
@@ -186,15 +180,9 @@ final class FlashAttention {
                 gather(s, seq, j0, nk, kh, d, at, run);
                 s.at = 0;
             }
-            for (int j = 0; j < nk; j += step) {
-                if (half) scoresHalf(s, K, Math.min(step, nk - j), j, d);
-                else scores(s, K, Math.min(step, nk - j), j, d);
-            }
-            softmaxBlock(s, nk, j0, half ? L : QL);
-            for (int j = 0; j < nk; j += step) {
-                if (half) valuesHalf(s, V, Math.min(step, nk - j), j, d);
-                else values(s, V, Math.min(step, nk - j), j, d);
-            }
+            for (int j = 0; j < nk; j += 4) scores(s, K, Math.min(4, nk - j), j, d);
+            softmaxBlock(s, nk, j0);
+            for (int j = 0; j < nk; j += 4) values(s, V, Math.min(4, nk - j), j, d);
         }
         for (int ln = 0; ln < lanes; ln++) {
             int tt = ln / nh, hh = ln % nh;
@@ -247,9 +235,9 @@ final class FlashAttention {
      * Masks keys past each lane's position, updates the running maximum and sum, turns the block's scores
      * into probabilities (in place) and rescales the output accumulated so far.
      */
-    private void softmaxBlock(Scratch s, int nk, int j0, int width) {
+    private void softmaxBlock(Scratch s, int nk, int j0) {
         float[] sc = s.sc;
-        for (int v = 0; v < width; v += L) {
+        for (int v = 0; v < QL; v += L) {
             FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
             FloatVector mOld = FloatVector.fromArray(FS, s.m, v), mNew = mOld;
             for (int j = 0; j < nk; j++) {
@@ -265,12 +253,8 @@ final class FlashAttention {
             }
         }
         VectorMath.exp(s.corr, 0, QL);
-        if (width == QL) {
-            VectorMath.exp(sc, 0, nk * QL);
-        } else {
-            for (int j = 0; j < nk; j++) VectorMath.exp(sc, j * QL, width);
-        }
-        for (int v = 0; v < width; v += L) {
+        VectorMath.exp(sc, 0, nk * QL);
+        for (int v = 0; v < QL; v += L) {
             FloatVector pos = FloatVector.fromArray(FS, s.pos, v);
             FloatVector sum = FloatVector.zero(FS);
             for (int j = 0; j < nk; j++) {
@@ -287,7 +271,7 @@ final class FlashAttention {
         FloatVector ca = FloatVector.fromArray(FS, corr, 0), cb = FloatVector.fromArray(FS, corr, L);
         for (int i = 0; i < d; i++) {
             FloatVector.fromArray(FS, ot, i * QL).mul(ca).intoArray(ot, i * QL);
-            if (width > L) FloatVector.fromArray(FS, ot, i * QL + L).mul(cb).intoArray(ot, i * QL + L);
+            FloatVector.fromArray(FS, ot, i * QL + L).mul(cb).intoArray(ot, i * QL + L);
         }
     }
 
@@ -330,64 +314,6 @@ final class FlashAttention {
         }
     }
 
-    /** As {@link #scores} for the first vector of lanes only, up to eight keys (eight independent sums). */
-    private static void scoresHalf(Scratch s, float[] K, int n, int jb, int d) {
-        int k0 = key(s, jb, 0, n, d), k1 = key(s, jb, 1, n, d), k2 = key(s, jb, 2, n, d);
-        int k3 = key(s, jb, 3, n, d), k4 = key(s, jb, 4, n, d), k5 = key(s, jb, 5, n, d);
-        int k6 = key(s, jb, 6, n, d), k7 = key(s, jb, 7, n, d);
-        float[] qt = s.qt;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int i = 0; i < d; i++) {
-            FloatVector qa = FloatVector.fromArray(FS, qt, i * QL);
-            a0 = FloatVector.broadcast(FS, K[k0 + i]).fma(qa, a0);
-            a1 = FloatVector.broadcast(FS, K[k1 + i]).fma(qa, a1);
-            a2 = FloatVector.broadcast(FS, K[k2 + i]).fma(qa, a2);
-            a3 = FloatVector.broadcast(FS, K[k3 + i]).fma(qa, a3);
-            a4 = FloatVector.broadcast(FS, K[k4 + i]).fma(qa, a4);
-            a5 = FloatVector.broadcast(FS, K[k5 + i]).fma(qa, a5);
-            a6 = FloatVector.broadcast(FS, K[k6 + i]).fma(qa, a6);
-            a7 = FloatVector.broadcast(FS, K[k7 + i]).fma(qa, a7);
-        }
-        // keys past n repeat the last one; their sums land in rows the block does not use
-        float[] sc = s.sc;
-        int o = jb * QL;
-        a0.intoArray(sc, o);
-        a1.intoArray(sc, o + QL);
-        a2.intoArray(sc, o + 2 * QL);
-        a3.intoArray(sc, o + 3 * QL);
-        a4.intoArray(sc, o + 4 * QL);
-        a5.intoArray(sc, o + 5 * QL);
-        a6.intoArray(sc, o + 6 * QL);
-        a7.intoArray(sc, o + 7 * QL);
-    }
-
-    /** As {@link #values} for the first vector of lanes only, up to eight keys, added in key order. */
-    private static void valuesHalf(Scratch s, float[] V, int n, int jb, int d) {
-        float[] sc = s.sc, ot = s.ot;
-        int o = jb * QL;
-        // a key past n gets probability zero: adding 0 * v leaves every sum as it was (v is finite)
-        FloatVector p0 = FloatVector.fromArray(FS, sc, o), z = FloatVector.zero(FS);
-        FloatVector p1 = n > 1 ? FloatVector.fromArray(FS, sc, o + QL) : z, p2 = n > 2 ? FloatVector.fromArray(FS, sc, o + 2 * QL) : z;
-        FloatVector p3 = n > 3 ? FloatVector.fromArray(FS, sc, o + 3 * QL) : z, p4 = n > 4 ? FloatVector.fromArray(FS, sc, o + 4 * QL) : z;
-        FloatVector p5 = n > 5 ? FloatVector.fromArray(FS, sc, o + 5 * QL) : z, p6 = n > 6 ? FloatVector.fromArray(FS, sc, o + 6 * QL) : z;
-        FloatVector p7 = n > 7 ? FloatVector.fromArray(FS, sc, o + 7 * QL) : z;
-        int v0 = key(s, jb, 0, n, d), v1 = key(s, jb, 1, n, d), v2 = key(s, jb, 2, n, d);
-        int v3 = key(s, jb, 3, n, d), v4 = key(s, jb, 4, n, d), v5 = key(s, jb, 5, n, d);
-        int v6 = key(s, jb, 6, n, d), v7 = key(s, jb, 7, n, d);
-        for (int i = 0; i < d; i++) {
-            FloatVector oa = FloatVector.fromArray(FS, ot, i * QL);
-            oa = FloatVector.broadcast(FS, V[v0 + i]).fma(p0, oa);
-            oa = FloatVector.broadcast(FS, V[v1 + i]).fma(p1, oa);
-            oa = FloatVector.broadcast(FS, V[v2 + i]).fma(p2, oa);
-            oa = FloatVector.broadcast(FS, V[v3 + i]).fma(p3, oa);
-            oa = FloatVector.broadcast(FS, V[v4 + i]).fma(p4, oa);
-            oa = FloatVector.broadcast(FS, V[v5 + i]).fma(p5, oa);
-            oa = FloatVector.broadcast(FS, V[v6 + i]).fma(p6, oa);
-            oa = FloatVector.broadcast(FS, V[v7 + i]).fma(p7, oa);
-            oa.intoArray(ot, i * QL);
-        }
-    }
-
     /** Where key (or value) jb + k of the block starts, k clamped to the block's last key n - 1. */
     private static int key(Scratch s, int jb, int k, int n, int d) {
         return s.at + (jb + Math.min(k, n - 1)) * d;
@@ -397,8 +323,8 @@ final class FlashAttention {
      * Keys and values j0 .. j0 + nk - 1 of KV head {@code head} into s.kb, s.vb as floats; the first starts at
      * {@code from}, and {@code run} says whether all lie in one run after it. Within a cache block a
      * head's keys are contiguous ({@link KvCache#offset}), so a softmax block that is one cache block comes in one
-     * sequential run: for a decode step, from DRAM, that beat reading the cache in place (16 sequences at position
-     * 2048: 10.7-11.0 against 13.7-13.9 ms per layer), and it widens a float16 cache once per key.
+     * sequential run; a float16 cache is widened once per key here, and a block split over cache blocks is
+     * put together.
      */
     private static void gather(Scratch s, KvSequence seq, int j0, int nk, int head, int d, int from, boolean run) {
         for (int jb = 0; jb < nk; ) {
