@@ -21,7 +21,8 @@ import java.nio.ByteOrder;
  * dot product the Vector API can reach, but a 16-lane {@code vpmullw} plus {@code vpaddw} does 16
  * multiply-adds in two instructions where a float kernel needs a mask, a conversion and an FMA for 8; a
  * block's sum of (code - 8) * q always fits 16 bits, so with 8 * sum(q) taken off at the end the wrapping
- * 16-bit sum of code * q gives it exactly. Many tokens (the GEMM) multiply float activations as before.
+ * 16-bit sum of code * q gives it exactly. Every token count runs these integer kernels: several tokens four
+ * at a time ({@link #integerSums2x4}), so that each nibble taken out serves four tokens.
  * <p>
  * Tile layout, per block of 32 columns ({@value #TILE_BLOCK} bytes): 8 vectors of 16 shorts, short lane
  * {@code j} of vector {@code i} holding in its four nibbles the codes (value + 8) of positions
@@ -32,26 +33,24 @@ import java.nio.ByteOrder;
  */
 final class Q4_0Matrix extends RepackedBlockMatrix {
     /**
-     * Up to this many tokens, {@link #matmulFew} (the integer kernel, two tokens per pass): the GEMM needs the
-     * weights decoded to float first, which fewer tokens do not repay (1 thread, ms, pairs vs GEMM: 2048x192
-     * 32 tokens 3.7-3.9 vs 6.2, 48 tokens 5.7 vs 8.1; 192x2048 48 tokens 5.6-5.7 vs 5.4-5.6; 2 threads,
-     * 2048x2048 x8, 32 tokens 18.8 vs 24-30).
+     * Tokens per group in {@link #quads}: the weights are read from memory once per group (not once per four
+     * tokens), and the group's integer activations (4 bytes a column each, 8 KiB a token at 2048 columns) stay
+     * in the second-level cache while a pair of weight tiles meets every one of them.
      */
-    static final int FEW_TOKENS = 48;
-
+    private static final int GROUP = 32;
     private static final VectorSpecies<Short> SS = Q8Lanes.SS;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
     /** Rows per tile: one per short lane. */
     static final int TR = Q8Lanes.LANES;
     private static final int TILE_BLOCK = 16 * TR + 4 * TR;
-    /** Rows decoded to float at a time for the GEMM. */
-    private static final int CHUNK = 2 * TR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ThreadLocal<float[]> CHUNKS = ThreadLocal.withInitial(() -> new float[0]);
-    /** Per thread, the block sums of one or two tiles ({@link #SUMS_BLOCK} bytes per block), off-heap like the weights. */
-    private static final ThreadLocal<MemorySegment> SUMS = new ThreadLocal<>();
-    private static final long SUMS_BLOCK = 4L * TR;
+    /**
+     * Per thread, the block sums of two tiles per token ({@link #SUMS_BLOCK} shorts per block), in an array: a
+     * store into a memory segment costs C2 more of the node budget the kernels live within.
+     */
+    private static final ThreadLocal<short[]> SUMS = ThreadLocal.withInitial(() -> new short[0]);
+    private static final int SUMS_BLOCK = 2 * TR;
 
     private final int nb;
     private final int tiles;
@@ -61,7 +60,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private final long plainScales;
 
     private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, rows, cols, packed, roundActivations, FEW_TOKENS);
+        // any number of tokens through the integer kernels (matmulFew): four tokens at a time they keep up with
+        // the float GEMM over decoded weights at 256 tokens and beat it below (BENCHMARKS.md), and a token's
+        // result then never depends on the batch it came in
+        super(name, rows, cols, packed, roundActivations, Integer.MAX_VALUE);
         this.nb = cols / 32;
         this.tiles = rows / TR;
         this.tileBytes = (long) nb * TILE_BLOCK;
@@ -139,7 +141,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     @Override
     void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
         Q8Lanes a = x.q8Lanes(roundActivations);
-        MemorySegment sums = sums(nb * SUMS_BLOCK);
+        short[] sums = sums(nb * SUMS_BLOCK);
         int tileEnd = tiles * TR, r = r0;
         float[] tmp = null;
         while (r < r1 && r < tileEnd) {
@@ -147,12 +149,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
             int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
             integerSums(t, n, a, sums);
             if (r % TR == 0 && r + n * TR <= r1) {
-                finish(t, n, a.d, sums, 0, y, yOff + r);
+                finish(t, n, a, sums, 0, y, yOff + r);
                 r += n * TR;
             } else {
                 // a range that starts or ends inside a tile: the whole tile, then the rows asked for
                 if (tmp == null) tmp = new float[TR];
-                finish(t, 1, a.d, sums, 0, tmp, 0);
+                finish(t, 1, a, sums, 0, tmp, 0);
                 int end = Math.min(r1, (t + 1) * TR);
                 System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
                 r = end;
@@ -162,14 +164,97 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     }
 
     /**
-     * A few tokens, two at a time: each nibble taken out of the weights serves both tokens (the integer sums are
-     * exact, so each token's result is the one it gets alone). An odd last token runs alone.
+     * Several tokens, four at a time, then two, then one: each nibble taken out of the weights serves every
+     * token of the group (the integer sums are exact, so each token's result is the one it gets alone).
      */
     @Override
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         int T = x.tokens(), t = 0;
+        while (t + 4 <= T) {
+            int end = Math.min(T, t + GROUP) & ~3;
+            quads(x, t, end, y, yStride, yOff, r0, r1);
+            t = end;
+        }
         for (; t + 2 <= T; t += 2) pair(x.token(t), x.token(t + 1), y, yOff + t * yStride, yOff + (t + 1) * yStride, r0, r1);
         if (t < T) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
+    }
+
+    /**
+     * Tokens [t0, t1) (a multiple of 4 of them), rows [r0, r1): pairs of whole tiles through
+     * {@link #integerSums2x4}, every quad of tokens against one pair before the next, so that the pair's weights
+     * are read from memory once per group and from the cache after; the rows outside whole pairs token by token.
+     */
+    private void quads(Activations x, int t0, int t1, float[] y, int yStride, int yOff, int r0, int r1) {
+        int r = Math.min(r1, (r0 + TR - 1) / TR * TR), end = Math.min(r1, tiles * TR);
+        if (r > r0) for (int j = t0; j < t1; j++) matmulOne(x.token(j), y, yOff + j * yStride, r0, r);
+        Q8Lanes[] q = new Q8Lanes[t1 - t0];
+        for (int j = t0; j < t1; j++) q[j - t0] = x.token(j).q8Lanes(roundActivations);
+        int region = nb * SUMS_BLOCK;
+        short[] sums = sums(4 * region);
+        for (; r + 2 * TR <= end; r += 2 * TR) {
+            for (int j = 0; j < q.length; j += 4) {
+                Q8Lanes a = q[j], b = q[j + 1], c = q[j + 2], d = q[j + 3];
+                int ya = yOff + (t0 + j) * yStride + r;
+                integerSums2x4(r / TR, a, b, c, d, sums, region);
+                finish(r / TR, 2, a, sums, 0, y, ya);
+                finish(r / TR, 2, b, sums, region, y, ya + yStride);
+                finish(r / TR, 2, c, sums, 2 * region, y, ya + 2 * yStride);
+                finish(r / TR, 2, d, sums, 3 * region, y, ya + 3 * yStride);
+            }
+        }
+        if (r < r1) for (int j = t0; j < t1; j++) matmulOne(x.token(j), y, yOff + j * yStride, r, r1);
+    }
+
+    /**
+     * As {@link #integerSums} over tiles t and t+1 for four tokens, token j's sums at {@code j * region}: every
+     * nibble serves four tokens and every activation two tiles, so the multiply-adds outnumber the rest three
+     * to one. The activations come from their compact form (one int per position, broadcast), which keeps four
+     * tokens of them in the first-level cache.
+     */
+    private void integerSums2x4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
+        long o = t * tileBytes, p = o + tileBytes;
+        int[] xa = qa.pairs, xb = qb.pairs, xc = qc.pairs, xd = qd.pairs;
+        for (int blk = 0; blk < nb; blk++, o += TILE_BLOCK, p += TILE_BLOCK) {
+            ShortVector a0 = ShortVector.zero(SS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+            int xo = blk * 32;
+            for (int i = 0; i < 8; i++) {
+                ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
+                ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
+                // one body for the four nibbles (shift by 4k, then mask): C2 inlines a written-out version only in part
+                // (its node budget), and with a switch on k (nibble) it leaves the loop rolled and branches
+                for (int sh = 0; sh < 16; sh += 4) {
+                    ShortVector nw = w.lanewise(VectorOperators.LSHR, sh).and((short) 15);
+                    ShortVector nv = v.lanewise(VectorOperators.LSHR, sh).and((short) 15);
+                    int xi = xo + i + 2 * sh;
+                    ShortVector s = lanes(xa[xi]);
+                    a0 = a0.add(nw.mul(s));
+                    a1 = a1.add(nv.mul(s));
+                    s = lanes(xb[xi]);
+                    b0 = b0.add(nw.mul(s));
+                    b1 = b1.add(nv.mul(s));
+                    s = lanes(xc[xi]);
+                    c0 = c0.add(nw.mul(s));
+                    c1 = c1.add(nv.mul(s));
+                    s = lanes(xd[xi]);
+                    d0 = d0.add(nw.mul(s));
+                    d1 = d1.add(nv.mul(s));
+                }
+            }
+            int at = blk * SUMS_BLOCK;
+            a0.intoArray(sums, at);
+            a1.intoArray(sums, at + TR);
+            b0.intoArray(sums, region + at);
+            b1.intoArray(sums, region + at + TR);
+            c0.intoArray(sums, 2 * region + at);
+            c1.intoArray(sums, 2 * region + at + TR);
+            d0.intoArray(sums, 3 * region + at);
+            d1.intoArray(sums, 3 * region + at + TR);
+        }
+    }
+
+    /** An activation pair (see {@link Q8Lanes#pairs}) in every short lane. */
+    private static ShortVector lanes(int pair) {
+        return IntVector.broadcast(IS, pair).reinterpretAsShorts();
     }
 
     /**
@@ -179,17 +264,17 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      */
     private void pair(Activations xa, Activations xb, float[] y, int ya, int yb, int r0, int r1) {
         Q8Lanes a = xa.q8Lanes(roundActivations), b = xb.q8Lanes(roundActivations);
-        long region = nb * SUMS_BLOCK;
+        int region = nb * SUMS_BLOCK;
         int r = Math.min(r1, (r0 + TR - 1) / TR * TR), end = Math.min(r1, tiles * TR);
         if (r > r0) {
             matmulOne(xa, y, ya, r0, r);
             matmulOne(xb, y, yb, r0, r);
         }
-        MemorySegment sums = sums(2 * region);
+        short[] sums = sums(2 * region);
         for (; r + 2 * TR <= end; r += 2 * TR) {
             integerSums2x2(r / TR, a, b, sums, region);
-            finish(r / TR, 2, a.d, sums, 0, y, ya + r);
-            finish(r / TR, 2, b.d, sums, region, y, yb + r);
+            finish(r / TR, 2, a, sums, 0, y, ya + r);
+            finish(r / TR, 2, b, sums, region, y, yb + r);
         }
         if (r < r1) {
             matmulOne(xa, y, ya, r, r1);
@@ -198,38 +283,37 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     }
 
     /** As {@link #integerSums} over tiles t and t+1, for two tokens at once: token a's sums at 0, b's at {@code region}. */
-    private void integerSums2x2(int t, Q8Lanes a, Q8Lanes b, MemorySegment sums, long region) {
+    private void integerSums2x2(int t, Q8Lanes a, Q8Lanes b, short[] sums, int region) {
         long o = t * tileBytes, p = o + tileBytes;
-        short[] qa = a.q, qb = b.q;
+        int[] qa = a.pairs, qb = b.pairs;
         for (int blk = 0; blk < nb; blk++, o += TILE_BLOCK, p += TILE_BLOCK) {
             ShortVector c = ShortVector.zero(SS), e = c, f = c, g = c;
-            int xo = blk * 32 * TR;
+            int xo = blk * 32;
             for (int i = 0; i < 8; i++) {
                 ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
                 ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
                 for (int k = 0; k < 4; k++) {
                     ShortVector nw = nibble(w, k), nv = nibble(v, k);
-                    int xi = xo + (i + 8 * k) * TR;
-                    ShortVector xa = ShortVector.fromArray(SS, qa, xi);
+                    int xi = xo + i + 8 * k;
+                    ShortVector xa = lanes(qa[xi]);
                     c = c.add(nw.mul(xa));
                     e = e.add(nv.mul(xa));
-                    ShortVector xb = ShortVector.fromArray(SS, qb, xi);
+                    ShortVector xb = lanes(qb[xi]);
                     f = f.add(nw.mul(xb));
                     g = g.add(nv.mul(xb));
                 }
             }
-            ShortVector ca = ShortVector.fromArray(SS, a.corr, blk * TR), cb = ShortVector.fromArray(SS, b.corr, blk * TR);
-            long at = blk * SUMS_BLOCK;
-            c.sub(ca).intoMemorySegment(sums, at, LE);
-            e.sub(ca).intoMemorySegment(sums, at + 2 * TR, LE);
-            f.sub(cb).intoMemorySegment(sums, region + at, LE);
-            g.sub(cb).intoMemorySegment(sums, region + at + 2 * TR, LE);
+            int at = blk * SUMS_BLOCK;
+            c.intoArray(sums, at);
+            e.intoArray(sums, at + TR);
+            f.intoArray(sums, region + at);
+            g.intoArray(sums, region + at + TR);
         }
     }
 
-    private static MemorySegment sums(long bytes) {
-        MemorySegment sums = SUMS.get();
-        if (sums == null || sums.byteSize() < bytes) SUMS.set(sums = Arena.ofAuto().allocate(bytes, 64));
+    private static short[] sums(int shorts) {
+        short[] sums = SUMS.get();
+        if (sums.length < shorts) SUMS.set(sums = new short[shorts]);
         return sums;
     }
 
@@ -251,53 +335,58 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     // through a buffer that stays in L1.
 
     /**
-     * The exact block sums, sum((code - 8) * q), of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: per block,
-     * {@link #SUMS_BLOCK} bytes, 16 shorts per tile. Two tiles per pass when the rows allow: each activation
+     * The block sums of code * q (16 bits, wrapping; {@link #finish} makes them sum((code - 8) * q), exact) of
+     * tiles t..t+n-1 (n = 1 or 2) into {@code sums}: per block,
+     * {@link #SUMS_BLOCK} shorts, 16 per tile. Two tiles per pass when the rows allow: each activation
      * vector loaded once then serves 32 rows.
      */
-    private void integerSums(int t, int n, Q8Lanes a, MemorySegment sums) {
+    private void integerSums(int t, int n, Q8Lanes a, short[] sums) {
         long o = t * tileBytes, p = o + tileBytes;
-        short[] q = a.q, corr = a.corr;
+        int[] q = a.pairs;
         if (n == 2) {
             for (int b = 0; b < nb; b++, o += TILE_BLOCK, p += TILE_BLOCK) {
                 ShortVector c = ShortVector.zero(SS), e = c;
-                int xo = b * 32 * TR;
+                int xo = b * 32;
                 for (int i = 0; i < 8; i++) {
                     ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
                     ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
                     for (int k = 0; k < 4; k++) {
-                        ShortVector xv = ShortVector.fromArray(SS, q, xo + (i + 8 * k) * TR);
+                        ShortVector xv = lanes(q[xo + i + 8 * k]);
                         c = c.add(nibble(w, k).mul(xv));
                         e = e.add(nibble(v, k).mul(xv));
                     }
                 }
-                ShortVector cr = ShortVector.fromArray(SS, corr, b * TR);
-                c.sub(cr).intoMemorySegment(sums, b * SUMS_BLOCK, LE);
-                e.sub(cr).intoMemorySegment(sums, b * SUMS_BLOCK + 2 * TR, LE);
+                c.intoArray(sums, b * SUMS_BLOCK);
+                e.intoArray(sums, b * SUMS_BLOCK + TR);
             }
         } else {
             for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
                 ShortVector c = ShortVector.zero(SS);
-                int xo = b * 32 * TR;
+                int xo = b * 32;
                 for (int i = 0; i < 8; i++) {
                     ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
-                    for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(ShortVector.fromArray(SS, q, xo + (i + 8 * k) * TR)));
+                    for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(lanes(q[xo + i + 8 * k])));
                 }
-                c.sub(ShortVector.fromArray(SS, corr, b * TR)).intoMemorySegment(sums, b * SUMS_BLOCK, LE);
+                c.intoArray(sums, b * SUMS_BLOCK);
             }
         }
     }
 
     /**
-     * Tiles t..t+n-1's results from their block sums: per block, the sums (read as ints: even shorts rows
-     * 0..7, odd shorts rows 8..15) times the activation and row scales.
+     * Tiles t..t+n-1's results from their sums of code * q: per block, the sums less 8 * sum(q) (in 16 bits,
+     * where they wrapped; read as ints: even shorts rows 0..7, odd shorts rows 8..15) times the activation and
+     * row scales. The correction is taken off here rather than in the integer kernels, which C2 compiles
+     * well only while they stay under its node budget.
      */
-    private void finish(int t, int n, float[] dx, MemorySegment sums, long base, float[] y, int yo) {
+    private void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        float[] dx = a.d;
+        int[] corrs = a.corrs;
         for (int u = 0; u < n; u++) {
-            long o = (t + u) * tileBytes + 16 * TR, slot = base + 2L * TR * u;
+            long o = (t + u) * tileBytes + 16 * TR;
+            int slot = base + TR * u;
             FloatVector lo = FloatVector.zero(FS), hi = lo;
             for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
-                IntVector s = IntVector.fromMemorySegment(IS, sums, b * SUMS_BLOCK + slot, LE);
+                IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
                 float d = dx[b];
                 lo = low(s).mul(d).fma(FloatVector.fromMemorySegment(FS, data, o, LE), lo);
                 hi = high(s).mul(d).fma(FloatVector.fromMemorySegment(FS, data, o + 2 * TR, LE), hi);
@@ -325,7 +414,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
             int s = 0;
             for (int i = 0; i < 16; i++) {
                 int v = data.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF;
-                s += ((v & 15) - 8) * a.q[(b * 32 + i) * TR] + ((v >> 4) - 8) * a.q[(b * 32 + 16 + i) * TR];
+                s += ((v & 15) - 8) * a.value(b * 32 + i) + ((v >> 4) - 8) * a.value(b * 32 + 16 + i);
             }
             sum = Math.fma((float) s * a.d[b], plainScale(m, b), sum);
         }
@@ -334,21 +423,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
 
     private float plainScale(int m, int b) {
         return data.get(Layouts.F32, plainScales + ((long) m * nb + b) * 4);
-    }
-
-    /** Many tokens: rows decoded to float a chunk at a time, each chunk multiplied with every token. */
-    @Override
-    void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] buf = CHUNKS.get();
-        if (buf.length < CHUNK * cols) CHUNKS.set(buf = new float[CHUNK * cols]);
-        float[] chunk = buf;
-        for (int c0 = r0; c0 < r1; c0 += CHUNK) {
-            int c1 = Math.min(r1, c0 + CHUNK), base = c0;
-            decodeRows(c0, c1, chunk, 0);
-            Gemm.matmul((r, n, k0, k1, dst, stride) -> {
-                for (int i = 0; i < n; i++) System.arraycopy(chunk, (r - base + i) * cols + k0, dst, i * stride, k1 - k0);
-            }, cols, xt, T, y, yStride, yOff, c0, c1);
-        }
     }
 
     /** Rows [r0, r1) as float32, row after row, into dst from {@code off}. */
@@ -373,7 +447,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, off + (r - r0) * cols);
     }
 
-    /** Not on the product path ({@link #gemm} decodes whole chunks); kept for the base class's contract. */
+    /** Not on the product path (every token count runs the integer kernels); kept for the base class's contract. */
     @Override
     void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         float[] f = new float[n * cols];

@@ -7,10 +7,12 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * One token's activations in the form the Q4_0 decode kernel reads: integers per block of 32 with a float
- * scale, each broadcast to the {@link #LANES} lanes of a short vector, because the kernel holds one weight row
- * per lane. Per block b: {@code q[(b * 32 + p) * LANES + lane]} the integer at position p, {@code corr}
- * 8 * sum(q) broadcast (the kernel multiplies codes, value + 8, and takes this off), {@code d[b]} the scale.
+ * One token's activations in the form the Q4_0 kernels read: integers per block of 32 with a float scale.
+ * The kernels hold one weight row per short lane and broadcast each integer to all {@link #LANES} lanes, so
+ * each is stored twice in an int, which one 32-bit broadcast load spreads over a vector: per block b,
+ * {@code pairs[b * 32 + p]} the integer at position p, {@code corrs[b]} 8 * sum(q) (the kernels multiply
+ * codes, value + 8, and take this off), {@code d[b]} the scale. (A form with every integer already copied
+ * to 16 lanes read the same in the decode kernel but took 16 times the cache: 64 KiB a token for 2048 columns.)
  * <p>
  * Two grids. llama.cpp's ({@code llama}): int8, d = max|x| / 127 rounded to fp16, exactly as its
  * quantize_row_q8_0 ({@link Activations#q8Grid} gives the same values as floats). The default one spends
@@ -30,8 +32,8 @@ final class Q8Lanes {
 
     private final int[] ints = new int[32];
     private final float[] lanes = new float[8];
-    short[] q = new short[0];
-    short[] corr = new short[0];
+    int[] pairs = new int[0];
+    int[] corrs = new int[0];
     float[] d = new float[0];
     boolean valid;
     boolean llama;
@@ -42,8 +44,8 @@ final class Q8Lanes {
      */
     void build(float[] src, int off, int cols, boolean llama) {
         int nb = cols / 32;
-        if (q.length < cols * LANES) q = new short[cols * LANES];
-        if (corr.length < nb * LANES) corr = new short[nb * LANES];
+        if (pairs.length < cols) pairs = new int[cols];
+        if (corrs.length < nb) corrs = new int[nb];
         if (d.length < nb) d = new float[nb];
         for (int b = 0; b < nb; b++) {
             int s = off + b * 32;
@@ -70,13 +72,27 @@ final class Q8Lanes {
             int qsum = 0;
             for (int i = 0; i < 32; i++) {
                 qsum += ints[i];
-                ShortVector.broadcast(SS, (short) ints[i]).intoArray(q, (b * 32 + i) * LANES);
+                pairs[b * 32 + i] = pair(ints[i]);
             }
-            ShortVector.broadcast(SS, (short) (8 * qsum)).intoArray(corr, b * LANES);
+            corrs[b] = pair(8 * qsum);
             d[b] = scale;
         }
         this.llama = llama;
         valid = true;
+    }
+
+    /** The integer at column c. */
+    short value(int c) {
+        return (short) pairs[c];
+    }
+
+    /** 8 * sum(q) of block b, as the kernels take it off. */
+    short corr(int b) {
+        return (short) corrs[b];
+    }
+
+    private static int pair(int v) {
+        return (v & 0xFFFF) | (v << 16);
     }
 
     private static IntVector rounded(FloatVector x, float id) {

@@ -65,7 +65,7 @@ class MatmulKernelTest {
             // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid;
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
-            if (type == DType.Q4_0 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
+            if (type == DType.Q4_0 && !round) xr = q4Grid(x);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -110,14 +110,14 @@ class MatmulKernelTest {
         for (int r0 = 0; r0 < rows; r0 += 8) m.matmul(x, parts, rows, 0, r0, Math.min(rows, r0 + 8));
         assertThat(parts).containsExactly(whole);
         // the first tokens alone give the same rows as inside the bigger batch: within the few-token kernels
-        // (verification, batched decode) and within the panel GEMM (more than FewTokens.MAX tokens)
-        // (past Q4_0's single-token passes, so that both batches take the same path)
-        int some = Q4_0Matrix.FEW_TOKENS + 1;
+        // (verification, batched decode) and within the panel GEMM, both batches past Q8_0's few-token kernels
+        // and BF16's token lanes (up to 48) so that they take the same path (Q4_0 has one path for any count)
+        int some = 49;
         float[] xm = QuantTestData.floats((some + 2) * cols, cols + 1);
         float[] more = run(m, new Activations().set(xm, some + 2, cols), 1);
         float[] first = run(m, new Activations().set(xm, some, cols), 2);
         assertThat(first).containsExactly(Arrays.copyOf(more, some * rows));
-        // a few tokens: Q4_0 runs them as single-token passes and Q8_0 through kernels that sum each token as its
+        // a few tokens: Q4_0 runs them through integer sums, exact, and Q8_0 through kernels that sum each token as its
         // single-token pass does (their GEMM decodes whole panels), so each equals that token alone; the float
         // formats give the rows of a bigger batch in the same kernels (BF16 takes 14 tokens and more in the
         // token-lane product, which sums as the GEMM does: Bf16TokenLanesTest)
@@ -137,6 +137,12 @@ class MatmulKernelTest {
         float[] xb = QuantTestData.floats((big + 11) * cols, cols);
         float[] bigger = run(m, new Activations().set(xb, big + 11, cols), 2);
         assertThat(run(m, new Activations().set(xb, big, cols), 1)).containsExactly(Arrays.copyOf(bigger, big * rows));
+        if (type == DType.Q4_0) { // any number of tokens: each gets its single-token result
+            for (int t : new int[]{0, 37, big + 10}) {
+                float[] alone = run(m, new Activations().set(xb, t * cols, 1, cols), 1);
+                assertThat(Arrays.copyOfRange(bigger, t * rows, (t + 1) * rows)).as("%d tokens, token %d", big + 11, t).containsExactly(alone);
+            }
+        }
         // single tokens too (the decode kernel), whatever the split
         float[] one = run(m, new Activations().set(xs, 1, cols), 1);
         assertThat(run(m, new Activations().set(xs, 1, cols), 2)).containsExactly(one);
@@ -148,7 +154,7 @@ class MatmulKernelTest {
         float[] g = new float[x.tokens() * cols];
         for (int t = 0; t < x.tokens(); t++) {
             Q8Lanes l = (x.tokens() == 1 ? x : x.token(t)).q8Lanes(false);
-            for (int c = 0; c < cols; c++) g[t * cols + c] = l.d[c / 32] * l.q[c * Q8Lanes.LANES];
+            for (int c = 0; c < cols; c++) g[t * cols + c] = l.d[c / 32] * l.value(c);
         }
         return g;
     }

@@ -95,15 +95,16 @@ class QuantizedMatrixTest {
         for (int b = 0; b < cols / 32; b++) {
             int sum = 0;
             for (int p = 0; p < 32; p++) {
-                int at = (b * 32 + p) * Q8Lanes.LANES;
-                for (int lane = 1; lane < Q8Lanes.LANES; lane++) assertThat(l.q[at + lane]).isEqualTo(l.q[at]);
-                assertThat(l.d[b] * l.q[at]).as("block %d position %d", b, p).isEqualTo(grid[b * 32 + p]);
-                sum += l.q[at];
+                int at = b * 32 + p;
+                assertThat(l.pairs[at] >> 16).as("both halves of the pair").isEqualTo((int) l.value(at));
+                assertThat(l.d[b] * l.value(at)).as("block %d position %d", b, p).isEqualTo(grid[b * 32 + p]);
+                sum += l.value(at);
             }
-            assertThat(l.corr[b * Q8Lanes.LANES]).isEqualTo((short) (8 * sum));
+            assertThat(l.corr(b)).isEqualTo((short) (8 * sum));
+            assertThat(l.corrs[b] >> 16).isEqualTo((int) l.corr(b));
         }
-        assertThat(l.q[(2 * 32 + 7) * Q8Lanes.LANES]).isEqualTo((short) 0); // 0.5 * 127 / 127 = 0.5 -> 0
-        assertThat(l.q[(2 * 32 + 8) * Q8Lanes.LANES]).isEqualTo((short) 2); // 1.5 -> 2
+        assertThat(l.value(2 * 32 + 7)).isEqualTo((short) 0); // 0.5 * 127 / 127 = 0.5 -> 0
+        assertThat(l.value(2 * 32 + 8)).isEqualTo((short) 2); // 1.5 -> 2
     }
 
     @Test
@@ -122,20 +123,20 @@ class QuantizedMatrixTest {
             int sum = 0, abs = 0;
             double err = 0, llamaErr = 0;
             for (int p = 0; p < 32; p++) {
-                int at = (b * 32 + p) * Q8Lanes.LANES, c = b * 32 + p;
-                for (int lane = 1; lane < Q8Lanes.LANES; lane++) assertThat(l.q[at + lane]).isEqualTo(l.q[at]);
-                assertThat(Math.abs(l.d[b] * l.q[at] - x[c])).isLessThanOrEqualTo(l.d[b] * 0.5001f);
-                sum += l.q[at];
-                abs += Math.abs(l.q[at]);
-                err += Math.abs(l.d[b] * l.q[at] - x[c]);
+                int c = b * 32 + p, q = l.value(c);
+                assertThat(l.pairs[c] >> 16).as("both halves of the pair").isEqualTo(q);
+                assertThat(Math.abs(l.d[b] * q - x[c])).isLessThanOrEqualTo(l.d[b] * 0.5001f);
+                sum += q;
+                abs += Math.abs(q);
+                err += Math.abs(l.d[b] * q - x[c]);
                 llamaErr += Math.abs(llama[c] - x[c]);
             }
             // the kernel's 16-bit block sum of (code - 8) * q stays exact
             assertThat(8 * abs).as("block %d", b).isLessThanOrEqualTo(Short.MAX_VALUE);
-            assertThat(l.corr[b * Q8Lanes.LANES]).isEqualTo((short) (8 * sum));
+            assertThat(l.corr(b)).isEqualTo((short) (8 * sum));
             assertThat(err).as("block %d", b).isLessThanOrEqualTo(llamaErr + 1e-6);
         }
-        assertThat(l.q[(2 * 32) * Q8Lanes.LANES]).isEqualTo((short) 0);
+        assertThat(l.value(2 * 32)).isEqualTo((short) 0);
         // with one large value, the small ones keep about 32 times more resolution than on llama.cpp's grid
         float llamaStep = 500f / 127, step = l.d[1];
         assertThat(step).isLessThan(llamaStep / 8);
