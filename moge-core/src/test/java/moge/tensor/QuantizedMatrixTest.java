@@ -151,14 +151,60 @@ class QuantizedMatrixTest {
                 .isInstanceOf(MogeException.class).hasMessageContaining("shorter");
     }
 
+    /** Q4_0 keeps the file's float16 scales and widens them with integer operations: every finite value exactly. */
+    @Test
+    void q4ScalesKeepEveryFiniteFloat16() {
+        // zero, negative zero, the smallest and largest subnormals, the smallest normal, the largest finite, ...
+        short[] special = {0x0000, (short) 0x8000, 0x0001, (short) 0x8001, 0x03FF, 0x0400, 0x7BFF, (short) 0xFBFF,
+                0x3C00, (short) 0xB800, 0x1234, (short) 0x9234};
+        int rows = 2 * 16 + 3, cols = 96, nb = cols / 32; // two tiles (one pair) and three rows past them
+        MemorySegment raw = QuantTestData.random(DType.Q4_0, rows, cols, 4);
+        for (int i = 0; i < rows * nb; i++) raw.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i * 18L, special[i % special.length]);
+        Matrix m = QuantizedMatrices.create("w", DType.Q4_0, rows, cols, raw);
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            m.row(r, row, 0);
+            assertThat(row).as("row %d", r).containsExactly(QuantTestData.refRow(DType.Q4_0, raw, cols, r));
+        }
+        for (int T : new int[]{1, 2, 4}) {
+            float[] x = QuantTestData.floats(T * cols, 11);
+            Activations a = new Activations().set(x, T, cols);
+            float[] y = new float[T * rows];
+            try (Parallel team = new Parallel(1)) {
+                Kernels.matmul(team, m, a, y);
+            }
+            for (int t = 0; t < T; t++) {
+                Q8Lanes l = (T == 1 ? a : a.token(t)).q8Lanes(false);
+                for (int r = 0; r < rows; r++) {
+                    float[] w = QuantTestData.refRow(DType.Q4_0, raw, cols, r);
+                    double ref = 0, mag = 0;
+                    for (int c = 0; c < cols; c++) {
+                        double p = (double) w[c] * l.d[c / 32] * l.value(c);
+                        ref += p;
+                        mag += Math.abs(p);
+                    }
+                    assertThat(Math.abs(y[t * rows + r] - ref)).as("T=%d t=%d r=%d", T, t, r).isLessThanOrEqualTo(2e-5 * mag + 1e-30);
+                }
+            }
+        }
+        // an infinite or NaN scale is damaged data, refused with the tensor's name
+        for (short bad : new short[]{0x7C00, (short) 0xFC00, 0x7E00}) {
+            MemorySegment broken = QuantTestData.random(DType.Q4_0, rows, cols, 5);
+            broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 18L * (nb * 20 + 1), bad);
+            assertThatThrownBy(() -> QuantizedMatrices.create("blk.3.ffn_up.weight", DType.Q4_0, rows, cols, broken))
+                    .isInstanceOf(MogeException.class).hasMessageContaining("blk.3.ffn_up.weight").hasMessageContaining("row 20")
+                    .hasMessageContaining("non-finite scale");
+        }
+    }
+
     @Test
     void reportsTheQuantizedSize() {
         int rows = 64, cols = 2048;
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
             Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
             assertThat(m.bytes()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
-            // Q4_0 holds its scales as float32 (2 bytes more per block)
-            assertThat(m.segment().byteSize()).isEqualTo((long) rows * cols / 32 * (t.blockBytes + (t == DType.Q4_0 ? 2 : 0)));
+            // the repacked copies read as many bytes as the file's blocks
+            assertThat(m.segment().byteSize()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
         }
     }
 
