@@ -22,8 +22,9 @@ import java.nio.ByteOrder;
  * dot product the Vector API can reach, but a 16-lane {@code vpmullw} plus {@code vpaddw} does 16
  * multiply-adds in two instructions where a float kernel needs a mask, a conversion and an FMA for 8; a
  * block's sum of (code - 8) * q always fits 16 bits, so with 8 * sum(q) taken off at the end the wrapping
- * 16-bit sum of code * q gives it exactly. Every token count runs these integer kernels: several tokens four
- * at a time ({@link #integerSums2x4}), so that each nibble taken out serves four tokens.
+ * 16-bit sum of code * q gives it exactly. Up to {@link #FEW_TOKENS} tokens run these integer kernels, four at
+ * a time ({@link #integerSums2x4}) so that each nibble taken out serves four tokens; more tokens (a long
+ * prompt) multiply float activations with weights decoded to float.
  * <p>
  * Tile layout, per block of 32 columns ({@value #TILE_BLOCK} bytes): 8 vectors of 16 shorts, short lane
  * {@code j} of vector {@code i} holding in its four nibbles the codes (value + 8) of positions
@@ -33,6 +34,15 @@ import java.nio.ByteOrder;
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
  */
 final class Q4_0Matrix extends RepackedBlockMatrix {
+    /**
+     * Up to this many tokens, {@link #matmulFew} (the integer kernels, four tokens per pass), past it the float
+     * GEMM over weights decoded a chunk at a time. MultiTokenBench (2 threads, 8 matrices, ms, integer vs GEMM):
+     * 2048x192 64 tokens 4.1-4.4 vs 6.4-7.3, 192 tokens 13.4-15.0 vs 17.6-18.5; 192x2048 64 tokens 4.1-4.2 vs
+     * 4.8-4.9; 2048x2048 64 tokens 37-48 vs 40-55, 128 tokens 78-80 vs 77-84, 192 tokens 118-138 vs 102-120; and
+     * pangu-embedded Q4_0 pp512 (every product 512 tokens) fell 10% through the integer kernels.
+     */
+    static final int FEW_TOKENS = 128;
+
     /**
      * Tokens per group in {@link #quads}: the weights are read from memory once per group (not once per four
      * tokens), and the group's integer activations (4 bytes a column each, 8 KiB a token at 2048 columns) stay
@@ -46,7 +56,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     static final int TR = Q8Lanes.LANES;
     private static final int TILE_BLOCK = 16 * TR + 2 * TR;
     private static final VectorSpecies<Short> HALF = ShortVector.SPECIES_128;
+    /** Rows decoded to float at a time for the GEMM. */
+    private static final int CHUNK = 2 * TR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ThreadLocal<float[]> CHUNKS = ThreadLocal.withInitial(() -> new float[0]);
     /**
      * Per thread, the block sums of two tiles per token ({@link #SUMS_BLOCK} shorts per block), in an array: a
      * store into a memory segment costs C2 more of the node budget the kernels live within.
@@ -62,10 +75,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private final long plainScales;
 
     private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        // any number of tokens through the integer kernels (matmulFew): four tokens at a time they keep up with
-        // the float GEMM over decoded weights at 256 tokens and beat it below (BENCHMARKS.md), and a token's
-        // result then never depends on the batch it came in
-        super(name, rows, cols, packed, roundActivations, Integer.MAX_VALUE);
+        super(name, rows, cols, packed, roundActivations, FEW_TOKENS);
         this.nb = cols / 32;
         this.tiles = rows / TR;
         this.tileBytes = (long) nb * TILE_BLOCK;
@@ -208,10 +218,9 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
                 Q8Lanes a = q[j], b = q[j + 1], c = q[j + 2], d = q[j + 3];
                 int ya = yOff + (t0 + j) * yStride + r;
                 integerSums2x4(r / TR, a, b, c, d, sums, region);
-                finish(r / TR, 2, a, sums, 0, y, ya);
-                finish(r / TR, 2, b, sums, region, y, ya + yStride);
-                finish(r / TR, 2, c, sums, 2 * region, y, ya + 2 * yStride);
-                finish(r / TR, 2, d, sums, 3 * region, y, ya + 3 * yStride);
+                // one call site: C2 inlines finish here, and four copies of it ran past the node budget (vectors
+                // then live on the heap: 748 collections in one pp512)
+                for (int k = 0; k < 4; k++) finish(r / TR, 2, q[j + k], sums, k * region, y, ya + k * yStride);
             }
         }
         if (r < r1) for (int j = t0; j < t1; j++) matmulOne(x.token(j), y, yOff + j * yStride, r, r1);
@@ -285,8 +294,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         short[] sums = sums(2 * region);
         for (; r + 2 * TR <= end; r += 2 * TR) {
             integerSums2x2(r / TR, a, b, sums, region);
-            finish(r / TR, 2, a, sums, 0, y, ya + r);
-            finish(r / TR, 2, b, sums, region, y, yb + r);
+            for (int k = 0; k < 2; k++) finish(r / TR, 2, k == 0 ? a : b, sums, k * region, y, (k == 0 ? ya : yb) + r);
         }
         if (r < r1) {
             matmulOne(xa, y, ya, r, r1);
@@ -447,6 +455,21 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return Float.float16ToFloat(data.get(Layouts.I16, plainScales + ((long) m * nb + b) * 2));
     }
 
+    /** Many tokens: rows decoded to float a chunk at a time, each chunk multiplied with every token. */
+    @Override
+    void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+        float[] buf = CHUNKS.get();
+        if (buf.length < CHUNK * cols) CHUNKS.set(buf = new float[CHUNK * cols]);
+        float[] chunk = buf;
+        for (int c0 = r0; c0 < r1; c0 += CHUNK) {
+            int c1 = Math.min(r1, c0 + CHUNK), base = c0;
+            decodeRows(c0, c1, chunk, 0);
+            Gemm.matmul((r, n, k0, k1, dst, stride) -> {
+                for (int i = 0; i < n; i++) System.arraycopy(chunk, (r - base + i) * cols + k0, dst, i * stride, k1 - k0);
+            }, cols, xt, T, y, yStride, yOff, c0, c1);
+        }
+    }
+
     /** Rows [r0, r1) as float32, row after row, into dst from {@code off}. */
     private void decodeRows(int r0, int r1, float[] dst, int off) {
         int tileEnd = tiles * TR;
@@ -469,7 +492,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, off + (r - r0) * cols);
     }
 
-    /** Not on the product path (every token count runs the integer kernels); kept for the base class's contract. */
+    /** Not on the product path ({@link #gemm} decodes whole chunks); kept for the base class's contract. */
     @Override
     void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         float[] f = new float[n * cols];

@@ -58,14 +58,15 @@ class MatmulKernelTest {
             w[r] = new double[cols];
             for (int c = 0; c < cols; c++) w[r][c] = f[c];
         }
-        for (int T : new int[]{1, 3, 5, 6, 17, 64}) {
+        // Q4_0 runs up to 128 tokens through its integer kernels, more through the GEMM
+        for (int T : type == DType.Q4_0 ? new int[]{1, 3, 5, 6, 17, 64, Q4_0Matrix.FEW_TOKENS + 3} : new int[]{1, 3, 5, 6, 17, 64}) {
             int xOff = 5;
             float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
             Activations x = new Activations().set(xs, xOff, T, cols);
             // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid;
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
-            if (type == DType.Q4_0 && !round) xr = q4Grid(x);
+            if (type == DType.Q4_0 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -111,7 +112,7 @@ class MatmulKernelTest {
         assertThat(parts).containsExactly(whole);
         // the first tokens alone give the same rows as inside the bigger batch: within the few-token kernels
         // (verification, batched decode) and within the panel GEMM, both batches past Q8_0's few-token kernels
-        // and BF16's token lanes (up to 48) so that they take the same path (Q4_0 has one path for any count)
+        // and BF16's token lanes (up to 48) so that they take the same path (Q4_0's integer kernels, up to 128)
         int some = 49;
         float[] xm = QuantTestData.floats((some + 2) * cols, cols + 1);
         float[] more = run(m, new Activations().set(xm, some + 2, cols), 1);
@@ -137,11 +138,17 @@ class MatmulKernelTest {
         float[] xb = QuantTestData.floats((big + 11) * cols, cols);
         float[] bigger = run(m, new Activations().set(xb, big + 11, cols), 2);
         assertThat(run(m, new Activations().set(xb, big, cols), 1)).containsExactly(Arrays.copyOf(bigger, big * rows));
-        if (type == DType.Q4_0) { // any number of tokens: each gets its single-token result
+        if (type == DType.Q4_0) { // up to FEW_TOKENS tokens each gets its single-token result
             for (int t : new int[]{0, 37, big + 10}) {
                 float[] alone = run(m, new Activations().set(xb, t * cols, 1, cols), 1);
                 assertThat(Arrays.copyOfRange(bigger, t * rows, (t + 1) * rows)).as("%d tokens, token %d", big + 11, t).containsExactly(alone);
             }
+        }
+        if (type == DType.Q4_0) { // past FEW_TOKENS, the GEMM: rows of a bigger batch again
+            int g = Q4_0Matrix.FEW_TOKENS + 3;
+            float[] xg = QuantTestData.floats((g + 9) * cols, cols + 2);
+            float[] gBigger = run(m, new Activations().set(xg, g + 9, cols), 2);
+            assertThat(run(m, new Activations().set(xg, g, cols), 1)).containsExactly(Arrays.copyOf(gBigger, g * rows));
         }
         // single tokens too (the decode kernel), whatever the split
         float[] one = run(m, new Activations().set(xs, 1, cols), 1);
