@@ -294,6 +294,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         short[] sums = sums(2 * region);
         for (; r + 2 * TR <= end; r += 2 * TR) {
             integerSums2x2(r / TR, a, b, sums, region);
+            // one call site for finish, for the node budget (see quads)
             for (int k = 0; k < 2; k++) finish(r / TR, 2, k == 0 ? a : b, sums, k * region, y, (k == 0 ? ya : yb) + r);
         }
         if (r < r1) {
