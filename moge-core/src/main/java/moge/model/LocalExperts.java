@@ -23,6 +23,8 @@ public final class LocalExperts implements ExpertExecutor {
     private int[] tokenOfRow = new int[0]; // row -> token
     private int[] active = new int[0];
     private float[] sortedOut = new float[0];
+    /** One token's input, shared by all its experts (see {@link #run}). */
+    private final Activations single = new Activations();
 
     public LocalExperts(Weights weights, ModelConfig config, Parallel team) {
         this.weights = weights;
@@ -64,9 +66,20 @@ public final class LocalExperts implements ExpertExecutor {
         Weights.Layer L = weights.layers[layer];
         final int na = nActive;
         long cost = 3L * rows * config.hidden() * config.moeIntermediate();
+        // one token (decode): every expert reads the same row, so its kernel form (Q8Lanes for Q4_0, 2 us for
+        // 2048 values) is built once here, not once per expert, and only read inside the job
+        final Activations shared = tokens == 1 ? single.set(xn, 1, H) : null;
+        if (shared != null) {
+            for (int i = 0; i < na; i++) {
+                Matrix gate = L.expertGate[active[i]];
+                if (gate == null) continue; // runExpert names the missing expert
+                gate.prepare(shared);
+                L.expertUp[active[i]].prepare(shared);
+            }
+        }
         team.forEach(na, cost, (item, member) -> {
             int e = active[item];
-            runExpert(L, e, xn, start[e], count[e], scratch[member]);
+            runExpert(L, e, xn, start[e], count[e], shared, scratch[member]);
         });
         for (int t = 0; t < tokens; t++) {
             for (int s = 0; s < k; s++) {
@@ -76,16 +89,20 @@ public final class LocalExperts implements ExpertExecutor {
         }
     }
 
-    private void runExpert(Weights.Layer L, int e, float[] xn, int firstRow, int cnt, Scratch s) {
+    /** {@code shared}: the one token's input with its kernel forms built, or null to gather the expert's rows. */
+    private void runExpert(Weights.Layer L, int e, float[] xn, int firstRow, int cnt, Activations shared, Scratch s) {
         int H = config.hidden(), ff = config.moeIntermediate();
         Matrix gate = L.expertGate[e], up = L.expertUp[e], down = L.expertDown[e];
         if (gate == null) throw new IllegalStateException("expert " + e + " is not loaded in this process");
         s.ensure(cnt, H, ff);
-        for (int j = 0; j < cnt; j++) {
-            System.arraycopy(xn, tokenOfRow[firstRow + j] * H, s.in, j * H, H);
+        Activations in = shared;
+        if (in == null) {
+            for (int j = 0; j < cnt; j++) {
+                System.arraycopy(xn, tokenOfRow[firstRow + j] * H, s.in, j * H, H);
+            }
+            in = s.inAct.set(s.in, cnt, H);
         }
-        s.inAct.set(s.in, cnt, H);
-        Kernels.swigluLocal(gate, up, s.inAct, s.h, s.upBuf);
+        Kernels.swigluLocal(gate, up, in, s.h, s.upBuf);
         s.hAct.set(s.h, cnt, ff);
         down.prepare(s.hAct);
         // yOff places the expert's [cnt, H] block at its own rows; other members write other rows.
