@@ -155,6 +155,47 @@ class MatmulKernelTest {
         assertThat(run(m, new Activations().set(xs, 1, cols), 2)).containsExactly(one);
     }
 
+    /**
+     * The panel GEMM holds finished results in blocks of {@link Gemm#OUT_ROWS} rows before they go to y: row
+     * ranges that start and end inside blocks, several blocks, short rows (row order) and long ones (k order),
+     * more than one group of tokens; every result against float64, nothing written outside the range.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"F32,150,96,70", "F32,150,2050,70", "Q4_0,150,192,140", "Q4_0,150,2048,140", "BF16,75,1030,66"})
+    void gemmWritesEveryRowRange(DType type, int rows, int cols, int T) {
+        MemorySegment raw = QuantTestData.random(type, rows, cols, rows + cols);
+        Matrix m = make(type, rows, cols, raw, false);
+        float[] xs = QuantTestData.floats(T * cols, T + cols);
+        Activations x = new Activations().set(xs, T, cols);
+        int yStride = rows + 5, yOff = 2;
+        int[][] ranges = {{0, rows}, {0, 44}, {44, 101}, {101, rows}, {3, 38}, {37, 70}};
+        for (int[] range : ranges) {
+            if (range[0] >= rows) continue;
+            float[] y = new float[T * yStride];
+            Arrays.fill(y, Float.NaN);
+            m.prepare(x);
+            m.matmul(x, y, yStride, yOff, range[0], Math.min(rows, range[1]));
+            for (int t = 0; t < T; t++) {
+                for (int r = -yOff; r < yStride - yOff; r++) {
+                    float got = y[t * yStride + yOff + r];
+                    if (r < range[0] || r >= Math.min(rows, range[1])) {
+                        assertThat(got).as("%s rows %s t=%d r=%d outside", type, Arrays.toString(range), t, r).isNaN();
+                        continue;
+                    }
+                    float[] w = QuantTestData.refRow(type, raw, cols, r);
+                    double ref = 0, mag = 0;
+                    for (int c = 0; c < cols; c++) {
+                        double p = (double) w[c] * xs[t * cols + c];
+                        ref += p;
+                        mag += Math.abs(p);
+                    }
+                    assertThat(Math.abs(got - ref)).as("%s rows %s t=%d r=%d", type, Arrays.toString(range), t, r)
+                            .isLessThanOrEqualTo(2e-5 * mag + 1e-6);
+                }
+            }
+        }
+    }
+
     /** The values Q4_0's single-token kernel multiplies with by default, token by token. */
     private static float[] q4Grid(Activations x) {
         int cols = x.cols();
