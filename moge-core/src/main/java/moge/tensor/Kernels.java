@@ -18,7 +18,8 @@ public final class Kernels {
     }
 
     /**
-     * What decides whether a product is worth a hand-off: its multiply-adds, or its bytes where they are more.
+     * What decides whether a product (or the sum over a group handed off together) goes to the team: its
+     * multiply-adds, or its bytes where they are more.
      * A float32 MoE router (64 x 2048, 512 KiB) has few multiply-adds for its bytes: on one thread it took 4% of
      * a qwen3moe Q4_0 token, reading at one core's bandwidth, and a third less on two.
      */
@@ -33,7 +34,7 @@ public final class Kernels {
         for (Matrix w : ws) {
             w.prepare(x);
             total += w.rows;
-            cost += (long) w.rows * w.cols * x.tokens();
+            cost += cost(w, x.tokens());
         }
         team.forRange(total, ROW_ALIGN, cost, (a, b) -> {
             int base = 0;
@@ -54,7 +55,7 @@ public final class Kernels {
         gate.prepare(x);
         up.prepare(x);
         int ff = gate.rows, T = x.tokens();
-        team.forRange(ff, ROW_ALIGN, 2L * ff * gate.cols * T, (r0, r1) -> {
+        team.forRange(ff, ROW_ALIGN, cost(gate, T) + cost(up, T), (r0, r1) -> {
             gate.matmul(x, h, ff, 0, r0, r1);
             up.matmul(x, upScratch, ff, 0, r0, r1);
             for (int t = 0; t < T; t++) VectorMath.siluMul(h, upScratch, t * ff + r0, r1 - r0);
