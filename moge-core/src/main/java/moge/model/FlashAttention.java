@@ -182,7 +182,7 @@ final class FlashAttention {
             }
             for (int j = 0; j < nk; j += 4) scores(s, K, Math.min(4, nk - j), j, d);
             softmaxBlock(s, nk, j0);
-            for (int j = 0; j < nk; j += 4) values(s, V, Math.min(4, nk - j), j, d);
+            values(s, V, nk, d);
         }
         for (int ln = 0; ln < lanes; ln++) {
             int tt = ln / nh, hh = ln % nh;
@@ -232,8 +232,8 @@ final class FlashAttention {
     }
 
     /**
-     * Masks keys past each lane's position, updates the running maximum and sum, turns the block's scores
-     * into probabilities (in place) and rescales the output accumulated so far.
+     * Masks keys past each lane's position, updates the running maximum and sum, and turns the block's scores
+     * into probabilities (in place); {@link #values} rescales the output accumulated so far.
      */
     private void softmaxBlock(Scratch s, int nk, int j0) {
         float[] sc = s.sc;
@@ -266,51 +266,58 @@ final class FlashAttention {
             FloatVector corr = FloatVector.fromArray(FS, s.corr, v);
             FloatVector.fromArray(FS, s.l, v).fma(corr, sum).intoArray(s.l, v);
         }
-        float[] ot = s.ot, corr = s.corr;
-        int d = c.headDim();
-        FloatVector ca = FloatVector.fromArray(FS, corr, 0), cb = FloatVector.fromArray(FS, corr, L);
-        for (int i = 0; i < d; i++) {
-            FloatVector.fromArray(FS, ot, i * QL).mul(ca).intoArray(ot, i * QL);
-            FloatVector.fromArray(FS, ot, i * QL + L).mul(cb).intoArray(ot, i * QL + L);
-        }
     }
 
-    /** ot[i] += sum over up to four keys of the block of p_(jb + k) * V_(jb + k)[i]. */
-    private static void values(Scratch s, float[] V, int n, int jb, int d) {
+    /**
+     * ot[i] = ot[i] * corr + sum over the block's nk keys of p_j * V_j[i]. Four output rows (dimensions) at a time
+     * stay in registers while every key of the block passes, so the output is loaded and stored once per block
+     * rather than once per four keys, and its rescaling costs no pass of its own. Each lane still sees the
+     * rescale, then the keys in order.
+     */
+    private static void values(Scratch s, float[] V, int nk, int d) {
         float[] sc = s.sc, ot = s.ot;
-        int o = jb * QL;
-        FloatVector p0a = FloatVector.fromArray(FS, sc, o), p0b = FloatVector.fromArray(FS, sc, o + L);
-        FloatVector p1a = FloatVector.zero(FS), p1b = p1a, p2a = p1a, p2b = p1a, p3a = p1a, p3b = p1a;
-        if (n > 1) {
-            p1a = FloatVector.fromArray(FS, sc, o + QL);
-            p1b = FloatVector.fromArray(FS, sc, o + QL + L);
+        FloatVector ca = FloatVector.fromArray(FS, s.corr, 0), cb = FloatVector.fromArray(FS, s.corr, L);
+        int i = 0;
+        for (; i + 4 <= d; i += 4) {
+            int o = i * QL;
+            FloatVector a0 = FloatVector.fromArray(FS, ot, o).mul(ca), b0 = FloatVector.fromArray(FS, ot, o + L).mul(cb);
+            FloatVector a1 = FloatVector.fromArray(FS, ot, o + QL).mul(ca), b1 = FloatVector.fromArray(FS, ot, o + QL + L).mul(cb);
+            FloatVector a2 = FloatVector.fromArray(FS, ot, o + 2 * QL).mul(ca), b2 = FloatVector.fromArray(FS, ot, o + 2 * QL + L).mul(cb);
+            FloatVector a3 = FloatVector.fromArray(FS, ot, o + 3 * QL).mul(ca), b3 = FloatVector.fromArray(FS, ot, o + 3 * QL + L).mul(cb);
+            for (int j = 0, v = s.at + i; j < nk; j++, v += d) {
+                FloatVector pa = FloatVector.fromArray(FS, sc, j * QL), pb = FloatVector.fromArray(FS, sc, j * QL + L);
+                FloatVector w = FloatVector.broadcast(FS, V[v]);
+                a0 = w.fma(pa, a0);
+                b0 = w.fma(pb, b0);
+                w = FloatVector.broadcast(FS, V[v + 1]);
+                a1 = w.fma(pa, a1);
+                b1 = w.fma(pb, b1);
+                w = FloatVector.broadcast(FS, V[v + 2]);
+                a2 = w.fma(pa, a2);
+                b2 = w.fma(pb, b2);
+                w = FloatVector.broadcast(FS, V[v + 3]);
+                a3 = w.fma(pa, a3);
+                b3 = w.fma(pb, b3);
+            }
+            a0.intoArray(ot, o);
+            b0.intoArray(ot, o + L);
+            a1.intoArray(ot, o + QL);
+            b1.intoArray(ot, o + QL + L);
+            a2.intoArray(ot, o + 2 * QL);
+            b2.intoArray(ot, o + 2 * QL + L);
+            a3.intoArray(ot, o + 3 * QL);
+            b3.intoArray(ot, o + 3 * QL + L);
         }
-        if (n > 2) {
-            p2a = FloatVector.fromArray(FS, sc, o + 2 * QL);
-            p2b = FloatVector.fromArray(FS, sc, o + 2 * QL + L);
-        }
-        if (n > 3) {
-            p3a = FloatVector.fromArray(FS, sc, o + 3 * QL);
-            p3b = FloatVector.fromArray(FS, sc, o + 3 * QL + L);
-        }
-        int v0 = key(s, jb, 0, n, d), v1 = key(s, jb, 1, n, d);
-        int v2 = key(s, jb, 2, n, d), v3 = key(s, jb, 3, n, d);
-        for (int i = 0; i < d; i++) {
-            FloatVector oa = FloatVector.fromArray(FS, ot, i * QL), ob = FloatVector.fromArray(FS, ot, i * QL + L);
-            FloatVector w = FloatVector.broadcast(FS, V[v0 + i]);
-            oa = w.fma(p0a, oa);
-            ob = w.fma(p0b, ob);
-            w = FloatVector.broadcast(FS, V[v1 + i]);
-            oa = w.fma(p1a, oa);
-            ob = w.fma(p1b, ob);
-            w = FloatVector.broadcast(FS, V[v2 + i]);
-            oa = w.fma(p2a, oa);
-            ob = w.fma(p2b, ob);
-            w = FloatVector.broadcast(FS, V[v3 + i]);
-            oa = w.fma(p3a, oa);
-            ob = w.fma(p3b, ob);
-            oa.intoArray(ot, i * QL);
-            ob.intoArray(ot, i * QL + L);
+        for (; i < d; i++) {
+            int o = i * QL;
+            FloatVector a = FloatVector.fromArray(FS, ot, o).mul(ca), b = FloatVector.fromArray(FS, ot, o + L).mul(cb);
+            for (int j = 0, v = s.at + i; j < nk; j++, v += d) {
+                FloatVector w = FloatVector.broadcast(FS, V[v]);
+                a = w.fma(FloatVector.fromArray(FS, sc, j * QL), a);
+                b = w.fma(FloatVector.fromArray(FS, sc, j * QL + L), b);
+            }
+            a.intoArray(ot, o);
+            b.intoArray(ot, o + L);
         }
     }
 

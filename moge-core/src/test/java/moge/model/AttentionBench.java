@@ -6,7 +6,8 @@ import java.util.SplittableRandom;
 
 /**
  * Manual benchmark (not a test): one layer's attention for decode steps (one token of each of B sequences at
- * position P) over a filled cache, microseconds per step, best of REPS. From the repository root, after a build:
+ * position P) over a filled cache, microseconds per step, best of REPS; with B = 0, a prefill instead (one
+ * sequence, positions 0..P-1 in one batch, as pp512 runs it). From the repository root, after a build:
  * <pre>
  * CP=moge-cli/target/moge.jar:moge-core/target/moge-core-0.1.0-SNAPSHOT-tests.jar
  * java --add-modules jdk.incubator.vector -cp $CP moge.model.AttentionBench HEADS KV_HEADS HEAD_DIM P B THREADS [REPS]
@@ -18,9 +19,11 @@ public final class AttentionBench {
         int pos = Integer.parseInt(a[3]), B = Integer.parseInt(a[4]), threads = Integer.parseInt(a[5]);
         int reps = a.length > 6 ? Integer.parseInt(a[6]) : 2000;
         ModelConfig c = TestModels.embedded(50, heads * d, 1, heads, kvHeads, d, 64, false, 1e4, false);
+        boolean prefill = B == 0;
+        if (prefill) B = 1;
         KvCache cache = KvCache.forContext(c, pos + 1, B, 16);
         SplittableRandom r = new SplittableRandom(1);
-        Batch batch = new Batch(B);
+        Batch batch = new Batch(prefill ? pos : B);
         int kvDim = c.kvDim();
         for (int s = 0; s < B; s++) {
             KvSequence seq = cache.newSequence();
@@ -31,9 +34,14 @@ public final class AttentionBench {
                     cache.v[0][cache.offset(seq.slot(p), i / d) + i % d] = (float) r.nextGaussian();
                 }
             }
-            batch.add(1, pos, seq, true);
+            if (prefill) {
+                for (int p = 0; p < pos; p++) batch.add(1, p, seq, p == pos - 1);
+            } else {
+                batch.add(1, pos, seq, true);
+            }
         }
-        float[] q = new float[B * c.qDim()], out = new float[B * c.qDim()];
+        int T = batch.size();
+        float[] q = new float[T * c.qDim()], out = new float[T * c.qDim()];
         for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
         try (Parallel team = new Parallel(threads)) {
             FlashAttention fa = new FlashAttention(c, team.threads());
@@ -43,8 +51,11 @@ public final class AttentionBench {
                 fa.attend(team, cache, 0, batch, q, out);
                 best = Math.min(best, (System.nanoTime() - t0) / 1e3);
             }
-            System.out.printf("heads=%d kv=%d d=%d position=%d sequences=%d threads=%d: %.1f us per step (best of %d)%n",
-                    heads, kvHeads, d, pos, B, threads, best, reps);
+            // multiply-adds of q.K and p.V over the keys each query sees (causal in a prefill)
+            double macs = 0;
+            for (int t = 0; t < T; t++) macs += 2.0 * heads * d * (batch.positions[t] + 1);
+            System.out.printf("heads=%d kv=%d d=%d position=%d %s threads=%d: %.1f us per step (best of %d), %.1f GMAC/s%n",
+                    heads, kvHeads, d, pos, prefill ? "prefill" : "sequences=" + B, threads, best, reps, macs / best / 1e3);
         }
     }
 }
