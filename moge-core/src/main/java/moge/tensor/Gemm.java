@@ -56,19 +56,7 @@ final class Gemm {
      * tiles of {@link Activations#tokenMajor} (or its Q8_0-rounded form).
      */
     static void matmul(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        run(w, null, cols, xt, T, y, yStride, yOff, r0, r1);
-    }
-
-    /**
-     * As {@link #matmul}, over rows already decoded to float32 ({@code rows}: row r0 + i from {@code i * cols}),
-     * which the kernel reads where they lie instead of copying panels out of them.
-     */
-    static void matmulDecoded(float[] rows, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        run(null, rows, cols, xt, T, y, yStride, yOff, r0, r1);
-    }
-
-    private static void run(Source w, float[] rows, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] panel = rows != null ? rows : new float[ROWS * KP];
+        float[] panel = new float[ROWS * KP];
         float[] tmp = new float[ROWS * TILE];
         // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by
         // token) is written once per group instead of once per panel
@@ -105,31 +93,19 @@ final class Gemm {
         for (int t = g0; t < g1; t++) System.arraycopy(out, (t - g0) * OUT_ROWS, y, t * yStride + yOff + rb, next - rb);
     }
 
-    /** {@code w} null: {@code panel} holds the decoded rows from r0 on, {@code cols} apart (see {@link #matmulDecoded}). */
     private static void panel(Source w, int cols, float[] xt, int T, int r0, int g0, int g1, int k0, int r, int r1,
                               float[] panel, float[] tmp, float[] part, float[] out) {
         int k1 = Math.min(cols, k0 + KP), n = Math.min(ROWS, r1 - r);
-        int po = 0, ps = KP;
-        if (w != null) {
-            w.decode(r, n, k0, k1, panel, KP);
-        } else {
-            po = (r - r0) * cols + k0;
-            ps = cols;
-        }
+        w.decode(r, n, k0, k1, panel, KP);
         int ob = (r - r0) % OUT_ROWS;
         for (int t0 = g0; t0 < g1; t0 += TILE) {
-            kernel(panel, po, ps, n, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
-                    tmp, out, (t0 - g0) * OUT_ROWS + ob, Math.min(TILE, T - t0));
+            kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
+                    tmp, out, (t0 - g0) * OUT_ROWS + ob, n, Math.min(TILE, T - t0));
         }
     }
 
-    /**
-     * Rows i < n of the panel at {@code pw + i * ps}; a panel of fewer than {@link #ROWS} rows repeats its last
-     * row (whose extra results are dropped), so that a panel read in place never reads past its rows.
-     */
-    private static void kernel(float[] panel, int pw, int ps, int n, float[] xt, int xBase, int k0, int k1, int cols,
-                               float[] part, int po, float[] tmp, float[] out, int oo, int tn) {
-        int w0 = pw, w1 = pw + Math.min(1, n - 1) * ps, w2 = pw + Math.min(2, n - 1) * ps, w3 = pw + Math.min(3, n - 1) * ps;
+    private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
+                               float[] tmp, float[] out, int oo, int n, int tn) {
         FloatVector a00, a01, a10, a11, a20, a21, a30, a31;
         if (k0 == 0) {
             a00 = FloatVector.zero(FS);
@@ -155,16 +131,16 @@ final class Gemm {
         for (int p = 0; p < len; p++, xo += TILE) {
             FloatVector xa = FloatVector.fromArray(FS, xt, xo);
             FloatVector xb = FloatVector.fromArray(FS, xt, xo + L);
-            FloatVector w = FloatVector.broadcast(FS, panel[w0 + p]);
+            FloatVector w = FloatVector.broadcast(FS, panel[p]);
             a00 = w.fma(xa, a00);
             a01 = w.fma(xb, a01);
-            w = FloatVector.broadcast(FS, panel[w1 + p]);
+            w = FloatVector.broadcast(FS, panel[KP + p]);
             a10 = w.fma(xa, a10);
             a11 = w.fma(xb, a11);
-            w = FloatVector.broadcast(FS, panel[w2 + p]);
+            w = FloatVector.broadcast(FS, panel[2 * KP + p]);
             a20 = w.fma(xa, a20);
             a21 = w.fma(xb, a21);
-            w = FloatVector.broadcast(FS, panel[w3 + p]);
+            w = FloatVector.broadcast(FS, panel[3 * KP + p]);
             a30 = w.fma(xa, a30);
             a31 = w.fma(xb, a31);
         }

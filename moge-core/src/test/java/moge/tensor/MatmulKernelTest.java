@@ -1,7 +1,6 @@
 package moge.tensor;
 
 import moge.format.DType;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -193,42 +192,6 @@ class MatmulKernelTest {
                     assertThat(Math.abs(got - ref)).as("%s rows %s t=%d r=%d", type, Arrays.toString(range), t, r)
                             .isLessThanOrEqualTo(2e-5 * mag + 1e-6);
                 }
-            }
-        }
-    }
-
-    /**
-     * Rows decoded beforehand (Q4_0's chunks) are read where they lie: an array holding exactly the 7 rows asked
-     * for (not a whole panel of 4) is enough, and the results are the bits {@link Gemm#matmul} gives when it
-     * decodes the same rows panel by panel; both against float64, nothing written outside the rows.
-     */
-    @Test
-    void gemmReadsDecodedRowsInPlace() {
-        int rows = 7, cols = 600, T = 37, yStride = rows + 3, yOff = 1;
-        float[] w = QuantTestData.floats(rows * cols, 3), xs = QuantTestData.floats(T * cols, 4);
-        float[] xt = new Activations().set(xs, T, cols).tokenMajor(Gemm.TILE);
-        float[] inPlace = new float[T * yStride], decoded = new float[T * yStride];
-        Arrays.fill(inPlace, Float.NaN);
-        Arrays.fill(decoded, Float.NaN);
-        Gemm.matmulDecoded(w, cols, xt, T, inPlace, yStride, yOff, 0, rows);
-        Gemm.matmul((r, n, k0, k1, dst, stride) -> {
-            for (int i = 0; i < n; i++) System.arraycopy(w, (r + i) * cols + k0, dst, i * stride, k1 - k0);
-        }, cols, xt, T, decoded, yStride, yOff, 0, rows);
-        assertThat(inPlace).containsExactly(decoded);
-        for (int t = 0; t < T; t++) {
-            for (int r = -yOff; r < yStride - yOff; r++) {
-                float got = inPlace[t * yStride + yOff + r];
-                if (r < 0 || r >= rows) {
-                    assertThat(got).as("t=%d r=%d outside", t, r).isNaN();
-                    continue;
-                }
-                double ref = 0, mag = 0;
-                for (int c = 0; c < cols; c++) {
-                    double p = (double) w[r * cols + c] * xs[t * cols + c];
-                    ref += p;
-                    mag += Math.abs(p);
-                }
-                assertThat(Math.abs(got - ref)).as("t=%d r=%d", t, r).isLessThanOrEqualTo(2e-5 * mag + 1e-6);
             }
         }
     }
