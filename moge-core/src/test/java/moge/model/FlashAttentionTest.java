@@ -13,7 +13,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FlashAttentionTest {
     @ParameterizedTest(name = "heads={0} kv={1} d={2} threads={3} block={4}")
     @CsvSource({"4,1,16,1,16", "4,4,24,2,16", "6,2,8,2,16", "20,1,16,2,16", "33,3,12,1,16", "16,4,128,2,16", "2,1,4,2,16",
-            "6,2,8,2,4", "16,4,32,2,5", "4,1,16,1,32"})
+            "6,2,8,2,4", "16,4,32,2,5", "4,1,16,1,32", "6,2,10,2,16", "3,1,6,1,5"})
     void matchesPlainSoftmax(int heads, int kvHeads, int d, int threads, int blockSize) {
         ModelConfig c = TestModels.embedded(50, 32, 1, heads, kvHeads, d, 40, false, 1e4, false);
         KvCache cache = KvCache.forContext(c, 80, 3, blockSize);
