@@ -56,33 +56,7 @@ final class Gemm {
      * tiles of {@link Activations#tokenMajor} (or its Q8_0-rounded form).
      */
     static void matmul(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        matmul(w, null, cols, xt, T, y, yStride, yOff, r0, r1);
-    }
-
-    /** Floats a chunk of {@code rows} rows takes in the layout of {@link #matmulPanels}. */
-    static int panelsSize(int rows, int cols) {
-        return (rows + ROWS - 1) / ROWS * ((cols + KP - 1) / KP) * ROWS * KP;
-    }
-
-    /**
-     * Where {@link #matmulPanels} reads row r's column k (r counted from the chunk's first row): panel by panel,
-     * ROWS rows by KP columns each, the column panels of a row step one after another.
-     */
-    static int panelIndex(int r, int k, int cols) {
-        return ((r / ROWS) * ((cols + KP - 1) / KP) + k / KP) * ROWS * KP + (r % ROWS) * KP + k % KP;
-    }
-
-    /**
-     * As {@link #matmul}, with rows [r0, r1) already decoded into {@code panels} ({@link #panelIndex}, rows
-     * counted from r0): a format that decodes a chunk of rows once for all its tokens (Q4_0) lends its panels,
-     * rather than having each copied out once per group of tokens.
-     */
-    static void matmulPanels(float[] panels, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        matmul(null, panels, cols, xt, T, y, yStride, yOff, r0, r1);
-    }
-
-    private static void matmul(Source w, float[] panels, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] panel = panels != null ? null : new float[ROWS * KP];
+        float[] panel = new float[ROWS * KP];
         float[] tmp = new float[ROWS * TILE];
         // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by
         // token) is written once per group instead of once per panel
@@ -94,13 +68,13 @@ final class Gemm {
                 // the group's activations stay in L2 for a whole row, so each row is read front to back: a
                 // few long streams the prefetcher follows, not 2 KB pieces of every row one after another
                 for (int r = r0; r < r1; r += ROWS) {
-                    for (int k0 = 0; k0 < cols; k0 += KP) panel(w, panels, cols, xt, T, r0, g0, g1, k0, r, r1, panel, tmp, part, out);
+                    for (int k0 = 0; k0 < cols; k0 += KP) panel(w, cols, xt, T, r0, g0, g1, k0, r, r1, panel, tmp, part, out);
                     flushIfDone(out, g0, g1, r0, r, r1, y, yStride, yOff);
                 }
             } else {
                 for (int k0 = 0; k0 < cols; k0 += KP) {
                     for (int r = r0; r < r1; r += ROWS) {
-                        panel(w, panels, cols, xt, T, r0, g0, g1, k0, r, r1, panel, tmp, part, out);
+                        panel(w, cols, xt, T, r0, g0, g1, k0, r, r1, panel, tmp, part, out);
                         if (k0 + KP >= cols) flushIfDone(out, g0, g1, r0, r, r1, y, yStride, yOff);
                     }
                 }
@@ -119,18 +93,13 @@ final class Gemm {
         for (int t = g0; t < g1; t++) System.arraycopy(out, (t - g0) * OUT_ROWS, y, t * yStride + yOff + rb, next - rb);
     }
 
-    private static void panel(Source w, float[] panels, int cols, float[] xt, int T, int r0, int g0, int g1, int k0, int r, int r1,
+    private static void panel(Source w, int cols, float[] xt, int T, int r0, int g0, int g1, int k0, int r, int r1,
                               float[] panel, float[] tmp, float[] part, float[] out) {
-        int k1 = Math.min(cols, k0 + KP), n = Math.min(ROWS, r1 - r), pb = 0;
-        if (panels != null) {
-            panel = panels;
-            pb = panelIndex(r - r0, k0, cols);
-        } else {
-            w.decode(r, n, k0, k1, panel, KP);
-        }
+        int k1 = Math.min(cols, k0 + KP), n = Math.min(ROWS, r1 - r);
+        w.decode(r, n, k0, k1, panel, KP);
         int ob = (r - r0) % OUT_ROWS;
         for (int t0 = g0; t0 < g1; t0 += TILE) {
-            kernel(panel, pb, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
+            kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
                     tmp, out, (t0 - g0) * OUT_ROWS + ob, n, Math.min(TILE, T - t0));
         }
     }
@@ -139,9 +108,8 @@ final class Gemm {
     // session of 2026-11-30, midday): with four row offsets instead of constant strides C2 parked general
     // registers in vector ones and every format's GEMM lost a third; the same loop in a probe, inlined where its
     // trip count was constant, was unrolled with accumulators on the stack and ran at half speed. At this size
-    // (over 325 bytes of bytecode) C2 does not inline it. The one panel offset (pb, for panels read in place)
-    // costs the loop a single sign extension, checked in its disassembly.
-    private static void kernel(float[] panel, int pb, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
+    // (over 325 bytes of bytecode) C2 does not inline it.
+    private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
                                float[] tmp, float[] out, int oo, int n, int tn) {
         FloatVector a00, a01, a10, a11, a20, a21, a30, a31;
         if (k0 == 0) {
@@ -163,9 +131,9 @@ final class Gemm {
             a30 = FloatVector.fromArray(FS, part, po + 3 * GROUP);
             a31 = FloatVector.fromArray(FS, part, po + 3 * GROUP + L);
         }
-        int pe = pb + k1 - k0;
+        int len = k1 - k0;
         int xo = xBase + k0 * TILE;
-        for (int p = pb; p < pe; p++, xo += TILE) {
+        for (int p = 0; p < len; p++, xo += TILE) {
             FloatVector xa = FloatVector.fromArray(FS, xt, xo);
             FloatVector xb = FloatVector.fromArray(FS, xt, xo + L);
             FloatVector w = FloatVector.broadcast(FS, panel[p]);

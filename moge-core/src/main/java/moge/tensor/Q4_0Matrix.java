@@ -456,37 +456,30 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return Float.float16ToFloat(data.get(Layouts.I16, plainScales + ((long) m * nb + b) * 2));
     }
 
-    /**
-     * Many tokens: rows decoded to float a chunk at a time, straight into the GEMM's panel layout, and each chunk
-     * multiplied with every token in place (decoded row by row and then copied into a panel for every group of
-     * 64 tokens, the copies took 4% of a pp512 pass).
-     */
+    /** Many tokens: rows decoded to float a chunk at a time, each chunk multiplied with every token. */
     @Override
     void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] panels = CHUNKS.get();
-        int size = Gemm.panelsSize(CHUNK, cols);
-        if (panels.length < size) CHUNKS.set(panels = new float[size]);
+        float[] buf = CHUNKS.get();
+        if (buf.length < CHUNK * cols) CHUNKS.set(buf = new float[CHUNK * cols]);
+        float[] chunk = buf;
         for (int c0 = r0; c0 < r1; c0 += CHUNK) {
-            int c1 = Math.min(r1, c0 + CHUNK);
-            decodeRows(c0, c1, panels, 0, true);
-            Gemm.matmulPanels(panels, cols, xt, T, y, yStride, yOff, c0, c1);
+            int c1 = Math.min(r1, c0 + CHUNK), base = c0;
+            decodeRows(c0, c1, chunk, 0);
+            Gemm.matmul((r, n, k0, k1, dst, stride) -> {
+                for (int i = 0; i < n; i++) System.arraycopy(chunk, (r - base + i) * cols + k0, dst, i * stride, k1 - k0);
+            }, cols, xt, T, y, yStride, yOff, c0, c1);
         }
     }
 
-    /** Where decodeRows puts value c of row r (r counted from its first row): row after row, or GEMM panels. */
-    private int at(int r, int c, int off, boolean panels) {
-        return panels ? Gemm.panelIndex(r, c, cols) : off + r * cols + c;
-    }
-
-    /** Rows [r0, r1) as float32 into dst: row after row from {@code off}, or in {@link Gemm#matmulPanels}' layout. */
-    private void decodeRows(int r0, int r1, float[] dst, int off, boolean panels) {
+    /** Rows [r0, r1) as float32, row after row, into dst from {@code off}. */
+    private void decodeRows(int r0, int r1, float[] dst, int off) {
         int tileEnd = tiles * TR;
         int[] packed = new int[8];
         for (int r = r0; r < Math.min(r1, tileEnd); r++) {
             int t = r / TR, row = r % TR, j = laneOf(row);
             long o = t * tileBytes + 2L * j;
-            for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
-                int out = at(r - r0, 32 * b, off, panels);
+            int out = off + (r - r0) * cols;
+            for (int b = 0; b < nb; b++, o += TILE_BLOCK, out += 32) {
                 // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
                 for (int i = 0; i < 8; i++) packed[i] = data.get(Layouts.I16, o + 32L * i);
                 IntVector v = IntVector.fromArray(IS, packed, 0);
@@ -497,29 +490,20 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
                 }
             }
         }
-        float[] row = null;
-        for (int r = Math.max(r0, tileEnd); r < r1; r++) {
-            if (!panels) {
-                plainRow(r - tileEnd, dst, off + (r - r0) * cols);
-                continue;
-            }
-            if (row == null) row = new float[cols];
-            plainRow(r - tileEnd, row, 0);
-            for (int b = 0; b < nb; b++) System.arraycopy(row, 32 * b, dst, at(r - r0, 32 * b, 0, true), 32);
-        }
+        for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, off + (r - r0) * cols);
     }
 
     /** Not on the product path ({@link #gemm} decodes whole chunks); kept for the base class's contract. */
     @Override
     void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
         float[] f = new float[n * cols];
-        decodeRows(r, r + n, f, 0, false);
+        decodeRows(r, r + n, f, 0);
         for (int i = 0; i < n; i++) System.arraycopy(f, i * cols + k0, dst, i * stride, k1 - k0);
     }
 
     @Override
     public void row(int r, float[] out, int off) {
-        decodeRows(r, r + 1, out, off, false);
+        decodeRows(r, r + 1, out, off);
     }
 
     private void plainRow(int m, float[] out, int off) {
