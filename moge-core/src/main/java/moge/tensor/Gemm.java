@@ -104,11 +104,13 @@ final class Gemm {
         }
     }
 
-    // Keep this loop as it is, in a method of its own, and measure any change to it alone (BENCHMARKS section 2,
-    // session of 2026-11-30, midday): with four row offsets instead of constant strides C2 parked general
-    // registers in vector ones and every format's GEMM lost a third; the same loop in a probe, inlined where its
-    // trip count was constant, was unrolled with accumulators on the stack and ran at half speed. At this size
-    // (over 325 bytes of bytecode) C2 does not inline it.
+    // Keep this loop as it is, in a method of its own, and measure any change to it alone, on every format
+    // (BENCHMARKS section 2, "Tried, not kept" under run 20261130-081132, and "Tried and reverted: Q4_0 prefill
+    // reading its decoded panels in place"): with four row offsets instead of constant strides C2 parked general
+    // registers in vector ones and every format's GEMM lost a third; one panel offset more cost Q8_0 products
+    // 9-28% in 4 of 5 pairs; the same loop in a probe, inlined where its trip count was constant, was unrolled
+    // with accumulators on the stack and ran at half speed. At this size (over 325 bytes of bytecode) C2 does
+    // not inline it.
     private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
                                float[] tmp, float[] out, int oo, int n, int tn) {
         FloatVector a00, a01, a10, a11, a20, a21, a30, a31;
