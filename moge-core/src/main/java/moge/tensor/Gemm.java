@@ -33,6 +33,16 @@ final class Gemm {
     /** Decodes rows [r, r + n) and columns [k0, k1) of a weight matrix to float32: dst[i * stride + k - k0]. */
     interface Source {
         void decode(int r, int n, int k0, int k1, float[] dst, int stride);
+
+        /**
+         * The panel of rows [r, r + n) and columns [k0, k1) as the kernel reads it (row i from i * KP): decoded
+         * into {@code scratch}, or one the format holds decoded already (Q4_0 decodes a chunk of rows once for
+         * all tokens), so that the kernel never takes an offset (BENCHMARKS section 2: one more cost Q8_0 9-28%).
+         */
+        default float[] panel(int r, int n, int k0, int k1, float[] scratch) {
+            decode(r, n, k0, k1, scratch, KP);
+            return scratch;
+        }
     }
 
     private Gemm() {
@@ -96,7 +106,7 @@ final class Gemm {
     private static void panel(Source w, int cols, float[] xt, int T, int r0, int g0, int g1, int k0, int r, int r1,
                               float[] panel, float[] tmp, float[] part, float[] out) {
         int k1 = Math.min(cols, k0 + KP), n = Math.min(ROWS, r1 - r);
-        w.decode(r, n, k0, k1, panel, KP);
+        panel = w.panel(r, n, k0, k1, panel);
         int ob = (r - r0) % OUT_ROWS;
         for (int t0 = g0; t0 < g1; t0 += TILE) {
             kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
@@ -108,9 +118,9 @@ final class Gemm {
     // (BENCHMARKS section 2, "Tried, not kept" under run 20261130-081132, and "Tried and reverted: Q4_0 prefill
     // reading its decoded panels in place"): with four row offsets instead of constant strides C2 parked general
     // registers in vector ones and every format's GEMM lost a third; one panel offset more cost Q8_0 products
-    // 9-28% in 4 of 5 pairs; the same loop in a probe, inlined where its trip count was constant, was unrolled
-    // with accumulators on the stack and ran at half speed. At this size (over 325 bytes of bytecode) C2 does
-    // not inline it.
+    // 9-28% in 4 of 5 pairs (hence Source.panel: a format lends a whole panel array, never an offset into one);
+    // the same loop in a probe, inlined where its trip count was constant, was unrolled with accumulators on the
+    // stack and ran at half speed. At this size (over 325 bytes of bytecode) C2 does not inline it.
     private static void kernel(float[] panel, float[] xt, int xBase, int k0, int k1, int cols, float[] part, int po,
                                float[] tmp, float[] out, int oo, int n, int tn) {
         FloatVector a00, a01, a10, a11, a20, a21, a30, a31;

@@ -59,7 +59,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     /** Rows decoded to float at a time for the GEMM. */
     private static final int CHUNK = 2 * TR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ThreadLocal<float[]> CHUNKS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<Chunk> CHUNKS = ThreadLocal.withInitial(() -> new Chunk(0));
     /**
      * Per thread, the block sums of two tiles per token ({@link #SUMS_BLOCK} shorts per block), in an array: a
      * store into a memory segment costs C2 more of the node budget the kernels live within.
@@ -456,18 +456,59 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return Float.float16ToFloat(data.get(Layouts.I16, plainScales + ((long) m * nb + b) * 2));
     }
 
-    /** Many tokens: rows decoded to float a chunk at a time, each chunk multiplied with every token. */
+    /**
+     * Many tokens: rows decoded to float a chunk at a time and laid out as the GEMM's panels, which it then
+     * multiplies with every token in place (copied out of the chunk for every group of 64 tokens instead, the
+     * panels took 4% of a pp512 pass).
+     */
     @Override
     void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        float[] buf = CHUNKS.get();
-        if (buf.length < CHUNK * cols) CHUNKS.set(buf = new float[CHUNK * cols]);
-        float[] chunk = buf;
+        Chunk chunk = CHUNKS.get();
+        if (chunk.rows.length < CHUNK * cols) CHUNKS.set(chunk = new Chunk(cols));
         for (int c0 = r0; c0 < r1; c0 += CHUNK) {
-            int c1 = Math.min(r1, c0 + CHUNK), base = c0;
-            decodeRows(c0, c1, chunk, 0);
-            Gemm.matmul((r, n, k0, k1, dst, stride) -> {
-                for (int i = 0; i < n; i++) System.arraycopy(chunk, (r - base + i) * cols + k0, dst, i * stride, k1 - k0);
-            }, cols, xt, T, y, yStride, yOff, c0, c1);
+            int c1 = Math.min(r1, c0 + CHUNK);
+            chunk.fill(this, c0, c1);
+            Gemm.matmul(chunk, cols, xt, T, y, yStride, yOff, c0, c1);
+        }
+    }
+
+    /**
+     * A chunk of rows decoded to float, row after row, and copied into {@link Gemm#ROWS} x {@link Gemm#KP} panels;
+     * sized for the widest matrix its thread has met (an MoE layer alternates 2048 and 192 columns).
+     */
+    private static final class Chunk implements Gemm.Source {
+        final float[] rows;
+        final float[][] panels;
+        int first, cols, kPanels;
+
+        Chunk(int cols) {
+            int kp = (cols + Gemm.KP - 1) / Gemm.KP;
+            this.rows = new float[CHUNK * cols];
+            this.panels = new float[CHUNK / Gemm.ROWS * kp][Gemm.ROWS * Gemm.KP];
+        }
+
+        void fill(Q4_0Matrix w, int r0, int r1) {
+            first = r0;
+            cols = w.cols;
+            kPanels = (cols + Gemm.KP - 1) / Gemm.KP;
+            w.decodeRows(r0, r1, rows, 0);
+            for (int i = 0; i < r1 - r0; i++) {
+                for (int p = 0; p < kPanels; p++) {
+                    int k0 = p * Gemm.KP;
+                    System.arraycopy(rows, i * cols + k0, panels[i / Gemm.ROWS * kPanels + p], i % Gemm.ROWS * Gemm.KP,
+                            Math.min(cols, k0 + Gemm.KP) - k0);
+                }
+            }
+        }
+
+        @Override
+        public float[] panel(int r, int n, int k0, int k1, float[] scratch) {
+            return panels[(r - first) / Gemm.ROWS * kPanels + k0 / Gemm.KP];
+        }
+
+        @Override
+        public void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+            for (int i = 0; i < n; i++) System.arraycopy(rows, (r - first + i) * cols + k0, dst, i * stride, k1 - k0);
         }
     }
 
