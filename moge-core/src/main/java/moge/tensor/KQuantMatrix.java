@@ -47,7 +47,7 @@ abstract class KQuantMatrix extends Matrix {
     @Override
     public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
         if (x.tokens() > 1) {
-            Gemm.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
+            DecodedPanels.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
             return;
         }
         float[] xs = x.data(), w = new float[cols], lanes = new float[L];

@@ -56,10 +56,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     static final int TR = Q8Lanes.LANES;
     private static final int TILE_BLOCK = 16 * TR + 2 * TR;
     private static final VectorSpecies<Short> HALF = ShortVector.SPECIES_128;
-    /** Rows decoded to float at a time for the GEMM. */
-    private static final int CHUNK = 2 * TR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ThreadLocal<Chunk> CHUNKS = ThreadLocal.withInitial(() -> new Chunk(0));
     /**
      * Per thread, the block sums of two tiles per token ({@link #SUMS_BLOCK} shorts per block), in an array: a
      * store into a memory segment costs C2 more of the node budget the kernels live within.
@@ -457,72 +454,28 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     }
 
     /**
-     * Many tokens: rows decoded to float a chunk at a time and laid out as the GEMM's panels, which it then
-     * multiplies with every token in place (copied out of the chunk for every group of 64 tokens instead, the
-     * panels took 4% of a pp512 pass).
+     * Rows [r, r + n), columns [k0, k1) (multiples of 32) as float32: dst[i * stride + c - k0]. The GEMM takes
+     * them a chunk of rows at a time ({@link DecodedPanels}), so each weight is decoded once per product.
      */
     @Override
-    void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
-        Chunk chunk = CHUNKS.get();
-        if (chunk.rows.length < CHUNK * cols) CHUNKS.set(chunk = new Chunk(cols));
-        for (int c0 = r0; c0 < r1; c0 += CHUNK) {
-            int c1 = Math.min(r1, c0 + CHUNK);
-            chunk.fill(this, c0, c1);
-            Gemm.matmul(chunk, cols, xt, T, y, yStride, yOff, c0, c1);
-        }
+    void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        decode(r, n, k0, k1, dst, 0, stride);
     }
 
-    /**
-     * A chunk of rows decoded to float, row after row, and copied into {@link Gemm#ROWS} x {@link Gemm#KP} panels;
-     * sized for the widest matrix its thread has met (an MoE layer alternates 2048 and 192 columns).
-     */
-    private static final class Chunk implements Gemm.Source {
-        final float[] rows;
-        final float[][] panels;
-        int first, cols, kPanels;
-
-        Chunk(int cols) {
-            int kp = (cols + Gemm.KP - 1) / Gemm.KP;
-            this.rows = new float[CHUNK * cols];
-            this.panels = new float[CHUNK / Gemm.ROWS * kp][Gemm.ROWS * Gemm.KP];
-        }
-
-        void fill(Q4_0Matrix w, int r0, int r1) {
-            first = r0;
-            cols = w.cols;
-            kPanels = (cols + Gemm.KP - 1) / Gemm.KP;
-            w.decodeRows(r0, r1, rows, 0);
-            for (int i = 0; i < r1 - r0; i++) {
-                for (int p = 0; p < kPanels; p++) {
-                    int k0 = p * Gemm.KP;
-                    System.arraycopy(rows, i * cols + k0, panels[i / Gemm.ROWS * kPanels + p], i % Gemm.ROWS * Gemm.KP,
-                            Math.min(cols, k0 + Gemm.KP) - k0);
-                }
-            }
-        }
-
-        @Override
-        public float[] panel(int r, int n, int k0, int k1, float[] scratch) {
-            return panels[(r - first) / Gemm.ROWS * kPanels + k0 / Gemm.KP];
-        }
-
-        @Override
-        public void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
-            for (int i = 0; i < n; i++) System.arraycopy(rows, (r - first + i) * cols + k0, dst, i * stride, k1 - k0);
-        }
-    }
-
-    /** Rows [r0, r1) as float32, row after row, into dst from {@code off}. */
-    private void decodeRows(int r0, int r1, float[] dst, int off) {
-        int tileEnd = tiles * TR;
+    private void decode(int r, int n, int k0, int k1, float[] dst, int off, int stride) {
+        int tileEnd = tiles * TR, b0 = k0 / 32, b1 = k1 / 32;
         int[] packed = new int[8];
-        for (int r = r0; r < Math.min(r1, tileEnd); r++) {
-            int t = r / TR, row = r % TR, j = laneOf(row);
-            long o = t * tileBytes + 2L * j;
-            int out = off + (r - r0) * cols;
-            for (int b = 0; b < nb; b++, o += TILE_BLOCK, out += 32) {
+        for (int i = 0; i < n; i++) {
+            int m = r + i, out = off + i * stride;
+            if (m >= tileEnd) {
+                plainRow(m - tileEnd, b0, b1, dst, out);
+                continue;
+            }
+            int t = m / TR, row = m % TR, j = laneOf(row);
+            long o = t * tileBytes + 2L * j + (long) b0 * TILE_BLOCK;
+            for (int b = b0; b < b1; b++, o += TILE_BLOCK, out += 32) {
                 // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
-                for (int i = 0; i < 8; i++) packed[i] = data.get(Layouts.I16, o + 32L * i);
+                for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + 32L * s);
                 IntVector v = IntVector.fromArray(IS, packed, 0);
                 float d = Float.float16ToFloat(data.get(Layouts.I16, o - 2L * j + 16 * TR + 2L * row));
                 for (int k = 0; k < 4; k++) {
@@ -531,30 +484,22 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
                 }
             }
         }
-        for (int r = Math.max(r0, tileEnd); r < r1; r++) plainRow(r - tileEnd, dst, off + (r - r0) * cols);
-    }
-
-    /** Not on the product path ({@link #gemm} decodes whole chunks); kept for the base class's contract. */
-    @Override
-    void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
-        float[] f = new float[n * cols];
-        decodeRows(r, r + n, f, 0);
-        for (int i = 0; i < n; i++) System.arraycopy(f, i * cols + k0, dst, i * stride, k1 - k0);
     }
 
     @Override
     public void row(int r, float[] out, int off) {
-        decodeRows(r, r + 1, out, off);
+        decode(r, 1, 0, cols, out, off, cols);
     }
 
-    private void plainRow(int m, float[] out, int off) {
-        for (int b = 0; b < nb; b++) {
+    /** Blocks [b0, b1) of row m past the last whole tile, into out from {@code off}. */
+    private void plainRow(int m, int b0, int b1, float[] out, int off) {
+        for (int b = b0; b < b1; b++, off += 32) {
             float d = plainScale(m, b);
             long at = plain + ((long) m * nb + b) * 16;
             for (int i = 0; i < 16; i++) {
                 int v = data.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF;
-                out[off + b * 32 + i] = d * ((v & 15) - 8);
-                out[off + b * 32 + 16 + i] = d * ((v >> 4) - 8);
+                out[off + i] = d * ((v & 15) - 8);
+                out[off + 16 + i] = d * ((v >> 4) - 8);
             }
         }
     }

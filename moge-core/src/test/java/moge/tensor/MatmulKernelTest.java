@@ -44,6 +44,9 @@ class MatmulKernelTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
         }
+        // past one chunk of DecodedPanels (32 rows), the last one partial and not whole panels of 4 rows
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K}) a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
+        a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.ROWS + 5, 2048 + 32, true));
         return a.stream();
     }
 
@@ -58,8 +61,10 @@ class MatmulKernelTest {
             w[r] = new double[cols];
             for (int c = 0; c < cols; c++) w[r][c] = f[c];
         }
-        // Q4_0 runs up to 128 tokens through its integer kernels, more through the GEMM
-        for (int T : type == DType.Q4_0 ? new int[]{1, 3, 5, 6, 17, 64, Q4_0Matrix.FEW_TOKENS + 3} : new int[]{1, 3, 5, 6, 17, 64}) {
+        // Q4_0 runs up to 128 tokens through its integer kernels, more through the GEMM; past one group of the
+        // GEMM's tokens quantized weights are decoded once for all groups (DecodedPanels)
+        int many = Gemm.GROUP + 7;
+        for (int T : type == DType.Q4_0 ? new int[]{1, 3, 5, 6, 17, 64, Q4_0Matrix.FEW_TOKENS + 3} : new int[]{1, 3, 5, 6, 17, 64, many}) {
             int xOff = 5;
             float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
             Activations x = new Activations().set(xs, xOff, T, cols);
