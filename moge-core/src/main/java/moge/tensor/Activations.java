@@ -6,8 +6,9 @@ import java.util.function.IntBinaryOperator;
 /**
  * The input of a matrix product: T rows of {@code cols} floats, plus the derived forms that kernels read
  * (bf16 even/odd order, tiles of tokens for the matrix-matrix kernel, values rounded to ggml's Q8_0 grid).
- * A derived form is built once per input, on the calling thread, before the row range is split over the
- * team, and then shared by every matrix that reads the same input.
+ * A derived form is built once per input, before the row range is split over the team, and then shared by
+ * every matrix that reads the same input; the token-major tiles of a long prompt are built by the team
+ * ({@link #team}), the rest on the calling thread.
  */
 public final class Activations {
     private float[] data;
@@ -29,6 +30,13 @@ public final class Activations {
     /** Each token as an input of its own (see {@link #token}). */
     private Activations[] single = new Activations[0];
     private boolean singleValid;
+
+    /**
+     * The team {@link #tokenMajor} splits its tiles over (set by {@link Kernels} before a product): on the
+     * calling thread alone, a 512-token prompt's transposes were 4% of a pp512 pass's wall time, the other core
+     * waiting. Null: the calling thread alone.
+     */
+    Parallel team;
 
     /** One derived form, cached until the input changes. */
     private static final class Form {
@@ -167,7 +175,18 @@ public final class Activations {
         int n = tiles * tile * cols;
         if (f.v.length < n) f.v = new float[n];
         float[] v = f.v;
-        for (int i = 0; i < tiles; i++) {
+        // a tile's transposes cost about what as many multiply-adds do
+        long cost = (long) tokens * cols;
+        if (team != null) team.forRange(tiles, 1, cost, (i0, i1) -> transpose(src, srcOff, v, tile, i0, i1));
+        else transpose(src, srcOff, v, tile, 0, tiles);
+        f.tile = tile;
+        f.valid = true;
+        return v;
+    }
+
+    /** Tiles [i0, i1) of {@link #tokenMajor}. */
+    private void transpose(float[] src, int srcOff, float[] v, int tile, int i0, int i1) {
+        for (int i = i0; i < i1; i++) {
             int base = i * cols * tile;
             int t0 = i * tile, tn = Math.min(tile, tokens - t0);
             if (tn < tile) Arrays.fill(v, base, base + cols * tile, 0f);
@@ -176,9 +195,6 @@ public final class Activations {
                 for (int c = 0; c < cols; c++) v[base + c * tile + j] = src[s + c];
             }
         }
-        f.tile = tile;
-        f.valid = true;
-        return v;
     }
 
     /** Token 0 as integers broadcast over short lanes for the Q4_0 decode kernel, on llama.cpp's grid or the finer default one; see {@link Q8Lanes}. */

@@ -13,6 +13,7 @@ public final class Kernels {
 
     /** y[t * w.rows + r] = W[r] . x_t */
     public static void matmul(Parallel team, Matrix w, Activations x, float[] y) {
+        x.team = team;
         w.prepare(x);
         team.forRange(w.rows, ROW_ALIGN, cost(w, x.tokens()), (r0, r1) -> w.matmul(x, y, w.rows, 0, r0, r1));
     }
@@ -31,6 +32,7 @@ public final class Kernels {
     public static void matmulMany(Parallel team, Activations x, Matrix[] ws, float[][] ys) {
         int total = 0;
         long cost = 0;
+        x.team = team;
         for (Matrix w : ws) {
             w.prepare(x);
             total += w.rows;
@@ -52,6 +54,7 @@ public final class Kernels {
      * combines them at once, so the SwiGLU costs no extra pass or hand-off. {@code upScratch} holds T * ff.
      */
     public static void swiglu(Parallel team, Matrix gate, Matrix up, Activations x, float[] h, float[] upScratch) {
+        x.team = team;
         gate.prepare(x);
         up.prepare(x);
         int ff = gate.rows, T = x.tokens();

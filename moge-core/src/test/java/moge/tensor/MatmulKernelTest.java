@@ -201,6 +201,19 @@ class MatmulKernelTest {
         }
     }
 
+    /** A long prompt's token-major tiles are transposed by the team (Activations.team): the same products as on one thread. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"F32,false", "Q8_0,true", "Q8_0,false"})
+    void tilesTransposedByTheTeamGiveTheSameProducts(DType type, boolean round) {
+        int rows = 40, cols = 2048 + 32, T = 150; // a partial last tile
+        assertThat((long) T * cols).as("enough to go to the team").isGreaterThanOrEqualTo(Parallel.INLINE_COST);
+        Matrix m = make(type, rows, cols, QuantTestData.random(type, rows, cols, 11), round);
+        float[] xs = QuantTestData.floats(T * cols, 12);
+        float[] two = run(m, new Activations().set(xs, T, cols), 2);
+        assertThat(two).containsExactly(run(m, new Activations().set(xs, T, cols), 1));
+        assertThat(two).doesNotContain(Float.NaN);
+    }
+
     /** The values Q4_0's single-token kernel multiplies with by default, token by token. */
     private static float[] q4Grid(Activations x) {
         int cols = x.cols();
