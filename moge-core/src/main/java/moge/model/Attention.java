@@ -39,13 +39,14 @@ final class Attention {
         }
     }
 
-    void rope(float[] x, int tokens, int heads) {
+    /** Rotates tokens [t0, t1) of x (heads vectors of headDim each per token). */
+    void rope(float[] x, int t0, int t1, int heads) {
         int d = c.headDim(), half = d / 2;
         if (c.ropeStyle() == RopeStyle.INTERLEAVED) {
-            ropeInterleaved(x, tokens, heads);
+            ropeInterleaved(x, t0, t1, heads);
             return;
         }
-        for (int t = 0; t < tokens; t++) {
+        for (int t = t0; t < t1; t++) {
             for (int h = 0; h < heads; h++) {
                 int o = (t * heads + h) * d;
                 for (int i = 0; i < half; i++) {
@@ -58,9 +59,9 @@ final class Attention {
         }
     }
 
-    private void ropeInterleaved(float[] x, int tokens, int heads) {
+    private void ropeInterleaved(float[] x, int t0, int t1, int heads) {
         int d = c.headDim(), half = d / 2;
-        for (int t = 0; t < tokens; t++) {
+        for (int t = t0; t < t1; t++) {
             for (int h = 0; h < heads; h++) {
                 int o = (t * heads + h) * d;
                 for (int i = 0; i < half; i++) {

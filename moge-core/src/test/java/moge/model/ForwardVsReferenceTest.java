@@ -103,4 +103,14 @@ class ForwardVsReferenceTest {
         Path dir = TestModels.write(tmp.resolve("d"), c, DType.BF16, 4);
         assertThat(compare(c, dir, randomTokens(700, c.vocabSize(), 5), 64, 2, null)).isLessThan(1e-3);
     }
+
+    /** A prompt long enough that its norms, residual adds, RoPE and transposes go to the thread team (Model.perToken). */
+    @Test
+    void longPromptInOneBatchOnTwoThreads() {
+        ModelConfig c = TestModels.embedded(41, 256, 1, 4, 2, 64, 40, false, 1e4, true);
+        int T = 1030;
+        assertThat((long) T * c.hidden()).isGreaterThanOrEqualTo(moge.tensor.Parallel.INLINE_COST);
+        Path dir = TestModels.write(tmp.resolve("e"), c, DType.F32, 5);
+        assertThat(compare(c, dir, randomTokens(T, c.vocabSize(), 6), T, 2, null)).isLessThan(1e-3);
+    }
 }
