@@ -36,8 +36,8 @@ final class Gemm {
 
         /**
          * The panel of rows [r, r + n) and columns [k0, k1) as the kernel reads it (row i from i * KP): decoded
-         * into {@code scratch}, or one the format holds decoded already (Q4_0 decodes a chunk of rows once for
-         * all tokens), so that the kernel never takes an offset (BENCHMARKS section 2: one more cost Q8_0 9-28%).
+         * into {@code scratch}, or one decoded already for every group of tokens ({@link DecodedPanels}), so that
+         * the kernel never takes an offset (BENCHMARKS section 2: one more cost Q8_0 products 9-28%).
          */
         default float[] panel(int r, int n, int k0, int k1, float[] scratch) {
             decode(r, n, k0, k1, scratch, KP);
