@@ -16,6 +16,7 @@ import moge.thinking.ThinkingListener;
 import moge.thinking.ThinkingOptions;
 import moge.thinking.ThinkingResult;
 import moge.thinking.ThinkingRunner;
+import moge.tokenizer.TextMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -55,8 +56,12 @@ public final class GenerateCommand implements Runnable {
     @Option(names = "--system", paramLabel = "TEXT", description = "With --chat: a system turn before the user turn.")
     String system;
 
-    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "Tokens to generate at most (default 128).")
-    int maxTokens = 128;
+    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N",
+            description = "Tokens to generate at most (default -1: until an end-of-turn token or the context is full, as llama-cli).")
+    int maxTokens = -1;
+
+    @Option(names = "--special", description = "Without --chat: show special tokens (turn and think markers) in the text.")
+    boolean special;
 
     @Option(names = "--ignore-eos", description = "Keep generating past the end-of-turn token.")
     boolean ignoreEos;
@@ -80,7 +85,7 @@ public final class GenerateCommand implements Runnable {
     @Override
     public void run() {
         if ((prompt == null) == (promptIds == null)) throw new MogeException("give exactly one of --prompt or --prompt-ids");
-        if (maxTokens < 0) throw new MogeException("--max-tokens must be >= 0, got " + maxTokens);
+        if (maxTokens < -1) throw new MogeException("--max-tokens must be >= 0, or -1 for no limit, got " + maxTokens);
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
         if (!chat && (thinking.given() || hideReasoning)) {
             throw new MogeException("--think, --thinking-budget, --budget-message and --hide-reasoning need --chat");
@@ -93,8 +98,11 @@ public final class GenerateCommand implements Runnable {
             int ctx = model.context(lm);
             Generator g = new Generator(m, lm.tokenizer, ctx);
             SpecOptions.attach(g, draft);
-            GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
-                    promptLogprobs && json, stop);
+            // the generator stops when the context is full, so the context is the cap of "no limit"
+            int limit = maxTokens < 0 ? ctx : maxTokens;
+            TextMode mode = chat ? TextMode.CHAT : special ? TextMode.CONTINUATION_WITH_SPECIAL : TextMode.CONTINUATION;
+            GenerateOptions o = new GenerateOptions(limit, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
+                    promptLogprobs && json, stop, mode);
             if (chat && promptIds == null) {
                 chatTurn(lm, g, o, out);
                 return;
@@ -110,6 +118,7 @@ public final class GenerateCommand implements Runnable {
                 out.println(toJson(r).toPrettyString());
             } else {
                 out.println();
+                noteFullContext(r, ctx);
             }
         }
     }
@@ -128,6 +137,14 @@ public final class GenerateCommand implements Runnable {
         } else {
             printer.finish();
             out.println();
+            noteFullContext(r.last(), g.context());
+        }
+    }
+
+    /** Without -n the text ends at an end-of-turn token; say so when the context ran out first. */
+    private void noteFullContext(GenerationResult r, int ctx) {
+        if (maxTokens < 0 && "length".equals(r.finishReason())) {
+            spec.commandLine().getErr().println("moge: stopped: the context of " + ctx + " tokens is full (see --ctx, -n)");
         }
     }
 

@@ -86,8 +86,10 @@ public final class Generator {
     public GenerationResult generate(int[] prompt, GenerateOptions o, TokenListener listener, DecodePolicy policy) {
         if (prompt.length == 0) throw new MogeException("empty prompt: nothing to continue from");
         if (prompt.length >= context) {
+            // raising --ctx helps only up to the model's trained length
+            String hint = context < model.config.maxPositions() ? "; raise --ctx" : ", the model's maximum; shorten the prompt";
             throw new MogeException("prompt of " + prompt.length + " tokens does not fit the context of " + context
-                    + " tokens (leave room for at least one generated token; raise --ctx)");
+                    + " tokens (leave room for at least one generated token" + hint + ")");
         }
         if (o.maxTokens() < 0) throw new MogeException("max tokens must be >= 0, got " + o.maxTokens());
         int vocab = model.config.vocabSize();
@@ -105,7 +107,7 @@ public final class Generator {
         int[] out = new int[o.maxTokens()];
         int n = 0;
         List<Step> steps = new ArrayList<>();
-        StreamDecoder dec = tokenizer != null ? tokenizer.newStreamDecoder() : null;
+        StreamDecoder dec = tokenizer != null ? tokenizer.newStreamDecoder(o.textMode()) : null;
         StringBuilder text = new StringBuilder();
         String finish = "length";
         int pos = prompt.length;

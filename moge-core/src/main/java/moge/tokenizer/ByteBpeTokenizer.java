@@ -189,8 +189,12 @@ public final class ByteBpeTokenizer implements Tokenizer {
     }
 
     @Override
-    public StreamDecoder newStreamDecoder() {
-        return new Utf8StreamDecoder(this::appendBytes);
+    public StreamDecoder newStreamDecoder(TextMode mode) {
+        if (mode.showsSpecial()) return new Utf8StreamDecoder(this::appendBytes);
+        // control tokens (turn markers) only: Qwen3's think tags are ordinary added tokens, kept by llama.cpp and vLLM too
+        return new Utf8StreamDecoder((id, out) -> {
+            if (id >= 0 && id < tokens.length && types[id] != CONTROL) appendBytes(id, out);
+        });
     }
 
     @Override

@@ -4,20 +4,24 @@ import java.util.Arrays;
 
 /**
  * Streaming counterpart of {@link SentencePieceTokenizer#decode}: the same rules, but text is handed out as soon as
- * it can no longer change. Byte pieces are held while they could still complete a UTF-8 character, and the
- * dummy-prefix space is dropped at the start of every run of ordinary pieces, exactly as the batch decode does, so
- * the pushes plus the flush always concatenate to {@code decode(ids)}.
+ * it can no longer change. Byte pieces are held while they could still complete a UTF-8 character. In
+ * {@link TextMode#CHAT} the dummy-prefix space is dropped at the start of every run of ordinary pieces, exactly as
+ * the batch decode does, so the pushes plus the flush always concatenate to {@code decode(ids)}; a continuation
+ * keeps every space, as the text before it is the prompt's.
  */
 final class SentencePieceStreamDecoder implements StreamDecoder {
     private final SentencePieceTokenizer tokenizer;
+    private final TextMode mode;
     private byte[] bytes = new byte[8];
     private int nBytes;
     private boolean runHasText;
-    private boolean isBosWs = true;
+    private boolean isBosWs;
     private boolean bosWsSeen;
 
-    SentencePieceStreamDecoder(SentencePieceTokenizer tokenizer) {
+    SentencePieceStreamDecoder(SentencePieceTokenizer tokenizer, TextMode mode) {
         this.tokenizer = tokenizer;
+        this.mode = mode;
+        this.isBosWs = !mode.keepsLeadingSpace();
     }
 
     @Override
@@ -32,13 +36,15 @@ final class SentencePieceStreamDecoder implements StreamDecoder {
         }
         drainBytes(true, out);
         if (kind == SentencePieceTokenizer.VERBATIM) {
+            // a hidden special token leaves no trace: the text around it reads as one run
+            if (!mode.showsSpecial()) return out.toString();
             out.append(tokenizer.verbatim(id));
             runHasText = false;
-            isBosWs = true;
+            isBosWs = !mode.keepsLeadingSpace();
             bosWsSeen = false;
             return out.toString();
         }
-        if (bosWsSeen || runHasText) isBosWs = false;
+        if (bosWsSeen || runHasText || mode.keepsLeadingSpace()) isBosWs = false;
         int before = out.length();
         bosWsSeen = tokenizer.appendPiece(id, kind, isBosWs, out);
         runHasText |= out.length() > before;

@@ -338,8 +338,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     @Override
-    public StreamDecoder newStreamDecoder() {
-        return new SentencePieceStreamDecoder(this);
+    public StreamDecoder newStreamDecoder(TextMode mode) {
+        return new SentencePieceStreamDecoder(this, mode);
     }
 
     /** Decode behaviour of an id; ids outside the vocabulary (a model may pad its output) decode to nothing. */

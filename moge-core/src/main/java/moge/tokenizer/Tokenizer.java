@@ -14,8 +14,13 @@ public interface Tokenizer {
     /** Decodes ids to text; special tokens appear verbatim, invalid UTF-8 becomes U+FFFD. */
     String decode(int[] ids);
 
-    /** A decoder for streaming output that never emits half a UTF-8 character. */
-    StreamDecoder newStreamDecoder();
+    /** A decoder for a chat reply ({@link TextMode#CHAT}) that never emits half a UTF-8 character. */
+    default StreamDecoder newStreamDecoder() {
+        return newStreamDecoder(TextMode.CHAT);
+    }
+
+    /** A decoder for generated text in the given mode that never emits half a UTF-8 character. */
+    StreamDecoder newStreamDecoder(TextMode mode);
 
     int vocabSize();
 

@@ -168,8 +168,8 @@ class DraftSetupTest {
             return base.decode(ids);
         }
 
-        public StreamDecoder newStreamDecoder() {
-            return base.newStreamDecoder();
+        public StreamDecoder newStreamDecoder(moge.tokenizer.TextMode mode) {
+            return base.newStreamDecoder(mode);
         }
 
         public int vocabSize() {

@@ -106,7 +106,7 @@ class ThinkPromptTest {
             throw new UnsupportedOperationException();
         }
 
-        public StreamDecoder newStreamDecoder() {
+        public StreamDecoder newStreamDecoder(moge.tokenizer.TextMode mode) {
             throw new UnsupportedOperationException();
         }
 

@@ -12,6 +12,7 @@ import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.model.ModelLoader;
 import moge.sample.SamplerParams;
+import moge.tokenizer.TextMode;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -43,9 +44,18 @@ public final class TestEngines {
         }
 
         public GenerationResult ids(int[] prompt, int maxTokens, List<String> stop, KvType kv) {
+            return run(prompt, maxTokens, stop, kv, TextMode.CHAT);
+        }
+
+        /** A raw completion's reference: the text continues the prompt's ({@link TextMode#CONTINUATION}). */
+        public GenerationResult continuation(int[] prompt, int maxTokens, List<String> stop) {
+            return run(prompt, maxTokens, stop, KvType.F32, TextMode.CONTINUATION);
+        }
+
+        private GenerationResult run(int[] prompt, int maxTokens, List<String> stop, KvType kv, TextMode mode) {
             KvCache cache = KvCache.forContext(lm.config, prompt.length + maxTokens + 1, 1, 16, kv);
             Generator g = new Generator(model, lm.tokenizer, cache.newSequence(), prompt.length + maxTokens + 1);
-            GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), lm.tokenizer.eosIds(), false, 0, false, stop);
+            GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), lm.tokenizer.eosIds(), false, 0, false, stop, mode);
             return g.generate(prompt, o, TokenListener.NONE);
         }
 

@@ -12,6 +12,7 @@ import moge.server.sched.Scheduler;
 import moge.server.sched.SchedulerException;
 import moge.server.sched.SequenceResult;
 import moge.server.sched.SequenceState;
+import moge.tokenizer.TextMode;
 import moge.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -100,8 +101,9 @@ public final class CompletionHandler {
                 if (t >= tokenizer.vocabSize() && !r.chat()) throw ApiException.invalid("prompt", "token id " + t + " is outside the vocabulary");
             }
             int top = r.topLogprobs() >= 0 ? r.topLogprobs() : plan.needsLogprobs(attempt) ? 0 : -1;
+            TextMode mode = r.chat() ? TextMode.CHAT : r.skipSpecial() ? TextMode.CONTINUATION : TextMode.CONTINUATION_WITH_SPECIAL;
             GenerationParams gp = new GenerationParams(maxTokens, r.sampler(), eosIds, r.stop(), r.ignoreEos(), top, deadline,
-                    r.speculative());
+                    r.speculative(), mode);
             GenerationPolicy policy = plan.policy(attempt, ids, prompt.text());
             OutputSplitter splitter = r.chat() ? plan.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
 

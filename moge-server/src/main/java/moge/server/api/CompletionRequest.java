@@ -21,6 +21,6 @@ import java.util.Map;
  */
 public record CompletionRequest(boolean chat, ObjectNode body, String model, List<ChatMessage> messages, String promptText,
                                 int[] promptIds, Integer maxTokens, SamplerParams sampler, List<String> stop, int topLogprobs,
-                                boolean stream, boolean includeUsage, boolean ignoreEos, boolean speculative, String user,
+                                boolean stream, boolean includeUsage, boolean ignoreEos, boolean speculative, boolean skipSpecial, String user,
                                 Map<String, Object> templateKwargs) {
 }

@@ -200,8 +200,10 @@ public final class RequestParser {
         }
         boolean ignoreEos = f.bool("ignore_eos", false);
         boolean speculative = f.bool("speculative", true);
+        // vLLM's name; a chat reply always hides them (the think markers become the reasoning split)
+        boolean skipSpecial = f.bool("skip_special_tokens", true);
         String user = f.string("user", null);
         return new CompletionRequest(chat, f.body(), model, messages, text, ids, maxTokens, sp, stop, top, stream, includeUsage,
-                ignoreEos, speculative, user, kwargs);
+                ignoreEos, speculative, skipSpecial, user, kwargs);
     }
 }

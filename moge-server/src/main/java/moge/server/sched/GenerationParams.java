@@ -1,6 +1,7 @@
 package moge.server.sched;
 
 import moge.sample.SamplerParams;
+import moge.tokenizer.TextMode;
 
 import java.util.List;
 
@@ -13,12 +14,20 @@ import java.util.List;
  * @param topLogprobs      -1: no log-probabilities; 0: the chosen token's; k: also the k most likely
  * @param deadlineNanos    System.nanoTime() after which the request is ended (Long.MAX_VALUE: none)
  * @param allowSpeculation false opts this request out of speculative decoding
+ * @param textMode         how the ids become text: a chat reply, or a continuation of the prompt's text
  */
 public record GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
-                               int topLogprobs, long deadlineNanos, boolean allowSpeculation) {
+                               int topLogprobs, long deadlineNanos, boolean allowSpeculation, TextMode textMode) {
     public GenerationParams {
         stopIds = stopIds == null ? new int[0] : stopIds.clone();
         stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
+        if (textMode == null) textMode = TextMode.CHAT;
+    }
+
+    /** A chat reply's parameters ({@link TextMode#CHAT}). */
+    public GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
+                            int topLogprobs, long deadlineNanos, boolean allowSpeculation) {
+        this(maxTokens, sampler, stopIds, stopStrings, ignoreEos, topLogprobs, deadlineNanos, allowSpeculation, TextMode.CHAT);
     }
 
     public static GenerationParams greedy(int maxTokens, int[] stopIds) {

@@ -65,7 +65,7 @@ public final class SequenceState {
         this.vocab = vocab;
         this.context = context;
         this.sampler = new Sampler(params.sampler(), vocab);
-        this.decoder = tokenizer != null ? tokenizer.newStreamDecoder() : null;
+        this.decoder = tokenizer != null ? tokenizer.newStreamDecoder(params.textMode()) : null;
         int cap = Math.min(context, prompt.length + params.maxTokens());
         this.tokens = Arrays.copyOf(prompt, Math.max(cap, prompt.length) + 1);
         this.length = prompt.length;

@@ -45,16 +45,11 @@ class LoadTest {
         }
 
         GenerationResult alone(TestEngines.Reference ref) {
-            int[] prompt;
-            if (chat) {
-                List<ChatMessage> m = new ArrayList<>();
-                if (system != null) m.add(ChatMessage.system(system));
-                m.add(ChatMessage.user(user));
-                prompt = ref.chatPrompt(m);
-            } else {
-                prompt = ref.textPrompt(user);
-            }
-            return ref.ids(prompt, maxTokens, List.of());
+            if (!chat) return ref.continuation(ref.textPrompt(user), maxTokens, List.of());
+            List<ChatMessage> m = new ArrayList<>();
+            if (system != null) m.add(ChatMessage.system(system));
+            m.add(ChatMessage.user(user));
+            return ref.ids(ref.chatPrompt(m), maxTokens, List.of());
         }
     }
 

@@ -135,7 +135,7 @@ class OpenAiSdkTest {
     void completionWithLogprobs() {
         Completion c = client.completions().create(CompletionCreateParams.builder().model("tiny").prompt("Once upon a time")
                 .maxTokens(7).temperature(0.0).logprobs(2).build());
-        GenerationResult expect = ref.ids(ref.textPrompt("Once upon a time"), 7, List.of());
+        GenerationResult expect = ref.continuation(ref.textPrompt("Once upon a time"), 7, List.of());
         assertThat(c.choices().getFirst().text()).isEqualTo(expect.text());
         var lp = c.choices().getFirst().logprobs().orElseThrow();
         assertThat(lp.tokens().orElseThrow()).hasSize(expect.generatedIds().length);
@@ -155,7 +155,7 @@ class OpenAiSdkTest {
         try (StreamResponse<Completion> s = client.completions().createStreaming(p)) {
             s.stream().forEach(c -> c.choices().forEach(ch -> text.append(ch.text())));
         }
-        assertThat(text.toString()).isEqualTo(ref.ids(ref.textPrompt("The weather"), 9, List.of()).text());
+        assertThat(text.toString()).isEqualTo(ref.continuation(ref.textPrompt("The weather"), 9, List.of()).text());
     }
 
     @Test
