@@ -370,13 +370,14 @@ public final class BenchCommand implements Runnable {
     private void printJson(PrintWriter out, Info info, List<Result> results) {
         ObjectMapper om = new ObjectMapper();
         ArrayNode arr = om.createArrayNode();
+        String commit = BuildInfo.commit(), cpu = BuildInfo.cpu();
         for (Result r : results) {
             ObjectNode o = arr.addObject();
             double[] ts = r.ts();
             double[] ns = new double[r.samplesNs.length];
             for (int i = 0; i < ns.length; i++) ns[i] = r.samplesNs[i];
-            o.put("build_commit", "moge");
-            o.put("cpu_info", System.getProperty("os.arch") + " " + Runtime.getRuntime().availableProcessors() + " cpus");
+            o.put("build_commit", commit);
+            o.put("cpu_info", cpu);
             o.put("backends", info.backend);
             o.put("model_filename", info.file);
             o.put("model_type", info.type);

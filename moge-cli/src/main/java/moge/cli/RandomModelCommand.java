@@ -25,8 +25,8 @@ import java.util.List;
         description = "Write a random-weight checkpoint in the openPangu Hugging Face layout (for benchmarks).")
 public final class RandomModelCommand implements Runnable {
     @Option(names = "--preset", required = true, paramLabel = "NAME",
-            description = "moge-1g (~1 GB BF16 MoGE, 8 groups), moge-small (~60 MB), embedded-small (~50 MB dense), "
-                    + "embedded-1g (~1 GB dense, openPangu-Embedded-1B layers).")
+            description = "moge-1g (~860 MB BF16 MoGE, 8 groups), moge-small (~16 MB), embedded-small (~19 MB dense), "
+                    + "embedded-1g (~950 MB dense, openPangu-Embedded-1B layers); sizes with the demo tokenizer's vocabulary.")
     String preset;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output directory.")
@@ -40,6 +40,9 @@ public final class RandomModelCommand implements Runnable {
 
     @Option(names = "--shard-mb", description = "Shard size in MiB (default 512).")
     long shardMb = 512;
+
+    @Option(names = "--force", description = "Write into an output directory that is not empty.")
+    boolean force;
 
     @Option(names = "--tokenizer-from", paramLabel = "DIR",
             description = "Copy tokenizer files from this model (default: the shipped demo model when its vocabulary fits).")
@@ -70,6 +73,7 @@ public final class RandomModelCommand implements Runnable {
 
     @Override
     public void run() {
+        if (Files.exists(out) && !force && !isEmptyDirectory(out)) throw new MogeException(out + ": already exists (use --force to overwrite)");
         Path tokDir = tokenizerFrom;
         if (tokDir == null) {
             try {
@@ -106,6 +110,14 @@ public final class RandomModelCommand implements Runnable {
         }
         spec.commandLine().getOut().printf("%s: %s, %s parameters (%s active per token), %s%n", out, c.arch().hfName,
                 InspectCommand.human(c.parameterCount()), InspectCommand.human(c.activeParameterCount()), InspectCommand.bytes(total));
+    }
+
+    private static boolean isEmptyDirectory(Path p) {
+        try (var entries = Files.list(p)) {
+            return entries.findAny().isEmpty();
+        } catch (IOException e) {
+            return false; // a file, or unreadable: not an empty directory
+        }
     }
 
     private static int eos(Path tokDir) {

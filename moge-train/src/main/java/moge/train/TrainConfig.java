@@ -129,13 +129,34 @@ public record TrainConfig(ObjectNode json, ModelConfig model, Settings settings,
 
     /** The same run with the total number of steps changed, every stage scaled in proportion (at least 1 each). */
     public TrainConfig withTotalSteps(int total) {
-        if (total <= 0) throw new MogeException("--steps must be positive, got " + total);
+        if (total < stages.size()) {
+            throw new MogeException("--steps must be at least " + stages.size() + " (one per stage), got " + total);
+        }
         int old = totalSteps();
+        // stage ends rounded on the cumulative scale, so the stages add up to exactly `total` (rounding each
+        // stage on its own turned --steps 20 into 21)
+        int[] n = new int[stages.size()];
+        long cum = 0;
+        int prevEnd = 0;
+        for (int i = 0; i < n.length; i++) {
+            cum += stages.get(i).steps();
+            int end = (int) Math.round((double) cum * total / old);
+            n[i] = end - prevEnd;
+            prevEnd = end;
+        }
+        for (int i = 0; i < n.length; i++) {
+            while (n[i] < 1) { // every stage runs at least once; the step comes from the longest
+                int longest = 0;
+                for (int j = 1; j < n.length; j++) if (n[j] > n[longest]) longest = j;
+                n[longest]--;
+                n[i]++;
+            }
+        }
         List<Stage> out = new ArrayList<>();
-        for (Stage s : stages) {
-            int steps = Math.max(1, (int) Math.round((double) s.steps() * total / old));
-            int warm = Math.min(steps, (int) Math.round((double) s.warmup() * total / old));
-            out.add(new Stage(s.name(), s.data(), steps, s.lr(), warm, s.minLrRatio(), s.snapshotAt()));
+        for (int i = 0; i < n.length; i++) {
+            Stage s = stages.get(i);
+            int warm = Math.min(n[i], (int) Math.round((double) s.warmup() * total / old));
+            out.add(new Stage(s.name(), s.data(), n[i], s.lr(), warm, s.minLrRatio(), s.snapshotAt()));
         }
         return new TrainConfig(json, model, settings, out);
     }

@@ -34,7 +34,13 @@ class TrainConfigTest {
         assertThat(c.model().layers()).isEqualTo(4);
         assertThat(c.settings().seed()).isEqualTo(7);
         TrainConfig half = c.withTotalSteps(c.totalSteps() / 2);
-        assertThat(half.totalSteps()).isBetween(c.totalSteps() / 2 - 2, c.totalSteps() / 2 + 2);
+        assertThat(half.totalSteps()).isEqualTo(c.totalSteps() / 2);
+        for (int total = 4; total <= 300; total++) {
+            TrainConfig t = c.withTotalSteps(total);
+            assertThat(t.totalSteps()).as("--steps %d", total).isEqualTo(total);
+            assertThat(t.stages()).allSatisfy(st -> assertThat(st.steps()).isPositive());
+        }
+        assertThatThrownBy(() -> c.withTotalSteps(3)).isInstanceOf(MogeException.class).hasMessageContaining("one per stage");
         assertThat(half.stages().stream().map(TrainConfig.Stage::name).toList()).containsExactly("general", "reasoning", "annealing", "sft");
         assertThat(half.withSeed(3).resolvedJson().path("train").path("seed").asLong()).isEqualTo(3);
     }
