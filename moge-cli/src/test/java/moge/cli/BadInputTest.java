@@ -177,7 +177,13 @@ class BadInputTest {
         String ids = String.join(",", java.util.Collections.nCopies(40, "5"));
         CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", ids,
                 "--ctx", "32", "-n", "2");
-        assertOneLineError(r, "prompt of 40 tokens", "context of 32");
+        assertOneLineError(r, "prompt of 40 tokens", "context of 32", "raise --ctx");
+        // at the model's own maximum a larger --ctx cannot help, and the message must not suggest it
+        String full = String.join(",", java.util.Collections.nCopies(32768, "5"));
+        CliRunner max = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", full,
+                "--ctx", "40000", "-n", "2");
+        assertOneLineError(max, "prompt of 32768 tokens", "context of 32768", "the model's maximum");
+        assertThat(max.err()).doesNotContain("raise --ctx");
     }
 
     @Test
