@@ -68,7 +68,8 @@ public final class BenchCommand implements Runnable {
     int reps = 5;
 
     @Option(names = "--warmup", paramLabel = "SECONDS",
-            description = "Before each test's timed runs, run it until this many seconds have passed, at least once (default 2: the JIT compiles the kernels in the first seconds).")
+            description = "Before each test's timed runs, run it until this many seconds have passed, at least once, "
+                    + "then until the JIT has been idle for 0.5 s (default 2: the JIT compiles the kernels in the first seconds).")
     double warmup = 2;
 
     @Option(names = "--json", description = "Print a JSON array with one record per test (llama-bench field names).")
@@ -196,13 +197,29 @@ public final class BenchCommand implements Runnable {
     }
 
     /**
-     * Runs a test untimed until {@link #warmup} seconds have passed, at least once. One short run (llama-bench
-     * warms up with one token) left the JIT still compiling: the first timed tg128 run of a Q4_0 model came out
-     * 10-20% slower than the rest.
+     * Runs a test untimed until {@link #warmup} seconds have passed, at least once, and then on until the JIT has
+     * been idle for half a second (at most 30 s more). One short run (llama-bench warms up with one token) left
+     * the JIT still compiling: the first timed tg128 run of a Q4_0 model came out 10-20% slower than the rest. A
+     * tiny model's passes are so short that after two seconds C2 had not yet compiled the token-lane kernel, and
+     * on two threads the demo's pp32 measured 156 t/s against 1,700-2,100 once compiled.
      */
     private void warmUp(Runnable r) {
-        long end = System.nanoTime() + (long) (warmup * 1e9);
-        do r.run(); while (System.nanoTime() < end);
+        long start = System.nanoTime(), end = start + (long) (warmup * 1e9), cap = end + 30_000_000_000L;
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean watch = warmup > 0 && jit != null && jit.isCompilationTimeMonitoringSupported();
+        long compiled = watch ? jit.getTotalCompilationTime() : 0, idleSince = System.nanoTime();
+        while (true) {
+            r.run();
+            long now = System.nanoTime();
+            if (watch) {
+                long c = jit.getTotalCompilationTime();
+                if (c != compiled) {
+                    compiled = c;
+                    idleSince = now;
+                }
+            }
+            if (now >= end && (!watch || now - idleSince >= 500_000_000L || now >= cap)) return;
+        }
     }
 
     private Result measure(String test, int np, int ng, int tokens, Runnable r) {
