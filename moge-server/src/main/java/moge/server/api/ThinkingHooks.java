@@ -95,6 +95,11 @@ public final class ThinkingHooks implements RequestHooks {
         return t.budget() > 0 && !t.budgetMessage().isEmpty() ? tokenizer.encode(t.budgetMessage()) : new int[0];
     }
 
+    /** Whether the token alone decodes to white space (or nothing). */
+    boolean isBlank(int id) {
+        return tokenizer.decode(new int[]{id}).isBlank();
+    }
+
     int[] stopIds() {
         return tokenizer.eosIds();
     }

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -44,6 +45,35 @@ class DemoModelServerTest {
     static JsonNode ok(HttpTestClient.Reply r) {
         assertThat(r.status()).as(r.text()).isEqualTo(200);
         return r.json();
+    }
+
+    static List<String> tokens(JsonNode logprobs) {
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : logprobs.path("content")) out.add(e.path("token").asText());
+        return out;
+    }
+
+    @Test
+    void logprobsHoldOnlyTheTokensOfTheContent() throws Exception {
+        for (String question : List.of("What is 4721*1? /no_think", "Hello, who are you?")) {
+            String logprobs = ",\"logprobs\":true,\"top_logprobs\":1";
+            JsonNode choice = ok(client.post(CHAT, ask(question, logprobs))).path("choices").get(0);
+            String content = choice.path("message").path("content").asText();
+            List<String> whole = tokens(choice.path("logprobs"));
+            // no markers, no reasoning, no end-of-turn token: the tokens spell the content (its leading space trimmed)
+            assertThat(String.join("", whole).stripLeading()).as(question + " " + whole).isEqualTo(content).isNotEmpty();
+
+            // streamed: the same tokens, each chunk's log-probabilities riding with the text they wrote
+            HttpTestClient.Events ev = client.stream(CHAT, ask(question, logprobs + ",\"stream\":true"));
+            List<String> streamed = new ArrayList<>();
+            for (JsonNode d : ev.data()) {
+                JsonNode c = d.path("choices").path(0);
+                if (!c.path("logprobs").isObject()) continue;
+                assertThat(c.path("delta").path("content").asText("")).as(d.toString()).isNotEmpty();
+                streamed.addAll(tokens(c.path("logprobs")));
+            }
+            assertThat(streamed).isEqualTo(whole);
+        }
     }
 
     @Test
