@@ -1,10 +1,14 @@
 package moge.server.api;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.io.JsonEOFException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.chat.ChatMessage;
@@ -43,14 +47,31 @@ public final class RequestParser {
         try {
             n = JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            String m = e.getOriginalMessage();
-            throw ApiException.badJson("Malformed JSON in request body: " + (m == null ? "parse error" : m.lines().findFirst().orElse(m))
-                    + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
+            JsonLocation at = e.getLocation();
+            throw ApiException.badJson("malformed JSON" + (at != null && at.getLineNr() > 0 ? " at line " + at.getLineNr() + ", column "
+                    + at.getColumnNr() : "") + ": " + problem(e));
         } catch (java.io.IOException e) {
             throw ApiException.badJson("Unreadable request body");
         }
         if (n == null || !n.isObject()) throw ApiException.badJson("Request body must be a JSON object");
         return (ObjectNode) n;
+    }
+
+    /**
+     * What is wrong, in the client's terms: Jackson's messages name its own classes, features and source
+     * descriptions, which mean nothing to an API user.
+     */
+    static String problem(JsonProcessingException e) {
+        if (e instanceof JsonEOFException) return "unexpected end of input";
+        if (e instanceof StreamConstraintsException) return "nested too deeply (64 levels at most)";
+        if (e instanceof MismatchedInputException) return "unexpected text after the JSON value";
+        String m = e.getOriginalMessage();
+        if (m == null || m.isBlank()) return "parse error";
+        m = m.lines().findFirst().orElse(m);
+        int cut = m.indexOf(" (start marker at");
+        if (cut < 0) cut = m.indexOf(" at [Source");
+        if (cut >= 0) m = m.substring(0, cut);
+        return Character.toLowerCase(m.charAt(0)) + m.substring(1);
     }
 
     public static CompletionRequest chat(ObjectNode body) {
