@@ -61,6 +61,8 @@ public final class MogeServer implements AutoCloseable {
             c.startup.showOldJavalinVersionWarning = false;
             c.concurrency.useVirtualThreads = true;
             c.http.maxRequestSize = options.maxBodyBytes;
+            // a known path with the wrong method (GET /v1/chat/completions) is 405 with an Allow header, not 404
+            c.http.prefer405over404 = true;
             c.jetty.host = options.host;
             c.jetty.port = options.port;
             c.jetty.modifyHttpConfiguration(h -> {
@@ -273,6 +275,11 @@ public final class MogeServer implements AutoCloseable {
         return switch (e.getStatus()) {
             case 413 -> ApiException.tooLarge(options.maxBodyBytes);
             case 404 -> ApiException.routeNotFound(ctx.method().name(), ctx.path());
+            case 405 -> {
+                String allowed = e.getDetails().getOrDefault("availableMethods", "");
+                ctx.header("Allow", allowed);
+                yield ApiException.methodNotAllowed(ctx.method().name(), ctx.path(), allowed);
+            }
             case 400 -> ApiException.badJson(e.getMessage());
             default -> new ApiException(e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error", null, null,
                     e.getMessage());

@@ -162,7 +162,12 @@ public final class RequestParser {
                 throw ApiException.invalid(at + ".role", "'" + at + ".role' must be one of system, developer, user, assistant, tool; got '" + r + "'");
             }
             if (r.equals("developer")) r = "system";
-            out.add(new ChatMessage(r, content(m.get("content"), at + ".content")));
+            JsonNode c = m.get("content");
+            // an assistant turn that only called tools may have none, as in OpenAI's API; what the user or system says may not
+            if ((c == null || c.isNull()) && (r.equals("user") || r.equals("system"))) {
+                throw ApiException.invalid(at + ".content", "'" + at + ".content' is required in a " + role.textValue() + " message");
+            }
+            out.add(new ChatMessage(r, content(c, at + ".content")));
         }
         return out;
     }
@@ -196,7 +201,6 @@ public final class RequestParser {
         if (f.integer("n", 1, 1, Integer.MAX_VALUE) != 1) throw ApiException.invalid("n", "'n' must be 1 (one choice per request)");
         float temperature = (float) f.number("temperature", 1.0, 0, 2);
         float topP = (float) f.number("top_p", 1.0, 0, 1);
-        if (topP == 0f) topP = Float.MIN_VALUE; // keeps only the most likely token
         int topK = (int) f.integer("top_k", 0, -1, Integer.MAX_VALUE);
         if (topK < 0) topK = 0;
         float minP = (float) f.number("min_p", 0, 0, 1);
