@@ -6,6 +6,7 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import io.javalin.http.HttpResponseException;
+import io.javalin.util.JavalinLogger;
 import moge.MogeException;
 import moge.model.KvCache;
 import moge.model.LoadedModel;
@@ -133,12 +134,28 @@ public final class MogeServer implements AutoCloseable {
 
     private void listen() {
         try {
-            app.start();
+            startQuietly();
         } catch (RuntimeException e) {
             throw new MogeException("cannot listen on " + options.host + ":" + options.port + ": " + rootMessage(e), e);
         }
         for (Connector c : app.jettyServer().server().getConnectors()) {
             if (c instanceof ServerConnector sc) sc.setIdleTimeout(options.idleTimeout.toMillis());
+        }
+    }
+
+    /**
+     * Starts Jetty without Javalin's own "Failed to start Javalin" error line: the failure is rethrown and
+     * reported once, in moge's words. Javalin's logger is process-wide, hence the lock.
+     */
+    private void startQuietly() {
+        synchronized (JavalinLogger.class) {
+            boolean was = JavalinLogger.enabled;
+            JavalinLogger.enabled = false;
+            try {
+                app.start();
+            } finally {
+                JavalinLogger.enabled = was;
+            }
         }
     }
 
