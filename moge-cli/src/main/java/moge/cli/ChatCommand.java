@@ -126,7 +126,8 @@ public final class ChatCommand implements Runnable {
     }
 
     /** The prompt as the runner will send it (a cascade's fast attempt is the longer of its two). */
-    private static int[] prompt(LoadedModel lm, ThinkingRunner runner, List<ChatMessage> history, ThinkingOptions t) {
+    private static int[] prompt(LoadedModel lm, ThinkingRunner runner, List<ChatMessage> history, ThinkingOptions options) {
+        ThinkingOptions t = ThinkPrompt.withTypedMode(options, history, runner.protocol());
         ThinkingMode mode = t.mode() == ThinkingMode.CASCADE || t.budget() == 0 ? ThinkingMode.FAST : t.mode();
         return lm.tokenizer.encodePrompt(ThinkPrompt.render(lm.chatTemplate, history, mode, runner.protocol()));
     }

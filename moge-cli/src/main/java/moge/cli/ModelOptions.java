@@ -68,12 +68,18 @@ public final class ModelOptions {
         return DefaultRun.defaultModel();
     }
 
+    /** The model's path, or an error when nothing is there (checked before any slow start-up work). */
+    public Path existingModelPath() {
+        Path p = modelPath();
+        if (!Files.exists(p)) throw new MogeException(p + ": no such model");
+        return p;
+    }
+
     public LoadedModel load() {
         if (threads < 1) throw new MogeException("--threads must be >= 1, got " + threads);
         if (ctx < 2) throw new MogeException("--ctx must be >= 2, got " + ctx);
         if (batch < 1) throw new MogeException("--batch must be >= 1, got " + batch);
-        Path p = modelPath();
-        if (!Files.exists(p)) throw new MogeException(p + ": no such model");
+        Path p = existingModelPath();
         boolean round = roundActivations();
         LoadedModel lm = ModelLoader.load(p, router == null ? null : RouterKind.parse(router), null);
         lm.weights.setActivationRounding(round);

@@ -11,7 +11,7 @@ public final class SamplingOptions {
     @Option(names = "--top-k", paramLabel = "K", description = "Keep the K most likely tokens (0 = off).")
     public int topK = 0;
 
-    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass (1 = off).")
+    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass (1 = off, 0 = only the most likely token).")
     public float topP = 1f;
 
     @Option(names = "--min-p", paramLabel = "P", description = "Drop tokens below P x the top probability (0 = off).")
@@ -35,7 +35,8 @@ public final class SamplingOptions {
     public SamplerParams params() {
         SamplerParams p = new SamplerParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
                 frequencyPenalty, seed);
-        p.validate();
+        // the flags are the API names in kebab case: top_p is --top-p
+        p.validate(name -> "--" + name.replace('_', '-'));
         return p;
     }
 }

@@ -80,8 +80,9 @@ public final class ServeCommand implements Runnable {
                 .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache)
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
                 .thinking(thinking.options()).speculation(speculation.config());
-        // checked before anything is loaded, so a typo fails at once
+        // checked before anything is loaded or listens, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
+        model.existingModelPath();
         java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
         MogeServer s = MogeServer.start(o, () -> {
             // --devices / --workers place the experts; the server closes model and weights at shutdown
@@ -96,7 +97,10 @@ public final class ServeCommand implements Runnable {
         }, "moge-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            out.printf("moge: listening on http://%s:%d (loading %s)%n", host.contains(":") ? "[" + host + "]" : host, s.port(), model.modelPath());
+            // the port is open already so that /health can say 503 while loading, but nothing is served yet:
+            // "listening" would promise too much if the model then fails to load (the error follows, exit 1)
+            out.printf("moge: loading %s (http://%s:%d/health answers 503 until it is ready)%n", model.modelPath(),
+                    host.contains(":") ? "[" + host + "]" : host, s.port());
             out.flush();
             try {
                 s.awaitReady();

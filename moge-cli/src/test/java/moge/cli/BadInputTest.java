@@ -193,6 +193,17 @@ class BadInputTest {
     }
 
     @Test
+    void samplingErrorsNameTheFlagAndTopPZeroIsAllowed() {
+        String model = FIX.resolve("pangu-embedded-tiny").toString();
+        assertOneLineError(CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "2", "--top-p", "1.5"),
+                "--top-p must be in [0, 1], got 1.5");
+        assertOneLineError(CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "2", "--repeat-penalty", "0"),
+                "--repeat-penalty must be > 0");
+        CliRunner r = CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "2", "--temperature", "1", "--top-p", "0");
+        assertThat(r.exit()).as(r.err()).isZero();
+    }
+
+    @Test
     void missingModelDirectory() {
         assertOneLineError(gen(tmp.resolve("nope")), "nope");
     }

@@ -90,7 +90,8 @@ class ServeCommandTest {
         assertThat(r.err()).contains("--port must be in 0..65535");
         r = CliRunner.run("serve", "--model", "/nonexistent", "--port", "0");
         assertThat(r.exit()).isEqualTo(1);
-        assertThat(r.err()).contains("/nonexistent").doesNotContain("Exception");
+        assertThat(r.err()).contains("/nonexistent: no such model").doesNotContain("Exception");
+        assertThat(r.out()).isEmpty();
         r = CliRunner.run("serve", "--model", "/nonexistent", "--spec", "ngram", "--draft-max", "0");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--draft-min").doesNotContain("Exception");
@@ -98,5 +99,33 @@ class ServeCommandTest {
         r = CliRunner.run("serve", "--model", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--port", "0", "--spec", "draft");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--spec draft needs --draft-model").doesNotContain("Exception");
+    }
+
+    @Test
+    void aModelThatCannotServeNeverSaysListening() {
+        // the model loads, but 1 KV block cannot hold a sequence: the error comes after loading, exit 1
+        CliRunner r = CliRunner.run("serve", "--model", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--port", "0",
+                "--ctx", "256", "--kv-blocks", "1");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err().strip()).startsWith("moge: ").contains("KV cache of 1 blocks").doesNotContain("\n");
+        assertThat(r.out()).doesNotContain("listening").doesNotContain("OpenAI API").contains("loading", "503");
+    }
+
+    @Test
+    void aPortInUseIsOneLine() throws Exception {
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream logged = new java.io.ByteArrayOutputStream();
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            // Javalin logs through slf4j-simple straight to System.err, past the CLI's writers
+            System.setErr(new java.io.PrintStream(logged, true, java.nio.charset.StandardCharsets.UTF_8));
+            CliRunner r = CliRunner.run("serve", "--model", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(),
+                    "--port", String.valueOf(taken.getLocalPort()));
+            assertThat(r.exit()).isEqualTo(1);
+            assertThat(r.err().strip()).startsWith("moge: cannot listen on 127.0.0.1:" + taken.getLocalPort()).doesNotContain("\n");
+            assertThat(r.out()).isEmpty();
+        } finally {
+            System.setErr(stderr);
+        }
+        assertThat(logged.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("Failed to start");
     }
 }

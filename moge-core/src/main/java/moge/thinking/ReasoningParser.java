@@ -3,7 +3,9 @@ package moge.thinking;
 /**
  * Splits generated text into reasoning (between the think markers) and answer, as a streaming state machine over
  * decoded pieces. A marker may arrive split over several pieces, so text that could still become a marker is held
- * back until it cannot; both parts are trimmed of surrounding whitespace (also held back while it may be trailing).
+ * back until it cannot. Leading whitespace is trimmed from both parts (the space or newlines after a marker are
+ * layout), trailing whitespace only from the reasoning (held back while it may be trailing): the answer ends where
+ * the model or a stop string ended it, as a completion without reasoning would.
  * Feeding the text in any chunking gives the same split as {@link #split} on the whole text.
  *
  * <p>Rules: leading whitespace is skipped; an opening marker starts the reasoning block (also after some answer
@@ -34,8 +36,8 @@ public final class ReasoningParser {
     private boolean opened;
     private boolean closed;
     private final StringBuilder pending = new StringBuilder();
-    private final Section reasoning = new Section();
-    private final Section content = new Section();
+    private final Section reasoning = new Section(true);
+    private final Section content = new Section(false);
 
     /** @param startInReasoning the prompt already opened the block (see {@link ThinkProtocol#promptOpensReasoning}) */
     public ReasoningParser(ThinkProtocol protocol, boolean startInReasoning) {
@@ -74,7 +76,7 @@ public final class ReasoningParser {
         return delta(r0, c0);
     }
 
-    /** Ends the stream: text held as a possible marker start is plain text after all; trailing whitespace is dropped. */
+    /** Ends the stream: text held as a possible marker start is plain text after all; the reasoning's trailing whitespace is dropped. */
     public Delta finish() {
         int r0 = reasoning.out.length(), c0 = content.out.length();
         String rest = pending.toString();
@@ -198,12 +200,17 @@ public final class ReasoningParser {
         return 0;
     }
 
-    /** One output part: trimmed at both ends, trailing whitespace held until more text follows it. */
+    /** One output part: trimmed at the start and, if {@code trimEnd}, at the end (trailing whitespace held until more text follows it). */
     private static final class Section {
         final StringBuilder out = new StringBuilder();
         final StringBuilder hold = new StringBuilder();
+        final boolean trimEnd;
         boolean started;
         boolean skipLeading;
+
+        Section(boolean trimEnd) {
+            this.trimEnd = trimEnd;
+        }
 
         void emit(String s) {
             if (s.isEmpty()) return;
@@ -216,7 +223,7 @@ public final class ReasoningParser {
                 skipLeading = false;
             }
             int end = s.length();
-            while (end > 0 && Character.isWhitespace(s.charAt(end - 1))) end--;
+            while (trimEnd && end > 0 && Character.isWhitespace(s.charAt(end - 1))) end--;
             if (end == 0) {
                 hold.append(s);
                 return;

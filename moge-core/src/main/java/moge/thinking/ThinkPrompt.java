@@ -31,10 +31,37 @@ public final class ThinkPrompt {
             ChatMessage m = out.get(i);
             if (!m.role().equals("user")) continue;
             // a turn that already carries the switch (typed by the user) is not switched twice
-            if (!m.content().endsWith(suffix)) out.set(i, new ChatMessage("user", m.content() + suffix));
+            if (!endsWithSwitch(m.content(), suffix)) out.set(i, new ChatMessage("user", m.content() + suffix));
             break;
         }
         return out;
+    }
+
+    /**
+     * The mode the last user turn asks for by ending with the protocol's own switch (" /no_think" fast,
+     * " /auto_think" auto), or null. The model obeys what it reads in the turn, so the switch typed there decides
+     * the mode over any request field or default: the reported mode and the counts must follow it.
+     */
+    public static ThinkingMode typedMode(List<ChatMessage> messages, ThinkProtocol protocol) {
+        for (int i = messages.size() - 1; i >= 0; i--) {
+            ChatMessage m = messages.get(i);
+            if (!m.role().equals("user")) continue;
+            if (protocol.fastSuffix() != null && endsWithSwitch(m.content(), protocol.fastSuffix())) return ThinkingMode.FAST;
+            if (protocol.autoSuffix() != null && endsWithSwitch(m.content(), protocol.autoSuffix())) return ThinkingMode.AUTO;
+            return null;
+        }
+        return null;
+    }
+
+    /** {@code t} with the mode typed in the last user turn, if any (see {@link #typedMode}). */
+    public static ThinkingOptions withTypedMode(ThinkingOptions t, List<ChatMessage> messages, ThinkProtocol protocol) {
+        ThinkingMode typed = typedMode(messages, protocol);
+        return typed == null ? t : t.withMode(typed);
+    }
+
+    /** Whether the text ends with the switch; trailing whitespace after it (or none before it) still counts. */
+    private static boolean endsWithSwitch(String content, String suffix) {
+        return content != null && content.stripTrailing().endsWith(suffix.strip());
     }
 
     /** Template variables describing the mode; user-given template kwargs should be applied on top. */

@@ -69,21 +69,19 @@ public final class ThinkingBudget implements DecodePolicy {
             case BEFORE -> {
                 if (id == protocol.openId()) {
                     state = State.IN;
-                    reasoningTokens++;
                 } else if (id == protocol.closeId()) {
                     state = State.AFTER;
-                    reasoningTokens++;
                 } else {
                     answer = true;
                 }
             }
             case IN -> {
-                reasoningTokens++;
                 if (id == protocol.closeId()) {
                     state = State.AFTER;
                     forced.clear();
-                } else if (!wasForced) {
-                    thought++;
+                } else {
+                    reasoningTokens++;
+                    if (!wasForced) thought++;
                 }
             }
             case AFTER -> answer = true;
@@ -92,7 +90,10 @@ public final class ThinkingBudget implements DecodePolicy {
         isAnswer[n++] = answer;
     }
 
-    /** Tokens spent on the think block: markers, reasoning and any forced budget message. */
+    /**
+     * Tokens of reasoning text: those inside the think block, a forced budget message included, the markers not
+     * (they are protocol, not thought: an empty block of just the two markers is no reasoning at all).
+     */
     public int reasoningTokens() {
         return reasoningTokens;
     }

@@ -12,7 +12,7 @@ import java.util.List;
  * @param requested       the requested mode
  * @param modeUsed        "fast" or "slow": how the returned answer was produced
  * @param reason          why that mode was used (one line)
- * @param reasoningTokens tokens of the final attempt spent on the think block (markers and budget message included)
+ * @param reasoningTokens tokens of the final attempt spent on the think block (the budget message included, the markers not)
  * @param budgetReached   the engine closed the block because the thinking budget ran out
  * @param confidence      the fast attempt's confidence (cascade only, else null)
  * @param attempts        every generation run, in order (two when a cascade escalated)

@@ -42,6 +42,7 @@ public final class ThinkingRunner {
     /** @param templateKwargs extra chat-template variables from the caller; they override the mode's own */
     public ThinkingResult chat(List<ChatMessage> messages, ThinkingOptions t, GenerateOptions o, Map<String, ?> templateKwargs,
                                ThinkingListener listener) {
+        t = ThinkPrompt.withTypedMode(t, messages, protocol);
         ThinkingMode mode = t.mode();
         if (t.budget() == 0 && mode != ThinkingMode.FAST) {
             Attempt a = attempt(ThinkingMode.FAST, messages, t, o, templateKwargs, listener);

@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SamplerTest {
     private static float[] logits(int n, long seed) {
@@ -65,6 +66,18 @@ class SamplerTest {
         double sum = 0;
         for (float v : d) sum += v;
         assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+    }
+
+    @Test
+    void topPZeroKeepsOnlyTheMostLikelyToken() {
+        float[] l = logits(500, 2);
+        int best = 0;
+        for (int i = 1; i < 500; i++) if (l[i] > l[best]) best = i;
+        float[] d = new Sampler(new SamplerParams(1.5f, 0, 0f, 0f, 1f, 64, 0, 0, 1), 500).distribution(l, 0, new int[0], 0);
+        assertThat(d[best]).isEqualTo(1f);
+        assertThatThrownBy(() -> new SamplerParams(1f, 0, -0.1f, 0f, 1f, 64, 0, 0, 1).validate()).hasMessage("top_p must be in [0, 1], got -0.1");
+        assertThatThrownBy(() -> new SamplerParams(1f, 0, 2f, 0f, 1f, 64, 0, 0, 1).validate(n -> "--" + n))
+                .hasMessage("--top_p must be in [0, 1], got 2.0");
     }
 
     @Test

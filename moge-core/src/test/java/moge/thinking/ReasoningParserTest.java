@@ -53,9 +53,16 @@ class ReasoningParserTest {
 
     @Test
     void noMarkersIsAllAnswer() {
-        assertThat(split(PANGU, "  just an answer\n").content()).isEqualTo("just an answer");
+        assertThat(split(PANGU, "  just an answer\n").content()).isEqualTo("just an answer\n");
         assertThat(split(PANGU, "just an answer").reasoning()).isEmpty();
         assertThat(split(ThinkProtocol.NONE, "x [unused16] y [unused17] z").content()).isEqualTo("x [unused16] y [unused17] z");
+    }
+
+    @Test
+    void theAnswerKeepsItsTrailingWhitespaceAsAStopStringLeftIt() {
+        ReasoningParser.Split s = split(PANGU, "[unused16] who am I [unused17] I am a ");
+        assertThat(s.reasoning()).isEqualTo("who am I");
+        assertThat(s.content()).isEqualTo("I am a ");
     }
 
     @Test
@@ -156,7 +163,7 @@ class ReasoningParserTest {
             assertThat(stream(p, opened, pieces)).as("'%s' in %s", text, pieces).containsExactly(whole.reasoning(), whole.content());
             // the parts never contain the whitespace they are trimmed of
             assertThat(whole.reasoning()).isEqualTo(whole.reasoning().strip());
-            assertThat(whole.content()).isEqualTo(whole.content().strip());
+            assertThat(whole.content()).isEqualTo(whole.content().stripLeading());
         }
     }
 
@@ -171,9 +178,9 @@ class ReasoningParserTest {
         ReasoningParser.Delta d = p.push("7] 4");
         assertThat(d.reasoning()).isEmpty();
         assertThat(d.content()).isEqualTo("4");
-        assertThat(p.push("2\n").content()).isEqualTo("2");
+        assertThat(p.push("2\n").content()).isEqualTo("2\n");
         assertThat(p.finish().isEmpty()).isTrue();
-        assertThat(p.content()).isEqualTo("42");
+        assertThat(p.content()).isEqualTo("42\n");
     }
 
     @Test

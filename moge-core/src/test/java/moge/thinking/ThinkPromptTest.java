@@ -72,6 +72,25 @@ class ThinkPromptTest {
     }
 
     @Test
+    void aSwitchTypedAtTheEndOfTheLastUserTurnDecidesTheMode() {
+        ThinkProtocol p = ThinkProtocol.of(TOK);
+        ThinkingOptions slow = ThinkingOptions.of(ThinkingMode.SLOW);
+        assertThat(ThinkPrompt.typedMode(List.of(ChatMessage.user("What is 4721*1? /no_think")), p)).isEqualTo(ThinkingMode.FAST);
+        assertThat(ThinkPrompt.typedMode(List.of(ChatMessage.user("hi /auto_think \n")), p)).isEqualTo(ThinkingMode.AUTO);
+        assertThat(ThinkPrompt.typedMode(List.of(ChatMessage.user("/no_think")), p)).isEqualTo(ThinkingMode.FAST);
+        // only at the end, only in the last user turn, only with the protocol's own switches
+        assertThat(ThinkPrompt.typedMode(List.of(ChatMessage.user("what does /no_think do?")), p)).isNull();
+        assertThat(ThinkPrompt.typedMode(List.of(ChatMessage.user("a /no_think"), ChatMessage.assistant("b"), ChatMessage.user("c")), p))
+                .isNull();
+        assertThat(ThinkPrompt.typedMode(List.of(ChatMessage.user("a /no_think")), ThinkProtocol.NONE)).isNull();
+        List<ChatMessage> typed = List.of(ChatMessage.user("c /no_think "));
+        assertThat(ThinkPrompt.withTypedMode(slow, typed, p).mode()).isEqualTo(ThinkingMode.FAST);
+        assertThat(ThinkPrompt.withTypedMode(slow, List.of(ChatMessage.user("c")), p)).isSameAs(slow);
+        // a switch followed by white space is not added again
+        assertThat(ThinkPrompt.rewrite(typed, ThinkingMode.FAST, p)).containsExactlyElementsOf(typed);
+    }
+
+    @Test
     void templatesThatReadEnableThinkingSeeTheMode() {
         String src = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>"
                 + "{% if enable_thinking is defined and not enable_thinking %}<think></think>{% else %}<think>{% endif %}"

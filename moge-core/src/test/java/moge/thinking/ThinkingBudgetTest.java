@@ -62,7 +62,8 @@ class ThinkingBudgetTest {
             assertThat(Arrays.copyOf(ids, budget)).as("budget %d", budget).doesNotContain(OPEN, CLOSE);
             assertThat(ids[budget]).isEqualTo(CLOSE);
             assertThat(r.budgetReached()).isTrue();
-            assertThat(r.reasoningTokens()).isEqualTo(budget + 1);
+            // the closing marker is not reasoning
+            assertThat(r.reasoningTokens()).isEqualTo(budget);
             assertThat(r.reason()).contains("thinking budget of " + budget + " tokens reached");
             assertThat(r.modeUsed()).isEqualTo("slow");
             // the split follows the ids: what came before the closing token is reasoning, the rest is answer
@@ -83,7 +84,7 @@ class ThinkingBudgetTest {
         assertThat(Arrays.copyOfRange(ids, 4, 4 + msgIds.length)).containsExactly(msgIds);
         assertThat(ids[4 + msgIds.length]).isEqualTo(CLOSE);
         assertThat(r.reasoning()).endsWith("(thinking budget reached)");
-        assertThat(r.reasoningTokens()).isEqualTo(4 + msgIds.length + 1);
+        assertThat(r.reasoningTokens()).isEqualTo(4 + msgIds.length);
         assertThat(r.content()).doesNotContain("budget");
     }
 
@@ -94,6 +95,8 @@ class ThinkingBudgetTest {
         ThinkingResult r = runner.chat(List.of(ChatMessage.user("2+2?")), t, greedy(6), ThinkingListener.NONE);
         assertThat(r.last().generatedIds()[0]).isEqualTo(CLOSE);
         assertThat(r.reasoning()).isEmpty();
+        // an empty block is no reasoning
+        assertThat(r.reasoningTokens()).isZero();
         assertThat(r.modeUsed()).isEqualTo("fast");
         assertThat(r.reason()).contains("budget 0");
         // the fast prompt was used (this template ignores the switch, but the turn carries it)
@@ -126,7 +129,8 @@ class ThinkingBudgetTest {
         int[] ids = r.generatedIds();
         assertThat(ids[0]).isEqualTo(OPEN);
         assertThat(ids[4]).isEqualTo(CLOSE);
-        assertThat(budget.reasoningTokens()).isEqualTo(5);
+        // the three tokens between the markers
+        assertThat(budget.reasoningTokens()).isEqualTo(3);
         for (int i = 0; i < ids.length; i++) assertThat(budget.isAnswerToken(i)).as("token %d", i).isEqualTo(i >= 5);
         ReasoningParser.Split s = ReasoningParser.split(protocol, false, r.text());
         assertThat(s.reasoning()).isEqualTo(lm.tokenizer.decode(Arrays.copyOfRange(ids, 1, 4)).strip());

@@ -6,6 +6,7 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import io.javalin.http.HttpResponseException;
+import io.javalin.util.JavalinLogger;
 import moge.MogeException;
 import moge.model.KvCache;
 import moge.model.LoadedModel;
@@ -61,6 +62,8 @@ public final class MogeServer implements AutoCloseable {
             c.startup.showOldJavalinVersionWarning = false;
             c.concurrency.useVirtualThreads = true;
             c.http.maxRequestSize = options.maxBodyBytes;
+            // a known path with the wrong method (GET /v1/chat/completions) is 405 with an Allow header, not 404
+            c.http.prefer405over404 = true;
             c.jetty.host = options.host;
             c.jetty.port = options.port;
             c.jetty.modifyHttpConfiguration(h -> {
@@ -131,12 +134,28 @@ public final class MogeServer implements AutoCloseable {
 
     private void listen() {
         try {
-            app.start();
+            startQuietly();
         } catch (RuntimeException e) {
             throw new MogeException("cannot listen on " + options.host + ":" + options.port + ": " + rootMessage(e), e);
         }
         for (Connector c : app.jettyServer().server().getConnectors()) {
             if (c instanceof ServerConnector sc) sc.setIdleTimeout(options.idleTimeout.toMillis());
+        }
+    }
+
+    /**
+     * Starts Jetty without Javalin's own "Failed to start Javalin" error line: the failure is rethrown and
+     * reported once, in moge's words. Javalin's logger is process-wide, hence the lock.
+     */
+    private void startQuietly() {
+        synchronized (JavalinLogger.class) {
+            boolean was = JavalinLogger.enabled;
+            JavalinLogger.enabled = false;
+            try {
+                app.start();
+            } finally {
+                JavalinLogger.enabled = was;
+            }
         }
     }
 
@@ -273,6 +292,11 @@ public final class MogeServer implements AutoCloseable {
         return switch (e.getStatus()) {
             case 413 -> ApiException.tooLarge(options.maxBodyBytes);
             case 404 -> ApiException.routeNotFound(ctx.method().name(), ctx.path());
+            case 405 -> {
+                String allowed = e.getDetails().getOrDefault("availableMethods", "");
+                ctx.header("Allow", allowed);
+                yield ApiException.methodNotAllowed(ctx.method().name(), ctx.path(), allowed);
+            }
             case 400 -> ApiException.badJson(e.getMessage());
             default -> new ApiException(e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error", null, null,
                     e.getMessage());

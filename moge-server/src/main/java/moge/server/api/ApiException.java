@@ -44,6 +44,12 @@ public final class ApiException extends RuntimeException {
         return new ApiException(404, "not_found_error", null, "not_found", "Unknown route: " + method + " " + path);
     }
 
+    /** 405, worded as OpenAI's: the route exists for other methods, listed in {@code allowed} (the Allow header). */
+    public static ApiException methodNotAllowed(String method, String path, String allowed) {
+        return new ApiException(405, "invalid_request_error", null, "method_not_allowed",
+                "Invalid method for URL (" + method + " " + path + "); allowed: " + allowed);
+    }
+
     public static ApiException tooLarge(long limit) {
         return new ApiException(413, "invalid_request_error", null, "request_too_large",
                 "Request body too large: the limit is " + limit + " bytes");

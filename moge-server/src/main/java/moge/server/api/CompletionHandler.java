@@ -134,8 +134,11 @@ public final class CompletionHandler {
                     events = RequestStream.replay(held.events());
                 }
                 Answer answer = new Answer(r, plan, earlier, id, created);
-                if (r.stream()) stream(ctx, s, events, client, splitter, answer);
-                else whole(ctx, s, events, client, splitter, answer);
+                boolean wanted = r.topLogprobs() >= 0;
+                ContentSteps logprobs = r.chat() ? ContentSteps.chat(plan.contentTokens(attempt, prompt.text()), eosIds, r.ignoreEos(), wanted)
+                        : ContentSteps.all(wanted);
+                if (r.stream()) stream(ctx, s, events, client, splitter, logprobs, answer);
+                else whole(ctx, s, events, client, splitter, logprobs, answer);
                 return;
             } finally {
                 // whatever happened here (client gone, write failed, interrupted), the sequence must not run on
@@ -210,7 +213,7 @@ public final class CompletionHandler {
 
     /** Waits for the end and answers one JSON object. */
     private void whole(Context ctx, SequenceState s, RequestStream events, ClientConnection client, OutputSplitter splitter,
-                       Answer a) throws InterruptedException {
+                       ContentSteps logprobs, Answer a) throws InterruptedException {
         CompletionRequest r = a.r();
         StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
         List<Step> steps = new ArrayList<>();
@@ -223,19 +226,14 @@ public final class CompletionHandler {
             }
             if (ev == null) continue;
             switch (ev) {
-                case RequestStream.Token t -> {
-                    append(splitter.push(t.text()), reasoning, content);
-                    // an attempt may have needed log-probabilities the client did not ask for
-                    if (t.step() != null && r.topLogprobs() >= 0) steps.add(t.step());
-                }
+                case RequestStream.Token t -> token(t, splitter, logprobs, reasoning, content, steps);
                 case RequestStream.Failed f -> {
                     ApiException e = map(f.error());
                     if (e == null) return;
                     throw e;
                 }
                 case RequestStream.Finish fin -> {
-                    append(splitter.push(fin.text()), reasoning, content);
-                    append(splitter.flush(), reasoning, content);
+                    finish(fin.text(), splitter, logprobs, reasoning, content, steps);
                     ObjectNode o = completionObject(r, a.total(fin.result()), reasoning.toString(), content.toString(), steps, a.id(),
                             a.created());
                     a.plan().decorate(o, !reasoning.isEmpty());
@@ -275,7 +273,7 @@ public final class CompletionHandler {
 
     /** Streams chunks as tokens arrive; an error before the first token is still a plain HTTP error. */
     private void stream(Context ctx, SequenceState s, RequestStream events, ClientConnection client, OutputSplitter splitter,
-                        Answer a) throws IOException, InterruptedException {
+                        ContentSteps logprobs, Answer a) throws IOException, InterruptedException {
         CompletionRequest r = a.r();
         String id = a.id();
         long created = a.created();
@@ -317,13 +315,9 @@ public final class CompletionHandler {
                 RuntimeException failed = null;
                 for (RequestStream.Event ev : batch) {
                     switch (ev) {
-                        case RequestStream.Token t -> {
-                            append(splitter.push(t.text()), reasoning, content);
-                            if (t.step() != null && r.topLogprobs() >= 0) steps.add(t.step());
-                        }
+                        case RequestStream.Token t -> token(t, splitter, logprobs, reasoning, content, steps);
                         case RequestStream.Finish fin -> {
-                            append(splitter.push(fin.text()), reasoning, content);
-                            append(splitter.flush(), reasoning, content);
+                            finish(fin.text(), splitter, logprobs, reasoning, content, steps);
                             done = fin.result();
                         }
                         case RequestStream.Failed f -> failed = f.error();
@@ -419,6 +413,24 @@ public final class CompletionHandler {
 
     private static byte[] json(ObjectNode o) {
         return o.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** One token's text into reasoning and content, and the log-probabilities of content tokens whose text is out. */
+    private static void token(RequestStream.Token t, OutputSplitter splitter, ContentSteps logprobs, StringBuilder reasoning,
+                              StringBuilder content, List<Step> steps) {
+        int before = content.length();
+        append(splitter.push(t.text()), reasoning, content);
+        logprobs.token(t);
+        steps.addAll(logprobs.release(content.length() > before));
+    }
+
+    /** The text released at the end; content tokens whose text never showed are dropped. */
+    private static void finish(String text, OutputSplitter splitter, ContentSteps logprobs, StringBuilder reasoning,
+                               StringBuilder content, List<Step> steps) {
+        int before = content.length();
+        append(splitter.push(text), reasoning, content);
+        append(splitter.flush(), reasoning, content);
+        steps.addAll(logprobs.release(content.length() > before));
     }
 
     private static void append(OutputSplitter.Delta d, StringBuilder reasoning, StringBuilder content) {

@@ -1,10 +1,14 @@
 package moge.server.api;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.io.JsonEOFException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.chat.ChatMessage;
@@ -43,14 +47,31 @@ public final class RequestParser {
         try {
             n = JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            String m = e.getOriginalMessage();
-            throw ApiException.badJson("Malformed JSON in request body: " + (m == null ? "parse error" : m.lines().findFirst().orElse(m))
-                    + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
+            JsonLocation at = e.getLocation();
+            throw ApiException.badJson("malformed JSON" + (at != null && at.getLineNr() > 0 ? " at line " + at.getLineNr() + ", column "
+                    + at.getColumnNr() : "") + ": " + problem(e));
         } catch (java.io.IOException e) {
             throw ApiException.badJson("Unreadable request body");
         }
         if (n == null || !n.isObject()) throw ApiException.badJson("Request body must be a JSON object");
         return (ObjectNode) n;
+    }
+
+    /**
+     * What is wrong, in the client's terms: Jackson's messages name its own classes, features and source
+     * descriptions, which mean nothing to an API user.
+     */
+    static String problem(JsonProcessingException e) {
+        if (e instanceof JsonEOFException) return "unexpected end of input";
+        if (e instanceof StreamConstraintsException) return "nested too deeply (64 levels at most)";
+        if (e instanceof MismatchedInputException) return "unexpected text after the JSON value";
+        String m = e.getOriginalMessage();
+        if (m == null || m.isBlank()) return "parse error";
+        m = m.lines().findFirst().orElse(m);
+        int cut = m.indexOf(" (start marker at");
+        if (cut < 0) cut = m.indexOf(" at [Source");
+        if (cut >= 0) m = m.substring(0, cut);
+        return Character.toLowerCase(m.charAt(0)) + m.substring(1);
     }
 
     public static CompletionRequest chat(ObjectNode body) {
@@ -141,7 +162,12 @@ public final class RequestParser {
                 throw ApiException.invalid(at + ".role", "'" + at + ".role' must be one of system, developer, user, assistant, tool; got '" + r + "'");
             }
             if (r.equals("developer")) r = "system";
-            out.add(new ChatMessage(r, content(m.get("content"), at + ".content")));
+            JsonNode c = m.get("content");
+            // an assistant turn that only called tools may have none, as in OpenAI's API; what the user or system says may not
+            if ((c == null || c.isNull()) && (r.equals("user") || r.equals("system"))) {
+                throw ApiException.invalid(at + ".content", "'" + at + ".content' is required in a " + role.textValue() + " message");
+            }
+            out.add(new ChatMessage(r, content(c, at + ".content")));
         }
         return out;
     }
@@ -175,7 +201,6 @@ public final class RequestParser {
         if (f.integer("n", 1, 1, Integer.MAX_VALUE) != 1) throw ApiException.invalid("n", "'n' must be 1 (one choice per request)");
         float temperature = (float) f.number("temperature", 1.0, 0, 2);
         float topP = (float) f.number("top_p", 1.0, 0, 1);
-        if (topP == 0f) topP = Float.MIN_VALUE; // keeps only the most likely token
         int topK = (int) f.integer("top_k", 0, -1, Integer.MAX_VALUE);
         if (topK < 0) topK = 0;
         float minP = (float) f.number("min_p", 0, 0, 1);

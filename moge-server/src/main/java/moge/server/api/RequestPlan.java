@@ -8,6 +8,7 @@ import moge.server.sched.SequenceResult;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntPredicate;
 
 /**
  * One chat request's plan, made by {@link RequestHooks#plan}. A request runs as attempt 0 and, when a held-back
@@ -37,6 +38,14 @@ public interface RequestPlan {
     /** How the output text splits into reasoning and content. */
     default OutputSplitter splitter(int attempt, int[] promptIds, String promptText) {
         return OutputSplitter.plain();
+    }
+
+    /**
+     * Which generated tokens make up the answer's content (their log-probabilities go in {@code logprobs.content}):
+     * fed every token of the attempt in order, true for content tokens. The plain plan keeps all.
+     */
+    default IntPredicate contentTokens(int attempt, String promptText) {
+        return id -> true;
     }
 
     /** Whether this attempt runs to its end before anything reaches the client (then {@link #accept} decides). */

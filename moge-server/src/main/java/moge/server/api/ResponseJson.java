@@ -55,12 +55,12 @@ final class ResponseJson {
         t.put("prompt_ms", r.promptMs());
         t.put("prompt_per_token_ms", pn > 0 ? r.promptMs() / pn : 0);
         t.put("prompt_per_second", r.promptMs() > 0 ? pn * 1000.0 / r.promptMs() : 0);
-        // the first generated token comes with the prompt's pass; the rest are the decode phase
-        int decoded = Math.max(0, gn - 1);
+        // rates are n over ms, as llama-server computes them (its generation time also starts at the first token),
+        // so that a client dividing the fields it was given gets the same numbers
         t.put("predicted_n", gn);
         t.put("predicted_ms", r.predictedMs());
-        t.put("predicted_per_token_ms", decoded > 0 ? r.predictedMs() / decoded : 0);
-        t.put("predicted_per_second", r.predictedMs() > 0 ? decoded * 1000.0 / r.predictedMs() : 0);
+        t.put("predicted_per_token_ms", gn > 0 ? r.predictedMs() / gn : 0);
+        t.put("predicted_per_second", r.predictedMs() > 0 ? gn * 1000.0 / r.predictedMs() : 0);
         t.put("queue_ms", r.queueMs());
         // as llama-server: present when speculative decoding proposed anything
         if (r.draftN() > 0) {

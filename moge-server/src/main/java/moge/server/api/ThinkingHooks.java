@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import moge.MogeException;
 import moge.thinking.Confidence;
+import moge.thinking.ThinkPrompt;
 import moge.thinking.ThinkProtocol;
 import moge.thinking.ThinkingBudget;
 import moge.thinking.ThinkingMode;
@@ -16,7 +17,9 @@ import moge.tokenizer.Tokenizer;
  * Thinking modes for chat requests. Fields, strongest first: {@code thinking: {"mode": "slow"|"fast"|"auto"|"cascade",
  * "budget": N, "cascade": {"mean": L, "min": L}}}, {@code reasoning_effort} (low = fast, medium = auto, high = slow),
  * {@code chat_template_kwargs.enable_thinking} (false = fast, true = slow); budget also as {@code thinking_budget}.
- * Requests without any of them get the server's defaults. Counts the modes used and cascade escalations at /metrics.
+ * Requests without any of them get the server's defaults. A switch the user typed at the end of the last user turn
+ * (" /no_think", " /auto_think") is what the model obeys, so it decides the mode over all of these. Counts the modes
+ * used and cascade escalations at /metrics.
  */
 public final class ThinkingHooks implements RequestHooks {
     private final Tokenizer tokenizer;
@@ -41,7 +44,7 @@ public final class ThinkingHooks implements RequestHooks {
 
     @Override
     public RequestPlan plan(CompletionRequest r) {
-        return new ThinkingPlan(this, options(r.body()));
+        return new ThinkingPlan(this, ThinkPrompt.withTypedMode(options(r.body()), r.messages(), protocol));
     }
 
     /** The request's thinking options, or a 400 naming the bad field. */
@@ -90,6 +93,11 @@ public final class ThinkingHooks implements RequestHooks {
 
     int[] budgetMessageIds(ThinkingOptions t) {
         return t.budget() > 0 && !t.budgetMessage().isEmpty() ? tokenizer.encode(t.budgetMessage()) : new int[0];
+    }
+
+    /** Whether the token alone decodes to white space (or nothing). */
+    boolean isBlank(int id) {
+        return tokenizer.decode(new int[]{id}).isBlank();
     }
 
     int[] stopIds() {

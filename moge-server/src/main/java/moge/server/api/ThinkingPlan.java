@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.IntPredicate;
 
 /**
  * One chat request in a thinking mode: the mode's switch in the last user turn and in the template variables, the
@@ -102,6 +103,27 @@ final class ThinkingPlan implements RequestPlan {
             @Override
             public Delta flush() {
                 return convert(p.finish());
+            }
+        };
+    }
+
+    /**
+     * Tokens after the think block, as the splitter's content has them: without the white space it trims from the
+     * start of the answer, but with white space inside it. Reasoning tokens have no place in OpenAI's logprobs.
+     */
+    @Override
+    public IntPredicate contentTokens(int attempt, String promptText) {
+        ThinkingBudget block = ThinkingBudget.counting(hooks.protocol(), hooks.protocol().promptOpensReasoning(promptText));
+        return new IntPredicate() {
+            int n;
+            boolean started;
+
+            @Override
+            public boolean test(int id) {
+                block.accepted(id, false);
+                if (!block.isAnswerToken(n++)) return false;
+                if (!started) started = !hooks.isBlank(id);
+                return started;
             }
         };
     }

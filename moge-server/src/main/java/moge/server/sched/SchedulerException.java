@@ -12,7 +12,7 @@ public class SchedulerException extends MogeException {
     /** The wait queue is full (429). */
     public static final class QueueFull extends SchedulerException {
         public QueueFull(int size) {
-            super("the server is busy: " + size + " requests are already waiting; retry later");
+            super("the server is busy: " + (size == 1 ? "1 request is" : size + " requests are") + " already waiting; retry later");
         }
     }
 

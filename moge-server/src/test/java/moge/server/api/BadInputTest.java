@@ -83,6 +83,9 @@ class BadInputTest {
             "role missing                  | {\"messages\":[{\"content\":\"hi\"}]}                             | messages[0].role",
             "role unknown                  | {\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}         | messages[0].role",
             "content a number              | {\"messages\":[{\"role\":\"user\",\"content\":5}]}                | messages[0].content",
+            "user content missing          | {\"messages\":[{\"role\":\"user\"}]}                             | messages[0].content",
+            "system content null           | {\"messages\":[{\"role\":\"system\",\"content\":null},{\"role\":\"user\",\"content\":\"hi\"}]} | messages[0].content",
+            "developer content missing     | {\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"developer\"}]} | messages[1].content",
             "content part not text         | {\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]} | messages[0].content[0].type",
             "temperature a string          | {#,\"temperature\":\"hot\"}                                       | temperature",
             "temperature too high          | {#,\"temperature\":3}                                             | temperature",
@@ -157,7 +160,36 @@ class BadInputTest {
         assertError(client.get("/v1/models/gpt-5"), 404, "model", "model_not_found");
         assertError(client.get("/v1/nothing"), 404, null, "not_found");
         assertError(client.post("/v2/chat/completions", "{}"), 404, null, "not_found");
-        assertError(client.get(CHAT), 404, null, "not_found");
+    }
+
+    @Test
+    void aKnownRouteWithTheWrongMethodIs405WithAllow() throws Exception {
+        for (String[] c : new String[][]{{"GET", CHAT, "POST"}, {"GET", TEXT, "POST"}, {"DELETE", "/v1/models/tiny", "GET"},
+                {"POST", "/health", "GET"}}) {
+            HttpResponse<String> r = client.http.send(HttpRequest.newBuilder(URI.create(client.root + c[1]))
+                    .method(c[0], HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertError(new HttpTestClient.Reply(r.statusCode(), HttpTestClient.JSON.readTree(r.body()), r.body()), 405, null,
+                    "method_not_allowed");
+            assertThat(r.headers().firstValue("Allow")).as(c[0] + " " + c[1]).hasValue(c[2]);
+            assertThat(r.body()).contains(c[0] + " " + c[1]);
+        }
+    }
+
+    @Test
+    void topPZeroKeepsOnlyTheMostLikelyToken() throws Exception {
+        String ask = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":6,\"seed\":3,";
+        HttpTestClient.Reply greedy = client.post(CHAT, ask + "\"temperature\":0}");
+        HttpTestClient.Reply topP0 = client.post(CHAT, ask + "\"temperature\":2,\"top_p\":0}");
+        assertThat(topP0.status()).as(topP0.text()).isEqualTo(200);
+        assertThat(topP0.json().path("choices").get(0).path("message").path("content"))
+                .isEqualTo(greedy.json().path("choices").get(0).path("message").path("content"));
+    }
+
+    @Test
+    void assistantTurnsMayHaveNoContent() throws Exception {
+        HttpTestClient.Reply r = client.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\","
+                + "\"content\":null},{\"role\":\"user\",\"content\":\"and?\"}],\"max_tokens\":2}");
+        assertThat(r.status()).as(r.text()).isEqualTo(200);
     }
 
     @Test

@@ -63,7 +63,7 @@ class ThinkingServerTest {
         assertThat(m.path("reasoning_content").asText()).isNotEmpty().endsWith("(thinking budget reached)");
         assertThat(m.path("reasoning").asText()).isEqualTo(m.path("reasoning_content").asText());
         assertThat(m.path("content").asText()).isNotEmpty().doesNotContain("[unused");
-        assertThat(r.path("usage").path("completion_tokens_details").path("reasoning_tokens").asInt()).isEqualTo(3 + messageTokens + 1);
+        assertThat(r.path("usage").path("completion_tokens_details").path("reasoning_tokens").asInt()).isEqualTo(3 + messageTokens);
         JsonNode th = r.path("thinking");
         assertThat(th.path("mode").asText()).isEqualTo("slow");
         assertThat(th.path("mode_used").asText()).isEqualTo("slow");
@@ -93,7 +93,8 @@ class ThinkingServerTest {
     void budgetZeroMeansFast() throws Exception {
         JsonNode r = ok(o.post("/v1/chat/completions", chat(",\"thinking_budget\":0")));
         assertThat(r.path("choices").get(0).path("message").has("reasoning_content")).isFalse();
-        assertThat(r.path("usage").path("completion_tokens_details").path("reasoning_tokens").asInt()).isEqualTo(1);
+        // the forced closing marker alone is no reasoning
+        assertThat(r.path("usage").path("completion_tokens_details").path("reasoning_tokens").asInt()).isZero();
         assertThat(r.path("thinking").path("mode_used").asText()).isEqualTo("fast");
     }
 
@@ -112,6 +113,32 @@ class ThinkingServerTest {
         assertThat(auto.path("thinking").path("mode_used").asText()).isEqualTo("fast");
         assertThat(explicit.path("thinking").path("mode").asText()).isEqualTo("slow");
         assertThat(explicit.path("usage").path("prompt_tokens").asInt()).isEqualTo(slow);
+    }
+
+    @Test
+    void aSwitchTypedAtTheEndOfTheMessageIsTheModeReportedAndCounted() throws Exception {
+        String fastCount = "moge_thinking_requests_total{mode=\"fast\",mode_used=\"fast\"} ";
+        double before = counter(p.get("/metrics").text(), fastCount);
+        // stronger than any field: the model reads the switch, whatever the request says
+        String typed = "{\"messages\":[{\"role\":\"user\",\"content\":\"What is 2+3? /no_think\"}],\"temperature\":0,"
+                + "\"max_tokens\":24,\"thinking\":{\"mode\":\"cascade\"}}";
+        JsonNode fast = ok(p.post("/v1/chat/completions", typed));
+        JsonNode asked = ok(p.post("/v1/chat/completions", chat(",\"reasoning_effort\":\"low\"")));
+        assertThat(fast.path("thinking").path("mode").asText()).isEqualTo("fast");
+        assertThat(fast.path("thinking").path("mode_used").asText()).isEqualTo("fast");
+        assertThat(fast.path("thinking").has("confidence")).isFalse();
+        // the same prompt as asking for fast mode: the switch is not appended twice
+        assertThat(fast.path("usage").path("prompt_tokens").asInt()).isEqualTo(asked.path("usage").path("prompt_tokens").asInt());
+        assertThat(counter(p.get("/metrics").text(), fastCount)).isEqualTo(before + 2);
+
+        JsonNode auto = ok(p.post("/v1/chat/completions", typed.replace("/no_think", "/auto_think")));
+        assertThat(auto.path("thinking").path("mode").asText()).isEqualTo("auto");
+        boolean reasoned = auto.path("choices").get(0).path("message").has("reasoning_content");
+        assertThat(auto.path("thinking").path("mode_used").asText()).isEqualTo(reasoned ? "slow" : "fast");
+    }
+
+    private static double counter(String metrics, String line) {
+        return metrics.lines().filter(l -> l.startsWith(line)).mapToDouble(l -> Double.parseDouble(l.substring(line.length()))).sum();
     }
 
     @Test

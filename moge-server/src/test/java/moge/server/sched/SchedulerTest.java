@@ -257,6 +257,12 @@ class SchedulerTest {
     }
 
     @Test
+    void theQueueFullMessageAgreesWithItsCount() {
+        assertThat(new SchedulerException.QueueFull(1)).hasMessageContaining(" 1 request is already waiting;");
+        assertThat(new SchedulerException.QueueFull(2)).hasMessageContaining(" 2 requests are already waiting;");
+    }
+
+    @Test
     void deadlinesEndRequests() throws Exception {
         try (Scheduler s = scheduler(1, 4096, 64, 4, 512, false)) {
             Collect c = new Collect();
