@@ -53,7 +53,7 @@ class TrainMergeCommandTest {
 
         // refusals: one clear line, exit 1
         Path other = tmp.resolve("other");
-        CliRunner t2 = CliRunner.run("train", "--preset", "draft", "--steps", "2", "--out", other.toString(), "--no-eval");
+        CliRunner t2 = CliRunner.run("train", "--preset", "draft", "--steps", "4", "--out", other.toString(), "--no-eval");
         assertThat(t2.exit()).as(t2.err()).isZero();
         CliRunner bad = CliRunner.run("merge", out.toString(), other.toString(), "-o", tmp.resolve("x").toString());
         assertThat(bad.exit()).isEqualTo(1);
