@@ -54,6 +54,9 @@ public final class ServeCommand implements Runnable {
     @Option(names = "--no-prefix-cache", description = "Do not reuse the KV blocks of identical prompt prefixes.")
     boolean noPrefixCache;
 
+    @Option(names = "--no-warmup", description = "Say ready without the few untimed warm-up passes (the first requests then pay for the JIT).")
+    boolean noWarmup;
+
     @Option(names = "--kv-blocks", paramLabel = "N", description = "KV cache blocks of 16 positions (default: --parallel full contexts).")
     int kvBlocks;
 
@@ -77,7 +80,7 @@ public final class ServeCommand implements Runnable {
         if (model.threads < 1) throw new MogeException("--threads must be >= 1, got " + model.threads);
         PrintWriter out = spec.commandLine().getOut();
         ServerOptions o = new ServerOptions().host(host).port(port).apiKey(blankToNull(apiKey)).modelId(alias).parallel(parallel)
-                .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache)
+                .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache).warmup(!noWarmup)
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
                 .thinking(thinking.options()).speculation(speculation.config());
         // checked before anything is loaded or listens, so a typo fails at once

@@ -189,6 +189,9 @@ public final class MogeServer implements AutoCloseable {
         RequestHooks hooks = options.hooks != null ? options.hooks
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
+        if (options.warmup) {
+            LOG.info("warm-up passes: {} ms", Warmup.run(e.model(), lm.config.vocabSize(), context, budget));
+        }
         ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());

@@ -26,6 +26,8 @@ public final class ServerOptions {
     /** KV blocks in all; 0: enough for {@code parallel} full contexts. */
     public int kvBlocks;
     public boolean prefixCache = true;
+    /** A few untimed passes before ready ({@link Warmup}), so the first requests do not pay for the JIT. */
+    public boolean warmup = true;
     public long maxBodyBytes = 1 << 20;
     public Duration requestTimeout = Duration.ofMinutes(10);
     public Duration shutdownGrace = Duration.ofSeconds(10);
@@ -37,6 +39,11 @@ public final class ServerOptions {
     public moge.thinking.ThinkingOptions thinking = moge.server.api.ThinkingHooks.serverDefaults();
     /** Speculative decoding for requests that do not opt out (none by default). */
     public moge.spec.SpecConfig speculation = moge.spec.SpecConfig.none();
+
+    public ServerOptions warmup(boolean on) {
+        warmup = on;
+        return this;
+    }
 
     public ServerOptions host(String h) {
         host = h;
