@@ -364,8 +364,8 @@ public final class BenchCommand implements Runnable {
         }
         if (!Double.isNaN(info.bandwidth)) {
             double ceiling = info.bandwidth / info.bytesPerToken;
-            out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d threads, best pass)%n", info.bandwidth / 1e9,
-                    bandwidthMib, model.threads);
+            out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d thread%s, best pass)%n", info.bandwidth / 1e9,
+                    bandwidthMib, model.threads, model.threads == 1 ? "" : "s");
             out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
             for (Result r : results) {
                 if (r.underCeiling()) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);

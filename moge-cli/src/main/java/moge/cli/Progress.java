@@ -1,36 +1,46 @@
 package moge.cli;
 
 import java.io.PrintWriter;
+import java.util.function.LongSupplier;
 
 /**
  * A progress bar on stderr for long work (loading, converting, writing): one line redrawn in place on a
- * terminal; elsewhere (a pipe, a log file) a plain line every 10%, so a log holds no carriage returns.
+ * terminal; elsewhere (a pipe, a log file) a plain line at each further 10% once a second has passed since the
+ * last one, and the final line, so a log holds no carriage returns and a short job writes one line.
  */
 final class Progress {
+    private static final long LINE_GAP_NANOS = 1_000_000_000L;
+
     private final PrintWriter err;
     private final String label;
     private final long total;
     private final boolean inPlace;
-    private final long start = System.nanoTime();
+    private final LongSupplier clock;
+    private final long start;
     private long lastPrint;
     private int lastPct = -1;
 
     Progress(PrintWriter err, String label, long total) {
-        this(err, label, total, ReasoningPrinter.stdoutIsTerminal());
+        this(err, label, total, ReasoningPrinter.stdoutIsTerminal(), System::nanoTime);
     }
 
-    Progress(PrintWriter err, String label, long total, boolean inPlace) {
+    Progress(PrintWriter err, String label, long total, boolean inPlace, LongSupplier clock) {
         this.err = err;
         this.label = label;
         this.total = Math.max(1, total);
         this.inPlace = inPlace;
+        this.clock = clock;
+        this.start = clock.getAsLong();
+        this.lastPrint = start;
     }
 
     void update(long done) {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         int pct = (int) Math.min(100, done * 100 / total);
-        if (inPlace ? now - lastPrint < 200_000_000L && done < total : pct / 10 == lastPct / 10 && lastPct >= 0) return;
         if (pct == lastPct) return;
+        boolean show = inPlace ? now - lastPrint >= 200_000_000L || done >= total || lastPct < 0
+                : done >= total || (pct / 10 > Math.max(lastPct, 0) / 10 && now - lastPrint >= LINE_GAP_NANOS);
+        if (!show) return;
         lastPrint = now;
         lastPct = pct;
         int width = 30, fill = pct * width / 100;

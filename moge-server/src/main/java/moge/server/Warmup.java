@@ -5,27 +5,53 @@ import moge.model.KvCache;
 import moge.model.KvSequence;
 import moge.model.Model;
 
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+
 /**
- * A few untimed passes before the server says it is ready, as llama-server's warm-up run: they touch every
- * weight page and get the JIT compiling the kernels, which the first requests would otherwise pay for (on the
- * 1 GB dense test model, the first 67-token prompt took 5.6 s against 1.0 s for the next). The shapes are those
- * requests use: a prompt chunk long enough for the matrix-matrix product, a shorter one for the few-token
- * kernels, then single-token decode steps. Token ids are arbitrary: only the work's shape matters.
+ * Untimed passes before the server says it is ready, as llama-server's warm-up run: they touch every weight page
+ * and get the JIT compiling the kernels, which the first requests would otherwise pay for (on the 1 GB dense
+ * test model, the first 67-token prompt took 5.6 s against 1.0 s for the next). A round has the shapes requests
+ * use: prompt chunks of 64, 24 and 8 tokens (the matrix-matrix product, the token-lane and the few-token
+ * kernels), then single-token decode steps. A small model's round takes milliseconds, too few for C2 to finish, so rounds
+ * repeat until the JIT has been idle for half a second, for at most {@link #REPEAT_NANOS} (a large model's one
+ * round is longer than that). Token ids are arbitrary: only the work's shape matters.
  */
 final class Warmup {
+    private static final long REPEAT_NANOS = 3_000_000_000L, IDLE_NANOS = 500_000_000L;
+
     private Warmup() {
     }
 
-    /** Runs the passes on a cache of its own; returns the milliseconds they took. */
+    /** Runs the passes on a cache of their own; returns the milliseconds they took. */
     static long run(Model model, int vocab, int context, int maxBatch) {
         long t0 = System.nanoTime();
-        int longChunk = Math.min(64, maxBatch), shortChunk = Math.min(24, maxBatch), steps = 16;
-        int positions = Math.min(context, longChunk + shortChunk + steps);
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        boolean watch = jit != null && jit.isCompilationTimeMonitoringSupported();
+        long compiled = watch ? jit.getTotalCompilationTime() : 0, idleSince = t0;
+        while (true) {
+            round(model, vocab, context, maxBatch);
+            long now = System.nanoTime();
+            if (!watch || now - t0 >= REPEAT_NANOS) break;
+            long c = jit.getTotalCompilationTime();
+            if (c != compiled) {
+                compiled = c;
+                idleSince = now;
+            } else if (now - idleSince >= IDLE_NANOS) {
+                break;
+            }
+        }
+        return (System.nanoTime() - t0) / 1_000_000;
+    }
+
+    private static void round(Model model, int vocab, int context, int maxBatch) {
+        int[] chunks = {Math.min(64, maxBatch), Math.min(24, maxBatch), Math.min(8, maxBatch)};
+        int steps = 16, positions = Math.min(context, chunks[0] + chunks[1] + chunks[2] + steps);
         KvCache cache = KvCache.forContext(model.config, positions, 1, 16, model.kvType());
         KvSequence seq = cache.newSequence();
         Batch b = new Batch(maxBatch);
         int pos = 0;
-        for (int chunk : new int[]{longChunk, shortChunk}) {
+        for (int chunk : chunks) {
             b.clear();
             for (int i = 0; i < chunk && pos < positions; i++, pos++) b.add(token(pos, vocab), pos, seq, i == chunk - 1 || pos == positions - 1);
             if (b.size() > 0) model.forward(b);
@@ -34,7 +60,6 @@ final class Warmup {
             model.forward(b.clear().add(token(pos, vocab), pos, seq, true));
         }
         seq.release();
-        return (System.nanoTime() - t0) / 1_000_000;
     }
 
     private static int token(int pos, int vocab) {

@@ -68,9 +68,11 @@ public final class RequestParser {
         String m = e.getOriginalMessage();
         if (m == null || m.isBlank()) return "parse error";
         m = m.lines().findFirst().orElse(m);
-        int cut = m.indexOf(" (start marker at");
-        if (cut < 0) cut = m.indexOf(" at [Source");
-        if (cut >= 0) m = m.substring(0, cut);
+        // the parser's own context comes last: "(start marker at [Source: ...])", "(for Array starting at ...)"
+        for (String tail : new String[]{" (start marker at", " (for ", " at [Source"}) {
+            int cut = m.indexOf(tail);
+            if (cut >= 0) m = m.substring(0, cut);
+        }
         return Character.toLowerCase(m.charAt(0)) + m.substring(1);
     }
 
