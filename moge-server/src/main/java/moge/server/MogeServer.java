@@ -190,7 +190,13 @@ public final class MogeServer implements AutoCloseable {
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
         if (options.warmup) {
-            LOG.info("warm-up passes: {} ms", Warmup.run(e.model(), lm.config.vocabSize(), context, budget));
+            try {
+                LOG.info("warm-up passes: {} ms", Warmup.run(e.model(), lm.config.vocabSize(), context, budget));
+            } catch (RuntimeException ex) {
+                if (!(ex instanceof moge.ServiceUnavailable)) throw ex;
+                // an expert worker that is down now may be back for the first request, which gets a 503 meanwhile
+                LOG.warn("warm-up skipped: {}", ex.getMessage());
+            }
         }
         ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
