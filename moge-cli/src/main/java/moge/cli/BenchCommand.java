@@ -323,10 +323,23 @@ public final class BenchCommand implements Runnable {
             size += x.bytes();
             byType.merge(x.type(), x.bytes(), Long::sum);
         }
+        // norms and biases count as llama-bench counts them: every tensor of the file (float32 in a GGUF)
+        size += 4L * vectorFloats(w);
         DType main = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
         String backend = "java-vector " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit";
         return new Info(lm.name(), c.arch().ggufName + " " + human(c.parameterCount()) + " " + main, size, c.parameterCount(),
                 perToken, bandwidth, backend);
+    }
+
+    /** Elements of the small float vectors (norm weights, biases, router scales), which are not matrices. */
+    static long vectorFloats(Weights w) {
+        long n = w.finalNorm != null ? w.finalNorm.length : 0;
+        for (Weights.Layer l : w.layers) {
+            for (float[] v : new float[][]{l.attnNorm, l.bq, l.bk, l.bv, l.bo, l.qNorm, l.kNorm, l.ffnNorm, l.routerScale, l.sharedGateInp}) {
+                if (v != null) n += v.length;
+            }
+        }
+        return n;
     }
 
     private static String human(long n) {
@@ -388,26 +401,34 @@ public final class BenchCommand implements Runnable {
         ObjectMapper om = new ObjectMapper();
         ArrayNode arr = om.createArrayNode();
         String commit = BuildInfo.commit(), cpu = BuildInfo.cpu();
+        String testTime = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
         for (Result r : results) {
             ObjectNode o = arr.addObject();
             double[] ts = r.ts();
             double[] ns = new double[r.samplesNs.length];
             for (int i = 0; i < ns.length; i++) ns[i] = r.samplesNs[i];
             o.put("build_commit", commit);
+            o.put("build_number", 0); // llama-bench's is a release counter; moge has none
             o.put("cpu_info", cpu);
+            o.put("gpu_info", "");
             o.put("backends", info.backend);
             o.put("model_filename", info.file);
             o.put("model_type", info.type);
             o.put("model_size", info.size);
             o.put("model_n_params", info.params);
-            o.put("n_batch", Math.max(1, nPrompt));
+            o.put("n_batch", model.batch);
+            o.put("n_ubatch", model.batch);
             o.put("n_threads", model.threads);
+            o.put("n_gpu_layers", 0);
+            o.put("flash_attn", true); // prefill attention is tiled with an online softmax
+            o.put("use_mmap", true);
             o.put("n_prompt", r.nPrompt);
             o.put("n_gen", r.nGen);
             o.put("n_depth", depth);
             o.put("type_k", model.kvType);
             o.put("type_v", model.kvType);
             o.put("test", r.test);
+            o.put("test_time", testTime);
             o.put("avg_ns", (long) mean(ns));
             o.put("stddev_ns", (long) sd(ns));
             o.put("avg_ts", mean(ts));

@@ -46,11 +46,27 @@ public final class ConvertCommand implements Runnable {
         };
     }
 
+    /** Whether {@code f} lies in the input directory and is not a .gguf written there earlier. */
+    private boolean isCheckpointFile(Path f) {
+        try {
+            return Files.isSameFile(f.toAbsolutePath().getParent(), dir) && !f.getFileName().toString().endsWith(".gguf");
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     @Override
     public void run() {
         DType t = parseType(type);
         if (!Files.isDirectory(dir)) throw new MogeException(dir + ": not a model directory");
+        // the input is checked before the output, so a wrong command names its first mistake
+        if (!Files.isRegularFile(dir.resolve("config.json"))) throw new MogeException(dir + ": not a model directory (no config.json)");
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) throw new MogeException(out + ": cannot write: the directory " + parent + " does not exist");
         if (Files.exists(out) && !force) throw new MogeException(out + ": already exists (use --force to overwrite)");
+        if (Files.exists(out) && isCheckpointFile(out)) {
+            throw new MogeException(out + ": is a file of the checkpoint being converted; --force does not overwrite that");
+        }
         PrintWriter err = spec.commandLine().getErr();
         Progress[] bar = {null};
         HfToGguf.Result r = HfToGguf.convert(dir, t, out, (done, total) -> {

@@ -53,6 +53,7 @@ public final class ModelHandle implements AutoCloseable {
         if (o.batch < 1) throw new MogeException("--batch must be >= 1, got " + o.batch);
         if (maxBatch < 1) throw new MogeException("batch must be >= 1, got " + maxBatch);
         if (o.devices < 1) throw new MogeException("--devices must be >= 1, got " + o.devices);
+        if (o.gpuLayers != null) System.err.println("moge: -ngl " + o.gpuLayers + " ignored: moge runs on the CPU");
         boolean remote = o.workers != null && !o.workers.isEmpty();
         if (remote && o.devices > 1) {
             throw new MogeException("--devices and --workers cannot be combined: the groups no worker serves run on this machine as one device");

@@ -51,6 +51,11 @@ public final class ModelOptions {
             description = "How the KV cache stores keys and values: f32 (default, exact) or f16 (half the memory, so twice the context or sequences, and half the bytes attention reads per key; llama.cpp's default cache type).")
     public String kvType = "f32";
 
+    // llama.cpp users type -ngl by habit; without its own name picocli read it as -n with the value "gl"
+    @Option(names = {"-ngl", "--n-gpu-layers", "--gpu-layers"}, hidden = true, paramLabel = "N",
+            description = "Accepted for llama.cpp's sake and ignored: moge runs on the CPU.")
+    public String gpuLayers;
+
     @Option(names = "--debug", description = "Show stack traces of errors.")
     public boolean debug;
 

@@ -140,6 +140,32 @@ class BadInputTest {
     }
 
     @Test
+    void ropeScalingAndPartialRotaryAreRefusedNotIgnored() throws IOException {
+        Path m = copy("pangu-embedded-tiny");
+        Path cfg = m.resolve("config.json");
+        String base = Files.readString(cfg);
+        Files.writeString(cfg, base.replaceFirst("\\{", "{\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 4},"));
+        assertOneLineError(gen(m), "config.json", "rope_scaling 'yarn' (factor 4.0) is not supported");
+        CliRunner conv = CliRunner.run("convert", m.toString(), "--type", "q8_0", "-o", m.resolve("x.gguf").toString());
+        assertOneLineError(conv, "rope_scaling 'yarn'");
+        Files.writeString(cfg, base.replaceFirst("\\{", "{\"partial_rotary_factor\": 0.5,"));
+        assertOneLineError(gen(m), "config.json", "partial_rotary_factor 0.5 is not supported");
+        Files.writeString(cfg, base.replaceFirst("\\{", "{\"rope_scaling\": null, \"partial_rotary_factor\": 1.0,"));
+        assertThat(gen(m).exit()).isZero();
+    }
+
+    @Test
+    void llamaCppsGpuLayersFlagIsAcceptedAndIgnored() {
+        for (String flag : new String[]{"-ngl", "--n-gpu-layers"}) {
+            CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), flag, "99",
+                    "--prompt-ids", "1,14,1161", "-n", "2", "--json");
+            assertThat(r.exit()).as(r.err()).isZero();
+        }
+        assertThat(CliRunner.run("bench", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "-ngl", "99", "-p", "4", "-n", "2",
+                "-r", "1", "--warmup", "0", "--bandwidth-mib", "0").exit()).isZero();
+    }
+
+    @Test
     void missingConfigField() throws IOException {
         Path m = copy("pangu-moe-tiny");
         Path cfg = m.resolve("config.json");

@@ -48,4 +48,25 @@ class ConvertCommandTest {
         assertThat(d.err()).startsWith("moge: ").contains("not a model directory");
         assertThat(Files.exists(tmp.resolve("x.gguf"))).isFalse();
     }
+
+    @Test
+    void theInputIsCheckedFirstAndNeverOverwritten() throws Exception {
+        Path notModel = Files.createDirectories(tmp.resolve("empty"));
+        Path existing = Files.writeString(tmp.resolve("old.gguf"), "x");
+        CliRunner both = CliRunner.run("convert", notModel.toString(), "-o", existing.toString());
+        assertThat(both.err()).isEqualTo("moge: " + notModel + ": not a model directory (no config.json)\n");
+        CliRunner noDir = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-o", tmp.resolve("no/x.gguf").toString());
+        assertThat(noDir.exit()).isEqualTo(1);
+        assertThat(noDir.err()).contains("the directory " + tmp.resolve("no") + " does not exist");
+        Path copy = Files.createDirectories(tmp.resolve("m"));
+        try (var files = Files.list(BadInputTest.FIX.resolve("pangu-embedded-tiny"))) {
+            for (Path f : files.toList()) Files.copy(f, copy.resolve(f.getFileName()));
+        }
+        Path weights = copy.resolve("model.safetensors");
+        long size = Files.size(weights);
+        CliRunner over = CliRunner.run("convert", copy.toString(), "--force", "-o", weights.toString());
+        assertThat(over.exit()).isEqualTo(1);
+        assertThat(over.err()).contains("is a file of the checkpoint being converted");
+        assertThat(Files.size(weights)).isEqualTo(size);
+    }
 }

@@ -48,6 +48,7 @@ public final class HfConfig {
         if (!act.equals("silu")) throw new MogeException(where + ": hidden_act '" + act + "' is not supported (only silu)");
         double theta = c.path("rope_theta").asDouble(10000.0);
         if (!(theta > 0)) throw new MogeException(where + ": rope_theta must be positive");
+        ropeIsPlain(c, where);
         float eps = (float) c.path("rms_norm_eps").asDouble(1e-6);
         int maxPos = c.path("max_position_embeddings").asInt(32768);
         boolean tied = c.path("tie_word_embeddings").asBoolean(false);
@@ -99,5 +100,23 @@ public final class HfConfig {
         if (n == null || n.isNull()) throw new MogeException(where + ": missing field " + key);
         if (!n.canConvertToInt() || n.asInt() <= 0) throw new MogeException(where + ": field " + key + " must be a positive integer, got " + n);
         return n.asInt();
+    }
+
+    /**
+     * Refuses position encodings moge does not implement rather than run them as plain RoPE: the model would
+     * load and answer, wrongly, and a GGUF converted from it would lose the setting without a word (the GGUF
+     * reader refuses rope.scaling the same way). openPangu's configs have no rope_scaling (or null).
+     */
+    private static void ropeIsPlain(JsonNode c, String where) {
+        JsonNode rs = c.path("rope_scaling");
+        if (!rs.isMissingNode() && !rs.isNull()) {
+            String type = rs.path("rope_type").asText(rs.path("type").asText("?"));
+            double factor = rs.path("factor").asDouble(1.0);
+            if (!(type.equals("default") || type.equals("linear") && factor == 1.0)) {
+                throw new MogeException(where + ": rope_scaling '" + type + "' (factor " + factor + ") is not supported");
+            }
+        }
+        double partial = c.path("partial_rotary_factor").asDouble(1.0);
+        if (partial != 1.0) throw new MogeException(where + ": partial_rotary_factor " + partial + " is not supported (only 1)");
     }
 }

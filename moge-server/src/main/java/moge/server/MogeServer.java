@@ -281,7 +281,7 @@ public final class MogeServer implements AutoCloseable {
         m.put("created", r.created());
         m.put("owned_by", "moge");
         ObjectNode meta = m.putObject("meta");
-        meta.put("architecture", r.engine().loaded().config.arch().toString());
+        meta.put("architecture", r.engine().loaded().config.arch().ggufName);
         meta.put("n_ctx", r.scheduler().config().context());
         meta.put("n_vocab", r.engine().loaded().config.vocabSize());
         meta.put("parallel", r.scheduler().config().parallel());

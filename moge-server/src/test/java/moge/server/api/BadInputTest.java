@@ -158,6 +158,8 @@ class BadInputTest {
         assertError(client.post(CHAT, "{\"model\":\"gpt-5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"), 404, "model",
                 "model_not_found");
         assertError(client.get("/v1/models/gpt-5"), 404, "model", "model_not_found");
+        // the model that is served: its architecture by its GGUF name, as llama-server's meta gives it
+        assertThat(client.get("/v1/models").json().path("data").path(0).path("meta").path("architecture").asText()).isEqualTo("pangu-pro-moe");
         assertError(client.get("/v1/nothing"), 404, null, "not_found");
         assertError(client.post("/v2/chat/completions", "{}"), 404, null, "not_found");
     }
