@@ -36,13 +36,18 @@ public final class InspectCommand implements Runnable {
         try (LoadedModel m = model.load()) {
             ModelConfig c = m.config;
             out.printf("model:        %s%n", m.path);
-            out.printf("architecture: %s%n", c.arch().hfName);
+            out.printf("architecture: %s (GGUF %s)%n", c.arch().hfName, c.arch().ggufName);
             out.printf("layers:       %d   hidden: %d   heads: %d (kv %d, head_dim %d)%n", c.layers(), c.hidden(), c.heads(),
                     c.kvHeads(), c.headDim());
             if (c.hasExperts()) {
-                out.printf("experts:      %d routed in %d groups of %d, %d active per token (%d per group), expert ffn %d%n",
-                        c.numExperts(), c.expertGroups(), c.expertsPerGroup(), c.expertsPerTok(),
-                        c.expertsPerTok() / c.expertGroups(), c.moeIntermediate());
+                if (c.expertGroups() > 1) {
+                    out.printf("experts:      %d routed in %d groups of %d, %d active per token (%d per group), expert ffn %d%n",
+                            c.numExperts(), c.expertGroups(), c.expertsPerGroup(), c.expertsPerTok(),
+                            c.expertsPerTok() / c.expertGroups(), c.moeIntermediate());
+                } else {
+                    out.printf("experts:      %d routed, %d active per token, expert ffn %d%n", c.numExperts(), c.expertsPerTok(),
+                            c.moeIntermediate());
+                }
                 out.printf("shared:       %s%n", c.sharedIntermediate() > 0 ? "ffn " + c.sharedIntermediate() : "none");
                 out.printf("router:       %s%n", c.router());
                 int dense = 0;
