@@ -85,14 +85,19 @@ public final class GgufTokenizers {
 
     /**
      * The chat template: {@code tokenizer.chat_template} when the file has one, else the built-in openPangu
-     * format for the Pangu architectures and ChatML (llama.cpp's default) for the others.
+     * format for a Pangu architecture whose vocabulary has openPangu's turn markers, and ChatML (llama.cpp's
+     * default) for the others: without the markers as tokens the openPangu format would feed the model their
+     * names spelt out in bytes.
      */
     public static ChatTemplate chatTemplate(GgufFile f, Tokenizer tok, Arch arch) {
         String bos = tok != null && tok.special().bos() >= 0 ? tok.piece(tok.special().bos()) : "";
         String eos = tok != null && tok.special().eos() >= 0 ? tok.piece(tok.special().eos()) : "";
         String src = f.metadata().string(CHAT_TEMPLATE, null);
         if (src != null) return ChatTemplate.of(f.describe() + " " + CHAT_TEMPLATE, src, bos, eos);
-        if (arch == Arch.PANGU_EMBEDDED || arch == Arch.PANGU_PRO_MOE) return ChatTemplate.openPangu();
+        boolean pangu = arch == Arch.PANGU_EMBEDDED || arch == Arch.PANGU_PRO_MOE;
+        if (pangu && tok != null && tok.tokenId("[unused9]").isPresent() && tok.tokenId("[unused10]").isPresent()) {
+            return ChatTemplate.openPangu();
+        }
         return ChatTemplate.of("ChatML (no " + CHAT_TEMPLATE + " in " + f.describe() + ")", CHATML, bos, eos);
     }
 }

@@ -112,6 +112,34 @@ class HfToGgufTest {
     }
 
     @Test
+    void withoutATemplateTheOpenPanguFormatNeedsItsMarkersInTheVocabularyElseChatMl() throws Exception {
+        Path hf = java.nio.file.Files.createDirectories(tmp.resolve("no-template"));
+        try (var files = java.nio.file.Files.list(Fixtures.model("pangu-embedded-tiny"))) {
+            for (Path p : files.toList()) java.nio.file.Files.copy(p, hf.resolve(p.getFileName()));
+        }
+        Path tc = hf.resolve("tokenizer_config.json");
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var cfg = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(tc.toFile());
+        cfg.remove("chat_template");
+        json.writeValue(tc.toFile(), cfg);
+        Path out = tmp.resolve("no-template.gguf");
+        HfToGguf.convert(hf, DType.F32, out, null);
+        try (GgufFile f = GgufFile.open(out)) {
+            assertThat(f.metadata().has("tokenizer.chat_template")).isFalse();
+            moge.tokenizer.Tokenizer tok = GgufTokenizers.load(f);
+            assertThat(GgufTokenizers.chatTemplate(f, tok, moge.model.Arch.PANGU_EMBEDDED).isBuiltIn()).isTrue();
+            // the same file as if its vocabulary had no [unusedN] markers (a gpt2 vocabulary, say)
+            moge.tokenizer.Tokenizer noMarkers = (moge.tokenizer.Tokenizer) java.lang.reflect.Proxy.newProxyInstance(
+                    getClass().getClassLoader(), new Class<?>[]{moge.tokenizer.Tokenizer.class}, (proxy, m, args) ->
+                            m.getName().equals("tokenId") && ((String) args[0]).startsWith("[unused") ? java.util.OptionalInt.empty()
+                                    : m.invoke(tok, args));
+            moge.chat.ChatTemplate chatMl = GgufTokenizers.chatTemplate(f, noMarkers, moge.model.Arch.PANGU_EMBEDDED);
+            assertThat(chatMl.isBuiltIn()).isFalse();
+            assertThat(chatMl.render(List.of(ChatMessage.user("hi")), true)).isEqualTo("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+        }
+    }
+
+    @Test
     void layoutTypesAndMetadata() {
         Path out = tmp.resolve("moe.gguf");
         HfToGguf.convert(Fixtures.model("pangu-moe-tiny"), DType.Q4_0, out, null);
