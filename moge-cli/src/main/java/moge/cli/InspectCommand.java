@@ -29,6 +29,37 @@ public final class InspectCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** What gguf-dump's header shows: version, metadata count, the file's name and type, its size. */
+    private static void printGguf(PrintWriter out, moge.format.gguf.GgufFile g, java.nio.file.Path path) {
+        var md = g.metadata();
+        String name = md.has("general.name") ? md.string("general.name", "") : "-";
+        String type = md.has("general.file_type") ? fileType(md.count("general.file_type")) : "-";
+        long size;
+        try {
+            size = java.nio.file.Files.size(path);
+        } catch (java.io.IOException e) {
+            size = -1;
+        }
+        out.printf("gguf:         v%d, %d metadata keys, %d tensors, name %s, file type %s, %s%n", g.version(), md.asMap().size(),
+                g.tensors().size(), name, type, size < 0 ? "?" : bytes(size));
+    }
+
+    /** llama.cpp's llama_ftype numbers of the types moge writes or reads most. */
+    private static String fileType(int t) {
+        String n = switch (t) {
+            case 0 -> "F32";
+            case 1 -> "F16";
+            case 2 -> "Q4_0";
+            case 7 -> "Q8_0";
+            case 14 -> "Q4_K_S";
+            case 15 -> "Q4_K_M";
+            case 18 -> "Q6_K";
+            case 32 -> "BF16";
+            default -> null;
+        };
+        return n == null ? String.valueOf(t) : n + " (" + t + ")";
+    }
+
     @Override
     public void run() {
         if (path != null) model.model = path;
@@ -37,6 +68,7 @@ public final class InspectCommand implements Runnable {
             ModelConfig c = m.config;
             out.printf("model:        %s%n", m.path);
             out.printf("architecture: %s (GGUF %s)%n", c.arch().hfName, c.arch().ggufName);
+            if (m.source() instanceof moge.format.gguf.GgufFile g) printGguf(out, g, m.path);
             out.printf("layers:       %d   hidden: %d   heads: %d (kv %d, head_dim %d)%n", c.layers(), c.hidden(), c.heads(),
                     c.kvHeads(), c.headDim());
             if (c.hasExperts()) {
