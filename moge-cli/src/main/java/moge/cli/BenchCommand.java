@@ -75,6 +75,9 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--json", description = "Print a JSON array with one record per test (llama-bench field names).")
     boolean json;
 
+    @Option(names = {"-o", "--output"}, paramLabel = "md|json", description = "llama-bench's spelling: json is --json, md the table (default).")
+    String output;
+
     @Option(names = "--parallel", split = ",", paramLabel = "B",
             description = "Also decode B sequences together for -n steps (test tg<n>xB) and report their aggregate tokens/s.")
     int[] parallel = {};
@@ -87,6 +90,13 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public void run() {
+        if (output != null) {
+            json = switch (output) {
+                case "json" -> true;
+                case "md" -> json;
+                default -> throw new MogeException("-o: expected md or json, got " + output);
+            };
+        }
         if (nPrompt < 0 || nGen < 0 || depth < 0) throw new MogeException("-p, -n and -d must be >= 0");
         if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
         if (!(warmup >= 0 && warmup <= 3600)) throw new MogeException("--warmup must be 0..3600 seconds, got " + warmup);

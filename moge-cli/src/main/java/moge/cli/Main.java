@@ -61,6 +61,15 @@ public final class Main implements Runnable {
             err.flush();
             return 1;
         });
+        // a mistyped option gets one line, picocli's suggestions and a pointer to --help, not the whole usage
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            err.println("moge: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+            err.println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for the options.");
+            err.flush();
+            return c.getCommandSpec().exitCodeOnInvalidInput();
+        });
         int code;
         try {
             code = cl.execute(args);

@@ -155,6 +155,18 @@ class BadInputTest {
     }
 
     @Test
+    void aMistypedOptionGetsOneLineAndAPointerToHelpNotTheUsage() {
+        CliRunner r = CliRunner.run("generate", "--temp", "0.5", "--prompt", "hi");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).startsWith("moge: Unknown option").contains("'--temp'").contains("Possible solutions: --temperature")
+                .endsWith("Try 'moge generate --help' for the options.\n").doesNotContain("Usage:");
+        assertThat(r.err().lines().count()).isLessThan(6);
+        CliRunner o = CliRunner.run("bench", "-o", "xml");
+        assertThat(o.exit()).isEqualTo(1);
+        assertThat(o.err()).isEqualTo("moge: -o: expected md or json, got xml\n");
+    }
+
+    @Test
     void llamaCppsGpuLayersFlagIsAcceptedAndIgnored() {
         for (String flag : new String[]{"-ngl", "--n-gpu-layers"}) {
             CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), flag, "99",
