@@ -426,8 +426,9 @@ public final class BenchCommand implements Runnable {
             o.put("model_type", info.type);
             o.put("model_size", info.size);
             o.put("model_n_params", info.params);
-            o.put("n_batch", model.batch);
-            o.put("n_ubatch", model.batch);
+            // what ran: a ppN test is one forward pass of N tokens (--batch sizes only the -d fill)
+            o.put("n_batch", Math.max(1, nPrompt));
+            o.put("n_ubatch", Math.max(1, nPrompt));
             o.put("n_threads", model.threads);
             o.put("n_gpu_layers", 0);
             o.put("flash_attn", true); // prefill attention is tiled with an online softmax

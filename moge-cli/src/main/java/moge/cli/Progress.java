@@ -21,7 +21,17 @@ final class Progress {
     private int lastPct = -1;
 
     Progress(PrintWriter err, String label, long total) {
-        this(err, label, total, ReasoningPrinter.stdoutIsTerminal(), System::nanoTime);
+        this(err, label, total, stderrIsTerminal(), System::nanoTime);
+    }
+
+    /** Java tells whether stdin/stdout are a terminal, not stderr: Linux says where fd 2 points. */
+    static boolean stderrIsTerminal() {
+        try {
+            String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+        } catch (java.io.IOException | UnsupportedOperationException | SecurityException e) {
+            return ReasoningPrinter.stdoutIsTerminal();
+        }
     }
 
     Progress(PrintWriter err, String label, long total, boolean inPlace, LongSupplier clock) {

@@ -21,6 +21,18 @@ class RandomModelCommandTest {
     }
 
     @Test
+    void forceReplacesAShardedModelWithoutLeavingItsIndex(@TempDir Path tmp) {
+        assertThat(CliRunner.run("random-model", "--preset", "moge-small", "--shard-mb", "4", "-o", tmp.toString()).exit()).isZero();
+        assertThat(tmp.resolve("model.safetensors.index.json")).exists();
+        CliRunner r = CliRunner.run("random-model", "--preset", "embedded-small", "--force", "-o", tmp.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(tmp.resolve("model.safetensors.index.json")).doesNotExist();
+        CliRunner i = CliRunner.run("inspect", tmp.toString());
+        assertThat(i.exit()).as(i.err()).isZero();
+        assertThat(i.out()).contains("PanguEmbeddedForCausalLM");
+    }
+
+    @Test
     void writesIntoAnEmptyDirectory(@TempDir Path tmp) {
         CliRunner r = CliRunner.run("random-model", "--preset", "moge-small", "-o", tmp.toString());
         assertThat(r.exit()).as(r.err()).isZero();

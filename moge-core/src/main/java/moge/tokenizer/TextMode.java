@@ -10,7 +10,8 @@ public enum TextMode {
     CHAT,
     /**
      * Text that continues a prompt (raw completions): every space kept, since the prompt's text precedes the
-     * first word, and special tokens (turn and think markers) left out, as llama.cpp and vLLM print by default.
+     * first word, and special tokens left out, as llama.cpp and vLLM print by default: SentencePiece's added
+     * tokens (openPangu's turn and think markers), byte-level BPE's control tokens.
      */
     CONTINUATION,
     /** As {@link #CONTINUATION}, with the special tokens shown verbatim. */

@@ -164,6 +164,8 @@ public final class MogeServer implements AutoCloseable {
         if (lm.tokenizer == null) throw new MogeException(lm.path + ": the model has no tokenizer.model; the server needs one");
         int context = Math.min(options.context, lm.config.maxPositions());
         int budget = Math.min(options.batchTokens, e.model().maxBatch());
+        // before the cache, scheduler and drafts exist, so that a failing warm-up leaves nothing to close
+        if (options.warmup) warmUp(e, context, budget);
         Scheduler.Config sc = new Scheduler.Config(options.parallel, context, budget, options.queueSize, options.prefixCache);
         int perSeq = (context + options.blockSize - 1) / options.blockSize;
         int blocks = options.kvBlocks > 0 ? options.kvBlocks : perSeq * options.parallel;
@@ -189,18 +191,21 @@ public final class MogeServer implements AutoCloseable {
         RequestHooks hooks = options.hooks != null ? options.hooks
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
-        if (options.warmup) {
-            try {
-                LOG.info("warm-up passes: {} ms", Warmup.run(e.model(), lm.config.vocabSize(), context, budget));
-            } catch (RuntimeException ex) {
-                if (!(ex instanceof moge.ServiceUnavailable)) throw ex;
-                // an expert worker that is down now may be back for the first request, which gets a 503 meanwhile
-                LOG.warn("warm-up skipped: {}", ex.getMessage());
-            }
-        }
         ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
+    }
+
+    private static void warmUp(Engine e, int context, int budget) {
+        try {
+            LOG.info("warm-up passes: {} ms", Warmup.run(e.model(), e.loaded().config.vocabSize(), context, budget));
+        } catch (RuntimeException ex) {
+            Throwable t = ex;
+            while (t != null && !(t instanceof moge.ServiceUnavailable)) t = t.getCause();
+            if (t == null) throw ex;
+            // an expert worker that is down now may be back for the first request, which gets a 503 meanwhile
+            LOG.warn("warm-up skipped: {}", t.getMessage());
+        }
     }
 
     /** Blocks until the model is loaded; rethrows a loading failure. */

@@ -262,7 +262,7 @@ public final class CompletionHandler {
             else c.putNull("logprobs");
         } else {
             c.put("text", content);
-            if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, 0));
+            if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, 0, r.skipSpecial()));
             else c.putNull("logprobs");
         }
         c.put("finish_reason", res.finishReason());
@@ -400,7 +400,7 @@ public final class CompletionHandler {
             else ch.putNull("logprobs");
         } else {
             ch.put("text", content);
-            if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, textOffset));
+            if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, textOffset, r.skipSpecial()));
             else ch.putNull("logprobs");
         }
         if (finish != null) ch.put("finish_reason", finish); else ch.putNull("finish_reason");

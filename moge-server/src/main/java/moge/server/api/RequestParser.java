@@ -63,7 +63,10 @@ public final class RequestParser {
      */
     static String problem(JsonProcessingException e) {
         if (e instanceof JsonEOFException) return "unexpected end of input";
-        if (e instanceof StreamConstraintsException) return "nested too deeply (64 levels at most)";
+        if (e instanceof StreamConstraintsException) {
+            String m = String.valueOf(e.getOriginalMessage());
+            return m.contains("nesting depth") ? "nested too deeply (64 levels at most)" : "a number, string or name is too long";
+        }
         if (e instanceof MismatchedInputException) return "unexpected text after the JSON value";
         String m = e.getOriginalMessage();
         if (m == null || m.isBlank()) return "parse error";

@@ -93,8 +93,11 @@ final class ResponseJson {
         return e;
     }
 
-    /** Legacy completions logprobs: parallel arrays; {@code offset} is where the first token's text starts. */
-    static ObjectNode completionLogprobs(List<Step> steps, TokenText tt, int offset) {
+    /**
+     * Legacy completions logprobs: parallel arrays; {@code offset} is where the first token's text starts, and a
+     * special token the text leaves out ({@code hideSpecial}) takes no room in it.
+     */
+    static ObjectNode completionLogprobs(List<Step> steps, TokenText tt, int offset, boolean hideSpecial) {
         ObjectNode lp = F.objectNode();
         ArrayNode tokens = lp.putArray("tokens"), lps = lp.putArray("token_logprobs"), offs = lp.putArray("text_offset");
         ArrayNode tops = lp.putArray("top_logprobs");
@@ -104,7 +107,7 @@ final class ResponseJson {
             tokens.add(t);
             lps.add(s.logprob());
             offs.add(at);
-            at += t.length();
+            at += hideSpecial && tt.hiddenInContinuation(s.id()) ? 0 : t.length();
             ObjectNode top = tops.addObject();
             // tokens with the same text (two byte pieces shown as U+FFFD) share a key: keep the likelier
             for (int i = 0; i < s.topIds().length; i++) {

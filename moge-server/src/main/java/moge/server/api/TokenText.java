@@ -1,5 +1,7 @@
 package moge.server.api;
 
+import moge.tokenizer.StreamDecoder;
+import moge.tokenizer.TextMode;
 import moge.tokenizer.Tokenizer;
 
 import java.nio.charset.StandardCharsets;
@@ -9,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class TokenText {
     private final Tokenizer tokenizer;
     private final ConcurrentHashMap<Integer, String> texts = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, Boolean> hidden = new ConcurrentHashMap<>();
 
     TokenText(Tokenizer tokenizer) {
         this.tokenizer = tokenizer;
@@ -23,6 +26,17 @@ final class TokenText {
             String p = tokenizer.piece(i);
             if (p != null && p.indexOf('\u2581') >= 0 && !isBytePiece(p)) return p.replace('\u2581', ' ');
             return tokenizer.decode(new int[]{i});
+        });
+    }
+
+    /**
+     * Whether a raw completion's text leaves the token out: a special token, hidden unless the request sets
+     * {@code skip_special_tokens: false}; its {@code text_offset} then does not advance.
+     */
+    boolean hiddenInContinuation(int id) {
+        return hidden.computeIfAbsent(id, i -> {
+            StreamDecoder d = tokenizer.newStreamDecoder(TextMode.CONTINUATION);
+            return (d.push(i) + d.flush()).isEmpty() && !text(i).isEmpty();
         });
     }
 

@@ -53,6 +53,13 @@ class CompletionTextTest {
             if (!t.asText().startsWith("[unused")) tokens.append(t.asText());
         }
         assertThat(tokens.toString()).isEqualTo(text);
+        // and each shown token sits at its text_offset (the hidden one takes no room)
+        JsonNode lp = r.json().path("choices").path(0).path("logprobs");
+        for (int i = 0; i < lp.path("tokens").size(); i++) {
+            String t = lp.path("tokens").get(i).asText();
+            int at = lp.path("text_offset").get(i).asInt();
+            if (!t.startsWith("[unused")) assertThat(text.substring(at, at + t.length())).as("token %d at %d", i, at).isEqualTo(t);
+        }
         assertThat(client.stream("/v1/completions", body(true, true)).text()).isEqualTo(text);
     }
 

@@ -27,6 +27,11 @@ class RequestParserTest {
         assertThat(parseError("[".repeat(depth))).contains(problem).doesNotContain("StreamReadConstraints", "`");
     }
 
+    @org.junit.jupiter.api.Test
+    void aNumberPastTheParsersLimitIsNotCalledNesting() {
+        assertThat(parseError("{\"a\":" + "1".repeat(1001) + "}")).contains("too long").doesNotContain("nested", "`");
+    }
+
     /** The message of the 400 that parsing {@code body} answers. */
     private static String parseError(String body) {
         ApiException e = catchThrowableOfType(ApiException.class, () -> RequestParser.parseObject(body.getBytes(StandardCharsets.UTF_8)));
