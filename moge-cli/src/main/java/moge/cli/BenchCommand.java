@@ -215,20 +215,12 @@ public final class BenchCommand implements Runnable {
      */
     private void warmUp(Runnable r) {
         long start = System.nanoTime(), end = start + (long) (warmup * 1e9), cap = end + 30_000_000_000L;
-        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-        boolean watch = warmup > 0 && jit != null && jit.isCompilationTimeMonitoringSupported();
-        long compiled = watch ? jit.getTotalCompilationTime() : 0, idleSince = System.nanoTime();
+        moge.JitWatch jit = new moge.JitWatch();
         while (true) {
             r.run();
+            boolean idle = jit.idleFor(500_000_000L); // fed every run, so quiet time before `end` counts
             long now = System.nanoTime();
-            if (watch) {
-                long c = jit.getTotalCompilationTime();
-                if (c != compiled) {
-                    compiled = c;
-                    idleSince = now;
-                }
-            }
-            if (now >= end && (!watch || now - idleSince >= 500_000_000L || now >= cap)) return;
+            if (now >= end && (warmup == 0 || idle || now >= cap)) return;
         }
     }
 

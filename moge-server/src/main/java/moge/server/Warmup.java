@@ -1,12 +1,10 @@
 package moge.server;
 
+import moge.JitWatch;
 import moge.model.Batch;
 import moge.model.KvCache;
 import moge.model.KvSequence;
 import moge.model.Model;
-
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
 
 /**
  * Untimed passes before the server says it is ready, as llama-server's warm-up run: they touch every weight page
@@ -26,21 +24,10 @@ final class Warmup {
     /** Runs the passes on a cache of their own; returns the milliseconds they took. */
     static long run(Model model, int vocab, int context, int maxBatch) {
         long t0 = System.nanoTime();
-        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-        boolean watch = jit != null && jit.isCompilationTimeMonitoringSupported();
-        long compiled = watch ? jit.getTotalCompilationTime() : 0, idleSince = t0;
-        while (true) {
+        JitWatch jit = new JitWatch();
+        do {
             round(model, vocab, context, maxBatch);
-            long now = System.nanoTime();
-            if (!watch || now - t0 >= REPEAT_NANOS) break;
-            long c = jit.getTotalCompilationTime();
-            if (c != compiled) {
-                compiled = c;
-                idleSince = now;
-            } else if (now - idleSince >= IDLE_NANOS) {
-                break;
-            }
-        }
+        } while (!jit.idleFor(IDLE_NANOS) && System.nanoTime() - t0 < REPEAT_NANOS);
         return (System.nanoTime() - t0) / 1_000_000;
     }
 
