@@ -1,8 +1,10 @@
 package moge.cli;
 
 import moge.format.TensorData;
-import moge.model.LoadedModel;
 import moge.model.ModelConfig;
+import moge.model.ModelDescription;
+import moge.model.ModelLoader;
+import moge.model.RouterKind;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -64,11 +66,13 @@ public final class InspectCommand implements Runnable {
     public void run() {
         if (path != null) model.model = path;
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel m = model.load()) {
-            ModelConfig c = m.config;
-            out.printf("model:        %s%n", m.path);
+        // the description alone: repacking the weights would take seconds on a large file and show nothing more
+        try (ModelDescription m = ModelLoader.describe(model.existingModelPath(),
+                model.router == null ? null : RouterKind.parse(model.router))) {
+            ModelConfig c = m.config();
+            out.printf("model:        %s%n", m.path());
             out.printf("architecture: %s (GGUF %s)%n", c.arch().hfName, c.arch().ggufName);
-            if (m.source() instanceof moge.format.gguf.GgufFile g) printGguf(out, g, m.path);
+            if (m.source() instanceof moge.format.gguf.GgufFile g) printGguf(out, g, m.path());
             out.printf("layers:       %d   hidden: %d   heads: %d (kv %d, head_dim %d)%n", c.layers(), c.hidden(), c.heads(),
                     c.kvHeads(), c.headDim());
             if (c.hasExperts()) {
@@ -106,11 +110,11 @@ public final class InspectCommand implements Runnable {
                     out.printf("  %-60s %-5s %s%n", t.name(), t.type() == null ? "?" : t.type(), t.shapeString());
                 }
             }
-            if (m.tokenizer != null) {
-                var s = m.tokenizer.special();
-                out.printf("tokenizer:    %s, %d tokens, bos %s, eos %s, add_bos %s%n", m.tokenizer.getClass().getSimpleName(),
-                        m.tokenizer.vocabSize(), tokenName(m, s.bos()), tokenName(m, s.eos()), s.addBos());
-                if (m.tokenizer instanceof moge.tokenizer.SentencePieceTokenizer sp) {
+            if (m.tokenizer() != null) {
+                var s = m.tokenizer().special();
+                out.printf("tokenizer:    %s, %d tokens, bos %s, eos %s, add_bos %s%n", m.tokenizer().getClass().getSimpleName(),
+                        m.tokenizer().vocabSize(), tokenName(m, s.bos()), tokenName(m, s.eos()), s.addBos());
+                if (m.tokenizer() instanceof moge.tokenizer.SentencePieceTokenizer sp) {
                     out.printf("              SentencePiece BPE, byte fallback %s, dummy prefix %s, %d added/special tokens%n",
                             sp.settings().byteFallback(), sp.settings().addDummyPrefix(), sp.addedTokens().size());
                 }
@@ -118,7 +122,7 @@ public final class InspectCommand implements Runnable {
                 String[][] named = {{"[unused9]", "turn start"}, {"[unused10]", "turn end"}, {"[unused16]", "think start"},
                         {"[unused17]", "think end"}};
                 for (String[] n : named) {
-                    var id = m.tokenizer.tokenId(n[0]);
+                    var id = m.tokenizer().tokenId(n[0]);
                     if (id.isPresent()) roles.append(roles.isEmpty() ? "" : ", ").append(n[0]).append('=').append(id.getAsInt())
                             .append(" (").append(n[1]).append(')');
                 }
@@ -126,12 +130,12 @@ public final class InspectCommand implements Runnable {
             } else {
                 out.println("tokenizer:    none");
             }
-            out.printf("chat template: %s%n", m.chatTemplate.isBuiltIn() ? "built-in openPangu format" : m.chatTemplate.name());
+            out.printf("chat template: %s%n", m.chatTemplate().isBuiltIn() ? "built-in openPangu format" : m.chatTemplate().name());
         }
     }
 
-    private static String tokenName(LoadedModel m, int id) {
-        return id < 0 ? "none" : id + " " + m.tokenizer.piece(id);
+    private static String tokenName(ModelDescription m, int id) {
+        return id < 0 ? "none" : id + " " + m.tokenizer().piece(id);
     }
 
     static String human(long n) {

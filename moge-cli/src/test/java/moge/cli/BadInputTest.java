@@ -193,6 +193,16 @@ class BadInputTest {
     }
 
     @Test
+    void inspectDescribesAModelWhoseWeightsCannotLoad() throws IOException {
+        // inspect reads the configuration and tokenizer only, so it can show what a broken checkpoint holds
+        Path m = copy("pangu-embedded-tiny");
+        rewriteHeader(m.resolve("model.safetensors"), h -> h.replace("\"lm_head.weight\"", "\"lm_head.weighX\""));
+        CliRunner r = CliRunner.run("inspect", m.toString(), "--tensors");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("architecture: PanguEmbeddedForCausalLM").contains("lm_head.weighX");
+    }
+
+    @Test
     void corruptTokenizerModel() throws IOException {
         Path m = copy("pangu-embedded-tiny");
         Path f = m.resolve("tokenizer.model");

@@ -8,10 +8,9 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import moge.MogeException;
-import moge.format.HfCheckpoint;
-import moge.format.HfConfig;
 import moge.model.LoadedModel;
 import moge.model.ModelConfig;
+import moge.model.ModelDescription;
 import moge.model.ModelLoader;
 import moge.moe.DeviceBatch;
 import moge.moe.LocalDevice;
@@ -63,13 +62,8 @@ public final class ExpertWorker implements AutoCloseable {
     /** The config alone, so that the expert mask is known before any weights are mapped. */
     private static ModelConfig peekConfig(Path modelPath) {
         ModelConfig c;
-        if (HfCheckpoint.looksLike(modelPath)) {
-            Path f = modelPath.resolve("config.json");
-            c = HfConfig.read(HfCheckpoint.readJson(f), f);
-        } else {
-            try (LoadedModel probe = ModelLoader.load(modelPath)) {
-                c = probe.config;
-            }
+        try (ModelDescription d = ModelLoader.describe(modelPath, null)) {
+            c = d.config();
         }
         if (!c.hasExperts()) throw new MogeException(modelPath + ": the model has no routed experts to serve");
         return c;

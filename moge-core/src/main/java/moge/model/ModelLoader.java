@@ -24,8 +24,22 @@ public final class ModelLoader {
      * @param keepExpert which routed experts to map (null = all)
      */
     public static LoadedModel load(Path path, RouterKind router, boolean[] keepExpert) {
+        ModelDescription d = describe(path, router);
+        try {
+            ModelConfig c = d.config();
+            Weights w = d.source() instanceof GgufFile f ? GgufWeightLoader.load(f, c, keepExpert)
+                    : HfWeightLoader.load((HfCheckpoint) d.source(), c, keepExpert);
+            return new LoadedModel(path, c, w, d.tokenizer(), d.chatTemplate(), d.source());
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+    }
+
+    /** Opens a model's configuration, tokenizer and chat template without loading its weights. */
+    public static ModelDescription describe(Path path, RouterKind router) {
         if (!Files.exists(path)) throw new MogeException(path + ": no such file or directory");
-        if (GgufFile.looksLike(path)) return loadGguf(path, router, keepExpert);
+        if (GgufFile.looksLike(path)) return describeGguf(path, router);
         if (!HfCheckpoint.looksLike(path)) {
             throw new MogeException(path + ": not a model (expected a directory with config.json and safetensors, or a .gguf file)");
         }
@@ -33,31 +47,29 @@ public final class ModelLoader {
         try {
             ModelConfig c = HfConfig.read(ck.config(), path.resolve("config.json"));
             if (router != null && c.hasExperts()) c = c.withRouter(router);
-            Weights w = HfWeightLoader.load(ck, c, keepExpert);
             Tokenizer tok = Files.isRegularFile(path.resolve("tokenizer.model")) ? HfTokenizerLoader.load(path) : null;
             if (tok != null && tok.vocabSize() > c.vocabSize()) {
                 throw new MogeException(path.resolve("tokenizer.model") + ": " + tok.vocabSize()
                         + " pieces but the model's vocab_size is " + c.vocabSize());
             }
             ChatTemplate template = tok != null ? ChatTemplate.load(path, tok) : ChatTemplate.openPangu();
-            return new LoadedModel(path, c, w, tok, template, ck);
+            return new ModelDescription(path, c, tok, template, ck);
         } catch (RuntimeException e) {
             ck.close();
             throw e;
         }
     }
 
-    private static LoadedModel loadGguf(Path path, RouterKind router, boolean[] keepExpert) {
+    private static ModelDescription describeGguf(Path path, RouterKind router) {
         GgufFile f = GgufFile.open(path);
         try {
             ModelConfig c = GgufModelConfig.read(f);
             if (router != null && c.hasExperts()) c = c.withRouter(router);
-            Weights w = GgufWeightLoader.load(f, c, keepExpert);
             Tokenizer tok = GgufTokenizers.load(f);
             if (tok != null && tok.vocabSize() > c.vocabSize()) {
                 throw new MogeException(path + ": " + tok.vocabSize() + " tokens but token_embd has " + c.vocabSize() + " rows");
             }
-            return new LoadedModel(path, c, w, tok, GgufTokenizers.chatTemplate(f, tok, c.arch()), f);
+            return new ModelDescription(path, c, tok, GgufTokenizers.chatTemplate(f, tok, c.arch()), f);
         } catch (RuntimeException e) {
             f.close();
             throw e;
