@@ -55,14 +55,18 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--spec-prompt", paramLabel = "FILE", description = "Prompt of the speculative test (default: a copy-heavy editing task).")
     java.nio.file.Path specPrompt;
 
-    @Option(names = {"-p", "--n-prompt"}, paramLabel = "N", description = "Prompt tokens of the pp test (default 512, 0 = skip).")
-    int nPrompt = 512;
+    // lists as llama-bench takes them: "-p 128,512 -n 64,128 -d 0,1024 -t 1,2" runs every test at every depth and thread count
+    @Option(names = {"-p", "--n-prompt"}, split = ",", paramLabel = "N", description = "Prompt tokens of the pp test; a list runs one test each (default 512, 0 = skip).")
+    int[] prompts = {512};
 
-    @Option(names = {"-n", "--n-gen"}, paramLabel = "N", description = "Generated tokens of the tg test (default 128, 0 = skip).")
-    int nGen = 128;
+    @Option(names = {"-n", "--n-gen"}, split = ",", paramLabel = "N", description = "Generated tokens of the tg test; a list runs one test each (default 128, 0 = skip).")
+    int[] gens = {128};
 
-    @Option(names = {"-d", "--n-depth"}, paramLabel = "N", description = "Tokens already in the KV cache when each test starts (default 0).")
-    int depth = 0;
+    @Option(names = {"-d", "--n-depth"}, split = ",", paramLabel = "N", description = "Tokens already in the KV cache when each test starts; a list runs every test at each (default 0).")
+    int[] depths = {0};
+
+    /** The depth of the tests running now (one of {@link #depths}). */
+    private int depth;
 
     @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "Timed runs of each test (default 5).")
     int reps = 5;
@@ -97,40 +101,71 @@ public final class BenchCommand implements Runnable {
                 default -> throw new MogeException("-o: expected md or json, got " + output);
             };
         }
-        if (nPrompt < 0 || nGen < 0 || depth < 0) throw new MogeException("-p, -n and -d must be >= 0");
+        for (int[] list : new int[][]{prompts, gens, depths}) {
+            for (int v : list) if (v < 0) throw new MogeException("-p, -n and -d must be >= 0, got " + v);
+        }
+        int maxPrompt = max(prompts), maxGen = max(gens), maxDepth = max(depths);
         if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
         if (!(warmup >= 0 && warmup <= 3600)) throw new MogeException("--warmup must be 0..3600 seconds, got " + warmup);
+        int[] threadCounts = model.threadCounts != null ? model.threadCounts : new int[]{model.threads};
+        for (int t : threadCounts) if (t < 1) throw new MogeException("--threads must be >= 1, got " + t);
         PrintWriter out = spec.commandLine().getOut();
         SpecConfig sc = speculation.config();
-        if (sc.enabled() && nGen == 0) throw new MogeException("--spec needs -n > 0 (the tokens each speculative test run generates)");
+        if (sc.enabled() && maxGen == 0) throw new MogeException("--spec needs -n > 0 (the tokens each speculative test run generates)");
         int maxParallel = 1;
         for (int p : parallel) {
             if (p < 1 || p > MAX_PARALLEL) throw new MogeException("--parallel values must be 1.." + MAX_PARALLEL + ", got " + p);
             maxParallel = Math.max(maxParallel, p);
         }
-        if (parallel.length > 0 && nGen == 0) throw new MogeException("--parallel needs -n > 0 (the steps each sequence decodes)");
-        int maxBatch = Math.max(Math.max(Math.max(1, nPrompt), maxParallel), sc.enabled() ? Math.max(64, sc.draftMax() + 1) : 1);
-        try (ModelHandle h = model.open(0, maxBatch)) {
-            LoadedModel lm = h.loaded;
-            Model m = h.model;
-            ModelConfig c = lm.config;
-            int ctx = depth + Math.max(nPrompt, nGen) + 1;
-            if (ctx > c.maxPositions()) throw new MogeException("-d + -p/-n exceed the model's " + c.maxPositions() + " positions");
-            KvSequence seq = m.newCache(ctx, 1).newSequence();
-            Batch batch = new Batch(maxBatch);
-            fill(m, seq, batch, c);
-            double bandwidth = bandwidthMib > 0 ? Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 5) : Double.NaN;
-            List<Result> results = new ArrayList<>();
-            if (nPrompt > 0) {
-                warmUp(() -> pp(m, seq, batch, c));
-                resetLoad(h);
-                results.add(measure("pp" + nPrompt + at(), nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c)).withLoad(load(h)));
+        if (parallel.length > 0 && maxGen == 0) throw new MogeException("--parallel needs -n > 0 (the steps each sequence decodes)");
+        int maxBatch = Math.max(Math.max(Math.max(1, maxPrompt), maxParallel), sc.enabled() ? Math.max(64, sc.draftMax() + 1) : 1);
+        Info info = null;
+        List<Run> runs = new ArrayList<>();
+        int[] modelThreads = model.threadCounts;
+        try {
+            model.threadCounts = null; // one count per load below
+            for (int t : threadCounts) {
+                model.threads = t;
+                try (ModelHandle h = model.open(0, maxBatch)) {
+                    if (info == null) info = info(h.loaded);
+                    runs.add(runAll(h, maxBatch, maxDepth + Math.max(maxPrompt, maxGen) + 1, sc));
+                }
             }
-            if (nGen > 0) {
+        } finally {
+            model.threadCounts = modelThreads;
+        }
+        if (json) printJson(out, info, runs); else printTable(out, info, runs);
+    }
+
+    /** The tests at one thread count, and the bandwidth measured with that many threads. */
+    private record Run(int threads, double bandwidth, List<Result> results) {
+    }
+
+    private Run runAll(ModelHandle h, int maxBatch, int ctx, SpecConfig sc) {
+        LoadedModel lm = h.loaded;
+        Model m = h.model;
+        ModelConfig c = lm.config;
+        if (ctx > c.maxPositions()) throw new MogeException("-d + -p/-n exceed the model's " + c.maxPositions() + " positions");
+        KvSequence seq = m.newCache(ctx, 1).newSequence();
+        Batch batch = new Batch(maxBatch);
+        double bandwidth = bandwidthMib > 0 ? Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 5) : Double.NaN;
+        List<Result> results = new ArrayList<>();
+        for (int d : depths) {
+            depth = d;
+            fill(m, seq, batch, c);
+            for (int nPrompt : prompts) {
+                if (nPrompt == 0) continue;
+                warmUp(() -> pp(m, seq, batch, c, nPrompt));
+                resetLoad(h);
+                results.add(measure("pp" + nPrompt + at(), nPrompt, 0, nPrompt, () -> pp(m, seq, batch, c, nPrompt)).withLoad(load(h)));
+            }
+            for (int nGen : gens) {
+                if (nGen == 0) continue;
                 warmUp(() -> tg(m, seq, batch, c, nGen));
                 resetLoad(h);
                 results.add(measure("tg" + nGen + at(), 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
             }
+            int nGen = max(gens);
             for (int B : parallel) {
                 KvCache cache = m.newCache(depth + nGen + 1, B);
                 KvSequence[] seqs = new KvSequence[B];
@@ -140,19 +175,26 @@ public final class BenchCommand implements Runnable {
                 Result r = measure("tg" + nGen + "x" + B + at(), 0, nGen, nGen * B, () -> tgParallel(m, seqs, batch, c, nGen));
                 results.add(r.withLoad(load(h)).withParallel(B));
             }
-            if (sc.enabled()) {
-                int[] prompt = BenchSpeculation.prompt(lm, specPrompt);
-                try (SpeculativeDecoder d = speculation.open(lm, m, prompt.length + nGen + 1)) {
-                    SpecBench.Result r = BenchSpeculation.run(h, d, prompt, nGen, reps);
-                    results.add(new Result("tg" + nGen + "+" + r.source(), prompt.length, nGen, nGen, BenchSpeculation.samplesNs(r, nGen),
-                            null, r));
-                }
-            }
-            // measured again afterwards: the machine may be busier now than at the start
-            if (bandwidthMib > 0) bandwidth = Math.max(bandwidth, Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 3));
-            Info info = info(lm, bandwidth);
-            if (json) printJson(out, info, results); else printTable(out, info, results);
         }
+        depth = 0;
+        if (sc.enabled()) {
+            int nGen = max(gens);
+            int[] prompt = BenchSpeculation.prompt(lm, specPrompt);
+            try (SpeculativeDecoder d = speculation.open(lm, m, prompt.length + nGen + 1)) {
+                SpecBench.Result r = BenchSpeculation.run(h, d, prompt, nGen, reps);
+                results.add(new Result("tg" + nGen + "+" + r.source(), prompt.length, nGen, nGen, 0, BenchSpeculation.samplesNs(r, nGen),
+                        null, r, 0));
+            }
+        }
+        // measured again afterwards: the machine may be busier now than at the start
+        if (bandwidthMib > 0) bandwidth = Math.max(bandwidth, Bandwidth.readSweep(m.team(), (long) bandwidthMib << 20, 3));
+        return new Run(m.team().threads(), bandwidth, results);
+    }
+
+    private static int max(int[] v) {
+        int m = 0;
+        for (int x : v) m = Math.max(m, x);
+        return m;
     }
 
     /** Expert load of the timed runs only (warm-up excluded): imbalance score and load per device. */
@@ -168,22 +210,18 @@ public final class BenchCommand implements Runnable {
     static final int MAX_PARALLEL = 256;
 
     /** One test; {@code spec} is set for the speculative one, {@code parallel} > 0 for a batched decode. */
-    private record Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec,
-                          int parallel) {
-        Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs) {
-            this(test, nPrompt, nGen, tokens, samplesNs, null, null, 0);
-        }
-
-        Result(String test, int nPrompt, int nGen, int tokens, long[] samplesNs, ObjectNode load, SpecBench.Result spec) {
-            this(test, nPrompt, nGen, tokens, samplesNs, load, spec, 0);
+    private record Result(String test, int nPrompt, int nGen, int tokens, int depth, long[] samplesNs, ObjectNode load,
+                          SpecBench.Result spec, int parallel) {
+        Result(String test, int nPrompt, int nGen, int tokens, int depth, long[] samplesNs) {
+            this(test, nPrompt, nGen, tokens, depth, samplesNs, null, null, 0);
         }
 
         Result withLoad(ObjectNode l) {
-            return new Result(test, nPrompt, nGen, tokens, samplesNs, l, spec, parallel);
+            return new Result(test, nPrompt, nGen, tokens, depth, samplesNs, l, spec, parallel);
         }
 
         Result withParallel(int p) {
-            return new Result(test, nPrompt, nGen, tokens, samplesNs, load, spec, p);
+            return new Result(test, nPrompt, nGen, tokens, depth, samplesNs, load, spec, p);
         }
 
         /** A single-sequence decode test. */
@@ -193,7 +231,7 @@ public final class BenchCommand implements Runnable {
 
         /** ... from an empty cache, so that the weights' bandwidth ceiling bounds its speed (at a depth the keys add reads). */
         boolean underCeiling() {
-            return singleDecode() && !test.contains(" @ d");
+            return singleDecode() && depth == 0;
         }
 
         double[] ts() {
@@ -203,7 +241,7 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    private record Info(String file, String type, long size, long params, long bytesPerToken, double bandwidth, String backend) {
+    private record Info(String file, String type, long size, long params, long bytesPerToken, String backend) {
     }
 
     /**
@@ -231,7 +269,7 @@ public final class BenchCommand implements Runnable {
             r.run();
             ns[i] = System.nanoTime() - t0;
         }
-        return new Result(test, np, ng, tokens, ns);
+        return new Result(test, np, ng, tokens, depth, ns);
     }
 
     /** Deterministic token ids, like bench.mjs's prompt generator (kept below the vocabulary size). */
@@ -264,7 +302,7 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    private void pp(Model m, KvSequence seq, Batch b, ModelConfig c) {
+    private void pp(Model m, KvSequence seq, Batch b, ModelConfig c, int nPrompt) {
         seq.truncate(depth);
         Tokens tok = new Tokens(c.vocabSize());
         b.clear();
@@ -292,7 +330,7 @@ public final class BenchCommand implements Runnable {
         }
     }
 
-    private Info info(LoadedModel lm, double bandwidth) {
+    private Info info(LoadedModel lm) {
         Weights w = lm.weights;
         ModelConfig c = lm.config;
         Map<DType, Long> byType = new EnumMap<>(DType.class);
@@ -330,7 +368,7 @@ public final class BenchCommand implements Runnable {
         DType main = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
         String backend = "java-vector " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit";
         return new Info(lm.name(), c.arch().ggufName + " " + human(c.parameterCount()) + " " + main, size, c.parameterCount(),
-                perToken, bandwidth, backend);
+                perToken, backend);
     }
 
     /** Elements of the small float vectors (norm weights, biases, router scales), which are not matrices. */
@@ -363,48 +401,55 @@ public final class BenchCommand implements Runnable {
         return Math.sqrt(s / (v.length - 1));
     }
 
-    private void printTable(PrintWriter out, Info info, List<Result> results) {
+    private void printTable(PrintWriter out, Info info, List<Run> runs) {
         out.println("| model | size | params | backend | threads | test | t/s |");
         out.println("| --- | ---: | ---: | --- | ---: | ---: | ---: |");
-        for (Result r : results) {
-            double[] ts = r.ts();
-            out.printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |%n", info.type, info.size / 1048576.0,
-                    info.params / 1e6, info.backend, model.threads, r.test, mean(ts), sd(ts));
-        }
-        for (Result r : results) {
-            if (r.load == null) continue;
-            out.printf("%s expert load: imbalance score mean %.3f, max %.3f, load per %s %s (router %s)%n", r.test,
-                    r.load.path("imbalance_score_mean").asDouble(), r.load.path("imbalance_score_max").asDouble(),
-                    r.load.path("load_unit").asText(), r.load.path("device_load"), r.load.path("router").asText());
-        }
-        if (!Double.isNaN(info.bandwidth)) {
-            double ceiling = info.bandwidth / info.bytesPerToken;
-            out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d thread%s, best pass)%n", info.bandwidth / 1e9,
-                    bandwidthMib, model.threads, model.threads == 1 ? "" : "s");
-            out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
-            for (Result r : results) {
-                if (r.underCeiling()) out.printf("%s: %.1f%% of the bandwidth ceiling%n", r.test, 100 * mean(r.ts()) / ceiling);
+        for (Run run : runs) {
+            for (Result r : run.results) {
+                double[] ts = r.ts();
+                out.printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |%n", info.type, info.size / 1048576.0,
+                        info.params / 1e6, info.backend, run.threads, r.test, mean(ts), sd(ts));
             }
         }
-        Result single = results.stream().filter(Result::singleDecode).findFirst().orElse(null);
-        for (Result r : results) {
-            if (r.parallel > 0 && single != null) {
-                out.printf("%s: %d sequences together, %.2fx the aggregate tokens/s of one (%s)%n", r.test, r.parallel,
-                        mean(r.ts()) / mean(single.ts()), single.test);
+        for (Run run : runs) {
+            String at = runs.size() > 1 ? " (" + run.threads + (run.threads == 1 ? " thread)" : " threads)") : "";
+            for (Result r : run.results) {
+                if (r.load == null) continue;
+                out.printf("%s%s expert load: imbalance score mean %.3f, max %.3f, load per %s %s (router %s)%n", r.test, at,
+                        r.load.path("imbalance_score_mean").asDouble(), r.load.path("imbalance_score_max").asDouble(),
+                        r.load.path("load_unit").asText(), r.load.path("device_load"), r.load.path("router").asText());
             }
-        }
-        for (Result r : results) {
-            if (r.spec != null) out.printf("%n%s%n", BenchSpeculation.summary(r.test, r.spec));
+            if (!Double.isNaN(run.bandwidth)) {
+                double ceiling = run.bandwidth / info.bytesPerToken;
+                out.printf("%nmemory bandwidth: %.1f GB/s (read-only sweep of %d MiB, %d thread%s, best pass)%n", run.bandwidth / 1e9,
+                        bandwidthMib, run.threads, run.threads == 1 ? "" : "s");
+                out.printf("weights read per generated token: %.1f MB -> bandwidth ceiling %.1f t/s%n", info.bytesPerToken / 1e6, ceiling);
+                for (Result r : run.results) {
+                    if (r.underCeiling()) out.printf("%s%s: %.1f%% of the bandwidth ceiling%n", r.test, at, 100 * mean(r.ts()) / ceiling);
+                }
+            }
+            for (Result r : run.results) {
+                Result single = run.results.stream().filter(x -> x.singleDecode() && x.depth == r.depth && x.nGen == r.nGen).findFirst()
+                        .orElse(null);
+                if (r.parallel > 0 && single != null) {
+                    out.printf("%s%s: %d sequences together, %.2fx the aggregate tokens/s of one (%s)%n", r.test, at, r.parallel,
+                            mean(r.ts()) / mean(single.ts()), single.test);
+                }
+            }
+            for (Result r : run.results) {
+                if (r.spec != null) out.printf("%n%s%n", BenchSpeculation.summary(r.test + at, r.spec));
+            }
         }
         out.flush();
     }
 
-    private void printJson(PrintWriter out, Info info, List<Result> results) {
+    private void printJson(PrintWriter out, Info info, List<Run> runs) {
         ObjectMapper om = new ObjectMapper();
         ArrayNode arr = om.createArrayNode();
         String commit = BuildInfo.commit(), cpu = BuildInfo.cpu();
         String testTime = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
-        for (Result r : results) {
+        for (Run run : runs) {
+          for (Result r : run.results) {
             ObjectNode o = arr.addObject();
             double[] ts = r.ts();
             double[] ns = new double[r.samplesNs.length];
@@ -419,15 +464,16 @@ public final class BenchCommand implements Runnable {
             o.put("model_size", info.size);
             o.put("model_n_params", info.params);
             // what ran: a ppN test is one forward pass of N tokens (--batch sizes only the -d fill)
-            o.put("n_batch", Math.max(1, nPrompt));
-            o.put("n_ubatch", Math.max(1, nPrompt));
-            o.put("n_threads", model.threads);
+            int nBatch = Math.max(1, r.nPrompt > 0 && r.spec == null ? r.nPrompt : max(prompts));
+            o.put("n_batch", nBatch);
+            o.put("n_ubatch", nBatch);
+            o.put("n_threads", run.threads);
             o.put("n_gpu_layers", 0);
             o.put("flash_attn", true); // prefill attention is tiled with an online softmax
             o.put("use_mmap", true);
             o.put("n_prompt", r.nPrompt);
             o.put("n_gen", r.nGen);
-            o.put("n_depth", depth);
+            o.put("n_depth", r.depth);
             o.put("type_k", model.kvType);
             o.put("type_v", model.kvType);
             o.put("test", r.test);
@@ -443,16 +489,17 @@ public final class BenchCommand implements Runnable {
             if (r.load != null) o.setAll(r.load);
             if (r.spec != null) BenchSpeculation.json(o, r.spec);
             if (r.parallel > 0) o.put("n_parallel", r.parallel);
-            if (!Double.isNaN(info.bandwidth)) {
-                o.put("bandwidth_bytes_per_s", info.bandwidth);
+            if (!Double.isNaN(run.bandwidth)) {
+                o.put("bandwidth_bytes_per_s", run.bandwidth);
                 o.put("bandwidth_method", "read-only sweep, " + bandwidthMib + " MiB, best pass");
                 if (r.underCeiling()) {
-                    double ceiling = info.bandwidth / info.bytesPerToken;
+                    double ceiling = run.bandwidth / info.bytesPerToken;
                     o.put("weight_bytes_per_token", info.bytesPerToken);
                     o.put("bandwidth_ceiling_ts", ceiling);
                     o.put("bandwidth_fraction", mean(ts) / ceiling);
                 }
             }
+          }
         }
         out.println(arr.toPrettyString());
         out.flush();

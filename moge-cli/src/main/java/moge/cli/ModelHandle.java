@@ -48,9 +48,7 @@ public final class ModelHandle implements AutoCloseable {
     }
 
     static ModelHandle open(ModelOptions o, int loadHistory, int maxBatch) {
-        if (o.threads < 1) throw new MogeException("--threads must be >= 1, got " + o.threads);
-        if (o.ctx < 2) throw new MogeException("--ctx must be >= 2, got " + o.ctx);
-        if (o.batch < 1) throw new MogeException("--batch must be >= 1, got " + o.batch);
+        o.checkBasics();
         if (maxBatch < 1) throw new MogeException("batch must be >= 1, got " + maxBatch);
         if (o.devices < 1) throw new MogeException("--devices must be >= 1, got " + o.devices);
         if (o.gpuLayers != null) System.err.println("moge: -ngl " + o.gpuLayers + " ignored: moge runs on the CPU");

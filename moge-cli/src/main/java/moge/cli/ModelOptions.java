@@ -2,8 +2,6 @@ package moge.cli;
 
 import moge.MogeException;
 import moge.model.LoadedModel;
-import moge.model.ModelLoader;
-import moge.model.RouterKind;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -16,13 +14,34 @@ public final class ModelOptions {
             description = "Model directory (Hugging Face layout) or .gguf file; default: the shipped demo model.")
     public Path model;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (default: all cores).")
+    /** Threads of the forward pass; {@link #threadCounts} keeps a list that bench runs one by one. */
     public int threads = Runtime.getRuntime().availableProcessors();
+
+    /** Every count of a "-t 1,2" list (llama-bench's habit); other commands accept only one. */
+    int[] threadCounts;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (default: all cores; bench takes a list, -t 1,2).")
+    void threads(String value) {
+        String[] parts = value.split(",", -1);
+        threadCounts = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                threadCounts[i] = Integer.parseInt(parts[i].strip());
+            } catch (NumberFormatException e) {
+                throw new picocli.CommandLine.ParameterException(mixee.commandLine(),
+                        "Invalid value for option '--threads' (N): '" + value + "' is not an int or a list of ints");
+            }
+        }
+        threads = threadCounts[0];
+    }
+
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
 
     @Option(names = "--router", paramLabel = "moge|topk", description = "MoE router: moge (grouped, default) or topk (global).")
     public String router;
 
-    @Option(names = {"-c", "--ctx"}, paramLabel = "N", description = "Context length in tokens (default: 4096, capped by the model).")
+    @Option(names = {"-c", "--ctx"}, paramLabel = "N", description = "Context length in tokens (default: 4096, capped by the model; 0 = the model's own maximum, as llama.cpp).")
     public int ctx = 4096;
 
     @Option(names = {"-b", "--batch"}, paramLabel = "N", description = "Tokens per forward pass during prefill (default: 256).")
@@ -68,6 +87,16 @@ public final class ModelOptions {
         };
     }
 
+    /** Checks what every command checks before loading anything: one thread count, a sane context and batch. */
+    void checkBasics() {
+        if (threadCounts != null && threadCounts.length > 1) {
+            throw new MogeException("-t takes one thread count here, got " + threadCounts.length + " (lists are for bench)");
+        }
+        if (threads < 1) throw new MogeException("--threads must be >= 1, got " + threads);
+        if (ctx != 0 && ctx < 2) throw new MogeException("--ctx must be 0 (the model's maximum) or >= 2, got " + ctx);
+        if (batch < 1) throw new MogeException("--batch must be >= 1, got " + batch);
+    }
+
     public Path modelPath() {
         if (model != null) return model;
         return DefaultRun.defaultModel();
@@ -78,17 +107,6 @@ public final class ModelOptions {
         Path p = modelPath();
         if (!Files.exists(p)) throw new MogeException(p + ": no such model");
         return p;
-    }
-
-    public LoadedModel load() {
-        if (threads < 1) throw new MogeException("--threads must be >= 1, got " + threads);
-        if (ctx < 2) throw new MogeException("--ctx must be >= 2, got " + ctx);
-        if (batch < 1) throw new MogeException("--batch must be >= 1, got " + batch);
-        Path p = existingModelPath();
-        boolean round = roundActivations();
-        LoadedModel lm = ModelLoader.load(p, router == null ? null : RouterKind.parse(router), null);
-        lm.weights.setActivationRounding(round);
-        return lm;
     }
 
     /**
@@ -112,6 +130,6 @@ public final class ModelOptions {
 
     /** The usable context: the requested one, capped by the model's position limit. */
     public int context(LoadedModel m) {
-        return Math.min(ctx, m.config.maxPositions());
+        return ctx == 0 ? m.config.maxPositions() : Math.min(ctx, m.config.maxPositions());
     }
 }

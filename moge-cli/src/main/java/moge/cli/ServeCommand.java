@@ -77,14 +77,15 @@ public final class ServeCommand implements Runnable {
         if (port < 0 || port > 65535) throw new MogeException("--port must be in 0..65535, got " + port);
         if (maxBody < 1) throw new MogeException("--max-body must be >= 1, got " + maxBody);
         if (kvBlocks < 0) throw new MogeException("--kv-blocks must be >= 0, got " + kvBlocks);
-        if (model.threads < 1) throw new MogeException("--threads must be >= 1, got " + model.threads);
+        model.checkBasics();
+        int context = model.ctx == 0 ? Integer.MAX_VALUE : model.ctx; // the server caps it by the model's maximum
         PrintWriter out = spec.commandLine().getOut();
         ServerOptions o = new ServerOptions().host(host).port(port).apiKey(blankToNull(apiKey)).modelId(alias).parallel(parallel)
-                .context(model.ctx).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache).warmup(!noWarmup)
+                .context(context).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache).warmup(!noWarmup)
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
                 .thinking(thinking.options()).speculation(speculation.config());
         // checked before anything is loaded or listens, so a typo fails at once
-        new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
+        new moge.server.sched.Scheduler.Config(parallel, context, Math.max(model.batch, 1), queue, true);
         model.existingModelPath();
         java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
         MogeServer s = MogeServer.start(o, () -> {

@@ -235,6 +235,21 @@ class BadInputTest {
     }
 
     @Test
+    void ctxZeroMeansTheModelsMaximumAndThreadListsAreForBenchOnly() {
+        // llama.cpp's -c 0: the context the model was trained for (32768 here), not an error
+        String full = String.join(",", java.util.Collections.nCopies(32768, "5"));
+        CliRunner max = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", full, "-c", "0", "-n", "2");
+        assertOneLineError(max, "context of 32768", "the model's maximum");
+        CliRunner ok = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", "1,14,1161", "-c", "0", "-n", "2",
+                "--json");
+        assertThat(ok.exit()).as(ok.err()).isZero();
+        assertOneLineError(CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", "1,14", "-c", "1"),
+                "--ctx must be 0 (the model's maximum) or >= 2, got 1");
+        assertOneLineError(CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", "1,14", "-t", "1,2"),
+                "-t takes one thread count here, got 2 (lists are for bench)");
+    }
+
+    @Test
     void tokenOutsideVocabulary() {
         CliRunner r = CliRunner.run("generate", "--model", FIX.resolve("pangu-embedded-tiny").toString(), "--prompt-ids", "1,99999");
         assertOneLineError(r, "token id 99999");

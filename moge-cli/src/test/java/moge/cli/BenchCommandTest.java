@@ -182,6 +182,26 @@ class BenchCommandTest {
         assertThat(kv.err()).isEqualTo("moge: --kv-type must be f32 or f16, got q8\n");
     }
 
+    /** llama-bench's lists: every -p and -n test at every depth, then all again at each thread count. */
+    @Test
+    void commaListsRunEveryTestAtEveryDepthAndThreadCount() throws Exception {
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4,6",
+                "-n", "3", "-d", "0,5", "-t", "1,2", "-r", "1", "--bandwidth-mib", "0", "-o", "json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode arr = new ObjectMapper().readTree(b.out());
+        java.util.List<String> seen = new java.util.ArrayList<>();
+        for (JsonNode r : arr) {
+            seen.add(r.get("n_threads").asInt() + " " + r.get("test").asText() + " " + r.get("n_depth").asInt() + " " + r.get("n_prompt").asInt()
+                    + " " + r.get("n_batch").asInt());
+        }
+        assertThat(seen).containsExactly(
+                "1 pp4 0 4 4", "1 pp6 0 6 6", "1 tg3 0 0 6", "1 pp4 @ d5 5 4 4", "1 pp6 @ d5 5 6 6", "1 tg3 @ d5 5 0 6",
+                "2 pp4 0 4 4", "2 pp6 0 6 6", "2 tg3 0 0 6", "2 pp4 @ d5 5 4 4", "2 pp6 @ d5 5 6 6", "2 tg3 @ d5 5 0 6");
+        CliRunner bad = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4,x");
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.err().lines().findFirst().orElse("")).contains("--n-prompt", "'x' is not an int");
+    }
+
     @Test
     void badOptionsFailInOneLine() {
         CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
