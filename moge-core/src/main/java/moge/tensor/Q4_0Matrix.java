@@ -16,7 +16,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Q4_0 weights, repacked at load time into tiles of {@link #TR} rows so that the decode kernel multiplies
+ * Q4_0 weights (and Q4_K's, {@link Q4KTiles}), repacked at load time into tiles of {@link #TR} rows so that the decode kernel multiplies
  * them in 16-bit integers, one row per short lane, against activations turned into integers per block of 32
  * ({@link Q8Lanes}: llama.cpp's int8 grid with {@code --activations q8}, else a finer one). AVX2 has no int8
  * dot product the Vector API can reach, but a 16-lane {@code vpmullw} plus {@code vpaddw} does 16
@@ -54,7 +54,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
     /** Rows per tile: one per short lane. */
     static final int TR = Q8Lanes.LANES;
-    private static final int TILE_BLOCK = 16 * TR + 2 * TR;
+    static final int TILE_BLOCK = 16 * TR + 2 * TR;
     private static final VectorSpecies<Short> HALF = ShortVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /**
@@ -65,24 +65,37 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private static final int SUMS_BLOCK = 2 * TR;
 
     private final int nb;
+    /** Q4_K repacked by {@link Q4KTiles}: per block 6-bit scales and mins, per super-block d and dmin. */
+    private final boolean kquant;
     private final int tiles;
     private final long tileBytes;
     /** Where the rows past the last whole tile start, and their scales. */
     private final long plain;
     private final long plainScales;
 
-    private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+    private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations, boolean kquant) {
         super(name, rows, cols, packed, roundActivations, FEW_TOKENS);
         this.nb = cols / 32;
+        this.kquant = kquant;
         this.tiles = rows / TR;
-        this.tileBytes = (long) nb * TILE_BLOCK;
+        this.tileBytes = tileBytes(nb, kquant);
         this.plain = tiles * tileBytes;
         this.plainScales = plain + (long) (rows - tiles * TR) * nb * 16;
     }
 
+    /** Bytes of one tile of 16 rows: the blocks, and for Q4_K the super-blocks' d and dmin after them. */
+    static long tileBytes(int nb, boolean kquant) {
+        return (long) nb * TILE_BLOCK + (kquant ? (long) nb / 8 * Q4KTiles.HEAD : 0);
+    }
+
+    /** Q4_K tiles as {@link Q4KTiles} lays them out. */
+    static Q4_0Matrix ofQ4K(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+        return new Q4_0Matrix(name, rows, cols, packed, roundActivations, true);
+    }
+
     @Override
     public DType type() {
-        return DType.Q4_0;
+        return kquant ? DType.Q4_K : DType.Q4_0;
     }
 
     /** The short lane holding tile row {@code row}: lanes interleave the two halves, so an int's low short is rows 0..7. */
@@ -105,7 +118,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
                 out.set(Layouts.I16, plainScales + ((long) m * nb + b) * 2, scale(name, one, b * 18, tiles * TR + m));
             }
         }
-        return new Q4_0Matrix(name, rows, cols, out, roundActivations);
+        return new Q4_0Matrix(name, rows, cols, out, roundActivations, false);
     }
 
     private static void repackTiles(String name, int nb, MemorySegment blocks, MemorySegment out, int t0, int t1) {
@@ -397,6 +410,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      * well only while they stay under its node budget.
      */
     private void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        if (kquant) {
+            finishK(t, n, a, sums, base, y, yo);
+            return;
+        }
         float[] dx = a.d;
         int[] corrs = a.corrs;
         for (int u = 0; u < n; u++) {
@@ -412,6 +429,47 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
             lo.intoArray(y, yo + u * TR);
             hi.intoArray(y, yo + u * TR + TR / 2);
         }
+    }
+
+    /**
+     * As {@link #finish} for Q4_K tiles: per block, (sum(code * q) in float, the 16-bit sum corrected as for
+     * Q4_0 and 8 * sum(q) added back) * dx * d * sc - sum(q) * dx * dmin * m, with d and dmin loaded once per
+     * super-block.
+     */
+    private void finishK(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        for (int u = 0; u < n; u++) {
+            // rows 0..7 and 8..15 in two passes: one pass over both ran past C2's node budget (boxed vectors, 6x slower)
+            finishKHalf((t + u) * tileBytes, 0, a, sums, base + TR * u, y, yo + u * TR);
+            finishKHalf((t + u) * tileBytes, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
+        }
+    }
+
+    /** Rows 8 * half .. 8 * half + 7 of the tile at {@code tile}: their block sums are the low (0) or high (1) shorts. */
+    private void finishKHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        float[] dx = a.d;
+        int[] corrs = a.corrs;
+        long o = tile + 16 * TR + half * TR, head = tile + (long) nb * TILE_BLOCK + half * TR;
+        int up = 16 - 16 * half;
+        FloatVector acc = FloatVector.zero(FS), dv = acc, mv = acc;
+        for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
+            if ((b & 7) == 0) {
+                long h = head + (long) (b >> 3) * Q4KTiles.HEAD;
+                dv = widen(h);
+                mv = widen(h + 2 * TR);
+            }
+            IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
+            FloatVector sum = toFloat(s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16));
+            // per row a short: sc in the low byte, m in the high one
+            IntVector scm = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);
+            float d = dx[b], c = (short) corrs[b];
+            acc = sum.add(c).mul(d).fma(toFloat(scm.and(63)).mul(dv), acc);
+            acc = toFloat(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(FS, -0.125f * c * d), acc);
+        }
+        acc.intoArray(y, yo);
+    }
+
+    private static FloatVector toFloat(IntVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.I2F, FS, 0);
     }
 
     /**
@@ -436,6 +494,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
 
     /** Row m past the last whole tile, ggml order, the same arithmetic per block as the tiles. */
     private float plainDot(int m, Q8Lanes a) {
+        if (kquant) return Q4KTiles.plainDot(data, plain + (long) m * (nb / 8) * Q4KTiles.SUPER_BYTES, nb / 8, a);
         float sum = 0;
         for (int b = 0; b < nb; b++) {
             long at = plain + ((long) m * nb + b) * 16;
@@ -471,6 +530,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
                 plainRow(m - tileEnd, b0, b1, dst, out);
                 continue;
             }
+            if (kquant) {
+                Q4KTiles.decodeRow(data, m / TR * tileBytes, nb, m % TR, b0, b1, dst, out, packed);
+                continue;
+            }
             int t = m / TR, row = m % TR, j = laneOf(row);
             long o = t * tileBytes + 2L * j + (long) b0 * TILE_BLOCK;
             for (int b = b0; b < b1; b++, o += TILE_BLOCK, out += 32) {
@@ -493,6 +556,15 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
 
     /** Blocks [b0, b1) of row m past the last whole tile, into out from {@code off}. */
     private void plainRow(int m, int b0, int b1, float[] out, int off) {
+        if (kquant) {
+            float[] sb = new float[Q4KTiles.SUPER];
+            long at = plain + (long) m * (nb / 8) * Q4KTiles.SUPER_BYTES;
+            for (int b = b0; b < b1; b++, off += 32) {
+                if (b == b0 || b % 8 == 0) GgmlQuants.q4_K(data, at + (long) (b / 8) * Q4KTiles.SUPER_BYTES, sb, 0);
+                System.arraycopy(sb, (b % 8) * 32, out, off, 32);
+            }
+            return;
+        }
         for (int b = b0; b < b1; b++, off += 32) {
             float d = plainScale(m, b);
             long at = plain + ((long) m * nb + b) * 16;
@@ -510,7 +582,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      */
     @Override
     public long bytes() {
-        return (long) rows * nb * BLOCK_BYTES;
+        return kquant ? (long) rows * (nb / 8) * Q4KTiles.SUPER_BYTES : (long) rows * nb * BLOCK_BYTES;
     }
 
     private static final int BLOCK_BYTES = 18;

@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Kernel views over ggml block-quantized matrices. {@code data} holds the rows one after another in ggml's
- * block layout (as a GGUF tensor stores them). Q8_0 and Q4_0 are repacked into an off-heap copy of the same
- * size (the mapped file is not read again); Q4_K and Q6_K are read where they lie.
+ * block layout (as a GGUF tensor stores them). Q8_0, Q4_0 and Q4_K are repacked into an off-heap copy of
+ * about the same size (the mapped file is not read again); Q6_K is read where it lies.
  */
 public final class QuantizedMatrices {
     private QuantizedMatrices() {
@@ -34,7 +34,7 @@ public final class QuantizedMatrices {
         return switch (type) {
             case Q8_0 -> Q8_0Matrix.repack(name, rows, cols, data, roundActivations);
             case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data, roundActivations);
-            case Q4_K -> new Q4KMatrix(name, rows, cols, data.asSlice(0, need));
+            case Q4_K -> Q4KTiles.repack(name, rows, cols, data, roundActivations);
             case Q6_K -> new Q6KMatrix(name, rows, cols, data.asSlice(0, need));
             default -> throw new MogeException(name + ": tensor type " + type + " is not supported");
         };

@@ -44,6 +44,11 @@ class MatmulKernelTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
         }
+        // Q4_K in Q4_0's tiles: whole tiles, pairs, rows past them, and llama.cpp's activation grid
+        for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
+            for (int cols : new int[]{256, 2048 + 256}) a.add(Arguments.of(DType.Q4_K, rows, cols, false));
+        }
+        a.add(Arguments.of(DType.Q4_K, 32 + 3, 512, true));
         // past one chunk of DecodedPanels (32 rows), the last one partial and not whole panels of 4 rows
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K}) a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
         a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.ROWS + 5, 2048 + 32, true));
@@ -64,14 +69,15 @@ class MatmulKernelTest {
         // Q4_0 runs up to 128 tokens through its integer kernels, more through the GEMM; past one group of the
         // GEMM's tokens quantized weights are decoded once for all groups (DecodedPanels)
         int many = Gemm.GROUP + 7;
-        for (int T : type == DType.Q4_0 ? new int[]{1, 3, 5, 6, 17, 64, Q4_0Matrix.FEW_TOKENS + 3} : new int[]{1, 3, 5, 6, 17, 64, many}) {
+        boolean q4 = type == DType.Q4_0 || type == DType.Q4_K; // Q4_K runs in Q4_0's tiles
+        for (int T : q4 ? new int[]{1, 3, 5, 6, 17, 64, Q4_0Matrix.FEW_TOKENS + 3} : new int[]{1, 3, 5, 6, 17, 64, many}) {
             int xOff = 5;
             float[] xs = QuantTestData.floats(xOff + T * cols, T * 1000L + cols);
             Activations x = new Activations().set(xs, xOff, T, cols);
             // with rounding, the reference multiplies the same weights with the activations on the Q8_0 grid;
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
-            if (type == DType.Q4_0 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
+            if (q4 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {

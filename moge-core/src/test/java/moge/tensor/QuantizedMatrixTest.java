@@ -31,10 +31,12 @@ class QuantizedMatrixTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
         }
-        // Q4_0's tiles of 16 rows, and rows past the last tile
+        // Q4_0's tiles of 16 rows (which Q4_K shares), and rows past the last tile
         for (int rows : new int[]{16, 32 + 5}) {
             for (int cols : new int[]{32, 160}) a.add(Arguments.of(DType.Q4_0, rows, cols));
+            for (int cols : new int[]{256, 768}) a.add(Arguments.of(DType.Q4_K, rows, cols));
         }
+        a.add(Arguments.of(DType.Q4_K, 16 * 70 + 7, 256));
         // enough rows (Q8_0) or tiles (Q4_0) that the repack splits them into runs over the cores, the last run partial
         a.add(Arguments.of(DType.Q8_0, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q4_0, 16 * 130 + 7, 32));
@@ -205,6 +207,23 @@ class QuantizedMatrixTest {
             assertThat(m.bytes()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
             // the repacked copies read as many bytes as the file's blocks
             assertThat(m.segment().byteSize()).isEqualTo((long) rows * cols / 32 * t.blockBytes);
+        }
+        // Q4_K in Q4_0's tiles: 4.625 bits a weight against the file's 4.5 (sc and m per row and block)
+        Matrix k = QuantizedMatrices.create("w", DType.Q4_K, rows, cols, QuantTestData.random(DType.Q4_K, rows, cols, 9));
+        assertThat(k.bytes()).isEqualTo((long) rows * cols / 256 * 144);
+        assertThat(k.segment().byteSize()).isEqualTo((long) rows * cols * 37 / 64);
+    }
+
+    @Test
+    void q4KWithANonFiniteScaleIsRefused() {
+        int rows = 40, cols = 512;
+        // a tile row (3) and a row past the tiles (35); d then dmin
+        for (long at : new long[]{144L * (2 * 3 + 1), 144L * (2 * 35) + 2}) {
+            MemorySegment broken = QuantTestData.random(DType.Q4_K, rows, cols, 5);
+            broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) 0x7C00);
+            assertThatThrownBy(() -> QuantizedMatrices.create("blk.1.attn_q.weight", DType.Q4_K, rows, cols, broken))
+                    .isInstanceOf(MogeException.class).hasMessageContaining("blk.1.attn_q.weight")
+                    .hasMessageContaining("row " + at / 144 / 2).hasMessageContaining("non-finite scale");
         }
     }
 

@@ -1,0 +1,166 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import moge.MogeException;
+import moge.format.HugePages;
+import moge.format.Layouts;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Q4_K weights repacked into {@link Q4_0Matrix}'s tiles, so that they run through the same 16-bit integer
+ * kernels as Q4_0 (read in place, a Q4_K super-block was decoded to float32 first: 8x slower than Q4_0 per
+ * token). A Q4_K value is {@code d * sc * code - dmin * m} with a 4-bit code and, per 32 values, 6-bit sc and
+ * m; the kernels sum {@code code * q} as for Q4_0, and {@link Q4_0Matrix} applies both terms per block in
+ * float: {@code dx * (d * sc * sum(code * q) - dmin * m * sum(q))}, which is the exact dot product of the
+ * weights with the integer activations.
+ * <p>
+ * Tile layout: per block of 32 columns the 256 bytes of codes as Q4_0's tiles hold them, then per row (in
+ * order) sc and m in a little-endian short, sc the low byte, where Q4_0 has its scales, so a block is as long as Q4_0's ({@code 16 * TR + 2 * TR}); after the tile's
+ * blocks, per super-block of 256 columns, the 16 rows' d then dmin as in the file (float16). 4.625 bits a
+ * weight against the file's 4.5. Rows past the last whole tile keep the file's super-blocks.
+ */
+final class Q4KTiles {
+    static final int SUPER = 256;
+    static final int SUPER_BYTES = 144;
+    /** Per super-block of a tile: 16 d and 16 dmin, float16. */
+    static final int HEAD = 4 * Q4_0Matrix.TR;
+
+    private Q4KTiles() {
+    }
+
+    static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
+        int TR = Q4_0Matrix.TR, nb = cols / 32, nsb = cols / SUPER, tiles = rows / TR;
+        long tileBytes = Q4_0Matrix.tileBytes(nb, true);
+        int left = rows - tiles * TR;
+        MemorySegment out = HugePages.allocate(tiles * tileBytes + (long) left * nsb * SUPER_BYTES);
+        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, tileBytes, t0, t1));
+        for (int m = 0; m < left; m++) {
+            long from = (long) (tiles * TR + m) * nsb * SUPER_BYTES;
+            for (int s = 0; s < nsb; s++) checkScales(name, blocks, from + (long) s * SUPER_BYTES, tiles * TR + m);
+            MemorySegment.copy(blocks, from, out, tiles * tileBytes + (long) m * nsb * SUPER_BYTES, (long) nsb * SUPER_BYTES);
+        }
+        return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
+    }
+
+    private static void repackTiles(String name, int nb, MemorySegment blocks, MemorySegment out, long tileBytes, int t0, int t1) {
+        int TR = Q4_0Matrix.TR, nsb = nb / 8, rowBytes = nsb * SUPER_BYTES, block = Q4_0Matrix.TILE_BLOCK;
+        byte[] src = new byte[TR * rowBytes];
+        byte[] tile = new byte[(int) tileBytes];
+        for (int t = t0; t < t1; t++) {
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * rowBytes, src, 0, src.length);
+            for (int row = 0; row < TR; row++) {
+                int j = Q4_0Matrix.laneOf(row);
+                for (int s = 0; s < nsb; s++) {
+                    int sb = row * rowBytes + s * SUPER_BYTES;
+                    checkScales(name, src, sb, t * TR + row);
+                    int head = nb * block + s * HEAD;
+                    copyHalf(src, sb, tile, head + 2 * row);              // d
+                    copyHalf(src, sb + 2, tile, head + 2 * TR + 2 * row); // dmin
+                    for (int k = 0; k < 8; k++) {
+                        int o = (s * 8 + k) * block;
+                        for (int i = 0; i < 8; i++) {
+                            int v = 0;
+                            for (int c = 0; c < 4; c++) v |= code(src, sb, k, i + 8 * c) << (4 * c);
+                            tile[o + 32 * i + 2 * j] = (byte) v;
+                            tile[o + 32 * i + 2 * j + 1] = (byte) (v >> 8);
+                        }
+                        tile[o + 16 * TR + 2 * row] = (byte) scale(src, sb + 4, k);
+                        tile[o + 16 * TR + 2 * row + 1] = (byte) min(src, sb + 4, k);
+                    }
+                }
+            }
+            MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
+        }
+    }
+
+    /** Code (0..15) of position p (0..31) of sub-block k (0..7) in the super-block at {@code sb}. */
+    private static int code(byte[] src, int sb, int k, int p) {
+        int q = src[sb + 16 + 32 * (k / 2) + p] & 0xFF;
+        return (k & 1) == 0 ? q & 15 : q >> 4;
+    }
+
+    private static void copyHalf(byte[] src, int at, byte[] dst, int to) {
+        dst[to] = src[at];
+        dst[to + 1] = src[at + 1];
+    }
+
+    /** ggml's get_scale_min_k4 over the 12 packed bytes at {@code sc}: scale j (0..7) ... */
+    static int scale(byte[] b, int sc, int j) {
+        return j < 4 ? b[sc + j] & 63 : (b[sc + j + 4] & 0xF) | (((b[sc + j - 4] & 0xFF) >> 6) << 4);
+    }
+
+    /** ... and min j. */
+    static int min(byte[] b, int sc, int j) {
+        return j < 4 ? b[sc + j + 4] & 63 : ((b[sc + j + 4] & 0xFF) >> 4) | (((b[sc + j] & 0xFF) >> 6) << 4);
+    }
+
+    private static void checkScales(String name, byte[] src, int sb, int row) {
+        checkHalf(name, (short) ((src[sb] & 0xFF) | (src[sb + 1] << 8)), row);
+        checkHalf(name, (short) ((src[sb + 2] & 0xFF) | (src[sb + 3] << 8)), row);
+    }
+
+    private static void checkScales(String name, MemorySegment s, long sb, int row) {
+        checkHalf(name, s.get(Layouts.I16, sb), row);
+        checkHalf(name, s.get(Layouts.I16, sb + 2), row);
+    }
+
+    /** Non-finite d or dmin: the tile scales would not keep them (and llama.cpp would give NaN logits). */
+    private static void checkHalf(String name, short h, int row) {
+        if ((h & 0x7C00) == 0x7C00) {
+            throw new MogeException(name + ": Q4_K row " + row + " has a non-finite scale (float16 bits 0x"
+                    + Integer.toHexString(h & 0xFFFF) + "); the tensor data is damaged");
+        }
+    }
+
+    /**
+     * Row m past the last whole tile (file layout at {@code at}) against integer activations: per block the
+     * same arithmetic as the tiles, dx * (d * sc * sum(code * q) - dmin * m * sum(q)).
+     */
+    static float plainDot(MemorySegment data, long at, int nsb, Q8Lanes a) {
+        float sum = 0;
+        for (int s = 0; s < nsb; s++, at += SUPER_BYTES) {
+            float d = GgmlQuants.half(data, at), dmin = GgmlQuants.half(data, at + 2);
+            for (int k = 0; k < 8; k++) {
+                int b = s * 8 + k, sc = GgmlQuants.q4kScale(data, at + 4, k), mn = GgmlQuants.q4kMin(data, at + 4, k);
+                int dot = 0, qsum = 0;
+                for (int p = 0; p < 32; p++) {
+                    int q = GgmlQuants.u8(data, at + 16 + 32L * (k / 2) + p);
+                    int x = a.value(b * 32 + p);
+                    dot += ((k & 1) == 0 ? q & 15 : q >> 4) * x;
+                    qsum += x;
+                }
+                sum += a.d[b] * (d * sc * dot - dmin * mn * qsum);
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as the file's values, d * sc * code - dmin * m
+     * rounded as ggml's dequantization rounds them, into dst from {@code out}.
+     */
+    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        int TR = Q4_0Matrix.TR, j = Q4_0Matrix.laneOf(row), block = Q4_0Matrix.TILE_BLOCK;
+        long o = tile + 2L * j + (long) b0 * block, head = tile + (long) nb * block + 2L * row;
+        for (int b = b0; b < b1; b++, o += block, out += 32) {
+            // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
+            for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + 32L * s);
+            IntVector v = IntVector.fromArray(IS, packed, 0);
+            long h = head + (long) (b >> 3) * HEAD, sc = o - 2L * j + 16 * TR + 2L * row;
+            float d1 = Float.float16ToFloat(data.get(Layouts.I16, h)) * data.get(ValueLayout.JAVA_BYTE, sc);
+            float m1 = Float.float16ToFloat(data.get(Layouts.I16, h + 2 * TR)) * data.get(ValueLayout.JAVA_BYTE, sc + 1);
+            for (int k = 0; k < 4; k++) {
+                ((FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0))
+                        .mul(d1).sub(m1).intoArray(dst, out + 8 * k);
+            }
+        }
+    }
+
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
+}
