@@ -52,14 +52,29 @@ abstract class KQuantMatrix extends Matrix {
         }
         float[] xs = x.data(), w = new float[cols], lanes = new float[L];
         int xo = x.offset();
-        for (int r = r0; r < r1; r++) {
-            // the whole row first, then one vector pass: no vector stays live across the decode calls
-            for (int b = 0; b < nb; b++) decodeBlock(block(r, b), w, b * QK);
-            y[yOff + r] = dot(w, xs, xo, cols, lanes);
+        float[] ordered = orderedInput(xs, xo);
+        if (ordered != null) {
+            xs = ordered;
+            xo = 0;
         }
+        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow(block(r, 0), nb, xs, xo, w, lanes);
     }
 
-    private static float dot(float[] w, float[] x, int xo, int n, float[] lanes) {
+    /** The activations in the order {@link #dotRow} reads them, or null for their own order (the default). */
+    float[] orderedInput(float[] x, int xo) {
+        return null;
+    }
+
+    /**
+     * The dot product of the row whose {@code nb} super-blocks start at byte {@code p} with x: by default the
+     * whole row decoded into {@code w} first, then one vector pass (no vector stays live across the decode calls).
+     */
+    float dotRow(long p, int nb, float[] x, int xo, float[] w, float[] lanes) {
+        for (int b = 0; b < nb; b++) decodeBlock(p + (long) b * type.blockBytes, w, b * QK);
+        return dot(w, x, xo, cols, lanes);
+    }
+
+    static float dot(float[] w, float[] x, int xo, int n, float[] lanes) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0;
         for (int i = 0; i < n; i += 2 * L) {
             a0 = FloatVector.fromArray(FS, w, i).fma(FloatVector.fromArray(FS, x, xo + i), a0);
