@@ -1,7 +1,7 @@
 package moge.cli;
 
 import moge.MogeException;
-import moge.format.DType;
+import moge.format.gguf.GgufFileType;
 import moge.format.gguf.HfToGguf;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,8 +19,9 @@ public final class ConvertCommand implements Runnable {
     @Parameters(index = "0", paramLabel = "DIR", description = "Model directory (config.json, safetensors, tokenizer.model).")
     Path dir;
 
-    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0",
-            description = "Storage type of the weight matrices (default bf16). Norms, biases and the router stay F32.")
+    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_k_m",
+            description = "Storage type of the weight matrices (default bf16), or q4_k_m: llama.cpp's Q4_K_M mixture (Q6_K for the "
+                    + "head and for attn_v/ffn_down in some layers, Q4_K elsewhere). Norms, biases and the router stay F32.")
     String type = "bf16";
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE.gguf", description = "Output file.")
@@ -35,17 +36,6 @@ public final class ConvertCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    static DType parseType(String s) {
-        return switch (s.toLowerCase(Locale.ROOT)) {
-            case "f32" -> DType.F32;
-            case "f16" -> DType.F16;
-            case "bf16" -> DType.BF16;
-            case "q8_0" -> DType.Q8_0;
-            case "q4_0" -> DType.Q4_0;
-            default -> throw new MogeException("--type: expected f32, f16, bf16, q8_0 or q4_0, got " + s);
-        };
-    }
-
     /** Whether {@code f} lies in the input directory and is not a .gguf written there earlier. */
     private boolean isCheckpointFile(Path f) {
         try {
@@ -57,7 +47,7 @@ public final class ConvertCommand implements Runnable {
 
     @Override
     public void run() {
-        DType t = parseType(type);
+        GgufFileType t = GgufFileType.parse(type);
         if (!Files.isDirectory(dir)) throw new MogeException(dir + ": not a model directory");
         // the input is checked before the output, so a wrong command names its first mistake
         if (!Files.isRegularFile(dir.resolve("config.json"))) throw new MogeException(dir + ": not a model directory (no config.json)");

@@ -10,7 +10,7 @@ import java.lang.foreign.ValueLayout;
 /**
  * ggml's reference block formats in plain scalar code: float to Q8_0/Q4_0 exactly as
  * {@code quantize_row_q8_0_ref}/{@code quantize_row_q4_0_ref} (so a converted file has the bytes
- * llama.cpp's converter would write), and every supported type back to float as the
+ * llama.cpp's converter would write), float to Q4_K/Q6_K by moge's own scheme ({@link KQuantizer}), and every supported type back to float as the
  * {@code dequantize_row_*} functions do (for conversion checks and as the reference of the fast kernels).
  */
 public final class GgmlQuantizer {
@@ -37,6 +37,12 @@ public final class GgmlQuantizer {
             }
             case Q4_0 -> {
                 for (int b = 0; b < n / 32; b++) q4_0(x, off + b * 32, out, b * 18);
+            }
+            case Q4_K -> {
+                for (int b = 0; b < n / 256; b++) KQuantizer.q4_K(x, off + b * 256, out, b * 144);
+            }
+            case Q6_K -> {
+                for (int b = 0; b < n / 256; b++) KQuantizer.q6_K(x, off + b * 256, out, b * 210);
             }
             default -> throw new IllegalArgumentException("moge does not quantize to " + type);
         }
@@ -173,7 +179,7 @@ public final class GgmlQuantizer {
         return seg.get(ValueLayout.JAVA_BYTE, p);
     }
 
-    private static void putShort(byte[] b, int i, short v) {
+    static void putShort(byte[] b, int i, short v) {
         b[i] = (byte) v;
         b[i + 1] = (byte) (v >>> 8);
     }

@@ -67,34 +67,60 @@ public final class GgufLayout {
         return m;
     }
 
-    /**
-     * The type a tensor is stored in when the file type is {@code fileType}, following llama.cpp's converter:
-     * vectors, norms and the router stay F32; rows that are not whole blocks fall back to F16; with Q4_0
-     * the output head (the embedding when tied) is kept at Q8_0, as llama-quantize keeps it at higher precision.
-     */
+    /** {@link #storageType(ModelConfig, String, long[], GgufFileType)} for a file whose matrices are {@code fileType}. */
     public static DType storageType(ModelConfig c, String name, long[] shape, DType fileType) {
+        return storageType(c, name, shape, GgufFileType.of(fileType));
+    }
+
+    /**
+     * The type a tensor is stored in, following llama.cpp's converter and llama-quantize: vectors, norms and the
+     * router stay F32; the output head (the embedding when tied) is kept at higher precision (Q8_0 for Q4_0,
+     * Q6_K for the K types, Q8_0 when its rows are not whole 256-value blocks); Q4_K_M gives attn_v and every
+     * ffn_down (dense, experts, shared expert) Q6_K in the layers llama.cpp's use_more_bits picks. Rows that
+     * are not whole blocks fall back as llama.cpp does, Q6_K to Q8_0, Q4_K to Q4_0 (llama.cpp's Q5_0 is not a
+     * moge type), and anything to F16 when not even 32-value blocks fit.
+     */
+    public static DType storageType(ModelConfig c, String name, long[] shape, GgufFileType fileType) {
         if (shape.length < 2 || name.endsWith("_norm.weight") || name.endsWith(FFN_GATE_INP)) return DType.F32;
-        DType t = fileType;
-        if (t == DType.Q4_0 && (name.equals(OUTPUT) || (c.tiedEmbeddings() && name.equals(TOKEN_EMBD)))) t = DType.Q8_0;
-        if (t.quantized() && shape[shape.length - 1] % t.blockSize != 0) t = DType.F16;
+        DType t = fileType.base;
+        long cols = shape[shape.length - 1];
+        boolean kQuant = t.blockSize == 256;
+        if (name.equals(OUTPUT) || (c.tiedEmbeddings() && name.equals(TOKEN_EMBD))) {
+            if (t == DType.Q4_0) t = DType.Q8_0;
+            if (kQuant) t = cols % 256 == 0 ? DType.Q6_K : DType.Q8_0;
+        } else if (fileType == GgufFileType.Q4_K_M && name.startsWith("blk.")) {
+            int layer = Integer.parseInt(name.substring(4, name.indexOf('.', 4)));
+            String tensor = name.substring(name.indexOf('.', 4) + 1);
+            boolean moreBitsSlot = tensor.equals(ATTN_V) || tensor.startsWith("ffn_down");
+            if (moreBitsSlot && useMoreBits(layer, c.layers())) t = DType.Q6_K;
+        }
+        if (t.quantized() && cols % t.blockSize != 0) {
+            t = switch (t) {
+                case Q6_K -> DType.Q8_0;
+                case Q4_K -> DType.Q4_0;
+                default -> t;
+            };
+        }
+        if (t.quantized() && cols % t.blockSize != 0) t = DType.F16;
         return t;
     }
 
-    /** llama.cpp's general.file_type (llama_ftype) for a requested type. */
-    public static int fileTypeId(DType t) {
-        return switch (t) {
-            case F32 -> 0;
-            case F16 -> 1;
-            case Q4_0 -> 2;
-            case Q8_0 -> 7;
-            case Q4_K -> 15;
-            case Q6_K -> 18;
-            case BF16 -> 32;
-        };
+    /**
+     * llama.cpp's use_more_bits: the first and last eighth of the layers and every third layer between. Its
+     * counters of attn_v and ffn_down tensors are the layer index for these models (one attn_v per layer; MoE
+     * layers are read from the tensor name).
+     */
+    static boolean useMoreBits(int layer, int layers) {
+        return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
     }
 
     /** Writes general.* and the {arch}.* hyperparameters of {@code c}. */
     public static void metadata(ModelConfig c, String name, DType fileType, GgufWriter w) {
+        metadata(c, name, GgufFileType.of(fileType), w);
+    }
+
+    /** Writes general.* (general.file_type from {@code fileType}) and the {arch}.* hyperparameters of {@code c}. */
+    public static void metadata(ModelConfig c, String name, GgufFileType fileType, GgufWriter w) {
         String a = c.arch().ggufName;
         if (c.ropeStyle() != (c.arch() == Arch.LLAMA ? RopeStyle.INTERLEAVED : RopeStyle.NEOX)) {
             throw new IllegalArgumentException(a + " files imply " + (c.arch() == Arch.LLAMA ? "interleaved" : "NeoX") + " RoPE");
@@ -102,7 +128,7 @@ public final class GgufLayout {
         w.putString(ARCHITECTURE, a);
         w.putString("general.type", "model");
         w.putString("general.name", name);
-        w.putU32("general.file_type", fileTypeId(fileType));
+        w.putU32("general.file_type", fileType.id);
         w.putU32("general.quantization_version", 2);
         w.putU32(key(a, BLOCK_COUNT), c.layers());
         w.putU32(key(a, CONTEXT_LENGTH), c.maxPositions());

@@ -42,10 +42,12 @@ public final class HfToGguf {
     private HfToGguf() {
     }
 
+    /** A file whose matrices are all {@code type} (apart from the head, see {@link GgufLayout#storageType}). */
     public static Result convert(Path dir, DType type, Path out, Progress progress) {
-        if (type != DType.F32 && type != DType.F16 && type != DType.BF16 && type != DType.Q8_0 && type != DType.Q4_0) {
-            throw new MogeException("convert: type " + type + " is not supported (f32, f16, bf16, q8_0, q4_0)");
-        }
+        return convert(dir, GgufFileType.of(type), out, progress);
+    }
+
+    public static Result convert(Path dir, GgufFileType type, Path out, Progress progress) {
         try (HfCheckpoint ck = HfCheckpoint.open(dir)) {
             ModelConfig c = HfConfig.read(ck.config(), dir.resolve("config.json"));
             checkSource(ck, c);

@@ -1,0 +1,245 @@
+package moge.format.gguf;
+
+/**
+ * Float to ggml's Q4_K and Q6_K blocks (256 values), moge's own scheme. Each sub-block first gets a float
+ * grid: the min/max grid, then a few narrower candidates refitted by least squares, the one with the lowest
+ * squared error kept as long as no value lands more than one min/max step away (so an outlier is never
+ * traded away entirely). The sub-block scales (and Q4_K's mins) are then quantized against the super-block's
+ * fp16 scale, and every code is chosen as the nearest point of the grid the file will actually hold.
+ *
+ * <p>That gives a bound the tests check. Every value is within one min/max step {@code s} of the float grid
+ * (Q4_K: s = (max - min(0, min)) / 15 per 32 values; Q6_K: s = max|x| / 32 per 16 values). The stored integer
+ * scale is within half a unit (d) of the float step, and the stored min within half a unit (dmin) of the
+ * float min, so the float code's point moves by at most 15 d / 2 + dmin / 2 (Q4_K) or 32 d / 2 (Q6_K), and
+ * the nearest stored point is no farther. A neighbouring integer scale (or min) replaces the rounded one only
+ * when it lowers the squared error without leaving that bound.
+ */
+final class KQuantizer {
+    /** Narrowing factors tried after the min/max grid: grid spans of 15/15.5, 15/16 ... of the range. */
+    private static final float[] NARROW = {0.5f, 1f, 1.5f, 2f, 3f};
+
+    private KQuantizer() {
+    }
+
+    /** Q4_K: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles; x = d*sc*q - dmin*m. */
+    static void q4_K(float[] x, int o, byte[] out, int bo) {
+        float[] a = new float[8], b = new float[8], limit = new float[8], fit = new float[3];
+        float maxA = 0, maxB = 0;
+        for (int j = 0; j < 8; j++) {
+            fitAffine(x, o + 32 * j, fit);
+            a[j] = fit[0];
+            b[j] = fit[1];
+            limit[j] = fit[2];
+            maxA = Math.max(maxA, a[j]);
+            maxB = Math.max(maxB, b[j]);
+        }
+        short dh = fp16AtLeast(maxA / 63), mh = fp16AtLeast(maxB / 63);
+        float d = Float.float16ToFloat(dh), dmin = Float.float16ToFloat(mh);
+        int[] sc = new int[8], m = new int[8];
+        float[] err = new float[1];
+        for (int j = 0; j < 8; j++) {
+            int sc0 = d == 0 ? 0 : Math.min(63, Math.round(a[j] / d)), m0 = dmin == 0 ? 0 : Math.min(63, Math.round(b[j] / dmin));
+            sc[j] = sc0;
+            m[j] = m0;
+            // the rounded pair, or a neighbour with less squared error on the stored grid, as long as every
+            // value stays within the bound the rounded pair guarantees (see the class comment)
+            double best = affineError(x, o + 32 * j, d * sc0, dmin * m0, null);
+            float cap = limit[j] + 7.5f * d + 0.5f * dmin;
+            for (int s2 = Math.max(0, sc0 - 1); s2 <= Math.min(63, sc0 + 1); s2++) {
+                for (int m2 = Math.max(0, m0 - 1); m2 <= Math.min(63, m0 + 1); m2++) {
+                    double e = affineError(x, o + 32 * j, d * s2, dmin * m2, err);
+                    if (e < best && err[0] <= cap) {
+                        best = e;
+                        sc[j] = s2;
+                        m[j] = m2;
+                    }
+                }
+            }
+        }
+        GgmlQuantizer.putShort(out, bo, dh);
+        GgmlQuantizer.putShort(out, bo + 2, mh);
+        // the inverse of ggml's get_scale_min_k4: sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and
+        // 4-7 (mins); sub-blocks 4-7 keep their low 4 bits in bytes 8-11 and their top 2 bits above those
+        for (int j = 0; j < 4; j++) {
+            out[bo + 4 + j] = (byte) (sc[j] | ((sc[j + 4] >> 4) << 6));
+            out[bo + 8 + j] = (byte) (m[j] | ((m[j + 4] >> 4) << 6));
+            out[bo + 12 + j] = (byte) ((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+        }
+        for (int j = 0; j < 8; j++) {
+            float step = d * sc[j], off = dmin * m[j];
+            int qs = bo + 16 + 32 * (j / 2), shift = 4 * (j % 2);
+            for (int l = 0; l < 32; l++) out[qs + l] |= (byte) (code(x[o + 32 * j + l], step, off) << shift);
+        }
+    }
+
+    /** The nearest code of x on the grid step*q - off, q in 0..15 (0 when the grid is a single point). */
+    private static int code(float x, float step, float off) {
+        return step == 0 ? 0 : clamp(Math.round((x + off) / step), 0, 15);
+    }
+
+    /** Q6_K: ql[128] low nibbles, qh[64] top 2 bits, int8 scales[16], fp16 d; x = d*scale*(q - 32). */
+    static void q6_K(float[] x, int o, byte[] out, int bo) {
+        float[] a = new float[16];
+        float maxA = 0;
+        for (int j = 0; j < 16; j++) {
+            a[j] = fitScale(x, o + 16 * j);
+            maxA = Math.max(maxA, Math.abs(a[j]));
+        }
+        short dh = fp16AtLeast(maxA / 127);
+        float d = Float.float16ToFloat(dh);
+        GgmlQuantizer.putShort(out, bo + 208, dh);
+        float[] err = new float[1];
+        for (int j = 0; j < 16; j++) {
+            int sc0 = d == 0 ? 0 : clamp(Math.round(a[j] / d), -127, 127), sc = sc0;
+            // the rounded scale, or a neighbour with less squared error within the rounded one's bound
+            float amax = 0;
+            for (int l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[o + 16 * j + l]));
+            float cap = amax / 32 + 16 * d;
+            double best = scaleError(x, o + 16 * j, d * sc0, null);
+            for (int s2 : new int[]{sc0 - 1, sc0 + 1}) {
+                if (Math.abs(s2) > 127) continue;
+                double e = scaleError(x, o + 16 * j, d * s2, err);
+                if (e < best && err[0] <= cap) {
+                    best = e;
+                    sc = s2;
+                }
+            }
+            out[bo + 192 + j] = (byte) sc;
+            float step = d * sc;
+            for (int l = 0; l < 16; l++) {
+                int i = 16 * j + l;
+                int u = (step == 0 ? 0 : clamp(Math.round(x[o + i] / step), -32, 31)) + 32;
+                // as dequantize_row_q6_K reads it: each half of 128 values in four runs of 32; runs 0 and 2
+                // share ql[l] (low, high nibble), runs 1 and 3 share ql[l + 32]; run g's top bits are bits
+                // 2g..2g+1 of qh[l]
+                int half = i / 128, g = (i % 128) / 32, ll = i % 32;
+                int ql = bo + 64 * half + ll + (g % 2) * 32, qh = bo + 128 + 32 * half + ll;
+                out[ql] |= (byte) ((u & 0xF) << (g < 2 ? 0 : 4));
+                out[qh] |= (byte) ((u >> 4) << (2 * g));
+            }
+        }
+    }
+
+    /**
+     * The grid a*q - b (q in 0..15, a and b >= 0, so its lowest point is never above zero as Q4_K requires)
+     * for 32 values, into fit[0] = a, fit[1] = b; fit[2] is the step of the min/max grid, the largest error
+     * any fit is allowed.
+     */
+    static void fitAffine(float[] x, int o, float[] fit) {
+        float lo = 0, hi = -Float.MAX_VALUE;
+        for (int l = 0; l < 32; l++) {
+            lo = Math.min(lo, x[o + l]);
+            hi = Math.max(hi, x[o + l]);
+        }
+        float a = (hi - lo) / 15, b = -lo;
+        fit[0] = a;
+        fit[1] = b;
+        fit[2] = a;
+        if (a == 0) return;
+        float limit = a;
+        double best = affineError(x, o, a, b, null);
+        float[] err = new float[1];
+        for (float k : NARROW) {
+            float ca = (hi - lo) / (15 + k), cb = b;
+            for (int round = 0; round < 2; round++) {
+                // least squares of a*q - b against the codes of the current grid
+                double sq = 0, sq2 = 0, sx = 0, sqx = 0;
+                for (int l = 0; l < 32; l++) {
+                    int q = clamp(Math.round((x[o + l] + cb) / ca), 0, 15);
+                    sq += q;
+                    sq2 += (double) q * q;
+                    sx += x[o + l];
+                    sqx += q * (double) x[o + l];
+                }
+                double det = 32 * sq2 - sq * sq;
+                if (det <= 0) break;
+                double na = (32 * sqx - sq * sx) / det, nc = (sq2 * sx - sq * sqx) / det;
+                if (nc > 0) {                       // the grid would start above zero: pin it there
+                    nc = 0;
+                    na = sqx / sq2;
+                }
+                if (!(na > 0)) break;
+                ca = (float) na;
+                cb = (float) -nc;
+                double e = affineError(x, o, ca, cb, err);
+                if (e < best && err[0] <= limit) {
+                    best = e;
+                    fit[0] = ca;
+                    fit[1] = cb;
+                }
+            }
+        }
+    }
+
+    /** Squared error of the nearest points of a*q - b; the largest single error into maxErr[0]. */
+    private static double affineError(float[] x, int o, float a, float b, float[] maxErr) {
+        double e = 0;
+        float m = 0;
+        for (int l = 0; l < 32; l++) {
+            float r = a * code(x[o + l], a, b) - b - x[o + l];
+            e += (double) r * r;
+            m = Math.max(m, Math.abs(r));
+        }
+        if (maxErr != null) maxErr[0] = m;
+        return e;
+    }
+
+    /**
+     * The signed step a of the grid a*q, q in -32..31, for 16 values: the value of largest magnitude maps to
+     * -32 (as Q4_0 maps it to -8), then narrower candidates refitted by least squares.
+     */
+    static float fitScale(float[] x, int o) {
+        float max = 0;
+        for (int l = 0; l < 16; l++) if (Math.abs(x[o + l]) > Math.abs(max)) max = x[o + l];
+        float a = max / -32;
+        if (a == 0) return 0;
+        float limit = Math.abs(a), bestA = a;
+        double best = scaleError(x, o, a, null);
+        float[] err = new float[1];
+        for (float k : NARROW) {
+            float ca = max / -(32 + k);
+            for (int round = 0; round < 2; round++) {
+                double sq2 = 0, sqx = 0;
+                for (int l = 0; l < 16; l++) {
+                    int q = clamp(Math.round(x[o + l] / ca), -32, 31);
+                    sq2 += (double) q * q;
+                    sqx += q * (double) x[o + l];
+                }
+                if (sq2 == 0 || sqx == 0) break;
+                ca = (float) (sqx / sq2);
+                double e = scaleError(x, o, ca, err);
+                if (e < best && err[0] <= limit) {
+                    best = e;
+                    bestA = ca;
+                }
+            }
+        }
+        return bestA;
+    }
+
+    private static double scaleError(float[] x, int o, float a, float[] maxErr) {
+        double e = 0;
+        float m = 0;
+        for (int l = 0; l < 16; l++) {
+            float r = (a == 0 ? 0 : a * clamp(Math.round(x[o + l] / a), -32, 31)) - x[o + l];
+            e += (double) r * r;
+            m = Math.max(m, Math.abs(r));
+        }
+        if (maxErr != null) maxErr[0] = m;
+        return e;
+    }
+
+    /**
+     * The fp16 nearest to v >= 0, moved one step up when that rounded down: a super-block scale must not be
+     * below max/63 (max/127), or the largest sub-block scale would not fit its 6 (8) bits.
+     */
+    static short fp16AtLeast(float v) {
+        short h = Float.floatToFloat16(v);
+        if (Float.float16ToFloat(h) < v) h++;
+        return h;
+    }
+
+    private static int clamp(int v, int lo, int hi) {
+        return Math.max(lo, Math.min(hi, v));
+    }
+}
