@@ -64,6 +64,22 @@ class TrainMergeCommandTest {
     }
 
     @Test
+    void resumeNeedsOnlyTheOutputDirectory() {
+        // README: `moge train --out /tmp/demo --resume` continues a run without repeating its flags
+        Path out = tmp.resolve("kept");
+        CliRunner first = CliRunner.run("train", "--preset", "smoke", "--steps", "4", "--seed", "5", "--out", out.toString(),
+                "--no-eval", "--keep-state");
+        assertThat(first.exit()).as(first.err()).isZero();
+        CliRunner again = CliRunner.run("train", "--out", out.toString(), "--resume", "--no-eval");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(again.out()).contains("resuming at step 4 of 4").contains("seed 5");
+
+        CliRunner none = CliRunner.run("train", "--out", tmp.resolve("never").toString(), "--resume");
+        assertThat(none.exit()).isEqualTo(1);
+        assertThat(none.err()).contains("no unfinished run to resume").contains("--preset");
+    }
+
+    @Test
     void trainNeedsAPresetOrConfig() {
         CliRunner r = CliRunner.run("train", "--out", tmp.resolve("z").toString());
         assertThat(r.exit()).isEqualTo(1);
