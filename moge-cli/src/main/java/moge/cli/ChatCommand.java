@@ -69,7 +69,7 @@ public final class ChatCommand implements Runnable {
     /** @param ansi style the reasoning with ANSI escapes (only when the output is a terminal) */
     void chat(BufferedReader in, PrintWriter out, boolean interactive, boolean ansi) {
         ThinkingOptions t = thinking.options();
-        speculation.config();
+        speculation.checked(model);
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;

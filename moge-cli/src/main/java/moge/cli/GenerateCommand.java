@@ -91,7 +91,7 @@ public final class GenerateCommand implements Runnable {
             throw new MogeException("--think, --thinking-budget, --budget-message and --hide-reasoning need --chat");
         }
         PrintWriter out = spec.commandLine().getOut();
-        speculation.config();
+        speculation.checked(model);
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;

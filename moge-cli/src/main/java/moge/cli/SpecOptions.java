@@ -51,6 +51,13 @@ public final class SpecOptions {
         return c;
     }
 
+    /** The settings, with the model and the draft checked before anything loads (a typo should not cost a model load). */
+    public SpecConfig checked(ModelOptions model) {
+        SpecConfig c = config();
+        Speculation.checkDraft(c, model.existingModelPath());
+        return c;
+    }
+
     /** The decoder for this target, or null when speculation is off (try-with-resources accepts null). */
     public SpeculativeDecoder open(LoadedModel lm, Model m, int ctx) {
         return Speculation.open(config(), lm, m, ctx);
