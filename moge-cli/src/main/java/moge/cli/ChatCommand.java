@@ -69,7 +69,7 @@ public final class ChatCommand implements Runnable {
     /** @param ansi style the reasoning with ANSI escapes (only when the output is a terminal) */
     void chat(BufferedReader in, PrintWriter out, boolean interactive, boolean ansi) {
         ThinkingOptions t = thinking.options();
-        speculation.checked(model);
+        speculation.checked(model, spec.commandLine().getErr());
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
@@ -111,8 +111,7 @@ public final class ChatCommand implements Runnable {
                 out.println();
                 GenerationResult r = tr.last();
                 if (interactive) {
-                    String specNote = r.speculation() == null ? "" : String.format(", %s: %.0f%% accepted, %.2f per pass",
-                            r.speculation().source(), 100 * r.speculation().acceptanceRate(), r.speculation().meanAccepted());
+                    String specNote = r.speculation() == null ? "" : ", " + SpecOptions.summary(r.speculation());
                     out.printf("  [%s: %d tokens (%d reasoning), %.1f tok/s%s]%n", tr.modeUsed(), tr.totalGeneratedTokens(),
                             tr.totalReasoningTokens(), r.timings().predictedPerSecond(), specNote);
                 }

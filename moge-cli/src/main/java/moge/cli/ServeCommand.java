@@ -85,7 +85,7 @@ public final class ServeCommand implements Runnable {
                 .thinking(thinking.options()).speculation(speculation.config());
         // checked before anything is loaded or listens, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, Math.max(2, model.ctx), Math.max(model.batch, 1), queue, true);
-        speculation.checked(model);
+        speculation.checked(model, spec.commandLine().getErr());
         java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
         MogeServer s = MogeServer.start(o, () -> {
             // --devices / --workers place the experts; the server closes model and weights at shutdown
