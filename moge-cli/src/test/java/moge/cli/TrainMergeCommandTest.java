@@ -61,6 +61,18 @@ class TrainMergeCommandTest {
         assertThat(bad.err().lines().count()).isEqualTo(1);
         CliRunner one = CliRunner.run("merge", out.toString(), "-o", tmp.resolve("y").toString());
         assertThat(one.exit()).isNotZero();
+
+        // an existing model is not overwritten without --force (it was, and its old shard index then broke the merge)
+        Path victim = tmp.resolve("victim");
+        SpecCliTest.copyModel(BadInputTest.FIX.resolve("pangu-moe-tiny"), victim);
+        CliRunner refused = CliRunner.run("merge", snap.toString(), out.toString(), "-o", victim.toString());
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).contains("already exists (use --force");
+        assertThat(CliRunner.run("generate", "-m", victim.toString(), "--prompt-ids", "1,2", "-n", "2").exit()).isZero();
+        CliRunner forced = CliRunner.run("merge", snap.toString(), out.toString(), "-o", victim.toString(), "--force");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        CliRunner g2 = CliRunner.run("generate", "-m", victim.toString(), "--chat", "-p", "hello", "-n", "4");
+        assertThat(g2.exit()).as(g2.err()).isZero();
     }
 
     @Test

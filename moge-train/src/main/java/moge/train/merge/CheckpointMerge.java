@@ -106,6 +106,15 @@ public final class CheckpointMerge {
         }
     }
 
+    /** Refuses to write the merge over one of its inputs. */
+    public static void checkOutput(List<Path> inputs, Path out) {
+        for (Path p : inputs) {
+            if (p.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+                throw new MogeException("-o " + out + " is one of the inputs; write the merge somewhere else");
+            }
+        }
+    }
+
     /**
      * Writes the merged model to {@code out} in {@code dtype} (null: the dtype of the first input's tensors)
      * with the first input's tokenizer and generation config.
@@ -113,11 +122,7 @@ public final class CheckpointMerge {
     public static void merge(List<Path> inputs, double[] weights, Path out, DType dtype) throws IOException {
         ModelConfig c = checkCompatible(inputs);
         double[] w = weights(inputs.size(), weights);
-        for (Path p : inputs) {
-            if (p.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-                throw new MogeException("-o " + out + " is one of the inputs; write the merge somewhere else");
-            }
-        }
+        checkOutput(inputs, out);
         List<HfCheckpoint> cks = new ArrayList<>();
         try {
             for (Path p : inputs) cks.add(HfCheckpoint.open(p));
