@@ -36,7 +36,16 @@ public final class ThinkingCliOptions {
     }
 
     public ThinkingOptions options() {
-        return options(think == null ? ThinkingMode.SLOW : ThinkingMode.parse(think));
+        return options(think == null ? ThinkingMode.SLOW : mode(think));
+    }
+
+    /** One mode named by --think; the error names the flag, as every other option's does. */
+    static ThinkingMode mode(String s) {
+        try {
+            return ThinkingMode.parse(s);
+        } catch (MogeException e) {
+            throw new MogeException("--think: " + e.getMessage());
+        }
     }
 
     public ThinkingOptions options(ThinkingMode mode) {

@@ -65,7 +65,7 @@ class ThinkingCliTest {
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("need --chat");
         r = CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--think", "deep");
-        assertThat(r.err()).contains("thinking mode must be slow, fast, auto or cascade, got 'deep'");
+        assertThat(r.err()).contains("moge: --think: thinking mode must be slow, fast, auto or cascade, got 'deep'");
         r = CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--thinking-budget", "-2");
         assertThat(r.err()).contains("--thinking-budget must be >= 0");
         r = CliRunner.run("chat", "--model", MODEL, "--think", "cascade", "--cascade-min", "1");
