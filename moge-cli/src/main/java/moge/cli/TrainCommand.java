@@ -60,6 +60,8 @@ public final class TrainCommand implements Runnable {
     public void run() {
         PrintWriter o = spec.commandLine().getOut();
         if (threads < 1) throw new MogeException("--threads must be >= 1, got " + threads);
+        // checked here: creating the directory over a file failed with a message that was only the path
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new MogeException(out + ": is a file; --out names the model directory to write");
         ObjectNode j;
         String where;
         if (preset == null && config == null) {

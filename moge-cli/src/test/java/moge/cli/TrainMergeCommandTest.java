@@ -92,12 +92,17 @@ class TrainMergeCommandTest {
     }
 
     @Test
-    void trainNeedsAPresetOrConfig() {
+    void trainNeedsAPresetOrConfig() throws Exception {
         CliRunner r = CliRunner.run("train", "--out", tmp.resolve("z").toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--preset");
         CliRunner p = CliRunner.run("train", "--preset", "gigantic", "--out", tmp.resolve("z").toString());
         assertThat(p.exit()).isEqualTo(1);
         assertThat(p.err()).contains("unknown preset");
+        Path file = tmp.resolve("a-file");
+        java.nio.file.Files.writeString(file, "x");
+        CliRunner f = CliRunner.run("train", "--preset", "smoke", "--out", file.toString());
+        assertThat(f.exit()).isEqualTo(1);
+        assertThat(f.err()).isEqualTo("moge: " + file + ": is a file; --out names the model directory to write\n");
     }
 }

@@ -128,7 +128,7 @@ public final class Checkpoints {
         try {
             return JSON.readTree(sj.toFile());
         } catch (IOException e) {
-            throw new MogeException(sj + ": cannot parse (" + e.getMessage() + ")");
+            throw new MogeException(sj + ": cannot parse (" + moge.format.HfCheckpoint.jsonProblem(e) + ")");
         }
     }
 

@@ -102,7 +102,7 @@ public final class CheckpointMerge {
         try {
             return JSON.readTree(dir.resolve("config.json").toFile());
         } catch (IOException e) {
-            throw new MogeException(dir.resolve("config.json") + ": cannot parse (" + e.getMessage().split("\n")[0] + ")");
+            throw new MogeException(dir.resolve("config.json") + ": cannot parse (" + HfCheckpoint.jsonProblem(e) + ")");
         }
     }
 
