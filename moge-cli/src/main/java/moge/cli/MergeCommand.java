@@ -31,6 +31,10 @@ public final class MergeCommand implements Runnable {
     @Option(names = "--force", description = "Write into an output directory that is not empty (its old weights are removed).")
     boolean force;
 
+    // read by Main (the README promises --debug on every failing command); declared so that picocli accepts it
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -50,7 +54,7 @@ public final class MergeCommand implements Runnable {
         try {
             CheckpointMerge.merge(inputs, weights, out, dt);
         } catch (IOException e) {
-            throw new MogeException(out + ": " + e.getMessage());
+            throw MogeException.io(out, e);
         }
         PrintWriter o = spec.commandLine().getOut();
         StringBuilder sb = new StringBuilder("merged ");

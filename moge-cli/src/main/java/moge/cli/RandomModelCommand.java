@@ -48,6 +48,10 @@ public final class RandomModelCommand implements Runnable {
             description = "Copy tokenizer files from this model (default: the shipped demo model when its vocabulary fits).")
     Path tokenizerFrom;
 
+    // read by Main (the README promises --debug on every failing command); declared so that picocli accepts it
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 

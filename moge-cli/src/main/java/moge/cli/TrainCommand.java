@@ -53,6 +53,10 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--no-eval", description = "Skip the held-out evaluation after training.")
     boolean noEval;
 
+    // read by Main (the README promises --debug on every failing command); declared so that picocli accepts it
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -116,7 +120,7 @@ public final class TrainCommand implements Runnable {
             }
             o.flush();
         } catch (IOException e) {
-            throw new MogeException(out + ": " + e.getMessage());
+            throw MogeException.io(out, e);
         }
     }
 }

@@ -104,5 +104,12 @@ class TrainMergeCommandTest {
         CliRunner f = CliRunner.run("train", "--preset", "smoke", "--out", file.toString());
         assertThat(f.exit()).isEqualTo(1);
         assertThat(f.err()).isEqualTo("moge: " + file + ": is a file; --out names the model directory to write\n");
+        Path under = file.resolve("sub");
+        CliRunner u = CliRunner.run("train", "--preset", "smoke", "--out", under.toString());
+        assertThat(u.exit()).isEqualTo(1);
+        assertThat(u.err()).isEqualTo("moge: " + under + ": Not a directory (" + under + ")\n");
+        CliRunner d = CliRunner.run("merge", file.toString(), file.toString(), "-o", under.toString(), "--debug");
+        assertThat(d.exit()).isEqualTo(1);
+        assertThat(d.err()).contains("not a model directory").contains("\tat moge.");
     }
 }
