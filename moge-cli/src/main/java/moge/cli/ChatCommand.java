@@ -97,11 +97,14 @@ public final class ChatCommand implements Runnable {
                     continue;
                 }
                 history.add(new ChatMessage("user", line));
-                int[] ids = prompt(lm, runner, history, t);
+                int[] ids = fit(lm, runner, history, t, ctx);
                 if (ids.length >= ctx) {
-                    // Drop the oldest turns until the conversation fits again.
-                    while (history.size() > 1 && prompt(lm, runner, history, t).length >= ctx) history.remove(system != null ? 1 : 0);
-                    ids = prompt(lm, runner, history, t);
+                    // one message longer than the context: say so and go on with the conversation, as before it
+                    history.removeLast();
+                    spec.commandLine().getErr().printf("moge: that message is %d tokens with the chat template; the context holds %d "
+                            + "(raise --ctx)%n", ids.length, ctx);
+                    spec.commandLine().getErr().flush();
+                    continue;
                 }
                 GenerateOptions o = new GenerateOptions(Math.min(maxTokens, ctx - ids.length - 1), sampling.params(),
                         Prompts.stopIds(lm), false, 0, false, List.of());
@@ -122,6 +125,24 @@ public final class ChatCommand implements Runnable {
         } catch (IOException e) {
             throw new moge.MogeException("reading input failed: " + e.getMessage());
         }
+    }
+
+    /**
+     * The prompt of the conversation, after dropping its oldest turns while it leaves the answer less room than
+     * -n or half the context (whichever is less). Dropping only once the prompt no longer fitted at all left
+     * later answers a few tokens, or none, without a word.
+     */
+    private int[] fit(LoadedModel lm, ThinkingRunner runner, List<ChatMessage> history, ThinkingOptions t, int ctx) {
+        int room = Math.max(1, Math.min(maxTokens, ctx / 2));
+        int first = system != null ? 1 : 0;
+        int[] ids = prompt(lm, runner, history, t);
+        while (ids.length + room >= ctx && history.size() > first + 1) {
+            history.remove(first);
+            // a conversation starts with a user turn: drop the answer of the turn just dropped too
+            while (history.size() > first + 1 && !history.get(first).role().equals("user")) history.remove(first);
+            ids = prompt(lm, runner, history, t);
+        }
+        return ids;
     }
 
     /** The prompt as the runner will send it (a cascade's fast attempt is the longer of its two). */
