@@ -69,7 +69,7 @@ public final class ChatCommand implements Runnable {
     /** @param ansi style the reasoning with ANSI escapes (only when the output is a terminal) */
     void chat(BufferedReader in, PrintWriter out, boolean interactive, boolean ansi) {
         ThinkingOptions t = thinking.options();
-        speculation.config();
+        speculation.checked(model, spec.commandLine().getErr());
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
@@ -97,11 +97,14 @@ public final class ChatCommand implements Runnable {
                     continue;
                 }
                 history.add(new ChatMessage("user", line));
-                int[] ids = prompt(lm, runner, history, t);
+                int[] ids = fit(lm, runner, history, t, ctx);
                 if (ids.length >= ctx) {
-                    // Drop the oldest turns until the conversation fits again.
-                    while (history.size() > 1 && prompt(lm, runner, history, t).length >= ctx) history.remove(system != null ? 1 : 0);
-                    ids = prompt(lm, runner, history, t);
+                    // one message longer than the context: say so and go on with the conversation, as before it
+                    history.removeLast();
+                    spec.commandLine().getErr().printf("moge: that message is %d tokens with the chat template; the context holds %d "
+                            + "(raise --ctx)%n", ids.length, ctx);
+                    spec.commandLine().getErr().flush();
+                    continue;
                 }
                 GenerateOptions o = new GenerateOptions(Math.min(maxTokens, ctx - ids.length - 1), sampling.params(),
                         Prompts.stopIds(lm), false, 0, false, List.of());
@@ -111,8 +114,7 @@ public final class ChatCommand implements Runnable {
                 out.println();
                 GenerationResult r = tr.last();
                 if (interactive) {
-                    String specNote = r.speculation() == null ? "" : String.format(", %s: %.0f%% accepted, %.2f per pass",
-                            r.speculation().source(), 100 * r.speculation().acceptanceRate(), r.speculation().meanAccepted());
+                    String specNote = r.speculation() == null ? "" : ", " + SpecOptions.summary(r.speculation());
                     out.printf("  [%s: %d tokens (%d reasoning), %.1f tok/s%s]%n", tr.modeUsed(), tr.totalGeneratedTokens(),
                             tr.totalReasoningTokens(), r.timings().predictedPerSecond(), specNote);
                 }
@@ -123,6 +125,24 @@ public final class ChatCommand implements Runnable {
         } catch (IOException e) {
             throw new moge.MogeException("reading input failed: " + e.getMessage());
         }
+    }
+
+    /**
+     * The prompt of the conversation, after dropping its oldest turns while it leaves the answer less room than
+     * -n or half the context (whichever is less). Dropping only once the prompt no longer fitted at all left
+     * later answers a few tokens, or none, without a word.
+     */
+    private int[] fit(LoadedModel lm, ThinkingRunner runner, List<ChatMessage> history, ThinkingOptions t, int ctx) {
+        int room = Math.max(1, Math.min(maxTokens, ctx / 2));
+        int first = system != null ? 1 : 0;
+        int[] ids = prompt(lm, runner, history, t);
+        while (ids.length + room >= ctx && history.size() > first + 1) {
+            history.remove(first);
+            // a conversation starts with a user turn: drop the answer of the turn just dropped too
+            while (history.size() > first + 1 && !history.get(first).role().equals("user")) history.remove(first);
+            ids = prompt(lm, runner, history, t);
+        }
+        return ids;
     }
 
     /** The prompt as the runner will send it (a cascade's fast attempt is the longer of its two). */

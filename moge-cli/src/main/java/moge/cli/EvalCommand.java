@@ -105,7 +105,7 @@ public final class EvalCommand implements Runnable {
     private List<ThinkingMode> modes() {
         if (thinking.think == null || thinking.think.strip().equalsIgnoreCase("all")) return List.of(ThinkingMode.values());
         List<ThinkingMode> out = new ArrayList<>();
-        for (String s : thinking.think.split(",")) out.add(ThinkingMode.parse(s));
+        for (String s : thinking.think.split(",")) out.add(ThinkingCliOptions.mode(s));
         return out;
     }
 

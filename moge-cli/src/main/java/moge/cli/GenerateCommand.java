@@ -91,7 +91,7 @@ public final class GenerateCommand implements Runnable {
             throw new MogeException("--think, --thinking-budget, --budget-message and --hide-reasoning need --chat");
         }
         PrintWriter out = spec.commandLine().getOut();
-        speculation.config();
+        speculation.checked(model, spec.commandLine().getErr());
         try (ModelHandle h = model.open(); SpeculativeDecoder draft = speculation.open(h.loaded, h.model, model.context(h.loaded))) {
             LoadedModel lm = h.loaded;
             Model m = h.model;
@@ -119,6 +119,7 @@ public final class GenerateCommand implements Runnable {
             } else {
                 out.println();
                 noteFullContext(r, ctx);
+                noteSpeculation(r);
             }
         }
     }
@@ -138,6 +139,7 @@ public final class GenerateCommand implements Runnable {
             printer.finish();
             out.println();
             noteFullContext(r.last(), g.context());
+            noteSpeculation(r.last());
         }
     }
 
@@ -146,6 +148,11 @@ public final class GenerateCommand implements Runnable {
         if (maxTokens < 0 && "length".equals(r.finishReason())) {
             spec.commandLine().getErr().println("moge: stopped: the context of " + ctx + " tokens is full (see --ctx, -n)");
         }
+    }
+
+    /** As llama.cpp's speculative runs end with their acceptance figures (--json has them all in "speculation"). */
+    private void noteSpeculation(GenerationResult r) {
+        if (r.speculation() != null) spec.commandLine().getErr().println("moge: speculative decoding with " + SpecOptions.summary(r.speculation()));
     }
 
     static ObjectNode toJson(GenerationResult r) {

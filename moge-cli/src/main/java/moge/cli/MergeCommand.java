@@ -28,6 +28,13 @@ public final class MergeCommand implements Runnable {
     @Option(names = "--type", paramLabel = "bf16|f16|f32", description = "Output dtype (default: that of the first model).")
     String type;
 
+    @Option(names = "--force", description = "Write into an output directory that is not empty (its old weights are removed).")
+    boolean force;
+
+    // read by Main (the README promises --debug on every failing command); declared so that picocli accepts it
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -40,10 +47,14 @@ public final class MergeCommand implements Runnable {
             default -> throw new MogeException("--type: expected bf16, f16 or f32, got " + type);
         };
         double[] w = CheckpointMerge.weights(inputs.size(), weights);
+        CheckpointMerge.checkCompatible(inputs);
+        CheckpointMerge.checkOutput(inputs, out);
+        OutputDir.requireFree(out, force);
+        if (force) OutputDir.removeOldWeights(out);
         try {
             CheckpointMerge.merge(inputs, weights, out, dt);
         } catch (IOException e) {
-            throw new MogeException(out + ": " + e.getMessage());
+            throw MogeException.io(out, e);
         }
         PrintWriter o = spec.commandLine().getOut();
         StringBuilder sb = new StringBuilder("merged ");

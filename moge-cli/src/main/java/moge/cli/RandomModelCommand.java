@@ -48,6 +48,10 @@ public final class RandomModelCommand implements Runnable {
             description = "Copy tokenizer files from this model (default: the shipped demo model when its vocabulary fits).")
     Path tokenizerFrom;
 
+    // read by Main (the README promises --debug on every failing command); declared so that picocli accepts it
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -73,7 +77,7 @@ public final class RandomModelCommand implements Runnable {
 
     @Override
     public void run() {
-        if (Files.exists(out) && !force && !isEmptyDirectory(out)) throw new MogeException(out + ": already exists (use --force to overwrite)");
+        OutputDir.requireFree(out, force);
         Path tokDir = tokenizerFrom;
         if (tokDir == null) {
             try {
@@ -94,7 +98,7 @@ public final class RandomModelCommand implements Runnable {
             default -> throw new MogeException("--type: expected bf16, f16 or f32, got " + type);
         };
         PrintWriter err = spec.commandLine().getErr();
-        if (force) removeOldWeights();
+        if (force) OutputDir.removeOldWeights(out);
         long total = c.parameterCount() * (dt == DType.F32 ? 4 : 2);
         Progress bar = new Progress(err, "writing " + out.getFileName(), total);
         try {
@@ -111,30 +115,6 @@ public final class RandomModelCommand implements Runnable {
         }
         spec.commandLine().getOut().printf("%s: %s, %s parameters (%s active per token), %s%n", out, c.arch().hfName,
                 InspectCommand.human(c.parameterCount()), InspectCommand.human(c.activeParameterCount()), InspectCommand.bytes(total));
-    }
-
-    /**
-     * A model written over another keeps none of its weights: the loader reads an index before a single file,
-     * and an old model's index and shards would be loaded against the new config.
-     */
-    private void removeOldWeights() {
-        if (!Files.isDirectory(out)) return;
-        try (var entries = Files.list(out)) {
-            for (Path p : entries.toList()) {
-                String n = p.getFileName().toString();
-                if (n.endsWith(".safetensors") || n.equals("model.safetensors.index.json")) Files.delete(p);
-            }
-        } catch (IOException e) {
-            throw new MogeException(out + ": cannot remove the old weights (" + e.getMessage() + ")");
-        }
-    }
-
-    private static boolean isEmptyDirectory(Path p) {
-        try (var entries = Files.list(p)) {
-            return entries.findAny().isEmpty();
-        } catch (IOException e) {
-            return false; // a file, or unreadable: not an empty directory
-        }
     }
 
     private static int eos(Path tokDir) {

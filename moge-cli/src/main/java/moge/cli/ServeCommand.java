@@ -86,7 +86,7 @@ public final class ServeCommand implements Runnable {
                 .thinking(thinking.options()).speculation(speculation.config());
         // checked before anything is loaded or listens, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, context, Math.max(model.batch, 1), queue, true);
-        model.existingModelPath();
+        speculation.checked(model, spec.commandLine().getErr());
         java.util.concurrent.atomic.AtomicReference<ModelHandle> handle = new java.util.concurrent.atomic.AtomicReference<>();
         MogeServer s = MogeServer.start(o, () -> {
             // --devices / --workers place the experts; the server closes model and weights at shutdown

@@ -10,6 +10,9 @@ import moge.spec.Speculation;
 import moge.spec.SpeculativeDecoder;
 import picocli.CommandLine.Option;
 
+import java.io.PrintWriter;
+import java.util.Locale;
+
 /** Speculative decoding flags shared by generate, chat and bench. */
 public final class SpecOptions {
     @Option(names = "--spec", paramLabel = "none|ngram|draft",
@@ -40,6 +43,22 @@ public final class SpecOptions {
             + SpecConfig.DEFAULT_NGRAM_MAX + ").")
     public int ngramMax = SpecConfig.DEFAULT_NGRAM_MAX;
 
+    // llama.cpp's names, hidden so that help shows one name per flag: its users type them by habit
+    @Option(names = {"-md", "--model-draft"}, hidden = true, paramLabel = "PATH")
+    void llamaDraftModel(String path) {
+        draftModel = path;
+    }
+
+    @Option(names = {"--draft", "--draft-n"}, hidden = true, paramLabel = "K")
+    void llamaDraftMax(int k) {
+        draftMax = k;
+    }
+
+    @Option(names = "--draft-n-min", hidden = true, paramLabel = "K")
+    void llamaDraftMin(int k) {
+        draftMin = k;
+    }
+
     public SpecConfig config() {
         SpecConfig.Mode mode = spec != null ? SpecConfig.Mode.parse(spec)
                 : draftModel != null ? SpecConfig.Mode.DRAFT : SpecConfig.Mode.NONE;
@@ -49,6 +68,27 @@ public final class SpecOptions {
         SpecConfig c = new SpecConfig(mode, draftModel, draftMin, draftMax, ngramMin, ngramMax, !draftFixed);
         c.validate();
         return c;
+    }
+
+    /**
+     * The settings, with the model and the draft checked before anything loads (a typo should not cost a model
+     * load); tuning flags without speculation get a note on {@code err} rather than being dropped in silence.
+     */
+    public SpecConfig checked(ModelOptions model, PrintWriter err) {
+        SpecConfig c = config();
+        Speculation.checkDraft(c, model.existingModelPath());
+        if (!c.enabled() && !c.equals(SpecConfig.none())) {
+            err.println("moge: --draft-max, --draft-min, --draft-fixed, --ngram-min and --ngram-max ignored: no speculative decoding "
+                    + "(add --spec ngram|draft or --draft-model)");
+            err.flush();
+        }
+        return c;
+    }
+
+    /** One line for people: what speculation proposed and how much of it the model kept. */
+    static String summary(SpecStats s) {
+        return String.format(Locale.ROOT, "%s: %d of %d proposed tokens accepted (%.0f%%), %.2f per verifying pass; %d decode passes",
+                s.source(), s.accepted(), s.drafted(), 100 * s.acceptanceRate(), s.meanAccepted(), s.rounds());
     }
 
     /** The decoder for this target, or null when speculation is off (try-with-resources accepts null). */

@@ -18,6 +18,12 @@ public final class ThinkingCliOptions {
             description = "Reasoning tokens at most; then the engine closes the think block and the model answers (0 = no thinking).")
     public Integer budget;
 
+    // llama.cpp's name (llama-server --reasoning-budget: -1 unlimited, 0 no thinking), hidden so that help shows one name
+    @Option(names = "--reasoning-budget", hidden = true, paramLabel = "N")
+    void reasoningBudget(int n) {
+        budget = n == -1 ? null : n;
+    }
+
     @Option(names = "--budget-message", paramLabel = "TEXT",
             description = "Text forced into the reasoning when the budget runs out (default: \"(thinking budget reached)\"; \"\" for none).")
     public String budgetMessage;
@@ -36,7 +42,16 @@ public final class ThinkingCliOptions {
     }
 
     public ThinkingOptions options() {
-        return options(think == null ? ThinkingMode.SLOW : ThinkingMode.parse(think));
+        return options(think == null ? ThinkingMode.SLOW : mode(think));
+    }
+
+    /** One mode named by --think; the error names the flag, as every other option's does. */
+    static ThinkingMode mode(String s) {
+        try {
+            return ThinkingMode.parse(s);
+        } catch (MogeException e) {
+            throw new MogeException("--think: " + e.getMessage());
+        }
     }
 
     public ThinkingOptions options(ThinkingMode mode) {

@@ -3,6 +3,7 @@ package moge.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.MogeException;
+import moge.train.Checkpoints;
 import moge.train.TrainConfig;
 import moge.train.Trainer;
 import moge.train.eval.EvalReport;
@@ -12,6 +13,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -42,7 +44,7 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--json", description = "Print one JSON object per logged step (step, loss, lr, imbalance_score, ...).")
     boolean json;
 
-    @Option(names = "--resume", description = "Continue the unfinished run in --out from its trainer_state/.")
+    @Option(names = "--resume", description = "Continue the unfinished run in --out from its trainer_state/ (with the configuration it was started with).")
     boolean resume;
 
     @Option(names = "--keep-state", description = "Keep trainer_state/ (optimiser moments) after the run finishes.")
@@ -51,17 +53,36 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--no-eval", description = "Skip the held-out evaluation after training.")
     boolean noEval;
 
+    // read by Main (the README promises --debug on every failing command); declared so that picocli accepts it
+    @Option(names = "--debug", description = "Show stack traces of errors.")
+    boolean debug;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
         PrintWriter o = spec.commandLine().getOut();
-        if (preset == null && config == null) throw new MogeException("give --preset demo|draft|smoke or --config FILE");
         if (threads < 1) throw new MogeException("--threads must be >= 1, got " + threads);
-        ObjectNode j = preset != null ? TrainConfig.preset(preset) : TrainConfig.readFile(config);
-        if (preset != null && config != null) j = TrainConfig.merge(j, TrainConfig.readFile(config));
-        String where = config != null ? config.toString() : "preset " + preset;
+        // checked here: creating the directory over a file failed with a message that was only the path
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new MogeException(out + ": is a file; --out names the model directory to write");
+        ObjectNode j;
+        String where;
+        if (preset == null && config == null) {
+            if (!resume) throw new MogeException("give --preset demo|draft|smoke or --config FILE");
+            // `--out DIR --resume` alone continues with the configuration the run was started with
+            Path state = out.resolve(Checkpoints.STATE_DIR);
+            if (!Files.isDirectory(state)) {
+                throw new MogeException(out + ": no unfinished run to resume (no " + Checkpoints.STATE_DIR
+                        + "/); give --preset or --config to start one");
+            }
+            j = Checkpoints.savedConfig(state);
+            where = state.resolve("state.json").toString();
+        } else {
+            j = preset != null ? TrainConfig.preset(preset) : TrainConfig.readFile(config);
+            if (preset != null && config != null) j = TrainConfig.merge(j, TrainConfig.readFile(config));
+            where = config != null ? config.toString() : "preset " + preset;
+        }
         TrainConfig cfg = TrainConfig.parse(j, where);
         if (steps != null) cfg = cfg.withTotalSteps(steps);
         if (seed != null) cfg = cfg.withSeed(seed);
@@ -99,7 +120,7 @@ public final class TrainCommand implements Runnable {
             }
             o.flush();
         } catch (IOException e) {
-            throw new MogeException(out + ": " + e.getMessage());
+            throw MogeException.io(out, e);
         }
     }
 }

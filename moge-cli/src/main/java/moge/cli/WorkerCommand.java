@@ -49,6 +49,11 @@ public final class WorkerCommand implements Runnable {
         out.printf("moge worker: serving expert groups %s of %s (%s of expert weights) on %s:%d%n",
                 moge.moe.Placement.formatGroups(g), p, InspectCommand.bytes(w.expertBytes()), bind, w.port());
         out.flush();
+        String warning = exposureWarning(bind, w.port());
+        if (warning != null) {
+            spec.commandLine().getErr().println(warning);
+            spec.commandLine().getErr().flush();
+        }
         try {
             w.awaitTermination();
         } catch (InterruptedException e) {
@@ -56,5 +61,20 @@ public final class WorkerCommand implements Runnable {
         } finally {
             w.close();
         }
+    }
+
+    /**
+     * The worker has no authentication (as llama.cpp's rpc-server, which says so too): on any address but loopback,
+     * a line telling whoever starts it, or null on loopback.
+     */
+    static String exposureWarning(String bind, int port) {
+        boolean loopback;
+        try {
+            loopback = java.net.InetAddress.getByName(bind).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            loopback = false;
+        }
+        return loopback ? null : "moge worker: no authentication: anyone who can reach " + bind + ":" + port
+                + " can use this worker; keep it on a private network (or --bind 127.0.0.1 for this machine only)";
     }
 }

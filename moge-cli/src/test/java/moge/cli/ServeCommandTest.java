@@ -95,10 +95,16 @@ class ServeCommandTest {
         r = CliRunner.run("serve", "--model", "/nonexistent", "--spec", "ngram", "--draft-max", "0");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--draft-min").doesNotContain("Exception");
-        // a missing default draft shows once the model is loaded, in one line
+        // a draft that cannot be there fails before the target loads (no "loading" line), in one line
         r = CliRunner.run("serve", "--model", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--port", "0", "--spec", "draft");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--spec draft needs --draft-model").doesNotContain("Exception");
+        assertThat(r.out()).isEmpty();
+        r = CliRunner.run("serve", "--model", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--port", "0",
+                "--draft-model", "/nonexistent/draft");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("/nonexistent/draft: no such file or directory").doesNotContain("Exception");
+        assertThat(r.out()).isEmpty();
     }
 
     @Test

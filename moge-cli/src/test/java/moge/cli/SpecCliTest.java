@@ -70,6 +70,30 @@ class SpecCliTest {
         }
     }
 
+    @Test
+    void llamaCppFlagNamesAndAcceptanceLine() throws Exception {
+        // -md / --draft-n as llama.cpp spells them; the same run as --draft-model / --draft-max
+        JsonNode plain = generate(EMB);
+        JsonNode spec = generate(EMB, "-md", TIED.toString(), "--draft-n", "3", "--draft-n-min", "2");
+        assertThat(spec.get("generated_ids")).isEqualTo(plain.get("generated_ids"));
+        assertThat(spec.path("speculation").path("source").asText()).contains("pangu-embedded-tiny-tied");
+        assertThat(spec.path("speculation").path("max_draft").asInt()).isBetween(2, 3);
+
+        // text output ends with the acceptance figures on stderr, as llama.cpp's speculative runs do
+        CliRunner r = CliRunner.run("generate", "--model", EMB.toString(), "--ignore-eos", "-n", "20", "--spec", "ngram",
+                "--prompt", "Copy this: the cat sat on the mat. Copy this: the cat sat on the mat.");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("moge: speculative decoding with ngram: ").contains("proposed tokens accepted")
+                .contains("decode passes");
+
+        // tuning flags without speculation are not dropped in silence
+        CliRunner off = CliRunner.run("generate", "--model", EMB.toString(), "--prompt-ids", "1,2,3", "-n", "2", "--draft-max", "4");
+        assertThat(off.exit()).as(off.err()).isZero();
+        assertThat(off.err()).contains("ignored: no speculative decoding");
+        CliRunner quiet = CliRunner.run("generate", "--model", EMB.toString(), "--prompt-ids", "1,2,3", "-n", "2");
+        assertThat(quiet.err()).doesNotContain("speculative");
+    }
+
     static void copyModel(Path from, Path to) throws java.io.IOException {
         java.nio.file.Files.createDirectories(to);
         try (var files = java.nio.file.Files.list(from)) {

@@ -51,6 +51,12 @@ class ThinkingCliTest {
         JsonNode zero = json(CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--thinking-budget", "0", "-n", "4", "--json"));
         assertThat(zero.get("thinking").get("mode_used").asText()).isEqualTo("fast");
         assertThat(zero.get("thinking").get("budget").asInt()).isZero();
+        // llama.cpp's --reasoning-budget: 0 is no thinking, -1 no limit
+        JsonNode llama = json(CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--reasoning-budget", "0", "-n", "4", "--json"));
+        assertThat(llama.get("generated_ids")).isEqualTo(zero.get("generated_ids"));
+        assertThat(llama.get("thinking").get("budget").asInt()).isZero();
+        JsonNode unlimited = json(CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--reasoning-budget", "-1", "-n", "4", "--json"));
+        assertThat(unlimited.get("thinking").has("budget")).isFalse();
         JsonNode c = json(CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--think", "cascade",
                 "--cascade-mean", "0", "-n", "4", "--json"));
         assertThat(c.get("thinking").get("mode_used").asText()).isEqualTo("slow");
@@ -65,7 +71,7 @@ class ThinkingCliTest {
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("need --chat");
         r = CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--think", "deep");
-        assertThat(r.err()).contains("thinking mode must be slow, fast, auto or cascade, got 'deep'");
+        assertThat(r.err()).contains("moge: --think: thinking mode must be slow, fast, auto or cascade, got 'deep'");
         r = CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "--thinking-budget", "-2");
         assertThat(r.err()).contains("--thinking-budget must be >= 0");
         r = CliRunner.run("chat", "--model", MODEL, "--think", "cascade", "--cascade-min", "1");

@@ -61,15 +61,55 @@ class TrainMergeCommandTest {
         assertThat(bad.err().lines().count()).isEqualTo(1);
         CliRunner one = CliRunner.run("merge", out.toString(), "-o", tmp.resolve("y").toString());
         assertThat(one.exit()).isNotZero();
+
+        // an existing model is not overwritten without --force (it was, and its old shard index then broke the merge)
+        Path victim = tmp.resolve("victim");
+        SpecCliTest.copyModel(BadInputTest.FIX.resolve("pangu-moe-tiny"), victim);
+        CliRunner refused = CliRunner.run("merge", snap.toString(), out.toString(), "-o", victim.toString());
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).contains("already exists (use --force");
+        assertThat(CliRunner.run("generate", "-m", victim.toString(), "--prompt-ids", "1,2", "-n", "2").exit()).isZero();
+        CliRunner forced = CliRunner.run("merge", snap.toString(), out.toString(), "-o", victim.toString(), "--force");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        CliRunner g2 = CliRunner.run("generate", "-m", victim.toString(), "--chat", "-p", "hello", "-n", "4");
+        assertThat(g2.exit()).as(g2.err()).isZero();
     }
 
     @Test
-    void trainNeedsAPresetOrConfig() {
+    void resumeNeedsOnlyTheOutputDirectory() {
+        // README: `moge train --out /tmp/demo --resume` continues a run without repeating its flags
+        Path out = tmp.resolve("kept");
+        CliRunner first = CliRunner.run("train", "--preset", "smoke", "--steps", "4", "--seed", "5", "--out", out.toString(),
+                "--no-eval", "--keep-state");
+        assertThat(first.exit()).as(first.err()).isZero();
+        CliRunner again = CliRunner.run("train", "--out", out.toString(), "--resume", "--no-eval");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(again.out()).contains("resuming at step 4 of 4").contains("seed 5");
+
+        CliRunner none = CliRunner.run("train", "--out", tmp.resolve("never").toString(), "--resume");
+        assertThat(none.exit()).isEqualTo(1);
+        assertThat(none.err()).contains("no unfinished run to resume").contains("--preset");
+    }
+
+    @Test
+    void trainNeedsAPresetOrConfig() throws Exception {
         CliRunner r = CliRunner.run("train", "--out", tmp.resolve("z").toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("--preset");
         CliRunner p = CliRunner.run("train", "--preset", "gigantic", "--out", tmp.resolve("z").toString());
         assertThat(p.exit()).isEqualTo(1);
         assertThat(p.err()).contains("unknown preset");
+        Path file = tmp.resolve("a-file");
+        java.nio.file.Files.writeString(file, "x");
+        CliRunner f = CliRunner.run("train", "--preset", "smoke", "--out", file.toString());
+        assertThat(f.exit()).isEqualTo(1);
+        assertThat(f.err()).isEqualTo("moge: " + file + ": is a file; --out names the model directory to write\n");
+        Path under = file.resolve("sub");
+        CliRunner u = CliRunner.run("train", "--preset", "smoke", "--out", under.toString());
+        assertThat(u.exit()).isEqualTo(1);
+        assertThat(u.err()).isEqualTo("moge: " + under + ": Not a directory (" + under + ")\n");
+        CliRunner d = CliRunner.run("merge", file.toString(), file.toString(), "-o", under.toString(), "--debug");
+        assertThat(d.exit()).isEqualTo(1);
+        assertThat(d.err()).contains("not a model directory").contains("\tat moge.");
     }
 }

@@ -76,6 +76,15 @@ class WorkerProcessTest {
     }
 
     @Test
+    void aWorkerOnEveryInterfaceSaysItHasNoAuthentication() {
+        // the default --bind is 0.0.0.0; nothing said so, and nothing checks who calls
+        assertThat(WorkerCommand.exposureWarning("0.0.0.0", 7070)).contains("no authentication").contains("0.0.0.0:7070")
+                .contains("--bind 127.0.0.1");
+        assertThat(WorkerCommand.exposureWarning("127.0.0.1", 7070)).isNull();
+        assertThat(WorkerCommand.exposureWarning("::1", 7070)).isNull();
+    }
+
+    @Test
     void twoWorkerProcessesGiveTheSingleProcessOutput() throws Exception {
         var a = workers.start(model, "0-3", 0);
         var b = workers.start(model, "4-7", 0);

@@ -96,7 +96,9 @@ public final class Cluster {
                     CallOptions.DEFAULT.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS), Wire.helloRequest());
             return Wire.Hello.decode(reply);
         } catch (StatusRuntimeException e) {
-            throw new MogeException("cannot connect to expert worker " + address + ": it " + explain(e, timeout)
+            // past a shorter --worker-timeout the wait was the handshake's own minimum: say which, not the flag
+            String deadline = timeout.equals(requestTimeout) ? "--worker-timeout" : "the connect handshake waits at least that";
+            throw new MogeException("cannot connect to expert worker " + address + ": it " + explain(e, timeout, deadline)
                     + " (is `moge worker` running there?)", e);
         } catch (RuntimeException e) {
             throw new MogeException("expert worker " + address + " answered in an unknown protocol (" + e.getMessage() + ")", e);
@@ -141,6 +143,11 @@ public final class Cluster {
 
     /** Why a call failed, as the end of a sentence: "did not answer within 10 s (--worker-timeout)". */
     static String explain(Throwable t, Duration timeout) {
+        return explain(t, timeout, "--worker-timeout");
+    }
+
+    /** As {@link #explain(Throwable, Duration)}, naming {@code deadline} as what set the time allowed. */
+    static String explain(Throwable t, Duration timeout, String deadline) {
         Status s = Status.fromThrowable(t);
         String detail = s.getDescription();
         Throwable cause = s.getCause();
@@ -149,7 +156,7 @@ public final class Cluster {
         // netty says "finishConnect(..) failed: Connection refused": keep the part a person needs
         if (because != null && because.contains("failed: ")) because = because.substring(because.lastIndexOf("failed: ") + 8);
         return switch (s.getCode()) {
-            case DEADLINE_EXCEEDED -> "did not answer within " + seconds(timeout) + " (--worker-timeout)";
+            case DEADLINE_EXCEEDED -> "did not answer within " + seconds(timeout) + " (" + deadline + ")";
             case UNAVAILABLE -> "is unavailable (" + (because == null ? "connection lost" : because.toLowerCase(Locale.ROOT)) + ")";
             // a worker shutting down resets its streams: from here that is a worker gone mid-request
             case CANCELLED -> "is unavailable (it dropped the request" + (detail == null ? "" : ": " + detail) + ")";

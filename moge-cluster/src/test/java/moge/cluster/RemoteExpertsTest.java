@@ -183,6 +183,20 @@ class RemoteExpertsTest {
     }
 
     @Test
+    void aSilentPeerFailsTheHandshakeNamingItsOwnMinimumWait() throws Exception {
+        // something listens but never answers; --worker-timeout 1 s, yet the handshake waits its 10 s minimum:
+        // the message used to blame "(--worker-timeout)" for a wait the user had not asked for
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 4, java.net.InetAddress.getLoopbackAddress());
+             LoadedModel lm = ModelLoader.load(f32Model)) {
+            String addr = "127.0.0.1:" + silent.getLocalPort();
+            assertThatThrownBy(() -> Cluster.connect(List.of(addr), lm.config, lm.weights, "f32", Duration.ofSeconds(1), Transport.F32))
+                    .isInstanceOf(MogeException.class)
+                    .hasMessage("cannot connect to expert worker " + addr + ": it did not answer within 10 s (the connect handshake "
+                            + "waits at least that) (is `moge worker` running there?)");
+        }
+    }
+
+    @Test
     void slowWorkerFailsWithinTheDeadline() {
         ExpertWorker slow = worker(f32Model, "0-3", 0, 4000), ok = worker(f32Model, "4-7", 0, 0);
         try (LoadedModel lm = ModelLoader.load(f32Model); Model m = new Model(lm.config, lm.weights, 2, 8)) {

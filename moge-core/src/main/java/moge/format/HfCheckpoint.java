@@ -95,8 +95,18 @@ public final class HfCheckpoint implements TensorSource {
             if (n == null || !n.isObject()) throw new MogeException(file + ": not a JSON object");
             return n;
         } catch (IOException e) {
-            throw new MogeException(file + ": invalid JSON (" + firstLine(e.getMessage()) + ")");
+            throw new MogeException(file + ": invalid JSON (" + jsonProblem(e) + ")");
         }
+    }
+
+    /** What is wrong with a JSON file, in one line for people: where and what, without the parser's source dump. */
+    public static String jsonProblem(IOException e) {
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
+            com.fasterxml.jackson.core.JsonLocation at = j.getLocation();
+            String where = at != null && at.getLineNr() > 0 ? "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": " : "";
+            return where + firstLine(j.getOriginalMessage());
+        }
+        return firstLine(e.getMessage());
     }
 
     private static String firstLine(String s) {

@@ -63,11 +63,7 @@ public final class Speculation {
         if (spec == null) spec = defaultDraft(target.path).toString();
         int vocab = target.config.vocabSize();
         if (spec.startsWith(SELF_PREFIX)) {
-            DType type = switch (spec.substring(SELF_PREFIX.length()).toLowerCase(Locale.ROOT)) {
-                case "q8_0" -> DType.Q8_0;
-                case "q4_0" -> DType.Q4_0;
-                default -> throw new MogeException("--draft-model " + spec + ": a self-draft is self:q8_0 or self:q4_0");
-            };
+            DType type = selfType(spec);
             QuantizedCopy q = QuantizedCopy.of(target.weights, type, targetModel.team());
             try {
                 return new DraftModel(new Model(target.config, q.weights, targetModel.team(), targetModel.maxBatch()), vocab, spec, q);
@@ -84,6 +80,30 @@ public final class Speculation {
             d.close();
             throw e;
         }
+    }
+
+    /**
+     * Fails in one line when the draft of {@code c} cannot be there (a missing directory, an unknown self-draft,
+     * no default draft for {@code target}), so that a server says so before it spends minutes loading the target.
+     */
+    public static void checkDraft(SpecConfig c, Path target) {
+        if (c.mode() != SpecConfig.Mode.DRAFT) return;
+        String spec = c.draftModel();
+        if (spec == null) {
+            defaultDraft(target);
+        } else if (spec.startsWith(SELF_PREFIX)) {
+            selfType(spec);
+        } else if (!Files.exists(Path.of(spec))) {
+            throw new MogeException("--draft-model " + spec + ": no such file or directory");
+        }
+    }
+
+    private static DType selfType(String spec) {
+        return switch (spec.substring(SELF_PREFIX.length()).toLowerCase(Locale.ROOT)) {
+            case "q8_0" -> DType.Q8_0;
+            case "q4_0" -> DType.Q4_0;
+            default -> throw new MogeException("--draft-model " + spec + ": a self-draft is self:q8_0 or self:q4_0");
+        };
     }
 
     /** A file in a model directory that names its default draft (a path, relative to the model directory). */

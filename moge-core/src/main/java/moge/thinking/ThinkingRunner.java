@@ -56,13 +56,19 @@ public final class ThinkingRunner {
             case AUTO -> {
                 Attempt a = attempt(mode, messages, t, o, templateKwargs, listener);
                 boolean thought = !a.split.reasoning().isEmpty();
-                String why = protocol.autoSuffix() != null
-                        ? "the model chose to " + (thought ? "think" : "answer directly") + " (auto mode)"
-                        : "the model's default (its protocol has no automatic switch)";
-                yield result(t, thought ? "slow" : "fast", why + budgetNote(a, t), null, List.of(a));
+                yield result(t, thought ? "slow" : "fast", autoReason(protocol, thought) + budgetNote(a, t), null, List.of(a));
             }
             case CASCADE -> cascade(messages, t, o, templateKwargs, listener);
         };
+    }
+
+    /**
+     * Why an auto-mode answer went as it did (the server says the same: it gave "the model chose" for models whose
+     * protocol has no automatic switch at all).
+     */
+    public static String autoReason(ThinkProtocol protocol, boolean thought) {
+        return protocol.autoSuffix() != null ? "the model chose to " + (thought ? "think" : "answer directly") + " (auto mode)"
+                : "the model's default (its protocol has no automatic switch)";
     }
 
     private ThinkingResult cascade(List<ChatMessage> messages, ThinkingOptions t, GenerateOptions o, Map<String, ?> kw,

@@ -37,6 +37,10 @@ class ThinkPromptTest {
         assertThat(qwen).isEqualTo(new ThinkProtocol("<think>", "</think>", 151667, 151668, " /no_think", null));
         assertThat(ThinkProtocol.of(new NamesOnly(Map.of("<s>", 1))).hasMarkers()).isFalse();
         assertThat(ThinkProtocol.of(new NamesOnly(Map.of("[unused16]", 5)))).isEqualTo(ThinkProtocol.NONE);
+        // auto mode on a protocol without an automatic switch is the model's default, in the CLI and the server alike
+        assertThat(ThinkingRunner.autoReason(qwen, true)).isEqualTo("the model's default (its protocol has no automatic switch)");
+        ThinkProtocol pangu = ThinkProtocol.of(new NamesOnly(Map.of("[unused16]", 5, "[unused17]", 6)));
+        assertThat(ThinkingRunner.autoReason(pangu, false)).isEqualTo("the model chose to answer directly (auto mode)");
     }
 
     @Test

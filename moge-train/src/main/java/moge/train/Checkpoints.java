@@ -96,14 +96,7 @@ public final class Checkpoints {
     }
 
     public static State readState(Path dir, Params p, AdamW opt) {
-        Path sj = dir.resolve("state.json");
-        if (!Files.isRegularFile(sj)) throw new MogeException(dir + ": no trainer state to resume from (missing state.json)");
-        JsonNode s;
-        try {
-            s = JSON.readTree(sj.toFile());
-        } catch (IOException e) {
-            throw new MogeException(sj + ": cannot parse (" + e.getMessage() + ")");
-        }
+        JsonNode s = stateJson(dir);
         try (Arena arena = Arena.ofConfined()) {
             Map<String, TensorData> w = Safetensors.open(dir.resolve("params.safetensors"), arena);
             Map<String, TensorData> m = Safetensors.open(dir.resolve("optimizer.safetensors"), arena);
@@ -117,6 +110,26 @@ public final class Checkpoints {
         }
         opt.t = s.path("adam_steps").asLong();
         return new State(s.path("next_step").asInt(), opt.t, s.path("seed").asLong(), s.path("config"));
+    }
+
+    /**
+     * The configuration an unfinished run was started with (as resolved: seed and stage steps included), so that
+     * `moge train --out DIR --resume` needs no other flag.
+     */
+    public static ObjectNode savedConfig(Path dir) {
+        JsonNode c = stateJson(dir).path("config");
+        if (!(c instanceof ObjectNode o)) throw new MogeException(dir.resolve("state.json") + ": has no 'config' object");
+        return o;
+    }
+
+    private static JsonNode stateJson(Path dir) {
+        Path sj = dir.resolve("state.json");
+        if (!Files.isRegularFile(sj)) throw new MogeException(dir + ": no trainer state to resume from (missing state.json)");
+        try {
+            return JSON.readTree(sj.toFile());
+        } catch (IOException e) {
+            throw new MogeException(sj + ": cannot parse (" + moge.format.HfCheckpoint.jsonProblem(e) + ")");
+        }
     }
 
     private static void load(Map<String, TensorData> src, String name, float[] dst, Path dir) {

@@ -60,7 +60,7 @@ public record TrainConfig(ObjectNode json, ModelConfig model, Settings settings,
         } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
             throw new MogeException(file + ": no such file");
         } catch (IOException e) {
-            throw new MogeException(file + ": cannot parse JSON (" + e.getMessage().split("\n")[0] + ")");
+            throw new MogeException(file + ": cannot parse JSON (" + moge.format.HfCheckpoint.jsonProblem(e) + ")");
         }
     }
 

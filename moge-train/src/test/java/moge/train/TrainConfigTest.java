@@ -74,4 +74,14 @@ class TrainConfigTest {
         assertThatThrownBy(() -> TrainConfig.parse(badBatch, "f.json")).isInstanceOf(MogeException.class).hasMessageContaining("batch_tokens");
         assertThatThrownBy(() -> TrainConfig.parse(TrainConfig.preset("smoke"), "s").withTotalSteps(0)).isInstanceOf(MogeException.class);
     }
+
+    @Test
+    void aBrokenConfigFileSaysWhereWithoutTheParsersInternals(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path f = tmp.resolve("train.json");
+        java.nio.file.Files.writeString(f, "{\"model\": {\n  \"hidden_size\": 32,\n");
+        // was: "(Unexpected end-of-input: ... [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, ..."
+        assertThatThrownBy(() -> TrainConfig.readFile(f)).isInstanceOf(MogeException.class)
+                .hasMessageStartingWith(f + ": cannot parse JSON (line 3, column ")
+                .hasMessageContaining("end-of-input").hasMessageNotContaining("Source").hasMessageNotContaining("REDACTED");
+    }
 }

@@ -173,8 +173,9 @@ final class ThinkingPlan implements RequestPlan {
             case CASCADE -> escalated ? "slow" : "fast";
             default -> attempts.getFirst() == ThinkingMode.FAST ? "fast" : last.label();
         };
-        String why = reason != null ? reason : "the model chose to " + (reasoned ? "think" : "answer directly") + " (auto mode)";
-        if (budget != null && budget.budgetReached()) why += "; thinking budget of " + t.budget() + " tokens reached";
+        String why = reason != null ? reason : moge.thinking.ThinkingRunner.autoReason(hooks.protocol(), reasoned);
+        // budget 0 already says why in its reason; "a budget of 0 tokens reached" after it only repeated it (the CLI never did)
+        if (budget != null && budget.budgetReached() && t.budget() > 0) why += "; thinking budget of " + t.budget() + " tokens reached";
         ObjectNode th = response.putObject("thinking");
         th.put("mode", t.mode().label());
         th.put("mode_used", used);

@@ -96,6 +96,8 @@ class ThinkingServerTest {
         // the forced closing marker alone is no reasoning
         assertThat(r.path("usage").path("completion_tokens_details").path("reasoning_tokens").asInt()).isZero();
         assertThat(r.path("thinking").path("mode_used").asText()).isEqualTo("fast");
+        // the same reason as `moge generate --chat --thinking-budget 0 --json` gives
+        assertThat(r.path("thinking").path("reason").asText()).isEqualTo("thinking budget 0: answered without thinking");
     }
 
     @Test

@@ -102,7 +102,16 @@ public final class CheckpointMerge {
         try {
             return JSON.readTree(dir.resolve("config.json").toFile());
         } catch (IOException e) {
-            throw new MogeException(dir.resolve("config.json") + ": cannot parse (" + e.getMessage().split("\n")[0] + ")");
+            throw new MogeException(dir.resolve("config.json") + ": cannot parse (" + HfCheckpoint.jsonProblem(e) + ")");
+        }
+    }
+
+    /** Refuses to write the merge over one of its inputs. */
+    public static void checkOutput(List<Path> inputs, Path out) {
+        for (Path p : inputs) {
+            if (p.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+                throw new MogeException("-o " + out + " is one of the inputs; write the merge somewhere else");
+            }
         }
     }
 
@@ -113,11 +122,7 @@ public final class CheckpointMerge {
     public static void merge(List<Path> inputs, double[] weights, Path out, DType dtype) throws IOException {
         ModelConfig c = checkCompatible(inputs);
         double[] w = weights(inputs.size(), weights);
-        for (Path p : inputs) {
-            if (p.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-                throw new MogeException("-o " + out + " is one of the inputs; write the merge somewhere else");
-            }
-        }
+        checkOutput(inputs, out);
         List<HfCheckpoint> cks = new ArrayList<>();
         try {
             for (Path p : inputs) cks.add(HfCheckpoint.open(p));
