@@ -1,67 +1,114 @@
 package moge.tensor;
 
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
+import moge.MogeException;
 import moge.format.DType;
+import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** Q6_K: 128 bytes of low nibbles, 64 bytes of 2-bit high parts, sixteen int8 scales, fp16 d. */
-final class Q6KMatrix extends KQuantMatrix {
-    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+/**
+ * Q6_K weights (ggml: per 256 values 128 bytes of low nibbles, 64 of 2-bit high parts, sixteen int8 scales, fp16
+ * d), repacked at load time into whole bytes: per run of 32 values the 32 codes less 32 as int8, then the two
+ * scales d * sc of its halves as float32 (10 bits a weight against the file's 6.56). Each value is then one
+ * shift pair away from an int, as in Q8_0's kernel: decoding the 6-bit fields in registers cost 1.4 instructions
+ * a weight and ran at a quarter of Q4_K's speed per weight (BENCHMARKS.md). Values are exact: (d * sc) * code,
+ * as ggml's dequantization rounds them.
+ * <p>
+ * The single-token kernel reads 32 bytes as 8 ints, so byte k of int lane j is value 4j + k; the activations are
+ * reordered once per product to match ({@link #ordered}), and lanes 0..3 (values 0..15) take the first scale,
+ * lanes 4..7 the second. Many tokens run the panel GEMM over rows decoded to float.
+ */
+final class Q6KMatrix extends Matrix {
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorMask<Float> UPPER = VectorMask.fromLong(F8, 0xF0);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Bytes per run of 32 values: the codes, then two float scales. */
+    static final int RUN = 40;
+    private static final int SUPER_BYTES = 210;
+    private static final ThreadLocal<float[]> ORDERED = ThreadLocal.withInitial(() -> new float[0]);
 
-    Q6KMatrix(String name, int rows, int cols, MemorySegment data) {
-        super(name, DType.Q6_K, rows, cols, data);
-    }
+    private final Gemm.Source source = this::decode;
+    private final int runs;
 
-    private IntVector bytes(long p) {
-        return (IntVector) ByteVector.fromMemorySegment(BS, data, p, LE).convertShape(VectorOperators.B2I, IS, 0);
+    private Q6KMatrix(String name, int rows, int cols, MemorySegment packed) {
+        super(name, rows, cols, packed);
+        this.runs = cols / 32;
     }
 
     @Override
-    void decodeBlock(long p, float[] dst, int o) {
-        float d = GgmlQuants.half(data, p + 208);
-        for (int h = 0; h < 2; h++) {
-            long ql = p + 64L * h, qh = p + 128 + 32L * h;
-            // the eight int8 scales of this half in one read
-            long sc = data.get(Layouts.I64, p + 192 + 8L * h);
-            int y = o + 128 * h;
-            // L <= 16, so a vector of l never straddles the two scales of a 32-value run
-            for (int l = 0; l < 32; l += L) {
-                int is = l / 16;
-                IntVector a = bytes(ql + l), b = bytes(ql + l + 32), hb = bytes(qh + l);
-                IntVector q1 = a.and(15).or(hb.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                IntVector q2 = b.and(15).or(hb.lanewise(VectorOperators.LSHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                IntVector q3 = a.lanewise(VectorOperators.LSHR, 4).and(15)
-                        .or(hb.lanewise(VectorOperators.LSHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                IntVector q4 = b.lanewise(VectorOperators.LSHR, 4).and(15)
-                        .or(hb.lanewise(VectorOperators.LSHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                store(q1, d * (byte) (sc >>> (8 * is)), dst, y + l);
-                store(q2, d * (byte) (sc >>> (8 * (is + 2))), dst, y + l + 32);
-                store(q3, d * (byte) (sc >>> (8 * (is + 4))), dst, y + l + 64);
-                store(q4, d * (byte) (sc >>> (8 * (is + 6))), dst, y + l + 96);
+    public DType type() {
+        return DType.Q6_K;
+    }
+
+    /** Rows are independent, so runs of them go to every core (as the other repacks). */
+    static Q6KMatrix repack(String name, int rows, int cols, MemorySegment blocks) {
+        int runs = cols / 32, nsb = cols / 256;
+        MemorySegment out = HugePages.allocate((long) rows * runs * RUN);
+        Repacking.forRuns(rows, 1, (r0, r1) -> {
+            byte[] src = new byte[nsb * SUPER_BYTES], dst = new byte[runs * RUN];
+            for (int r = r0; r < r1; r++) {
+                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * src.length, src, 0, src.length);
+                for (int s = 0; s < nsb; s++) repackSuper(name, r, src, s * SUPER_BYTES, dst, s * 8 * RUN);
+                MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, (long) r * dst.length, dst.length);
             }
+        });
+        return new Q6KMatrix(name, rows, cols, out);
+    }
+
+    /** One super-block (256 values) into 8 runs, following ggml's dequantize_row_q6_K field by field. */
+    private static void repackSuper(String name, int row, byte[] src, int p, byte[] dst, int o) {
+        short h = (short) ((src[p + 208] & 0xFF) | (src[p + 209] << 8));
+        if ((h & 0x7C00) == 0x7C00) {
+            throw new MogeException(name + ": Q6_K row " + row + " has a non-finite scale (float16 bits 0x"
+                    + Integer.toHexString(h & 0xFFFF) + "); the tensor data is damaged");
+        }
+        float d = Float.float16ToFloat(h);
+        for (int half = 0; half < 2; half++) {
+            int ql = p + 64 * half, qh = p + 128 + 32 * half, base = 128 * half;
+            for (int l = 0; l < 32; l++) {
+                int hb = src[qh + l] & 0xFF, lo = src[ql + l] & 0xFF, lo2 = src[ql + l + 32] & 0xFF;
+                code(dst, o, base + l, (lo & 15) | ((hb & 3) << 4));
+                code(dst, o, base + l + 32, (lo2 & 15) | (((hb >> 2) & 3) << 4));
+                code(dst, o, base + l + 64, (lo >> 4) | (((hb >> 4) & 3) << 4));
+                code(dst, o, base + l + 96, (lo2 >> 4) | (((hb >> 6) & 3) << 4));
+            }
+        }
+        for (int g = 0; g < 16; g++) {
+            int at = o + (g / 2) * RUN + 32 + 4 * (g % 2), bits = Float.floatToRawIntBits(d * src[p + 192 + g]);
+            for (int i = 0; i < 4; i++) dst[at + i] = (byte) (bits >>> (8 * i));
         }
     }
 
-    private static void store(IntVector q, float scale, float[] dst, int o) {
-        ((FloatVector) q.convertShape(VectorOperators.I2F, FS, 0)).mul(scale).intoArray(dst, o);
+    private static void code(byte[] dst, int o, int pos, int q) {
+        dst[o + (pos / 32) * RUN + pos % 32] = (byte) (q - 32);
     }
 
-    /**
-     * Per 32 values, x[c + 4j + k] at c + 8k + j: the order in which {@link #dotRow} takes bytes out of int lanes
-     * (byte k of lane j of 32 bytes read as 8 ints is byte 4j + k), so the codes never need widening from bytes.
-     */
     @Override
-    float[] orderedInput(float[] x, int xo) {
+    public void prepare(Activations x) {
+        if (x.tokens() > 1) x.tokenMajor(Gemm.TILE);
+    }
+
+    @Override
+    public void matmul(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (x.tokens() > 1) {
+            DecodedPanels.matmul(source, cols, x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
+            return;
+        }
+        float[] xs = ordered(x.data(), x.offset()), lanes = new float[8];
+        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes);
+    }
+
+    /** Per 32 values, x[c + 4j + k] at c + 8k + j: byte k of int lane j meets the activation of value 4j + k. */
+    private float[] ordered(float[] x, int xo) {
         float[] o = ORDERED.get();
         if (o.length < cols) ORDERED.set(o = new float[cols]);
         for (int c = 0; c < cols; c += 32) {
@@ -72,63 +119,55 @@ final class Q6KMatrix extends KQuantMatrix {
         return o;
     }
 
-    private static final ThreadLocal<float[]> ORDERED = ThreadLocal.withInitial(() -> new float[0]);
+    private float dotRow(long p, float[] x, float[] lanes) {
+        FloatVector acc = FloatVector.zero(F8), acc2 = acc;
+        for (int c = 0; c < runs; c++, p += RUN) {
+            IntVector w = IntVector.fromMemorySegment(I8, data, p, LE);
+            FloatVector s = FloatVector.broadcast(F8, data.get(Layouts.F32, p + 32)).blend(data.get(Layouts.F32, p + 36), UPPER);
+            int xc = 32 * c;
+            // byte k sign-extended: shifted to the top, then arithmetically back down
+            FloatVector t = bytes(w, 24).mul(FloatVector.fromArray(F8, x, xc));
+            t = bytes(w, 16).fma(FloatVector.fromArray(F8, x, xc + 8), t);
+            FloatVector u = bytes(w, 8).mul(FloatVector.fromArray(F8, x, xc + 16));
+            u = ((FloatVector) w.lanewise(VectorOperators.ASHR, 24).convertShape(VectorOperators.I2F, F8, 0))
+                    .fma(FloatVector.fromArray(F8, x, xc + 24), u);
+            acc = t.fma(s, acc);
+            acc2 = u.fma(s, acc2);
+        }
+        acc.add(acc2).intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, 8);
+    }
 
-    /**
-     * Decoding fused with the dot product over activations in {@link #orderedInput}'s order: decoding a row to
-     * memory first and reading it back took 8.6x Q8_0's time per weight, and widening bytes with B2I
-     * conversions 5x. Here 32 bytes are read as 8 ints and each byte taken out with a shift and a mask.
-     */
-    @Override
-    float dotRow(long p, int nb, float[] x, int xo, float[] w, float[] lanes) {
-        java.util.Arrays.fill(lanes, 0f);
-        for (int b = 0; b < nb; b++, p += 210) {
-            float d = GgmlQuants.half(data, p + 208);
-            // per half, positions 0..31 and 64..95 from the low 32 bytes' nibbles, then 32..63 and 96..127; one call
-            // site, so that C2 inlines pair once (twice ran past its node budget, and the vectors were boxed)
-            for (int q = 0; q < 4; q++) {
-                int h = q >> 1, side = q & 1;
-                long sc = data.get(Layouts.I64, p + 192 + 8L * h) >>> (16 * side);
-                pair(p + 64L * h + 32 * side, p + 128 + 32L * h, 2 * side, d, sc, x, xo + b * QK + 128 * h + 32 * side, lanes);
+    private static FloatVector bytes(IntVector w, int up) {
+        return (FloatVector) w.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 24).convertShape(VectorOperators.I2F, F8, 0);
+    }
+
+    /** Rows [r, r + n), columns [k0, k1) (multiples of 32) as float32, for the GEMM. */
+    private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        byte[] run = new byte[32];
+        for (int i = 0; i < n; i++) {
+            long p = ((long) (r + i) * runs + k0 / 32) * RUN;
+            int o = i * stride;
+            for (int c = k0; c < k1; c += 32, p += RUN, o += 32) {
+                // through an array: C2 vectorizes these loops, and a byte at a time from the segment ran 3x slower
+                MemorySegment.copy(data, ValueLayout.JAVA_BYTE, p, run, 0, 32);
+                float sa = data.get(Layouts.F32, p + 32), sb = data.get(Layouts.F32, p + 36);
+                for (int v = 0; v < 16; v++) dst[o + v] = sa * run[v];
+                for (int v = 16; v < 32; v++) dst[o + v] = sb * run[v];
             }
         }
-        return VectorMath.sumLanes(lanes, 0, L);
     }
 
-    /**
-     * 64 values: the low nibbles of the 32 bytes at {@code ql} with bits {@code shift} of the 32 at {@code qh}
-     * (positions x[xb ..], scale bytes 0 and 1 of {@code sc}), their high nibbles with bits {@code shift + 4}
-     * (x[xb + 64 ..], scale bytes 4 and 5); added to the lanes of {@code acc}. No vector crosses the call (C2
-     * may leave it out of line and would box one); one for all 128 values of a half ran past C2's node budget.
-     */
-    private void pair(long ql, long qh, int shift, float d, long sc, float[] x, int xb, float[] acc) {
-        IntVector lo = IntVector.fromMemorySegment(I8, data, ql, LE), hb = IntVector.fromMemorySegment(I8, data, qh, LE);
-        // lanes 0..3 hold positions 0..15 of each 32 (the first scale), lanes 4..7 positions 16..31 (the second)
-        FloatVector s1 = scales(d, sc, 0), s3 = scales(d, sc, 4);
-        FloatVector a = FloatVector.fromArray(F8, acc, 0), c = FloatVector.zero(F8);
-        for (int k = 0; k < 4; k++) {
-            int sh = 8 * k, xk = xb + 8 * k;
-            IntVector h = hb.lanewise(VectorOperators.LSHR, sh + shift);
-            a = value(lo.lanewise(VectorOperators.LSHR, sh).and(15), h.and(3)).mul(s1).fma(FloatVector.fromArray(F8, x, xk), a);
-            c = value(lo.lanewise(VectorOperators.LSHR, sh + 4).and(15), h.lanewise(VectorOperators.LSHR, 4).and(3)).mul(s3)
-                    .fma(FloatVector.fromArray(F8, x, xk + 64), c);
-        }
-        a.add(c).intoArray(acc, 0);
+    @Override
+    public void row(int r, float[] out, int off) {
+        float[] tmp = new float[cols];
+        decode(r, 1, 0, cols, tmp, cols);
+        System.arraycopy(tmp, 0, out, off, cols);
     }
 
-    /** The 6-bit code from its low four and high two bits, less 32, as floats. */
-    private static FloatVector value(IntVector low, IntVector high) {
-        return (FloatVector) low.or(high.lanewise(VectorOperators.LSHL, 4)).sub(32).convertShape(VectorOperators.I2F, F8, 0);
+    /** The ggml size, as in the file and in llama.cpp's model size. */
+    @Override
+    public long bytes() {
+        return (long) rows * (cols / 256) * SUPER_BYTES;
     }
-
-    /** d times scale bytes i (lanes 0..3) and i + 1 (lanes 4..7) of {@code sc}. */
-    private static FloatVector scales(float d, long sc, int i) {
-        return FloatVector.broadcast(F8, d * (byte) (sc >>> (8 * i))).blend(d * (byte) (sc >>> (8 * (i + 1))), UPPER);
-    }
-
-    // 8 lanes whatever the preferred width: the ordering of orderedInput is made for 8 ints per 32 bytes
-    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
-    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
-    private static final jdk.incubator.vector.VectorMask<Float> UPPER =
-            jdk.incubator.vector.VectorMask.fromLong(FloatVector.SPECIES_256, 0xF0);
 }

@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Kernel views over ggml block-quantized matrices. {@code data} holds the rows one after another in ggml's
- * block layout (as a GGUF tensor stores them). Q8_0, Q4_0 and Q4_K are repacked into an off-heap copy of
- * about the same size (the mapped file is not read again); Q6_K is read where it lies.
+ * block layout (as a GGUF tensor stores them). Every type is repacked into an off-heap copy (the mapped file is
+ * not read again): Q8_0 and Q4_0 of the same size, Q4_K of about that size, Q6_K into whole bytes (10 bits a weight).
  */
 public final class QuantizedMatrices {
     private QuantizedMatrices() {
@@ -35,7 +35,7 @@ public final class QuantizedMatrices {
             case Q8_0 -> Q8_0Matrix.repack(name, rows, cols, data, roundActivations);
             case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data, roundActivations);
             case Q4_K -> Q4KTiles.repack(name, rows, cols, data, roundActivations);
-            case Q6_K -> new Q6KMatrix(name, rows, cols, data.asSlice(0, need));
+            case Q6_K -> Q6KMatrix.repack(name, rows, cols, data);
             default -> throw new MogeException(name + ": tensor type " + type + " is not supported");
         };
     }

@@ -212,6 +212,20 @@ class QuantizedMatrixTest {
         Matrix k = QuantizedMatrices.create("w", DType.Q4_K, rows, cols, QuantTestData.random(DType.Q4_K, rows, cols, 9));
         assertThat(k.bytes()).isEqualTo((long) rows * cols / 256 * 144);
         assertThat(k.segment().byteSize()).isEqualTo((long) rows * cols * 37 / 64);
+        // Q6_K in whole bytes: 32 codes and two float scales per 32 values
+        Matrix six = QuantizedMatrices.create("w", DType.Q6_K, rows, cols, QuantTestData.random(DType.Q6_K, rows, cols, 9));
+        assertThat(six.bytes()).isEqualTo((long) rows * cols / 256 * 210);
+        assertThat(six.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
+    }
+
+    @Test
+    void q6KWithANonFiniteScaleIsRefused() {
+        int rows = 7, cols = 512;
+        MemorySegment broken = QuantTestData.random(DType.Q6_K, rows, cols, 5);
+        broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 210L * (2 * 4 + 1) + 208, (short) 0xFC00);
+        assertThatThrownBy(() -> QuantizedMatrices.create("output.weight", DType.Q6_K, rows, cols, broken))
+                .isInstanceOf(MogeException.class).hasMessageContaining("output.weight").hasMessageContaining("row 4")
+                .hasMessageContaining("non-finite scale");
     }
 
     @Test
