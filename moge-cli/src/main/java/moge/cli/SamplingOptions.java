@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 
 /** Sampling flags shared by generate and chat. */
 public final class SamplingOptions {
-    @Option(names = "--temperature", paramLabel = "T", description = "0 = greedy (default 0).")
+    @Option(names = {"--temperature", "--temp"}, paramLabel = "T", description = "0 = greedy (default 0; --temp as llama.cpp).")
     public float temperature = 0f;
 
     @Option(names = "--top-k", paramLabel = "K", description = "Keep the K most likely tokens (0 = off).")

@@ -156,9 +156,9 @@ class BadInputTest {
 
     @Test
     void aMistypedOptionGetsOneLineAndAPointerToHelpNotTheUsage() {
-        CliRunner r = CliRunner.run("generate", "--temp", "0.5", "--prompt", "hi");
+        CliRunner r = CliRunner.run("generate", "--temprature", "0.5", "--prompt", "hi");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).startsWith("moge: Unknown option").contains("'--temp'").contains("Possible solutions: --temperature")
+        assertThat(r.err()).startsWith("moge: Unknown option").contains("'--temprature'").contains("Possible solutions: --temperature")
                 .endsWith("Try 'moge generate --help' for the options.\n").doesNotContain("Usage:");
         assertThat(r.err().lines().count()).isLessThan(6);
         CliRunner o = CliRunner.run("bench", "-o", "xml");
@@ -264,6 +264,13 @@ class BadInputTest {
                 "--repeat-penalty must be > 0");
         CliRunner r = CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "2", "--temperature", "1", "--top-p", "0");
         assertThat(r.exit()).as(r.err()).isZero();
+        // llama.cpp's --temp is the same flag: same seed, same sampled tokens
+        CliRunner a = CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "12", "--temperature", "1.5", "--seed", "7", "--json");
+        CliRunner b = CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "12", "--temp", "1.5", "--seed", "7", "--json");
+        CliRunner greedy = CliRunner.run("generate", "--model", model, "--prompt-ids", "1,14", "-n", "12", "--seed", "7", "--json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        assertThat(b.out().replaceAll("(?s)\"timings\".*", "")).isEqualTo(a.out().replaceAll("(?s)\"timings\".*", ""))
+                .isNotEqualTo(greedy.out().replaceAll("(?s)\"timings\".*", ""));
     }
 
     @Test
