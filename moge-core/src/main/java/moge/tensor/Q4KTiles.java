@@ -4,7 +4,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
-import moge.MogeException;
 import moge.format.HugePages;
 import moge.format.Layouts;
 
@@ -41,7 +40,11 @@ final class Q4KTiles {
         Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, tileBytes, t0, t1));
         for (int m = 0; m < left; m++) {
             long from = (long) (tiles * TR + m) * nsb * SUPER_BYTES;
-            for (int s = 0; s < nsb; s++) checkScales(name, blocks, from + (long) s * SUPER_BYTES, tiles * TR + m);
+            for (int s = 0; s < nsb; s++) {
+                long sb = from + (long) s * SUPER_BYTES;
+                Repacking.finiteScale(name, "Q4_K", tiles * TR + m, blocks.get(Layouts.I16, sb));
+                Repacking.finiteScale(name, "Q4_K", tiles * TR + m, blocks.get(Layouts.I16, sb + 2));
+            }
             MemorySegment.copy(blocks, from, out, tiles * tileBytes + (long) m * nsb * SUPER_BYTES, (long) nsb * SUPER_BYTES);
         }
         return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
@@ -50,6 +53,7 @@ final class Q4KTiles {
     private static void repackTiles(String name, int nb, MemorySegment blocks, MemorySegment out, long tileBytes, int t0, int t1) {
         int TR = Q4_0Matrix.TR, nsb = nb / 8, rowBytes = nsb * SUPER_BYTES, block = Q4_0Matrix.TILE_BLOCK;
         byte[] src = new byte[TR * rowBytes];
+        MemorySegment srcSeg = MemorySegment.ofArray(src); // for GgmlQuants' readers of the packed scales
         byte[] tile = new byte[(int) tileBytes];
         for (int t = t0; t < t1; t++) {
             MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * rowBytes, src, 0, src.length);
@@ -57,7 +61,8 @@ final class Q4KTiles {
                 int j = Q4_0Matrix.laneOf(row);
                 for (int s = 0; s < nsb; s++) {
                     int sb = row * rowBytes + s * SUPER_BYTES;
-                    checkScales(name, src, sb, t * TR + row);
+                    Repacking.finiteScale(name, "Q4_K", t * TR + row, Repacking.half(src, sb));     // d
+                    Repacking.finiteScale(name, "Q4_K", t * TR + row, Repacking.half(src, sb + 2)); // dmin
                     int head = nb * block + s * HEAD;
                     copyHalf(src, sb, tile, head + 2 * row);              // d
                     copyHalf(src, sb + 2, tile, head + 2 * TR + 2 * row); // dmin
@@ -69,8 +74,8 @@ final class Q4KTiles {
                             tile[o + 32 * i + 2 * j] = (byte) v;
                             tile[o + 32 * i + 2 * j + 1] = (byte) (v >> 8);
                         }
-                        tile[o + 16 * TR + 2 * row] = (byte) scale(src, sb + 4, k);
-                        tile[o + 16 * TR + 2 * row + 1] = (byte) min(src, sb + 4, k);
+                        tile[o + 16 * TR + 2 * row] = (byte) GgmlQuants.q4kScale(srcSeg, sb + 4, k);
+                        tile[o + 16 * TR + 2 * row + 1] = (byte) GgmlQuants.q4kMin(srcSeg, sb + 4, k);
                     }
                 }
             }
@@ -87,34 +92,6 @@ final class Q4KTiles {
     private static void copyHalf(byte[] src, int at, byte[] dst, int to) {
         dst[to] = src[at];
         dst[to + 1] = src[at + 1];
-    }
-
-    /** ggml's get_scale_min_k4 over the 12 packed bytes at {@code sc}: scale j (0..7) ... */
-    static int scale(byte[] b, int sc, int j) {
-        return j < 4 ? b[sc + j] & 63 : (b[sc + j + 4] & 0xF) | (((b[sc + j - 4] & 0xFF) >> 6) << 4);
-    }
-
-    /** ... and min j. */
-    static int min(byte[] b, int sc, int j) {
-        return j < 4 ? b[sc + j + 4] & 63 : ((b[sc + j + 4] & 0xFF) >> 4) | (((b[sc + j] & 0xFF) >> 6) << 4);
-    }
-
-    private static void checkScales(String name, byte[] src, int sb, int row) {
-        checkHalf(name, (short) ((src[sb] & 0xFF) | (src[sb + 1] << 8)), row);
-        checkHalf(name, (short) ((src[sb + 2] & 0xFF) | (src[sb + 3] << 8)), row);
-    }
-
-    private static void checkScales(String name, MemorySegment s, long sb, int row) {
-        checkHalf(name, s.get(Layouts.I16, sb), row);
-        checkHalf(name, s.get(Layouts.I16, sb + 2), row);
-    }
-
-    /** Non-finite d or dmin: the tile scales would not keep them (and llama.cpp would give NaN logits). */
-    private static void checkHalf(String name, short h, int row) {
-        if ((h & 0x7C00) == 0x7C00) {
-            throw new MogeException(name + ": Q4_K row " + row + " has a non-finite scale (float16 bits 0x"
-                    + Integer.toHexString(h & 0xFFFF) + "); the tensor data is damaged");
-        }
     }
 
     /**

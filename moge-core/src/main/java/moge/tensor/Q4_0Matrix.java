@@ -5,7 +5,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
-import moge.MogeException;
 import moge.format.DType;
 import moge.format.HugePages;
 import moge.format.Layouts;
@@ -152,17 +151,9 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         return p < 16 ? q & 15 : q >> 4;
     }
 
-    /**
-     * The float16 scale of the ggml block at byte {@code blk}. Infinite or NaN scales are refused: {@link #widen}
-     * does not keep them (and llama.cpp would give NaN logits).
-     */
+    /** The float16 scale of the ggml block at byte {@code blk} ({@link #widen} keeps finite ones only). */
     private static short scale(String name, byte[] src, int blk, int row) {
-        short h = (short) ((src[blk] & 0xFF) | (src[blk + 1] << 8));
-        if ((h & 0x7C00) == 0x7C00) {
-            throw new MogeException(name + ": Q4_0 row " + row + " has a non-finite scale (float16 bits 0x"
-                    + Integer.toHexString(h & 0xFFFF) + "); the tensor data is damaged");
-        }
-        return h;
+        return Repacking.finiteScale(name, "Q4_0", row, Repacking.half(src, blk));
     }
 
     @Override

@@ -5,7 +5,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
-import moge.MogeException;
 import moge.format.DType;
 import moge.format.HugePages;
 import moge.format.Layouts;
@@ -66,12 +65,7 @@ final class Q6KMatrix extends Matrix {
 
     /** One super-block (256 values) into 8 runs, following ggml's dequantize_row_q6_K field by field. */
     private static void repackSuper(String name, int row, byte[] src, int p, byte[] dst, int o) {
-        short h = (short) ((src[p + 208] & 0xFF) | (src[p + 209] << 8));
-        if ((h & 0x7C00) == 0x7C00) {
-            throw new MogeException(name + ": Q6_K row " + row + " has a non-finite scale (float16 bits 0x"
-                    + Integer.toHexString(h & 0xFFFF) + "); the tensor data is damaged");
-        }
-        float d = Float.float16ToFloat(h);
+        float d = Float.float16ToFloat(Repacking.finiteScale(name, "Q6_K", row, Repacking.half(src, p + 208)));
         for (int half = 0; half < 2; half++) {
             int ql = p + 64 * half, qh = p + 128 + 32 * half, base = 128 * half;
             for (int l = 0; l < 32; l++) {
@@ -144,10 +138,14 @@ final class Q6KMatrix extends Matrix {
 
     /** Rows [r, r + n), columns [k0, k1) (multiples of 32) as float32, for the GEMM. */
     private void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
+        decode(r, n, k0, k1, dst, 0, stride);
+    }
+
+    private void decode(int r, int n, int k0, int k1, float[] dst, int off, int stride) {
         byte[] run = new byte[32];
         for (int i = 0; i < n; i++) {
             long p = ((long) (r + i) * runs + k0 / 32) * RUN;
-            int o = i * stride;
+            int o = off + i * stride;
             for (int c = k0; c < k1; c += 32, p += RUN, o += 32) {
                 // through an array: C2 vectorizes these loops, and a byte at a time from the segment ran 3x slower
                 MemorySegment.copy(data, ValueLayout.JAVA_BYTE, p, run, 0, 32);
@@ -160,9 +158,7 @@ final class Q6KMatrix extends Matrix {
 
     @Override
     public void row(int r, float[] out, int off) {
-        float[] tmp = new float[cols];
-        decode(r, 1, 0, cols, tmp, cols);
-        System.arraycopy(tmp, 0, out, off, cols);
+        decode(r, 1, 0, cols, out, off, cols);
     }
 
     /** The ggml size, as in the file and in llama.cpp's model size. */

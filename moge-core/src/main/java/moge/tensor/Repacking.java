@@ -1,5 +1,7 @@
 package moge.tensor;
 
+import moge.MogeException;
+
 import java.util.stream.IntStream;
 
 /**
@@ -12,6 +14,23 @@ final class Repacking {
     private static final int SMALL = 64;
 
     private Repacking() {
+    }
+
+    /**
+     * The float16 scale {@code h} of a {@code type} tensor's row, or an error naming both: the repacked kernels do
+     * not keep infinite or NaN scales (and llama.cpp would give NaN logits), so such data counts as damaged.
+     */
+    static short finiteScale(String name, String type, int row, short h) {
+        if ((h & 0x7C00) == 0x7C00) {
+            throw new MogeException(name + ": " + type + " row " + row + " has a non-finite scale (float16 bits 0x"
+                    + Integer.toHexString(h & 0xFFFF) + "); the tensor data is damaged");
+        }
+        return h;
+    }
+
+    /** The little-endian short at {@code at}. */
+    static short half(byte[] b, int at) {
+        return (short) ((b[at] & 0xFF) | (b[at + 1] << 8));
     }
 
     interface Run {
