@@ -121,18 +121,13 @@ public final class BenchCommand implements Runnable {
         int maxBatch = Math.max(Math.max(Math.max(1, maxPrompt), maxParallel), sc.enabled() ? Math.max(64, sc.draftMax() + 1) : 1);
         Info info = null;
         List<Run> runs = new ArrayList<>();
-        int[] modelThreads = model.threadCounts;
-        try {
-            model.threadCounts = null; // one count per load below
-            for (int t : threadCounts) {
-                model.threads = t;
-                try (ModelHandle h = model.open(0, maxBatch)) {
-                    if (info == null) info = info(h.loaded);
-                    runs.add(runAll(h, maxBatch, maxDepth + Math.max(maxPrompt, maxGen) + 1, sc));
-                }
+        model.threadCounts = null; // bench takes the list itself: one load per count below
+        for (int t : threadCounts) {
+            model.threads = t;
+            try (ModelHandle h = model.open(0, maxBatch)) {
+                if (info == null) info = info(h.loaded);
+                runs.add(runAll(h, maxBatch, maxDepth + Math.max(maxPrompt, maxGen) + 1, sc));
             }
-        } finally {
-            model.threadCounts = modelThreads;
         }
         if (json) printJson(out, info, runs); else printTable(out, info, runs);
     }
