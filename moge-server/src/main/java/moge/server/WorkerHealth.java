@@ -56,7 +56,7 @@ public final class WorkerHealth implements AutoCloseable {
     });
     private volatile Round last;
     private CompletableFuture<Round> running; // guarded by this
-    private boolean closed; // guarded by this
+    private volatile boolean closed;
 
     WorkerHealth(List<ExpertDevice> devices, Duration interval, Duration deadline, LongSupplier clock) {
         this.devices = List.copyOf(devices);
@@ -130,7 +130,7 @@ public final class WorkerHealth implements AutoCloseable {
     }
 
     /** Starts a round unless one is under way; concurrent callers share it. */
-    CompletableFuture<Round> probeNow() {
+    private CompletableFuture<Round> probeNow() {
         synchronized (this) {
             if (closed) return CompletableFuture.completedFuture(last);
             if (running != null && !running.isDone()) return running;
@@ -160,6 +160,8 @@ public final class WorkerHealth implements AutoCloseable {
 
     /** Logs the workers that went down or came back: the operator's record of when, besides /health's now. */
     private Round publish(Round r) {
+        // probes cut short by close() say nothing about the workers
+        if (closed) return last;
         List<Worker> before = last.workers;
         for (int i = 0; i < r.workers.size(); i++) {
             Worker was = before.get(i), now = r.workers.get(i);
