@@ -2,7 +2,10 @@ package moge.cluster;
 
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.InsecureServerCredentials;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallExecutorSupplier;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.ServerCalls;
@@ -20,6 +23,7 @@ import moge.tensor.Parallel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -97,9 +101,17 @@ public final class ExpertWorker implements AutoCloseable {
         try {
             this.server = NettyServerBuilder.forAddress(new InetSocketAddress(bind, port), InsecureServerCredentials.create())
                     .addService(service)
-                    // not directExecutor: a long computation must not block the transport threads (deadlines, other
-                    // connections); one executor thread, so requests run one at a time on the team
-                    .executor(executor)
+                    // Run goes to one executor thread: a long computation must not block the transport threads
+                    // (deadlines, other connections), and requests run one at a time on the team. Hello stays on
+                    // the transport thread: it is a coordinator's health check too, and must not queue behind a
+                    // computation (with a default executor even the method lookup would wait for that thread).
+                    .directExecutor()
+                    .callExecutor(new ServerCallExecutorSupplier() {
+                        @Override
+                        public <Q, A> Executor getExecutor(ServerCall<Q, A> call, Metadata headers) {
+                            return call.getMethodDescriptor().getFullMethodName().equals(Wire.RUN.getFullMethodName()) ? executor : null;
+                        }
+                    })
                     .maxInboundMessageSize(Integer.MAX_VALUE)
                     .build()
                     .start();

@@ -13,6 +13,7 @@ import moge.moe.ExpertDevice;
 import moge.moe.Placement;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +64,11 @@ public final class RemoteDevice implements ExpertDevice {
         return false;
     }
 
+    @Override
+    public String address() {
+        return address;
+    }
+
     /** Calls, bytes each way, time from send to reply and time the worker spent computing. */
     public record Traffic(long calls, long bytesOut, long bytesIn, long roundTripNanos, long workerNanos) {
     }
@@ -76,7 +82,7 @@ public final class RemoteDevice implements ExpertDevice {
         startFailure = null;
         pending = null;
         try {
-            reconnectIfFailed();
+            reconnectIfFailed(Math.min(timeout.toMillis(), 2000));
             byte[] req = Wire.encodeRun(weightsHash, b, transport);
             bytesOut.addAndGet(req.length);
             sentAt = System.nanoTime();
@@ -117,26 +123,57 @@ public final class RemoteDevice implements ExpertDevice {
     }
 
     /**
+     * The handshake again, as a health check: it answers on the worker's transport threads, so a long
+     * computation there does not delay it, and it shows that the worker still serves these groups of this
+     * model (one restarted on other weights refuses every request). Thread-safe; it shares only the channel
+     * with {@link #start}/{@link #finish}.
+     */
+    @Override
+    public void probe(Duration deadline) {
+        long until = System.nanoTime() + deadline.toNanos();
+        Wire.Hello h;
+        try {
+            reconnectIfFailed(deadline.toMillis());
+            long left = Math.max(until - System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(1));
+            h = Wire.Hello.decode(ClientCalls.blockingUnaryCall(channel, Wire.HELLO,
+                    CallOptions.DEFAULT.withDeadlineAfter(left, TimeUnit.NANOSECONDS), Wire.helloRequest()));
+        } catch (StatusRuntimeException e) {
+            throw new DeviceUnavailableException(name(), groups, who() + " " + Cluster.explain(e, deadline, "health check"), e);
+        } catch (RuntimeException e) {
+            throw new DeviceUnavailableException(name(), groups, who() + " answered in an unknown protocol (" + e.getMessage() + ")", e);
+        }
+        int[] served = h.served().clone(), ours = groups.clone();
+        Arrays.sort(served);
+        Arrays.sort(ours);
+        if (h.weightsHash() != weightsHash || !Arrays.equals(served, ours)) {
+            throw new DeviceUnavailableException(name(), groups, who() + " now serves another model or other groups (" + h.description() + ")", null);
+        }
+    }
+
+    /**
      * After a failed connection gRPC waits out an exponential backoff before trying again; a request should
      * not fail only because that timer is still running while the worker is back, so reset it and give
      * the new attempt a moment to connect or fail.
      */
-    private void reconnectIfFailed() {
+    private void reconnectIfFailed(long waitMillis) {
         ConnectivityState s = channel.getState(true);
         if (s != ConnectivityState.TRANSIENT_FAILURE) return;
         CountDownLatch changed = new CountDownLatch(1);
         channel.notifyWhenStateChanged(s, changed::countDown);
         channel.resetConnectBackoff();
         try {
-            changed.await(Math.min(timeout.toMillis(), 2000), TimeUnit.MILLISECONDS);
+            changed.await(waitMillis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
+    private String who() {
+        return "expert worker " + address + " (groups " + Placement.formatGroups(groups) + ")";
+    }
+
     private DeviceUnavailableException unavailable(Throwable t) {
-        String who = "expert worker " + address + " (groups " + Placement.formatGroups(groups) + ")";
-        return new DeviceUnavailableException(name(), groups, who + " " + Cluster.explain(t, timeout), t);
+        return new DeviceUnavailableException(name(), groups, who() + " " + Cluster.explain(t, timeout), t);
     }
 
     @Override

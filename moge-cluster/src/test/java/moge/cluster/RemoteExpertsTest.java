@@ -248,6 +248,44 @@ class RemoteExpertsTest {
         }
     }
 
+    /** The server's health check: answered while the worker computes, failing while it is down or serves other weights, fine when back. */
+    @Test
+    void probeAnswersWhileTheWorkerComputesAndFollowsItDownAndBack() throws Exception {
+        ExpertWorker w = worker(f32Model, "0-7", 0, 1000);
+        int port = w.port();
+        try (LoadedModel lm = ModelLoader.load(f32Model); Model m = new Model(lm.config, lm.weights, 1, 8)) {
+            Cluster cl = Cluster.connect(List.of(addr(w)), lm.config, lm.weights, "f32", Duration.ofSeconds(10), Transport.F32);
+            cl.install(m, null);
+            RemoteDevice d = cl.workers().get(0);
+            assertThat(d.address()).isEqualTo(addr(w));
+            // a request holds the worker's compute thread for a second per MoE layer; the check must not queue behind it
+            java.util.concurrent.CompletableFuture<DeviceRuns.Run> busy =
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> DeviceRuns.run(m, new int[]{1, 2}, 8, 1));
+            int probes = 0;
+            while (!busy.isDone()) {
+                d.probe(Duration.ofMillis(300)); // throws when it waits for the computation
+                probes++;
+                Thread.sleep(50);
+            }
+            assertThat(busy.join().greedy()).isNotEmpty();
+            assertThat(probes).isGreaterThan(10);
+
+            w.close();
+            long t0 = System.nanoTime();
+            assertThatThrownBy(() -> d.probe(Duration.ofSeconds(1)))
+                    .isInstanceOfSatisfying(DeviceUnavailableException.class, e -> assertThat(e.groups()).hasSize(8))
+                    .hasMessage("expert worker 127.0.0.1:" + port + " (groups 0-7) is unavailable (connection refused)");
+            assertThat((System.nanoTime() - t0) / 1e9).isLessThan(2.5);
+
+            ExpertWorker foreign = worker(otherModel, "0-7", port, 0);
+            assertThatThrownBy(() -> d.probe(Duration.ofSeconds(2)))
+                    .hasMessageStartingWith("expert worker 127.0.0.1:" + port + " (groups 0-7) now serves another model or other groups (");
+            foreign.close();
+            worker(f32Model, "0-7", port, 0);
+            d.probe(Duration.ofSeconds(2)); // back: the backoff of the failed connection does not hide it
+        }
+    }
+
     @Test
     void restartedWorkerOfAnotherModelIsRefusedPerRequest() {
         ExpertWorker a = worker(f32Model, "0-7", 0, 0);

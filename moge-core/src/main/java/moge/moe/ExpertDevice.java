@@ -1,5 +1,7 @@
 package moge.moe;
 
+import java.time.Duration;
+
 /**
  * Where some expert groups run: a local thread team or a remote worker. The dispatcher first starts every
  * device that computes elsewhere, then finishes the local ones on its own threads, then collects the rest,
@@ -23,6 +25,19 @@ public interface ExpertDevice extends AutoCloseable {
      * and throw {@link DeviceUnavailableException} naming their groups.
      */
     void finish(DeviceBatch b);
+
+    /** "host:port" of a device in another process (the server lists and probes these for /health); null here. */
+    default String address() {
+        return null;
+    }
+
+    /**
+     * A short round trip that shows the device can take work, within {@code deadline}; throws
+     * {@link DeviceUnavailableException} naming it and its groups when it cannot. It may run on any thread while
+     * the dispatcher uses the device. A device of this process has nothing to lose touch with.
+     */
+    default void probe(Duration deadline) {
+    }
 
     @Override
     default void close() {

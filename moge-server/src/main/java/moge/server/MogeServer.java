@@ -1,5 +1,6 @@
 package moge.server;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
@@ -26,6 +27,7 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -45,7 +47,7 @@ public final class MogeServer implements AutoCloseable {
 
     /** Everything that exists once the model is loaded. */
     private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, String modelId, long created,
-                         SpeculativeStrategy speculation) {
+                         SpeculativeStrategy speculation, WorkerHealth workers) {
     }
 
     private final ServerOptions options;
@@ -191,7 +193,10 @@ public final class MogeServer implements AutoCloseable {
         RequestHooks hooks = options.hooks != null ? options.hooks
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
-        ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec));
+        // null without expert workers; probing starts now, on its own threads
+        WorkerHealth workers = WorkerHealth.of(e.model());
+        if (workers != null) workers.register(metrics.registry());
+        ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec, workers));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
     }
@@ -293,13 +298,29 @@ public final class MogeServer implements AutoCloseable {
         return m;
     }
 
+    /**
+     * 200 {"status":"ok",...} when requests can be served; 503 in the OpenAI error shape while loading, shutting
+     * down or while an expert worker does not answer (what a load balancer needs to take this server out and
+     * back in). With workers, both list them: {"workers":[{"address","groups","status":"up"|"down"}]}.
+     */
     private void health(Context ctx) {
         Ready r = requireReady();
+        List<WorkerHealth.Worker> workers = r.workers() == null ? List.of() : r.workers().current();
+        String down = WorkerHealth.problems(workers);
         ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("status", "ok");
-        o.put("running", r.scheduler().running());
-        o.put("queued", r.scheduler().queued());
-        Http.json(ctx, 200, o);
+        if (down == null) {
+            o.put("status", "ok");
+            o.put("running", r.scheduler().running());
+            o.put("queued", r.scheduler().queued());
+        }
+        if (r.workers() != null) {
+            ArrayNode a = o.putArray("workers");
+            for (WorkerHealth.Worker w : workers) {
+                a.addObject().put("address", w.address()).put("groups", w.groups()).put("status", w.up() ? "up" : "down");
+            }
+        }
+        if (down != null) Http.error(ctx, ApiException.unavailable(down), o);
+        else Http.json(ctx, 200, o);
     }
 
     private ApiException fromJavalin(HttpResponseException e, Context ctx) {
@@ -346,6 +367,7 @@ public final class MogeServer implements AutoCloseable {
             LOG.warn("stopping the HTTP server: {}", e.toString());
         }
         if (r != null) {
+            if (r.workers() != null) r.workers().close();
             if (r.speculation() != null) r.speculation().close();
             r.engine().model().close();
             r.engine().loaded().close();

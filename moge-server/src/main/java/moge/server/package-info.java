@@ -24,7 +24,9 @@
  *       onToken, {@link moge.server.sched.SequenceState#addReasoningTokens}) and an
  *       {@link moge.server.api.OutputSplitter} that routes text to {@code reasoning_content};</li>
  *   <li>expert devices: engine failures implementing {@link moge.ServiceUnavailable} answer 503; per-device
- *       meters go on {@code MogeServer.metrics().registry()} and appear at /metrics.</li>
+ *       meters go on {@code MogeServer.metrics().registry()} and appear at /metrics; devices in other processes
+ *       ({@link moge.moe.ExpertDevice#address}) are probed by {@link moge.server.WorkerHealth}, and /health answers
+ *       503 while one does not answer.</li>
  * </ul>
  */
 package moge.server;

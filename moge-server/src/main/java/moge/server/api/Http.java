@@ -59,11 +59,18 @@ public final class Http {
 
     /** Answers an error in the OpenAI shape; an already committed response (a stream) is left as it is. */
     public static void error(Context ctx, ApiException e) {
+        error(ctx, e, null);
+    }
+
+    /** As {@link #error(Context, ApiException)}, with the fields of {@code beside} next to "error" (/health's workers). */
+    public static void error(Context ctx, ApiException e, ObjectNode beside) {
         ctx.attribute(ANSWERED, Boolean.TRUE);
         if (ctx.res().isCommitted()) return;
         if (e.status == 401) ctx.header("WWW-Authenticate", "Bearer");
         // an unread body (too large) would otherwise be drained to keep the connection alive
         if (e.status == 413) ctx.header("Connection", "close");
-        json(ctx, e.status, ResponseJson.error(e));
+        ObjectNode body = ResponseJson.error(e);
+        if (beside != null) body.setAll(beside);
+        json(ctx, e.status, body);
     }
 }
