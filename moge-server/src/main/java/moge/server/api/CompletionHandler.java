@@ -391,7 +391,9 @@ public final class CompletionHandler {
         ch.put("index", 0);
         if (r.chat()) {
             ObjectNode d = ch.putObject("delta");
-            if (!content.isEmpty() || finish == null) d.put("content", content);
+            // a reasoning-only delta carries no content, as llama-server's and vLLM's: an empty string there read
+            // as an answer that had begun; the finishing chunk's delta is empty as OpenAI's
+            if (!content.isEmpty() || (finish == null && reasoning.isEmpty())) d.put("content", content);
             if (!reasoning.isEmpty()) {
                 d.put("reasoning_content", reasoning);
                 d.put("reasoning", reasoning);
