@@ -87,19 +87,17 @@ class ThinkingServerTest {
         HttpTestClient.Events ev = o.stream("/v1/chat/completions", chat(",\"thinking\":{\"mode\":\"slow\",\"budget\":3},\"stream\":true"));
         StringBuilder rc = new StringBuilder(), rs = new StringBuilder();
         JsonNode last = null;
-        int reasoningChunks = 0;
         for (JsonNode d : ev.data()) {
             JsonNode delta = d.path("choices").path(0).path("delta");
             rc.append(delta.path("reasoning_content").asText(""));
             rs.append(delta.path("reasoning").asText(""));
             if (d.has("thinking")) last = d;
-            // a delta of reasoning alone has no content at all, as llama-server's and vLLM's
+            // a delta of reasoning alone has no content at all (how the tokens fall into chunks depends on timing:
+            // ResponseJsonTest pins every shape)
             if (delta.has("reasoning_content") && delta.path("content").asText("").isEmpty()) {
                 assertThat(delta.has("content")).as(d.toString()).isFalse();
-                reasoningChunks++;
             }
         }
-        assertThat(reasoningChunks).isPositive();
         // the opening chunk names the role, with the empty content OpenAI sends there
         JsonNode opening = ev.data().getFirst().path("choices").path(0).path("delta");
         assertThat(opening.path("role").asText()).isEqualTo("assistant");
