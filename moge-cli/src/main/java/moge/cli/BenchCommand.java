@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import jdk.incubator.vector.FloatVector;
 import moge.MogeException;
 import moge.format.DType;
+import moge.format.gguf.GgufFile;
+import moge.format.gguf.GgufFileType;
 import moge.model.Batch;
 import moge.model.KvCache;
 import moge.model.KvSequence;
@@ -362,8 +364,21 @@ public final class BenchCommand implements Runnable {
         size += 4L * vectorFloats(w);
         DType main = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
         String backend = "java-vector " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit";
-        return new Info(lm.name(), c.arch().ggufName + " " + human(c.parameterCount()) + " " + main, size, c.parameterCount(),
-                perToken, backend);
+        return new Info(lm.name(), c.arch().ggufName + " " + human(c.parameterCount()) + " " + weightsLabel(lm, main), size,
+                c.parameterCount(), perToken, backend);
+    }
+
+    /**
+     * The last word of llama-bench's model column: a GGUF's general.file_type in llama.cpp's words, since a
+     * Q4_K_M file is mostly Q4_K but with Q6_K rows, which only the file type says; a Hugging Face directory
+     * (or a GGUF without the key) has only its matrices' commonest type to show.
+     */
+    private static String weightsLabel(LoadedModel lm, DType main) {
+        if (lm.source() instanceof GgufFile g && g.metadata().has("general.file_type")) {
+            String name = GgufFileType.llamaName(g.metadata().count("general.file_type"));
+            if (name != null) return name;
+        }
+        return main.name();
     }
 
     /** Elements of the small float vectors (norm weights, biases, router scales), which are not matrices. */

@@ -75,8 +75,8 @@ public final class GenerateCommand implements Runnable {
     @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable).")
     List<String> stop = new ArrayList<>();
 
-    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings; with --chat also "
-            + "reasoning, content and thinking) instead of streaming text.")
+    @Option(names = "--json", description = "Print one JSON object (ids, text, per-step log-probs, timings; with --chat the text "
+            + "is the answer, and reasoning, content, thinking and usage are added) instead of streaming text.")
     boolean json;
 
     @picocli.CommandLine.Spec

@@ -46,19 +46,9 @@ public final class InspectCommand implements Runnable {
                 g.tensors().size(), name, type, size < 0 ? "?" : bytes(size));
     }
 
-    /** llama.cpp's llama_ftype numbers of the types moge writes or reads most. */
+    /** llama.cpp's words for the type, as its loader prints them ("Q4_K - Medium"), and the number itself. */
     private static String fileType(int t) {
-        String n = switch (t) {
-            case 0 -> "F32";
-            case 1 -> "F16";
-            case 2 -> "Q4_0";
-            case 7 -> "Q8_0";
-            case 14 -> "Q4_K_S";
-            case 15 -> "Q4_K_M";
-            case 18 -> "Q6_K";
-            case 32 -> "BF16";
-            default -> null;
-        };
+        String n = moge.format.gguf.GgufFileType.llamaName(t);
         return n == null ? String.valueOf(t) : n + " (" + t + ")";
     }
 

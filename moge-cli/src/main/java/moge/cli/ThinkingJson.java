@@ -5,12 +5,16 @@ import moge.thinking.Confidence;
 import moge.thinking.ThinkingOptions;
 import moge.thinking.ThinkingResult;
 
-/** The thinking part of `generate --chat --json`: reasoning, answer, mode info and OpenAI-style usage. */
+/** The thinking part of `generate --chat --json`: reasoning apart from the answer, mode info and OpenAI-style usage. */
 final class ThinkingJson {
     private ThinkingJson() {
     }
 
+    /** {@code n} is the last attempt's record, whose {@code text} still holds the think block and its markers. */
     static void put(ObjectNode n, ThinkingResult r, ThinkingOptions t) {
+        // text is the answer, as the server's message.content and the chat's printed reply: a script reading
+        // .text of a thinking model got the markers and the reasoning in front of it
+        n.put("text", r.content());
         n.put("reasoning", r.reasoning());
         n.put("content", r.content());
         ObjectNode th = n.putObject("thinking");

@@ -45,6 +45,19 @@ class BenchCommandTest {
         assertThat(tg.get("bandwidth_fraction").asDouble()).isCloseTo(tg.get("avg_ts").asDouble() / ceiling, org.assertj.core.data.Offset.offset(1e-9));
     }
 
+    /** The model column ends in llama.cpp's name for the file type: Q4_K_M is mostly Q4_K, but says Medium. */
+    @Test
+    void modelTypeNamesTheFileTypeAsLlamaBenchDoes() throws Exception {
+        Path gguf = tmp.resolve("m.gguf");
+        CliRunner c = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "--type", "q4_k_m", "-o", gguf.toString());
+        assertThat(c.exit()).as(c.err()).isZero();
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", gguf.toString(), "-p", "0", "-n", "2", "-r", "1", "-t", "1",
+                "--bandwidth-mib", "0", "--json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode r = new ObjectMapper().readTree(b.out()).get(0);
+        assertThat(r.get("model_type").asText()).startsWith("pangu-embedded ").endsWith(" Q4_K - Medium");
+    }
+
     @Test
     void tableRowsOnAHuggingFaceDirectory() {
         CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-p", "4", "-n", "3", "-r", "1",

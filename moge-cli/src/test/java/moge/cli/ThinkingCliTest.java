@@ -2,6 +2,7 @@ package moge.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,6 +14,7 @@ import java.io.PrintWriter;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -44,6 +46,35 @@ class ThinkingCliTest {
         JsonNode slow = json(CliRunner.run("generate", "--model", MODEL, "--chat", "--prompt", "hi", "-n", "1", "--json"));
         assertThat(n.get("prompt_ids").size()).isGreaterThan(slow.get("prompt_ids").size());
         assertThat(slow.get("thinking").get("mode").asText()).isEqualTo("slow");
+    }
+
+    /**
+     * A random model never opens a think block itself: a copy of the fixture whose generation prompt opens it
+     * (as Qwen3-style templates do) makes it "think", and the budget closes the block so that an answer follows.
+     */
+    @Test
+    void generateChatJsonTextIsTheAnswerAndTheReasoningStandsApart() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("opening"));
+        try (var files = Files.list(Path.of(MODEL))) {
+            for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
+        }
+        ObjectNode cfg = (ObjectNode) JSON.readTree(dir.resolve("tokenizer_config.json").toFile());
+        String template = cfg.get("chat_template").asText().replace("'[unused9]助手：' }}{% endif %}", "'[unused9]助手：[unused16]' }}{% endif %}");
+        assertThat(template).endsWith("[unused16]' }}{% endif %}");
+        cfg.put("chat_template", template);
+        JSON.writeValue(dir.resolve("tokenizer_config.json").toFile(), cfg);
+
+        JsonNode n = json(CliRunner.run("generate", "--model", dir.toString(), "--chat", "--prompt", "hi", "--thinking-budget", "3",
+                "-n", "32", "--ignore-eos", "--json"));
+        assertThat(n.get("thinking").get("budget_reached").asBoolean()).isTrue();
+        assertThat(n.get("reasoning").asText()).isNotEmpty().endsWith("(thinking budget reached)");
+        assertThat(n.get("text").asText()).isNotEmpty().isEqualTo(n.get("content").asText())
+                .doesNotContain("[unused16]", "[unused17]", "(thinking budget reached)");
+
+        // a raw completion of the same model is left as it was: the whole continuation, markers left out
+        JsonNode raw = json(CliRunner.run("generate", "--model", dir.toString(), "--prompt", "hi", "-n", "4", "--json"));
+        assertThat(raw.has("reasoning")).isFalse();
+        assertThat(raw.get("text").asText()).isNotEmpty();
     }
 
     @Test

@@ -44,6 +44,36 @@ public enum GgufFileType {
         throw new MogeException("--type: expected " + names() + ", got " + s);
     }
 
+    /**
+     * What llama.cpp calls a {@code general.file_type} (its llama_model_ftype_name: "Q4_K - Medium", "all F32"),
+     * the words llama-bench's model column and llama.cpp's loader show, so that a row of moge's reads like a row
+     * of llama.cpp's for the same file; null for an id outside the legacy and K-quant types (the IQ types, which
+     * moge does not run). Any file's id, not only the ones moge writes: a llama-quantize output says Q5_K_M.
+     */
+    public static String llamaName(int id) {
+        return switch (id) {
+            case 0 -> "all F32";
+            case 1 -> "F16";
+            case 32 -> "BF16";
+            case 2 -> "Q4_0";
+            case 3 -> "Q4_1";
+            case 7 -> "Q8_0";
+            case 8 -> "Q5_0";
+            case 9 -> "Q5_1";
+            case 10 -> "Q2_K - Medium";
+            case 21 -> "Q2_K - Small";
+            case 11 -> "Q3_K - Small";
+            case 12 -> "Q3_K - Medium";
+            case 13 -> "Q3_K - Large";
+            case 14 -> "Q4_K - Small";
+            case 15 -> "Q4_K - Medium";
+            case 16 -> "Q5_K - Small";
+            case 17 -> "Q5_K - Medium";
+            case 18 -> "Q6_K";
+            default -> null;
+        };
+    }
+
     /** "f32, f16, ... or q4_k_m". */
     public static String names() {
         String all = Arrays.stream(values()).map(t -> t.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", "));

@@ -253,11 +253,7 @@ public final class CompletionHandler {
             ObjectNode m = c.putObject("message");
             m.put("role", "assistant");
             m.put("content", content);
-            if (!reasoning.isEmpty()) {
-                // DeepSeek/vLLM's name and the newer one (vLLM >= 0.10, OpenRouter)
-                m.put("reasoning_content", reasoning);
-                m.put("reasoning", reasoning);
-            }
+            ResponseJson.reasoning(m, reasoning);
             if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.chatLogprobs(steps, tokenText));
             else c.putNull("logprobs");
         } else {
@@ -390,12 +386,7 @@ public final class CompletionHandler {
         ObjectNode ch = choices.addObject();
         ch.put("index", 0);
         if (r.chat()) {
-            ObjectNode d = ch.putObject("delta");
-            if (!content.isEmpty() || finish == null) d.put("content", content);
-            if (!reasoning.isEmpty()) {
-                d.put("reasoning_content", reasoning);
-                d.put("reasoning", reasoning);
-            }
+            ch.set("delta", ResponseJson.chatDelta(reasoning, content, finish != null));
             if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.chatLogprobs(steps, tokenText));
             else ch.putNull("logprobs");
         } else {

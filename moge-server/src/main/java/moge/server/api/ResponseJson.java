@@ -36,6 +36,24 @@ final class ResponseJson {
         return o;
     }
 
+    /** Reasoning under DeepSeek/vLLM's name and the newer one (vLLM >= 0.10, OpenRouter); nothing when there is none. */
+    static void reasoning(ObjectNode messageOrDelta, String reasoning) {
+        if (reasoning.isEmpty()) return;
+        messageOrDelta.put("reasoning_content", reasoning);
+        messageOrDelta.put("reasoning", reasoning);
+    }
+
+    /**
+     * A streamed chat delta. A delta of reasoning alone has no content, as llama-server's and vLLM's: an empty
+     * string there reads as an answer that has begun. The finishing delta is empty, as OpenAI's.
+     */
+    static ObjectNode chatDelta(String reasoning, String content, boolean finishing) {
+        ObjectNode d = F.objectNode();
+        if (!content.isEmpty() || (!finishing && reasoning.isEmpty())) d.put("content", content);
+        reasoning(d, reasoning);
+        return d;
+    }
+
     static ObjectNode usage(SequenceResult r) {
         ObjectNode u = F.objectNode();
         u.put("prompt_tokens", r.promptTokens());

@@ -3,6 +3,7 @@ package moge.server.api;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.PartialThinking;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.openai.OpenAiChatModel;
 import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
@@ -57,11 +58,26 @@ class LangChain4jTest {
         OpenAiStreamingChatModel model = OpenAiStreamingChatModel.builder().baseUrl(server.baseUrl()).apiKey("unused").modelName("tiny")
                 .temperature(0.0).maxTokens(12).timeout(Duration.ofSeconds(60)).build();
         StringBuilder partial = new StringBuilder();
+        ChatResponse r = stream(model, "Tell me a story.", partial, new StringBuilder());
+        String expect = ref.ids(ref.chatPrompt(List.of(ChatMessage.user("Tell me a story."))), 12, List.of()).text();
+        assertThat(partial.toString()).isEqualTo(expect);
+        assertThat(r.aiMessage().text()).isEqualTo(expect);
+        assertThat(r.tokenUsage()).isNotNull();
+        assertThat(r.tokenUsage().outputTokenCount()).isPositive();
+    }
+
+    /** One streamed turn: the partial answers and thinking (given with returnThinking) appended as they come. */
+    static ChatResponse stream(OpenAiStreamingChatModel model, String user, StringBuilder answer, StringBuilder thinking) throws Exception {
         CompletableFuture<ChatResponse> done = new CompletableFuture<>();
-        model.chat("Tell me a story.", new StreamingChatResponseHandler() {
+        model.chat(user, new StreamingChatResponseHandler() {
             @Override
             public void onPartialResponse(String s) {
-                partial.append(s);
+                answer.append(s);
+            }
+
+            @Override
+            public void onPartialThinking(PartialThinking t) {
+                thinking.append(t.text());
             }
 
             @Override
@@ -74,11 +90,6 @@ class LangChain4jTest {
                 done.completeExceptionally(t);
             }
         });
-        ChatResponse r = done.get(60, TimeUnit.SECONDS);
-        String expect = ref.ids(ref.chatPrompt(List.of(ChatMessage.user("Tell me a story."))), 12, List.of()).text();
-        assertThat(partial.toString()).isEqualTo(expect);
-        assertThat(r.aiMessage().text()).isEqualTo(expect);
-        assertThat(r.tokenUsage()).isNotNull();
-        assertThat(r.tokenUsage().outputTokenCount()).isPositive();
+        return done.get(60, TimeUnit.SECONDS);
     }
 }

@@ -22,6 +22,18 @@ class ResponseJsonTest {
         assertThat(t.has("draft_n")).isFalse();
     }
 
+    /** Which text fields a streamed chat delta has: content is left out of a delta of reasoning alone. */
+    @Test
+    void chatDeltaShapes() {
+        assertThat(ResponseJson.chatDelta("let me see", "", false).toString())
+                .isEqualTo("{\"reasoning_content\":\"let me see\",\"reasoning\":\"let me see\"}");
+        assertThat(ResponseJson.chatDelta("so 5.", "It is", false).toString())
+                .isEqualTo("{\"content\":\"It is\",\"reasoning_content\":\"so 5.\",\"reasoning\":\"so 5.\"}");
+        assertThat(ResponseJson.chatDelta("", " 5", false).toString()).isEqualTo("{\"content\":\" 5\"}");
+        assertThat(ResponseJson.chatDelta("", "", false).toString()).isEqualTo("{\"content\":\"\"}");
+        assertThat(ResponseJson.chatDelta("", "", true).toString()).isEqualTo("{}");
+    }
+
     @Test
     void nothingTimedIsRateZero() {
         JsonNode t = ResponseJson.timings(new SequenceResult("length", "", new int[1], 5, 5, 1, 0, 0, 0, 0, 0, 0));

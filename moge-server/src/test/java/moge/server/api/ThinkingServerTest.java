@@ -1,6 +1,15 @@
 package moge.server.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.helpers.ChatCompletionAccumulator;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
 import moge.chat.ChatTemplate;
 import moge.model.LoadedModel;
 import moge.model.Model;
@@ -13,7 +22,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,7 +45,7 @@ class ThinkingServerTest {
         ChatTemplate t = ChatTemplate.of("opening", "{% for m in messages %}[unused9]{{ m.role }}：{{ m.content }}[unused10]{% endfor %}"
                 + "{% if add_generation_prompt %}[unused9]助手：[unused16]{% endif %}", "<s>", "[unused10]");
         LoadedModel withOpening = new LoadedModel(lm.path, lm.config, lm.weights, lm.tokenizer, t, lm.source());
-        opening = MogeServer.start(new ServerOptions().host("127.0.0.1").port(0).parallel(2).context(512).batchTokens(64),
+        opening = MogeServer.start(new ServerOptions().host("127.0.0.1").port(0).parallel(2).context(512).batchTokens(64).modelId("tiny"),
                 new MogeServer.Engine(withOpening, new Model(lm.config, lm.weights, 2, 64)));
         messageTokens = lm.tokenizer.encode(ThinkingOptions.DEFAULT_BUDGET_MESSAGE).length;
         p = new HttpTestClient(plain.port());
@@ -81,12 +92,48 @@ class ThinkingServerTest {
             rc.append(delta.path("reasoning_content").asText(""));
             rs.append(delta.path("reasoning").asText(""));
             if (d.has("thinking")) last = d;
+            // a delta of reasoning alone has no content at all (how the tokens fall into chunks depends on timing:
+            // ResponseJsonTest pins every shape)
+            if (delta.has("reasoning_content") && delta.path("content").asText("").isEmpty()) {
+                assertThat(delta.has("content")).as(d.toString()).isFalse();
+            }
         }
+        // the opening chunk names the role, with the empty content OpenAI sends there
+        JsonNode opening = ev.data().getFirst().path("choices").path(0).path("delta");
+        assertThat(opening.path("role").asText()).isEqualTo("assistant");
+        assertThat(opening.has("content")).isTrue();
         assertThat(rc.toString()).isEqualTo(m.path("reasoning_content").asText());
         assertThat(rs.toString()).isEqualTo(rc.toString());
         assertThat(ev.text()).isEqualTo(m.path("content").asText());
         assertThat(last).isNotNull();
         assertThat(last.path("thinking").path("mode_used").asText()).isEqualTo("slow");
+    }
+
+    /** The clients the SDK tests use, on a stream whose first deltas carry reasoning and no content. */
+    @Test
+    void clientLibrariesReadReasoningDeltasWithoutContent() throws Exception {
+        JsonNode whole = ok(o.post("/v1/chat/completions", chat(",\"thinking\":{\"mode\":\"slow\",\"budget\":3}")));
+        JsonNode m = whole.path("choices").get(0).path("message");
+
+        ChatCompletionAccumulator acc = ChatCompletionAccumulator.create();
+        OpenAIClient sdk = OpenAIOkHttpClient.builder().baseUrl(opening.baseUrl()).apiKey("unused").maxRetries(0).build();
+        try (StreamResponse<ChatCompletionChunk> s = sdk.chat().completions().createStreaming(ChatCompletionCreateParams.builder()
+                .model("tiny").addUserMessage("What is 2+3?").temperature(0.0).maxCompletionTokens(24)
+                .putAdditionalBodyProperty("thinking", JsonValue.from(Map.of("mode", "slow", "budget", 3))).build())) {
+            s.stream().forEach(acc::accumulate);
+        } finally {
+            sdk.close();
+        }
+        assertThat(acc.chatCompletion().choices().getFirst().message().content()).hasValue(m.path("content").asText());
+
+        OpenAiStreamingChatModel lc = OpenAiStreamingChatModel.builder().baseUrl(opening.baseUrl()).apiKey("unused").modelName("tiny")
+                .temperature(0.0).maxTokens(24).returnThinking(true).customParameters(Map.of("thinking", Map.of("mode", "slow", "budget", 3)))
+                .timeout(Duration.ofSeconds(60)).build();
+        StringBuilder thinking = new StringBuilder(), answer = new StringBuilder();
+        ChatResponse r = LangChain4jTest.stream(lc, "What is 2+3?", answer, thinking);
+        assertThat(thinking.toString()).isEqualTo(m.path("reasoning_content").asText());
+        assertThat(answer.toString()).isEqualTo(m.path("content").asText());
+        assertThat(r.aiMessage().text()).isEqualTo(m.path("content").asText());
     }
 
     @Test
