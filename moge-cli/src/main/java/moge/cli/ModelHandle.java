@@ -2,6 +2,8 @@ package moge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.MogeException;
+import moge.chat.ChatTemplate;
+import moge.tokenizer.Tokenizer;
 import moge.cluster.Cluster;
 import moge.cluster.RemoteDevice;
 import moge.cluster.Transport;
@@ -21,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 
 /**
  * A model ready to run as the command line asked: weights, the forward pass with its routed experts on
@@ -63,7 +66,16 @@ public final class ModelHandle implements AutoCloseable {
         RouterKind router = o.router == null ? null : RouterKind.parse(o.router);
         boolean round = o.roundActivations();
         KvType kvType = KvType.parse(o.kvType, "--kv-type");
+        Function<Tokenizer, ChatTemplate> template = o.chatTemplateOverride();
         LoadedModel lm = ModelLoader.load(p, router, null);
+        if (template != null) {
+            try {
+                lm = lm.withChatTemplate(template.apply(lm.tokenizer));
+            } catch (RuntimeException e) {
+                lm.close();
+                throw e;
+            }
+        }
         lm.weights.setActivationRounding(round);
         Model m = null;
         Cluster cluster = null;

@@ -1,12 +1,18 @@
 package moge.cli;
 
 import moge.MogeException;
+import moge.chat.ChatTemplate;
 import moge.model.LoadedModel;
+import moge.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Function;
 
 /** Options shared by every command that runs a model (mixed into each with @Mixin). */
 public final class ModelOptions {
@@ -75,6 +81,13 @@ public final class ModelOptions {
             description = "Accepted for llama.cpp's sake and ignored: moge runs on the CPU.")
     public String gpuLayers;
 
+    @Option(names = "--chat-template", paramLabel = "NAME|JINJA",
+            description = "Chat template instead of the model's own: openpangu, chatml, or Jinja text (as llama.cpp's and vLLM's).")
+    public String chatTemplate;
+
+    @Option(names = "--chat-template-file", paramLabel = "FILE", description = "Chat template (Jinja) read from FILE instead of the model's own.")
+    public Path chatTemplateFile;
+
     @Option(names = "--debug", description = "Show stack traces of errors.")
     public boolean debug;
 
@@ -95,6 +108,31 @@ public final class ModelOptions {
         if (threads < 1) throw new MogeException("--threads must be >= 1, got " + threads);
         if (ctx != 0 && ctx < 2) throw new MogeException("--ctx must be 0 (the model's maximum) or >= 2, got " + ctx);
         if (batch < 1) throw new MogeException("--batch must be >= 1, got " + batch);
+        if (chatTemplate != null && chatTemplateFile != null) throw new MogeException("give --chat-template or --chat-template-file, not both");
+        chatTemplateOverride();
+    }
+
+    /**
+     * The chat template the options ask for instead of the model's, or null. The file is read and the template
+     * rendered once (with placeholder BOS/EOS) before the model loads, so a typo costs no loading time and a server
+     * never opens its port with it; the real one is built once the tokenizer is known.
+     */
+    Function<Tokenizer, ChatTemplate> chatTemplateOverride() {
+        if (chatTemplate != null) {
+            ChatTemplate.named(chatTemplate, "<s>", "</s>");
+            return tok -> ChatTemplate.named(chatTemplate, tok);
+        }
+        if (chatTemplateFile == null) return null;
+        String text;
+        try {
+            text = Files.readString(chatTemplateFile);
+        } catch (NoSuchFileException e) {
+            throw new MogeException("--chat-template-file " + chatTemplateFile + ": no such file");
+        } catch (IOException | UncheckedIOException e) {
+            throw new MogeException("--chat-template-file " + chatTemplateFile + ": cannot read it (" + e.getMessage() + ")");
+        }
+        ChatTemplate.fromFile(chatTemplateFile, text, "<s>", "</s>");
+        return tok -> ChatTemplate.fromFile(chatTemplateFile, text, tok);
     }
 
     public Path modelPath() {

@@ -64,8 +64,7 @@ public final class ChatTemplate {
      * built-in openPangu format. {@code bos_token}/{@code eos_token} are the tokenizer's pieces for its BOS/EOS.
      */
     public static ChatTemplate load(Path modelDir, Tokenizer tokenizer) {
-        String bos = tokenizer.special().bos() >= 0 ? tokenizer.piece(tokenizer.special().bos()) : "";
-        String eos = tokenizer.special().eos() >= 0 ? tokenizer.piece(tokenizer.special().eos()) : "";
+        String bos = bosPiece(tokenizer), eos = eosPiece(tokenizer);
         Path config = modelDir.resolve("tokenizer_config.json");
         String fromConfig = templateInConfig(config);
         if (fromConfig != null) return of(config + " chat_template", fromConfig, bos, eos);
@@ -79,6 +78,59 @@ public final class ChatTemplate {
         }
         ChatTemplate builtIn = openPangu();
         return new ChatTemplate(builtIn.name, null, bos, eos);
+    }
+
+    /** ChatML, llama.cpp's default for a model without a template of its own. */
+    public static final String CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content']"
+            + " + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    /** The names {@link #named} knows. */
+    public static final List<String> BUILT_IN_NAMES = List.of("openpangu", "chatml");
+
+    /**
+     * A template given on the command line instead of the model's (llama.cpp's and vLLM's {@code --chat-template}):
+     * a built-in name ({@link #BUILT_IN_NAMES}) or Jinja text; checked by rendering a short conversation, so a
+     * broken template fails before the model serves anyone.
+     */
+    public static ChatTemplate named(String value, Tokenizer tokenizer) {
+        return named(value, bosPiece(tokenizer), eosPiece(tokenizer));
+    }
+
+    /** As {@link #named(String, Tokenizer)} with the BOS/EOS pieces given (e.g. placeholders before a model is loaded). */
+    public static ChatTemplate named(String value, String bos, String eos) {
+        String v = value.strip();
+        ChatTemplate t;
+        if (v.equalsIgnoreCase("openpangu")) t = new ChatTemplate(openPangu().name, null, bos, eos);
+        else if (v.equalsIgnoreCase("chatml")) t = of("built-in ChatML template", CHATML, bos, eos);
+        else if (v.contains("{{") || v.contains("{%")) t = of("--chat-template", value, bos, eos);
+        else {
+            throw new MogeException("--chat-template: unknown template '" + v + "' (built-in: " + String.join(", ", BUILT_IN_NAMES)
+                    + "; or Jinja text, or --chat-template-file FILE)");
+        }
+        return t.checked();
+    }
+
+    /** A Jinja template file given instead of the model's ({@code --chat-template-file}), checked as {@link #named} is. */
+    public static ChatTemplate fromFile(Path file, String text, String bos, String eos) {
+        return of(file.toString(), text, bos, eos).checked();
+    }
+
+    public static ChatTemplate fromFile(Path file, String text, Tokenizer tokenizer) {
+        return fromFile(file, text, bosPiece(tokenizer), eosPiece(tokenizer));
+    }
+
+    /** Renders a system, user, assistant, user conversation; throws the render error naming the template. */
+    public ChatTemplate checked() {
+        render(List.of(new ChatMessage("system", "You are helpful."), new ChatMessage("user", "Hi"),
+                new ChatMessage("assistant", "Hello."), new ChatMessage("user", "What is 2+2?")), true);
+        return this;
+    }
+
+    private static String bosPiece(Tokenizer t) {
+        return t.special().bos() >= 0 ? t.piece(t.special().bos()) : "";
+    }
+
+    private static String eosPiece(Tokenizer t) {
+        return t.special().eos() >= 0 ? t.piece(t.special().eos()) : "";
     }
 
     private static String templateInConfig(Path config) {

@@ -27,6 +27,11 @@ public final class LoadedModel implements AutoCloseable {
         this.source = source;
     }
 
+    /** The same model (weights, mapping and all) with another chat template; this one must not be closed then. */
+    public LoadedModel withChatTemplate(ChatTemplate t) {
+        return new LoadedModel(path, config, weights, tokenizer, t, source);
+    }
+
     public TensorSource source() {
         return source;
     }

@@ -144,4 +144,21 @@ class ChatTemplateTest {
         assertThatThrownBy(() -> ChatTemplate.load(dir, TOK)).isInstanceOf(MogeException.class)
                 .hasMessageStartingWith("tokenizer_config.json: ");
     }
+
+    @Test
+    void templatesNamedOnTheCommandLine() {
+        List<ChatMessage> chat = List.of(ChatMessage.system("Be brief."), ChatMessage.user("Hi"));
+        assertThat(ChatTemplate.named("openpangu", TOK).render(chat, true)).isEqualTo(SHIPPED.render(chat, true));
+        assertThat(ChatTemplate.named("ChatML", TOK).render(chat, true))
+                .isEqualTo("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        assertThat(ChatTemplate.named("{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}", TOK)
+                .render(chat, false)).isEqualTo("<s>[system]Be brief.[user]Hi");
+        assertThatThrownBy(() -> ChatTemplate.named("mistral", TOK)).isInstanceOf(MogeException.class)
+                .hasMessageStartingWith("--chat-template: unknown template 'mistral'");
+        // checked at once: a template that fails on an ordinary conversation never reaches a request
+        assertThatThrownBy(() -> ChatTemplate.named("{% for m in messages %}{{ raise_exception('no ' + m.role) }}{% endfor %}", TOK))
+                .isInstanceOf(MogeException.class).hasMessageContaining("raise_exception: no system");
+        assertThatThrownBy(() -> ChatTemplate.fromFile(Path.of("t.jinja"), "{% for %}", TOK))
+                .isInstanceOf(MogeException.class).hasMessageStartingWith("chat template t.jinja: ");
+    }
 }

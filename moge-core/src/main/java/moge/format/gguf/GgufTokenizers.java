@@ -80,9 +80,6 @@ public final class GgufTokenizers {
     }
 
     /** ChatML, llama.cpp's fallback when a file has no template. */
-    static final String CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content']"
-            + " + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
     /**
      * The chat template: {@code tokenizer.chat_template} when the file has one, else the built-in openPangu
      * format for a Pangu architecture whose vocabulary has openPangu's turn markers, and ChatML (llama.cpp's
@@ -98,6 +95,6 @@ public final class GgufTokenizers {
         if (pangu && tok != null && tok.tokenId("[unused9]").isPresent() && tok.tokenId("[unused10]").isPresent()) {
             return ChatTemplate.openPangu();
         }
-        return ChatTemplate.of("ChatML (no " + CHAT_TEMPLATE + " in " + f.describe() + ")", CHATML, bos, eos);
+        return ChatTemplate.of("ChatML (no " + CHAT_TEMPLATE + " in " + f.describe() + ")", ChatTemplate.CHATML, bos, eos);
     }
 }
