@@ -18,6 +18,7 @@ import moge.server.api.Http;
 import moge.server.api.RequestHooks;
 import moge.server.api.RequestParser;
 import moge.server.api.ThinkingHooks;
+import moge.server.api.TokenizeHandler;
 import moge.server.metrics.ServerMetrics;
 import moge.server.sched.Scheduler;
 import moge.server.sched.SpeculativeStrategy;
@@ -39,7 +40,8 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class MogeServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MogeServer.class);
-    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics");
+    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics",
+            "/tokenize", "/detokenize");
 
     /** A loaded model and its forward pass, handed over to the server (which closes both). */
     public record Engine(LoadedModel loaded, Model model) {
@@ -73,11 +75,15 @@ public final class MogeServer implements AutoCloseable {
                 h.setSendXPoweredBy(false);
             });
             c.routes.before("/v1/*", ctx -> Http.checkApiKey(ctx, options.apiKey));
+            c.routes.before("/tokenize", ctx -> Http.checkApiKey(ctx, options.apiKey));
+            c.routes.before("/detokenize", ctx -> Http.checkApiKey(ctx, options.apiKey));
             c.routes.post("/v1/chat/completions", ctx -> completion(ctx, true));
             c.routes.post("/v1/completions", ctx -> completion(ctx, false));
             c.routes.get("/v1/models", this::models);
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.get("/health", this::health);
+            c.routes.post("/tokenize", ctx -> Http.json(ctx, 200, tokens(ctx).tokenize(Http.jsonBody(ctx, options.maxBodyBytes))));
+            c.routes.post("/detokenize", ctx -> Http.json(ctx, 200, tokens(ctx).detokenize(Http.jsonBody(ctx, options.maxBodyBytes))));
             c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             c.routes.exception(ApiException.class, (e, ctx) -> Http.error(ctx, e));
             c.routes.exception(HttpResponseException.class, (e, ctx) -> Http.error(ctx, fromJavalin(e, ctx)));
@@ -267,6 +273,11 @@ public final class MogeServer implements AutoCloseable {
         } finally {
             inFlight.decrementAndGet();
         }
+    }
+
+    private TokenizeHandler tokens(Context ctx) {
+        Ready r = requireReady();
+        return new TokenizeHandler(r.engine().loaded().tokenizer, r.scheduler().config().context());
     }
 
     private void models(Context ctx) {
