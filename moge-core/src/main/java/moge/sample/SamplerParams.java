@@ -97,7 +97,7 @@ public record SamplerParams(float temperature, int topK, float topP, float minP,
         validate(name);
         int banned = 0;
         for (Map.Entry<Integer, Float> e : logitBias.entrySet()) {
-            if (e.getKey() >= vocab) fail(name, "logit_bias", "token id is outside the vocabulary (0.." + (vocab - 1) + ")", e.getKey());
+            if (e.getKey() >= vocab) fail(name, "logit_bias", "token ids must be in the vocabulary (0.." + (vocab - 1) + ")", e.getKey());
             if (e.getValue() <= BAN) banned++;
         }
         // nothing would be left to choose from

@@ -190,7 +190,7 @@ class SamplerTest {
         assertThatThrownBy(() -> g.withLogitBias(Map.of(3, Float.NaN)).validate()).hasMessage("logit_bias of token 3 must be in [-100, 100], got NaN");
         assertThatThrownBy(() -> g.withLogitBias(Map.of(-2, 1f)).validate()).hasMessage("logit_bias token ids must be >= 0, got -2");
         assertThatThrownBy(() -> new Sampler(g.withLogitBias(Map.of(1, 1f, 10, 1f)), 10))
-                .hasMessage("logit_bias token id is outside the vocabulary (0..9), got 10");
+                .hasMessage("logit_bias token ids must be in the vocabulary (0..9), got 10");
         assertThatThrownBy(() -> g.withLogitBias(Map.of(0, -100f, 1, -100f)).validate(n -> "--" + n.replace('_', '-'), 2))
                 .hasMessage("--logit-bias must not ban every token of the vocabulary, got 2 banned");
         assertThat(g.withLogitBias(Map.of(2, 1f, 12, -3f)).withinVocab(10).logitBias()).isEqualTo(Map.of(2, 1f));
