@@ -6,6 +6,7 @@ import moge.generate.GenerationResult;
 import moge.generate.Generator;
 import moge.model.LoadedModel;
 import moge.model.Model;
+import moge.sample.SamplerParams;
 import moge.spec.SpeculativeDecoder;
 import moge.thinking.ThinkPrompt;
 import moge.thinking.ThinkingMode;
@@ -78,6 +79,8 @@ public final class ChatCommand implements Runnable {
             Generator g = new Generator(m, lm.tokenizer, ctx);
             SpecOptions.attach(g, draft);
             ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
+            // checked before the first message, not after the user has typed it
+            SamplerParams sp = sampling.params(lm.config.vocabSize());
             List<ChatMessage> history = new ArrayList<>();
             if (system != null) history.add(new ChatMessage("system", system));
             if (interactive) {
@@ -106,7 +109,7 @@ public final class ChatCommand implements Runnable {
                     spec.commandLine().getErr().flush();
                     continue;
                 }
-                GenerateOptions o = new GenerateOptions(Math.min(maxTokens, ctx - ids.length - 1), sampling.params(),
+                GenerateOptions o = new GenerateOptions(Math.min(maxTokens, ctx - ids.length - 1), sp,
                         Prompts.stopIds(lm), false, 0, false, List.of());
                 ReasoningPrinter printer = new ReasoningPrinter(out, ansi, hideReasoning);
                 ThinkingResult tr = runner.chat(history, t, o, printer);

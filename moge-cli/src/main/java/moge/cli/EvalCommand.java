@@ -84,7 +84,7 @@ public final class EvalCommand implements Runnable {
             int ctx = model.context(lm);
             Generator g = new Generator(m, lm.tokenizer, ctx);
             ThinkingRunner runner = new ThinkingRunner(g, lm.tokenizer, lm.chatTemplate);
-            GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(), Prompts.stopIds(lm), false, 0, false, List.of());
+            GenerateOptions o = new GenerateOptions(maxTokens, sampling.params(lm.config.vocabSize()), Prompts.stopIds(lm), false, 0, false, List.of());
             for (ThinkingMode mode : modes) {
                 ThinkingEval.ModeResult r = ThinkingEval.run(runner, set, thinking.options(mode), o, null);
                 results.add(r);

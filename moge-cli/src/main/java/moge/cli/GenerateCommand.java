@@ -101,7 +101,7 @@ public final class GenerateCommand implements Runnable {
             // the generator stops when the context is full, so the context is the cap of "no limit"
             int limit = maxTokens < 0 ? ctx : maxTokens;
             TextMode mode = chat ? TextMode.CHAT : special ? TextMode.CONTINUATION_WITH_SPECIAL : TextMode.CONTINUATION;
-            GenerateOptions o = new GenerateOptions(limit, sampling.params(), Prompts.stopIds(lm), ignoreEos, topLogprobs,
+            GenerateOptions o = new GenerateOptions(limit, sampling.params(lm.config.vocabSize()), Prompts.stopIds(lm), ignoreEos, topLogprobs,
                     promptLogprobs && json, stop, mode);
             if (chat && promptIds == null) {
                 chatTurn(lm, g, o, out);

@@ -43,7 +43,7 @@ class BadInputTest {
         return dst;
     }
 
-    private static void assertOneLineError(CliRunner r, String... mustContain) {
+    static void assertOneLineError(CliRunner r, String... mustContain) {
         assertThat(r.exit()).as(r.err()).isEqualTo(1);
         String err = r.err().strip();
         assertThat(err.lines().count()).as(err).isEqualTo(1);

@@ -1,26 +1,38 @@
 package moge.sample;
 
 import java.util.Arrays;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.UnaryOperator;
 
 /**
- * Chooses a token from logits: penalties on recent tokens, then temperature, top-k, top-p and min-p, then a
- * draw from the remaining distribution with a seeded generator (same seed, same tokens). Candidates are kept
- * sorted by logit, ties by lower id, so every filter is deterministic.
+ * Chooses a token from logits: the logit bias, penalties on recent tokens, then temperature, top-k, top-p
+ * and min-p, then a draw from the remaining distribution with a seeded generator (same seed, same tokens).
+ * Candidates are kept sorted by logit, ties by lower id, so every filter is deterministic.
  */
 public final class Sampler {
     private final SamplerParams p;
     private final SplittableRandom rng;
     private final int vocab;
+    // the logit bias, sorted by id; a ban is -infinity, so that no temperature or filter can revive it
+    private final int[] biasIds;
+    private final float[] biasValues;
     private float[] work = new float[0];
     private long[] keys = new long[0];
     private int[] counts = new int[0];
 
     public Sampler(SamplerParams p, int vocab) {
-        p.validate();
+        p.validate(UnaryOperator.identity(), vocab);
         this.p = p;
         this.vocab = vocab;
         this.rng = new SplittableRandom(p.seed() >= 0 ? p.seed() : System.nanoTime());
+        biasIds = new int[p.logitBias().size()];
+        biasValues = new float[biasIds.length];
+        int i = 0;
+        for (Map.Entry<Integer, Float> e : p.logitBias().entrySet()) {
+            biasIds[i] = e.getKey();
+            biasValues[i++] = e.getValue() <= SamplerParams.BAN ? Float.NEGATIVE_INFINITY : e.getValue();
+        }
     }
 
     public SamplerParams params() {
@@ -29,35 +41,39 @@ public final class Sampler {
 
     /** Picks a token from logits[off .. off+vocab) given the tokens generated or seen so far. */
     public int sample(float[] logits, int off, int[] history, int historyLen) {
-        float[] l = logits;
-        int o = off;
-        if (p.hasPenalties() && historyLen > 0) {
-            if (work.length < vocab) work = new float[vocab];
-            System.arraycopy(logits, off, work, 0, vocab);
-            applyPenalties(work, history, historyLen);
-            l = work;
-            o = 0;
-        }
+        float[] w = adjusted(logits, off, history, historyLen);
+        float[] l = w != null ? w : logits;
+        int o = w != null ? 0 : off;
         if (p.isGreedy()) return argmax(l, o, vocab);
         return draw(probabilities(l, o));
     }
 
     /** The filtered, normalised distribution the next draw uses (for speculative sampling and tests). */
     public float[] distribution(float[] logits, int off, int[] history, int historyLen) {
-        float[] l = logits;
-        int o = off;
-        if (p.hasPenalties() && historyLen > 0) {
-            float[] w = Arrays.copyOfRange(logits, off, off + vocab);
-            applyPenalties(w, history, historyLen);
-            l = w;
-            o = 0;
-        }
+        float[] w = adjusted(logits, off, history, historyLen);
+        float[] l = w != null ? w : logits;
+        int o = w != null ? 0 : off;
         if (p.isGreedy()) {
             float[] d = new float[vocab];
             d[argmax(l, o, vocab)] = 1f;
             return d;
         }
         return probabilities(l, o).clone();
+    }
+
+    /**
+     * The logits with the bias and the penalties applied, in a copy (the caller's row is the model's output,
+     * which log-probabilities still read); null when there is nothing to apply, so that plain sampling reads
+     * the row itself. The bias comes first, as in llama.cpp and vLLM, so a penalty scales a biased logit.
+     */
+    private float[] adjusted(float[] logits, int off, int[] history, int historyLen) {
+        boolean penalise = p.hasPenalties() && historyLen > 0;
+        if (!penalise && biasIds.length == 0) return null;
+        if (work.length < vocab) work = new float[vocab];
+        System.arraycopy(logits, off, work, 0, vocab);
+        for (int i = 0; i < biasIds.length; i++) work[biasIds[i]] += biasValues[i];
+        if (penalise) applyPenalties(work, history, historyLen);
+        return work;
     }
 
     /** Draws an index from a normalised distribution with this sampler's generator. */

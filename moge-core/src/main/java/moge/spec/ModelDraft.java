@@ -15,8 +15,8 @@ import java.util.Arrays;
 /**
  * A draft model with its own cache: it catches up on the history (whatever the target accepted or
  * rejected since last time: the cache is cut back to the common prefix), then runs one token at a time.
- * With sampling it draws from its own distribution under the target's settings and reports q; otherwise
- * it proposes its argmax.
+ * It follows the target's settings (logit bias and penalties included): with sampling it draws from its own
+ * distribution under them and reports q; greedy, it proposes its argmax under them.
  */
 public final class ModelDraft implements DraftSource {
     private final Model model;
@@ -87,13 +87,18 @@ public final class ModelDraft implements DraftSource {
         System.arraycopy(h, 0, hist, 0, len);
         SamplerParams sp = out.sampling();
         if (sp != null && sp != samplerFor) {
-            sampler = new Sampler(sp, model.config.vocabSize());
+            sampler = new Sampler(sp.withinVocab(model.config.vocabSize()), model.config.vocabSize());
             samplerFor = sp;
         }
         for (int i = 0; i < max; i++) {
             int tok;
-            if (sp == null || sp.isGreedy()) {
+            if (sp == null) {
                 tok = Sampler.argmax(logits, 0, vocab);
+                out.add(tok);
+            } else if (sp.isGreedy()) {
+                // the target's choice if the draft were right: a banned token is never worth a verification row
+                tok = sampler.sample(logits, 0, hist, len + i);
+                if (tok >= vocab) break;
                 out.add(tok);
             } else {
                 float[] d = sampler.distribution(logits, 0, hist, len + i);

@@ -31,7 +31,8 @@ public final class Proposal {
 
     /**
      * How a source that can draw at random should do it: the target's sampling settings with a seed of the
-     * source's own (a new object for every generation). Null: propose the most likely token.
+     * source's own (a new object for every generation); greedy ones still carry the bias and penalties the
+     * most likely token is chosen under. Null: propose the most likely token of the source's own.
      */
     public SamplerParams sampling() {
         return sampling;

@@ -86,7 +86,8 @@ public final class SpeculativeDecoder implements Speculator, AutoCloseable {
         if (sampler != lastSampler) {
             lastSampler = sampler;
             SamplerParams p = sampler.params();
-            proposal.setSampling(source.deterministic() || p.isGreedy() ? null : p.withSeed(p.seed() >= 0 ? mix(p.seed()) : -1));
+            // a draft model proposes under the target's settings (its bias above all), with a seed of its own
+            proposal.setSampling(source.deterministic() ? null : p.withSeed(p.seed() >= 0 ? mix(p.seed()) : -1));
         }
         int pos = len - 1;
         want = policy.choose(budget - 1);

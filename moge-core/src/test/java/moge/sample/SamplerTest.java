@@ -3,6 +3,8 @@ package moge.sample;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -97,6 +99,102 @@ class SamplerTest {
         Sampler s = new Sampler(new SamplerParams(0f, 0, 1f, 0f, 1.5f, 64, 0, 0, 1), 2);
         assertThat(s.sample(l, 0, new int[]{0}, 1)).isEqualTo(1);
         assertThat(s.sample(l, 0, new int[]{1}, 1)).isEqualTo(0);
+    }
+
+    /** The settings the bias tests run under: greedy, sampled with every filter and penalty, sampled plainly, greedy with penalties. */
+    private static final SamplerParams[] SETTINGS = {SamplerParams.greedy(), new SamplerParams(0.8f, 40, 0.9f, 0.05f, 1.1f, 64, 0.1f, 0.1f, 1234),
+            new SamplerParams(1.3f, 0, 1f, 0f, 1f, 64, 0f, 0f, 5), new SamplerParams(0f, 0, 1f, 0f, 1.3f, 16, 0.2f, 0.1f, 0)};
+
+    /**
+     * Hashes of 40 sampled tokens (each fed back as history) and of the 40 distributions before them, per
+     * {@link #SETTINGS}, recorded with the sampler as it was before the logit bias: without a bias nothing changed.
+     */
+    @Test
+    void withoutABiasDrawsAndDistributionsAreBitIdenticalToBefore() {
+        int[][] golden = {{1212268161, 1191137920}, {-1906332010, 1132433488}, {-1720217151, -6954880}, {1830713630, 2013221504}};
+        float[] l = logits(300, 11);
+        for (int k = 0; k < SETTINGS.length; k++) {
+            for (SamplerParams p : new SamplerParams[]{SETTINGS[k], SETTINGS[k].withLogitBias(Map.of())}) {
+                Sampler s = new Sampler(p, 300);
+                int[] h = new int[40];
+                int dh = 0;
+                for (int i = 0; i < 40; i++) {
+                    dh = 31 * dh + Arrays.hashCode(s.distribution(l, 0, h, i));
+                    h[i] = s.sample(l, 0, h, i);
+                }
+                assertThat(new int[]{Arrays.hashCode(h), dh}).as("settings %d", k).containsExactly(golden[k]);
+            }
+        }
+    }
+
+    /**
+     * Against a plain reference: a biased sampler gives exactly what an unbiased one gives on logits with the
+     * bias added by hand (a ban as -infinity), tokens and distributions alike, under every setting.
+     */
+    @Test
+    void aBiasActsAsIfAddedToTheLogits() {
+        SplittableRandom r = new SplittableRandom(21);
+        for (int round = 0; round < 20; round++) {
+            float[] l = logits(200, 100 + round);
+            Map<Integer, Float> bias = new HashMap<>();
+            for (int j = 0; j < 1 + r.nextInt(12); j++) bias.put(r.nextInt(200), r.nextInt(4) == 0 ? SamplerParams.BAN : (float) (r.nextDouble() * 40 - 20));
+            float[] ref = l.clone();
+            bias.forEach((id, v) -> ref[id] = v <= SamplerParams.BAN ? Float.NEGATIVE_INFINITY : ref[id] + v);
+            for (SamplerParams p : SETTINGS) {
+                Sampler biased = new Sampler(p.withLogitBias(bias), 200), plain = new Sampler(p, 200);
+                int[] h = new int[30], hr = new int[30];
+                for (int i = 0; i < 30; i++) {
+                    assertThat(biased.distribution(l, 0, h, i)).isEqualTo(plain.distribution(ref, 0, hr, i));
+                    h[i] = biased.sample(l, 0, h, i);
+                    hr[i] = plain.sample(ref, 0, hr, i);
+                }
+                assertThat(h).as("round %d, %s", round, p).containsExactly(hr);
+            }
+        }
+    }
+
+    @Test
+    void greedyTakesAStronglyFavouredToken() {
+        float[] l = logits(1000, 5);
+        int best = Sampler.argmax(l, 0, 1000);
+        int favoured = best == 7 ? 8 : 7;
+        Sampler s = new Sampler(SamplerParams.greedy().withLogitBias(Map.of(favoured, 100f)), 1000);
+        assertThat(s.sample(l, 0, new int[0], 0)).isEqualTo(favoured);
+        assertThat(s.distribution(l, 0, new int[0], 0)[favoured]).isEqualTo(1f);
+    }
+
+    @Test
+    void aBannedTokenIsNeverChosen() {
+        float[] l = logits(50, 6);
+        int best = Sampler.argmax(l, 0, 50);
+        // the favourite of the model and the one a large boost would otherwise make near certain
+        Map<Integer, Float> bias = Map.of(best, SamplerParams.BAN);
+        assertThat(new Sampler(SamplerParams.greedy().withLogitBias(bias), 50).sample(l, 0, new int[0], 0)).isNotEqualTo(best);
+        // a high temperature flattens the distribution; a ban must still hold
+        Sampler s = new Sampler(new SamplerParams(2f, 0, 1f, 0f, 1f, 64, 0f, 0f, 3).withLogitBias(bias), 50);
+        float[] d = s.distribution(l, 0, new int[0], 0);
+        assertThat(d[best]).isZero();
+        int[] seen = new int[50];
+        for (int i = 0; i < 20000; i++) seen[s.sample(l, 0, new int[0], 0)]++;
+        assertThat(seen[best]).isZero();
+        assertThat(Arrays.stream(seen).filter(c -> c > 0).count()).as("others still drawn").isGreaterThan(30);
+        // top-k of one over a banned favourite keeps the runner-up, not the banned token
+        Sampler k1 = new Sampler(new SamplerParams(1f, 1, 1f, 0f, 1f, 64, 0f, 0f, 3).withLogitBias(bias), 50);
+        assertThat(k1.distribution(l, 0, new int[0], 0)[best]).isZero();
+    }
+
+    @Test
+    void biasIsValidatedNamingTheIdAndValue() {
+        SamplerParams g = SamplerParams.greedy();
+        assertThatThrownBy(() -> new Sampler(g.withLogitBias(Map.of(3, 100.5f)), 10)).hasMessage("logit_bias of token 3 must be in [-100, 100], got 100.5");
+        assertThatThrownBy(() -> g.withLogitBias(Map.of(3, Float.NaN)).validate()).hasMessage("logit_bias of token 3 must be in [-100, 100], got NaN");
+        assertThatThrownBy(() -> g.withLogitBias(Map.of(-2, 1f)).validate()).hasMessage("logit_bias token ids must be >= 0, got -2");
+        assertThatThrownBy(() -> new Sampler(g.withLogitBias(Map.of(1, 1f, 10, 1f)), 10))
+                .hasMessage("logit_bias token ids must be in the vocabulary (0..9), got 10");
+        assertThatThrownBy(() -> g.withLogitBias(Map.of(0, -100f, 1, -100f)).validate(n -> "--" + n.replace('_', '-'), 2))
+                .hasMessage("--logit-bias must not ban every token of the vocabulary, got 2 banned");
+        assertThat(g.withLogitBias(Map.of(2, 1f, 12, -3f)).withinVocab(10).logitBias()).isEqualTo(Map.of(2, 1f));
+        assertThat(g.withLogitBias(Map.of(2, 1f)).withSeed(4).withTemperature(1f).logitBias()).isEqualTo(Map.of(2, 1f));
     }
 
     @Test

@@ -22,7 +22,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
@@ -132,6 +134,16 @@ class GreedyIdentityTest {
             SamplerParams pen = new SamplerParams(0f, 0, 1f, 0f, 1.3f, 16, 0.2f, 0.1f, 0);
             check(lm, SpecHarness.Source.SELF_Q8_0, 4, 1, 8, prompt(c.vocabSize(), 4, 12), 40, pen);
             check(lm, SpecHarness.Source.NGRAM_1_3, 4, 1, 8, prompt(c.vocabSize(), 4, 12), 40, pen);
+            // A logit bias (a third of the vocabulary banned, a few ids favoured): the output is the biased
+            // target's, and the target drafting for itself proposes under the bias too, so it is always right.
+            Map<Integer, Float> bias = new HashMap<>();
+            for (int id = 0; id < c.vocabSize(); id += 3) bias.put(id, SamplerParams.BAN);
+            for (int id = 1; id < c.vocabSize(); id += 31) bias.put(id, 2.5f);
+            SamplerParams biased = pen.withLogitBias(bias);
+            for (SpecHarness.Source s : new SpecHarness.Source[]{SpecHarness.Source.SELF_EXACT, SpecHarness.Source.SELF_Q8_0,
+                    SpecHarness.Source.NGRAM_1_3}) {
+                check(lm, s, 4, 1, 8, prompt(c.vocabSize(), 4, 12), 40, biased);
+            }
         }
     }
 

@@ -44,18 +44,28 @@ public final class TestEngines {
         }
 
         public GenerationResult ids(int[] prompt, int maxTokens, List<String> stop, KvType kv) {
-            return run(prompt, maxTokens, stop, kv, TextMode.CHAT);
+            return run(prompt, maxTokens, SamplerParams.greedy(), stop, kv, TextMode.CHAT);
         }
 
         /** A raw completion's reference: the text continues the prompt's ({@link TextMode#CONTINUATION}). */
         public GenerationResult continuation(int[] prompt, int maxTokens, List<String> stop) {
-            return run(prompt, maxTokens, stop, KvType.F32, TextMode.CONTINUATION);
+            return run(prompt, maxTokens, SamplerParams.greedy(), stop, KvType.F32, TextMode.CONTINUATION);
         }
 
-        private GenerationResult run(int[] prompt, int maxTokens, List<String> stop, KvType kv, TextMode mode) {
+        /** As {@link #continuation(int[], int, List)}, under other sampler settings (a logit bias). */
+        public GenerationResult continuation(int[] prompt, int maxTokens, SamplerParams sampler) {
+            return run(prompt, maxTokens, sampler, List.of(), KvType.F32, TextMode.CONTINUATION);
+        }
+
+        /** A chat reply's reference under other sampler settings. */
+        public GenerationResult chat(int[] prompt, int maxTokens, SamplerParams sampler) {
+            return run(prompt, maxTokens, sampler, List.of(), KvType.F32, TextMode.CHAT);
+        }
+
+        private GenerationResult run(int[] prompt, int maxTokens, SamplerParams sampler, List<String> stop, KvType kv, TextMode mode) {
             KvCache cache = KvCache.forContext(lm.config, prompt.length + maxTokens + 1, 1, 16, kv);
             Generator g = new Generator(model, lm.tokenizer, cache.newSequence(), prompt.length + maxTokens + 1);
-            GenerateOptions o = new GenerateOptions(maxTokens, SamplerParams.greedy(), lm.tokenizer.eosIds(), false, 0, false, stop, mode);
+            GenerateOptions o = new GenerateOptions(maxTokens, sampler, lm.tokenizer.eosIds(), false, 0, false, stop, mode);
             return g.generate(prompt, o, TokenListener.NONE);
         }
 

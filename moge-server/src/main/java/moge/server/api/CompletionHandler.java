@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.UnaryOperator;
 
 /**
  * Runs one chat or text completion: builds the prompt, submits it to the scheduler and answers either one
@@ -80,6 +81,12 @@ public final class CompletionHandler {
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         long created = System.currentTimeMillis() / 1000;
         long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            r.sampler().validate(UnaryOperator.identity(), scheduler.vocab());
+        } catch (MogeException e) {
+            // the parser has range-checked every field; what can fail only here is the bias against the vocabulary
+            throw ApiException.invalid("logit_bias", e.getMessage());
+        }
         ClientConnection client = null;
         // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
         SequenceResult earlier = null;

@@ -15,6 +15,7 @@ import moge.chat.ChatMessage;
 import moge.sample.SamplerParams;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -197,6 +198,50 @@ public final class RequestParser {
         return sb.toString();
     }
 
+    /**
+     * OpenAI's {@code logit_bias}, an object from token ids (strings) to biases ({"15043": -100}), or
+     * llama-server's array of pairs ([[15043, -100.0], [15044, false]]); false bans the token, as there. The
+     * ids are checked against the vocabulary where the model is known ({@link CompletionHandler}).
+     */
+    static Map<Integer, Float> logitBias(Fields f) {
+        JsonNode n = f.node("logit_bias");
+        if (n == null) return Map.of();
+        Map<Integer, Float> out = new HashMap<>();
+        if (n.isObject()) {
+            for (Map.Entry<String, JsonNode> e : n.properties()) {
+                String key = e.getKey();
+                // digits only: no sign, spaces or exponent, which parseInt or a float parse would let through
+                if (!key.matches("[0-9]{1,10}") || Long.parseLong(key) > Integer.MAX_VALUE) {
+                    throw ApiException.invalid("logit_bias", "'logit_bias' keys must be token ids (non-negative integers), got '" + key + "'");
+                }
+                out.put(Integer.parseInt(key), bias(Integer.parseInt(key), e.getValue()));
+            }
+        } else if (n.isArray()) {
+            for (int i = 0; i < n.size(); i++) {
+                JsonNode pair = n.get(i), id = pair.path(0);
+                if (!pair.isArray() || pair.size() != 2 || !id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
+                    throw ApiException.invalid("logit_bias", "'logit_bias' as an array takes [token id, bias] pairs with non-negative "
+                            + "integer ids; element " + i + " is " + pair);
+                }
+                if (out.put(id.intValue(), bias(id.intValue(), pair.get(1))) != null) {
+                    throw ApiException.invalid("logit_bias", "'logit_bias' names token " + id.intValue() + " twice");
+                }
+            }
+        } else {
+            throw ApiException.invalid("logit_bias", "'logit_bias' must be an object mapping token ids to biases, e.g. {\"15043\": -100}");
+        }
+        return out;
+    }
+
+    private static float bias(int id, JsonNode v) {
+        if (v.isBoolean() && !v.booleanValue()) return SamplerParams.BAN;
+        if (!v.isNumber() || !(v.doubleValue() >= SamplerParams.BAN && v.doubleValue() <= 100)) {
+            throw ApiException.invalid("logit_bias", "'logit_bias' of token " + id + " must be a number between -100 and 100 "
+                    + "(or false to ban it), got " + v);
+        }
+        return v.floatValue();
+    }
+
     private static CompletionRequest common(Fields f, boolean chat, List<ChatMessage> messages, String text, int[] ids, int top,
                                             Map<String, Object> kwargs) {
         String model = f.string("model", null);
@@ -216,7 +261,7 @@ public final class RequestParser {
         int lastN = (int) f.integer("repeat_last_n", 64, 0, 1 << 20);
         long seed = f.integer("seed", -1, Long.MIN_VALUE, Long.MAX_VALUE);
         if (seed < 0) seed = -1;
-        SamplerParams sp = new SamplerParams(temperature, topK, topP, minP, repeat, lastN, presence, frequency, seed);
+        SamplerParams sp = new SamplerParams(temperature, topK, topP, minP, repeat, lastN, presence, frequency, seed, logitBias(f));
         List<String> stop = f.strings("stop", MAX_STOP);
         boolean stream = f.bool("stream", false);
         boolean includeUsage = false;

@@ -93,6 +93,11 @@ public final class Scheduler implements AutoCloseable {
         thread.start();
     }
 
+    /** Ids the model scores: the length of its logits rows. */
+    public int vocab() {
+        return vocab;
+    }
+
     public Config config() {
         return config;
     }

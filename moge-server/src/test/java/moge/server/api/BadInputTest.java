@@ -109,6 +109,14 @@ class BadInputTest {
             "stream_options not an object  | {#,\"stream_options\":true}                                       | stream_options",
             "model not a string            | {#,\"model\":7}                                                   | model",
             "template kwargs not an object | {#,\"chat_template_kwargs\":[1]}                                  | chat_template_kwargs",
+            "logit_bias a number           | {#,\"logit_bias\":5}                                            | logit_bias",
+            "logit_bias key not an id      | {#,\"logit_bias\":{\"hello\":1}}                               | logit_bias",
+            "logit_bias key negative       | {#,\"logit_bias\":{\"-1\":1}}                                  | logit_bias",
+            "logit_bias key fractional     | {#,\"logit_bias\":{\"1.5\":1}}                                 | logit_bias",
+            "logit_bias value too large    | {#,\"logit_bias\":{\"5\":100.5}}                               | logit_bias",
+            "logit_bias value a string     | {#,\"logit_bias\":{\"5\":\"-100\"}}                            | logit_bias",
+            "logit_bias value true         | {#,\"logit_bias\":{\"5\":true}}                                | logit_bias",
+            "logit_bias id beyond vocab    | {#,\"logit_bias\":{\"1280\":-100}}                             | logit_bias",
     })
     void wrongChatFieldsNameTheField(String what, String body, String param) throws Exception {
         String b = body.replace("#", "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]");
@@ -128,6 +136,11 @@ class BadInputTest {
             "logprobs a boolean      | {\"prompt\":\"a\",\"logprobs\":true} | logprobs",
             "echo                    | {\"prompt\":\"a\",\"echo\":true}    | echo",
             "best_of                 | {\"prompt\":\"a\",\"best_of\":3}    | best_of",
+            "logit_bias pair short   | {\"prompt\":\"a\",\"logit_bias\":[[5]]}          | logit_bias",
+            "logit_bias id a string  | {\"prompt\":\"a\",\"logit_bias\":[[\"hi\",1]]}   | logit_bias",
+            "logit_bias id twice     | {\"prompt\":\"a\",\"logit_bias\":[[5,1],[5,2]]}  | logit_bias",
+            "logit_bias below -100   | {\"prompt\":\"a\",\"logit_bias\":[[5,-101]]}     | logit_bias",
+            "logit_bias beyond vocab | {\"prompt\":\"a\",\"logit_bias\":[[99999,1]]}    | logit_bias",
     })
     void wrongCompletionFieldsNameTheField(String what, String body, String param) throws Exception {
         assertError(client.post(TEXT, body), 400, param, null);

@@ -2,6 +2,7 @@ package moge.server.api;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.BadRequestException;
 import com.openai.errors.NotFoundException;
@@ -17,6 +18,7 @@ import com.openai.models.completions.CompletionCreateParams;
 import com.openai.models.models.Model;
 import moge.chat.ChatMessage;
 import moge.generate.GenerationResult;
+import moge.sample.SamplerParams;
 import moge.server.MogeServer;
 import moge.server.ServerOptions;
 import moge.server.TestEngines;
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -156,6 +159,25 @@ class OpenAiSdkTest {
             s.stream().forEach(c -> c.choices().forEach(ch -> text.append(ch.text())));
         }
         assertThat(text.toString()).isEqualTo(ref.continuation(ref.textPrompt("The weather"), 9, List.of()).text());
+    }
+
+    /** The SDK's logitBias: the model's first choice banned, the answer is the reference's under the same ban. */
+    @Test
+    void chatWithLogitBias() {
+        GenerationResult plain = alone("Name a colour.", 8);
+        int first = plain.generatedIds()[0];
+        int[] prompt = ref.chatPrompt(List.of(ChatMessage.system("You are terse."), ChatMessage.user("Name a colour.")));
+        GenerationResult expect = ref.chat(prompt, 8, SamplerParams.greedy().withLogitBias(Map.of(first, SamplerParams.BAN)));
+        assertThat(expect.generatedIds()).doesNotContain(first);
+        ChatCompletion c = client.chat().completions().create(chat("Name a colour.", 8).logitBias(ChatCompletionCreateParams.LogitBias
+                .builder().putAdditionalProperty(Integer.toString(first), JsonValue.from(-100)).build()).build());
+        assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(expect.generatedIds().length);
+        assertThat(c.choices().getFirst().message().content()).contains(answer(expect));
+        assertThat(expect.text()).isNotEqualTo(plain.text());
+        assertThatThrownBy(() -> client.chat().completions().create(chat("x", 4).logitBias(ChatCompletionCreateParams.LogitBias
+                .builder().putAdditionalProperty("5", JsonValue.from(-101)).build()).build()))
+                .isInstanceOf(BadRequestException.class)
+                .satisfies(e -> assertThat(((BadRequestException) e).param()).hasValue("logit_bias"));
     }
 
     @Test

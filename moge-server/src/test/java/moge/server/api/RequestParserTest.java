@@ -32,6 +32,35 @@ class RequestParserTest {
         assertThat(parseError("{\"a\":" + "1".repeat(1001) + "}")).contains("too long").doesNotContain("nested", "`");
     }
 
+    @org.junit.jupiter.api.Test
+    void logitBiasInOpenAisAndLlamaServersForms() {
+        assertThat(logitBias("{\"15\":-100,\"7\":2.5,\"0\":0}")).isEqualTo(java.util.Map.of(15, -100f, 7, 2.5f, 0, 0f));
+        assertThat(logitBias("[[15,-100.0],[16,false],[7,3]]")).isEqualTo(java.util.Map.of(15, -100f, 16, -100f, 7, 3f));
+        assertThat(logitBias("null")).isEmpty();
+        assertThat(logitBias("{}")).isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+            "\"x\"           | 'logit_bias' must be an object mapping token ids to biases, e.g. {\"15043\": -100}",
+            "{\"+5\":1}      | 'logit_bias' keys must be token ids (non-negative integers), got '+5'",
+            "{\"99999999999\":1} | 'logit_bias' keys must be token ids (non-negative integers), got '99999999999'",
+            "{\"5\":300}     | 'logit_bias' of token 5 must be a number between -100 and 100 (or false to ban it), got 300",
+            "{\"5\":null}    | 'logit_bias' of token 5 must be a number between -100 and 100 (or false to ban it), got null",
+            "[[5,1,2]]       | 'logit_bias' as an array takes [token id, bias] pairs with non-negative integer ids; element 0 is [5,1,2]",
+            "[[1,1],[-3,1]]  | 'logit_bias' as an array takes [token id, bias] pairs with non-negative integer ids; element 1 is [-3,1]",
+            "[[2,1],[2,-1]]  | 'logit_bias' names token 2 twice",
+    })
+    void logitBiasErrorsNameTheEntry(String json, String message) {
+        ApiException e = catchThrowableOfType(ApiException.class, () -> logitBias(json));
+        assertThat(e.param).isEqualTo("logit_bias");
+        assertThat(e.getMessage()).isEqualTo(message);
+    }
+
+    private static java.util.Map<Integer, Float> logitBias(String json) {
+        return RequestParser.logitBias(new Fields(RequestParser.parseObject(("{\"logit_bias\":" + json + "}").getBytes(StandardCharsets.UTF_8))));
+    }
+
     /** The message of the 400 that parsing {@code body} answers. */
     private static String parseError(String body) {
         ApiException e = catchThrowableOfType(ApiException.class, () -> RequestParser.parseObject(body.getBytes(StandardCharsets.UTF_8)));

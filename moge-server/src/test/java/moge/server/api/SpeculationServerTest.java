@@ -82,6 +82,19 @@ class SpeculationServerTest {
             assertThat(spec.json().path("choices").path(0).path("message"))
                     .isEqualTo(plain.json().path("choices").path(0).path("message"));
             assertThat(spec.json().path("timings").path("draft_n").asInt()).isPositive();
+
+            // With a logit bias (a third of the vocabulary banned) the answer is the plain one under that bias, and
+            // the draft, proposing under it too, still gets proposals accepted.
+            StringBuilder bias = new StringBuilder(",\"logit_bias\":{");
+            for (int id = 0; id < 1280; id += 3) bias.append(id == 0 ? "" : ",").append('"').append(id).append("\":-100");
+            bias.append('}');
+            HttpTestClient.Reply plainBiased = c.post("/v1/chat/completions", chat.formatted(bias + ",\"speculative\":false"));
+            HttpTestClient.Reply specBiased = c.post("/v1/chat/completions", chat.formatted(bias.toString()));
+            assertThat(specBiased.status()).as(specBiased.text()).isEqualTo(200);
+            assertThat(specBiased.json().path("choices").path(0).path("message"))
+                    .isEqualTo(plainBiased.json().path("choices").path(0).path("message"))
+                    .isNotEqualTo(plain.json().path("choices").path(0).path("message"));
+            assertThat(specBiased.json().path("timings").path("draft_n_accepted").asInt()).isPositive();
         }
     }
 
