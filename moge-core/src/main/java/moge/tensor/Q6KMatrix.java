@@ -24,6 +24,11 @@ import java.nio.ByteOrder;
  * The single-token kernel reads 32 bytes as 8 ints, so byte k of int lane j is value 4j + k; the activations are
  * reordered once per product to match ({@link #ordered}), and lanes 0..3 (values 0..15) take the first scale,
  * lanes 4..7 the second. Many tokens run the panel GEMM over rows decoded to float.
+ * <p>
+ * Q5_K runs here too ({@link Q5KRepack}): its codes q in 0..31 as they are, both scales d * sc, and its min
+ * dmin * m per run in a separate float array ({@link #mins}), 11 bits a weight against the file's 5.5. A value is
+ * then (d * sc) * q - dmin * m, as ggml rounds it, and a dot product subtracts the sum over runs of min times
+ * the run's sum of activations, taken once per product.
  */
 final class Q6KMatrix extends Matrix {
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
@@ -35,17 +40,24 @@ final class Q6KMatrix extends Matrix {
     private static final int SUPER_BYTES = 210;
     private static final ThreadLocal<float[]> ORDERED = ThreadLocal.withInitial(() -> new float[0]);
 
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[0]);
+
     private final Gemm.Source source = this::decode;
     private final int runs;
+    private final DType type;
+    /** Q5_K: the float subtracted from every value of run c of row r at index r * runs + c; null for Q6_K. */
+    private final MemorySegment mins;
 
-    private Q6KMatrix(String name, int rows, int cols, MemorySegment packed) {
+    Q6KMatrix(String name, DType type, int rows, int cols, MemorySegment packed, MemorySegment mins) {
         super(name, rows, cols, packed);
         this.runs = cols / 32;
+        this.type = type;
+        this.mins = mins;
     }
 
     @Override
     public DType type() {
-        return DType.Q6_K;
+        return type;
     }
 
     /** Rows are independent, so runs of them go to every core (as the other repacks). */
@@ -60,7 +72,7 @@ final class Q6KMatrix extends Matrix {
                 MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, (long) r * dst.length, dst.length);
             }
         });
-        return new Q6KMatrix(name, rows, cols, out);
+        return new Q6KMatrix(name, DType.Q6_K, rows, cols, out, null);
     }
 
     /** One super-block (256 values) into 8 runs, following ggml's dequantize_row_q6_K field by field. */
@@ -98,7 +110,35 @@ final class Q6KMatrix extends Matrix {
             return;
         }
         float[] xs = ordered(x.data(), x.offset()), lanes = new float[8];
-        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes);
+        if (mins == null) {
+            for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes);
+            return;
+        }
+        float[] sums = runSums(x.data(), x.offset());
+        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes) - minDot(r, sums, lanes);
+    }
+
+    /** The sum of the activations of each run of 32. */
+    private float[] runSums(float[] x, int xo) {
+        float[] s = SUMS.get();
+        if (s.length < runs) SUMS.set(s = new float[runs]);
+        for (int c = 0; c < runs; c++) {
+            FloatVector v = FloatVector.fromArray(F8, x, xo + 32 * c).add(FloatVector.fromArray(F8, x, xo + 32 * c + 8))
+                    .add(FloatVector.fromArray(F8, x, xo + 32 * c + 16).add(FloatVector.fromArray(F8, x, xo + 32 * c + 24)));
+            s[c] = v.reduceLanes(VectorOperators.ADD);
+        }
+        return s;
+    }
+
+    /** Row r's mins against the run sums (runs is a multiple of 8: rows are whole super-blocks). */
+    private float minDot(int r, float[] sums, float[] lanes) {
+        long p = (long) r * runs * 4;
+        FloatVector acc = FloatVector.zero(F8);
+        for (int c = 0; c < runs; c += 8) {
+            acc = FloatVector.fromMemorySegment(F8, mins, p + 4L * c, LE).fma(FloatVector.fromArray(F8, sums, c), acc);
+        }
+        acc.intoArray(lanes, 0);
+        return VectorMath.sumLanes(lanes, 0, 8);
     }
 
     /** Per 32 values, x[c + 4j + k] at c + 8k + j: byte k of int lane j meets the activation of value 4j + k. */
@@ -150,8 +190,13 @@ final class Q6KMatrix extends Matrix {
                 // through an array: C2 vectorizes these loops, and a byte at a time from the segment ran 3x slower
                 MemorySegment.copy(data, ValueLayout.JAVA_BYTE, p, run, 0, 32);
                 float sa = data.get(Layouts.F32, p + 32), sb = data.get(Layouts.F32, p + 36);
-                for (int v = 0; v < 16; v++) dst[o + v] = sa * run[v];
-                for (int v = 16; v < 32; v++) dst[o + v] = sb * run[v];
+                if (mins == null) {
+                    for (int v = 0; v < 16; v++) dst[o + v] = sa * run[v];
+                    for (int v = 16; v < 32; v++) dst[o + v] = sb * run[v];
+                } else {
+                    float m = mins.get(Layouts.F32, ((long) (r + i) * runs + c / 32) * 4);
+                    for (int v = 0; v < 32; v++) dst[o + v] = sa * run[v] - m;
+                }
             }
         }
     }
@@ -164,6 +209,6 @@ final class Q6KMatrix extends Matrix {
     /** The ggml size, as in the file and in llama.cpp's model size. */
     @Override
     public long bytes() {
-        return (long) rows * (cols / 256) * SUPER_BYTES;
+        return (long) rows * (cols / 256) * type.blockBytes;
     }
 }

@@ -3,6 +3,7 @@ package moge.format.gguf;
 import moge.format.DType;
 import moge.format.HfCheckpointWriter;
 import moge.format.Layouts;
+import moge.tensor.GgmlQuants;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -120,6 +121,7 @@ public final class GgmlQuantizer {
             case Q6_K -> {
                 for (int b = 0; b < n / 256; b++) q6_K(seg, at + 210L * b, out, off + b * 256);
             }
+            case Q5_0, Q5_K -> GgmlQuants.dequantize(type, seg, at, out, off, n);
         }
     }
 
