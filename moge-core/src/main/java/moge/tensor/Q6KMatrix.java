@@ -25,10 +25,11 @@ import java.nio.ByteOrder;
  * reordered once per product to match ({@link #ordered}), and lanes 0..3 (values 0..15) take the first scale,
  * lanes 4..7 the second. Many tokens run the panel GEMM over rows decoded to float.
  * <p>
- * Q5_K runs here too ({@link Q5KRepack}): its codes q in 0..31 as they are, both scales d * sc, and its min
- * dmin * m per run in a separate float array ({@link #mins}), 11 bits a weight against the file's 5.5. A value is
- * then (d * sc) * q - dmin * m, as ggml rounds it, and a dot product subtracts the sum over runs of min times
- * the run's sum of activations, taken once per product.
+ * Q5_K runs here too ({@link Q5KRepack}): its codes q in 0..31 as they are, then d * sc and dmin * m in the two
+ * float slots ({@link #affine}), also 10 bits a weight (against the file's 5.5). A value is then
+ * (d * sc) * q - dmin * m, as ggml rounds it, and a dot product subtracts each run's min times the run's sum of
+ * activations, the sums taken once per product. Mins kept in an array of their own instead (a second stream, 11
+ * bits a weight) ran at 17.4 GFLOP/s against 20.8 here ({@code KernelBench Q5_K 2048 2048 32 2 1}; Q6_K 21.7).
  */
 final class Q6KMatrix extends Matrix {
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
@@ -45,14 +46,14 @@ final class Q6KMatrix extends Matrix {
     private final Gemm.Source source = this::decode;
     private final int runs;
     private final DType type;
-    /** Q5_K: the float subtracted from every value of run c of row r at index r * runs + c; null for Q6_K. */
-    private final MemorySegment mins;
+    /** Q5_K: a run's second float is not the scale of its upper half but a min subtracted from all 32 values. */
+    private final boolean affine;
 
-    Q6KMatrix(String name, DType type, int rows, int cols, MemorySegment packed, MemorySegment mins) {
+    Q6KMatrix(String name, DType type, int rows, int cols, MemorySegment packed) {
         super(name, rows, cols, packed);
         this.runs = cols / 32;
         this.type = type;
-        this.mins = mins;
+        this.affine = type == DType.Q5_K;
     }
 
     @Override
@@ -72,7 +73,7 @@ final class Q6KMatrix extends Matrix {
                 MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, (long) r * dst.length, dst.length);
             }
         });
-        return new Q6KMatrix(name, DType.Q6_K, rows, cols, out, null);
+        return new Q6KMatrix(name, DType.Q6_K, rows, cols, out);
     }
 
     /** One super-block (256 values) into 8 runs, following ggml's dequantize_row_q6_K field by field. */
@@ -110,12 +111,8 @@ final class Q6KMatrix extends Matrix {
             return;
         }
         float[] xs = ordered(x.data(), x.offset()), lanes = new float[8];
-        if (mins == null) {
-            for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes);
-            return;
-        }
-        float[] sums = runSums(x.data(), x.offset());
-        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes) - minDot(r, sums, lanes);
+        float[] sums = affine ? runSums(x.data(), x.offset()) : null;
+        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, sums, lanes);
     }
 
     /** The sum of the activations of each run of 32. */
@@ -130,17 +127,6 @@ final class Q6KMatrix extends Matrix {
         return s;
     }
 
-    /** Row r's mins against the run sums (runs is a multiple of 8: rows are whole super-blocks). */
-    private float minDot(int r, float[] sums, float[] lanes) {
-        long p = (long) r * runs * 4;
-        FloatVector acc = FloatVector.zero(F8);
-        for (int c = 0; c < runs; c += 8) {
-            acc = FloatVector.fromMemorySegment(F8, mins, p + 4L * c, LE).fma(FloatVector.fromArray(F8, sums, c), acc);
-        }
-        acc.intoArray(lanes, 0);
-        return VectorMath.sumLanes(lanes, 0, 8);
-    }
-
     /** Per 32 values, x[c + 4j + k] at c + 8k + j: byte k of int lane j meets the activation of value 4j + k. */
     private float[] ordered(float[] x, int xo) {
         float[] o = ORDERED.get();
@@ -153,11 +139,18 @@ final class Q6KMatrix extends Matrix {
         return o;
     }
 
-    private float dotRow(long p, float[] x, float[] lanes) {
+    /** Row at p against x in {@link #ordered} form; Q5_K also takes the runs' activation sums. */
+    private float dotRow(long p, float[] x, float[] sums, float[] lanes) {
         FloatVector acc = FloatVector.zero(F8), acc2 = acc;
+        float min = 0;
         for (int c = 0; c < runs; c++, p += RUN) {
             IntVector w = IntVector.fromMemorySegment(I8, data, p, LE);
-            FloatVector s = FloatVector.broadcast(F8, data.get(Layouts.F32, p + 32)).blend(data.get(Layouts.F32, p + 36), UPPER);
+            FloatVector s = FloatVector.broadcast(F8, data.get(Layouts.F32, p + 32));
+            if (affine) {
+                min = Math.fma(data.get(Layouts.F32, p + 36), sums[c], min);
+            } else {
+                s = s.blend(data.get(Layouts.F32, p + 36), UPPER);
+            }
             int xc = 32 * c;
             // byte k sign-extended: shifted to the top, then arithmetically back down
             FloatVector t = bytes(w, 24).mul(FloatVector.fromArray(F8, x, xc));
@@ -169,7 +162,7 @@ final class Q6KMatrix extends Matrix {
             acc2 = u.fma(s, acc2);
         }
         acc.add(acc2).intoArray(lanes, 0);
-        return VectorMath.sumLanes(lanes, 0, 8);
+        return VectorMath.sumLanes(lanes, 0, 8) - min;
     }
 
     private static FloatVector bytes(IntVector w, int up) {
@@ -190,12 +183,11 @@ final class Q6KMatrix extends Matrix {
                 // through an array: C2 vectorizes these loops, and a byte at a time from the segment ran 3x slower
                 MemorySegment.copy(data, ValueLayout.JAVA_BYTE, p, run, 0, 32);
                 float sa = data.get(Layouts.F32, p + 32), sb = data.get(Layouts.F32, p + 36);
-                if (mins == null) {
+                if (affine) {
+                    for (int v = 0; v < 32; v++) dst[o + v] = sa * run[v] - sb;
+                } else {
                     for (int v = 0; v < 16; v++) dst[o + v] = sa * run[v];
                     for (int v = 16; v < 32; v++) dst[o + v] = sb * run[v];
-                } else {
-                    float m = mins.get(Layouts.F32, ((long) (r + i) * runs + c / 32) * 4);
-                    for (int v = 0; v < 32; v++) dst[o + v] = sa * run[v] - m;
                 }
             }
         }

@@ -218,7 +218,7 @@ class QuantizedMatrixTest {
         Matrix six = QuantizedMatrices.create("w", DType.Q6_K, rows, cols, QuantTestData.random(DType.Q6_K, rows, cols, 9));
         assertThat(six.bytes()).isEqualTo((long) rows * cols / 256 * 210);
         assertThat(six.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
-        // Q5_K as Q6_K's runs plus a float min per run (11 bits a weight), Q5_0 widened to Q8_0 (8.5 bits)
+        // Q5_K in Q6_K's runs, a min in place of the second scale (10 bits a weight); Q5_0 widened to Q8_0 (8.5 bits)
         Matrix five = QuantizedMatrices.create("w", DType.Q5_K, rows, cols, QuantTestData.random(DType.Q5_K, rows, cols, 9));
         assertThat(five.type()).isEqualTo(DType.Q5_K);
         assertThat(five.bytes()).isEqualTo((long) rows * cols / 256 * 176);
