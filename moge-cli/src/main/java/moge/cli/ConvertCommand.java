@@ -19,9 +19,10 @@ public final class ConvertCommand implements Runnable {
     @Parameters(index = "0", paramLabel = "DIR", description = "Model directory (config.json, safetensors, tokenizer.model).")
     Path dir;
 
-    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_k_m",
-            description = "Storage type of the weight matrices (default bf16), or q4_k_m: llama.cpp's Q4_K_M mixture (Q6_K for the "
-                    + "head and for attn_v/ffn_down in some layers, Q4_K elsewhere). Norms, biases and the router stay F32.")
+    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0|q5_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m",
+            description = "Storage type of the weight matrices (default bf16), or q4_k_m/q5_k_m: llama.cpp's Q4_K_M/Q5_K_M mixtures "
+                    + "(Q6_K for the head and for attn_v/ffn_down in some layers, Q4_K/Q5_K elsewhere, Q5_0 for rows that are not "
+                    + "whole 256-value blocks). Norms, biases and the router stay F32.")
     String type = "bf16";
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE.gguf", description = "Output file.")

@@ -39,10 +39,10 @@ class ConvertCommandTest {
 
     @Test
     void badOptionsFailInOneLine() {
-        CliRunner t = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "q5_k", "-o",
+        CliRunner t = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "q3_k", "-o",
                 tmp.resolve("x.gguf").toString());
         assertThat(t.exit()).isEqualTo(1);
-        assertThat(t.err()).isEqualTo("moge: --type: expected f32, f16, bf16, q8_0, q4_0, q4_k, q6_k or q4_k_m, got q5_k\n");
+        assertThat(t.err()).isEqualTo("moge: --type: expected f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k, q4_k_m or q5_k_m, got q3_k\n");
         CliRunner d = CliRunner.run("convert", tmp.resolve("missing").toString(), "-o", tmp.resolve("x.gguf").toString());
         assertThat(d.exit()).isEqualTo(1);
         assertThat(d.err()).startsWith("moge: ").contains("not a model directory");

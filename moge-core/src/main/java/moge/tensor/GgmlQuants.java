@@ -15,6 +15,10 @@ import java.lang.foreign.ValueLayout;
  * <li>block_q4_K (144 bytes, 256 values): fp16 d, dmin; uint8 scales[12] (eight 6-bit scales and mins);
  * uint8 qs[128]; each 64 values take the low nibbles of 32 bytes (sub-block 2j) then their high nibbles
  * (sub-block 2j+1); x = d * sc * q - dmin * m</li>
+ * <li>block_q5_0 (22 bytes): fp16 d; uint8 qh[4] (bit i: the fifth bit of value i); uint8 qs[16] as Q4_0's;
+ * x = d * (q - 16)</li>
+ * <li>block_q5_K (176 bytes, 256 values): fp16 d, dmin; uint8 scales[12] as Q4_K's; uint8 qh[32], bit j of
+ * qh[l] the fifth bit of value l of sub-block j; uint8 qs[128] as Q4_K's; x = d * sc * q - dmin * m</li>
  * <li>block_q6_K (210 bytes, 256 values): uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d; each half
  * of 128 values reads 64 ql bytes and 32 qh bytes; x = d * scales[i / 16] * (q - 32)</li>
  * </ul>
@@ -33,7 +37,9 @@ public final class GgmlQuants {
             switch (type) {
                 case Q8_0 -> q8_0(s, p, out, o);
                 case Q4_0 -> q4_0(s, p, out, o);
+                case Q5_0 -> q5_0(s, p, out, o);
                 case Q4_K -> q4_K(s, p, out, o);
+                case Q5_K -> q5_K(s, p, out, o);
                 case Q6_K -> q6_K(s, p, out, o);
                 default -> throw new IllegalArgumentException(type + " is not block-quantized");
             }
@@ -62,6 +68,16 @@ public final class GgmlQuants {
         }
     }
 
+    static void q5_0(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p);
+        int qh = s.get(Layouts.I32, p + 2);
+        for (int i = 0; i < 16; i++) {
+            int q = u8(s, p + 6 + i);
+            out[o + i] = d * (((q & 15) | ((qh >>> i) & 1) << 4) - 16);
+            out[o + i + 16] = d * (((q >> 4) | ((qh >>> (i + 16)) & 1) << 4) - 16);
+        }
+    }
+
     /** The j-th (0..7) 6-bit scale of a q4_K block's 12 packed scale bytes at {@code sc}. */
     static int q4kScale(MemorySegment s, long sc, int j) {
         return j < 4 ? u8(s, sc + j) & 63 : (u8(s, sc + j + 4) & 0xF) | ((u8(s, sc + j - 4) >> 6) << 4);
@@ -82,6 +98,19 @@ public final class GgmlQuants {
                 int q = u8(s, qs + 32L * j + l);
                 out[o + 64 * j + l] = d1 * (q & 15) - m1;
                 out[o + 64 * j + 32 + l] = d2 * (q >> 4) - m2;
+            }
+        }
+    }
+
+    static void q5_K(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p), dmin = half(s, p + 2);
+        long sc = p + 4, qh = p + 16, qs = p + 48;
+        for (int j = 0; j < 8; j++) {
+            float dj = d * q4kScale(s, sc, j), mj = dmin * q4kMin(s, sc, j);
+            int shift = 4 * (j % 2);
+            for (int l = 0; l < 32; l++) {
+                int q = ((u8(s, qs + 32L * (j / 2) + l) >> shift) & 15) | ((u8(s, qh + l) >> j) & 1) << 4;
+                out[o + 32 * j + l] = dj * q - mj;
             }
         }
     }

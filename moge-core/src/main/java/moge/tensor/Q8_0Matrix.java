@@ -23,6 +23,10 @@ import java.nio.ByteOrder;
  * their tails), and so are their scales block by block, so that the kernel reads two streams, not eight
  * (from DRAM a thread kept 8.7 GB/s of the 11.4 it reaches in cache). Rows past the last whole quad are
  * stored plainly; {@link #byteOf} and {@link #scaleAt} give any row's place.
+ * <p>
+ * Q5_0 loads here too ({@link #repackQ5_0}): its value d * (q - 16), q in 0..31, is the Q8_0 value of code
+ * q - 16 and the same d, so widening each block to Q8_0 is lossless, at 8.5 bits a weight in memory against the
+ * file's 5.5.
  */
 final class Q8_0Matrix extends RepackedBlockMatrix {
     /**
@@ -44,11 +48,16 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private final int groups;   // interleaved groups per row
     private final long scales;  // byte offset of the fp16 scales
     private final int quadRows; // rows stored in quads
-    /** The ggml blocks as given (not copied: the mapped file, or a quantized copy's arena), read only by {@link #matmulLlama}. */
+    /**
+     * The Q8_0 blocks as given (not copied: the mapped file, or a quantized copy's arena), read only by
+     * {@link #matmulLlama}; null for Q5_0, whose dot products llama.cpp takes in another order anyway.
+     */
     private final MemorySegment blocks;
+    private final DType type;
 
-    private Q8_0Matrix(String name, int rows, int cols, MemorySegment packed, MemorySegment blocks, boolean roundActivations) {
+    private Q8_0Matrix(String name, DType type, int rows, int cols, MemorySegment packed, MemorySegment blocks, boolean roundActivations) {
         super(name, rows, cols, packed, roundActivations, FEW_TOKENS);
+        this.type = type;
         this.blocks = blocks;
         this.nb = cols / 32;
         this.groups = FAST ? cols / G : 0;
@@ -71,22 +80,57 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     @Override
     public DType type() {
-        return DType.Q8_0;
+        return type;
     }
 
     /**
-     * Repacks ggml blocks (row after row, 34 bytes per 32 values) into a new off-heap array; rows are
-     * independent, so runs of them go to every core (a 1.5 GB model spent seconds here on one thread).
+     * Repacks ggml blocks (row after row, 34 bytes per 32 values) into a new off-heap array.
      */
     static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
-        long packedBytes = (long) rows * cols + (long) rows * nb * 2;
-        MemorySegment out = HugePages.allocate(packedBytes);
-        Repacking.forRuns(rows, 4, (r0, r1) -> repackRows(rows, cols, blocks, out, r0, r1));
-        return new Q8_0Matrix(name, rows, cols, out, blocks.asSlice(0, (long) rows * nb * 34), roundActivations);
+        MemorySegment out = packed(rows, cols, (r, src) ->
+                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * src.length, src, 0, src.length));
+        return new Q8_0Matrix(name, DType.Q8_0, rows, cols, out, blocks.asSlice(0, (long) rows * nb * 34), roundActivations);
     }
 
-    private static void repackRows(int rows, int cols, MemorySegment blocks, MemorySegment out, int r0, int r1) {
+    /** Q5_0 blocks (fp16 d, 4 bytes of fifth bits, 16 of nibbles), each widened to its Q8_0 block. */
+    static Q8_0Matrix repackQ5_0(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
+        int nb = cols / 32;
+        MemorySegment out = packed(rows, cols, (r, src) -> {
+            byte[] q5 = new byte[nb * 22];
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * q5.length, q5, 0, q5.length);
+            for (int b = 0; b < nb; b++) {
+                int p = 22 * b, o = 34 * b;
+                int qh = (q5[p + 2] & 0xFF) | (q5[p + 3] & 0xFF) << 8 | (q5[p + 4] & 0xFF) << 16 | (q5[p + 5] & 0xFF) << 24;
+                src[o] = q5[p];
+                src[o + 1] = q5[p + 1];
+                for (int i = 0; i < 16; i++) {
+                    int q = q5[p + 6 + i] & 0xFF;
+                    src[o + 2 + i] = (byte) (((q & 15) | ((qh >>> i) & 1) << 4) - 16);
+                    src[o + 18 + i] = (byte) (((q >> 4) | ((qh >>> (i + 16)) & 1) << 4) - 16);
+                }
+            }
+        });
+        return new Q8_0Matrix(name, DType.Q5_0, rows, cols, out, null, roundActivations);
+    }
+
+    /** Row r as ggml Q8_0 blocks into src (34 bytes per 32 values). */
+    private interface Q8Rows {
+        void read(int r, byte[] src);
+    }
+
+    /**
+     * The repacked copy of rows read as Q8_0 blocks; rows are independent, so runs of them go to every core
+     * (a 1.5 GB model spent seconds here on one thread).
+     */
+    private static MemorySegment packed(int rows, int cols, Q8Rows in) {
+        long packedBytes = (long) rows * cols + (long) rows * (cols / 32) * 2;
+        MemorySegment out = HugePages.allocate(packedBytes);
+        Repacking.forRuns(rows, 4, (r0, r1) -> repackRows(rows, cols, in, out, r0, r1));
+        return out;
+    }
+
+    private static void repackRows(int rows, int cols, Q8Rows in, MemorySegment out, int r0, int r1) {
         int nb = cols / 32;
         byte[] src = new byte[nb * 34];
         byte[] qs = new byte[cols];
@@ -99,7 +143,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             for (int k = 0; k < 4; k++) from[4 * j + k] = (k * L + j) / 32 * 34 + 2 + (k * L + j) % 32;
         }
         for (int r = r0; r < r1; r++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * nb * 34, src, 0, src.length);
+            in.read(r, src);
             for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 34] & 0xFF) | (src[b * 34 + 1] << 8));
             for (int g = 0; g < groups; g++) {
                 int base = g * G, at = g * BPG * 34;
@@ -160,7 +204,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     @Override
     boolean llamaOrder() {
-        return L == 8;
+        return L == 8 && blocks != null;
     }
 
     /**
@@ -373,8 +417,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         }
     }
 
+    /** Q5_0: the ggml size, as in the file and in llama.cpp's model size. */
     @Override
     public long bytes() {
-        return data.byteSize();
+        return type == DType.Q5_0 ? (long) rows * (cols / 32) * 22 : data.byteSize();
     }
 }

@@ -21,8 +21,8 @@ final class QuantTestData {
         for (long i = 0; i < blocks; i++) {
             r.nextBytes(b);
             switch (type) {
-                case Q8_0, Q4_0 -> half(b, 0, scale(r));
-                case Q4_K -> {
+                case Q8_0, Q4_0, Q5_0 -> half(b, 0, scale(r));
+                case Q4_K, Q5_K -> {
                     half(b, 0, scale(r));
                     half(b, 2, scale(r) * 0.5);
                 }

@@ -21,12 +21,12 @@ class QuantizedMatrixTest {
     static Stream<Arguments> shapes() {
         List<Arguments> a = new ArrayList<>();
         int[] rowsList = {1, 3, 6, 13};
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0}) {
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0}) {
             for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
         }
-        for (DType t : new DType[]{DType.Q4_K, DType.Q6_K}) {
+        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K}) {
             for (int cols : new int[]{256, 768, 2304}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
@@ -40,6 +40,8 @@ class QuantizedMatrixTest {
         // enough rows (Q8_0) or tiles (Q4_0) that the repack splits them into runs over the cores, the last run partial
         a.add(Arguments.of(DType.Q8_0, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q4_0, 16 * 130 + 7, 32));
+        a.add(Arguments.of(DType.Q5_0, 64 * 5 + 3, 96));
+        a.add(Arguments.of(DType.Q5_K, 64 * 5 + 3, 512));
         return a.stream();
     }
 
@@ -216,29 +218,30 @@ class QuantizedMatrixTest {
         Matrix six = QuantizedMatrices.create("w", DType.Q6_K, rows, cols, QuantTestData.random(DType.Q6_K, rows, cols, 9));
         assertThat(six.bytes()).isEqualTo((long) rows * cols / 256 * 210);
         assertThat(six.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
+        // Q5_K in Q6_K's runs, a min in place of the second scale (10 bits a weight); Q5_0 widened to Q8_0 (8.5 bits)
+        Matrix five = QuantizedMatrices.create("w", DType.Q5_K, rows, cols, QuantTestData.random(DType.Q5_K, rows, cols, 9));
+        assertThat(five.type()).isEqualTo(DType.Q5_K);
+        assertThat(five.bytes()).isEqualTo((long) rows * cols / 256 * 176);
+        assertThat(five.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
+        Matrix five0 = QuantizedMatrices.create("w", DType.Q5_0, rows, cols, QuantTestData.random(DType.Q5_0, rows, cols, 9));
+        assertThat(five0.type()).isEqualTo(DType.Q5_0);
+        assertThat(five0.bytes()).isEqualTo((long) rows * cols / 32 * 22);
+        assertThat(five0.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 34);
     }
 
-    @Test
-    void q6KWithANonFiniteScaleIsRefused() {
-        int rows = 7, cols = 512;
-        MemorySegment broken = QuantTestData.random(DType.Q6_K, rows, cols, 5);
-        broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 210L * (2 * 4 + 1) + 208, (short) 0xFC00);
-        assertThatThrownBy(() -> QuantizedMatrices.create("output.weight", DType.Q6_K, rows, cols, broken))
-                .isInstanceOf(MogeException.class).hasMessageContaining("output.weight").hasMessageContaining("row 4")
-                .hasMessageContaining("non-finite scale");
-    }
-
-    @Test
-    void q4KWithANonFiniteScaleIsRefused() {
-        int rows = 40, cols = 512;
-        // a tile row (3) and a row past the tiles (35); d then dmin
-        for (long at : new long[]{144L * (2 * 3 + 1), 144L * (2 * 35) + 2}) {
-            MemorySegment broken = QuantTestData.random(DType.Q4_K, rows, cols, 5);
-            broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) 0x7C00);
-            assertThatThrownBy(() -> QuantizedMatrices.create("blk.1.attn_q.weight", DType.Q4_K, rows, cols, broken))
-                    .isInstanceOf(MogeException.class).hasMessageContaining("blk.1.attn_q.weight")
-                    .hasMessageContaining("row " + at / 144 / 2).hasMessageContaining("non-finite scale");
-        }
+    /** A row's block with an infinite or NaN d (or dmin, at byte 2) is refused, naming the tensor and the row. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({
+            "Q4_K, 40, 3, 0, 7C00", "Q4_K, 40, 35, 2, 7C00",   // a row in Q4_0's tiles, and one past them
+            "Q5_K, 7, 4, 0, 7E00", "Q5_K, 7, 4, 2, FC00", "Q6_K, 7, 4, 208, FC00"})
+    void aNonFiniteScaleIsRefused(DType type, int rows, int row, int field, String half) {
+        int cols = 512;
+        MemorySegment broken = QuantTestData.random(type, rows, cols, 5);
+        long at = (long) type.blockBytes * (2 * row + 1) + field;
+        broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) Integer.parseInt(half, 16));
+        assertThatThrownBy(() -> QuantizedMatrices.create("blk.1.attn_q.weight", type, rows, cols, broken))
+                .isInstanceOf(MogeException.class).hasMessageContaining("blk.1.attn_q.weight")
+                .hasMessageContaining(type + " row " + row).hasMessageContaining("non-finite scale");
     }
 
     /**

@@ -3,6 +3,7 @@ package moge.format.gguf;
 import moge.format.DType;
 import moge.format.HfCheckpointWriter;
 import moge.format.Layouts;
+import moge.tensor.GgmlQuants;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -10,7 +11,7 @@ import java.lang.foreign.ValueLayout;
 /**
  * ggml's reference block formats in plain scalar code: float to Q8_0/Q4_0 exactly as
  * {@code quantize_row_q8_0_ref}/{@code quantize_row_q4_0_ref} (so a converted file has the bytes
- * llama.cpp's converter would write), float to Q4_K/Q6_K by moge's own scheme ({@link KQuantizer}), and every supported type back to float as the
+ * llama.cpp's converter would write), float to Q4_K/Q5_K/Q6_K/Q5_0 by moge's own scheme ({@link KQuantizer}), and every supported type back to float as the
  * {@code dequantize_row_*} functions do (for conversion checks and as the reference of the fast kernels).
  */
 public final class GgmlQuantizer {
@@ -43,6 +44,12 @@ public final class GgmlQuantizer {
             }
             case Q6_K -> {
                 for (int b = 0; b < n / 256; b++) KQuantizer.q6_K(x, off + b * 256, out, b * 210);
+            }
+            case Q5_K -> {
+                for (int b = 0; b < n / 256; b++) KQuantizer.q5_K(x, off + b * 256, out, b * 176);
+            }
+            case Q5_0 -> {
+                for (int b = 0; b < n / 32; b++) KQuantizer.q5_0(x, off + b * 32, out, b * 22);
             }
             default -> throw new IllegalArgumentException("moge does not quantize to " + type);
         }
@@ -120,6 +127,7 @@ public final class GgmlQuantizer {
             case Q6_K -> {
                 for (int b = 0; b < n / 256; b++) q6_K(seg, at + 210L * b, out, off + b * 256);
             }
+            case Q5_0, Q5_K -> GgmlQuants.dequantize(type, seg, at, out, off, n);
         }
     }
 

@@ -8,8 +8,8 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * What {@code moge convert --type} asks for: a storage type for the weight matrices, or (Q4_K_M) llama.cpp's
- * per-tensor mixture. {@link GgufLayout#storageType} turns it into each tensor's type; {@code id} is the
+ * What {@code moge convert --type} asks for: a storage type for the weight matrices, or (Q4_K_M, Q5_K_M)
+ * llama.cpp's per-tensor mixture. {@link GgufLayout#storageType} turns it into each tensor's type; {@code id} is the
  * {@code general.file_type} written (llama.cpp's llama_ftype).
  */
 public enum GgufFileType {
@@ -18,11 +18,16 @@ public enum GgufFileType {
     BF16(DType.BF16, 32),
     Q8_0(DType.Q8_0, 7),
     Q4_0(DType.Q4_0, 2),
+    Q5_0(DType.Q5_0, 8),
     /** Every matrix Q4_K, the head Q6_K: llama.cpp has no such ftype; Q4_K_S (14) is the nearest. */
     Q4_K(DType.Q4_K, 14),
+    /** Every matrix Q5_K, the head Q6_K: llama.cpp's Q5_K_S (16) is the nearest. */
+    Q5_K(DType.Q5_K, 16),
     Q6_K(DType.Q6_K, 18),
     /** llama.cpp's Q4_K_M mixture (LLAMA_FTYPE_MOSTLY_Q4_K_M). */
-    Q4_K_M(DType.Q4_K, 15);
+    Q4_K_M(DType.Q4_K, 15),
+    /** llama.cpp's Q5_K_M mixture (LLAMA_FTYPE_MOSTLY_Q5_K_M): Q4_K_M's with Q5_K in place of Q4_K. */
+    Q5_K_M(DType.Q5_K, 17);
 
     /** The type of a matrix the mixture says nothing special about. */
     public final DType base;

@@ -1,17 +1,18 @@
 package moge.format.gguf;
 
 /**
- * Float to ggml's Q4_K and Q6_K blocks (256 values), moge's own scheme. Each sub-block first gets a float
+ * Float to ggml's Q4_K, Q5_K and Q6_K blocks (256 values) and Q5_0 blocks (32 values), moge's own scheme. Each sub-block first gets a float
  * grid: the min/max grid, then a few narrower candidates refitted by least squares, the one with the lowest
  * squared error kept as long as no value lands more than one min/max step away (so an outlier is never
  * traded away entirely). The sub-block scales (and Q4_K's mins) are then quantized against the super-block's
  * fp16 scale, and every code is chosen as the nearest point of the grid the file will actually hold.
  *
  * <p>That gives a bound the tests check. Every value is within one min/max step {@code s} of the float grid
- * (Q4_K: s = (max - min(0, min)) / 15 per 32 values; Q6_K: s = max|x| / 32 per 16 values). The stored integer
- * scale is within half a unit (d) of the float step, and the stored min within half a unit (dmin) of the
- * float min, so the float code's point moves by at most 15 d / 2 + dmin / 2 (Q4_K) or 32 d / 2 (Q6_K), and
- * the nearest stored point is no farther. A neighbouring integer scale (or min) replaces the rounded one only
+ * (Q4_K: s = (max - min(0, min)) / 15 per 32 values, Q5_K the same over 31; Q6_K: s = max|x| / 32 per 16
+ * values; Q5_0: max|x| / 16 per 32). The stored integer scale is within half a unit (d) of the float step, and
+ * the stored min within half a unit (dmin) of the float min, so the float code's point moves by at most
+ * 15 d / 2 + dmin / 2 (Q4_K), 31 d / 2 + dmin / 2 (Q5_K) or 32 d / 2 (Q6_K), and the nearest stored point is
+ * no farther; Q5_0's fp16 scale d moves it by at most 16 |d - s|. A neighbouring integer scale (or min) replaces the rounded one only
  * when it lowers the squared error without leaving that bound.
  */
 final class KQuantizer {
@@ -23,10 +24,31 @@ final class KQuantizer {
 
     /** Q4_K: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles; x = d*sc*q - dmin*m. */
     static void q4_K(float[] x, int o, byte[] out, int bo) {
+        int[] q = affineSuperBlock(x, o, 15, out, bo);
+        for (int i = 0; i < 256; i++) out[bo + 16 + 32 * (i / 64) + i % 32] |= (byte) (q[i] << 4 * (i / 32 % 2));
+    }
+
+    /**
+     * Q5_K: Q4_K's d, dmin and scales, qh[32] (bit j of qh[l]: the fifth bit of value l of sub-block j), then the
+     * low nibbles as Q4_K packs its codes; x = d*sc*q - dmin*m with q in 0..31.
+     */
+    static void q5_K(float[] x, int o, byte[] out, int bo) {
+        int[] q = affineSuperBlock(x, o, 31, out, bo);
+        for (int i = 0; i < 256; i++) {
+            out[bo + 48 + 32 * (i / 64) + i % 32] |= (byte) ((q[i] & 15) << 4 * (i / 32 % 2));
+            out[bo + 16 + i % 32] |= (byte) ((q[i] >> 4) << (i / 32));
+        }
+    }
+
+    /**
+     * Q4_K's and Q5_K's fp16 d and dmin and 12 bytes of 6-bit scales and mins into out[bo..bo + 16); returns the
+     * 256 codes (0..top) on the grid those hold.
+     */
+    private static int[] affineSuperBlock(float[] x, int o, int top, byte[] out, int bo) {
         float[] a = new float[8], b = new float[8], limit = new float[8], fit = new float[3];
         float maxA = 0, maxB = 0;
         for (int j = 0; j < 8; j++) {
-            fitAffine(x, o + 32 * j, fit);
+            fitAffine(x, o + 32 * j, top, fit);
             a[j] = fit[0];
             b[j] = fit[1];
             limit[j] = fit[2];
@@ -43,11 +65,11 @@ final class KQuantizer {
             m[j] = m0;
             // the rounded pair, or a neighbour with less squared error on the stored grid, as long as every
             // value stays within the bound the rounded pair guarantees (see the class comment)
-            double best = affineError(x, o + 32 * j, d * sc0, dmin * m0, null);
-            float cap = limit[j] + 7.5f * d + 0.5f * dmin;
+            double best = affineError(x, o + 32 * j, d * sc0, dmin * m0, top, null);
+            float cap = limit[j] + top * 0.5f * d + 0.5f * dmin;
             for (int s2 = Math.max(0, sc0 - 1); s2 <= Math.min(63, sc0 + 1); s2++) {
                 for (int m2 = Math.max(0, m0 - 1); m2 <= Math.min(63, m0 + 1); m2++) {
-                    double e = affineError(x, o + 32 * j, d * s2, dmin * m2, err);
+                    double e = affineError(x, o + 32 * j, d * s2, dmin * m2, top, err);
                     if (e < best && err[0] <= cap) {
                         best = e;
                         sc[j] = s2;
@@ -65,16 +87,28 @@ final class KQuantizer {
             out[bo + 8 + j] = (byte) (m[j] | ((m[j + 4] >> 4) << 6));
             out[bo + 12 + j] = (byte) ((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
         }
-        for (int j = 0; j < 8; j++) {
-            float step = d * sc[j], off = dmin * m[j];
-            int qs = bo + 16 + 32 * (j / 2), shift = 4 * (j % 2);
-            for (int l = 0; l < 32; l++) out[qs + l] |= (byte) (code(x[o + 32 * j + l], step, off) << shift);
-        }
+        int[] q = new int[256];
+        for (int i = 0; i < 256; i++) q[i] = code(x[o + i], d * sc[i / 32], dmin * m[i / 32], top);
+        return q;
     }
 
-    /** The nearest code of x on the grid step*q - off, q in 0..15 (0 when the grid is a single point). */
-    private static int code(float x, float step, float off) {
-        return step == 0 ? 0 : clamp(Math.round((x + off) / step), 0, 15);
+    /** The nearest code of x on the grid step*q - off, q in 0..top (0 when the grid is a single point). */
+    private static int code(float x, float step, float off, int top) {
+        return step == 0 ? 0 : clamp(Math.round((x + off) / step), 0, top);
+    }
+
+    /** Q5_0: fp16 d, qh[4] (bit i: the fifth bit of value i), qs[16] packed as Q4_0's; x = d*(q - 16). */
+    static void q5_0(float[] x, int o, byte[] out, int bo) {
+        short dh = Float.floatToFloat16(fitScale(x, o, 32, 16));
+        float d = Float.float16ToFloat(dh);
+        GgmlQuantizer.putShort(out, bo, dh);
+        int qh = 0;
+        for (int i = 0; i < 32; i++) {
+            int u = (d == 0 ? 0 : clamp(Math.round(x[o + i] / d), -16, 15)) + 16;
+            out[bo + 6 + i % 16] |= (byte) ((u & 15) << (i < 16 ? 0 : 4));
+            qh |= (u >> 4) << i;
+        }
+        for (int k = 0; k < 4; k++) out[bo + 2 + k] = (byte) (qh >>> 8 * k);
     }
 
     /** Q6_K: ql[128] low nibbles, qh[64] top 2 bits, int8 scales[16], fp16 d; x = d*scale*(q - 32). */
@@ -82,7 +116,7 @@ final class KQuantizer {
         float[] a = new float[16];
         float maxA = 0;
         for (int j = 0; j < 16; j++) {
-            a[j] = fitScale(x, o + 16 * j);
+            a[j] = fitScale(x, o + 16 * j, 16, 32);
             maxA = Math.max(maxA, Math.abs(a[j]));
         }
         short dh = fp16AtLeast(maxA / 127);
@@ -95,10 +129,10 @@ final class KQuantizer {
             float amax = 0;
             for (int l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[o + 16 * j + l]));
             float cap = amax / 32 + 16 * d;
-            double best = scaleError(x, o + 16 * j, d * sc0, null);
+            double best = scaleError(x, o + 16 * j, d * sc0, 16, 32, null);
             for (int s2 : new int[]{sc0 - 1, sc0 + 1}) {
                 if (Math.abs(s2) > 127) continue;
-                double e = scaleError(x, o + 16 * j, d * s2, err);
+                double e = scaleError(x, o + 16 * j, d * s2, 16, 32, err);
                 if (e < best && err[0] <= cap) {
                     best = e;
                     sc = s2;
@@ -121,31 +155,31 @@ final class KQuantizer {
     }
 
     /**
-     * The grid a*q - b (q in 0..15, a and b >= 0, so its lowest point is never above zero as Q4_K requires)
-     * for 32 values, into fit[0] = a, fit[1] = b; fit[2] is the step of the min/max grid, the largest error
-     * any fit is allowed.
+     * The grid a*q - b (q in 0..top, a and b >= 0, so its lowest point is never above zero as Q4_K and Q5_K
+     * require) for 32 values, into fit[0] = a, fit[1] = b; fit[2] is the step of the min/max grid, the largest
+     * error any fit is allowed.
      */
-    static void fitAffine(float[] x, int o, float[] fit) {
+    static void fitAffine(float[] x, int o, int top, float[] fit) {
         float lo = 0, hi = -Float.MAX_VALUE;
         for (int l = 0; l < 32; l++) {
             lo = Math.min(lo, x[o + l]);
             hi = Math.max(hi, x[o + l]);
         }
-        float a = (hi - lo) / 15, b = -lo;
+        float a = (hi - lo) / top, b = -lo;
         fit[0] = a;
         fit[1] = b;
         fit[2] = a;
         if (a == 0) return;
         float limit = a;
-        double best = affineError(x, o, a, b, null);
+        double best = affineError(x, o, a, b, top, null);
         float[] err = new float[1];
         for (float k : NARROW) {
-            float ca = (hi - lo) / (15 + k), cb = b;
+            float ca = (hi - lo) / (top + k), cb = b;
             for (int round = 0; round < 2; round++) {
                 // least squares of a*q - b against the codes of the current grid
                 double sq = 0, sq2 = 0, sx = 0, sqx = 0;
                 for (int l = 0; l < 32; l++) {
-                    int q = clamp(Math.round((x[o + l] + cb) / ca), 0, 15);
+                    int q = clamp(Math.round((x[o + l] + cb) / ca), 0, top);
                     sq += q;
                     sq2 += (double) q * q;
                     sx += x[o + l];
@@ -161,7 +195,7 @@ final class KQuantizer {
                 if (!(na > 0)) break;
                 ca = (float) na;
                 cb = (float) -nc;
-                double e = affineError(x, o, ca, cb, err);
+                double e = affineError(x, o, ca, cb, top, err);
                 if (e < best && err[0] <= limit) {
                     best = e;
                     fit[0] = ca;
@@ -172,11 +206,11 @@ final class KQuantizer {
     }
 
     /** Squared error of the nearest points of a*q - b; the largest single error into maxErr[0]. */
-    private static double affineError(float[] x, int o, float a, float b, float[] maxErr) {
+    private static double affineError(float[] x, int o, float a, float b, int top, float[] maxErr) {
         double e = 0;
         float m = 0;
         for (int l = 0; l < 32; l++) {
-            float r = a * code(x[o + l], a, b) - b - x[o + l];
+            float r = a * code(x[o + l], a, b, top) - b - x[o + l];
             e += (double) r * r;
             m = Math.max(m, Math.abs(r));
         }
@@ -185,29 +219,30 @@ final class KQuantizer {
     }
 
     /**
-     * The signed step a of the grid a*q, q in -32..31, for 16 values: the value of largest magnitude maps to
-     * -32 (as Q4_0 maps it to -8), then narrower candidates refitted by least squares.
+     * The signed step a of the grid a*q, q in -half..half-1, for n values (Q6_K: 16 and 32, Q5_0: 32 and 16): the
+     * value of largest magnitude maps to -half (as Q4_0 maps it to -8), then narrower candidates refitted by
+     * least squares.
      */
-    static float fitScale(float[] x, int o) {
+    static float fitScale(float[] x, int o, int n, int half) {
         float max = 0;
-        for (int l = 0; l < 16; l++) if (Math.abs(x[o + l]) > Math.abs(max)) max = x[o + l];
-        float a = max / -32;
+        for (int l = 0; l < n; l++) if (Math.abs(x[o + l]) > Math.abs(max)) max = x[o + l];
+        float a = max / -half;
         if (a == 0) return 0;
         float limit = Math.abs(a), bestA = a;
-        double best = scaleError(x, o, a, null);
+        double best = scaleError(x, o, a, n, half, null);
         float[] err = new float[1];
         for (float k : NARROW) {
-            float ca = max / -(32 + k);
+            float ca = max / -(half + k);
             for (int round = 0; round < 2; round++) {
                 double sq2 = 0, sqx = 0;
-                for (int l = 0; l < 16; l++) {
-                    int q = clamp(Math.round(x[o + l] / ca), -32, 31);
+                for (int l = 0; l < n; l++) {
+                    int q = clamp(Math.round(x[o + l] / ca), -half, half - 1);
                     sq2 += (double) q * q;
                     sqx += q * (double) x[o + l];
                 }
                 if (sq2 == 0 || sqx == 0) break;
                 ca = (float) (sqx / sq2);
-                double e = scaleError(x, o, ca, err);
+                double e = scaleError(x, o, ca, n, half, err);
                 if (e < best && err[0] <= limit) {
                     best = e;
                     bestA = ca;
@@ -217,11 +252,11 @@ final class KQuantizer {
         return bestA;
     }
 
-    private static double scaleError(float[] x, int o, float a, float[] maxErr) {
+    private static double scaleError(float[] x, int o, float a, int n, int half, float[] maxErr) {
         double e = 0;
         float m = 0;
-        for (int l = 0; l < 16; l++) {
-            float r = (a == 0 ? 0 : a * clamp(Math.round(x[o + l] / a), -32, 31)) - x[o + l];
+        for (int l = 0; l < n; l++) {
+            float r = (a == 0 ? 0 : a * clamp(Math.round(x[o + l] / a), -half, half - 1)) - x[o + l];
             e += (double) r * r;
             m = Math.max(m, Math.abs(r));
         }

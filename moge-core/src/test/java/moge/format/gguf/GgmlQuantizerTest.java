@@ -116,4 +116,42 @@ class GgmlQuantizerTest {
         assertThat(y[96]).isEqualTo(0.5f * 4 * ((0 | (1 << 4)) - 32));
         assertThat(y[1]).isEqualTo(-32f);                                  // scale 2, q = 0 - 32: -32 * 2 * 0.5
     }
+
+    @Test
+    void q5_0DecodesTheFifthBitOfBothHalves() {
+        byte[] b = new byte[22];
+        b[0] = 0x00;
+        b[1] = 0x38;                       // d = 0.5
+        b[2] = 0b0000_0010;                // qh bit 1: value 1's fifth bit
+        b[4] = 0b0000_0100;                // qh bit 18: value 18's fifth bit
+        b[6 + 1] = 0x3F;                   // value 1: low nibble 15, value 17: high nibble 3
+        b[6 + 2] = (byte) 0xA0;            // value 2: nibble 0, value 18: nibble 10
+        float[] y = decode(DType.Q5_0, b, 32);
+        assertThat(y[0]).isEqualTo(0.5f * -16);
+        assertThat(y[1]).isEqualTo(0.5f * (31 - 16));
+        assertThat(y[17]).isEqualTo(0.5f * (3 - 16));
+        assertThat(y[2]).isEqualTo(0.5f * -16);
+        assertThat(y[18]).isEqualTo(0.5f * (26 - 16));
+    }
+
+    @Test
+    void q5_KDecodesQ4KScalesAndOneHighBitPerSubBlock() {
+        byte[] b = new byte[176];
+        b[1] = 0x3C;                       // d = 1.0
+        b[3] = 0x38;                       // dmin = 0.5
+        b[4] = (byte) (3 | (1 << 6));      // scale of sub-block 0 = 3; top bits feed sub-block 4's scale
+        b[4 + 4] = (byte) (2 | (2 << 6));  // min of sub-block 0 = 2; top bits feed sub-block 4's min
+        b[4 + 8] = (byte) (5 | (6 << 4));  // sub-block 4: scale low 5, min low 6
+        b[4 + 1] = 7;                      // scale of sub-block 1 = 7, min 0
+        b[16] = 0b0001_0001;               // qh[0]: fifth bit of value 0 in sub-blocks 0 and 4
+        b[16 + 5] = 0b0000_0010;           // qh[5]: fifth bit of value 5 in sub-block 1
+        b[48] = 0x4A;                      // qs[0]: low nibble 10 (sub-block 0), high 4 (sub-block 1)
+        b[48 + 64] = 0x07;                 // sub-block 4, value 0: nibble 7
+        float[] y = decode(DType.Q5_K, b, 256);
+        assertThat(y[0]).isEqualTo(1f * 3 * 26 - 0.5f * 2);
+        assertThat(y[32]).isEqualTo(7f * 4);
+        assertThat(y[32 + 5]).isEqualTo(7f * 16);
+        assertThat(y[1]).isEqualTo(-1f);                                   // q 0, min 2 * 0.5
+        assertThat(y[128]).isEqualTo(1f * (5 | (1 << 4)) * 23 - 0.5f * (6 | (2 << 4)));
+    }
 }

@@ -13,7 +13,7 @@ import moge.model.ModelLoader;
 import moge.model.TestModels;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Path;
 import java.util.Set;
@@ -22,9 +22,10 @@ import java.util.SplittableRandom;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@code convert --type q4_k_m} on 256-wide random models (the fixtures' rows are too short for any K block):
- * every tensor gets the type llama.cpp's Q4_K_M recipe gives it, the blocks are the quantizer's encoding of the
- * source, moge loads and runs the file, and its log-probs stay closer to the source than Q4_0's.
+ * {@code convert --type q4_k_m} and {@code q5_k_m} on 256-wide random models (the fixtures' rows are too short for
+ * any K block): every tensor gets the type llama.cpp's recipe gives it, the blocks are the quantizer's encoding of
+ * the source, moge loads and runs the file, and its log-probs stay closer to the source than Q4_0's (Q5_K_M: than
+ * Q4_K_M's).
  */
 class HfToGgufKQuantTest {
     @TempDir
@@ -41,33 +42,61 @@ class HfToGgufKQuantTest {
                 : TestModels.embedded(300, 256, 8, 4, 2, 64, 512, false, 1e4, true);
     }
 
-    /** The recipe written out by hand, independently of GgufLayout. */
-    private static DType expected(String name, long[] ne) {
+    /**
+     * The recipe written out by hand, independently of GgufLayout: base is Q4_K or Q5_K; rows that are not whole
+     * 256-blocks take Q5_0 (llama.cpp: Q5_0 for Q4_K, Q5_1 for Q5_K, which moge lacks) and Q8_0 for Q6_K.
+     */
+    private static DType expected(String name, long[] ne, DType base) {
         long cols = ne[0];
         if (ne.length == 1 || name.endsWith("norm.weight") || name.endsWith("ffn_gate_inp.weight") || name.endsWith(".bias")) return DType.F32;
         if (name.equals("output.weight")) return DType.Q6_K;
-        if (name.equals("token_embd.weight")) return DType.Q4_K;
+        if (name.equals("token_embd.weight")) return base;
         int layer = Integer.parseInt(name.split("\\.")[1]);
         boolean six = MORE_BITS.contains(layer) && (name.contains(".attn_v.") || name.contains(".ffn_down"));
-        if (cols % 256 != 0) return six ? DType.Q8_0 : DType.Q4_0;
-        return six ? DType.Q6_K : DType.Q4_K;
+        if (cols % 256 != 0) return six ? DType.Q8_0 : DType.Q5_0;
+        return six ? DType.Q6_K : base;
     }
 
-    @ParameterizedTest(name = "moe {0}")
-    @ValueSource(booleans = {false, true})
-    void q4_K_MFollowsLlamaCppsRecipeAndRuns(boolean moe) {
+    /**
+     * Each mixture against a coarser one on the same model: Q4_K_M against Q4_0, Q5_K_M against Q4_K_M (one bit more
+     * a weight roughly halves the weights' error, KQuantizerTest, and so the log-prob error). Measured (24
+     * positions), mean and max |d logprob(top)|: dense Q4_K_M 0.137, 0.37 against Q4_0's 0.238, 0.67; MoE 0.201, 0.67
+     * against 0.308, 0.95 (its 96-wide expert down projections fall back to Q5_0/Q8_0); Q5_K_M 0.071, 0.20 (dense)
+     * and 0.092, 0.29 (MoE). moge vs the reference on the file's weights: 1.4e-2 / 1.6e-2 for Q4_K_M (its
+     * activations on Q4_0's integer grid), 3e-6 / 4e-6 for Q5_K_M (float activations).
+     */
+    @ParameterizedTest(name = "{0} moe {2}")
+    @CsvSource({"Q4_K_M, Q4_0, false, 0.8, 0.3, 1.0", "Q4_K_M, Q4_0, true, 0.8, 0.3, 1.0",
+            "Q5_K_M, Q4_K_M, false, 0.75, 0.15, 0.5", "Q5_K_M, Q4_K_M, true, 0.75, 0.15, 0.5"})
+    void followsLlamaCppsRecipeAndRuns(GgufFileType type, GgufFileType coarser, boolean moe, double ratio, double meanCap, double maxCap) {
         ModelConfig c = model(moe);
         Path hf = TestModels.write(tmp.resolve("hf"), c, DType.BF16, 21);
         Path out = tmp.resolve("m.gguf");
-        HfToGguf.convert(hf, GgufFileType.Q4_K_M, out, null);
+        checkRecipe(hf, type, out);
+        int[] tokens = new SplittableRandom(4).ints(24, 0, c.vocabSize()).toArray();
+        double[] k = HfToGgufTest.referenceError(hf, out, tokens);
+        Path q = tmp.resolve("coarser.gguf");
+        HfToGguf.convert(hf, coarser, q, null);
+        double[] e = HfToGgufTest.referenceError(hf, q, tokens);
+        double engine = engineVsReference(out, tokens);
+        System.out.printf("moe %s: mean |d logprob(top)| %s %.4f (max %.4f, top-1 %.2f), %s %.4f (max %.4f, top-1 %.2f); "
+                + "moge on the %s file vs the reference on its weights: max %.2e%n", moe, type, k[0], k[2], k[1], coarser, e[0], e[2], e[1], type, engine);
+        assertThat(k[0]).isLessThan(ratio * e[0]).isLessThan(meanCap);
+        assertThat(k[2]).isLessThan(maxCap);
+        assertThat(engine).isLessThan(0.02);
+    }
+
+    /** Converts with {@code type} and checks every tensor's type and bytes against the hand-written recipe. */
+    private void checkRecipe(Path hf, GgufFileType type, Path out) {
+        HfToGguf.convert(hf, type, out, null);
         int kBlocks = 0;
         try (GgufFile f = GgufFile.open(out); HfCheckpoint ck = HfCheckpoint.open(hf)) {
-            assertThat(f.metadata().count("general.file_type")).isEqualTo(15);
+            assertThat(f.metadata().count("general.file_type")).isEqualTo(type.id);
             ModelConfig fc = GgufModelConfig.read(f);
             GgufWeightLoader.check(f, fc);
             for (TensorData t : f.tensors().values()) {
                 long[] ne = f.ggmlShape(t.name());
-                assertThat(t.type()).as(t.name()).isEqualTo(expected(t.name(), ne));
+                assertThat(t.type()).as(t.name()).isEqualTo(expected(t.name(), ne, type.base));
                 if (!t.type().quantized()) continue;
                 if (t.type().blockSize == 256) kBlocks++;
                 float[] src = HfToGgufTest.source(ck, fc, t.name());
@@ -76,20 +105,6 @@ class HfToGgufKQuantTest {
             }
         }
         assertThat(kBlocks).isGreaterThan(20);
-
-        int[] tokens = new SplittableRandom(4).ints(24, 0, c.vocabSize()).toArray();
-        double[] k = HfToGgufTest.referenceError(hf, out, tokens);
-        Path q4 = tmp.resolve("q4.gguf");
-        HfToGguf.convert(hf, GgufFileType.Q4_0, q4, null);
-        double[] q = HfToGgufTest.referenceError(hf, q4, tokens);
-        double engine = engineVsReference(out, tokens);
-        System.out.printf("moe %s: mean |d logprob(top)| Q4_K_M %.4f (max %.4f, top-1 %.2f), Q4_0 %.4f (max %.4f, top-1 %.2f); "
-                + "moge on the Q4_K_M file vs the reference on its weights: max %.2e%n", moe, k[0], k[2], k[1], q[0], q[2], q[1], engine);
-        // Measured (24 positions): dense Q4_K_M mean 0.137, max 0.37 against Q4_0's 0.238, 0.67; MoE 0.206, 0.70 against
-        // 0.308, 0.95 (its 96-wide expert down projections fall back to Q4_0/Q8_0). moge vs the reference: 3e-6 / 2e-3.
-        assertThat(k[0]).isLessThan(0.8 * q[0]).isLessThan(0.3);
-        assertThat(k[2]).isLessThan(1.0);
-        assertThat(engine).isLessThan(0.02);
     }
 
     /** Max |log-softmax difference| between moge running the file and the float64 reference on its dequantized weights. */

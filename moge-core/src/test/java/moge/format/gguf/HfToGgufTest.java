@@ -173,7 +173,7 @@ class HfToGgufTest {
     }
 
     @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"pangu-embedded-tiny,Q8_0", "pangu-embedded-tiny,Q4_0", "pangu-moe-tiny,Q8_0", "pangu-moe-tiny,Q4_0"})
+    @CsvSource({"pangu-embedded-tiny,Q8_0", "pangu-embedded-tiny,Q4_0", "pangu-moe-tiny,Q8_0", "pangu-moe-tiny,Q4_0", "pangu-moe-tiny,Q5_0"})
     void quantizedBlocksHoldTheSource(String fixture, String typeName) {
         DType type = DType.valueOf(typeName);
         Path out = tmp.resolve("q.gguf");
@@ -192,7 +192,11 @@ class HfToGgufTest {
                 for (int b = 0; b < src.length / 32; b++) {
                     float amax = 0;
                     for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[b * 32 + j]));
-                    double step = t.type() == DType.Q8_0 ? amax / 127 : amax / 8;
+                    double step = amax / switch (t.type()) {
+                        case Q8_0 -> 127;
+                        case Q5_0 -> 16;
+                        default -> 8;
+                    };
                     for (int j = 0; j < 32; j++) {
                         int i = b * 32 + j;
                         assertThat((double) got[i]).as(t.name() + " " + i).isCloseTo(src[i], within(step * (t.type() == DType.Q8_0 ? 0.5 : 1.0) + amax * 2e-3 + 1e-9));
@@ -218,10 +222,10 @@ class HfToGgufTest {
     @ParameterizedTest(name = "{0} {1}")
     // Measured: Q8_0 0.037 / 0.023 with top-1 agreement 0.90 / 1.00; Q4_0 0.49 / 0.89 with 0.43 / 0.52. These
     // random models have rows of only 3-4 blocks and no structure, so Q4_0 is far worse here than on trained weights.
-    // Q4_K_M: no fixture row is a whole 256-value block, so it is Q4_0 with Q8_0 in the Q6_K slots: 0.47 / 0.86
-    // with 0.48 / 0.52 (HfToGgufKQuantTest's 256-wide models test the K blocks themselves).
+    // Q4_K_M and Q5_K_M: no fixture row is a whole 256-value block, so they are Q5_0 with Q8_0 in the Q6_K slots
+    // (HfToGgufKQuantTest's 256-wide models test the K blocks themselves).
     @CsvSource({"pangu-embedded-tiny,Q8_0,0.06,0.85", "pangu-moe-tiny,Q8_0,0.06,0.85", "pangu-embedded-tiny,Q4_0,1.2,0.3",
-            "pangu-moe-tiny,Q4_0,1.2,0.3", "pangu-embedded-tiny,Q4_K_M,1.2,0.3", "pangu-moe-tiny,Q4_K_M,1.2,0.3"})
+            "pangu-moe-tiny,Q4_0,1.2,0.3", "pangu-embedded-tiny,Q4_K_M,1.2,0.3", "pangu-moe-tiny,Q5_K_M,1.2,0.3"})
     void quantizationErrorOnTheReference(String fixture, String typeName, double maxMeanDelta, double minAgree) {
         Path out = tmp.resolve("r.gguf");
         HfToGguf.convert(Fixtures.model(fixture), GgufFileType.valueOf(typeName), out, null);
