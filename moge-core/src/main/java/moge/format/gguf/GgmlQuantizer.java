@@ -7,6 +7,7 @@ import moge.tensor.GgmlQuants;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.stream.IntStream;
 
 /**
  * ggml's reference block formats in plain scalar code: float to Q8_0/Q4_0 exactly as
@@ -18,42 +19,58 @@ public final class GgmlQuantizer {
     private GgmlQuantizer() {
     }
 
+    /** Blocks per task when a long run of a quantized type is cut up for the cores. */
+    private static final int PIECE = 256;
+
     /** Encodes {@code n} floats (a multiple of the block size) from x[off..] into {@code type}'s bytes. */
     public static byte[] encode(DType type, float[] x, int off, int n) {
         long bytes = type.bytesFor(n);
         if (bytes < 0) throw new IllegalArgumentException(n + " values are not whole " + type + " blocks");
         byte[] out = new byte[(int) bytes];
+        int blocks = n / type.blockSize;
+        if (type.quantized() && blocks >= 2 * PIECE) {
+            // blocks are independent, so every core takes pieces of the run: the K-quant refits made converting a
+            // 1 GB checkpoint to Q5_K_M an 80 s job on one core; the bytes do not depend on the split
+            IntStream.range(0, (blocks + PIECE - 1) / PIECE).parallel()
+                    .forEach(p -> encodeBlocks(type, x, off, out, p * PIECE, Math.min(blocks, (p + 1) * PIECE)));
+        } else {
+            encodeBlocks(type, x, off, out, 0, blocks);
+        }
+        return out;
+    }
+
+    /** Blocks [b0, b1) of x[off..] into their places in out. */
+    private static void encodeBlocks(DType type, float[] x, int off, byte[] out, int b0, int b1) {
         switch (type) {
             case F32 -> {
-                for (int i = 0; i < n; i++) putInt(out, i * 4, Float.floatToRawIntBits(x[off + i]));
+                for (int i = b0; i < b1; i++) putInt(out, i * 4, Float.floatToRawIntBits(x[off + i]));
             }
             case F16 -> {
-                for (int i = 0; i < n; i++) putShort(out, i * 2, Float.floatToFloat16(x[off + i]));
+                for (int i = b0; i < b1; i++) putShort(out, i * 2, Float.floatToFloat16(x[off + i]));
             }
             case BF16 -> {
-                for (int i = 0; i < n; i++) putShort(out, i * 2, HfCheckpointWriter.toBf16(x[off + i]));
+                for (int i = b0; i < b1; i++) putShort(out, i * 2, HfCheckpointWriter.toBf16(x[off + i]));
             }
             case Q8_0 -> {
-                for (int b = 0; b < n / 32; b++) q8_0(x, off + b * 32, out, b * 34);
+                for (int b = b0; b < b1; b++) q8_0(x, off + b * 32, out, b * 34);
             }
             case Q4_0 -> {
-                for (int b = 0; b < n / 32; b++) q4_0(x, off + b * 32, out, b * 18);
+                for (int b = b0; b < b1; b++) q4_0(x, off + b * 32, out, b * 18);
             }
             case Q4_K -> {
-                for (int b = 0; b < n / 256; b++) KQuantizer.q4_K(x, off + b * 256, out, b * 144);
+                for (int b = b0; b < b1; b++) KQuantizer.q4_K(x, off + b * 256, out, b * 144);
             }
             case Q6_K -> {
-                for (int b = 0; b < n / 256; b++) KQuantizer.q6_K(x, off + b * 256, out, b * 210);
+                for (int b = b0; b < b1; b++) KQuantizer.q6_K(x, off + b * 256, out, b * 210);
             }
             case Q5_K -> {
-                for (int b = 0; b < n / 256; b++) KQuantizer.q5_K(x, off + b * 256, out, b * 176);
+                for (int b = b0; b < b1; b++) KQuantizer.q5_K(x, off + b * 256, out, b * 176);
             }
             case Q5_0 -> {
-                for (int b = 0; b < n / 32; b++) KQuantizer.q5_0(x, off + b * 32, out, b * 22);
+                for (int b = b0; b < b1; b++) KQuantizer.q5_0(x, off + b * 32, out, b * 22);
             }
             default -> throw new IllegalArgumentException("moge does not quantize to " + type);
         }
-        return out;
     }
 
     private static void q8_0(float[] x, int o, byte[] out, int bo) {

@@ -154,4 +154,23 @@ class GgmlQuantizerTest {
         assertThat(y[1]).isEqualTo(-1f);                                   // q 0, min 2 * 0.5
         assertThat(y[128]).isEqualTo(1f * (5 | (1 << 4)) * 23 - 0.5f * (6 | (2 << 4)));
     }
+
+    /** A long run is encoded on every core in pieces; its bytes must be those of the blocks encoded one by one. */
+    @ParameterizedTest
+    @ValueSource(strings = {"Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q5_K", "Q6_K"})
+    void aLongRunEncodesAsItsBlocksDoAlone(String name) {
+        DType t = DType.valueOf(name);
+        int blocks = 3 * 256 + 7; // several pieces and a short last one
+        int n = blocks * t.blockSize, off = 5;
+        SplittableRandom rnd = new SplittableRandom(42);
+        float[] x = new float[off + n];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + (i / 997) % 5));
+        byte[] whole = GgmlQuantizer.encode(t, x, off, n);
+        byte[] oneByOne = new byte[whole.length];
+        for (int b = 0; b < blocks; b++) {
+            byte[] one = GgmlQuantizer.encode(t, x, off + b * t.blockSize, t.blockSize);
+            System.arraycopy(one, 0, oneByOne, b * t.blockBytes, t.blockBytes);
+        }
+        assertThat(whole).isEqualTo(oneByOne);
+    }
 }
