@@ -15,8 +15,10 @@ import java.lang.foreign.ValueLayout;
  * <li>block_q4_K (144 bytes, 256 values): fp16 d, dmin; uint8 scales[12] (eight 6-bit scales and mins);
  * uint8 qs[128]; each 64 values take the low nibbles of 32 bytes (sub-block 2j) then their high nibbles
  * (sub-block 2j+1); x = d * sc * q - dmin * m</li>
+ * <li>block_q4_1 (20 bytes): fp16 d, m; uint8 qs[16] as Q4_0's; x = d * q + m</li>
  * <li>block_q5_0 (22 bytes): fp16 d; uint8 qh[4] (bit i: the fifth bit of value i); uint8 qs[16] as Q4_0's;
  * x = d * (q - 16)</li>
+ * <li>block_q5_1 (24 bytes): fp16 d, m; uint8 qh[4] and qs[16] as Q5_0's; x = d * q + m</li>
  * <li>block_q5_K (176 bytes, 256 values): fp16 d, dmin; uint8 scales[12] as Q4_K's; uint8 qh[32], bit j of
  * qh[l] the fifth bit of value l of sub-block j; uint8 qs[128] as Q4_K's; x = d * sc * q - dmin * m</li>
  * <li>block_q6_K (210 bytes, 256 values): uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d; each half
@@ -37,7 +39,9 @@ public final class GgmlQuants {
             switch (type) {
                 case Q8_0 -> q8_0(s, p, out, o);
                 case Q4_0 -> q4_0(s, p, out, o);
+                case Q4_1 -> q4_1(s, p, out, o);
                 case Q5_0 -> q5_0(s, p, out, o);
+                case Q5_1 -> q5_1(s, p, out, o);
                 case Q4_K -> q4_K(s, p, out, o);
                 case Q5_K -> q5_K(s, p, out, o);
                 case Q6_K -> q6_K(s, p, out, o);
@@ -75,6 +79,25 @@ public final class GgmlQuants {
             int q = u8(s, p + 6 + i);
             out[o + i] = d * (((q & 15) | ((qh >>> i) & 1) << 4) - 16);
             out[o + i + 16] = d * (((q >> 4) | ((qh >>> (i + 16)) & 1) << 4) - 16);
+        }
+    }
+
+    static void q4_1(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p), m = half(s, p + 2);
+        for (int i = 0; i < 16; i++) {
+            int q = u8(s, p + 4 + i);
+            out[o + i] = d * (q & 15) + m;
+            out[o + i + 16] = d * (q >> 4) + m;
+        }
+    }
+
+    static void q5_1(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p), m = half(s, p + 2);
+        int qh = s.get(Layouts.I32, p + 4);
+        for (int i = 0; i < 16; i++) {
+            int q = u8(s, p + 8 + i);
+            out[o + i] = d * ((q & 15) | ((qh >>> i) & 1) << 4) + m;
+            out[o + i + 16] = d * ((q >> 4) | ((qh >>> (i + 16)) & 1) << 4) + m;
         }
     }
 

@@ -30,6 +30,7 @@ import java.nio.ByteOrder;
  * (d * sc) * q - dmin * m, as ggml rounds it, and a dot product subtracts each run's min times the run's sum of
  * activations, the sums taken once per product. Mins kept in an array of their own instead (a second stream, 11
  * bits a weight) ran at 17.4 GFLOP/s against 20.8 here ({@code KernelBench Q5_K 2048 2048 32 2 1}; Q6_K 21.7).
+ * Q4_1 and Q5_1 blocks ({@link AffineBlocksRepack}) are such runs as they stand: d and -m.
  */
 final class Q6KMatrix extends Matrix {
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
@@ -46,14 +47,14 @@ final class Q6KMatrix extends Matrix {
     private final Gemm.Source source = this::decode;
     private final int runs;
     private final DType type;
-    /** Q5_K: a run's second float is not the scale of its upper half but a min subtracted from all 32 values. */
+    /** Q5_K, Q4_1, Q5_1: a run's second float is not the scale of its upper half but a min subtracted from all 32 values. */
     private final boolean affine;
 
     Q6KMatrix(String name, DType type, int rows, int cols, MemorySegment packed) {
         super(name, rows, cols, packed);
         this.runs = cols / 32;
         this.type = type;
-        this.affine = type == DType.Q5_K;
+        this.affine = type == DType.Q5_K || type == DType.Q4_1 || type == DType.Q5_1;
     }
 
     @Override
@@ -201,6 +202,6 @@ final class Q6KMatrix extends Matrix {
     /** The ggml size, as in the file and in llama.cpp's model size. */
     @Override
     public long bytes() {
-        return (long) rows * (cols / 256) * type.blockBytes;
+        return (long) rows * (cols / type.blockSize) * type.blockBytes;
     }
 }

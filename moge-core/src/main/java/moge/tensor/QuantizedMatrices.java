@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
  * Kernel views over ggml block-quantized matrices. {@code data} holds the rows one after another in ggml's
  * block layout (as a GGUF tensor stores them). Every type is repacked into an off-heap copy (the mapped file is
  * not read again): Q8_0 and Q4_0 of the same size, Q4_K of about that size, Q6_K into whole bytes (10 bits a weight),
- * Q5_K into the same runs with a float min in place of the second scale (10 bits), Q5_0 into Q8_0 (8.5 bits).
+ * Q5_K into the same runs with a float min in place of the second scale (10 bits), and Q4_1 and Q5_1 likewise,
+ * Q5_0 into Q8_0 (8.5 bits).
  */
 public final class QuantizedMatrices {
     private QuantizedMatrices() {
@@ -38,6 +39,7 @@ public final class QuantizedMatrices {
             case Q4_K -> Q4KTiles.repack(name, rows, cols, data, roundActivations);
             case Q5_0 -> Q8_0Matrix.repackQ5_0(name, rows, cols, data, roundActivations);
             case Q5_K -> Q5KRepack.repack(name, rows, cols, data);
+            case Q4_1, Q5_1 -> AffineBlocksRepack.repack(name, type, rows, cols, data);
             case Q6_K -> Q6KMatrix.repack(name, rows, cols, data);
             default -> throw new MogeException(name + ": tensor type " + type + " is not supported");
         };

@@ -44,13 +44,19 @@ class MatmulKernelTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
         }
+        // Q4_1 and Q5_1 in Q5_K's affine runs: rows of any number of 32-value blocks
+        for (DType t : new DType[]{DType.Q4_1, DType.Q5_1}) {
+            for (int cols : new int[]{32, 96, 160, 2048 + 32}) {
+                for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
+            }
+        }
         // Q4_K in Q4_0's tiles: whole tiles, pairs, rows past them, and llama.cpp's activation grid
         for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
             for (int cols : new int[]{256, 2048 + 256}) a.add(Arguments.of(DType.Q4_K, rows, cols, false));
         }
         a.add(Arguments.of(DType.Q4_K, 32 + 3, 512, true));
         // past one chunk of DecodedPanels (32 rows), the last one partial and not whole panels of 4 rows
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0}) a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1}) a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
         a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.ROWS + 5, 2048 + 32, true));
         return a.stream();
     }
@@ -70,7 +76,7 @@ class MatmulKernelTest {
         // GEMM's tokens quantized weights are decoded once for all groups (DecodedPanels)
         int many = Gemm.GROUP + 7;
         boolean q4 = type == DType.Q4_0 || type == DType.Q4_K; // Q4_K runs in Q4_0's tiles
-        boolean q5 = type == DType.Q5_0 || type == DType.Q5_K;
+        boolean q5 = type == DType.Q5_0 || type == DType.Q5_K || type == DType.Q4_1 || type == DType.Q5_1;
         int[] counts = q4 ? new int[]{1, 3, 5, 6, 17, 64, Q4_0Matrix.FEW_TOKENS + 3}
                 : q5 ? new int[]{1, 3, 5, 16, 70, many} : new int[]{1, 3, 5, 6, 17, 64, many};
         for (int T : counts) {

@@ -22,6 +22,10 @@ final class QuantTestData {
             r.nextBytes(b);
             switch (type) {
                 case Q8_0, Q4_0, Q5_0 -> half(b, 0, scale(r));
+                case Q4_1, Q5_1 -> {
+                    half(b, 0, scale(r));
+                    half(b, 2, scale(r) * 4);
+                }
                 case Q4_K, Q5_K -> {
                     half(b, 0, scale(r));
                     half(b, 2, scale(r) * 0.5);

@@ -21,7 +21,7 @@ class QuantizedMatrixTest {
     static Stream<Arguments> shapes() {
         List<Arguments> a = new ArrayList<>();
         int[] rowsList = {1, 3, 6, 13};
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0}) {
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.Q4_1, DType.Q5_1}) {
             for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
@@ -42,6 +42,7 @@ class QuantizedMatrixTest {
         a.add(Arguments.of(DType.Q4_0, 16 * 130 + 7, 32));
         a.add(Arguments.of(DType.Q5_0, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q5_K, 64 * 5 + 3, 512));
+        a.add(Arguments.of(DType.Q5_1, 64 * 5 + 3, 96));
         return a.stream();
     }
 
@@ -301,5 +302,35 @@ class QuantizedMatrixTest {
             }
         }
         return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    }
+
+    /** Hand-made Q4_1 and Q5_1 blocks pin ggml's layout (d, m, then Q5_1's fifth bits, then the nibbles) without the reference. */
+    @Test
+    void q4_1AndQ5_1BlocksByHand() {
+        // d = 0.5, m = -1; nibbles of byte 0: low 1 (value 0), high 2 (value 16); Q5_1: fifth bits of values 0 and 17
+        byte[] q41 = new byte[20], q51 = new byte[24];
+        for (byte[] b : new byte[][]{q41, q51}) {
+            b[0] = 0x00;
+            b[1] = 0x38;
+            b[2] = 0x00;
+            b[3] = (byte) 0xBC;
+        }
+        q41[4] = 0x21;
+        q51[4] = 0x01;             // qh bit 0
+        q51[6] = 0x02;             // qh bit 17
+        q51[8] = 0x21;
+        float[] four = new float[32], five = new float[32];
+        QuantizedMatrices.create("w", DType.Q4_1, 1, 32, MemorySegment.ofArray(q41)).row(0, four, 0);
+        QuantizedMatrices.create("w", DType.Q5_1, 1, 32, MemorySegment.ofArray(q51)).row(0, five, 0);
+        assertThat(four[0]).isEqualTo(-0.5f);   // 1 * 0.5 - 1
+        assertThat(four[16]).isEqualTo(0f);     // 2 * 0.5 - 1
+        assertThat(four[1]).isEqualTo(-1f);
+        assertThat(five[0]).isEqualTo(7.5f);    // (1 | 16) * 0.5 - 1
+        assertThat(five[16]).isEqualTo(0f);     // 2 * 0.5 - 1, no fifth bit
+        assertThat(five[17]).isEqualTo(7f);     // (0 | 16) * 0.5 - 1
+        assertThat(five[1]).isEqualTo(-1f);
+        float[] ref = new float[32];
+        GgmlQuants.dequantize(DType.Q5_1, MemorySegment.ofArray(q51), 0, ref, 0, 32);
+        assertThat(ref).containsExactly(five);
     }
 }

@@ -152,7 +152,7 @@ public final class GgufFile implements TensorSource {
             DType type = DType.fromGgml((int) typeId);
             if (type == null || typeId > Integer.MAX_VALUE) {
                 throw c.fail("tensor " + name + " has ggml type " + GgmlTypes.name(typeId)
-                        + ", which moge does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K)");
+                        + ", which moge does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
             }
             long row = ne.length == 0 ? 1 : ne[0];
             if (row % type.blockSize != 0) {

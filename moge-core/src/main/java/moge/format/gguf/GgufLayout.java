@@ -78,7 +78,7 @@ public final class GgufLayout {
      * Q5_0, Q6_K for the K types, Q8_0 when its rows are not whole 256-value blocks); Q4_K_M and Q5_K_M give
      * attn_v and every ffn_down (dense, experts, shared expert) Q6_K in the layers llama.cpp's use_more_bits
      * picks. Rows that are not whole blocks fall back as llama.cpp does, Q6_K to Q8_0, Q4_K to Q5_0, Q5_K to
-     * Q5_0 (llama.cpp's Q5_1, which moge does not have: the same 5-bit codes without a per-block min), and
+     * Q5_0 (llama.cpp's Q5_1, which moge reads but does not write: Q5_0 is the same 5-bit codes without a per-block min), and
      * anything to F16 when not even 32-value blocks fit.
      */
     public static DType storageType(ModelConfig c, String name, long[] shape, GgufFileType fileType) {

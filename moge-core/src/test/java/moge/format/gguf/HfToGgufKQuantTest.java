@@ -44,7 +44,7 @@ class HfToGgufKQuantTest {
 
     /**
      * The recipe written out by hand, independently of GgufLayout: base is Q4_K or Q5_K; rows that are not whole
-     * 256-blocks take Q5_0 (llama.cpp: Q5_0 for Q4_K, Q5_1 for Q5_K, which moge lacks) and Q8_0 for Q6_K.
+     * 256-blocks take Q5_0 (llama.cpp: Q5_0 for Q4_K, Q5_1 for Q5_K, which moge reads but does not write) and Q8_0 for Q6_K.
      */
     private static DType expected(String name, long[] ne, DType base) {
         long cols = ne[0];
