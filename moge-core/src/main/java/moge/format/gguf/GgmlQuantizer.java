@@ -69,6 +69,12 @@ public final class GgmlQuantizer {
             case Q5_0 -> {
                 for (int b = b0; b < b1; b++) KQuantizer.q5_0(x, off + b * 32, out, b * 22);
             }
+            case Q4_1 -> {
+                for (int b = b0; b < b1; b++) KQuantizer.affine32(x, off + b * 32, out, b * 20, 16);
+            }
+            case Q5_1 -> {
+                for (int b = b0; b < b1; b++) KQuantizer.affine32(x, off + b * 32, out, b * 24, 32);
+            }
             default -> throw new IllegalArgumentException("moge does not quantize to " + type);
         }
     }
@@ -144,7 +150,7 @@ public final class GgmlQuantizer {
             case Q6_K -> {
                 for (int b = 0; b < n / 256; b++) q6_K(seg, at + 210L * b, out, off + b * 256);
             }
-            case Q5_0, Q5_K -> GgmlQuants.dequantize(type, seg, at, out, off, n);
+            case Q4_1, Q5_0, Q5_1, Q5_K -> GgmlQuants.dequantize(type, seg, at, out, off, n);
         }
     }
 

@@ -18,7 +18,9 @@ public enum GgufFileType {
     BF16(DType.BF16, 32),
     Q8_0(DType.Q8_0, 7),
     Q4_0(DType.Q4_0, 2),
+    Q4_1(DType.Q4_1, 3),
     Q5_0(DType.Q5_0, 8),
+    Q5_1(DType.Q5_1, 9),
     /** Every matrix Q4_K, the head Q6_K: llama.cpp has no such ftype; Q4_K_S (14) is the nearest. */
     Q4_K(DType.Q4_K, 14),
     /** Every matrix Q5_K, the head Q6_K: llama.cpp's Q5_K_S (16) is the nearest. */

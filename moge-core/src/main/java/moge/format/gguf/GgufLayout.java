@@ -74,11 +74,11 @@ public final class GgufLayout {
 
     /**
      * The type a tensor is stored in, following llama.cpp's converter and llama-quantize: vectors, norms and the
-     * router stay F32; the output head (the embedding when tied) is kept at higher precision (Q8_0 for Q4_0 and
-     * Q5_0, Q6_K for the K types, Q8_0 when its rows are not whole 256-value blocks); Q4_K_M and Q5_K_M give
+     * router stay F32; the output head (the embedding when tied) is kept at higher precision (Q8_0 for the 32-value
+     * types, Q6_K for the K types, Q8_0 when its rows are not whole 256-value blocks); Q4_K_M and Q5_K_M give
      * attn_v and every ffn_down (dense, experts, shared expert) Q6_K in the layers llama.cpp's use_more_bits
      * picks. Rows that are not whole blocks fall back as llama.cpp does, Q6_K to Q8_0, Q4_K to Q5_0, Q5_K to
-     * Q5_0 (llama.cpp's Q5_1, which moge reads but does not write: Q5_0 is the same 5-bit codes without a per-block min), and
+     * Q5_1 (the same 5-bit codes with a per-block min), and
      * anything to F16 when not even 32-value blocks fit.
      */
     public static DType storageType(ModelConfig c, String name, long[] shape, GgufFileType fileType) {
@@ -87,7 +87,7 @@ public final class GgufLayout {
         long cols = shape[shape.length - 1];
         boolean kQuant = t.blockSize == 256;
         if (name.equals(OUTPUT) || (c.tiedEmbeddings() && name.equals(TOKEN_EMBD))) {
-            if (t == DType.Q4_0 || t == DType.Q5_0) t = DType.Q8_0;
+            if (t.blockSize == 32) t = DType.Q8_0;
             if (kQuant) t = cols % 256 == 0 ? DType.Q6_K : DType.Q8_0;
         } else if ((fileType == GgufFileType.Q4_K_M || fileType == GgufFileType.Q5_K_M) && name.startsWith("blk.")) {
             int layer = Integer.parseInt(name.substring(4, name.indexOf('.', 4)));
@@ -98,7 +98,8 @@ public final class GgufLayout {
         if (t.quantized() && cols % t.blockSize != 0) {
             t = switch (t) {
                 case Q6_K -> DType.Q8_0;
-                case Q4_K, Q5_K -> DType.Q5_0;
+                case Q4_K -> DType.Q5_0;
+                case Q5_K -> DType.Q5_1;
                 default -> t;
             };
         }

@@ -111,6 +111,31 @@ final class KQuantizer {
         for (int k = 0; k < 4; k++) out[bo + 2 + k] = (byte) (qh >>> 8 * k);
     }
 
+    /**
+     * Q4_1 / Q5_1 (levels 16 / 32): fp16 d and m from the block's range as ggml's reference quantizer takes them
+     * (m = min, d = (max - min) / (levels - 1)), the codes rounded against the fp16-rounded d and m that the
+     * decoder will use; Q5_1 puts the fifth bits in qh[4] after d and m, as Q5_0 does after d.
+     */
+    static void affine32(float[] x, int o, byte[] out, int bo, int levels) {
+        float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < 32; i++) {
+            min = Math.min(min, x[o + i]);
+            max = Math.max(max, x[o + i]);
+        }
+        short dh = Float.floatToFloat16((max - min) / (levels - 1)), mh = Float.floatToFloat16(min);
+        float d = Float.float16ToFloat(dh), m = Float.float16ToFloat(mh);
+        GgmlQuantizer.putShort(out, bo, dh);
+        GgmlQuantizer.putShort(out, bo + 2, mh);
+        boolean five = levels == 32;
+        int qs = bo + (five ? 8 : 4), qh = 0;
+        for (int i = 0; i < 32; i++) {
+            int q = d == 0 ? 0 : clamp(Math.round((x[o + i] - m) / d), 0, levels - 1);
+            out[qs + i % 16] |= (byte) ((q & 15) << (i < 16 ? 0 : 4));
+            qh |= (q >> 4) << i;
+        }
+        if (five) for (int k = 0; k < 4; k++) out[bo + 4 + k] = (byte) (qh >>> 8 * k);
+    }
+
     /** Q6_K: ql[128] low nibbles, qh[64] top 2 bits, int8 scales[16], fp16 d; x = d*scale*(q - 32). */
     static void q6_K(float[] x, int o, byte[] out, int bo) {
         float[] a = new float[16];

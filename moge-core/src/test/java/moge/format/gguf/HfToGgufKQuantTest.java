@@ -44,7 +44,7 @@ class HfToGgufKQuantTest {
 
     /**
      * The recipe written out by hand, independently of GgufLayout: base is Q4_K or Q5_K; rows that are not whole
-     * 256-blocks take Q5_0 (llama.cpp: Q5_0 for Q4_K, Q5_1 for Q5_K, which moge reads but does not write) and Q8_0 for Q6_K.
+     * 256-blocks take Q5_0 for Q4_K and Q5_1 for Q5_K (as llama.cpp) and Q8_0 for Q6_K.
      */
     private static DType expected(String name, long[] ne, DType base) {
         long cols = ne[0];
@@ -53,7 +53,7 @@ class HfToGgufKQuantTest {
         if (name.equals("token_embd.weight")) return base;
         int layer = Integer.parseInt(name.split("\\.")[1]);
         boolean six = MORE_BITS.contains(layer) && (name.contains(".attn_v.") || name.contains(".ffn_down"));
-        if (cols % 256 != 0) return six ? DType.Q8_0 : DType.Q5_0;
+        if (cols % 256 != 0) return six ? DType.Q8_0 : base == DType.Q5_K ? DType.Q5_1 : DType.Q5_0;
         return six ? DType.Q6_K : base;
     }
 

@@ -222,7 +222,8 @@ class HfToGgufTest {
     @ParameterizedTest(name = "{0} {1}")
     // Measured: Q8_0 0.037 / 0.023 with top-1 agreement 0.90 / 1.00; Q4_0 0.49 / 0.89 with 0.43 / 0.52. These
     // random models have rows of only 3-4 blocks and no structure, so Q4_0 is far worse here than on trained weights.
-    // Q4_K_M and Q5_K_M: no fixture row is a whole 256-value block, so they are Q5_0 with Q8_0 in the Q6_K slots
+    // Q4_K_M and Q5_K_M: no fixture row is a whole 256-value block, so they are Q5_0 (Q4_K_M) or Q5_1 (Q5_K_M)
+    // with Q8_0 in the Q6_K slots
     // (HfToGgufKQuantTest's 256-wide models test the K blocks themselves).
     @CsvSource({"pangu-embedded-tiny,Q8_0,0.06,0.85", "pangu-moe-tiny,Q8_0,0.06,0.85", "pangu-embedded-tiny,Q4_0,1.2,0.3",
             "pangu-moe-tiny,Q4_0,1.2,0.3", "pangu-embedded-tiny,Q4_K_M,1.2,0.3", "pangu-moe-tiny,Q5_K_M,1.2,0.3"})

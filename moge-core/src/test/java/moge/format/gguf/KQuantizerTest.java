@@ -141,6 +141,29 @@ class KQuantizerTest {
         }
     }
 
+    /** Q4_1 / Q5_1: the block's range in levels - 1 steps; a value errs by half a step plus the fp16 rounding of d and m. */
+    @ParameterizedTest
+    @EnumSource(Data.class)
+    void q4_1AndQ5_1StayWithinTheirBound(Data data) {
+        for (DType type : new DType[]{DType.Q4_1, DType.Q5_1}) {
+            int levels = type == DType.Q4_1 ? 16 : 32;
+            Trip t = roundTrip(type, data, 8, 17);
+            for (int b = 0; b < 64; b++) {
+                float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+                for (int l = 0; l < 32; l++) {
+                    min = Math.min(min, t.x()[32 * b + l]);
+                    max = Math.max(max, t.x()[32 * b + l]);
+                }
+                float d = half(t.q(), type.blockBytes * b), m = half(t.q(), type.blockBytes * b + 2);
+                // half an fp16 ulp of d for each of up to levels - 1 steps, and of m (2^-25 below fp16's normal range)
+                double ulp = (levels - 1) * Math.max((max - min) / (levels - 1) * 0x1p-11, 0x1p-25)
+                        + Math.max(Math.abs(min) * 0x1p-11, 0x1p-25) + 1e-6 * (max - min);
+                double bound = Math.abs(d) / 2 + Math.abs(m - min) + ulp;
+                assertThat((double) maxError(t, 32 * b, 32)).as("%s %s block %d (d %g)", type, data, b, d).isLessThanOrEqualTo(bound);
+            }
+        }
+    }
+
     @Test
     void exactGridsComeBackExactly() {
         // every sub-block already on a grid d*sc*q - dmin*m whose super-block scales are exact in fp16
@@ -159,6 +182,12 @@ class KQuantizerTest {
         float[] w = new float[64];
         for (int i = 0; i < 64; i++) w[i] = (i < 32 ? 0x1p-7f : 3 * 0x1p-9f) * (i % 32 - 16);
         assertThat(decodeBoth(DType.Q5_0, GgmlQuantizer.encode(DType.Q5_0, w, 0, 64), 64)).containsExactly(w);
+        // Q4_1 / Q5_1: codes 0 .. levels - 1 from a min of -1 in steps of 2^-5 (exact in fp16)
+        for (int levels : new int[]{16, 32}) {
+            DType t = levels == 16 ? DType.Q4_1 : DType.Q5_1;
+            for (int i = 0; i < 64; i++) w[i] = -1 + 0x1p-5f * (i % levels);
+            assertThat(decodeBoth(t, GgmlQuantizer.encode(t, w, 0, 64), 64)).as("%s", t).containsExactly(w);
+        }
         // Q6_K: scales 127 and 50 units of 2^-10, codes -32, -28, ..., 28 (the -32 sets each sub-block's scale)
         float[] z = new float[256];
         for (int i = 0; i < 256; i++) z[i] = ((i / 16) % 2 == 0 ? 127 : 50) * 0x1p-10f * (-32 + 4 * (i % 16));
