@@ -1,10 +1,8 @@
 package moge.tensor;
 
 import moge.format.DType;
-import moge.format.HugePages;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Q4_1 and Q5_1 weights (ggml: per 32 values fp16 d and m, for Q5_1 four bytes of fifth bits, then 16 bytes of
@@ -17,37 +15,19 @@ final class AffineBlocksRepack {
     private AffineBlocksRepack() {
     }
 
-    /** Rows are independent, so runs of them go to every core (as the other repacks). */
     static Q6KMatrix repack(String name, DType type, int rows, int cols, MemorySegment blocks) {
         if (type != DType.Q4_1 && type != DType.Q5_1) throw new IllegalArgumentException(type + " is not Q4_1 or Q5_1");
-        int runs = cols / 32, bb = type.blockBytes;
+        int bb = type.blockBytes;
         boolean five = type == DType.Q5_1;
-        MemorySegment out = HugePages.allocate((long) rows * runs * Q6KMatrix.RUN);
-        Repacking.forRuns(rows, 1, (r0, r1) -> {
-            byte[] src = new byte[runs * bb], dst = new byte[runs * Q6KMatrix.RUN];
-            for (int r = r0; r < r1; r++) {
-                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * src.length, src, 0, src.length);
-                for (int b = 0; b < runs; b++) {
-                    int p = b * bb, o = b * Q6KMatrix.RUN, qs = p + (five ? 8 : 4);
-                    float d = Float.float16ToFloat(Repacking.finiteScale(name, type.name(), r, Repacking.half(src, p)));
-                    float m = Float.float16ToFloat(Repacking.finiteScale(name, type.name(), r, Repacking.half(src, p + 2)));
-                    int qh = five ? (src[p + 4] & 0xFF) | (src[p + 5] & 0xFF) << 8 | (src[p + 6] & 0xFF) << 16 | (src[p + 7] & 0xFF) << 24 : 0;
-                    for (int i = 0; i < 16; i++) {
-                        int q = src[qs + i] & 0xFF;
-                        dst[o + i] = (byte) ((q & 15) | ((qh >>> i) & 1) << 4);
-                        dst[o + i + 16] = (byte) ((q >> 4) | ((qh >>> (i + 16)) & 1) << 4);
-                    }
-                    putFloat(dst, o + 32, d);
-                    putFloat(dst, o + 36, -m);
-                }
-                MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, (long) r * dst.length, dst.length);
+        return Q6KMatrix.fromRows(name, type, rows, cols, blocks, (r, src, dst) -> {
+            for (int b = 0; b < cols / 32; b++) {
+                int p = b * bb, o = b * Q6KMatrix.RUN;
+                float d = Float.float16ToFloat(Repacking.finiteScale(name, type.name(), r, Repacking.half(src, p)));
+                float m = Float.float16ToFloat(Repacking.finiteScale(name, type.name(), r, Repacking.half(src, p + 2)));
+                Repacking.codes32(src, p + (five ? 8 : 4), five ? p + 4 : -1, 0, dst, o);
+                Repacking.putFloat(dst, o + 32, d);
+                Repacking.putFloat(dst, o + 36, -m);
             }
         });
-        return new Q6KMatrix(name, type, rows, cols, out);
-    }
-
-    private static void putFloat(byte[] b, int at, float v) {
-        int bits = Float.floatToRawIntBits(v);
-        for (int i = 0; i < 4; i++) b[at + i] = (byte) (bits >>> (8 * i));
     }
 }

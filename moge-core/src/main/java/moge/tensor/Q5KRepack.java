@@ -1,10 +1,8 @@
 package moge.tensor;
 
 import moge.format.DType;
-import moge.format.HugePages;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Q5_K weights (ggml: per 256 values fp16 d and dmin, Q4_K's twelve bytes of 6-bit scales and mins, 32 bytes of
@@ -18,20 +16,11 @@ final class Q5KRepack {
     private Q5KRepack() {
     }
 
-    /** Rows are independent, so runs of them go to every core (as the other repacks). */
     static Q6KMatrix repack(String name, int rows, int cols, MemorySegment blocks) {
-        int runs = cols / 32, nsb = cols / 256;
-        MemorySegment out = HugePages.allocate((long) rows * runs * Q6KMatrix.RUN);
-        Repacking.forRuns(rows, 1, (r0, r1) -> {
-            byte[] src = new byte[nsb * SUPER_BYTES], dst = new byte[runs * Q6KMatrix.RUN];
+        return Q6KMatrix.fromRows(name, DType.Q5_K, rows, cols, blocks, (r, src, dst) -> {
             MemorySegment in = MemorySegment.ofArray(src);
-            for (int r = r0; r < r1; r++) {
-                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * src.length, src, 0, src.length);
-                for (int s = 0; s < nsb; s++) repackSuper(name, r, in, src, s * SUPER_BYTES, dst, s * 8);
-                MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, (long) r * dst.length, dst.length);
-            }
+            for (int s = 0; s < cols / 256; s++) repackSuper(name, r, in, src, s * SUPER_BYTES, dst, s * 8);
         });
-        return new Q6KMatrix(name, DType.Q5_K, rows, cols, out);
     }
 
     /**
@@ -47,12 +36,8 @@ final class Q5KRepack {
                 int lo = (src[p + 48 + 32 * (j / 2) + l] >> shift) & 15, hi = (src[p + 16 + l] >> j) & 1;
                 dst[o + l] = (byte) (lo | hi << 4);
             }
-            int scale = Float.floatToRawIntBits(d * GgmlQuants.q4kScale(in, p + 4, j));
-            int min = Float.floatToRawIntBits(dmin * GgmlQuants.q4kMin(in, p + 4, j));
-            for (int i = 0; i < 4; i++) {
-                dst[o + 32 + i] = (byte) (scale >>> (8 * i));
-                dst[o + 36 + i] = (byte) (min >>> (8 * i));
-            }
+            Repacking.putFloat(dst, o + 32, d * GgmlQuants.q4kScale(in, p + 4, j));
+            Repacking.putFloat(dst, o + 36, dmin * GgmlQuants.q4kMin(in, p + 4, j));
         }
     }
 }

@@ -62,19 +62,30 @@ final class Q6KMatrix extends Matrix {
         return type;
     }
 
-    /** Rows are independent, so runs of them go to every core (as the other repacks). */
     static Q6KMatrix repack(String name, int rows, int cols, MemorySegment blocks) {
-        int runs = cols / 32, nsb = cols / 256;
+        return fromRows(name, DType.Q6_K, rows, cols, blocks, (r, src, dst) -> {
+            for (int s = 0; s < cols / 256; s++) repackSuper(name, r, src, s * SUPER_BYTES, dst, s * 8 * RUN);
+        });
+    }
+
+    /** Turns row {@code row}'s ggml blocks ({@code src}) into its runs ({@code dst}, every byte written). */
+    interface RowRuns {
+        void convert(int row, byte[] src, byte[] dst);
+    }
+
+    /** A {@code type} matrix whose ggml rows {@code f} turns into runs; rows are independent, so runs of them go to every core. */
+    static Q6KMatrix fromRows(String name, DType type, int rows, int cols, MemorySegment blocks, RowRuns f) {
+        int runs = cols / 32, rowBytes = cols / type.blockSize * type.blockBytes;
         MemorySegment out = HugePages.allocate((long) rows * runs * RUN);
         Repacking.forRuns(rows, 1, (r0, r1) -> {
-            byte[] src = new byte[nsb * SUPER_BYTES], dst = new byte[runs * RUN];
+            byte[] src = new byte[rowBytes], dst = new byte[runs * RUN];
             for (int r = r0; r < r1; r++) {
-                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * src.length, src, 0, src.length);
-                for (int s = 0; s < nsb; s++) repackSuper(name, r, src, s * SUPER_BYTES, dst, s * 8 * RUN);
+                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * rowBytes, src, 0, rowBytes);
+                f.convert(r, src, dst);
                 MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, (long) r * dst.length, dst.length);
             }
         });
-        return new Q6KMatrix(name, DType.Q6_K, rows, cols, out);
+        return new Q6KMatrix(name, type, rows, cols, out);
     }
 
     /** One super-block (256 values) into 8 runs, following ggml's dequantize_row_q6_K field by field. */
@@ -91,8 +102,7 @@ final class Q6KMatrix extends Matrix {
             }
         }
         for (int g = 0; g < 16; g++) {
-            int at = o + (g / 2) * RUN + 32 + 4 * (g % 2), bits = Float.floatToRawIntBits(d * src[p + 192 + g]);
-            for (int i = 0; i < 4; i++) dst[at + i] = (byte) (bits >>> (8 * i));
+            Repacking.putFloat(dst, o + (g / 2) * RUN + 32 + 4 * (g % 2), d * src[p + 192 + g]);
         }
     }
 

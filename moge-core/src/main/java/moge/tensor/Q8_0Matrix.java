@@ -101,14 +101,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * q5.length, q5, 0, q5.length);
             for (int b = 0; b < nb; b++) {
                 int p = 22 * b, o = 34 * b;
-                int qh = (q5[p + 2] & 0xFF) | (q5[p + 3] & 0xFF) << 8 | (q5[p + 4] & 0xFF) << 16 | (q5[p + 5] & 0xFF) << 24;
                 src[o] = q5[p];
                 src[o + 1] = q5[p + 1];
-                for (int i = 0; i < 16; i++) {
-                    int q = q5[p + 6 + i] & 0xFF;
-                    src[o + 2 + i] = (byte) (((q & 15) | ((qh >>> i) & 1) << 4) - 16);
-                    src[o + 18 + i] = (byte) (((q >> 4) | ((qh >>> (i + 16)) & 1) << 4) - 16);
-                }
+                Repacking.codes32(q5, p + 6, p + 2, -16, src, o + 2);
             }
         });
         return new Q8_0Matrix(name, DType.Q5_0, rows, cols, out, null, roundActivations);

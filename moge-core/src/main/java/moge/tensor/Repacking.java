@@ -33,6 +33,26 @@ final class Repacking {
         return (short) ((b[at] & 0xFF) | (b[at + 1] << 8));
     }
 
+    /** {@code v}'s bits little-endian at b[at..at+4). */
+    static void putFloat(byte[] b, int at, float v) {
+        int bits = Float.floatToRawIntBits(v);
+        for (int i = 0; i < 4; i++) b[at + i] = (byte) (bits >>> (8 * i));
+    }
+
+    /**
+     * The 32 codes of a ggml 4- or 5-bit block, each plus {@code bias}, into dst[o..o+32): nibbles at {@code qs} (low
+     * nibbles values 0..15, high ones 16..31) and, when {@code qh >= 0}, the fifth bits of the little-endian int at
+     * {@code qh} (bit i for value i), as Q4_1, Q5_0 and Q5_1 store them.
+     */
+    static void codes32(byte[] src, int qs, int qh, int bias, byte[] dst, int o) {
+        int h = qh < 0 ? 0 : (src[qh] & 0xFF) | (src[qh + 1] & 0xFF) << 8 | (src[qh + 2] & 0xFF) << 16 | (src[qh + 3] & 0xFF) << 24;
+        for (int i = 0; i < 16; i++) {
+            int q = src[qs + i] & 0xFF;
+            dst[o + i] = (byte) (((q & 15) | ((h >>> i) & 1) << 4) + bias);
+            dst[o + i + 16] = (byte) (((q >> 4) | ((h >>> (i + 16)) & 1) << 4) + bias);
+        }
+    }
+
     interface Run {
         void rows(int from, int to);
     }

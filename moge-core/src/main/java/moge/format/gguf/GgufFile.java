@@ -29,6 +29,9 @@ import java.util.Map;
  * dimension is contiguous), their bytes left in the mapping.
  */
 public final class GgufFile implements TensorSource {
+    /** The tensor types moge runs, for the error that refuses any other: every {@link DType}. */
+    private static final String SUPPORTED = java.util.Arrays.stream(DType.values()).map(Enum::name)
+            .collect(java.util.stream.Collectors.joining(", "));
     public static final int DEFAULT_ALIGNMENT = 32;
     public static final int MAX_DIMS = 4;
     /** Limits that no real model reaches; past them a file is taken to be corrupt rather than allocated. */
@@ -152,7 +155,7 @@ public final class GgufFile implements TensorSource {
             DType type = DType.fromGgml((int) typeId);
             if (type == null || typeId > Integer.MAX_VALUE) {
                 throw c.fail("tensor " + name + " has ggml type " + GgmlTypes.name(typeId)
-                        + ", which moge does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
+                        + ", which moge does not support (supported: " + SUPPORTED + ")");
             }
             long row = ne.length == 0 ? 1 : ne[0];
             if (row % type.blockSize != 0) {
