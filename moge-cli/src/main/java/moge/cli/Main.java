@@ -18,6 +18,7 @@ import java.io.PrintWriter;
                 EvalCommand.class,
                 InspectCommand.class,
                 BenchCommand.class,
+                PerplexityCommand.class,
                 ConvertCommand.class,
                 RandomModelCommand.class,
                 ServeCommand.class,
