@@ -67,6 +67,10 @@ public final class BenchCommand implements Runnable {
     @Option(names = {"-d", "--n-depth"}, split = ",", paramLabel = "N", description = "Tokens already in the KV cache when each test starts; a list runs every test at each (default 0).")
     int[] depths = {0};
 
+    @Option(names = {"-pg", "--n-pg"}, paramLabel = "PP,TG",
+            description = "Also a prompt of PP tokens followed by TG generated ones, timed together (test ppPP+tgTG, llama-bench's -pg; repeatable).")
+    List<String> promptGen = new ArrayList<>();
+
     /** The depth of the tests running now (one of {@link #depths}). */
     private int depth;
 
@@ -106,7 +110,12 @@ public final class BenchCommand implements Runnable {
         for (int[] list : new int[][]{prompts, gens, depths}) {
             for (int v : list) if (v < 0) throw new MogeException("-p, -n and -d must be >= 0, got " + v);
         }
-        int maxPrompt = max(prompts), maxGen = max(gens), maxDepth = max(depths);
+        int[][] pgs = promptGenPairs();
+        int maxPrompt = max(prompts), maxGen = max(gens), maxDepth = max(depths), maxPg = 0;
+        for (int[] pg : pgs) {
+            maxPrompt = Math.max(maxPrompt, pg[0]);
+            maxPg = Math.max(maxPg, pg[0] + pg[1]);
+        }
         if (reps < 1) throw new MogeException("-r must be >= 1, got " + reps);
         if (!(warmup >= 0 && warmup <= 3600)) throw new MogeException("--warmup must be 0..3600 seconds, got " + warmup);
         int[] threadCounts = model.threadCounts != null ? model.threadCounts : new int[]{model.threads};
@@ -128,7 +137,7 @@ public final class BenchCommand implements Runnable {
             model.threads = t;
             try (ModelHandle h = model.open(0, maxBatch)) {
                 if (info == null) info = info(h.loaded);
-                runs.add(runAll(h, maxBatch, maxDepth + Math.max(maxPrompt, maxGen) + 1, sc));
+                runs.add(runAll(h, maxBatch, maxDepth + Math.max(maxPg, Math.max(maxPrompt, maxGen)) + 1, sc, pgs));
             }
         }
         if (json) printJson(out, info, runs); else printTable(out, info, runs);
@@ -138,7 +147,24 @@ public final class BenchCommand implements Runnable {
     private record Run(int threads, double bandwidth, List<Result> results) {
     }
 
-    private Run runAll(ModelHandle h, int maxBatch, int ctx, SpecConfig sc) {
+    /** -pg values as (prompt, generated) pairs: "512,128", both > 0. */
+    private int[][] promptGenPairs() {
+        int[][] out = new int[promptGen.size()][];
+        for (int i = 0; i < out.length; i++) {
+            String v = promptGen.get(i);
+            String[] parts = v.split(",", -1);
+            try {
+                if (parts.length != 2) throw new NumberFormatException();
+                out[i] = new int[]{Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim())};
+            } catch (NumberFormatException e) {
+                throw new MogeException("-pg takes PP,TG such as 512,128, got '" + v + "'");
+            }
+            if (out[i][0] < 1 || out[i][1] < 1) throw new MogeException("-pg needs both counts >= 1, got '" + v + "'");
+        }
+        return out;
+    }
+
+    private Run runAll(ModelHandle h, int maxBatch, int ctx, SpecConfig sc, int[][] pgs) {
         LoadedModel lm = h.loaded;
         Model m = h.model;
         ModelConfig c = lm.config;
@@ -161,6 +187,12 @@ public final class BenchCommand implements Runnable {
                 warmUp(() -> tg(m, seq, batch, c, nGen));
                 resetLoad(h);
                 results.add(measure("tg" + nGen + at(), 0, nGen, nGen, () -> tg(m, seq, batch, c, nGen)).withLoad(load(h)));
+            }
+            for (int[] pg : pgs) {
+                warmUp(() -> promptThenGen(m, seq, batch, c, pg[0], pg[1]));
+                resetLoad(h);
+                Result r = measure("pp" + pg[0] + "+tg" + pg[1] + at(), pg[0], pg[1], pg[0] + pg[1], () -> promptThenGen(m, seq, batch, c, pg[0], pg[1]));
+                results.add(r.withLoad(load(h)));
             }
             int nGen = max(gens);
             for (int B : parallel) {
@@ -221,9 +253,9 @@ public final class BenchCommand implements Runnable {
             return new Result(test, nPrompt, nGen, tokens, depth, samplesNs, load, spec, p);
         }
 
-        /** A single-sequence decode test. */
+        /** A single-sequence decode test (not -pg's prompt and decode together). */
         boolean singleDecode() {
-            return nGen > 0 && spec == null && parallel == 0;
+            return nGen > 0 && nPrompt == 0 && spec == null && parallel == 0;
         }
 
         /** ... from an empty cache, so that the weights' bandwidth ceiling bounds its speed (at a depth the keys add reads). */
@@ -312,6 +344,16 @@ public final class BenchCommand implements Runnable {
         Tokens tok = new Tokens(c.vocabSize());
         for (int i = 0; i < n; i++) {
             b.clear().add(tok.next(), depth + i, seq, true);
+            m.forward(b);
+        }
+    }
+
+    /** -pg: the prompt as one batch, then n tokens decoded after it, one per pass (llama-bench's pp+tg test). */
+    private void promptThenGen(Model m, KvSequence seq, Batch b, ModelConfig c, int nPrompt, int n) {
+        pp(m, seq, b, c, nPrompt);
+        Tokens tok = new Tokens(c.vocabSize());
+        for (int i = 0; i < n; i++) {
+            b.clear().add(tok.next(), depth + nPrompt + i, seq, true);
             m.forward(b);
         }
     }

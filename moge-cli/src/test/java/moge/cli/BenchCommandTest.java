@@ -222,6 +222,29 @@ class BenchCommandTest {
         assertThat(bad.err().lines().findFirst().orElse("")).contains("--n-prompt", "'x' is not an int");
     }
 
+    /** llama-bench's -pg: a prompt then generated tokens, timed together, counted as both; repeatable, at every depth. */
+    @Test
+    void promptThenGenerateTestsCountBothParts() throws Exception {
+        String fix = BadInputTest.FIX.resolve("pangu-embedded-tiny").toString();
+        CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-p", "0", "-n", "0", "-pg", "8,4", "--n-pg", "5,3", "-d", "0,3",
+                "-r", "2", "--bandwidth-mib", "8", "-o", "json");
+        assertThat(b.exit()).as(b.err()).isZero();
+        JsonNode arr = new ObjectMapper().readTree(b.out());
+        java.util.List<String> seen = new java.util.ArrayList<>();
+        for (JsonNode r : arr) {
+            seen.add(r.get("test").asText() + " " + r.get("n_prompt").asInt() + " " + r.get("n_gen").asInt() + " " + r.get("n_depth").asInt());
+            assertThat(r.get("avg_ts").asDouble()).isPositive();
+            assertThat(r.get("samples_ts")).hasSize(2);
+            assertThat(r.has("bandwidth_fraction")).as("a prompt in the timing: no decode ceiling").isFalse();
+        }
+        assertThat(seen).containsExactly("pp8+tg4 8 4 0", "pp5+tg3 5 3 0", "pp8+tg4 @ d3 8 4 3", "pp5+tg3 @ d3 5 3 3");
+        for (String v : new String[]{"8", "8,x", "0,4", "8,4,2"}) {
+            CliRunner bad = CliRunner.run("bench", "--warmup", "0", "-m", fix, "-pg", v);
+            assertThat(bad.exit()).as(v).isEqualTo(1);
+            assertThat(bad.err()).as(v).startsWith("moge: -pg ").contains("'" + v + "'");
+        }
+    }
+
     @Test
     void badOptionsFailInOneLine() {
         CliRunner b = CliRunner.run("bench", "--warmup", "0", "-m", BadInputTest.FIX.resolve("pangu-embedded-tiny").toString(), "-r", "0");
