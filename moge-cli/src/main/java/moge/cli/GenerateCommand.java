@@ -47,6 +47,9 @@ public final class GenerateCommand implements Runnable {
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt text (BOS added per tokenizer_config.json).")
     String prompt;
 
+    @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Prompt text read from FILE (UTF-8), as llama-cli's -f.")
+    java.nio.file.Path promptFile;
+
     @Option(names = "--prompt-ids", split = ",", paramLabel = "IDS", description = "Prompt as token ids, used verbatim (no BOS).")
     int[] promptIds;
 
@@ -84,7 +87,10 @@ public final class GenerateCommand implements Runnable {
 
     @Override
     public void run() {
-        if ((prompt == null) == (promptIds == null)) throw new MogeException("give exactly one of --prompt or --prompt-ids");
+        if ((prompt != null ? 1 : 0) + (promptFile != null ? 1 : 0) + (promptIds != null ? 1 : 0) != 1) {
+            throw new MogeException("give exactly one of --prompt, --file or --prompt-ids");
+        }
+        if (promptFile != null) prompt = Prompts.readText(promptFile);
         if (maxTokens < -1) throw new MogeException("--max-tokens must be >= 0, or -1 for no limit, got " + maxTokens);
         if (topLogprobs < 0 || topLogprobs > 100) throw new MogeException("--top-logprobs must be in 0..100, got " + topLogprobs);
         if (!chat && (thinking.given() || hideReasoning)) {

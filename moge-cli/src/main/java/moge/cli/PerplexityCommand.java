@@ -11,10 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.CharacterCodingException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -62,7 +59,7 @@ public final class PerplexityCommand implements Runnable {
         if (base != null && ctxGiven && model.ctx != base.ctx()) {
             throw new MogeException(klBase + ": written with a context of " + base.ctx() + ", not " + model.ctx + " (drop -c)");
         }
-        String text = kl ? null : readText(file);
+        String text = kl ? null : Prompts.readText(file);
         if (!ctxGiven) model.ctx = base != null ? base.ctx() : DEFAULT_CTX;
         try (ModelHandle h = model.open()) {
             LoadedModel lm = h.loaded;
@@ -103,16 +100,6 @@ public final class PerplexityCommand implements Runnable {
                 else print(out, err, r, st, secs);
                 if (k != null && base == null) err.println("moge: wrote the base log-probabilities to " + klBase);
             }
-        }
-    }
-
-    private static String readText(Path file) {
-        try {
-            return Files.readString(file);
-        } catch (CharacterCodingException e) {
-            throw new MogeException(file + ": not UTF-8 text");
-        } catch (IOException e) {
-            throw new MogeException(file + ": cannot read: " + e.getMessage());
         }
     }
 

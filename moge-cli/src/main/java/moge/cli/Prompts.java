@@ -31,6 +31,17 @@ final class Prompts {
         return m.tokenizer.encodePrompt(m.chatTemplate.render(messages, true));
     }
 
+    /** A prompt or text file, UTF-8, with one line naming the file when it cannot be read. */
+    static String readText(java.nio.file.Path file) {
+        try {
+            return java.nio.file.Files.readString(file);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new MogeException(file + ": not UTF-8 text");
+        } catch (java.io.IOException e) {
+            throw new MogeException(file + ": cannot read: " + e.getMessage());
+        }
+    }
+
     static void requireTokenizer(LoadedModel m) {
         if (m.tokenizer == null) throw new MogeException(m.path + ": the model has no tokenizer.model; use --prompt-ids");
     }

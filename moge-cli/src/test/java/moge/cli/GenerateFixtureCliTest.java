@@ -21,9 +21,18 @@ class GenerateFixtureCliTest {
         return Files.list(BadInputTest.FIX.resolve("expected")).filter(p -> p.toString().endsWith(".json")).sorted();
     }
 
+    @org.junit.jupiter.api.io.TempDir
+    Path tmp;
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("expected")
     void cliReproducesFixture(Path file) throws IOException {
+        check(file, false);
+        // a text prompt read from a file (llama-cli's -f) is the same prompt
+        if ("text".equals(new ObjectMapper().readTree(file.toFile()).get("prompt").get("mode").asText())) check(file, true);
+    }
+
+    private void check(Path file, boolean fromFile) throws IOException {
         ObjectMapper om = new ObjectMapper();
         JsonNode exp = om.readTree(file.toFile());
         JsonNode prompt = exp.get("prompt");
@@ -34,7 +43,14 @@ class GenerateFixtureCliTest {
                 args.addAll(List.of("--chat", "--prompt", prompt.get("user").asText()));
                 if (prompt.has("system")) args.addAll(List.of("--system", prompt.get("system").asText()));
             }
-            case "text" -> args.addAll(List.of("--prompt", prompt.get("text").asText()));
+            case "text" -> {
+                if (fromFile) {
+                    Path f = Files.writeString(tmp.resolve("prompt.txt"), prompt.get("text").asText());
+                    args.addAll(List.of("-f", f.toString()));
+                } else {
+                    args.addAll(List.of("--prompt", prompt.get("text").asText()));
+                }
+            }
             default -> {
                 StringBuilder ids = new StringBuilder();
                 for (JsonNode id : exp.get("prompt_ids")) ids.append(ids.isEmpty() ? "" : ",").append(id.asInt());
@@ -55,5 +71,15 @@ class GenerateFixtureCliTest {
                 assertThat(g.get("top").get(j).get(1).asDouble()).isCloseTo(e.get("top").get(j).get(1).asDouble(), within(1e-3));
             }
         }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aPromptFileThatIsMissingOrGivenWithAnotherPromptFailsInOneLine() {
+        String model = BadInputTest.FIX.resolve("pangu-embedded-tiny").toString();
+        CliRunner missing = CliRunner.run("generate", "-m", model, "-f", tmp.resolve("nope.txt").toString());
+        assertThat(missing.exit()).isEqualTo(1);
+        assertThat(missing.err()).startsWith("moge: ").contains("nope.txt").hasLineCount(1);
+        CliRunner both = CliRunner.run("generate", "-m", model, "-f", tmp.resolve("nope.txt").toString(), "-p", "hi");
+        assertThat(both.err()).isEqualTo("moge: give exactly one of --prompt, --file or --prompt-ids\n");
     }
 }
