@@ -37,6 +37,8 @@ public final class RequestParser {
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
     private static final int MAX_STOP = 16;
     private static final int MAX_TOP_LOGPROBS = 20;
+    /** Choices per request at most; the server's --parallel may allow fewer ({@link CompletionHandler}). */
+    static final int MAX_N = 128;
 
     private RequestParser() {
     }
@@ -133,7 +135,11 @@ public final class RequestParser {
         if (text != null && text.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
         if (f.bool("echo", false)) throw ApiException.invalid("echo", "'echo' is not supported");
         if (f.has("suffix")) throw ApiException.invalid("suffix", "'suffix' is not supported");
-        if (f.integer("best_of", 1, 1, 1) != 1) throw ApiException.invalid("best_of", "'best_of' must be 1");
+        // best_of = n asks for no ranking (vLLM reads it so); more would need choices generated but never returned
+        long bestOf = f.integer("best_of", 1, 1, Integer.MAX_VALUE);
+        if (bestOf != 1 && bestOf != f.integer("n", 1, 1, MAX_N)) {
+            throw ApiException.invalid("best_of", "'best_of' is not supported (only 1, or equal to 'n'); ask for n choices and rank them yourself");
+        }
         int top = f.has("logprobs") ? (int) f.integer("logprobs", 0, 0, MAX_TOP_LOGPROBS) : -1;
         return common(f, false, null, text, ids, top, Map.of());
     }
@@ -248,7 +254,7 @@ public final class RequestParser {
         Integer maxTokens = null;
         if (f.has("max_completion_tokens")) maxTokens = (int) f.integer("max_completion_tokens", 0, 1, Integer.MAX_VALUE);
         else if (f.has("max_tokens")) maxTokens = (int) f.integer("max_tokens", 0, 1, Integer.MAX_VALUE);
-        if (f.integer("n", 1, 1, Integer.MAX_VALUE) != 1) throw ApiException.invalid("n", "'n' must be 1 (one choice per request)");
+        int n = (int) f.integer("n", 1, 1, MAX_N);
         float temperature = (float) f.number("temperature", 1.0, 0, 2);
         float topP = (float) f.number("top_p", 1.0, 0, 1);
         int topK = (int) f.integer("top_k", 0, -1, Integer.MAX_VALUE);
@@ -279,6 +285,6 @@ public final class RequestParser {
         boolean skipSpecial = f.bool("skip_special_tokens", true);
         String user = f.string("user", null);
         return new CompletionRequest(chat, f.body(), model, messages, text, ids, maxTokens, sp, stop, top, stream, includeUsage,
-                ignoreEos, speculative, skipSpecial, user, kwargs);
+                ignoreEos, speculative, skipSpecial, user, kwargs, n);
     }
 }
