@@ -277,7 +277,7 @@ public final class MogeServer implements AutoCloseable {
 
     private TokenizeHandler tokens(Context ctx) {
         Ready r = requireReady();
-        return new TokenizeHandler(r.engine().loaded().tokenizer, r.scheduler().config().context());
+        return new TokenizeHandler(r.engine().loaded().tokenizer, r.scheduler().config().context(), r.completions());
     }
 
     private void models(Context ctx) {

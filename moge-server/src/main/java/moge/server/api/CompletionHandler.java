@@ -196,14 +196,26 @@ public final class CompletionHandler {
 
     private Prompt prompt(CompletionRequest r, RequestPlan plan, int attempt) {
         if (!r.chat()) return new Prompt(r.promptText(), r.promptIds() != null ? r.promptIds() : tokenizer.encodePrompt(r.promptText()));
+        String text = render(r, plan, attempt, true);
+        return new Prompt(text, tokenizer.encodePrompt(text));
+    }
+
+    private String render(CompletionRequest r, RequestPlan plan, int attempt, boolean addGenerationPrompt) {
         Map<String, Object> vars = plan.templateVariables(attempt, r.templateKwargs());
-        String text;
         try {
-            text = template.render(plan.messages(attempt, r.messages()), true, vars);
+            return template.render(plan.messages(attempt, r.messages()), addGenerationPrompt, vars);
         } catch (MogeException e) {
             throw ApiException.invalid("messages", e.getMessage());
         }
-        return new Prompt(text, tokenizer.encodePrompt(text));
+    }
+
+    /**
+     * The prompt text a chat request of this body runs (its first attempt: the thinking mode's switch and template
+     * variables included), for /tokenize; {@code addGenerationPrompt} false leaves out the opening of the reply.
+     */
+    public String chatPromptText(com.fasterxml.jackson.databind.node.ObjectNode body, boolean addGenerationPrompt) {
+        CompletionRequest r = RequestParser.chat(body);
+        return render(r, hooks.plan(r), 0, addGenerationPrompt);
     }
 
     /** Runs a held-back attempt to its end; null when the client left or the sequence was cancelled. */
