@@ -91,8 +91,13 @@ public final class CompletionHandler {
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         long created = System.currentTimeMillis() / 1000;
         long deadline = System.nanoTime() + timeout.toNanos();
+        SamplerParams sampler = r.sampler();
+        if (!r.textBias().isEmpty()) {
+            sampler = sampler.withLogitBias(RequestParser.resolve(new RequestParser.LogitBias(sampler.logitBias(), r.textBias()),
+                    tokenizer::encode));
+        }
         try {
-            r.sampler().validate(UnaryOperator.identity(), scheduler.vocab());
+            sampler.validate(UnaryOperator.identity(), scheduler.vocab());
         } catch (MogeException e) {
             // the parser has range-checked every field; what can fail only here is the bias against the vocabulary
             throw ApiException.invalid("logit_bias", e.getMessage());
@@ -125,7 +130,7 @@ public final class CompletionHandler {
             List<GenerationPolicy> policies = new ArrayList<>(n);
             List<SequenceListener> listeners = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
-                params.add(new GenerationParams(maxTokens, choiceSampler(r.sampler(), i, n), eosIds, r.stop(), r.ignoreEos(), top, deadline,
+                params.add(new GenerationParams(maxTokens, choiceSampler(sampler, i, n), eosIds, r.stop(), r.ignoreEos(), top, deadline,
                         r.speculative(), mode));
                 policies.add(plans.get(i).policy(attempt, ids, prompt.text()));
                 listeners.add(events.listener(i));
