@@ -53,6 +53,8 @@ public final class Scheduler implements AutoCloseable {
     private final int vocab;
     private volatile SchedulerObserver observer = SchedulerObserver.NONE;
     private volatile Function<SequenceState, DecodeStrategy> strategies = s -> DecodeStrategy.SINGLE;
+    private volatile java.util.function.Consumer<RuntimeException> failures = e -> {
+    };
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -104,6 +106,16 @@ public final class Scheduler implements AutoCloseable {
 
     public void setObserver(SchedulerObserver o) {
         observer = o == null ? SchedulerObserver.NONE : o;
+    }
+
+    /**
+     * Hears of every step that failed (an expert worker unreachable, an engine error), on the model thread before
+     * the sequences it ends are told, so that whatever it updates is current when their clients hear; must return
+     * at once.
+     */
+    public void setFailureListener(java.util.function.Consumer<RuntimeException> l) {
+        failures = l == null ? e -> {
+        } : l;
     }
 
     /** Chooses each decoding sequence's step strategy (speculative decoding plugs in here). */
@@ -387,6 +399,7 @@ public final class Scheduler implements AutoCloseable {
         try {
             logits = model.forward(batch);
         } catch (RuntimeException e) {
+            failed(e);
             for (SequenceState s : List.copyOf(planSeq)) abort(s, e);
             return;
         }
@@ -471,7 +484,16 @@ public final class Scheduler implements AutoCloseable {
 
     private void failAll(Throwable t) {
         RuntimeException e = t instanceof RuntimeException r ? r : new MogeException("internal error: " + t, t);
+        failed(e);
         for (SequenceState s : List.copyOf(running)) abort(s, e);
+    }
+
+    private void failed(RuntimeException e) {
+        try {
+            failures.accept(e);
+        } catch (RuntimeException ignored) {
+            // see finish
+        }
     }
 
     private void publishStats() {
