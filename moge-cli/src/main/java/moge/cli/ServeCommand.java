@@ -63,6 +63,10 @@ public final class ServeCommand implements Runnable {
     @Option(names = "--max-body", paramLabel = "BYTES", description = "Largest request body (default 1048576).")
     long maxBody = 1 << 20;
 
+    @Option(names = "--health-interval", paramLabel = "SECONDS",
+            description = "With --workers: how often every expert worker is probed for /health (default 2; fractions allowed).")
+    double healthInterval = 2;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -77,13 +81,18 @@ public final class ServeCommand implements Runnable {
         if (port < 0 || port > 65535) throw new MogeException("--port must be in 0..65535, got " + port);
         if (maxBody < 1) throw new MogeException("--max-body must be >= 1, got " + maxBody);
         if (kvBlocks < 0) throw new MogeException("--kv-blocks must be >= 0, got " + kvBlocks);
+        // under 0.1 s the probes would be most of the workers' traffic; above an hour /health would say little
+        if (!(healthInterval >= 0.1 && healthInterval <= 3600)) {
+            throw new MogeException("--health-interval must be between 0.1 and 3600 seconds, got " + healthInterval);
+        }
         model.checkBasics();
         int context = model.ctx == 0 ? Integer.MAX_VALUE : model.ctx; // the server caps it by the model's maximum
         PrintWriter out = spec.commandLine().getOut();
         ServerOptions o = new ServerOptions().host(host).port(port).apiKey(blankToNull(apiKey)).modelId(alias).parallel(parallel)
                 .context(context).batchTokens(model.batch).queueSize(queue).kvBlocks(kvBlocks).prefixCache(!noPrefixCache).warmup(!noWarmup)
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
-                .thinking(thinking.options()).speculation(speculation.config());
+                .thinking(thinking.options()).speculation(speculation.config())
+                .healthInterval(Duration.ofMillis(Math.round(healthInterval * 1000)));
         // checked before anything is loaded or listens, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, context, Math.max(model.batch, 1), queue, true);
         speculation.checked(model, spec.commandLine().getErr());

@@ -88,6 +88,9 @@ class ServeCommandTest {
         assertThat(r.err()).contains("--parallel must be >= 1");
         r = CliRunner.run("serve", "--model", "/nonexistent", "--port", "70000");
         assertThat(r.err()).contains("--port must be in 0..65535");
+        r = CliRunner.run("serve", "--model", "/nonexistent", "--health-interval", "0");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("--health-interval must be between 0.1 and 3600 seconds, got 0.0");
         r = CliRunner.run("serve", "--model", "/nonexistent", "--port", "0");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("/nonexistent: no such model").doesNotContain("Exception");

@@ -35,6 +35,50 @@ class ServeWorkerHealthTest {
         }
     }
 
+    /**
+     * A request that fails with 503 because its worker went away turns /health to 503 at once, long before the next
+     * probe (--health-interval 60): the client that had the 503 must not read 200 there.
+     */
+    @Test
+    void aRequestsWorkerFailureTurnsHealthTo503AtOnce() throws Exception {
+        ExpertWorker worker = ExpertWorker.start(MODEL, "2-3", "127.0.0.1", 0, 1, 0);
+        String addr = "127.0.0.1:" + worker.port();
+        ServeCommand cmd = new ServeCommand();
+        picocli.CommandLine cl = new picocli.CommandLine(cmd);
+        StringWriter out = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cl.execute("--model", MODEL.toString(), "--port", "0",
+                "--ctx", "256", "--parallel", "1", "--batch", "32", "-t", "1", "--no-warmup", "--workers", addr, "--health-interval", "60"));
+        try {
+            String root = awaitReady(out, exit);
+            assertThat(get(root + "/health").status()).isEqualTo(200); // a fresh round: it stands for 60 s
+            assertThat(complete(root).status()).isEqualTo(200);
+            worker.close();
+            Reply refused = complete(root);
+            assertThat(refused.status()).as(refused.body()).isEqualTo(503);
+            Reply h = get(root + "/health");
+            assertThat(h.status()).as(h.body()).isEqualTo(503);
+            assertThat(h.json().path("error").path("message").asText()).startsWith("expert worker " + addr + " (groups 2-3) is unavailable");
+            assertThat(h.json().path("workers").get(0).path("status").asText()).isEqualTo("down");
+        } finally {
+            cmd.stop.countDown();
+            worker.close();
+        }
+        assertThat(exit.get(30, TimeUnit.SECONDS)).isZero();
+    }
+
+    /** Waits for serve's "ready" line; its API root. */
+    private static String awaitReady(StringWriter out, CompletableFuture<Integer> exit) throws InterruptedException {
+        Matcher m = Pattern.compile("ready; OpenAI API at (http://\\S+)/v1").matcher("");
+        for (int i = 0; i < 600 && !exit.isDone(); i++) {
+            m = Pattern.compile("ready; OpenAI API at (http://\\S+)/v1").matcher(out.toString());
+            if (m.find()) break;
+            Thread.sleep(50);
+        }
+        assertThat(m.hasMatch()).as(out.toString()).isTrue();
+        return m.group(1);
+    }
+
     @Test
     void healthIs503WhileTheExpertWorkerIsDownAnd200AgainWhenItIsBack() throws Exception {
         ExpertWorker worker = ExpertWorker.start(MODEL, "2-3", "127.0.0.1", 0, 1, 0);
@@ -49,14 +93,7 @@ class ServeWorkerHealthTest {
         CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cl.execute("--model", MODEL.toString(), "--port", "0",
                 "--ctx", "256", "--parallel", "1", "--batch", "32", "-t", "1", "--no-warmup", "--workers", addr));
         try {
-            Matcher m = Pattern.compile("ready; OpenAI API at (http://\\S+)/v1").matcher("");
-            for (int i = 0; i < 600 && !exit.isDone(); i++) {
-                m = Pattern.compile("ready; OpenAI API at (http://\\S+)/v1").matcher(out.toString());
-                if (m.find()) break;
-                Thread.sleep(50);
-            }
-            assertThat(m.hasMatch()).as(out.toString()).isTrue();
-            String root = m.group(1);
+            String root = awaitReady(out, exit);
 
             Reply h = get(root + "/health");
             assertThat(h.status()).as(h.body()).isEqualTo(200);

@@ -200,8 +200,18 @@ public final class MogeServer implements AutoCloseable {
                 : new ThinkingHooks(lm.tokenizer, options.thinking, metrics.registry());
         CompletionHandler h = new CompletionHandler(scheduler, lm.tokenizer, lm.chatTemplate, id, context, options.requestTimeout, hooks);
         // null without expert workers; probing starts now, on its own threads
-        WorkerHealth workers = WorkerHealth.of(e.model());
-        if (workers != null) workers.register(metrics.registry());
+        WorkerHealth workers = WorkerHealth.of(e.model(), options.healthInterval);
+        if (workers != null) {
+            workers.register(metrics.registry());
+            scheduler.setFailureListener(ex -> {
+                for (Throwable c = ex; c != null; c = c.getCause()) {
+                    if (c instanceof moge.moe.DeviceUnavailableException d) {
+                        workers.requestFailed(d);
+                        return;
+                    }
+                }
+            });
+        }
         ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec, workers));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
@@ -277,7 +287,7 @@ public final class MogeServer implements AutoCloseable {
 
     private TokenizeHandler tokens(Context ctx) {
         Ready r = requireReady();
-        return new TokenizeHandler(r.engine().loaded().tokenizer, r.scheduler().config().context());
+        return new TokenizeHandler(r.engine().loaded().tokenizer, r.scheduler().config().context(), r.completions());
     }
 
     private void models(Context ctx) {

@@ -7,7 +7,7 @@ import java.time.Duration;
 /**
  * How the server listens and schedules. Defaults: 127.0.0.1:8080, no API key, 4 parallel sequences of up to
  * 4096 positions, 256 tokens per forward pass, 64 queued requests, prefix caching on, 1 MiB request bodies,
- * 10 minute request deadline, 10 s shutdown grace, no speculative decoding.
+ * 10 minute request deadline, 10 s shutdown grace, no speculative decoding, expert workers probed every 2 s.
  */
 public final class ServerOptions {
     public String host = "127.0.0.1";
@@ -37,6 +37,8 @@ public final class ServerOptions {
     public RequestHooks hooks;
     /** Thinking mode, budget and cascade thresholds for chat requests that do not choose their own. */
     public moge.thinking.ThinkingOptions thinking = moge.server.api.ThinkingHooks.serverDefaults();
+    /** How often the expert workers are probed for /health (with --workers). */
+    public Duration healthInterval = Duration.ofSeconds(2);
     /** Speculative decoding for requests that do not opt out (none by default). */
     public moge.spec.SpecConfig speculation = moge.spec.SpecConfig.none();
 
@@ -127,6 +129,11 @@ public final class ServerOptions {
 
     public ServerOptions thinking(moge.thinking.ThinkingOptions t) {
         thinking = t;
+        return this;
+    }
+
+    public ServerOptions healthInterval(Duration d) {
+        healthInterval = d;
         return this;
     }
 

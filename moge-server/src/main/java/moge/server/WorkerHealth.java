@@ -22,10 +22,12 @@ import java.util.function.LongSupplier;
 
 /**
  * Whether the model's expert workers answer, for /health and /metrics. A daemon thread probes every worker
- * ({@link ExpertDevice#probe}, a short round trip) every {@link #INTERVAL}, and /health probes again when the
- * last round is older than that: a load balancer that took this server out sends it no requests, so a worker
- * that is back must be seen without them. Probes use only the workers' channels (each on its own virtual
- * thread, so one silent worker does not delay the others), never the scheduler or the model's locks.
+ * ({@link ExpertDevice#probe}, a short round trip) every interval ({@link #INTERVAL} unless {@code serve
+ * --health-interval} says), and /health probes again when the last round is older than that: a load balancer that
+ * took this server out sends it no requests, so a worker that is back must be seen without them. A request that
+ * fails because a worker is unreachable ({@link #requestFailed}) marks it down at once and starts a round, so that
+ * /health does not say 200 to the client that has just had a 503. Probes use only the workers' channels (each on
+ * its own virtual thread, so one silent worker does not delay the others), never the scheduler or the model's locks.
  */
 public final class WorkerHealth implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerHealth.class);
@@ -69,14 +71,58 @@ public final class WorkerHealth implements AutoCloseable {
         last = new Round(List.copyOf(unknown), clock.getAsLong() - interval.toNanos());
     }
 
-    /** Watches the remote devices of {@code m}'s expert dispatcher, probing from now on; null when it has none. */
-    public static WorkerHealth of(Model m) {
+    /**
+     * Watches the remote devices of {@code m}'s expert dispatcher, probing every {@code interval} from now on; null
+     * when it has none.
+     */
+    public static WorkerHealth of(Model m, Duration interval) {
         if (!(m.expertExecutor() instanceof Dispatcher d)) return null;
         List<ExpertDevice> remote = d.devices().stream().filter(x -> x.address() != null).toList();
         if (remote.isEmpty()) return null;
-        WorkerHealth h = new WorkerHealth(remote, INTERVAL, DEADLINE, System::nanoTime);
+        WorkerHealth h = new WorkerHealth(remote, interval, DEADLINE, System::nanoTime);
         h.startProbing();
         return h;
+    }
+
+    public static WorkerHealth of(Model m) {
+        return of(m, INTERVAL);
+    }
+
+    /**
+     * A request (a forward pass) failed because the workers of {@code e}'s groups did not compute them: they are
+     * down as of now, with the request's own words for why, and a new round starts to confirm it (or to find them
+     * back: a failure can be a moment's). Returns at once; any thread.
+     */
+    public void requestFailed(DeviceUnavailableException e) {
+        int[] failed = e.groups();
+        synchronized (this) {
+            if (closed) return;
+            List<Worker> now = new ArrayList<>(last.workers);
+            boolean any = false;
+            for (int i = 0; i < devices.size(); i++) {
+                ExpertDevice d = devices.get(i);
+                if (!intersects(d.groups(), failed)) continue;
+                now.set(i, worker(d, problemOf(d, e.getMessage())));
+                any = true;
+            }
+            if (!any) return;
+            publish(new Round(List.copyOf(now), clock.getAsLong()));
+            // a round under way began before the failure; the one that confirms it must begin after
+            CompletableFuture<Round> r = running;
+            if (r != null && !r.isDone()) r.whenComplete((x, err) -> probeNow());
+            else probeNow();
+        }
+    }
+
+    /** This worker's sentence of a request's 503 (a failure of several workers joins theirs with "; "). */
+    private static String problemOf(ExpertDevice d, String message) {
+        for (String part : message.split("; ")) if (part.contains(d.address())) return part;
+        return message;
+    }
+
+    private static boolean intersects(int[] a, int[] b) {
+        for (int x : a) for (int y : b) if (x == y) return true;
+        return false;
     }
 
     void startProbing() {
@@ -159,9 +205,10 @@ public final class WorkerHealth implements AutoCloseable {
     }
 
     /** Logs the workers that went down or came back: the operator's record of when, besides /health's now. */
-    private Round publish(Round r) {
-        // probes cut short by close() say nothing about the workers
-        if (closed) return last;
+    private synchronized Round publish(Round r) {
+        // probes cut short by close() say nothing about the workers; nor does a round that began before a
+        // request's failure marked a worker down (it may have found the worker up just before)
+        if (closed || r.startedNanos - last.startedNanos < 0) return last;
         List<Worker> before = last.workers;
         for (int i = 0; i < r.workers.size(); i++) {
             Worker was = before.get(i), now = r.workers.get(i);

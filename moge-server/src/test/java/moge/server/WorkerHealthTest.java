@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -29,6 +30,8 @@ class WorkerHealthTest {
         final AtomicInteger probes = new AtomicInteger();
         volatile String down;
         volatile long hangMillis;
+        /** When set, a probe takes its answer on entry and waits for this before it gives it. */
+        volatile CountDownLatch gate;
 
         FakeWorker(String address, int... groups) {
             this.address = address;
@@ -66,7 +69,16 @@ class WorkerHealthTest {
 
         @Override
         public void probe(Duration deadline) {
+            String why = down;
+            CountDownLatch g = gate;
             probes.incrementAndGet();
+            if (g != null) {
+                try {
+                    g.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             if (hangMillis > 0) {
                 try {
                     Thread.sleep(hangMillis);
@@ -74,7 +86,6 @@ class WorkerHealthTest {
                     Thread.currentThread().interrupt();
                 }
             }
-            String why = down;
             if (why != null) {
                 throw new DeviceUnavailableException(name(), groups, "expert worker " + address + " (groups "
                         + Placement.formatGroups(groups) + ") is unavailable (" + why + ")", null);
@@ -117,6 +128,59 @@ class WorkerHealthTest {
             now.addAndGet(TimeUnit.SECONDS.toNanos(3));
             assertThat(h.current()).allMatch(WorkerHealth.Worker::up);
             assertThat(h.lastKnown()).allMatch(WorkerHealth.Worker::up);
+        }
+    }
+
+    static DeviceUnavailableException refused(FakeWorker w) {
+        return new DeviceUnavailableException(w.name(), w.groups, "expert worker " + w.address + " (groups "
+                + Placement.formatGroups(w.groups) + ") is unavailable (connection refused)", null);
+    }
+
+    /**
+     * A request's failure marks its worker down at once, even right after a round found it up, and starts a round;
+     * a round that began before the failure (and found the worker up) does not undo the mark, and the confirming
+     * round begins after it.
+     */
+    @Test
+    void aRequestsFailureMarksTheWorkerDownAtOnceAndProbesAgain() throws Exception {
+        FakeWorker a = new FakeWorker("127.0.0.1:9001", 0, 1), b = new FakeWorker("127.0.0.1:9002", 2, 3);
+        try (WorkerHealth h = new WorkerHealth(List.of(a, b), Duration.ofSeconds(2), Duration.ofSeconds(1), now::get)) {
+            assertThat(h.current()).allMatch(WorkerHealth.Worker::up);
+            a.down = "connection refused";
+            h.requestFailed(refused(a));
+            // within the interval, where the last round would stand: the request's word wins
+            List<WorkerHealth.Worker> w = h.current();
+            assertThat(w.get(0).problem()).isEqualTo("expert worker 127.0.0.1:9001 (groups 0-1) is unavailable (connection refused)");
+            assertThat(w.get(1).up()).isTrue();
+            awaitTrue(() -> a.probes.get() == 2); // the confirming round
+            now.addAndGet(TimeUnit.SECONDS.toNanos(3));
+            assertThat(h.current().get(0).up()).isFalse(); // that round, or a later one: both find it down
+
+            // a round under way when the failure comes: found a up (it is back), must not undo the later mark
+            a.down = null;
+            int before = a.probes.get();
+            now.addAndGet(TimeUnit.SECONDS.toNanos(3));
+            CountDownLatch first = new CountDownLatch(1), second = new CountDownLatch(1);
+            a.gate = first;
+            CompletableFuture<List<WorkerHealth.Worker>> under = CompletableFuture.supplyAsync(h::current);
+            awaitTrue(() -> a.probes.get() == before + 1);
+            now.addAndGet(1);
+            a.down = "connection refused";
+            a.gate = second;
+            h.requestFailed(refused(a));
+            first.countDown();
+            assertThat(under.get(5, TimeUnit.SECONDS).get(0).up()).as("the older round's 'up'").isFalse();
+            awaitTrue(() -> a.probes.get() == before + 2); // a new round, not the one under way
+            second.countDown();
+            now.addAndGet(TimeUnit.SECONDS.toNanos(3));
+            assertThat(h.current().get(0).problem()).endsWith("(connection refused)");
+
+            // a failure of groups no worker here serves changes nothing
+            a.down = null;
+            now.addAndGet(TimeUnit.SECONDS.toNanos(3));
+            assertThat(h.current()).allMatch(WorkerHealth.Worker::up);
+            h.requestFailed(new DeviceUnavailableException("worker elsewhere", new int[]{9}, "expert worker elsewhere is gone", null));
+            assertThat(h.current()).allMatch(WorkerHealth.Worker::up);
         }
     }
 

@@ -18,9 +18,12 @@ import java.util.Map;
  * @param topLogprobs    -1: no log-probabilities; else alternatives per token
  * @param templateKwargs chat_template_kwargs: extra chat template variables
  * @param speculative    false when the request opts out of speculative decoding
+ * @param n              choices to generate, each a sequence of its own (OpenAI's n)
+ * @param textBias       logit_bias entries given as text, not yet tokenized (the sampler has the id ones)
  */
 public record CompletionRequest(boolean chat, ObjectNode body, String model, List<ChatMessage> messages, String promptText,
                                 int[] promptIds, Integer maxTokens, SamplerParams sampler, List<String> stop, int topLogprobs,
                                 boolean stream, boolean includeUsage, boolean ignoreEos, boolean speculative, boolean skipSpecial, String user,
-                                Map<String, Object> templateKwargs) {
+                                Map<String, Object> templateKwargs, int n,
+                                List<RequestParser.TextBias> textBias) {
 }

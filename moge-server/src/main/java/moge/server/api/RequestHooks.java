@@ -9,7 +9,10 @@ public interface RequestHooks {
     RequestHooks NONE = new RequestHooks() {
     };
 
-    /** How one chat request is to be run (once, or in several attempts); reads and checks its own fields. */
+    /**
+     * How one chat request is to be run (once, or in several attempts); reads and checks its own fields. Called once
+     * per choice (n), so that each choice's plan keeps its own state.
+     */
     default RequestPlan plan(CompletionRequest r) {
         return RequestPlan.PLAIN;
     }

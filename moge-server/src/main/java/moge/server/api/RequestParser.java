@@ -37,6 +37,8 @@ public final class RequestParser {
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
     private static final int MAX_STOP = 16;
     private static final int MAX_TOP_LOGPROBS = 20;
+    /** Choices per request at most; the server's --parallel may allow fewer ({@link CompletionHandler}). */
+    static final int MAX_N = 128;
 
     private RequestParser() {
     }
@@ -133,7 +135,11 @@ public final class RequestParser {
         if (text != null && text.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
         if (f.bool("echo", false)) throw ApiException.invalid("echo", "'echo' is not supported");
         if (f.has("suffix")) throw ApiException.invalid("suffix", "'suffix' is not supported");
-        if (f.integer("best_of", 1, 1, 1) != 1) throw ApiException.invalid("best_of", "'best_of' must be 1");
+        // best_of = n asks for no ranking (vLLM reads it so); more would need choices generated but never returned
+        long bestOf = f.integer("best_of", 1, 1, Integer.MAX_VALUE);
+        if (bestOf != 1 && bestOf != f.integer("n", 1, 1, MAX_N)) {
+            throw ApiException.invalid("best_of", "'best_of' is not supported (only 1, or equal to 'n'); ask for n choices and rank them yourself");
+        }
         int top = f.has("logprobs") ? (int) f.integer("logprobs", 0, 0, MAX_TOP_LOGPROBS) : -1;
         return common(f, false, null, text, ids, top, Map.of());
     }
@@ -199,44 +205,88 @@ public final class RequestParser {
     }
 
     /**
-     * OpenAI's {@code logit_bias}, an object from token ids (strings) to biases ({"15043": -100}), or
-     * llama-server's array of pairs ([[15043, -100.0], [15044, false]]); false bans the token, as there. The
-     * ids are checked against the vocabulary where the model is known ({@link CompletionHandler}).
+     * A {@code logit_bias} as parsed: the ids it names, and the texts it names (llama-server's array form), which
+     * only the tokenizer can turn into ids ({@link #resolve}).
      */
-    static Map<Integer, Float> logitBias(Fields f) {
+    record LogitBias(Map<Integer, Float> ids, List<TextBias> texts) {
+        static final LogitBias NONE = new LogitBias(Map.of(), List.of());
+    }
+
+    /** Element {@code element} of the array: every token of {@code text} gets {@code bias}. */
+    record TextBias(int element, String text, float bias) {
+    }
+
+    /**
+     * OpenAI's {@code logit_bias}, an object from token ids (strings) to biases ({"15043": -100}), or
+     * llama-server's array of pairs ([[15043, -100.0], [15044, false]], and [["Hello", 1.5]]: a text, whose every
+     * token gets the bias); false bans the token, as there. The ids are checked against the vocabulary where the
+     * model is known ({@link CompletionHandler}).
+     */
+    static LogitBias logitBias(Fields f) {
         JsonNode n = f.node("logit_bias");
-        if (n == null) return Map.of();
+        if (n == null) return LogitBias.NONE;
         Map<Integer, Float> out = new HashMap<>();
+        List<TextBias> texts = new ArrayList<>();
         if (n.isObject()) {
             for (Map.Entry<String, JsonNode> e : n.properties()) {
                 String key = e.getKey();
                 // digits only: no sign, spaces or exponent, which parseInt or a float parse would let through
                 if (!key.matches("[0-9]{1,10}") || Long.parseLong(key) > Integer.MAX_VALUE) {
-                    throw ApiException.invalid("logit_bias", "'logit_bias' keys must be token ids (non-negative integers), got '" + key + "'");
+                    throw ApiException.invalid("logit_bias", "'logit_bias' keys must be token ids (non-negative integers), got '" + key
+                            + "' (token text is taken in the array form, [[\"text\", bias]])");
                 }
-                out.put(Integer.parseInt(key), bias(Integer.parseInt(key), e.getValue()));
+                out.put(Integer.parseInt(key), bias(key, e.getValue()));
             }
         } else if (n.isArray()) {
             for (int i = 0; i < n.size(); i++) {
                 JsonNode pair = n.get(i), id = pair.path(0);
-                if (!pair.isArray() || pair.size() != 2 || !id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
-                    throw ApiException.invalid("logit_bias", "'logit_bias' as an array takes [token id, bias] pairs with non-negative "
-                            + "integer ids; element " + i + " is " + pair);
+                if (pair.isArray() && pair.size() == 2 && id.isTextual() && !id.textValue().isEmpty()) {
+                    texts.add(new TextBias(i, id.textValue(), bias("\"" + id.textValue() + "\"", pair.get(1))));
+                    continue;
                 }
-                if (out.put(id.intValue(), bias(id.intValue(), pair.get(1))) != null) {
+                if (!pair.isArray() || pair.size() != 2 || !id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
+                    throw ApiException.invalid("logit_bias", "'logit_bias' as an array takes [token id, bias] or [text, bias] pairs "
+                            + "(ids non-negative integers, texts not empty); element " + i + " is " + pair);
+                }
+                if (out.put(id.intValue(), bias(Integer.toString(id.intValue()), pair.get(1))) != null) {
                     throw ApiException.invalid("logit_bias", "'logit_bias' names token " + id.intValue() + " twice");
                 }
             }
         } else {
             throw ApiException.invalid("logit_bias", "'logit_bias' must be an object mapping token ids to biases, e.g. {\"15043\": -100}");
         }
+        return new LogitBias(out, List.copyOf(texts));
+    }
+
+    /**
+     * The ids of a parsed bias with its texts' tokens added, as llama-server tokenizes them (no BOS). A token that
+     * two elements name is a 400 as in the id form (llama-server would add the biases up, which nobody means);
+     * a token a text has twice gets its bias once.
+     */
+    static Map<Integer, Float> resolve(LogitBias b, java.util.function.Function<String, int[]> encode) {
+        if (b.texts().isEmpty()) return b.ids();
+        Map<Integer, Float> out = new HashMap<>(b.ids());
+        Map<Integer, Integer> byText = new HashMap<>();
+        for (TextBias t : b.texts()) {
+            int[] ids = encode.apply(t.text());
+            if (ids.length == 0) throw ApiException.invalid("logit_bias", "'logit_bias' text \"" + t.text() + "\" has no tokens");
+            for (int id : ids) {
+                Integer other = byText.putIfAbsent(id, t.element());
+                if (other != null && other == t.element()) continue;
+                if (other != null || out.containsKey(id)) {
+                    throw ApiException.invalid("logit_bias", "'logit_bias' names token " + id + " twice (element " + t.element()
+                            + ", \"" + t.text() + "\", has it too)");
+                }
+                out.put(id, t.bias());
+            }
+        }
         return out;
     }
 
-    private static float bias(int id, JsonNode v) {
+    private static float bias(String token, JsonNode v) {
         if (v.isBoolean() && !v.booleanValue()) return SamplerParams.BAN;
         if (!v.isNumber() || !(v.doubleValue() >= SamplerParams.BAN && v.doubleValue() <= 100)) {
-            throw ApiException.invalid("logit_bias", "'logit_bias' of token " + id + " must be a number between -100 and 100 "
+            throw ApiException.invalid("logit_bias", "'logit_bias' of token " + token + " must be a number between -100 and 100 "
                     + "(or false to ban it), got " + v);
         }
         return v.floatValue();
@@ -248,7 +298,7 @@ public final class RequestParser {
         Integer maxTokens = null;
         if (f.has("max_completion_tokens")) maxTokens = (int) f.integer("max_completion_tokens", 0, 1, Integer.MAX_VALUE);
         else if (f.has("max_tokens")) maxTokens = (int) f.integer("max_tokens", 0, 1, Integer.MAX_VALUE);
-        if (f.integer("n", 1, 1, Integer.MAX_VALUE) != 1) throw ApiException.invalid("n", "'n' must be 1 (one choice per request)");
+        int n = (int) f.integer("n", 1, 1, MAX_N);
         float temperature = (float) f.number("temperature", 1.0, 0, 2);
         float topP = (float) f.number("top_p", 1.0, 0, 1);
         int topK = (int) f.integer("top_k", 0, -1, Integer.MAX_VALUE);
@@ -261,7 +311,8 @@ public final class RequestParser {
         int lastN = (int) f.integer("repeat_last_n", 64, 0, 1 << 20);
         long seed = f.integer("seed", -1, Long.MIN_VALUE, Long.MAX_VALUE);
         if (seed < 0) seed = -1;
-        SamplerParams sp = new SamplerParams(temperature, topK, topP, minP, repeat, lastN, presence, frequency, seed, logitBias(f));
+        LogitBias bias = logitBias(f);
+        SamplerParams sp = new SamplerParams(temperature, topK, topP, minP, repeat, lastN, presence, frequency, seed, bias.ids());
         List<String> stop = f.strings("stop", MAX_STOP);
         boolean stream = f.bool("stream", false);
         boolean includeUsage = false;
@@ -279,6 +330,6 @@ public final class RequestParser {
         boolean skipSpecial = f.bool("skip_special_tokens", true);
         String user = f.string("user", null);
         return new CompletionRequest(chat, f.body(), model, messages, text, ids, maxTokens, sp, stop, top, stream, includeUsage,
-                ignoreEos, speculative, skipSpecial, user, kwargs);
+                ignoreEos, speculative, skipSpecial, user, kwargs, n, bias.texts());
     }
 }

@@ -65,7 +65,8 @@ public interface RequestPlan {
 
     /**
      * Adds the plan's own fields to the response object (or the finishing chunk of a stream); {@code reasoned} says
-     * whether the answer had any reasoning text. Called once per answered request.
+     * whether the answer had any reasoning text. Called once per answered request; with n choices, once per choice,
+     * on the choice's object (or its finishing chunk), as each choice has a plan of its own.
      */
     default void decorate(ObjectNode response, boolean reasoned) {
     }

@@ -10,30 +10,45 @@ import moge.tokenizer.Tokenizer;
  * POST /tokenize and /detokenize, with both llama-server's and vLLM's request shapes, so that a client counts
  * tokens or checks a prompt with the model's own tokenizer. {@code content} (llama-server) is encoded as is
  * unless {@code add_special} is true; {@code prompt} (vLLM) gets the tokenizer's BOS unless
- * {@code add_special_tokens} is false, each server's default. The answers carry both servers' fields.
+ * {@code add_special_tokens} is false, each server's default. {@code messages} (vLLM's chat form) is rendered as a
+ * chat completion of the same body renders it ({@link CompletionHandler#chatPromptText}), and encoded as that
+ * runs it unless {@code add_special_tokens} is false, so that the count is the completion's prompt_tokens. The
+ * answers carry both servers' fields.
  */
 public final class TokenizeHandler {
     private final Tokenizer tokenizer;
     private final int context;
+    private final CompletionHandler chat;
 
-    public TokenizeHandler(Tokenizer tokenizer, int context) {
+    public TokenizeHandler(Tokenizer tokenizer, int context, CompletionHandler chat) {
         this.tokenizer = tokenizer;
         this.context = context;
+        this.chat = chat;
     }
 
     public ObjectNode tokenize(ObjectNode body) {
         Fields f = new Fields(body);
         boolean llama = f.has("content");
         if (llama && f.has("prompt")) throw ApiException.invalid("prompt", "give 'content' (llama-server) or 'prompt' (vLLM), not both");
-        String name = llama ? "content" : "prompt";
-        String text = f.string(name, null);
-        if (text == null) {
-            String other = f.has("messages") ? " ('messages' is not supported: tokenize the rendered prompt)" : "";
-            throw ApiException.invalid(name, "'content' or 'prompt' is required" + other);
+        if (f.has("messages") && (llama || f.has("prompt"))) {
+            throw ApiException.invalid("messages", "give 'messages' or '" + (llama ? "content" : "prompt") + "', not both");
         }
-        boolean special = llama ? f.bool("add_special", false) : f.bool("add_special_tokens", true);
+        int[] ids;
+        if (f.has("messages")) {
+            // the prompt then ends with the final message, not a reply's opening: a different text to count
+            if (f.bool("continue_final_message", false)) {
+                throw ApiException.invalid("continue_final_message", "'continue_final_message' is not supported");
+            }
+            String text = chat.chatPromptText(body, f.bool("add_generation_prompt", true));
+            ids = f.bool("add_special_tokens", true) ? tokenizer.encodePrompt(text) : tokenizer.encode(text);
+        } else {
+            String name = llama ? "content" : "prompt";
+            String text = f.string(name, null);
+            if (text == null) throw ApiException.invalid(name, "'content', 'prompt' or 'messages' is required");
+            boolean special = llama ? f.bool("add_special", false) : f.bool("add_special_tokens", true);
+            ids = special ? tokenizer.encodePrompt(text) : tokenizer.encode(text);
+        }
         boolean pieces = f.bool("with_pieces", false);
-        int[] ids = special ? tokenizer.encodePrompt(text) : tokenizer.encode(text);
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         ArrayNode tokens = o.putArray("tokens");
         for (int id : ids) {

@@ -53,6 +53,8 @@ public final class Scheduler implements AutoCloseable {
     private final int vocab;
     private volatile SchedulerObserver observer = SchedulerObserver.NONE;
     private volatile Function<SequenceState, DecodeStrategy> strategies = s -> DecodeStrategy.SINGLE;
+    private volatile java.util.function.Consumer<RuntimeException> failures = e -> {
+    };
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -106,6 +108,16 @@ public final class Scheduler implements AutoCloseable {
         observer = o == null ? SchedulerObserver.NONE : o;
     }
 
+    /**
+     * Hears of every step that failed (an expert worker unreachable, an engine error), on the model thread before
+     * the sequences it ends are told, so that whatever it updates is current when their clients hear; must return
+     * at once.
+     */
+    public void setFailureListener(java.util.function.Consumer<RuntimeException> l) {
+        failures = l == null ? e -> {
+        } : l;
+    }
+
     /** Chooses each decoding sequence's step strategy (speculative decoding plugs in here). */
     public void setDecodeStrategies(Function<SequenceState, DecodeStrategy> f) {
         strategies = f;
@@ -118,25 +130,49 @@ public final class Scheduler implements AutoCloseable {
      * @throws SchedulerException.Unavailable when shutting down
      */
     public SequenceState submit(int[] prompt, GenerationParams params, GenerationPolicy policy, SequenceListener listener) {
+        return submitAll(prompt, List.of(params), List.of(policy == null ? GenerationPolicy.NONE : policy), List.of(listener)).getFirst();
+    }
+
+    /**
+     * Queues the choices of one request (OpenAI's {@code n}): one sequence each, all of one prompt, queued together
+     * or not at all. Each is admitted on its own (its own slot and worst-case KV blocks), but the later ones wait
+     * at the head of the queue until the first has prefilled the prompt, so that they adopt its blocks from the
+     * prefix cache rather than compute them again.
+     *
+     * @throws SchedulerException.QueueFull   when the queue has no room for all of them
+     * @throws SchedulerException.Unavailable when shutting down
+     */
+    public List<SequenceState> submitAll(int[] prompt, List<GenerationParams> params, List<GenerationPolicy> policies,
+                                         List<SequenceListener> listeners) {
+        int n = params.size();
+        if (n < 1 || policies.size() != n || listeners.size() != n) throw new IllegalArgumentException("one policy and listener per choice");
         if (prompt.length == 0) throw new MogeException("empty prompt");
-        if (params.maxTokens() < 1) throw new MogeException("max tokens must be >= 1, got " + params.maxTokens());
-        if ((long) prompt.length + params.maxTokens() > config.context()) {
-            throw new MogeException("prompt of " + prompt.length + " tokens plus " + params.maxTokens()
-                    + " tokens to generate exceed the context of " + config.context());
+        for (GenerationParams gp : params) {
+            if (gp.maxTokens() < 1) throw new MogeException("max tokens must be >= 1, got " + gp.maxTokens());
+            if ((long) prompt.length + gp.maxTokens() > config.context()) {
+                throw new MogeException("prompt of " + prompt.length + " tokens plus " + gp.maxTokens()
+                        + " tokens to generate exceed the context of " + config.context());
+            }
         }
         for (int t : prompt) if (t < 0 || t >= vocab) throw new MogeException("token id " + t + " is outside the vocabulary (0.." + (vocab - 1) + ")");
-        SequenceState s = new SequenceState(prompt, params, policy, listener, observer, tokenizer, vocab, config.context());
+        List<SequenceState> group = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            SequenceState s = new SequenceState(prompt, params.get(i), policies.get(i), listeners.get(i), observer, tokenizer, vocab,
+                    config.context());
+            if (i > 0) s.leader = group.getFirst();
+            group.add(s);
+        }
         lock.lock();
         try {
             if (!accepting) throw new SchedulerException.Unavailable("the server is shutting down");
-            if (queue.size() >= config.queueSize() + freeSlots()) throw new SchedulerException.QueueFull(queue.size());
-            queue.addLast(s);
+            if (queue.size() + n > config.queueSize() + freeSlots()) throw new SchedulerException.QueueFull(queue.size());
+            queue.addAll(group);
             statQueued = queue.size();
             wake.signal();
         } finally {
             lock.unlock();
         }
-        return s;
+        return group;
     }
 
     /** Wakes the model thread so that a cancelled request is dropped at once. */
@@ -288,6 +324,9 @@ public final class Scheduler implements AutoCloseable {
         int bs = cache.blockSize;
         while (!queue.isEmpty() && running.size() < config.parallel()) {
             SequenceState s = queue.peekFirst();
+            // a later choice waits (and, FIFO, all behind it) while the first one's prompt is still being computed:
+            // admitted now, it would find none of the prompt's blocks cached and compute them all again
+            if (s.leader != null && prefix.enabled() && s.leader.isPrefilling() && running.contains(s.leader)) break;
             KvSequence kv = cache.newSequence();
             int worst = s.worstCaseBlocks(bs);
             s.h1 = new long[worst + 1];
@@ -360,6 +399,7 @@ public final class Scheduler implements AutoCloseable {
         try {
             logits = model.forward(batch);
         } catch (RuntimeException e) {
+            failed(e);
             for (SequenceState s : List.copyOf(planSeq)) abort(s, e);
             return;
         }
@@ -444,7 +484,16 @@ public final class Scheduler implements AutoCloseable {
 
     private void failAll(Throwable t) {
         RuntimeException e = t instanceof RuntimeException r ? r : new MogeException("internal error: " + t, t);
+        failed(e);
         for (SequenceState s : List.copyOf(running)) abort(s, e);
+    }
+
+    private void failed(RuntimeException e) {
+        try {
+            failures.accept(e);
+        } catch (RuntimeException ignored) {
+            // see finish
+        }
     }
 
     private void publishStats() {

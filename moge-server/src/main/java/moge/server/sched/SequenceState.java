@@ -49,6 +49,8 @@ public final class SequenceState {
     long admitNanos, firstTokenNanos, lastTokenNanos;
     long[] h1, h2;
     int hashedBlocks;
+    /** The first choice of the same request (null for it): this one is admitted after it has prefilled. */
+    SequenceState leader;
 
     private volatile boolean cancelled;
     /** The strategy of its decode steps (told when the sequence leaves), and its share of the last pass. */

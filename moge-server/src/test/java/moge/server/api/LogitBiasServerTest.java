@@ -76,4 +76,38 @@ class LogitBiasServerTest {
         assertThat(complete(prompt, 5, ",\"temperature\":0,\"logit_bias\":{\"" + forced + "\":100}")).isEqualTo(expect.text());
         assertThat(complete(prompt, 5, ",\"temperature\":1,\"seed\":3,\"logit_bias\":[[" + forced + ",100]]")).isEqualTo(expect.text());
     }
+
+    /**
+     * llama-server's text entries: the text is tokenized (no BOS) and every one of its tokens gets the bias. Banning
+     * the text of the greedy first token bans that token; a boost on a text of several tokens is the reference's
+     * with each of them boosted.
+     */
+    @Test
+    void aTextEntryBiasesEveryTokenOfTheText() throws Exception {
+        int[] prompt = ref.textPrompt("The river ran past the old mill");
+        var tok = ref.lm.tokenizer;
+        GenerationResult plain = ref.continuation(prompt, 8, SamplerParams.greedy());
+        String word = tok.decode(new int[]{plain.generatedIds()[0]}).strip();
+        int[] ids = tok.encode(word);
+        assertThat(ids).contains(plain.generatedIds()[0]);
+        Map<Integer, Float> ban = new java.util.HashMap<>();
+        for (int id : ids) ban.put(id, SamplerParams.BAN);
+        GenerationResult banned = ref.continuation(prompt, 8, SamplerParams.greedy().withLogitBias(ban));
+        assertThat(banned.text()).isNotEqualTo(plain.text());
+        String text = HttpTestClient.JSON.writeValueAsString(word);
+        assertThat(complete(prompt, 8, ",\"temperature\":0,\"logit_bias\":[[" + text + ",false]]")).isEqualTo(banned.text());
+
+        String several = "mill stream";
+        int[] parts = tok.encode(several);
+        assertThat(parts.length).isGreaterThan(1);
+        Map<Integer, Float> boost = new java.util.HashMap<>();
+        for (int id : parts) boost.put(id, 8f);
+        GenerationResult boosted = ref.continuation(prompt, 8, SamplerParams.greedy().withLogitBias(boost));
+        assertThat(boosted.text()).isNotEqualTo(plain.text());
+        assertThat(complete(prompt, 8, ",\"temperature\":0,\"logit_bias\":[[\"" + several + "\",8]]")).isEqualTo(boosted.text());
+        // the object form stays OpenAI's: ids only
+        HttpTestClient.Reply r = client.post(TEXT, "{\"prompt\":\"a\",\"logit_bias\":{\"" + several + "\":8}}");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.error().path("param").asText()).isEqualTo("logit_bias");
+    }
 }

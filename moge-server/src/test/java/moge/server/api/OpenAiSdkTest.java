@@ -192,7 +192,7 @@ class OpenAiSdkTest {
     void errorsComeBackAsSdkExceptions() {
         assertThatThrownBy(() -> client.chat().completions().create(chat("x", 4).model("gpt-4o").build()))
                 .isInstanceOf(NotFoundException.class).hasMessageContaining("gpt-4o");
-        assertThatThrownBy(() -> client.chat().completions().create(chat("x", 4).n(2).build()))
+        assertThatThrownBy(() -> client.chat().completions().create(chat("x", 4).n(5).build())) // more than --parallel 4
                 .isInstanceOf(BadRequestException.class)
                 .satisfies(e -> assertThat(((BadRequestException) e).param()).hasValue("n"));
         assertThatThrownBy(() -> client.chat().completions().create(chat("x", 100_000).build()))

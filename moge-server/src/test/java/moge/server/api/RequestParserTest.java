@@ -40,16 +40,28 @@ class RequestParserTest {
         assertThat(logitBias("{}")).isEmpty();
     }
 
+    /** llama-server's text entries: every token of the text gets the bias (here a token is a character's code). */
+    @org.junit.jupiter.api.Test
+    void logitBiasTextEntriesBiasEveryTokenOfTheText() {
+        assertThat(logitBias("[[\"ab\",1.5],[5,false]]")).isEqualTo(java.util.Map.of(97, 1.5f, 98, 1.5f, 5, -100f));
+        assertThat(logitBias("[[\"aa\",2]]")).isEqualTo(java.util.Map.of(97, 2f));
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
             "\"x\"           | 'logit_bias' must be an object mapping token ids to biases, e.g. {\"15043\": -100}",
-            "{\"+5\":1}      | 'logit_bias' keys must be token ids (non-negative integers), got '+5'",
-            "{\"99999999999\":1} | 'logit_bias' keys must be token ids (non-negative integers), got '99999999999'",
+            "{\"+5\":1}      | 'logit_bias' keys must be token ids (non-negative integers), got '+5' (token text is taken in the array form, [[\"text\", bias]])",
+            "{\"99999999999\":1} | 'logit_bias' keys must be token ids (non-negative integers), got '99999999999' (token text is taken in the array form, [[\"text\", bias]])",
+            "{\"hello\":1}   | 'logit_bias' keys must be token ids (non-negative integers), got 'hello' (token text is taken in the array form, [[\"text\", bias]])",
             "{\"5\":300}     | 'logit_bias' of token 5 must be a number between -100 and 100 (or false to ban it), got 300",
             "{\"5\":null}    | 'logit_bias' of token 5 must be a number between -100 and 100 (or false to ban it), got null",
-            "[[5,1,2]]       | 'logit_bias' as an array takes [token id, bias] pairs with non-negative integer ids; element 0 is [5,1,2]",
-            "[[1,1],[-3,1]]  | 'logit_bias' as an array takes [token id, bias] pairs with non-negative integer ids; element 1 is [-3,1]",
+            "[[5,1,2]]       | 'logit_bias' as an array takes [token id, bias] or [text, bias] pairs (ids non-negative integers, texts not empty); element 0 is [5,1,2]",
+            "[[1,1],[-3,1]]  | 'logit_bias' as an array takes [token id, bias] or [text, bias] pairs (ids non-negative integers, texts not empty); element 1 is [-3,1]",
+            "[[\"\",1]]       | 'logit_bias' as an array takes [token id, bias] or [text, bias] pairs (ids non-negative integers, texts not empty); element 0 is [\"\",1]",
             "[[2,1],[2,-1]]  | 'logit_bias' names token 2 twice",
+            "[[\"ab\",1],[\"b\",2]] | 'logit_bias' names token 98 twice (element 1, \"b\", has it too)",
+            "[[97,1],[\"a\",2]] | 'logit_bias' names token 97 twice (element 1, \"a\", has it too)",
+            "[[\"a\",true]]   | 'logit_bias' of token \"a\" must be a number between -100 and 100 (or false to ban it), got true",
     })
     void logitBiasErrorsNameTheEntry(String json, String message) {
         ApiException e = catchThrowableOfType(ApiException.class, () -> logitBias(json));
@@ -57,8 +69,11 @@ class RequestParserTest {
         assertThat(e.getMessage()).isEqualTo(message);
     }
 
+    /** Parsed and resolved with a stand-in tokenizer whose tokens are the text's characters. */
     private static java.util.Map<Integer, Float> logitBias(String json) {
-        return RequestParser.logitBias(new Fields(RequestParser.parseObject(("{\"logit_bias\":" + json + "}").getBytes(StandardCharsets.UTF_8))));
+        RequestParser.LogitBias b = RequestParser.logitBias(new Fields(RequestParser.parseObject(("{\"logit_bias\":" + json + "}")
+                .getBytes(StandardCharsets.UTF_8))));
+        return RequestParser.resolve(b, text -> text.chars().toArray());
     }
 
     /** The message of the 400 that parsing {@code body} answers. */

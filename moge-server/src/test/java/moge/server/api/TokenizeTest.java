@@ -82,12 +82,49 @@ class TokenizeTest {
         assertThat(r.json().get("prompt").asText()).isEqualTo(TEXT);
     }
 
+    /**
+     * vLLM's chat form: the messages rendered and encoded as a chat completion runs them, so the count is that
+     * completion's prompt_tokens; without the generation prompt the reply's opening is left out, without special
+     * tokens the tokenizer's BOS.
+     */
+    @Test
+    void tokenizeMessagesAsAChatCompletionRunsThem() throws Exception {
+        String messages = "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":" + json(TEXT) + "}]";
+        HttpTestClient.Reply r = client.post("/tokenize", "{\"model\":\"tiny\",\"messages\":" + messages + "}");
+        assertThat(r.status()).as(r.text()).isEqualTo(200);
+        List<Integer> full = ids(r.json().get("tokens"));
+        List<Integer> expect = list(ref.chatPrompt(List.of(moge.chat.ChatMessage.system("Be brief."), moge.chat.ChatMessage.user(TEXT))));
+        assertThat(full).isEqualTo(expect);
+        assertThat(r.json().get("count").asInt()).isEqualTo(full.size());
+        HttpTestClient.Reply c = client.post("/v1/chat/completions", "{\"messages\":" + messages + ",\"max_tokens\":1}");
+        assertThat(c.json().path("usage").path("prompt_tokens").asInt()).isEqualTo(full.size());
+
+        r = client.post("/tokenize", "{\"messages\":" + messages + ",\"add_generation_prompt\":false,\"with_pieces\":true}");
+        List<Integer> bare = ids(r.json().get("tokens"));
+        assertThat(bare.size()).isLessThan(full.size());
+        assertThat(full.subList(0, bare.size())).isEqualTo(bare);
+
+        r = client.post("/tokenize", "{\"messages\":" + messages + ",\"add_generation_prompt\":true,\"add_special_tokens\":false}");
+        assertThat(ids(r.json().get("tokens"))).isEqualTo(full.subList(1, full.size())); // the tiny tokenizer's BOS
+        // a thinking switch the chat completion would add is in the count too
+        r = client.post("/tokenize", "{\"messages\":" + messages + ",\"reasoning_effort\":\"low\"}");
+        c = client.post("/v1/chat/completions", "{\"messages\":" + messages + ",\"reasoning_effort\":\"low\",\"max_tokens\":1}");
+        assertThat(r.json().get("count").asInt()).isEqualTo(c.json().path("usage").path("prompt_tokens").asInt()).isNotEqualTo(full.size());
+    }
+
     @Test
     void badRequestsAreFourHundreds() throws Exception {
         int vocab = ref.lm.tokenizer.vocabSize();
         String[][] cases = {
                 {"/tokenize", "{}", "prompt"},
-                {"/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "prompt"},
+                {"/tokenize", "{\"messages\":\"hi\"}", "messages"},
+                {"/tokenize", "{\"messages\":[]}", "messages"},
+                {"/tokenize", "{\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", "messages[0].role"},
+                {"/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"prompt\":\"hi\"}", "messages"},
+                {"/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"add_generation_prompt\":\"yes\"}", "add_generation_prompt"},
+                {"/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"add_special_tokens\":1}", "add_special_tokens"},
+                {"/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"continue_final_message\":true}", "continue_final_message"},
+                {"/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"chat_template_kwargs\":{\"messages\":1}}", "chat_template_kwargs"},
                 {"/tokenize", "{\"content\":5}", "content"},
                 {"/tokenize", "{\"content\":\"a\",\"prompt\":\"b\"}", "prompt"},
                 {"/tokenize", "{\"content\":\"a\",\"add_special\":\"yes\"}", "add_special"},

@@ -1,0 +1,315 @@
+package moge.server.api;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.http.Context;
+import moge.generate.Step;
+import moge.server.sched.Scheduler;
+import moge.server.sched.SequenceResult;
+import moge.server.sched.SequenceState;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Answers a completion whose choices run in the scheduler: one JSON object once every choice has finished, or a
+ * server-sent event stream of chunks (each naming its choice's index) ending in {@code data: [DONE]}. The client
+ * leaving cancels every choice.
+ */
+final class CompletionWriter {
+    private static final long POLL_MS = 50;
+
+    private final Scheduler scheduler;
+    private final TokenText tokenText;
+    private final String modelId;
+
+    CompletionWriter(Scheduler scheduler, TokenText tokenText, String modelId) {
+        this.scheduler = scheduler;
+        this.tokenText = tokenText;
+        this.modelId = modelId;
+    }
+
+    /** What every response of one request shares; {@code earlier}: the cost of rejected attempts (n = 1 only). */
+    record Answer(CompletionRequest r, SequenceResult earlier, String id, long created) {
+    }
+
+    /** One choice being answered: its sequence, how its text splits, and what it has produced and not yet sent. */
+    static final class Choice {
+        final int index;
+        final SequenceState seq;
+        final RequestPlan plan;
+        private final OutputSplitter splitter;
+        private final ContentSteps logprobs;
+        final StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
+        final List<Step> steps = new ArrayList<>();
+        SequenceResult result;
+        boolean reasoned, closed;
+        int textOffset;
+
+        Choice(int index, SequenceState seq, RequestPlan plan, OutputSplitter splitter, ContentSteps logprobs) {
+            this.index = index;
+            this.seq = seq;
+            this.plan = plan;
+            this.splitter = splitter;
+            this.logprobs = logprobs;
+        }
+
+        /** One token's text into reasoning and content, and the log-probabilities of content tokens whose text is out. */
+        void token(RequestStream.Token t) {
+            int before = content.length();
+            append(splitter.push(t.text()));
+            logprobs.token(t);
+            steps.addAll(logprobs.release(content.length() > before));
+        }
+
+        /** The text released at the end; content tokens whose text never showed are dropped. */
+        void finish(RequestStream.Finish f) {
+            int before = content.length();
+            append(splitter.push(f.text()));
+            append(splitter.flush());
+            steps.addAll(logprobs.release(content.length() > before));
+            result = f.result();
+        }
+
+        private void append(OutputSplitter.Delta d) {
+            reasoning.append(d.reasoning());
+            content.append(d.content());
+            reasoned |= !d.reasoning().isEmpty();
+        }
+
+        boolean hasPending() {
+            return !reasoning.isEmpty() || !content.isEmpty() || !steps.isEmpty();
+        }
+
+        /** After a streamed delta: what was sent is forgotten, its place in the text kept. */
+        void sent() {
+            textOffset += content.length();
+            reasoning.setLength(0);
+            content.setLength(0);
+            steps.clear();
+        }
+    }
+
+    /** Waits for every choice's end and answers one JSON object. */
+    void whole(Context ctx, List<Choice> choices, RequestStream events, ClientConnection client, Answer a) throws InterruptedException {
+        int open = choices.size();
+        while (true) {
+            RequestStream.Event ev = events.poll(POLL_MS);
+            // checked on every event too: a fast model never leaves the queue empty for long
+            if (!client.isOpen()) {
+                gone(ctx, choices);
+                return;
+            }
+            if (ev == null) continue;
+            Choice c = choices.get(ev.choice());
+            switch (ev) {
+                case RequestStream.Token t -> c.token(t);
+                case RequestStream.Failed f -> {
+                    ApiException e = CompletionHandler.map(f.error());
+                    if (e == null) return;
+                    throw e;
+                }
+                case RequestStream.Finish fin -> {
+                    c.finish(fin);
+                    if (--open == 0) {
+                        ctx.status(200).contentType("application/json").result(completionObject(a, choices).toString()
+                                .getBytes(StandardCharsets.UTF_8));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private ObjectNode completionObject(Answer a, List<Choice> choices) {
+        CompletionRequest r = a.r();
+        ObjectNode o = ResponseJson.envelope(a.id(), r.chat() ? "chat.completion" : "text_completion", a.created(), modelId);
+        ArrayNode arr = o.putArray("choices");
+        for (Choice ch : choices) {
+            ObjectNode c = arr.addObject();
+            c.put("index", ch.index);
+            if (r.chat()) {
+                ObjectNode m = c.putObject("message");
+                m.put("role", "assistant");
+                m.put("content", ch.content.toString());
+                ResponseJson.reasoning(m, ch.reasoning.toString());
+                if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.chatLogprobs(ch.steps, tokenText));
+                else c.putNull("logprobs");
+            } else {
+                c.put("text", ch.content.toString());
+                if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.completionLogprobs(ch.steps, tokenText, 0, r.skipSpecial()));
+                else c.putNull("logprobs");
+            }
+            c.put("finish_reason", ch.result.finishReason());
+            // a plan's fields (thinking) are the request's with one choice, as they always were; each choice's with more
+            if (choices.size() > 1) ch.plan.decorate(c, ch.reasoned);
+        }
+        SequenceResult total = total(a, choices);
+        o.set("usage", ResponseJson.usage(total));
+        o.set("timings", ResponseJson.timings(total));
+        if (choices.size() == 1) choices.getFirst().plan.decorate(o, choices.getFirst().reasoned);
+        return o;
+    }
+
+    /**
+     * What the request cost, as OpenAI counts it for n choices: the prompt once (it is computed once, see {@link
+     * Scheduler#submitAll}; its cached tokens are the first choice's), completion tokens summed over the choices.
+     * Timings follow: generated tokens summed over the generation's wall time (the longest choice's).
+     */
+    static SequenceResult total(Answer a, List<Choice> choices) {
+        SequenceResult first = choices.getFirst().result;
+        if (choices.size() == 1) return CompletionHandler.withEarlier(a.earlier(), first);
+        int completion = 0, reasoning = 0, draftN = 0, draftAccepted = 0;
+        double predictedMs = 0;
+        for (Choice c : choices) {
+            SequenceResult s = c.result;
+            completion += s.completionTokens();
+            reasoning += s.reasoningTokens();
+            draftN += s.draftN();
+            draftAccepted += s.draftAccepted();
+            predictedMs = Math.max(predictedMs, s.predictedMs());
+        }
+        return new SequenceResult(first.finishReason(), first.text(), first.generatedIds(), first.promptTokens(), first.cachedTokens(),
+                completion, reasoning, first.promptMs(), predictedMs, first.queueMs(), draftN, draftAccepted);
+    }
+
+    /** Streams chunks as tokens arrive; an error before the first token is still a plain HTTP error. */
+    void stream(Context ctx, List<Choice> choices, RequestStream events, ClientConnection client, Answer a)
+            throws IOException, InterruptedException {
+        CompletionRequest r = a.r();
+        List<RequestStream.Event> batch = new ArrayList<>();
+        RequestStream.Event first;
+        while ((first = events.poll(POLL_MS)) == null) {
+            if (!client.isOpen()) {
+                gone(ctx, choices);
+                return;
+            }
+        }
+        if (first instanceof RequestStream.Failed f) {
+            ApiException e = CompletionHandler.map(f.error());
+            if (e == null) return;
+            throw e;
+        }
+        ctx.status(200);
+        ctx.res().setContentType("text/event-stream; charset=utf-8");
+        ctx.res().setHeader("Cache-Control", "no-cache");
+        ctx.res().setHeader("X-Accel-Buffering", "no");
+        OutputStream out = ctx.res().getOutputStream();
+        boolean finished = false;
+        int open = choices.size();
+        try {
+            if (r.chat()) {
+                for (Choice ch : choices) {
+                    ObjectNode c = chunk(a);
+                    ObjectNode d = c.withArray("choices").addObject().put("index", ch.index).putObject("delta");
+                    d.put("role", "assistant").put("content", "");
+                    ((ObjectNode) c.get("choices").get(0)).putNull("logprobs").putNull("finish_reason");
+                    send(out, c);
+                }
+            }
+            batch.add(first);
+            while (true) {
+                events.drainTo(batch);
+                RuntimeException failed = null;
+                for (RequestStream.Event ev : batch) {
+                    Choice c = choices.get(ev.choice());
+                    switch (ev) {
+                        case RequestStream.Token t -> c.token(t);
+                        case RequestStream.Finish fin -> c.finish(fin);
+                        case RequestStream.Failed f -> failed = f.error();
+                    }
+                }
+                batch.clear();
+                for (Choice c : choices) {
+                    if (c.hasPending()) {
+                        send(out, deltaChunk(a, c, null));
+                        c.sent();
+                    }
+                    if (c.result != null && !c.closed) {
+                        c.closed = true;
+                        open--;
+                        ObjectNode last = deltaChunk(a, c, c.result.finishReason());
+                        // timings (counts included) always ride on a choice's finishing chunk
+                        last.set("timings", ResponseJson.timings(c.result));
+                        c.plan.decorate(last, c.reasoned);
+                        send(out, last);
+                    }
+                }
+                if (failed != null) {
+                    ApiException e = CompletionHandler.map(failed);
+                    if (e != null) {
+                        ctx.attribute(Http.STATUS, e.status);
+                        send(out, ResponseJson.error(e));
+                    }
+                    out.flush();
+                    return;
+                }
+                if (open == 0) {
+                    finished = true;
+                    // usage only on request, once, in a chunk of its own: the official SDK's accumulator takes a
+                    // chunk with usage for the last one
+                    if (r.includeUsage()) {
+                        ObjectNode u = chunk(a);
+                        u.putArray("choices");
+                        u.set("usage", ResponseJson.usage(total(a, choices)));
+                        send(out, u);
+                    }
+                    out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    return;
+                }
+                out.flush();
+                RequestStream.Event next;
+                do {
+                    next = events.poll(POLL_MS);
+                    if (!client.isOpen()) {
+                        gone(ctx, choices);
+                        return;
+                    }
+                } while (next == null);
+                batch.add(next);
+            }
+        } catch (IOException e) {
+            // the client went away mid-stream; one that leaves while the last bytes are flushed got its answer
+            if (!finished) gone(ctx, choices);
+        }
+    }
+
+    /** The client left: stop every choice; the request is counted as 499 (client closed request). */
+    private void gone(Context ctx, List<Choice> choices) {
+        for (Choice c : choices) scheduler.cancel(c.seq);
+        ctx.attribute(Http.STATUS, 499);
+    }
+
+    private ObjectNode chunk(Answer a) {
+        return ResponseJson.envelope(a.id(), a.r().chat() ? "chat.completion.chunk" : "text_completion", a.created(), modelId);
+    }
+
+    /** The choice's pending text and log-probabilities as a chunk; with {@code finish}, its finishing chunk (empty). */
+    private ObjectNode deltaChunk(Answer a, Choice c, String finish) {
+        CompletionRequest r = a.r();
+        String reasoning = finish == null ? c.reasoning.toString() : "", content = finish == null ? c.content.toString() : "";
+        List<Step> steps = finish == null ? c.steps : List.of();
+        ObjectNode o = chunk(a);
+        ObjectNode ch = o.putArray("choices").addObject();
+        ch.put("index", c.index);
+        if (r.chat()) {
+            ch.set("delta", ResponseJson.chatDelta(reasoning, content, finish != null));
+            if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.chatLogprobs(steps, tokenText));
+            else ch.putNull("logprobs");
+        } else {
+            ch.put("text", content);
+            if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, c.textOffset, r.skipSpecial()));
+            else ch.putNull("logprobs");
+        }
+        if (finish != null) ch.put("finish_reason", finish); else ch.putNull("finish_reason");
+        return o;
+    }
+
+    private static void send(OutputStream out, ObjectNode o) throws IOException {
+        out.write(("data: " + o.toString() + "\n\n").getBytes(StandardCharsets.UTF_8));
+    }
+}
