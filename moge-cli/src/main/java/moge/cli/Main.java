@@ -19,6 +19,7 @@ import java.io.PrintWriter;
                 InspectCommand.class,
                 BenchCommand.class,
                 PerplexityCommand.class,
+                TokenizeCommand.class,
                 ConvertCommand.class,
                 RandomModelCommand.class,
                 ServeCommand.class,
