@@ -10,14 +10,14 @@ import java.util.Map;
  * from the matcher, so that "the matcher's output validates" is checked by something that does not share its
  * mistakes.
  */
-final class SubsetValidator {
+public final class SubsetValidator {
     private final JsonNode root;
 
-    SubsetValidator(JsonNode root) {
+    public SubsetValidator(JsonNode root) {
         this.root = root;
     }
 
-    boolean valid(JsonNode v) {
+    public boolean valid(JsonNode v) {
         return valid(root, v);
     }
 

@@ -43,6 +43,7 @@ public final class CompletionHandler {
     private final Duration timeout;
     private final RequestHooks hooks;
     private final TokenText tokenText;
+    private final ResponseFormat formats;
     private final java.util.Set<ClientConnection> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public CompletionHandler(Scheduler scheduler, Tokenizer tokenizer, moge.chat.ChatTemplate template, String modelId, int context,
@@ -56,6 +57,7 @@ public final class CompletionHandler {
         this.timeout = timeout;
         this.hooks = hooks == null ? RequestHooks.NONE : hooks;
         this.tokenText = new TokenText(tokenizer);
+        this.formats = new ResponseFormat(tokenizer, scheduler.vocab());
     }
 
     public String modelId() {
@@ -87,6 +89,7 @@ public final class CompletionHandler {
             // the parser has range-checked every field; what can fail only here is the bias against the vocabulary
             throw ApiException.invalid("logit_bias", e.getMessage());
         }
+        moge.constrain.TokenMask format = formats.mask(r.body());
         ClientConnection client = null;
         // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
         SequenceResult earlier = null;
@@ -110,7 +113,7 @@ public final class CompletionHandler {
             int top = r.topLogprobs() >= 0 ? r.topLogprobs() : plan.needsLogprobs(attempt) ? 0 : -1;
             TextMode mode = r.chat() ? TextMode.CHAT : r.skipSpecial() ? TextMode.CONTINUATION : TextMode.CONTINUATION_WITH_SPECIAL;
             GenerationParams gp = new GenerationParams(maxTokens, r.sampler(), eosIds, r.stop(), r.ignoreEos(), top, deadline,
-                    r.speculative(), mode);
+                    r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat(), prompt.text()));
             GenerationPolicy policy = plan.policy(attempt, ids, prompt.text());
             OutputSplitter splitter = r.chat() ? plan.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
 
