@@ -9,12 +9,19 @@ import java.util.Arrays;
  * JSON starts. A thinking model may first write a think block ({@code openId} ... {@code closeId}), which is
  * free text; the constraint applies to the answer after it. Before the block the model may open it or start
  * the JSON at once; inside it, anything goes (a thinking budget may force the close); after the close, the
- * JSON starts afresh. A model without think markers (or a raw completion) is constrained from its first token.
+ * JSON starts afresh. Whether the prompt already opened the block (a template that ends with the opening marker)
+ * is read from the prompt's ids: the last marker in it is an opening one. A model without think markers (or a raw
+ * completion) is constrained from its first token.
  */
-public record OutputConstraint(TokenMask mask, int openId, int closeId, boolean startsInReasoning) {
+public record OutputConstraint(TokenMask mask, int openId, int closeId) {
     /** JSON from the first generated token. */
     public static OutputConstraint plain(TokenMask mask) {
-        return new OutputConstraint(mask, -1, -1, false);
+        return new OutputConstraint(mask, -1, -1);
+    }
+
+    /** JSON after the think block, if the model writes one ({@code protocol}'s markers). */
+    public static OutputConstraint afterThinking(TokenMask mask, moge.thinking.ThinkProtocol protocol) {
+        return protocol.hasMarkers() ? new OutputConstraint(mask, protocol.openId(), protocol.closeId()) : plain(mask);
     }
 
     /**
@@ -39,14 +46,12 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId, boolean 
         private int[] tok = new int[64];
         private byte[] phase = new byte[65];
         private MatchState[] state = new MatchState[65];
-        private int known; // positions after the prompt whose token and resulting state are known
+        private int known = -1; // positions after the prompt whose token and resulting state are known (-1: none yet)
         private long[] scratch = new long[0];
 
         Tracker(int promptLength, int[] endIds) {
             this.promptLength = promptLength;
             this.endIds = endIds == null ? new int[0] : endIds.clone();
-            boolean markers = openId >= 0 && closeId >= 0;
-            phase[0] = !markers ? JSON : startsInReasoning ? THINKING : BEFORE;
             state[0] = mask.matcher().start();
         }
 
@@ -92,6 +97,10 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId, boolean 
         private int sync(int[] history, int len) {
             int n = len - promptLength;
             if (n < 0) throw new IllegalArgumentException("history of " + len + " ids is shorter than the prompt of " + promptLength);
+            if (known < 0) {
+                phase[0] = openId < 0 || closeId < 0 ? JSON : opensReasoning(history) ? THINKING : BEFORE;
+                known = 0;
+            }
             int k = 0;
             while (k < known && k < n && tok[k] == history[promptLength + k]) k++;
             if (n + 1 > phase.length) {
@@ -114,6 +123,15 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId, boolean 
             }
             known = n;
             return n;
+        }
+
+        /** Whether the prompt's last think marker opens a block (the template starts the reply inside one). */
+        private boolean opensReasoning(int[] history) {
+            for (int i = promptLength - 1; i >= 0; i--) {
+                if (history[i] == openId) return true;
+                if (history[i] == closeId) return false;
+            }
+            return false;
         }
 
         private MatchState next(MatchState s, int id, byte ph) {

@@ -56,7 +56,7 @@ class TokenMaskTest {
         byte[][] tokens = {"{".getBytes(), "}".getBytes(), "\"a\"".getBytes(), ":".getBytes(), "1".getBytes(), null, null, null, " ".getBytes()};
         int open = 5, close = 6, eos = 7;
         TokenMask mask = new TokenMask(new JsonMatcher(Schema.ANY_OBJECT), new TokenVocab(tokens, 9));
-        OutputConstraint c = new OutputConstraint(mask, open, close, false);
+        OutputConstraint c = new OutputConstraint(mask, open, close);
         OutputConstraint.Tracker t = c.track(2, new int[]{eos});
         int[] h = {100, 101, 0, 2, 3, 4, 1, 0, 0};
         // before anything: a JSON start, white space or the think block's opening
@@ -78,6 +78,12 @@ class TokenMaskTest {
         assertThat(t.finished(think, 8)).isFalse();
         assertThat(t.finished(think, 9)).as("after the value's white space, only the end").isTrue();
         assertThat(allowed(t, think, 9)).containsExactly(eos);
+
+        // a template that opens the block itself: the reply starts inside it
+        OutputConstraint.Tracker inside = c.track(3, new int[]{eos});
+        int[] opened = {100, open, 101, 1, close, 0};
+        assertThat(allowed(inside, opened, 3)).hasSize(9);
+        assertThat(allowed(inside, opened, 5)).containsExactly(0, 8);
     }
 
     static int[] allowed(OutputConstraint.Tracker t, int[] history, int len) {

@@ -113,7 +113,7 @@ public final class CompletionHandler {
             int top = r.topLogprobs() >= 0 ? r.topLogprobs() : plan.needsLogprobs(attempt) ? 0 : -1;
             TextMode mode = r.chat() ? TextMode.CHAT : r.skipSpecial() ? TextMode.CONTINUATION : TextMode.CONTINUATION_WITH_SPECIAL;
             GenerationParams gp = new GenerationParams(maxTokens, r.sampler(), eosIds, r.stop(), r.ignoreEos(), top, deadline,
-                    r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat(), prompt.text()));
+                    r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat()));
             GenerationPolicy policy = plan.policy(attempt, ids, prompt.text());
             OutputSplitter splitter = r.chat() ? plan.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
 

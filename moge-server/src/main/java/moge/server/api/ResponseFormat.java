@@ -69,9 +69,8 @@ final class ResponseFormat {
      * The constraint for one attempt: a chat reply of a thinking model may think first (the JSON follows the
      * think block); a raw completion is JSON from its first token.
      */
-    OutputConstraint constraint(TokenMask mask, boolean chat, String promptText) {
-        if (!chat || !protocol.hasMarkers()) return OutputConstraint.plain(mask);
-        return new OutputConstraint(mask, protocol.openId(), protocol.closeId(), protocol.promptOpensReasoning(promptText));
+    OutputConstraint constraint(TokenMask mask, boolean chat) {
+        return chat ? OutputConstraint.afterThinking(mask, protocol) : OutputConstraint.plain(mask);
     }
 
     private static ApiException invalid(String message) {
