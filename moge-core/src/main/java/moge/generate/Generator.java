@@ -30,6 +30,7 @@ public final class Generator {
     private int[] aheadIds = new int[1];
     private Step[] aheadSteps = new Step[1];
     private boolean forced;
+    private moge.constrain.OutputConstraint constraint;
 
     /** A generator with a KV cache of its own, for one sequence of up to {@code context} tokens. */
     public Generator(Model model, Tokenizer tokenizer, int context) {
@@ -63,6 +64,11 @@ public final class Generator {
         aheadSteps = new Step[n];
     }
 
+    /** Constrains the output from now on (JSON of a schema; null: free text); see {@link moge.constrain.OutputConstraint}. */
+    public void setConstraint(moge.constrain.OutputConstraint c) {
+        constraint = c;
+    }
+
     public Speculator speculator() {
         return speculator;
     }
@@ -93,7 +99,8 @@ public final class Generator {
         }
         if (o.maxTokens() < 0) throw new MogeException("max tokens must be >= 0, got " + o.maxTokens());
         int vocab = model.config.vocabSize();
-        Sampler sampler = new Sampler(o.sampler(), vocab);
+        moge.constrain.OutputConstraint.Tracker tracker = constraint == null ? null : constraint.track(prompt.length, o.stopIds());
+        Sampler sampler = new Sampler(o.sampler(), vocab, tracker);
         List<Step> promptSteps = new ArrayList<>();
         long t0 = System.nanoTime();
         float[] logits = prefill(prompt, o, promptSteps);
@@ -120,7 +127,8 @@ public final class Generator {
             steps.add(step);
             out[n++] = id;
             history[histLen++] = id;
-            boolean stopToken = !o.ignoreEos() && contains(o.stopIds(), id);
+            // under a constraint an end id is allowed only once the JSON is whole, and then it ends it
+            boolean stopToken = (!o.ignoreEos() || tracker != null) && contains(o.stopIds(), id);
             String piece = "";
             if (dec != null && !stopToken) piece = dec.push(id);
             text.append(piece);
@@ -135,7 +143,7 @@ public final class Generator {
                 finish = "cancelled";
                 break;
             }
-            if (stopToken) {
+            if (stopToken || tracker != null && tracker.finished(history, histLen)) {
                 finish = "stop";
                 break;
             }

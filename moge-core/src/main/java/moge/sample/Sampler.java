@@ -17,11 +17,19 @@ public final class Sampler {
     // the logit bias, sorted by id; a ban is -infinity, so that no temperature or filter can revive it
     private final int[] biasIds;
     private final float[] biasValues;
+    // constrained decoding (a JSON grammar): applied last, so that nothing can revive a forbidden id
+    private final LogitMask mask;
     private float[] work = new float[0];
     private long[] keys = new long[0];
     private int[] counts = new int[0];
 
     public Sampler(SamplerParams p, int vocab) {
+        this(p, vocab, null);
+    }
+
+    /** A sampler that only chooses among the ids {@code mask} allows (null: all). */
+    public Sampler(SamplerParams p, int vocab, LogitMask mask) {
+        this.mask = mask;
         p.validate(UnaryOperator.identity(), vocab);
         this.p = p;
         this.vocab = vocab;
@@ -62,17 +70,18 @@ public final class Sampler {
     }
 
     /**
-     * The logits with the bias and the penalties applied, in a copy (the caller's row is the model's output,
+     * The logits with the bias, the penalties and the mask applied, in a copy (the caller's row is the model's output,
      * which log-probabilities still read); null when there is nothing to apply, so that plain sampling reads
      * the row itself. The bias comes first, as in llama.cpp and vLLM, so a penalty scales a biased logit.
      */
     private float[] adjusted(float[] logits, int off, int[] history, int historyLen) {
         boolean penalise = p.hasPenalties() && historyLen > 0;
-        if (!penalise && biasIds.length == 0) return null;
+        if (!penalise && biasIds.length == 0 && mask == null) return null;
         if (work.length < vocab) work = new float[vocab];
         System.arraycopy(logits, off, work, 0, vocab);
         for (int i = 0; i < biasIds.length; i++) work[biasIds[i]] += biasValues[i];
         if (penalise) applyPenalties(work, history, historyLen);
+        if (mask != null) mask.apply(work, vocab, history, historyLen);
         return work;
     }
 

@@ -188,6 +188,17 @@ public final class ByteBpeTokenizer implements Tokenizer {
         }
     }
 
+    /** A normal or byte token's bytes; null for control, user-defined (Qwen3's think tags) and unused ones. */
+    @Override
+    public byte[] textBytes(int id) {
+        if (id < 0 || id >= tokens.length) return null;
+        int t = types[id];
+        if (t == CONTROL || t == USER_DEFINED || t == UNUSED || t == UNKNOWN) return null;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteLevel.decode(tokens[id], out);
+        return out.size() == 0 ? null : out.toByteArray();
+    }
+
     @Override
     public StreamDecoder newStreamDecoder(TextMode mode) {
         if (mode.showsSpecial()) return new Utf8StreamDecoder(this::appendBytes);

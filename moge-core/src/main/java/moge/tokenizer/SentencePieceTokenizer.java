@@ -373,6 +373,18 @@ public final class SentencePieceTokenizer implements Tokenizer {
         return consumed;
     }
 
+    /**
+     * A piece's text with "▁" as a space (its leading one included: a reply that starts a run with it drops
+     * it, which only removes white space), a byte piece's byte; null for added, control, unused and unknown pieces.
+     */
+    @Override
+    public byte[] textBytes(int id) {
+        byte kind = kind(id);
+        if (kind == BYTE) return new byte[]{(byte) byteOf[id]};
+        if (kind != TEXT || types[id] == PieceType.UNUSED || pieces[id].isEmpty()) return null;
+        return pieces[id].replace(SentencePieceNormalizer.SPACE_SYMBOL, ' ').getBytes(StandardCharsets.UTF_8);
+    }
+
     String verbatim(int id) {
         return pieces[id];
     }

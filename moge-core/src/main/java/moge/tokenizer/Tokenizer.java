@@ -24,6 +24,16 @@ public interface Tokenizer {
 
     int vocabSize();
 
+    /**
+     * The UTF-8 bytes an id adds to ordinary text (a reply's body), for constrained decoding; null for special
+     * and control tokens, which never belong to such text. A byte-fallback or byte-level token may hold part
+     * of a character. The default decodes the id alone, which suits vocabularies without special pieces.
+     */
+    default byte[] textBytes(int id) {
+        byte[] b = decode(new int[]{id}).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return b.length == 0 ? null : b;
+    }
+
     /** The vocabulary entry of an id, as stored (e.g. "▁the", "<0x0A>", "[unused9]"). */
     String piece(int id);
 

@@ -41,6 +41,7 @@ public final class CompletionHandler {
     private final Duration timeout;
     private final RequestHooks hooks;
     private final CompletionWriter writer;
+    private final ResponseFormat formats;
     private final java.util.Set<ClientConnection> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public CompletionHandler(Scheduler scheduler, Tokenizer tokenizer, moge.chat.ChatTemplate template, String modelId, int context,
@@ -54,6 +55,7 @@ public final class CompletionHandler {
         this.timeout = timeout;
         this.hooks = hooks == null ? RequestHooks.NONE : hooks;
         this.writer = new CompletionWriter(scheduler, new TokenText(tokenizer), modelId);
+        this.formats = new ResponseFormat(tokenizer, scheduler.vocab());
     }
 
     public String modelId() {
@@ -102,6 +104,7 @@ public final class CompletionHandler {
             // the parser has range-checked every field; what can fail only here is the bias against the vocabulary
             throw ApiException.invalid("logit_bias", e.getMessage());
         }
+        moge.constrain.TokenMask format = formats.mask(r.body());
         ClientConnection client = null;
         // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
         SequenceResult earlier = null;
@@ -131,7 +134,7 @@ public final class CompletionHandler {
             List<SequenceListener> listeners = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 params.add(new GenerationParams(maxTokens, choiceSampler(sampler, i, n), eosIds, r.stop(), r.ignoreEos(), top, deadline,
-                        r.speculative(), mode));
+                        r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat())));
                 policies.add(plans.get(i).policy(attempt, ids, prompt.text()));
                 listeners.add(events.listener(i));
             }

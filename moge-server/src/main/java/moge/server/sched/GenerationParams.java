@@ -1,5 +1,6 @@
 package moge.server.sched;
 
+import moge.constrain.OutputConstraint;
 import moge.sample.SamplerParams;
 import moge.tokenizer.TextMode;
 
@@ -15,13 +16,21 @@ import java.util.List;
  * @param deadlineNanos    System.nanoTime() after which the request is ended (Long.MAX_VALUE: none)
  * @param allowSpeculation false opts this request out of speculative decoding
  * @param textMode         how the ids become text: a chat reply, or a continuation of the prompt's text
+ * @param constraint       what the output must be (JSON of a schema; response_format), or null for free text
  */
 public record GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
-                               int topLogprobs, long deadlineNanos, boolean allowSpeculation, TextMode textMode) {
+                               int topLogprobs, long deadlineNanos, boolean allowSpeculation, TextMode textMode,
+                               OutputConstraint constraint) {
     public GenerationParams {
         stopIds = stopIds == null ? new int[0] : stopIds.clone();
         stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
         if (textMode == null) textMode = TextMode.CHAT;
+    }
+
+    /** Free text (no constraint). */
+    public GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
+                            int topLogprobs, long deadlineNanos, boolean allowSpeculation, TextMode textMode) {
+        this(maxTokens, sampler, stopIds, stopStrings, ignoreEos, topLogprobs, deadlineNanos, allowSpeculation, textMode, null);
     }
 
     /** A chat reply's parameters ({@link TextMode#CHAT}). */

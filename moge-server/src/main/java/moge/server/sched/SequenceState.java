@@ -1,5 +1,6 @@
 package moge.server.sched;
 
+import moge.constrain.OutputConstraint;
 import moge.generate.LogProbs;
 import moge.generate.Step;
 import moge.model.KvSequence;
@@ -30,6 +31,8 @@ public final class SequenceState {
     private final int vocab;
     private final int context;
     private final Sampler sampler;
+    // follows the output against the request's response_format (null: free text); the sampler masks with it
+    private final OutputConstraint.Tracker constraint;
     private final StreamDecoder decoder;
     private final int maxStopLength;
 
@@ -66,7 +69,8 @@ public final class SequenceState {
         this.observer = observer;
         this.vocab = vocab;
         this.context = context;
-        this.sampler = new Sampler(params.sampler(), vocab);
+        this.constraint = params.constraint() == null ? null : params.constraint().track(prompt.length, params.stopIds());
+        this.sampler = new Sampler(params.sampler(), vocab, constraint);
         this.decoder = tokenizer != null ? tokenizer.newStreamDecoder(params.textMode()) : null;
         int cap = Math.min(context, prompt.length + params.maxTokens());
         this.tokens = Arrays.copyOf(prompt, Math.max(cap, prompt.length) + 1);
@@ -238,7 +242,8 @@ public final class SequenceState {
         observer.generatedTokens(1);
         policy.onToken(this, id);
 
-        boolean stopToken = !params.ignoreEos() && contains(params.stopIds(), id);
+        // under a constraint an end id is only allowed once the JSON is whole, and then it ends it, ignore_eos or not
+        boolean stopToken = (!params.ignoreEos() || constraint != null) && contains(params.stopIds(), id);
         String piece = decoder != null && !stopToken ? decoder.push(id) : "";
         text.append(piece);
         int cut = stopStringCut(piece.length());
@@ -247,6 +252,8 @@ public final class SequenceState {
             finishReason = "stop";
         } else if (stopToken) {
             finishReason = "stop";
+        } else if (constraint != null && constraint.finished(tokens, length)) {
+            finishReason = "stop"; // the JSON and its white space are done: nothing else may follow
         } else if (generated >= params.maxTokens() || length >= context) {
             finishReason = "length";
         }

@@ -217,4 +217,38 @@ class OpenAiSdkTest {
             }
         }
     }
+
+    /** The SDK's json_schema response format (what LangChain4j's structured outputs send): the answer validates. */
+    @Test
+    void chatWithJsonSchemaResponseFormat() throws Exception {
+        String schema = "{\"type\":\"object\",\"properties\":{\"colour\":{\"type\":\"string\",\"maxLength\":10},"
+                + "\"count\":{\"type\":\"integer\"}},\"required\":[\"colour\",\"count\"],\"additionalProperties\":false}";
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper()
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        com.fasterxml.jackson.databind.JsonNode schemaJson = json.readTree(schema);
+        com.openai.models.ResponseFormatJsonSchema.JsonSchema.Schema.Builder sb = com.openai.models.ResponseFormatJsonSchema.JsonSchema.Schema.builder();
+        schemaJson.fields().forEachRemaining(e -> sb.putAdditionalProperty(e.getKey(), JsonValue.fromJsonNode(e.getValue())));
+        ChatCompletionCreateParams params = chat("Name a colour and a number, as JSON.", 300)
+                .responseFormat(com.openai.models.ResponseFormatJsonSchema.builder().jsonSchema(com.openai.models.ResponseFormatJsonSchema.JsonSchema
+                        .builder().name("colour").strict(true).schema(sb.build()).build()).build())
+                // a random model may open a think block and never close it: a budget of 0 closes it at once
+                .putAdditionalBodyProperty("thinking_budget", JsonValue.from(0)).build();
+        ChatCompletion c = client.chat().completions().create(params);
+        String content = c.choices().getFirst().message().content().orElseThrow();
+        com.fasterxml.jackson.databind.JsonNode v = json.readTree(content);
+        assertThat(new moge.constrain.SubsetValidator(schemaJson).valid(v)).as(content).isTrue();
+        assertThat(c.choices().getFirst().finishReason().asString()).isEqualTo("stop");
+
+        ChatCompletion o = client.chat().completions().create(chat("Say something.", 300)
+                .responseFormat(com.openai.models.ResponseFormatJsonObject.builder().build())
+                .putAdditionalBodyProperty("thinking_budget", JsonValue.from(0)).build());
+        assertThat(json.readTree(o.choices().getFirst().message().content().orElseThrow()).isObject()).isTrue();
+
+        com.openai.models.ResponseFormatJsonSchema.JsonSchema.Schema bad = com.openai.models.ResponseFormatJsonSchema.JsonSchema.Schema.builder()
+                .putAdditionalProperty("type", JsonValue.from("string")).putAdditionalProperty("pattern", JsonValue.from("^a+$")).build();
+        assertThatThrownBy(() -> client.chat().completions().create(chat("x", 4).responseFormat(com.openai.models.ResponseFormatJsonSchema.builder()
+                .jsonSchema(com.openai.models.ResponseFormatJsonSchema.JsonSchema.builder().name("a").schema(bad).build()).build()).build()))
+                .isInstanceOf(BadRequestException.class)
+                .satisfies(e -> assertThat(((BadRequestException) e).param()).hasValue("response_format"));
+    }
 }

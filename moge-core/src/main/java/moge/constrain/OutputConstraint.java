@@ -1,0 +1,154 @@
+package moge.constrain;
+
+import moge.sample.LogitMask;
+
+import java.util.Arrays;
+
+/**
+ * What one request's output must be: JSON following a schema (the shared {@link TokenMask}), and where that
+ * JSON starts. A thinking model may first write a think block ({@code openId} ... {@code closeId}), which is
+ * free text; the constraint applies to the answer after it. Before the block the model may open it or start
+ * the JSON at once; inside it, anything goes (a thinking budget may force the close); after the close, the
+ * JSON starts afresh. Whether the prompt already opened the block (a template that ends with the opening marker)
+ * is read from the prompt's ids: the last marker in it is an opening one. A model without think markers (or a raw
+ * completion) is constrained from its first token.
+ */
+public record OutputConstraint(TokenMask mask, int openId, int closeId) {
+    /** JSON from the first generated token. */
+    public static OutputConstraint plain(TokenMask mask) {
+        return new OutputConstraint(mask, -1, -1);
+    }
+
+    /** JSON after the think block, if the model writes one ({@code protocol}'s markers). */
+    public static OutputConstraint afterThinking(TokenMask mask, moge.thinking.ThinkProtocol protocol) {
+        return protocol.hasMarkers() ? new OutputConstraint(mask, protocol.openId(), protocol.closeId()) : plain(mask);
+    }
+
+    /**
+     * A mask for one sequence: prompt of {@code promptLength} ids; {@code endIds} (EOS, end of turn) are allowed
+     * exactly when the JSON is complete.
+     */
+    public Tracker track(int promptLength, int[] endIds) {
+        return new Tracker(promptLength, endIds);
+    }
+
+    private static final byte BEFORE = 0, THINKING = 1, JSON = 2;
+
+    /**
+     * Follows one sequence's generated tokens. The sampler asks it for the history it is choosing after, which
+     * is the committed tokens plus, during speculative verification, drafted ones that may be dropped; so the
+     * states are kept per position and recomputed from the first position whose token changed.
+     */
+    public final class Tracker implements LogitMask {
+        private final int promptLength;
+        private final int[] endIds;
+        private final MatchState.Out out = new MatchState.Out();
+        private int[] tok = new int[64];
+        private byte[] phase = new byte[65];
+        private MatchState[] state = new MatchState[65];
+        private int known = -1; // positions after the prompt whose token and resulting state are known (-1: none yet)
+        private long[] scratch = new long[0];
+
+        Tracker(int promptLength, int[] endIds) {
+            this.promptLength = promptLength;
+            this.endIds = endIds == null ? new int[0] : endIds.clone();
+            state[0] = mask.matcher().start();
+        }
+
+        @Override
+        public void apply(float[] logits, int vocab, int[] history, int len) {
+            int n = sync(history, len);
+            byte ph = phase[n];
+            if (ph == THINKING) return;
+            MatchState s = state[n];
+            int words = (vocab + 63) >>> 6;
+            if (scratch.length < words) scratch = new long[words];
+            Arrays.fill(scratch, 0, words, 0L);
+            long[] allowed = s == null ? null : mask.allowed(s);
+            boolean any = allowed != null && !isEmpty(allowed);
+            if (any) System.arraycopy(allowed, 0, scratch, 0, Math.min(words, allowed.length));
+            // the ends are allowed once the JSON is whole, or as the only way out when no token can continue it
+            // (a forced token broke it, or the vocabulary lacks the bytes it needs)
+            if (!any || mask.matcher().accepting(s)) for (int e : endIds) set(scratch, e, vocab);
+            if (ph == BEFORE) set(scratch, openId, vocab);
+            for (int w = 0; w < words; w++) {
+                long bits = scratch[w];
+                if (bits == -1L) continue;
+                for (int i = w << 6, end = Math.min(vocab, i + 64); i < end; i++) {
+                    if ((bits & (1L << i)) == 0) logits[i] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+
+        /** Whether the JSON is complete and nothing but an end may follow: the sequence should stop. */
+        public boolean finished(int[] history, int len) {
+            int n = sync(history, len);
+            if (phase[n] != JSON || state[n] == null) return false;
+            return mask.matcher().accepting(state[n]) && isEmpty(mask.allowed(state[n]));
+        }
+
+        /** Whether the generated tokens so far, from the JSON's start, still follow the schema. */
+        public boolean valid(int[] history, int len) {
+            int n = sync(history, len);
+            return phase[n] != JSON || state[n] != null;
+        }
+
+        /** Brings the per-position states up to {@code history[0 .. len)}; returns how many tokens were generated. */
+        private int sync(int[] history, int len) {
+            int n = len - promptLength;
+            if (n < 0) throw new IllegalArgumentException("history of " + len + " ids is shorter than the prompt of " + promptLength);
+            if (known < 0) {
+                phase[0] = openId < 0 || closeId < 0 ? JSON : opensReasoning(history) ? THINKING : BEFORE;
+                known = 0;
+            }
+            int k = 0;
+            while (k < known && k < n && tok[k] == history[promptLength + k]) k++;
+            if (n + 1 > phase.length) {
+                int cap = Math.max(n + 1, phase.length * 2);
+                tok = Arrays.copyOf(tok, cap);
+                phase = Arrays.copyOf(phase, cap + 1);
+                state = Arrays.copyOf(state, cap + 1);
+            }
+            for (; k < n; k++) {
+                int id = history[promptLength + k];
+                tok[k] = id;
+                byte ph = phase[k];
+                MatchState s = state[k];
+                if (ph == BEFORE && id == openId) ph = THINKING;
+                else if (ph == THINKING) ph = id == closeId ? JSON : THINKING;
+                else if (s != null) s = next(s, id, ph);
+                if (ph == BEFORE) ph = JSON; // the first token of an answer without thinking
+                phase[k + 1] = ph;
+                state[k + 1] = s;
+            }
+            known = n;
+            return n;
+        }
+
+        /** Whether the prompt's last think marker opens a block (the template starts the reply inside one). */
+        private boolean opensReasoning(int[] history) {
+            for (int i = promptLength - 1; i >= 0; i--) {
+                if (history[i] == openId) return true;
+                if (history[i] == closeId) return false;
+            }
+            return false;
+        }
+
+        private MatchState next(MatchState s, int id, byte ph) {
+            byte[] b = mask.vocab().bytes(id);
+            if (b == null) return null;
+            MatchState t = s;
+            for (int i = 0; i < b.length && t != null; i++) t = mask.matcher().advance(t, b[i], out);
+            return t;
+        }
+    }
+
+    private static void set(long[] bits, int id, int vocab) {
+        if (id >= 0 && id < vocab) bits[id >>> 6] |= 1L << id;
+    }
+
+    private static boolean isEmpty(long[] bits) {
+        for (long w : bits) if (w != 0) return false;
+        return true;
+    }
+}

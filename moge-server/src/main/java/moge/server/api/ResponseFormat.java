@@ -1,0 +1,79 @@
+package moge.server.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import moge.constrain.JsonConstraints;
+import moge.constrain.OutputConstraint;
+import moge.constrain.SchemaException;
+import moge.constrain.TokenMask;
+import moge.thinking.ThinkProtocol;
+import moge.tokenizer.Tokenizer;
+
+/**
+ * The {@code response_format} field: {@code {"type": "text"}} (free text, as without it),
+ * {@code {"type": "json_object"}} (one JSON object; llama-server's {@code "schema"} beside it is honoured) or
+ * {@code {"type": "json_schema", "json_schema": {"name": .., "schema": {..}, "strict": ..}}} (JSON that
+ * validates against the schema, for the subset {@link moge.constrain.SchemaCompiler} supports). A schema
+ * outside the subset is a 400 naming response_format and the keyword, rather than output the schema forbids.
+ */
+final class ResponseFormat {
+    static final String PARAM = "response_format";
+
+    private final JsonConstraints constraints;
+    private final ThinkProtocol protocol;
+
+    /** @param logits the width of the model's logits rows */
+    ResponseFormat(Tokenizer tokenizer, int logits) {
+        this.constraints = new JsonConstraints(tokenizer, logits);
+        this.protocol = ThinkProtocol.of(tokenizer);
+    }
+
+    /** The mask the request asks for, or null for free text; a 400 for a malformed field or schema. */
+    TokenMask mask(ObjectNode body) {
+        JsonNode rf = body.get(PARAM);
+        if (rf == null || rf.isNull()) return null;
+        if (!rf.isObject()) throw invalid("'response_format' must be an object, e.g. {\"type\": \"json_object\"}");
+        JsonNode type = rf.get("type");
+        if (type == null || !type.isTextual()) throw invalid("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
+        try {
+            return switch (type.textValue()) {
+                case "text" -> null;
+                case "json_object" -> rf.has("schema") ? constraints.schema(rf.get("schema")) : constraints.anyObject();
+                case "json_schema" -> constraints.schema(schema(rf));
+                default -> throw invalid("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got \""
+                        + type.textValue() + "\"");
+            };
+        } catch (SchemaException e) {
+            throw invalid("'response_format' " + e.getMessage());
+        }
+    }
+
+    /** The schema of a json_schema format: json_schema.schema (OpenAI), or schema beside type (llama-server). */
+    private static JsonNode schema(JsonNode rf) {
+        JsonNode js = rf.get("json_schema");
+        if (js == null || js.isNull()) {
+            if (rf.has("schema")) return rf.get("schema");
+            throw invalid("'response_format' of type json_schema needs 'json_schema': {\"name\": ..., \"schema\": {...}}");
+        }
+        if (!js.isObject()) throw invalid("'response_format.json_schema' must be an object with 'name' and 'schema'");
+        JsonNode name = js.get("name"), strict = js.get("strict");
+        if (name != null && !name.isNull() && !name.isTextual()) throw invalid("'response_format.json_schema.name' must be a string");
+        if (strict != null && !strict.isNull() && !strict.isBoolean()) throw invalid("'response_format.json_schema.strict' must be a boolean");
+        JsonNode schema = js.get("schema");
+        // no schema: any JSON value (an empty schema)
+        return schema == null || schema.isNull() ? JsonNodeFactory.instance.objectNode() : schema;
+    }
+
+    /**
+     * The constraint for one attempt: a chat reply of a thinking model may think first (the JSON follows the
+     * think block); a raw completion is JSON from its first token.
+     */
+    OutputConstraint constraint(TokenMask mask, boolean chat) {
+        return chat ? OutputConstraint.afterThinking(mask, protocol) : OutputConstraint.plain(mask);
+    }
+
+    private static ApiException invalid(String message) {
+        return ApiException.invalid(PARAM, message);
+    }
+}
