@@ -170,4 +170,14 @@ class ResponseFormatServerTest {
         assertThat(r.error().path("param").asText()).isEqualTo("response_format");
         assertThat(r.error().path("message").asText()).contains(message);
     }
+
+    /** Several choices (n) each follow the schema on their own: every sampled answer validates. */
+    @Test
+    void everyChoiceOfASampledRequestValidates() throws Exception {
+        HttpTestClient.Reply r = client.post(CHAT, body("What is 12+7?", schemaFormat(0), ",\"n\":3,\"temperature\":1.2,\"seed\":5"));
+        assertThat(r.status()).as(r.text()).isEqualTo(200);
+        JsonNode choices = r.json().path("choices");
+        assertThat(choices).hasSize(3);
+        for (JsonNode c : choices) valid(c.path("message").path("content").asText(), 0);
+    }
 }
