@@ -23,6 +23,14 @@ import java.lang.foreign.ValueLayout;
  * qh[l] the fifth bit of value l of sub-block j; uint8 qs[128] as Q4_K's; x = d * sc * q - dmin * m</li>
  * <li>block_q6_K (210 bytes, 256 values): uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d; each half
  * of 128 values reads 64 ql bytes and 32 qh bytes; x = d * scales[i / 16] * (q - 32)</li>
+ * <li>block_q3_K (110 bytes, 256 values): uint8 hmask[32]; uint8 qs[64]; uint8 scales[12] (sixteen 6-bit
+ * scales: low nibbles in bytes 0-7, top two bits in bytes 8-11); fp16 d. Value i takes the 2-bit field
+ * 2 ((i % 128) / 32) of qs[32 (i / 128) + i % 32] and bit i / 32 of hmask[i % 32], q = low - (bit ? 0 : 4) in
+ * -4..3; x = d * (scale[i / 16] - 32) * q</li>
+ * <li>block_iq4_nl (18 bytes, 32 values): fp16 d; uint8 qs[16] as Q4_0's; x = d * kvalues_iq4nl[q]</li>
+ * <li>block_iq4_xs (136 bytes, 256 values): fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128], 16 bytes
+ * a 32-value block packed as Q4_0's; block b's 6-bit scale ls has its low nibble in scales_l[b / 2] (low nibble
+ * for even b) and its top bits at bit 2b of scales_h; x = d * (ls - 32) * kvalues_iq4nl[q]</li>
  * </ul>
  */
 public final class GgmlQuants {
@@ -45,6 +53,9 @@ public final class GgmlQuants {
                 case Q4_K -> q4_K(s, p, out, o);
                 case Q5_K -> q5_K(s, p, out, o);
                 case Q6_K -> q6_K(s, p, out, o);
+                case Q3_K -> q3_K(s, p, out, o);
+                case IQ4_NL -> iq4_nl(s, p, out, o);
+                case IQ4_XS -> iq4_xs(s, p, out, o);
                 default -> throw new IllegalArgumentException(type + " is not block-quantized");
             }
         }
@@ -155,6 +166,57 @@ public final class GgmlQuants {
                 y(out, y + l + 64, d, s, sc + is + 4, q3);
                 y(out, y + l + 96, d, s, sc + is + 6, q4);
             }
+        }
+    }
+
+    /** ggml's kvalues_iq4nl: the 16 levels a 4-bit IQ4_NL / IQ4_XS code stands for, denser near zero. */
+    private static final byte[] IQ4NL = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+    /** The level of 4-bit IQ4 code q (0..15). */
+    public static int iq4nl(int q) {
+        return IQ4NL[q];
+    }
+
+    /** The is-th (0..15) 6-bit scale of a q3_K block's 12 packed scale bytes at {@code sc}, before the -32. */
+    static int q3kScale(MemorySegment s, long sc, int is) {
+        return ((u8(s, sc + is % 8) >> 4 * (is / 8)) & 15) | ((u8(s, sc + 8 + is % 4) >> 2 * (is / 4)) & 3) << 4;
+    }
+
+    /** Code i (-4..3) of the q3_K block at p: two low bits from qs, the third from hmask (set: no -4). */
+    static int q3kCode(MemorySegment s, long p, int i) {
+        int low = (u8(s, p + 32 + 32L * (i / 128) + i % 32) >> 2 * ((i % 128) / 32)) & 3;
+        return low - (((u8(s, p + i % 32) >> (i / 32)) & 1) != 0 ? 0 : 4);
+    }
+
+    static void q3_K(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p + 108);
+        for (int g = 0; g < 16; g++) {
+            float dl = d * (q3kScale(s, p + 96, g) - 32);
+            for (int l = 0; l < 16; l++) out[o + 16 * g + l] = dl * q3kCode(s, p, 16 * g + l);
+        }
+    }
+
+    static void iq4_nl(MemorySegment s, long p, float[] out, int o) {
+        iq4Block(s, p + 2, half(s, p), out, o);
+    }
+
+    /** The 6-bit scale of 32-value block b (0..7) of the iq4_xs block at p, before the -32. */
+    static int iq4xsScale(MemorySegment s, long p, int b) {
+        int h = s.get(Layouts.I16, p + 2) & 0xFFFF;
+        return ((u8(s, p + 4 + b / 2) >> 4 * (b % 2)) & 15) | ((h >> 2 * b) & 3) << 4;
+    }
+
+    static void iq4_xs(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p);
+        for (int b = 0; b < 8; b++) iq4Block(s, p + 8 + 16L * b, d * (iq4xsScale(s, p, b) - 32), out, o + 32 * b);
+    }
+
+    /** 32 values from the 16 nibble bytes at qs (low nibbles first, as Q4_0), each dl times its level. */
+    private static void iq4Block(MemorySegment s, long qs, float dl, float[] out, int o) {
+        for (int j = 0; j < 16; j++) {
+            int q = u8(s, qs + j);
+            out[o + j] = dl * IQ4NL[q & 15];
+            out[o + j + 16] = dl * IQ4NL[q >> 4];
         }
     }
 

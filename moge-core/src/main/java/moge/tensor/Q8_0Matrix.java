@@ -26,7 +26,8 @@ import java.nio.ByteOrder;
  * <p>
  * Q5_0 loads here too ({@link #repackQ5_0}): its value d * (q - 16), q in 0..31, is the Q8_0 value of code
  * q - 16 and the same d, so widening each block to Q8_0 is lossless, at 8.5 bits a weight in memory against the
- * file's 5.5.
+ * file's 5.5. IQ4_NL likewise ({@link #repackIQ4_NL}): its levels are int8 under the block's fp16 d (8.5 bits
+ * against 4.5).
  */
 final class Q8_0Matrix extends RepackedBlockMatrix {
     /**
@@ -95,18 +96,41 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Q5_0 blocks (fp16 d, 4 bytes of fifth bits, 16 of nibbles), each widened to its Q8_0 block. */
     static Q8_0Matrix repackQ5_0(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        int nb = cols / 32;
+        return widened(name, DType.Q5_0, rows, cols, blocks, roundActivations,
+                (r, q, p, dst, o) -> Repacking.codes32(q, p + 6, p + 2, -16, dst, o));
+    }
+
+    /**
+     * IQ4_NL blocks (fp16 d, 16 bytes of nibbles indexing kvalues_iq4nl), each widened to its Q8_0 block: the
+     * levels are int8 and the scale the same fp16, so d * level is ggml's value to the bit.
+     */
+    static Q8_0Matrix repackIQ4_NL(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
+        return widened(name, DType.IQ4_NL, rows, cols, blocks, roundActivations, (r, q, p, dst, o) -> {
+            Repacking.finiteScale(name, "IQ4_NL", r, Repacking.half(q, p));
+            Repacking.iq4Codes32(q, p + 2, dst, o);
+        });
+    }
+
+    /** Writes the 32 int8 codes of the block at q[p..] of row r into dst[o..o+32). */
+    private interface BlockCodes {
+        void codes(int r, byte[] q, int p, byte[] dst, int o);
+    }
+
+    /** A {@code type} matrix of 32-value blocks that start with their fp16 d, each widened to the Q8_0 block of that d. */
+    private static Q8_0Matrix widened(String name, DType type, int rows, int cols, MemorySegment blocks, boolean roundActivations,
+                                      BlockCodes f) {
+        int nb = cols / 32, bb = type.blockBytes;
         MemorySegment out = packed(rows, cols, (r, src) -> {
-            byte[] q5 = new byte[nb * 22];
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * q5.length, q5, 0, q5.length);
+            byte[] q = new byte[nb * bb];
+            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * q.length, q, 0, q.length);
             for (int b = 0; b < nb; b++) {
-                int p = 22 * b, o = 34 * b;
-                src[o] = q5[p];
-                src[o + 1] = q5[p + 1];
-                Repacking.codes32(q5, p + 6, p + 2, -16, src, o + 2);
+                int p = bb * b, o = 34 * b;
+                src[o] = q[p];
+                src[o + 1] = q[p + 1];
+                f.codes(r, q, p, src, o + 2);
             }
         });
-        return new Q8_0Matrix(name, DType.Q5_0, rows, cols, out, null, roundActivations);
+        return new Q8_0Matrix(name, type, rows, cols, out, null, roundActivations);
     }
 
     /** Row r as ggml Q8_0 blocks into src (34 bytes per 32 values). */
@@ -412,9 +436,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         }
     }
 
-    /** Q5_0: the ggml size, as in the file and in llama.cpp's model size. */
+    /** The ggml size, as in the file and in llama.cpp's model size (Q5_0 and IQ4_NL: their own blocks, not the widened ones). */
     @Override
     public long bytes() {
-        return type == DType.Q5_0 ? (long) rows * (cols / 32) * 22 : data.byteSize();
+        return (long) rows * (cols / 32) * type.blockBytes;
     }
 }

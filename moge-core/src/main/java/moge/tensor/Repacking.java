@@ -53,6 +53,15 @@ final class Repacking {
         }
     }
 
+    /** The 32 int8 levels of an IQ4 block's 16 nibble bytes at {@code qs} (low nibbles values 0..15) into dst[o..o+32). */
+    static void iq4Codes32(byte[] src, int qs, byte[] dst, int o) {
+        for (int i = 0; i < 16; i++) {
+            int q = src[qs + i] & 0xFF;
+            dst[o + i] = (byte) GgmlQuants.iq4nl(q & 15);
+            dst[o + i + 16] = (byte) GgmlQuants.iq4nl(q >> 4);
+        }
+    }
+
     interface Run {
         void rows(int from, int to);
     }

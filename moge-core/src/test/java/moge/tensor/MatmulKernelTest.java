@@ -27,7 +27,7 @@ class MatmulKernelTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
         }
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0}) {
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.IQ4_NL}) {
             for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
                 for (int rows : rowsList) {
                     a.add(Arguments.of(t, rows, cols, true));
@@ -39,7 +39,7 @@ class MatmulKernelTest {
         for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
             for (int cols : new int[]{32, 160, 2048 + 32}) a.add(Arguments.of(DType.Q4_0, rows, cols, false));
         }
-        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K}) {
+        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q3_K, DType.IQ4_XS}) {
             for (int cols : new int[]{256, 768, 2304}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
@@ -56,7 +56,9 @@ class MatmulKernelTest {
         }
         a.add(Arguments.of(DType.Q4_K, 32 + 3, 512, true));
         // past one chunk of DecodedPanels (32 rows), the last one partial and not whole panels of 4 rows
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1}) a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.IQ4_XS, DType.IQ4_NL}) {
+            a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
+        }
         a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.ROWS + 5, 2048 + 32, true));
         return a.stream();
     }
@@ -145,7 +147,7 @@ class MatmulKernelTest {
         float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, 13, cols), 1) : whole;
         for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS}) {
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
-            if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0) { // Q5_0 runs as Q8_0
+            if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL) { // Q5_0, IQ4_NL run as Q8_0
                 for (int t = 0; t < n; t++) {
                     float[] alone = run(m, new Activations().set(xs, t * cols, 1, cols), 1);
                     assertThat(Arrays.copyOfRange(few, t * rows, (t + 1) * rows)).as("%d tokens, token %d", n, t).containsExactly(alone);

@@ -21,7 +21,9 @@ final class QuantTestData {
         for (long i = 0; i < blocks; i++) {
             r.nextBytes(b);
             switch (type) {
-                case Q8_0, Q4_0, Q5_0 -> half(b, 0, scale(r));
+                case Q8_0, Q4_0, Q5_0, IQ4_NL -> half(b, 0, scale(r));
+                case IQ4_XS -> half(b, 0, scale(r) * 0.1);
+                case Q3_K -> half(b, 108, scale(r) * 0.1);
                 case Q4_1, Q5_1 -> {
                     half(b, 0, scale(r));
                     half(b, 2, scale(r) * 4);

@@ -21,12 +21,12 @@ class QuantizedMatrixTest {
     static Stream<Arguments> shapes() {
         List<Arguments> a = new ArrayList<>();
         int[] rowsList = {1, 3, 6, 13};
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.Q4_1, DType.Q5_1}) {
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.Q4_1, DType.Q5_1, DType.IQ4_NL}) {
             for (int cols : new int[]{32, 96, 160, 256, 2048 + 32}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
         }
-        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K}) {
+        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q3_K, DType.IQ4_XS}) {
             for (int cols : new int[]{256, 768, 2304}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
@@ -43,6 +43,9 @@ class QuantizedMatrixTest {
         a.add(Arguments.of(DType.Q5_0, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q5_K, 64 * 5 + 3, 512));
         a.add(Arguments.of(DType.Q5_1, 64 * 5 + 3, 96));
+        a.add(Arguments.of(DType.Q3_K, 64 * 5 + 3, 512));
+        a.add(Arguments.of(DType.IQ4_XS, 64 * 5 + 3, 512));
+        a.add(Arguments.of(DType.IQ4_NL, 64 * 5 + 3, 96));
         return a.stream();
     }
 
@@ -234,11 +237,13 @@ class QuantizedMatrixTest {
     @ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({
             "Q4_K, 40, 3, 0, 7C00", "Q4_K, 40, 35, 2, 7C00",   // a row in Q4_0's tiles, and one past them
-            "Q5_K, 7, 4, 0, 7E00", "Q5_K, 7, 4, 2, FC00", "Q6_K, 7, 4, 208, FC00"})
+            "Q5_K, 7, 4, 0, 7E00", "Q5_K, 7, 4, 2, FC00", "Q6_K, 7, 4, 208, FC00", "Q3_K, 7, 4, 108, 7C00",
+            "Q3_K, 70, 66, 108, FE00", "IQ4_XS, 7, 4, 0, FC00", "IQ4_NL, 7, 4, 0, 7C00", "IQ4_NL, 70, 69, 0, 7E01",
+            "Q4_1, 7, 4, 2, 7C00"})
     void aNonFiniteScaleIsRefused(DType type, int rows, int row, int field, String half) {
         int cols = 512;
         MemorySegment broken = QuantTestData.random(type, rows, cols, 5);
-        long at = (long) type.blockBytes * (2 * row + 1) + field;
+        long at = (long) type.blockBytes * ((long) cols / type.blockSize * row + 1) + field; // the row's second block
         broken.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) Integer.parseInt(half, 16));
         assertThatThrownBy(() -> QuantizedMatrices.create("blk.1.attn_q.weight", type, rows, cols, broken))
                 .isInstanceOf(MogeException.class).hasMessageContaining("blk.1.attn_q.weight")

@@ -29,7 +29,15 @@ public enum GgufFileType {
     /** llama.cpp's Q4_K_M mixture (LLAMA_FTYPE_MOSTLY_Q4_K_M). */
     Q4_K_M(DType.Q4_K, 15),
     /** llama.cpp's Q5_K_M mixture (LLAMA_FTYPE_MOSTLY_Q5_K_M): Q4_K_M's with Q5_K in place of Q4_K. */
-    Q5_K_M(DType.Q5_K, 17);
+    Q5_K_M(DType.Q5_K, 17),
+    /** Every matrix Q3_K, the head Q6_K: llama.cpp's Q3_K_S (11) is the nearest. */
+    Q3_K(DType.Q3_K, 11),
+    /** llama.cpp's Q3_K_M mixture (LLAMA_FTYPE_MOSTLY_Q3_K_M): Q4_K/Q5_K for attn_v, attn_output and ffn_down. */
+    Q3_K_M(DType.Q3_K, 12),
+    /** llama.cpp's IQ4_NL (LLAMA_FTYPE_MOSTLY_IQ4_NL): Q5_K for attn_v (4+ query heads a KV head) and early ffn_down. */
+    IQ4_NL(DType.IQ4_NL, 25),
+    /** llama.cpp's IQ4_XS (LLAMA_FTYPE_MOSTLY_IQ4_XS): IQ4_NL's recipe on 256-value blocks. */
+    IQ4_XS(DType.IQ4_XS, 30);
 
     /** The type of a matrix the mixture says nothing special about. */
     public final DType base;
@@ -40,7 +48,10 @@ public enum GgufFileType {
         this.id = id;
     }
 
-    /** The file type whose matrices are all {@code t} (apart from the head, as {@link GgufLayout#storageType} says). */
+    /**
+     * The file type whose matrices are all {@code t} (apart from the head, as {@link GgufLayout#storageType} says,
+     * and for IQ4_NL and IQ4_XS the few tensors that llama.cpp's recipe of that name gives Q5_K).
+     */
     public static GgufFileType of(DType t) {
         return valueOf(t.name());
     }
@@ -54,8 +65,8 @@ public enum GgufFileType {
     /**
      * What llama.cpp calls a {@code general.file_type} (its llama_model_ftype_name: "Q4_K - Medium", "all F32"),
      * the words llama-bench's model column and llama.cpp's loader show, so that a row of moge's reads like a row
-     * of llama.cpp's for the same file; null for an id outside the legacy and K-quant types (the IQ types, which
-     * moge does not run). Any file's id, not only the ones moge writes: a llama-quantize output says Q5_K_M.
+     * of llama.cpp's for the same file; null for an id outside the legacy and K-quant types and IQ4_NL/IQ4_XS (the
+     * other IQ types, which moge does not run). Any file's id, not only the ones moge writes: a llama-quantize output says Q5_K_M.
      */
     public static String llamaName(int id) {
         return switch (id) {
@@ -77,6 +88,8 @@ public enum GgufFileType {
             case 16 -> "Q5_K - Small";
             case 17 -> "Q5_K - Medium";
             case 18 -> "Q6_K";
+            case 25 -> "IQ4_NL - 4.5 bpw";
+            case 30 -> "IQ4_XS - 4.25 bpw";
             default -> null;
         };
     }

@@ -74,32 +74,32 @@ public final class GgufLayout {
 
     /**
      * The type a tensor is stored in, following llama.cpp's converter and llama-quantize: vectors, norms and the
-     * router stay F32; the output head (the embedding when tied) is kept at higher precision (Q8_0 for the 32-value
-     * types, Q6_K for the K types, Q8_0 when its rows are not whole 256-value blocks); Q4_K_M and Q5_K_M give
-     * attn_v and every ffn_down (dense, experts, shared expert) Q6_K in the layers llama.cpp's use_more_bits
-     * picks. Rows that are not whole blocks fall back as llama.cpp does, Q6_K to Q8_0, Q4_K to Q5_0, Q5_K to
-     * Q5_1 (the same 5-bit codes with a per-block min), and
-     * anything to F16 when not even 32-value blocks fit.
+     * router stay F32; the output head (the embedding when tied) is kept at higher precision (Q8_0 for the legacy
+     * 32-value types, Q6_K for the K types and IQ4_NL/IQ4_XS, Q8_0 when its rows are not whole 256-value blocks);
+     * the mixtures follow llama_tensor_get_type for models without 8 experts ({@link #mixture}). Rows that are
+     * not whole blocks fall back as llama.cpp does, Q6_K to Q8_0, Q4_K to Q5_0, Q5_K to Q5_1 (the same 5-bit
+     * codes with a per-block min), Q3_K to Q4_0, IQ4_XS to IQ4_NL, and anything to F16 when not even 32-value
+     * blocks fit.
      */
     public static DType storageType(ModelConfig c, String name, long[] shape, GgufFileType fileType) {
         if (shape.length < 2 || name.endsWith("_norm.weight") || name.endsWith(FFN_GATE_INP)) return DType.F32;
         DType t = fileType.base;
         long cols = shape[shape.length - 1];
-        boolean kQuant = t.blockSize == 256;
+        boolean kQuant = t.blockSize == 256 || t == DType.IQ4_NL;
         if (name.equals(OUTPUT) || (c.tiedEmbeddings() && name.equals(TOKEN_EMBD))) {
             if (t.blockSize == 32) t = DType.Q8_0;
             if (kQuant) t = cols % 256 == 0 ? DType.Q6_K : DType.Q8_0;
-        } else if ((fileType == GgufFileType.Q4_K_M || fileType == GgufFileType.Q5_K_M) && name.startsWith("blk.")) {
+        } else if (name.startsWith("blk.")) {
             int layer = Integer.parseInt(name.substring(4, name.indexOf('.', 4)));
-            String tensor = name.substring(name.indexOf('.', 4) + 1);
-            boolean moreBitsSlot = tensor.equals(ATTN_V) || tensor.startsWith("ffn_down");
-            if (moreBitsSlot && useMoreBits(layer, c.layers())) t = DType.Q6_K;
+            t = mixture(c, fileType, layer, name.substring(name.indexOf('.', 4) + 1), t);
         }
         if (t.quantized() && cols % t.blockSize != 0) {
             t = switch (t) {
                 case Q6_K -> DType.Q8_0;
                 case Q4_K -> DType.Q5_0;
                 case Q5_K -> DType.Q5_1;
+                case Q3_K -> DType.Q4_0;
+                case IQ4_XS -> DType.IQ4_NL;
                 default -> t;
             };
         }
@@ -108,9 +108,31 @@ public final class GgufLayout {
     }
 
     /**
-     * llama.cpp's use_more_bits: the first and last eighth of the layers and every third layer between. Its
-     * counters of attn_v and ffn_down tensors are the layer index for these models (one attn_v per layer; MoE
-     * layers are read from the tensor name).
+     * The type llama.cpp's mixture {@code fileType} gives tensor {@code tensor} of layer {@code layer} ({@code t}
+     * where it says nothing special). Its counters of attn_v and ffn_down tensors are the layer index for these
+     * models (one attn_v per layer; MoE layers are read from the tensor name):
+     * <ul>
+     * <li>Q4_K_M, Q5_K_M: Q6_K for attn_v and every ffn_down in the layers use_more_bits picks;</li>
+     * <li>Q3_K_M: attn_v Q5_K in layers 0 and 1, else Q4_K; ffn_down Q5_K in the first sixteenth of the layers,
+     * else Q4_K; attn_output Q4_K;</li>
+     * <li>IQ4_NL, IQ4_XS (no importance matrix): attn_v Q5_K when 4 or more query heads share a KV head;
+     * ffn_down Q5_K in the first eighth of the layers.</li>
+     * </ul>
+     */
+    private static DType mixture(ModelConfig c, GgufFileType fileType, int layer, String tensor, DType t) {
+        boolean v = tensor.equals(ATTN_V), down = tensor.startsWith("ffn_down");
+        return switch (fileType) {
+            case Q4_K_M, Q5_K_M -> (v || down) && useMoreBits(layer, c.layers()) ? DType.Q6_K : t;
+            case Q3_K_M -> v ? (layer < 2 ? DType.Q5_K : DType.Q4_K)
+                    : down ? (layer < c.layers() / 16 ? DType.Q5_K : DType.Q4_K)
+                    : tensor.equals(ATTN_OUT) ? DType.Q4_K : t;
+            case IQ4_NL, IQ4_XS -> (v && c.heads() / c.kvHeads() >= 4) || (down && layer < c.layers() / 8) ? DType.Q5_K : t;
+            default -> t;
+        };
+    }
+
+    /**
+     * llama.cpp's use_more_bits: the first and last eighth of the layers and every third layer between.
      */
     static boolean useMoreBits(int layer, int layers) {
         return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;

@@ -157,7 +157,7 @@ class GgmlQuantizerTest {
 
     /** A long run is encoded on every core in pieces; its bytes must be those of the blocks encoded one by one. */
     @ParameterizedTest
-    @ValueSource(strings = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    @ValueSource(strings = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q3_K", "IQ4_NL", "IQ4_XS"})
     void aLongRunEncodesAsItsBlocksDoAlone(String name) {
         DType t = DType.valueOf(name);
         int blocks = 3 * 256 + 7; // several pieces and a short last one

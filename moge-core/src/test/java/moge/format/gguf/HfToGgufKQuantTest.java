@@ -34,27 +34,46 @@ class HfToGgufKQuantTest {
     /** 8 layers: use_more_bits picks 0 (first eighth), 7 (last eighth), 3 and 6 ((i - 1) % 3 == 2). */
     private static final Set<Integer> MORE_BITS = Set.of(0, 3, 6, 7);
 
-    private static ModelConfig model(boolean moe) {
+    /** @param kv KV heads of 4 query heads (IQ4's recipe gives attn_v Q5_K from 4 query heads a KV head on) */
+    private static ModelConfig model(boolean moe, int kv) {
         // MoE: layer 0 dense, 4 experts of width 96 (not a 256 multiple, like Pro MoE's 1344), a 256-wide shared expert
         boolean[] dense = new boolean[8];
         dense[0] = true;
-        return moe ? TestModels.moge(300, 256, 8, 4, 2, 64, 4, 2, 2, 96, 256, dense, 512, false, 1e4)
-                : TestModels.embedded(300, 256, 8, 4, 2, 64, 512, false, 1e4, true);
+        return moe ? TestModels.moge(300, 256, 8, 4, kv, 64, 4, 2, 2, 96, 256, dense, 512, false, 1e4)
+                : TestModels.embedded(300, 256, 8, 4, kv, 64, 512, false, 1e4, true);
     }
 
     /**
-     * The recipe written out by hand, independently of GgufLayout: base is Q4_K or Q5_K; rows that are not whole
-     * 256-blocks take Q5_0 for Q4_K and Q5_1 for Q5_K (as llama.cpp) and Q8_0 for Q6_K.
+     * The recipes written out by hand, independently of GgufLayout (llama.cpp's llama_tensor_get_type for 8 layers):
+     * Q4_K_M/Q5_K_M give attn_v and ffn_down Q6_K in the use_more_bits layers; Q3_K_M gives attn_v Q5_K in layers
+     * 0-1 and Q4_K after, attn_output and ffn_down Q4_K (Q5_K only below layer 8/16 = 0); IQ4_NL/IQ4_XS give
+     * ffn_down Q5_K in layer 0 (the first eighth) and attn_v Q5_K with 4 query heads a KV head. Rows that are not
+     * whole 256-blocks: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, Q3_K to Q4_0, IQ4_XS to IQ4_NL.
      */
-    private static DType expected(String name, long[] ne, DType base) {
+    private static DType expected(String name, long[] ne, GgufFileType type, int kv) {
         long cols = ne[0];
         if (ne.length == 1 || name.endsWith("norm.weight") || name.endsWith("ffn_gate_inp.weight") || name.endsWith(".bias")) return DType.F32;
         if (name.equals("output.weight")) return DType.Q6_K;
-        if (name.equals("token_embd.weight")) return base;
-        int layer = Integer.parseInt(name.split("\\.")[1]);
-        boolean six = MORE_BITS.contains(layer) && (name.contains(".attn_v.") || name.contains(".ffn_down"));
-        if (cols % 256 != 0) return six ? DType.Q8_0 : base == DType.Q5_K ? DType.Q5_1 : DType.Q5_0;
-        return six ? DType.Q6_K : base;
+        DType t = type.base;
+        if (name.startsWith("blk.")) {
+            int layer = Integer.parseInt(name.split("\\.")[1]);
+            boolean v = name.contains(".attn_v."), down = name.contains(".ffn_down");
+            switch (type) {
+                case Q4_K_M, Q5_K_M -> t = MORE_BITS.contains(layer) && (v || down) ? DType.Q6_K : t;
+                case Q3_K_M -> t = v ? (layer < 2 ? DType.Q5_K : DType.Q4_K) : down || name.contains(".attn_output.") ? DType.Q4_K : t;
+                case IQ4_NL, IQ4_XS -> t = (v && 4 / kv >= 4) || (down && layer == 0) ? DType.Q5_K : t;
+                default -> throw new IllegalArgumentException(type.toString());
+            }
+        }
+        if (cols % 256 == 0) return t;
+        return switch (t) {
+            case Q6_K -> DType.Q8_0;
+            case Q5_K -> DType.Q5_1;
+            case Q4_K -> DType.Q5_0;
+            case Q3_K -> DType.Q4_0;
+            case IQ4_XS -> DType.IQ4_NL;
+            default -> t;
+        };
     }
 
     /**
@@ -63,16 +82,21 @@ class HfToGgufKQuantTest {
      * positions), mean and max |d logprob(top)|: dense Q4_K_M 0.137, 0.37 against Q4_0's 0.238, 0.67; MoE 0.201, 0.67
      * against 0.308, 0.95 (its 96-wide expert down projections fall back to Q5_0/Q8_0); Q5_K_M 0.071, 0.20 (dense)
      * and 0.092, 0.29 (MoE). moge vs the reference on the file's weights: 1.4e-2 / 1.6e-2 for Q4_K_M (its
-     * activations on Q4_0's integer grid), 3e-6 / 4e-6 for Q5_K_M (float activations).
+     * activations on Q4_0's integer grid), 3e-6 / 4e-6 for Q5_K_M (float activations). Q3_K_M (3.9 bits a weight
+     * here) lies about Q4_0's (4.5): 0.221, 0.49 dense (Q4_0 0.238) and 0.403, 1.05 MoE (Q4_0 0.308; the experts'
+     * up/gate Q3_K); 1.0e-2 / 1.3e-2 vs the reference (its Q4_K and Q4_0 rows). IQ4_XS (4.25 bits) beats Q4_0:
+     * 0.208, 0.59 with one KV head (Q4_0 0.273), 0.252, 0.53 MoE; IQ4_NL 0.197, 0.58; 4e-6 vs the reference.
      */
-    @ParameterizedTest(name = "{0} moe {2}")
-    @CsvSource({"Q4_K_M, Q4_0, false, 0.8, 0.3, 1.0", "Q4_K_M, Q4_0, true, 0.8, 0.3, 1.0",
-            "Q5_K_M, Q4_K_M, false, 0.75, 0.15, 0.5", "Q5_K_M, Q4_K_M, true, 0.75, 0.15, 0.5"})
-    void followsLlamaCppsRecipeAndRuns(GgufFileType type, GgufFileType coarser, boolean moe, double ratio, double meanCap, double maxCap) {
-        ModelConfig c = model(moe);
+    @ParameterizedTest(name = "{0} moe {2} kv {6}")
+    @CsvSource({"Q4_K_M, Q4_0, false, 0.8, 0.3, 1.0, 2", "Q4_K_M, Q4_0, true, 0.8, 0.3, 1.0, 2",
+            "Q5_K_M, Q4_K_M, false, 0.75, 0.15, 0.5, 2", "Q5_K_M, Q4_K_M, true, 0.75, 0.15, 0.5, 2",
+            "Q3_K_M, Q4_0, false, 1.6, 0.6, 1.5, 2", "Q3_K_M, Q4_0, true, 1.6, 0.6, 1.5, 2",
+            "IQ4_XS, Q4_0, false, 0.95, 0.35, 1.0, 1", "IQ4_XS, Q4_0, true, 0.95, 0.35, 1.0, 2", "IQ4_NL, Q4_0, false, 0.95, 0.35, 1.0, 1"})
+    void followsLlamaCppsRecipeAndRuns(GgufFileType type, GgufFileType coarser, boolean moe, double ratio, double meanCap, double maxCap, int kv) {
+        ModelConfig c = model(moe, kv);
         Path hf = TestModels.write(tmp.resolve("hf"), c, DType.BF16, 21);
         Path out = tmp.resolve("m.gguf");
-        checkRecipe(hf, type, out);
+        checkRecipe(hf, type, out, kv);
         int[] tokens = new SplittableRandom(4).ints(24, 0, c.vocabSize()).toArray();
         double[] k = HfToGgufTest.referenceError(hf, out, tokens);
         Path q = tmp.resolve("coarser.gguf");
@@ -87,7 +111,7 @@ class HfToGgufKQuantTest {
     }
 
     /** Converts with {@code type} and checks every tensor's type and bytes against the hand-written recipe. */
-    private void checkRecipe(Path hf, GgufFileType type, Path out) {
+    private void checkRecipe(Path hf, GgufFileType type, Path out, int kv) {
         HfToGguf.convert(hf, type, out, null);
         int kBlocks = 0;
         try (GgufFile f = GgufFile.open(out); HfCheckpoint ck = HfCheckpoint.open(hf)) {
@@ -96,9 +120,9 @@ class HfToGgufKQuantTest {
             GgufWeightLoader.check(f, fc);
             for (TensorData t : f.tensors().values()) {
                 long[] ne = f.ggmlShape(t.name());
-                assertThat(t.type()).as(t.name()).isEqualTo(expected(t.name(), ne, type.base));
+                assertThat(t.type()).as(t.name()).isEqualTo(expected(t.name(), ne, type, kv));
                 if (!t.type().quantized()) continue;
-                if (t.type().blockSize == 256) kBlocks++;
+                if (t.type().blockSize == 256 || t.type() == DType.IQ4_NL) kBlocks++;
                 float[] src = HfToGgufTest.source(ck, fc, t.name());
                 assertThat(t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).as(t.name())
                         .isEqualTo(GgmlQuantizer.encode(t.type(), src, 0, src.length));

@@ -224,9 +224,11 @@ class HfToGgufTest {
     // random models have rows of only 3-4 blocks and no structure, so Q4_0 is far worse here than on trained weights.
     // Q4_K_M and Q5_K_M: no fixture row is a whole 256-value block, so they are Q5_0 (Q4_K_M) or Q5_1 (Q5_K_M)
     // with Q8_0 in the Q6_K slots
-    // (HfToGgufKQuantTest's 256-wide models test the K blocks themselves).
+    // (HfToGgufKQuantTest's 256-wide models test the K blocks themselves); Q3_K_M likewise Q4_0 with Q5_0/Q5_1 in
+    // its Q4_K/Q5_K slots, IQ4_XS all IQ4_NL (and Q5_1, Q8_0)
     @CsvSource({"pangu-embedded-tiny,Q8_0,0.06,0.85", "pangu-moe-tiny,Q8_0,0.06,0.85", "pangu-embedded-tiny,Q4_0,1.2,0.3",
-            "pangu-moe-tiny,Q4_0,1.2,0.3", "pangu-embedded-tiny,Q4_K_M,1.2,0.3", "pangu-moe-tiny,Q5_K_M,1.2,0.3"})
+            "pangu-moe-tiny,Q4_0,1.2,0.3", "pangu-embedded-tiny,Q4_K_M,1.2,0.3", "pangu-moe-tiny,Q5_K_M,1.2,0.3",
+            "pangu-embedded-tiny,Q3_K_M,1.2,0.3", "pangu-moe-tiny,IQ4_XS,1.2,0.3"})
     void quantizationErrorOnTheReference(String fixture, String typeName, double maxMeanDelta, double minAgree) {
         Path out = tmp.resolve("r.gguf");
         HfToGguf.convert(Fixtures.model(fixture), GgufFileType.valueOf(typeName), out, null);

@@ -48,7 +48,7 @@ class KQuantizerTest {
         }
     }
 
-    private static float[] decodeBoth(DType t, byte[] bytes, int n) {
+    static float[] decodeBoth(DType t, byte[] bytes, int n) {
         float[] a = new float[n], b = new float[n];
         GgmlQuantizer.decode(t, MemorySegment.ofArray(bytes), 0, a, 0, n);
         GgmlQuants.dequantize(t, MemorySegment.ofArray(bytes), 0, b, 0, n);
@@ -56,21 +56,21 @@ class KQuantizerTest {
         return a;
     }
 
-    private static float half(byte[] b, int at) {
+    static float half(byte[] b, int at) {
         return Float.float16ToFloat((short) ((b[at] & 0xFF) | (b[at + 1] << 8)));
     }
 
-    private record Trip(float[] x, byte[] q, float[] y) {
+    record Trip(float[] x, byte[] q, float[] y) {
     }
 
-    private static Trip roundTrip(DType t, Data data, int blocks, long seed) {
+    static Trip roundTrip(DType t, Data data, int blocks, long seed) {
         float[] x = data.make(blocks, seed);
         byte[] q = GgmlQuantizer.encode(t, x, 0, x.length);
         assertThat(q).hasSize((int) t.bytesFor(x.length));
         return new Trip(x, q, decodeBoth(t, q, x.length));
     }
 
-    private static float maxError(Trip t, int o, int n) {
+    static float maxError(Trip t, int o, int n) {
         float e = 0;
         for (int l = 0; l < n; l++) e = Math.max(e, Math.abs(t.y()[o + l] - t.x()[o + l]));
         return e;
@@ -194,7 +194,7 @@ class KQuantizerTest {
         assertThat(decodeBoth(DType.Q6_K, GgmlQuantizer.encode(DType.Q6_K, z, 0, 256), 256)).containsExactly(z);
     }
 
-    private static double rms(DType t, float[] x) {
+    static double rms(DType t, float[] x) {
         float[] y = decodeBoth(t, GgmlQuantizer.encode(t, x, 0, x.length), x.length);
         double s = 0;
         for (int i = 0; i < x.length; i++) s += (double) (y[i] - x[i]) * (y[i] - x[i]);
