@@ -27,7 +27,7 @@ final class Q4KTiles {
     static final int SUPER = 256;
     static final int SUPER_BYTES = 144;
     /** Per super-block of a tile: 16 d and 16 dmin, float16. */
-    static final int HEAD = 4 * Q4_0Matrix.TR;
+    static final int HEAD = TileKernels.HEAD;
 
     private Q4KTiles() {
     }

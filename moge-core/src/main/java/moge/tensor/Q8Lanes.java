@@ -29,6 +29,16 @@ final class Q8Lanes {
     private static final float ROUND = 12582912f;
     /** sum|q| of a block: at most SUM + 16 after rounding, and 8 * 4080 fits a short. */
     static final float SUM = 4064f;
+    /**
+     * The budget of 5-bit codes ({@link Q5KTiles}): code - 16 spans -16..15, so 16 * sum|q| must fit a short;
+     * sum|q| <= 2031 + 16 keeps 16 * sum(q) a short too, which the finishing pass reads as a number (with 2032
+     * a block of equal values, each on a .5 tie rounded up to even, reaches 2048 and 16 * 2048 wraps).
+     */
+    static final float SUM5 = 2031f;
+
+    /** The grid's budget (sum|q| per block before rounding) and the code offset the kernels take off (8 or 16). */
+    private final float budget;
+    final int offset;
 
     private final int[] ints = new int[32];
     private final float[] lanes = new float[8];
@@ -38,13 +48,24 @@ final class Q8Lanes {
     boolean valid;
     boolean llama;
 
+    /** Q4_0 and Q4_K's form: 4-bit codes, offset 8. */
+    Q8Lanes() {
+        this(SUM, 8);
+    }
+
+    Q8Lanes(float budget, int offset) {
+        this.budget = budget;
+        this.offset = offset;
+    }
+
     /**
      * Builds the form from {@code cols} values of {@code src} at {@code off} ({@code cols} a multiple of 32),
      * on llama.cpp's grid or the finer default one.
      */
     void build(float[] src, int off, int cols, boolean llama) {
         int nb = cols / 32;
-        if (pairs.length < cols) pairs = new int[cols];
+        // one more: Q5KTiles' 33rd slot per block is a code 0 that reads the position after the block
+        if (pairs.length < cols + 1) pairs = new int[cols + 1];
         if (corrs.length < nb) corrs = new int[nb];
         if (d.length < nb) d = new float[nb];
         for (int b = 0; b < nb; b++) {
@@ -62,8 +83,8 @@ final class Q8Lanes {
                 x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).intoArray(lanes, 0);
                 float sum = 0;
                 for (int i = 0; i < 8; i++) sum += lanes[i];
-                id = sum != 0 ? SUM / sum : 0f;
-                scale = sum / SUM;
+                id = sum != 0 ? budget / sum : 0f;
+                scale = sum / budget;
             }
             rounded(x0, id).intoArray(ints, 0);
             rounded(x1, id).intoArray(ints, 8);
@@ -74,7 +95,7 @@ final class Q8Lanes {
                 qsum += ints[i];
                 pairs[b * 32 + i] = pair(ints[i]);
             }
-            corrs[b] = pair(8 * qsum);
+            corrs[b] = pair(offset * qsum);
             d[b] = scale;
         }
         this.llama = llama;
@@ -86,7 +107,7 @@ final class Q8Lanes {
         return (short) pairs[c];
     }
 
-    /** 8 * sum(q) of block b, as the kernels take it off. */
+    /** offset * sum(q) of block b, as the kernels take it off. */
     short corr(int b) {
         return (short) corrs[b];
     }

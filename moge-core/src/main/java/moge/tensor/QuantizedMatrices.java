@@ -38,7 +38,7 @@ public final class QuantizedMatrices {
             case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data, roundActivations);
             case Q4_K -> Q4KTiles.repack(name, rows, cols, data, roundActivations);
             case Q5_0 -> Q8_0Matrix.repackQ5_0(name, rows, cols, data, roundActivations);
-            case Q5_K -> Q5KRepack.repack(name, rows, cols, data);
+            case Q5_K -> Q5KTiles.repack(name, rows, cols, data, roundActivations);
             case Q4_1, Q5_1 -> AffineBlocksRepack.repack(name, type, rows, cols, data);
             case Q6_K -> Q6KMatrix.repack(name, rows, cols, data);
             default -> throw new MogeException(name + ": tensor type " + type + " is not supported");
