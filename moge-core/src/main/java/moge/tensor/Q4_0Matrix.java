@@ -35,7 +35,7 @@ import java.nio.ByteOrder;
  * block as in ggml, where float32 scales read 11% more bytes than the file's size in every token.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
  */
-final class Q4_0Matrix extends RepackedBlockMatrix {
+final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     /**
      * Up to this many tokens, {@link #matmulFew} (the integer kernels, four tokens per pass), past it the float
      * GEMM over weights decoded a chunk at a time. MultiTokenBench (2 threads, 8 matrices, ms, integer vs GEMM):
@@ -160,27 +160,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
 
     @Override
     void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        Q8Lanes a = x.q8Lanes(roundActivations);
-        short[] sums = sums(nb * SUMS_BLOCK);
-        int tileEnd = tiles * TR, r = r0;
-        float[] tmp = null;
-        while (r < r1 && r < tileEnd) {
-            int t = r / TR;
-            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
-            integerSums(t, n, a, sums);
-            if (r % TR == 0 && r + n * TR <= r1) {
-                finish(t, n, a, sums, 0, y, yOff + r);
-                r += n * TR;
-            } else {
-                // a range that starts or ends inside a tile: the whole tile, then the rows asked for
-                if (tmp == null) tmp = new float[TR];
-                finish(t, 1, a, sums, 0, tmp, 0);
-                int end = Math.min(r1, (t + 1) * TR);
-                System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
-                r = end;
-            }
-        }
-        for (; r < r1; r++) y[yOff + r] = plainDot(r - tileEnd, a);
+        TileKernels.matmulOne(this, nb, x.q8Lanes(roundActivations), y, yOff, r0, r1);
+    }
+
+    @Override
+    public int tiledRows() {
+        return tiles * TR;
     }
 
     /**
@@ -348,7 +333,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      * {@link #SUMS_BLOCK} shorts, 16 per tile. Two tiles per pass when the rows allow: each activation
      * vector loaded once then serves 32 rows.
      */
-    private void integerSums(int t, int n, Q8Lanes a, short[] sums) {
+    @Override
+    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
         long o = t * tileBytes, p = o + tileBytes;
         int[] q = a.pairs;
         if (n == 2) {
@@ -386,7 +372,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      * row scales. The correction is taken off here rather than in the integer kernels, which C2 compiles
      * well only while they stay under its node budget.
      */
-    private void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+    @Override
+    public void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         if (kquant) {
             finishK(t, n, a, sums, base, y, yo);
             return;
@@ -432,7 +419,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     }
 
     /** Row m past the last whole tile, ggml order, the same arithmetic per block as the tiles. */
-    private float plainDot(int m, Q8Lanes a) {
+    @Override
+    public float plainDot(int m, Q8Lanes a) {
         if (kquant) return Q4KTiles.plainDot(data, plain + (long) m * (nb / 8) * Q4KTiles.SUPER_BYTES, nb / 8, a);
         float sum = 0;
         for (int b = 0; b < nb; b++) {

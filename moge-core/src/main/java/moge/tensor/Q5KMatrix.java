@@ -20,7 +20,7 @@ import static moge.tensor.TileKernels.lanes;
  * to float, as before (the integer kernels serve one token at a time here). With llama.cpp's int8 activations
  * ({@code --activations q8}) the sums would not fit, so every product then goes through the GEMM on the Q8 grid.
  */
-final class Q5KMatrix extends RepackedBlockMatrix {
+final class Q5KMatrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     private static final int BLOCK = Q5KTiles.BLOCK;
     private static final int V = Q5KTiles.VECTORS;
 
@@ -55,29 +55,18 @@ final class Q5KMatrix extends RepackedBlockMatrix {
             gemm(x.tokenMajorQ8(Gemm.TILE), 1, y, 0, yOff, r0, r1);
             return;
         }
-        Q8Lanes a = x.q5Lanes();
-        short[] sums = TileKernels.sums(nb * SUMS_BLOCK);
-        int tileEnd = tiles * TR, r = r0;
-        float[] tmp = null;
-        while (r < r1 && r < tileEnd) {
-            int t = r / TR;
-            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
-            integerSums(t, n, a, sums);
-            if (r % TR == 0 && r + n * TR <= r1) {
-                finish(t, n, a, sums, y, yOff + r);
-                r += n * TR;
-            } else {
-                // a range that starts or ends inside a tile: the whole tile, then the rows asked for
-                if (tmp == null) tmp = new float[TR];
-                finish(t, 1, a, sums, tmp, 0);
-                int end = Math.min(r1, (t + 1) * TR);
-                System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
-                r = end;
-            }
-        }
-        for (; r < r1; r++) {
-            y[yOff + r] = Q5KTiles.plainDot(data, plain + (long) (r - tileEnd) * (nb / 8) * Q5KTiles.SUPER_BYTES, nb / 8, a);
-        }
+        TileKernels.matmulOne(this, nb, x.q5Lanes(), y, yOff, r0, r1);
+    }
+
+    @Override
+    public int tiledRows() {
+        return tiles * TR;
+    }
+
+    @Override
+    public float plainDot(int m, Q8Lanes a) {
+        // the file's super-blocks: qh at 16, qs at 48
+        return Q4KTiles.plainDot(data, plain + (long) m * (nb / 8) * Q5KTiles.SUPER_BYTES, nb / 8, a, Q5KTiles.SUPER_BYTES, 16, 48);
     }
 
     // Code k (0..2) of each short lane. Under 35 bytes of bytecode, which C2 always inlines.
@@ -95,7 +84,8 @@ final class Q5KMatrix extends RepackedBlockMatrix {
      * activation broadcast then serving 32 rows. Kept apart from the float pass for C2's node budget (see
      * {@link Q4_0Matrix}).
      */
-    private void integerSums(int t, int n, Q8Lanes a, short[] sums) {
+    @Override
+    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
         long o = t * tileBytes, p = o + tileBytes;
         int[] q = a.pairs;
         if (n == 2) {
@@ -128,11 +118,12 @@ final class Q5KMatrix extends RepackedBlockMatrix {
     }
 
     /** Tiles t..t+n-1's results from their block sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
-    private void finish(int t, int n, Q8Lanes a, short[] sums, float[] y, int yo) {
+    @Override
+    public void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         for (int u = 0; u < n; u++) {
             long tile = (t + u) * tileBytes;
-            TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 0, a, sums, TR * u, y, yo + u * TR);
-            TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 1, a, sums, TR * u, y, yo + u * TR + TR / 2);
+            TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 0, a, sums, base + TR * u, y, yo + u * TR);
+            TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
     }
 

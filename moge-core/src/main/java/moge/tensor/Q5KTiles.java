@@ -41,15 +41,7 @@ final class Q5KTiles {
         int left = rows - tiles * TR;
         MemorySegment out = HugePages.allocate(tiles * tileBytes + (long) left * nsb * SUPER_BYTES);
         Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, tileBytes, t0, t1));
-        for (int m = 0; m < left; m++) {
-            long from = (long) (tiles * TR + m) * nsb * SUPER_BYTES;
-            for (int s = 0; s < nsb; s++) {
-                long sb = from + (long) s * SUPER_BYTES;
-                Repacking.finiteScale(name, "Q5_K", tiles * TR + m, blocks.get(Layouts.I16, sb));
-                Repacking.finiteScale(name, "Q5_K", tiles * TR + m, blocks.get(Layouts.I16, sb + 2));
-            }
-            MemorySegment.copy(blocks, from, out, tiles * tileBytes + (long) m * nsb * SUPER_BYTES, (long) nsb * SUPER_BYTES);
-        }
+        Repacking.copySupers(name, "Q5_K", blocks, tiles * TR, left, nsb, SUPER_BYTES, out, tiles * tileBytes);
         return new Q5KMatrix(name, rows, cols, out, roundActivations);
     }
 
@@ -97,30 +89,6 @@ final class Q5KTiles {
     private static void putShort(byte[] b, int at, short v) {
         b[at] = (byte) v;
         b[at + 1] = (byte) (v >> 8);
-    }
-
-    /**
-     * Row m past the last whole tile (file layout at {@code at}) against integer activations: per block the
-     * same arithmetic as the tiles, dx * (d * sc * sum(code * q) - dmin * m * sum(q)).
-     */
-    static float plainDot(MemorySegment data, long at, int nsb, Q8Lanes a) {
-        float sum = 0;
-        for (int s = 0; s < nsb; s++, at += SUPER_BYTES) {
-            float d = GgmlQuants.half(data, at), dmin = GgmlQuants.half(data, at + 2);
-            for (int k = 0; k < 8; k++) {
-                int b = s * 8 + k, sc = GgmlQuants.q4kScale(data, at + 4, k), mn = GgmlQuants.q4kMin(data, at + 4, k);
-                int dot = 0, qsum = 0;
-                for (int p = 0; p < 32; p++) {
-                    int lo = (GgmlQuants.u8(data, at + 48 + 32L * (k / 2) + p) >> (4 * (k & 1))) & 15;
-                    int q = lo | ((GgmlQuants.u8(data, at + 16 + p) >> k) & 1) << 4;
-                    int x = a.value(b * 32 + p);
-                    dot += q * x;
-                    qsum += x;
-                }
-                sum += a.d[b] * (d * sc * dot - dmin * mn * qsum);
-            }
-        }
-        return sum;
     }
 
     /**

@@ -37,6 +37,47 @@ final class TileKernels {
     private TileKernels() {
     }
 
+    /** A matrix in tiles of {@link #TR} rows, as {@link #matmulOne} drives it. */
+    interface Tiled {
+        /** Whole tiles: rows below this are in tiles, the rest past them. */
+        int tiledRows();
+
+        /** The 16-bit block sums of tiles t..t+n-1 (n = 1 or 2) against a into sums, per block SUMS_BLOCK shorts. */
+        void integerSums(int t, int n, Q8Lanes a, short[] sums);
+
+        /** Tiles t..t+n-1's results from their block sums (at base) into y from yo. */
+        void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo);
+
+        /** Row m past the last whole tile against a. */
+        float plainDot(int m, Q8Lanes a);
+    }
+
+    /**
+     * One token's rows [r0, r1): two whole tiles per pass where the range allows, one otherwise; a range that
+     * starts or ends inside a tile takes the whole tile and keeps the rows asked for; rows past the tiles one by one.
+     */
+    static void matmulOne(Tiled m, int nb, Q8Lanes a, float[] y, int yOff, int r0, int r1) {
+        short[] sums = sums(nb * SUMS_BLOCK);
+        int tileEnd = m.tiledRows(), r = r0;
+        float[] tmp = null;
+        while (r < r1 && r < tileEnd) {
+            int t = r / TR;
+            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
+            m.integerSums(t, n, a, sums);
+            if (r % TR == 0 && r + n * TR <= r1) {
+                m.finish(t, n, a, sums, 0, y, yOff + r);
+                r += n * TR;
+            } else {
+                if (tmp == null) tmp = new float[TR];
+                m.finish(t, 1, a, sums, 0, tmp, 0);
+                int end = Math.min(r1, (t + 1) * TR);
+                System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
+                r = end;
+            }
+        }
+        for (; r < r1; r++) y[yOff + r] = m.plainDot(r - tileEnd, a);
+    }
+
     static short[] sums(int shorts) {
         short[] sums = SUMS.get();
         if (sums.length < shorts) SUMS.set(sums = new short[shorts]);
