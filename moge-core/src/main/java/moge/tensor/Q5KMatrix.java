@@ -136,10 +136,11 @@ final class Q5KMatrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     private void decode(int r, int n, int k0, int k1, float[] dst, int off, int stride) {
         int tileEnd = tiles * TR, b0 = k0 / 32, b1 = k1 / 32;
         float[] sb = null;
+        int[] packed = new int[16];
         for (int i = 0; i < n; i++) {
             int m = r + i, out = off + i * stride;
             if (m < tileEnd) {
-                Q5KTiles.decodeRow(data, m / TR * tileBytes, nb, m % TR, b0, b1, dst, out);
+                Q5KTiles.decodeRow(data, m / TR * tileBytes, nb, m % TR, b0, b1, dst, out, packed);
                 continue;
             }
             if (sb == null) sb = new float[Q5KTiles.SUPER];

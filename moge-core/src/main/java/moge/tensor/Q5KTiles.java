@@ -1,5 +1,8 @@
 package moge.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import moge.format.HugePages;
 import moge.format.Layouts;
 
@@ -93,21 +96,31 @@ final class Q5KTiles {
 
     /**
      * Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as the file's values, d * sc * code - dmin * m
-     * rounded as ggml's dequantization rounds them, into dst from {@code out}.
+     * rounded as ggml's dequantization rounds them, into dst from {@code out}. The GEMM decodes every weight this
+     * way, so the codes go through vectors: field k of shorts 0..10 is positions 11k..11k+10, one run of the
+     * output, lanes 0..7 then 8..10 (the first two fields' second stores run over positions the next field
+     * writes after them; the last field's three are written one by one, the third being the 33rd slot).
+     * {@code packed} holds 16 ints.
      */
-    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out) {
+    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out, int[] packed) {
         int TR = TileKernels.TR, j = Q4_0Matrix.laneOf(row);
         long o = tile + 2L * j + (long) b0 * BLOCK, head = tile + (long) nb * BLOCK + 2L * row;
         for (int b = b0; b < b1; b++, o += BLOCK, out += 32) {
             long h = head + (long) (b >> 3) * TileKernels.HEAD, sc = o - 2L * j + 32 * VECTORS + 2L * row;
             float d1 = Float.float16ToFloat(data.get(Layouts.I16, h)) * data.get(ValueLayout.JAVA_BYTE, sc);
             float m1 = Float.float16ToFloat(data.get(Layouts.I16, h + 2 * TR)) * data.get(ValueLayout.JAVA_BYTE, sc + 1);
-            for (int v = 0; v < VECTORS; v++) {
-                int w = data.get(Layouts.I16, o + 32L * v);
-                dst[out + v] = d1 * (w & 31) - m1;
-                dst[out + v + 11] = d1 * ((w >> 5) & 31) - m1;
-                if (v < 10) dst[out + v + 22] = d1 * ((w >> 10) & 31) - m1;
+            for (int v = 0; v < VECTORS; v++) packed[v] = data.get(Layouts.I16, o + 32L * v);
+            IntVector lo = IntVector.fromArray(TileKernels.IS, packed, 0), hi = IntVector.fromArray(TileKernels.IS, packed, 8);
+            for (int k = 0; k < 3; k++) {
+                values(lo, 5 * k, d1, m1).intoArray(dst, out + 11 * k);
+                if (k < 2) values(hi, 5 * k, d1, m1).intoArray(dst, out + 11 * k + 8);
             }
+            dst[out + 30] = d1 * ((packed[8] >> 10) & 31) - m1;
+            dst[out + 31] = d1 * ((packed[9] >> 10) & 31) - m1;
         }
+    }
+
+    private static FloatVector values(IntVector w, int shift, float d1, float m1) {
+        return TileKernels.toFloat(w.lanewise(VectorOperators.LSHR, shift).and(31)).mul(d1).sub(m1);
     }
 }
