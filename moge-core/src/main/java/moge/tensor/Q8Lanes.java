@@ -18,7 +18,9 @@ import jdk.incubator.vector.VectorSpecies;
  * quantize_row_q8_0 ({@link Activations#q8Grid} gives the same values as floats). The default one spends
  * the whole 16-bit budget of the kernel instead: a block's sum must satisfy 8 * sum|q| <= 32767, so d =
  * sum|x| / {@value #SUM}. That d is never coarser than llama.cpp's (sum|x| <= 32 max|x|) and is up to 32
- * times finer in blocks with one large value, which int8 activations flatten to zero around it.
+ * times finer in blocks with one large value, which int8 activations flatten to zero around it. Q5_K's kernel
+ * ({@link Q5KMatrix}) multiplies 5-bit codes (value + 16) and reads a form of its own on half that budget,
+ * d = sum|x| / {@value #SUM5}, with 16 * sum(q) in {@code corrs}.
  */
 final class Q8Lanes {
     static final VectorSpecies<Short> SS = ShortVector.SPECIES_256;
