@@ -21,6 +21,8 @@ public final class Activations {
 
     /** The Q4_0 decode form of token 0 (see {@link #q8Lanes}). */
     private final Q8Lanes q8Lanes = new Q8Lanes();
+    /** The Q5_K decode form of token 0: the same on half the budget (see {@link #q5Lanes}). */
+    private final Q8Lanes q5Lanes = new Q8Lanes(Q8Lanes.SUM5, 16);
 
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
@@ -84,6 +86,7 @@ public final class Activations {
         plainTiles.valid = false;
         q8Tiles.valid = false;
         q8Lanes.valid = false;
+        q5Lanes.valid = false;
     }
 
     /**
@@ -201,6 +204,15 @@ public final class Activations {
     Q8Lanes q8Lanes(boolean llama) {
         if (!q8Lanes.valid || q8Lanes.llama != llama) q8Lanes.build(data, offset, cols, llama);
         return q8Lanes;
+    }
+
+    /**
+     * Token 0 as integers for the Q5_K decode kernel ({@link Q5KTiles}): as {@link #q8Lanes} on the default grid,
+     * with d = sum|x| / {@value Q8Lanes#SUM5} per block, so that the 16-bit sums of 5-bit codes stay exact.
+     */
+    Q8Lanes q5Lanes() {
+        if (!q5Lanes.valid) q5Lanes.build(data, offset, cols, false);
+        return q5Lanes;
     }
 
     /**

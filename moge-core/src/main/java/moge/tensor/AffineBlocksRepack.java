@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * Q4_1 and Q5_1 weights (ggml: per 32 values fp16 d and m, for Q5_1 four bytes of fifth bits, then 16 bytes of
  * nibbles; x = d * q + m) into {@link Q6KMatrix}'s affine runs: the codes q as whole bytes, then d and -m as floats.
- * A run's value is d * q - (-m), ggml's d * q + m to the bit, and its kernels are Q5_K's (10 bits a weight against
- * the file's 5 or 6). Older llama.cpp files use these types, and its Q5_K_M uses Q5_1 for rows that are not whole
+ * A run's value is d * q - (-m), ggml's d * q + m to the bit, and its kernels are Q6_K's with a min per run (10 bits a
+ * weight against the file's 5 or 6). Older llama.cpp files use these types, and its Q5_K_M uses Q5_1 for rows that are not whole
  * 256-value blocks.
  */
 final class AffineBlocksRepack {

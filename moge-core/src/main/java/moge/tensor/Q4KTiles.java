@@ -27,7 +27,7 @@ final class Q4KTiles {
     static final int SUPER = 256;
     static final int SUPER_BYTES = 144;
     /** Per super-block of a tile: 16 d and 16 dmin, float16. */
-    static final int HEAD = 4 * Q4_0Matrix.TR;
+    static final int HEAD = TileKernels.HEAD;
 
     private Q4KTiles() {
     }
@@ -38,15 +38,7 @@ final class Q4KTiles {
         int left = rows - tiles * TR;
         MemorySegment out = HugePages.allocate(tiles * tileBytes + (long) left * nsb * SUPER_BYTES);
         Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, tileBytes, t0, t1));
-        for (int m = 0; m < left; m++) {
-            long from = (long) (tiles * TR + m) * nsb * SUPER_BYTES;
-            for (int s = 0; s < nsb; s++) {
-                long sb = from + (long) s * SUPER_BYTES;
-                Repacking.finiteScale(name, "Q4_K", tiles * TR + m, blocks.get(Layouts.I16, sb));
-                Repacking.finiteScale(name, "Q4_K", tiles * TR + m, blocks.get(Layouts.I16, sb + 2));
-            }
-            MemorySegment.copy(blocks, from, out, tiles * tileBytes + (long) m * nsb * SUPER_BYTES, (long) nsb * SUPER_BYTES);
-        }
+        Repacking.copySupers(name, "Q4_K", blocks, tiles * TR, left, nsb, SUPER_BYTES, out, tiles * tileBytes);
         return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
     }
 
@@ -99,16 +91,26 @@ final class Q4KTiles {
      * same arithmetic as the tiles, dx * (d * sc * sum(code * q) - dmin * m * sum(q)).
      */
     static float plainDot(MemorySegment data, long at, int nsb, Q8Lanes a) {
+        return plainDot(data, at, nsb, a, SUPER_BYTES, -1, 16);
+    }
+
+    /**
+     * As {@link #plainDot(MemorySegment, long, int, Q8Lanes)} for Q4_K ({@code qh < 0}) or Q5_K super-blocks of
+     * {@code superBytes}: nibbles at {@code qs} from each super-block's start (sub-block k the low or high
+     * nibbles of qs[32 (k / 2) + p]), and for Q5_K bit k of qh[p] as the fifth bit.
+     */
+    static float plainDot(MemorySegment data, long at, int nsb, Q8Lanes a, int superBytes, int qh, int qs) {
         float sum = 0;
-        for (int s = 0; s < nsb; s++, at += SUPER_BYTES) {
+        for (int s = 0; s < nsb; s++, at += superBytes) {
             float d = GgmlQuants.half(data, at), dmin = GgmlQuants.half(data, at + 2);
             for (int k = 0; k < 8; k++) {
                 int b = s * 8 + k, sc = GgmlQuants.q4kScale(data, at + 4, k), mn = GgmlQuants.q4kMin(data, at + 4, k);
                 int dot = 0, qsum = 0;
                 for (int p = 0; p < 32; p++) {
-                    int q = GgmlQuants.u8(data, at + 16 + 32L * (k / 2) + p);
+                    int q = (GgmlQuants.u8(data, at + qs + 32L * (k / 2) + p) >> (4 * (k & 1))) & 15;
+                    if (qh >= 0) q |= ((GgmlQuants.u8(data, at + qh + p) >> k) & 1) << 4;
                     int x = a.value(b * 32 + p);
-                    dot += ((k & 1) == 0 ? q & 15 : q >> 4) * x;
+                    dot += q * x;
                     qsum += x;
                 }
                 sum += a.d[b] * (d * sc * dot - dmin * mn * qsum);

@@ -1,5 +1,8 @@
 package moge.tensor;
 
+import static moge.tensor.TileKernels.lanes;
+import static moge.tensor.TileKernels.sums;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -32,7 +35,7 @@ import java.nio.ByteOrder;
  * block as in ggml, where float32 scales read 11% more bytes than the file's size in every token.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
  */
-final class Q4_0Matrix extends RepackedBlockMatrix {
+final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     /**
      * Up to this many tokens, {@link #matmulFew} (the integer kernels, four tokens per pass), past it the float
      * GEMM over weights decoded a chunk at a time. MultiTokenBench (2 threads, 8 matrices, ms, integer vs GEMM):
@@ -54,14 +57,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     /** Rows per tile: one per short lane. */
     static final int TR = Q8Lanes.LANES;
     static final int TILE_BLOCK = 16 * TR + 2 * TR;
-    private static final VectorSpecies<Short> HALF = ShortVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /**
-     * Per thread, the block sums of two tiles per token ({@link #SUMS_BLOCK} shorts per block), in an array: a
-     * store into a memory segment costs C2 more of the node budget the kernels live within.
-     */
-    private static final ThreadLocal<short[]> SUMS = ThreadLocal.withInitial(() -> new short[0]);
-    private static final int SUMS_BLOCK = 2 * TR;
+    private static final int SUMS_BLOCK = TileKernels.SUMS_BLOCK;
 
     private final int nb;
     /** Q4_K repacked by {@link Q4KTiles}: per block 6-bit scales and mins, per super-block d and dmin. */
@@ -163,27 +160,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
 
     @Override
     void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        Q8Lanes a = x.q8Lanes(roundActivations);
-        short[] sums = sums(nb * SUMS_BLOCK);
-        int tileEnd = tiles * TR, r = r0;
-        float[] tmp = null;
-        while (r < r1 && r < tileEnd) {
-            int t = r / TR;
-            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
-            integerSums(t, n, a, sums);
-            if (r % TR == 0 && r + n * TR <= r1) {
-                finish(t, n, a, sums, 0, y, yOff + r);
-                r += n * TR;
-            } else {
-                // a range that starts or ends inside a tile: the whole tile, then the rows asked for
-                if (tmp == null) tmp = new float[TR];
-                finish(t, 1, a, sums, 0, tmp, 0);
-                int end = Math.min(r1, (t + 1) * TR);
-                System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
-                r = end;
-            }
-        }
-        for (; r < r1; r++) y[yOff + r] = plainDot(r - tileEnd, a);
+        TileKernels.matmulOne(this, nb, x.q8Lanes(roundActivations), y, yOff, r0, r1);
+    }
+
+    @Override
+    public int tiledRows() {
+        return tiles * TR;
     }
 
     /**
@@ -274,11 +256,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         }
     }
 
-    /** An activation pair (see {@link Q8Lanes#pairs}) in every short lane. */
-    private static ShortVector lanes(int pair) {
-        return IntVector.broadcast(IS, pair).reinterpretAsShorts();
-    }
-
     /**
      * Two tokens' rows [r0, r1): pairs of whole tiles through {@link #integerSums2x2}; the rows before the first
      * whole tile and after the last pair (a range cut inside a tile, an odd tile, rows past the tiles) through
@@ -333,12 +310,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
         }
     }
 
-    private static short[] sums(int shorts) {
-        short[] sums = SUMS.get();
-        if (sums.length < shorts) SUMS.set(sums = new short[shorts]);
-        return sums;
-    }
-
     // Nibble k of each short lane as its code (0..15). Helpers that take or return vectors stay under 35 bytes
     // of bytecode, which C2 always inlines.
     private static ShortVector nibble(ShortVector w, int k) {
@@ -362,7 +333,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      * {@link #SUMS_BLOCK} shorts, 16 per tile. Two tiles per pass when the rows allow: each activation
      * vector loaded once then serves 32 rows.
      */
-    private void integerSums(int t, int n, Q8Lanes a, short[] sums) {
+    @Override
+    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
         long o = t * tileBytes, p = o + tileBytes;
         int[] q = a.pairs;
         if (n == 2) {
@@ -400,7 +372,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
      * row scales. The correction is taken off here rather than in the integer kernels, which C2 compiles
      * well only while they stay under its node budget.
      */
-    private void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+    @Override
+    public void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         if (kquant) {
             finishK(t, n, a, sums, base, y, yo);
             return;
@@ -414,8 +387,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
             for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
                 IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
                 float d = dx[b];
-                lo = low(s).mul(d).fma(widen(o), lo);
-                hi = high(s).mul(d).fma(widen(o + TR), hi);
+                lo = low(s).mul(d).fma(TileKernels.widen(data, o), lo);
+                hi = high(s).mul(d).fma(TileKernels.widen(data, o + TR), hi);
             }
             lo.intoArray(y, yo + u * TR);
             hi.intoArray(y, yo + u * TR + TR / 2);
@@ -430,47 +403,9 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     private void finishK(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         for (int u = 0; u < n; u++) {
             // rows 0..7 and 8..15 in two passes: one pass over both ran past C2's node budget (boxed vectors, 6x slower)
-            finishKHalf((t + u) * tileBytes, 0, a, sums, base + TR * u, y, yo + u * TR);
-            finishKHalf((t + u) * tileBytes, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
+            TileKernels.finishAffineHalf(data, (t + u) * tileBytes, nb, TILE_BLOCK, 0, a, sums, base + TR * u, y, yo + u * TR);
+            TileKernels.finishAffineHalf(data, (t + u) * tileBytes, nb, TILE_BLOCK, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
-    }
-
-    /** Rows 8 * half .. 8 * half + 7 of the tile at {@code tile}: their block sums are the low (0) or high (1) shorts. */
-    private void finishKHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
-        float[] dx = a.d;
-        int[] corrs = a.corrs;
-        long o = tile + 16 * TR + half * TR, head = tile + (long) nb * TILE_BLOCK + half * TR;
-        int up = 16 - 16 * half;
-        FloatVector acc = FloatVector.zero(FS), dv = acc, mv = acc;
-        for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
-            if ((b & 7) == 0) {
-                long h = head + (long) (b >> 3) * Q4KTiles.HEAD;
-                dv = widen(h);
-                mv = widen(h + 2 * TR);
-            }
-            IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
-            FloatVector sum = toFloat(s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16));
-            // per row a short: sc in the low byte, m in the high one
-            IntVector scm = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);
-            float d = dx[b], c = (short) corrs[b];
-            acc = sum.add(c).mul(d).fma(toFloat(scm.and(63)).mul(dv), acc);
-            acc = toFloat(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(FS, -0.125f * c * d), acc);
-        }
-        acc.intoArray(y, yo);
-    }
-
-    private static FloatVector toFloat(IntVector v) {
-        return (FloatVector) v.convertShape(VectorOperators.I2F, FS, 0);
-    }
-
-    /**
-     * The 8 float16 scales at {@code at} as floats, exactly for every finite value: the sign-extended halves
-     * shifted into float32's exponent and mantissa (sign kept, the extension cleared), then times 2^112, which
-     * moves float16's exponent bias (15) to float32's (127); subnormals and zero come out right too.
-     */
-    private FloatVector widen(long at) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(HALF, data, at, LE).convertShape(VectorOperators.S2I, IS, 0);
-        return h.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
     }
 
     /** Block sums of rows 0..7 (the even shorts of an int) as floats. */
@@ -484,7 +419,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix {
     }
 
     /** Row m past the last whole tile, ggml order, the same arithmetic per block as the tiles. */
-    private float plainDot(int m, Q8Lanes a) {
+    @Override
+    public float plainDot(int m, Q8Lanes a) {
         if (kquant) return Q4KTiles.plainDot(data, plain + (long) m * (nb / 8) * Q4KTiles.SUPER_BYTES, nb / 8, a);
         float sum = 0;
         for (int b = 0; b < nb; b++) {

@@ -25,11 +25,11 @@ import java.nio.ByteOrder;
  * reordered once per product to match ({@link #ordered}), and lanes 0..3 (values 0..15) take the first scale,
  * lanes 4..7 the second. Many tokens run the panel GEMM over rows decoded to float.
  * <p>
- * Q5_K runs here too ({@link Q5KRepack}): its codes q in 0..31 as they are, then d * sc and dmin * m in the two
- * float slots ({@link #affine}), also 10 bits a weight (against the file's 5.5). A value is then
- * (d * sc) * q - dmin * m, as ggml rounds it, and a dot product subtracts each run's min times the run's sum of
- * activations, the sums taken once per product. Mins kept in an array of their own instead (a second stream, 11
- * bits a weight) ran at 17.4 GFLOP/s against 20.8 here ({@code KernelBench Q5_K 2048 2048 32 2 1}; Q6_K 21.7).
+ * Runs can also be affine ({@link #affine}): codes q in 0..31 as they are, then a scale and a min in the two float
+ * slots, a value (scale * q) - min, and a dot product subtracts each run's min times the run's sum of activations,
+ * the sums taken once per product. Q5_K ran here until it moved to 16-bit tiles ({@link Q5KTiles}); mins kept in
+ * an array of their own instead (a second stream, 11 bits a weight) ran at 17.4 GFLOP/s against 20.8
+ * ({@code KernelBench Q5_K 2048 2048 32 2 1}; Q6_K 21.7).
  * Q4_1 and Q5_1 blocks ({@link AffineBlocksRepack}) are such runs as they stand: d and -m.
  */
 final class Q6KMatrix extends Matrix {
@@ -47,14 +47,14 @@ final class Q6KMatrix extends Matrix {
     private final Gemm.Source source = this::decode;
     private final int runs;
     private final DType type;
-    /** Q5_K, Q4_1, Q5_1: a run's second float is not the scale of its upper half but a min subtracted from all 32 values. */
+    /** Q4_1, Q5_1: a run's second float is not the scale of its upper half but a min subtracted from all 32 values. */
     private final boolean affine;
 
     Q6KMatrix(String name, DType type, int rows, int cols, MemorySegment packed) {
         super(name, rows, cols, packed);
         this.runs = cols / 32;
         this.type = type;
-        this.affine = type == DType.Q5_K || type == DType.Q4_1 || type == DType.Q5_1;
+        this.affine = type == DType.Q4_1 || type == DType.Q5_1;
     }
 
     @Override
@@ -150,7 +150,7 @@ final class Q6KMatrix extends Matrix {
         return o;
     }
 
-    /** Row at p against x in {@link #ordered} form; Q5_K also takes the runs' activation sums. */
+    /** Row at p against x in {@link #ordered} form; affine runs also take the runs' activation sums. */
     private float dotRow(long p, float[] x, float[] sums, float[] lanes) {
         FloatVector acc = FloatVector.zero(F8), acc2 = acc;
         float min = 0;

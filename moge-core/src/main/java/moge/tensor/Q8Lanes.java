@@ -18,7 +18,9 @@ import jdk.incubator.vector.VectorSpecies;
  * quantize_row_q8_0 ({@link Activations#q8Grid} gives the same values as floats). The default one spends
  * the whole 16-bit budget of the kernel instead: a block's sum must satisfy 8 * sum|q| <= 32767, so d =
  * sum|x| / {@value #SUM}. That d is never coarser than llama.cpp's (sum|x| <= 32 max|x|) and is up to 32
- * times finer in blocks with one large value, which int8 activations flatten to zero around it.
+ * times finer in blocks with one large value, which int8 activations flatten to zero around it. Q5_K's kernel
+ * ({@link Q5KMatrix}) multiplies 5-bit codes (value + 16) and reads a form of its own on half that budget,
+ * d = sum|x| / {@value #SUM5}, with 16 * sum(q) in {@code corrs}.
  */
 final class Q8Lanes {
     static final VectorSpecies<Short> SS = ShortVector.SPECIES_256;
@@ -29,6 +31,16 @@ final class Q8Lanes {
     private static final float ROUND = 12582912f;
     /** sum|q| of a block: at most SUM + 16 after rounding, and 8 * 4080 fits a short. */
     static final float SUM = 4064f;
+    /**
+     * The budget of 5-bit codes ({@link Q5KTiles}): code - 16 spans -16..15, so 16 * sum|q| must fit a short;
+     * sum|q| <= 2031 + 16 keeps 16 * sum(q) a short too, which the finishing pass reads as a number (with 2032
+     * a block of equal values, each on a .5 tie rounded up to even, reaches 2048 and 16 * 2048 wraps).
+     */
+    static final float SUM5 = 2031f;
+
+    /** The grid's budget (sum|q| per block before rounding) and the code offset the kernels take off (8 or 16). */
+    private final float budget;
+    final int offset;
 
     private final int[] ints = new int[32];
     private final float[] lanes = new float[8];
@@ -38,13 +50,24 @@ final class Q8Lanes {
     boolean valid;
     boolean llama;
 
+    /** Q4_0 and Q4_K's form: 4-bit codes, offset 8. */
+    Q8Lanes() {
+        this(SUM, 8);
+    }
+
+    Q8Lanes(float budget, int offset) {
+        this.budget = budget;
+        this.offset = offset;
+    }
+
     /**
      * Builds the form from {@code cols} values of {@code src} at {@code off} ({@code cols} a multiple of 32),
      * on llama.cpp's grid or the finer default one.
      */
     void build(float[] src, int off, int cols, boolean llama) {
         int nb = cols / 32;
-        if (pairs.length < cols) pairs = new int[cols];
+        // one more: Q5KTiles' 33rd slot per block is a code 0 that reads the position after the block
+        if (pairs.length < cols + 1) pairs = new int[cols + 1];
         if (corrs.length < nb) corrs = new int[nb];
         if (d.length < nb) d = new float[nb];
         for (int b = 0; b < nb; b++) {
@@ -62,8 +85,8 @@ final class Q8Lanes {
                 x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).intoArray(lanes, 0);
                 float sum = 0;
                 for (int i = 0; i < 8; i++) sum += lanes[i];
-                id = sum != 0 ? SUM / sum : 0f;
-                scale = sum / SUM;
+                id = sum != 0 ? budget / sum : 0f;
+                scale = sum / budget;
             }
             rounded(x0, id).intoArray(ints, 0);
             rounded(x1, id).intoArray(ints, 8);
@@ -74,7 +97,7 @@ final class Q8Lanes {
                 qsum += ints[i];
                 pairs[b * 32 + i] = pair(ints[i]);
             }
-            corrs[b] = pair(8 * qsum);
+            corrs[b] = pair(offset * qsum);
             d[b] = scale;
         }
         this.llama = llama;
@@ -86,7 +109,7 @@ final class Q8Lanes {
         return (short) pairs[c];
     }
 
-    /** 8 * sum(q) of block b, as the kernels take it off. */
+    /** offset * sum(q) of block b, as the kernels take it off. */
     short corr(int b) {
         return (short) corrs[b];
     }

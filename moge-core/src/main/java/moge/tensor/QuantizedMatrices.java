@@ -9,8 +9,8 @@ import java.lang.foreign.MemorySegment;
  * Kernel views over ggml block-quantized matrices. {@code data} holds the rows one after another in ggml's
  * block layout (as a GGUF tensor stores them). Every type is repacked into an off-heap copy (the mapped file is
  * not read again): Q8_0 and Q4_0 of the same size, Q4_K of about that size, Q6_K into whole bytes (10 bits a weight),
- * Q5_K into the same runs with a float min in place of the second scale (10 bits), and Q4_1 and Q5_1 likewise,
- * Q5_0 into Q8_0 (8.5 bits);
+ * Q4_1 and Q5_1 into the same runs with a float min in place of the second scale (10 bits), Q5_K into 16-row tiles
+ * of 5-bit codes (6.125 bits), Q5_0 into Q8_0 (8.5 bits);
  * Q3_K and IQ4_XS into Q6_K's runs with two scales (10 bits), IQ4_NL into Q8_0 (8.5 bits).
  */
 public final class QuantizedMatrices {
@@ -39,7 +39,7 @@ public final class QuantizedMatrices {
             case Q4_0 -> Q4_0Matrix.repack(name, rows, cols, data, roundActivations);
             case Q4_K -> Q4KTiles.repack(name, rows, cols, data, roundActivations);
             case Q5_0 -> Q8_0Matrix.repackQ5_0(name, rows, cols, data, roundActivations);
-            case Q5_K -> Q5KRepack.repack(name, rows, cols, data);
+            case Q5_K -> Q5KTiles.repack(name, rows, cols, data, roundActivations);
             case Q4_1, Q5_1 -> AffineBlocksRepack.repack(name, type, rows, cols, data);
             case Q6_K -> Q6KMatrix.repack(name, rows, cols, data);
             case Q3_K -> ScaledRunsRepack.q3K(name, rows, cols, data);

@@ -55,7 +55,7 @@ abstract class RepackedBlockMatrix extends Matrix {
     }
 
     /** Many tokens, given in the tiles of {@link Activations#tokenMajor}: the panel GEMM over {@link #decode}. */
-    private void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+    void gemm(float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
         DecodedPanels.matmul(source, cols, xt, T, y, yStride, yOff, r0, r1);
     }
 

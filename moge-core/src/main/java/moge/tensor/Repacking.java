@@ -1,6 +1,9 @@
 package moge.tensor;
 
 import moge.MogeException;
+import moge.format.Layouts;
+
+import java.lang.foreign.MemorySegment;
 
 import java.util.stream.IntStream;
 
@@ -59,6 +62,23 @@ final class Repacking {
             int q = src[qs + i] & 0xFF;
             dst[o + i] = (byte) GgmlQuants.iq4nl(q & 15);
             dst[o + i + 16] = (byte) GgmlQuants.iq4nl(q >> 4);
+        }
+    }
+
+    /**
+     * Rows [first, first + count) of a K-quant tensor ({@code type}: fp16 d then dmin at the start of each
+     * super-block of {@code superBytes}) copied as they are to {@code out} at {@code at}, their d and dmin checked:
+     * the rows past a tiled repack's last whole tile.
+     */
+    static void copySupers(String name, String type, MemorySegment blocks, int first, int count, int nsb, int superBytes, MemorySegment out, long at) {
+        for (int m = 0; m < count; m++) {
+            long from = (long) (first + m) * nsb * superBytes;
+            for (int s = 0; s < nsb; s++) {
+                long sb = from + (long) s * superBytes;
+                finiteScale(name, type, first + m, blocks.get(Layouts.I16, sb));
+                finiteScale(name, type, first + m, blocks.get(Layouts.I16, sb + 2));
+            }
+            MemorySegment.copy(blocks, from, out, at + (long) m * nsb * superBytes, (long) nsb * superBytes);
         }
     }
 

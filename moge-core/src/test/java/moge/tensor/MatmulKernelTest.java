@@ -55,6 +55,12 @@ class MatmulKernelTest {
             for (int cols : new int[]{256, 2048 + 256}) a.add(Arguments.of(DType.Q4_K, rows, cols, false));
         }
         a.add(Arguments.of(DType.Q4_K, 32 + 3, 512, true));
+        // Q5_K in tiles of 16 rows, two per pass: the same shapes, and llama.cpp's grid (which goes through the GEMM)
+        for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
+            for (int cols : new int[]{256, 2048 + 256}) a.add(Arguments.of(DType.Q5_K, rows, cols, false));
+        }
+        a.add(Arguments.of(DType.Q5_K, 32 + 3, 512, true));
+        a.add(Arguments.of(DType.Q5_K, 1, 256, true));
         // past one chunk of DecodedPanels (32 rows), the last one partial and not whole panels of 4 rows
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.IQ4_XS, DType.IQ4_NL}) {
             a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
@@ -89,6 +95,7 @@ class MatmulKernelTest {
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
             if (q4 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
+            if (type == DType.Q5_K && !round && T == 1) xr = grid(x.q5Lanes(), x.cols()); // one token: Q5_K's integer grid
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -236,9 +243,15 @@ class MatmulKernelTest {
         int cols = x.cols();
         float[] g = new float[x.tokens() * cols];
         for (int t = 0; t < x.tokens(); t++) {
-            Q8Lanes l = (x.tokens() == 1 ? x : x.token(t)).q8Lanes(false);
-            for (int c = 0; c < cols; c++) g[t * cols + c] = l.d[c / 32] * l.value(c);
+            System.arraycopy(grid((x.tokens() == 1 ? x : x.token(t)).q8Lanes(false), cols), 0, g, t * cols, cols);
         }
+        return g;
+    }
+
+    /** The values an integer activation form stands for: d * q per block. */
+    static float[] grid(Q8Lanes l, int cols) {
+        float[] g = new float[cols];
+        for (int c = 0; c < cols; c++) g[c] = l.d[c / 32] * l.value(c);
         return g;
     }
 

@@ -35,8 +35,10 @@ class QuantizedMatrixTest {
         for (int rows : new int[]{16, 32 + 5}) {
             for (int cols : new int[]{32, 160}) a.add(Arguments.of(DType.Q4_0, rows, cols));
             for (int cols : new int[]{256, 768}) a.add(Arguments.of(DType.Q4_K, rows, cols));
+            for (int cols : new int[]{256, 768}) a.add(Arguments.of(DType.Q5_K, rows, cols));
         }
         a.add(Arguments.of(DType.Q4_K, 16 * 70 + 7, 256));
+        a.add(Arguments.of(DType.Q5_K, 16 * 70 + 7, 256));
         // enough rows (Q8_0) or tiles (Q4_0) that the repack splits them into runs over the cores, the last run partial
         a.add(Arguments.of(DType.Q8_0, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q4_0, 16 * 130 + 7, 32));
@@ -222,11 +224,12 @@ class QuantizedMatrixTest {
         Matrix six = QuantizedMatrices.create("w", DType.Q6_K, rows, cols, QuantTestData.random(DType.Q6_K, rows, cols, 9));
         assertThat(six.bytes()).isEqualTo((long) rows * cols / 256 * 210);
         assertThat(six.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
-        // Q5_K in Q6_K's runs, a min in place of the second scale (10 bits a weight); Q5_0 widened to Q8_0 (8.5 bits)
+        // Q5_K in tiles of three codes a short: 6.125 bits a weight (11 vectors per block of 32 columns, sc and m per
+        // row and block, d and dmin per row and super-block); Q5_0 widened to Q8_0 (8.5 bits)
         Matrix five = QuantizedMatrices.create("w", DType.Q5_K, rows, cols, QuantTestData.random(DType.Q5_K, rows, cols, 9));
         assertThat(five.type()).isEqualTo(DType.Q5_K);
         assertThat(five.bytes()).isEqualTo((long) rows * cols / 256 * 176);
-        assertThat(five.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
+        assertThat(five.segment().byteSize()).isEqualTo((long) rows * cols * 49 / 64);
         Matrix five0 = QuantizedMatrices.create("w", DType.Q5_0, rows, cols, QuantTestData.random(DType.Q5_0, rows, cols, 9));
         assertThat(five0.type()).isEqualTo(DType.Q5_0);
         assertThat(five0.bytes()).isEqualTo((long) rows * cols / 32 * 22);

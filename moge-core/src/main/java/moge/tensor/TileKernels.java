@@ -1,0 +1,137 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * What the 16-bit tile kernels share ({@link Q4_0Matrix} for Q4_0 and Q4_K, {@link Q5KMatrix} for Q5_K): one
+ * weight row per short lane, integer activations broadcast from {@link Q8Lanes}, block sums handed from the
+ * integer pass to the float one through a per-thread buffer, and the float pass of the K-quants' affine blocks.
+ * Helpers that take or return vectors stay under 35 bytes of bytecode, which C2 always inlines.
+ */
+final class TileKernels {
+    static final VectorSpecies<Short> SS = Q8Lanes.SS;
+    static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
+    static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
+    static final VectorSpecies<Short> HALF = ShortVector.SPECIES_128;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Rows per tile: one per short lane. */
+    static final int TR = Q8Lanes.LANES;
+    /** Shorts per block in the sums buffer: two tiles of {@link #TR}. */
+    static final int SUMS_BLOCK = 2 * TR;
+    /** Per super-block of a K-quant tile: 16 d and 16 dmin, float16. */
+    static final int HEAD = 4 * TR;
+
+    /**
+     * Per thread, the block sums of two tiles per token ({@link #SUMS_BLOCK} shorts per block), in an array: a
+     * store into a memory segment costs C2 more of the node budget the kernels live within.
+     */
+    private static final ThreadLocal<short[]> SUMS = ThreadLocal.withInitial(() -> new short[0]);
+
+    private TileKernels() {
+    }
+
+    /** A matrix in tiles of {@link #TR} rows, as {@link #matmulOne} drives it. */
+    interface Tiled {
+        /** Whole tiles: rows below this are in tiles, the rest past them. */
+        int tiledRows();
+
+        /** The 16-bit block sums of tiles t..t+n-1 (n = 1 or 2) against a into sums, per block SUMS_BLOCK shorts. */
+        void integerSums(int t, int n, Q8Lanes a, short[] sums);
+
+        /** Tiles t..t+n-1's results from their block sums (at base) into y from yo. */
+        void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo);
+
+        /** Row m past the last whole tile against a. */
+        float plainDot(int m, Q8Lanes a);
+    }
+
+    /**
+     * One token's rows [r0, r1): two whole tiles per pass where the range allows, one otherwise; a range that
+     * starts or ends inside a tile takes the whole tile and keeps the rows asked for; rows past the tiles one by one.
+     */
+    static void matmulOne(Tiled m, int nb, Q8Lanes a, float[] y, int yOff, int r0, int r1) {
+        short[] sums = sums(nb * SUMS_BLOCK);
+        int tileEnd = m.tiledRows(), r = r0;
+        float[] tmp = null;
+        while (r < r1 && r < tileEnd) {
+            int t = r / TR;
+            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
+            m.integerSums(t, n, a, sums);
+            if (r % TR == 0 && r + n * TR <= r1) {
+                m.finish(t, n, a, sums, 0, y, yOff + r);
+                r += n * TR;
+            } else {
+                if (tmp == null) tmp = new float[TR];
+                m.finish(t, 1, a, sums, 0, tmp, 0);
+                int end = Math.min(r1, (t + 1) * TR);
+                System.arraycopy(tmp, r - t * TR, y, yOff + r, end - r);
+                r = end;
+            }
+        }
+        for (; r < r1; r++) y[yOff + r] = m.plainDot(r - tileEnd, a);
+    }
+
+    static short[] sums(int shorts) {
+        short[] sums = SUMS.get();
+        if (sums.length < shorts) SUMS.set(sums = new short[shorts]);
+        return sums;
+    }
+
+    /** An activation pair (see {@link Q8Lanes#pairs}) in every short lane. */
+    static ShortVector lanes(int pair) {
+        return IntVector.broadcast(IS, pair).reinterpretAsShorts();
+    }
+
+    static FloatVector toFloat(IntVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.I2F, FS, 0);
+    }
+
+    /**
+     * The 8 float16 scales at {@code at} as floats, exactly for every finite value: the sign-extended halves
+     * shifted into float32's exponent and mantissa (sign kept, the extension cleared), then times 2^112, which
+     * moves float16's exponent bias (15) to float32's (127); subnormals and zero come out right too.
+     */
+    static FloatVector widen(MemorySegment data, long at) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(HALF, data, at, LE).convertShape(VectorOperators.S2I, IS, 0);
+        return h.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    /**
+     * Rows 8 * half .. 8 * half + 7 of a K-quant tile at {@code tile} (nb blocks of {@code block} bytes, each
+     * ending in the 16 rows' sc and m as little-endian shorts, sc the low byte; after the blocks, per
+     * super-block, {@link #HEAD} bytes of d then dmin): per block, (sum(code * q) in float: the 16-bit sum less
+     * the offset times sum(q), which is exact, plus that correction back) * dx * d * sc - sum(q) * dx * dmin * m,
+     * with d and dmin loaded once per super-block. The block sums are the low (half 0) or high (1) shorts of
+     * the ints at {@code slot}.
+     */
+    static void finishAffineHalf(MemorySegment data, long tile, int nb, int block, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        float[] dx = a.d;
+        int[] corrs = a.corrs;
+        long o = tile + block - 2 * TR + half * TR, head = tile + (long) nb * block + half * TR;
+        int up = 16 - 16 * half;
+        float perCorr = -1f / a.offset;
+        FloatVector acc = FloatVector.zero(FS), dv = acc, mv = acc;
+        for (int b = 0; b < nb; b++, o += block) {
+            if ((b & 7) == 0) {
+                long h = head + (long) (b >> 3) * HEAD;
+                dv = widen(data, h);
+                mv = widen(data, h + 2 * TR);
+            }
+            IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
+            FloatVector sum = toFloat(s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16));
+            // per row a short: sc in the low byte, m in the high one
+            IntVector scm = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);
+            float d = dx[b], c = (short) corrs[b];
+            acc = sum.add(c).mul(d).fma(toFloat(scm.and(63)).mul(dv), acc);
+            acc = toFloat(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(FS, perCorr * c * d), acc);
+        }
+        acc.intoArray(y, yo);
+    }
+}
