@@ -341,9 +341,14 @@ public final class BenchCommand implements Runnable {
 
     private void tg(Model m, KvSequence seq, Batch b, ModelConfig c, int n) {
         seq.truncate(depth);
+        decode(m, seq, b, c, depth, n);
+    }
+
+    /** n single-token passes at positions start.. (the tokens of {@link Tokens}, from its first). */
+    private static void decode(Model m, KvSequence seq, Batch b, ModelConfig c, int start, int n) {
         Tokens tok = new Tokens(c.vocabSize());
         for (int i = 0; i < n; i++) {
-            b.clear().add(tok.next(), depth + i, seq, true);
+            b.clear().add(tok.next(), start + i, seq, true);
             m.forward(b);
         }
     }
@@ -351,11 +356,7 @@ public final class BenchCommand implements Runnable {
     /** -pg: the prompt as one batch, then n tokens decoded after it, one per pass (llama-bench's pp+tg test). */
     private void promptThenGen(Model m, KvSequence seq, Batch b, ModelConfig c, int nPrompt, int n) {
         pp(m, seq, b, c, nPrompt);
-        Tokens tok = new Tokens(c.vocabSize());
-        for (int i = 0; i < n; i++) {
-            b.clear().add(tok.next(), depth + nPrompt + i, seq, true);
-            m.forward(b);
-        }
+        decode(m, seq, b, c, depth + nPrompt, n);
     }
 
     /** B sequences from {@link #depth}, each step one token of each in one forward pass (a server's decode step). */

@@ -93,7 +93,7 @@ public final class PerplexityCommand implements Runnable {
                     out.printf("[%d]%s,", partial.chunks(), num(partial.ppl()));
                     if (partial.chunks() == chunkCount) out.println();
                     out.flush();
-                }, k == null ? null : (c, i, logits, off, vocab, next) -> k.position(logits, off, next));
+                }, k == null ? null : (c, i, logits, off, vocab, lse, next) -> k.position(logits, off, lse, next));
                 double secs = (System.nanoTime() - t0) / 1e9;
                 KlDivergence.Stats st = base != null ? k.stats(r) : null;
                 if (json) out.println(toJson(r, st, ctx, secs).toPrettyString());

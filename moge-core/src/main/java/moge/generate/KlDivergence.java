@@ -124,9 +124,8 @@ public final class KlDivergence implements AutoCloseable {
         return new Base(vocab, ctx, chunks, tokens);
     }
 
-    /** The scored logits row of the run: stored (base run) or compared (comparison run). */
-    public void position(float[] logits, int off, int next) {
-        double lse = LogProbs.logSumExp(logits, off, vocab);
+    /** The scored logits row of the run (and its log-sum-exp): stored (base run) or compared (comparison run). */
+    public void position(float[] logits, int off, double lse, int next) {
         int top = moge.sample.Sampler.argmax(logits, off, vocab);
         if (writing) store(logits, off, lse, top, next);
         else compare(logits, off, lse, top, next);

@@ -13,9 +13,12 @@ import moge.model.Model;
  * (a first half scored too would count predictions made from almost nothing).
  */
 public final class Perplexity {
-    /** Receives the logits row of every scored position: {@code next} is the token that followed. */
+    /**
+     * Receives the logits row of every scored position with its log-sum-exp (taken once, for the perplexity):
+     * {@code next} is the token that followed.
+     */
     public interface Scored {
-        void position(int chunk, int index, float[] logits, int off, int vocab, int next);
+        void position(int chunk, int index, float[] logits, int off, int vocab, double lse, int next);
     }
 
     /** The figures after {@code chunks} chunks: summed negative log-likelihood (nats) and its square over {@code count} tokens. */
@@ -77,11 +80,11 @@ public final class Perplexity {
                     int row = 0;
                     for (int p = Math.max(start, first); p < Math.min(end, ctx - 1); p++, row++) {
                         int off = row * vocab, next = tokens[base + p + 1];
-                        double x = LogProbs.logSumExp(logits, off, vocab) - logits[off + next];
+                        double lse = LogProbs.logSumExp(logits, off, vocab), x = lse - logits[off + next];
                         nll += x;
                         nll2 += x * x;
                         count++;
-                        if (sink != null) sink.position(c, p - first, logits, off, vocab, next);
+                        if (sink != null) sink.position(c, p - first, logits, off, vocab, lse, next);
                     }
                 }
                 r = new Result(c + 1, count, nll, nll2);

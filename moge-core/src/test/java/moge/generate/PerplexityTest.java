@@ -88,7 +88,7 @@ class PerplexityTest {
         Path base = tmp.resolve("base.kld");
         Perplexity.Result baseRun;
         try (Model m = new Model(config, weights, 2, 8); KlDivergence k = KlDivergence.create(base, config.vocabSize(), CTX, CHUNKS, tokens)) {
-            baseRun = Perplexity.run(m, tokens, CTX, BOS, CHUNKS, null, (c, i, l, off, v, next) -> k.position(l, off, next));
+            baseRun = Perplexity.run(m, tokens, CTX, BOS, CHUNKS, null, (c, i, l, off, v, lse, next) -> k.position(l, off, lse, next));
         }
         KlDivergence.Base header = KlDivergence.readBase(base);
         assertThat(header.ctx()).isEqualTo(CTX);
@@ -113,7 +113,7 @@ class PerplexityTest {
     void aBaseFileThatIsNotOneOrIsCutShortOrForAnotherVocabularyIsRefusedInOneLine() throws IOException {
         Path base = tmp.resolve("b2.kld");
         try (Model m = new Model(config, weights, 1, 32); KlDivergence k = KlDivergence.create(base, config.vocabSize(), CTX, 1, tokens)) {
-            Perplexity.run(m, tokens, CTX, BOS, 1, null, (c, i, l, off, v, next) -> k.position(l, off, next));
+            Perplexity.run(m, tokens, CTX, BOS, 1, null, (c, i, l, off, v, lse, next) -> k.position(l, off, lse, next));
         }
         Path cut = tmp.resolve("cut.kld");
         Files.copy(base, cut);
@@ -133,7 +133,7 @@ class PerplexityTest {
 
     private static KlDivergence.Stats compare(Path base, Weights w) {
         try (Model m = new Model(config, w, 2, 8); KlDivergence k = KlDivergence.open(base, config.vocabSize())) {
-            Perplexity.Result r = Perplexity.run(m, tokens, CTX, BOS, CHUNKS, null, (c, i, l, off, v, next) -> k.position(l, off, next));
+            Perplexity.Result r = Perplexity.run(m, tokens, CTX, BOS, CHUNKS, null, (c, i, l, off, v, lse, next) -> k.position(l, off, lse, next));
             return k.stats(r);
         }
     }
@@ -151,9 +151,8 @@ class PerplexityTest {
     private static List<double[]> logProbs(Weights w) {
         List<double[]> out = new ArrayList<>();
         try (Model m = new Model(config, w, 2, 8)) {
-            Perplexity.run(m, tokens, CTX, BOS, CHUNKS, null, (c, i, l, off, v, next) -> {
+            Perplexity.run(m, tokens, CTX, BOS, CHUNKS, null, (c, i, l, off, v, lse, next) -> {
                 double[] row = new double[v];
-                double lse = LogProbs.logSumExp(l, off, v);
                 for (int j = 0; j < v; j++) row[j] = l[off + j] - lse;
                 out.add(row);
             });
