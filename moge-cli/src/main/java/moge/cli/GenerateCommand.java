@@ -75,11 +75,8 @@ public final class GenerateCommand implements Runnable {
     @Option(names = "--prompt-logprobs", description = "With --json: also a step for every prompt position.")
     boolean promptLogprobs;
 
-    @Option(names = {"-j", "--json-schema"}, paramLabel = "SCHEMA",
-            description = "Constrain the output to JSON that validates against this JSON schema: inline ('{...}', as llama.cpp's -j) "
-                    + "or a file. '{}' allows any JSON value, '{\"type\":\"object\"}' any object (JSON mode). With --chat the "
-                    + "model may think first; the answer is the JSON. See docs/server-api.md for the supported subset.")
-    String jsonSchema;
+    @picocli.CommandLine.Mixin
+    ConstraintOptions constraints;
 
     @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable).")
     List<String> stop = new ArrayList<>();
@@ -110,7 +107,7 @@ public final class GenerateCommand implements Runnable {
             int ctx = model.context(lm);
             Generator g = new Generator(m, lm.tokenizer, ctx);
             SpecOptions.attach(g, draft);
-            if (jsonSchema != null) g.setConstraint(constraint(lm));
+            if (constraints.given()) g.setConstraint(constraints.constraint(lm, chat));
             // the generator stops when the context is full, so the context is the cap of "no limit"
             int limit = maxTokens < 0 ? ctx : maxTokens;
             TextMode mode = chat ? TextMode.CHAT : special ? TextMode.CONTINUATION_WITH_SPECIAL : TextMode.CONTINUATION;
@@ -135,34 +132,6 @@ public final class GenerateCommand implements Runnable {
                 noteSpeculation(r);
             }
         }
-    }
-
-    /** The -j schema's constraint (a schema outside the supported subset fails here, naming the keyword). */
-    private moge.constrain.OutputConstraint constraint(LoadedModel lm) {
-        Prompts.requireTokenizer(lm);
-        String text = jsonSchema.strip();
-        if (!text.startsWith("{") && !text.equals("true")) {
-            java.nio.file.Path file = java.nio.file.Path.of(jsonSchema);
-            try {
-                text = java.nio.file.Files.readString(file);
-            } catch (java.io.IOException e) {
-                throw MogeException.io(file, e);
-            }
-        }
-        com.fasterxml.jackson.databind.JsonNode schema;
-        try {
-            schema = new ObjectMapper().readTree(text);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new MogeException("--json-schema: not JSON (" + e.getOriginalMessage() + ")");
-        }
-        moge.constrain.TokenMask mask;
-        try {
-            mask = new moge.constrain.JsonConstraints(lm.tokenizer, lm.config.vocabSize()).schema(schema);
-        } catch (moge.constrain.SchemaException e) {
-            throw new MogeException("--json-schema: " + e.getMessage());
-        }
-        return chat ? moge.constrain.OutputConstraint.afterThinking(mask, moge.thinking.ThinkProtocol.of(lm.tokenizer))
-                : moge.constrain.OutputConstraint.plain(mask);
     }
 
     /** One user turn in the requested thinking mode: reasoning and answer apart. */

@@ -8,8 +8,8 @@ import java.util.Map;
 
 /**
  * The token masks of one model's vocabulary: the vocabulary's bytes and trie, built on first use, and the
- * masks of recently used schemas, so that requests repeating a schema (an application sends the same one
- * every time) reuse the states already walked. Thread-safe.
+ * masks of recently used schemas and grammars, so that requests repeating one (an application sends the same
+ * one every time) reuse the states already walked. Thread-safe.
  */
 public final class JsonConstraints {
     private static final int SCHEMAS = 8;
@@ -54,6 +54,23 @@ public final class JsonConstraints {
             if (m != null) return m;
         }
         return mask(key, SchemaCompiler.compile(schema));
+    }
+
+    /**
+     * The mask for a GBNF grammar (llama.cpp's notation, {@link GbnfParser}); throws
+     * {@link GbnfParser.GrammarException} naming the line and column of a malformed one.
+     */
+    public TokenMask grammar(String gbnf) {
+        String key = "grammar:" + gbnf;
+        synchronized (masks) {
+            TokenMask m = masks.get(key);
+            if (m != null) return m;
+        }
+        GrammarMatcher matcher = GrammarMatcher.parse(gbnf);
+        TokenVocab v = vocab();
+        synchronized (masks) {
+            return masks.computeIfAbsent(key, k -> new TokenMask(matcher, v));
+        }
     }
 
     private TokenMask mask(String key, Schema s) {

@@ -9,7 +9,7 @@ package moge.constrain;
  * Numbers are capped at {@value #MAX_DIGITS} digits before and after the point and {@value #MAX_EXP_DIGITS}
  * in the exponent for the same reason.
  */
-public final class JsonMatcher {
+public final class JsonMatcher implements ByteMatcher {
     static final int MAX_INDENT = 20, MAX_DIGITS = 16, MAX_EXP_DIGITS = 2;
 
     /** The root frame's node: the value, then white space; the text ends after the value. */
@@ -43,6 +43,7 @@ public final class JsonMatcher {
     }
 
     /** The state before any text. */
+    @Override
     public MatchState start() {
         return start;
     }
@@ -63,9 +64,18 @@ public final class JsonMatcher {
         return s;
     }
 
+    // the trie walk of a shared mask runs on request threads at once, each needing its own scratch list
+    private static final ThreadLocal<MatchState.Out> SCRATCH = ThreadLocal.withInitial(MatchState.Out::new);
+
+    @Override
+    public MatchState next(Object s, int b) {
+        return advance((MatchState) s, b, SCRATCH.get());
+    }
+
     /** Whether the text so far is a whole value the schema allows (the output may end here). */
-    public boolean accepting(MatchState s) {
-        for (Frame f : s.frames) {
+    @Override
+    public boolean accepting(Object state) {
+        for (Frame f : ((MatchState) state).frames) {
             if (f.node instanceof Root && f.phase == 1) return true;
             if (complete(f) && f.parent.node instanceof Root) return true;
         }

@@ -5,8 +5,8 @@ import moge.sample.LogitMask;
 import java.util.Arrays;
 
 /**
- * What one request's output must be: JSON following a schema (the shared {@link TokenMask}), and where that
- * JSON starts. A thinking model may first write a think block ({@code openId} ... {@code closeId}), which is
+ * What one request's output must be: text the shared {@link TokenMask}'s matcher accepts (JSON following a schema,
+ * or a GBNF grammar's text; "the JSON" below), and where that text starts. A thinking model may first write a think block ({@code openId} ... {@code closeId}), which is
  * free text; the constraint applies to the answer after it. Before the block the model may open it or start
  * the JSON at once; inside it, anything goes (a thinking budget may force the close); after the close, the
  * JSON starts afresh. Whether the prompt already opened the block (a template that ends with the opening marker)
@@ -42,10 +42,9 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
     public final class Tracker implements LogitMask {
         private final int promptLength;
         private final int[] endIds;
-        private final MatchState.Out out = new MatchState.Out();
         private int[] tok = new int[64];
         private byte[] phase = new byte[65];
-        private MatchState[] state = new MatchState[65];
+        private Object[] state = new Object[65];
         private int known = -1; // positions after the prompt whose token and resulting state are known (-1: none yet)
         private long[] scratch = new long[0];
 
@@ -60,7 +59,7 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
             int n = sync(history, len);
             byte ph = phase[n];
             if (ph == THINKING) return;
-            MatchState s = state[n];
+            Object s = state[n];
             int words = (vocab + 63) >>> 6;
             if (scratch.length < words) scratch = new long[words];
             Arrays.fill(scratch, 0, words, 0L);
@@ -113,7 +112,7 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
                 int id = history[promptLength + k];
                 tok[k] = id;
                 byte ph = phase[k];
-                MatchState s = state[k];
+                Object s = state[k];
                 if (ph == BEFORE && id == openId) ph = THINKING;
                 else if (ph == THINKING) ph = id == closeId ? JSON : THINKING;
                 else if (s != null) s = next(s, id, ph);
@@ -134,12 +133,9 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
             return false;
         }
 
-        private MatchState next(MatchState s, int id, byte ph) {
+        private Object next(Object s, int id, byte ph) {
             byte[] b = mask.vocab().bytes(id);
-            if (b == null) return null;
-            MatchState t = s;
-            for (int i = 0; i < b.length && t != null; i++) t = mask.matcher().advance(t, b[i], out);
-            return t;
+            return b == null ? null : mask.matcher().next(s, b);
         }
     }
 

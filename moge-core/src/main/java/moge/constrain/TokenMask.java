@@ -14,26 +14,26 @@ public final class TokenMask {
     /** Bytes of cached masks per schema at most (a 150k vocabulary's mask is about 19 KB). */
     private static final long CACHE_BYTES = 4L << 20;
 
-    private final JsonMatcher matcher;
+    private final ByteMatcher matcher;
     private final TokenVocab vocab;
     private final int words;
-    private final Map<MatchState, long[]> cache;
+    private final Map<Object, long[]> cache;
     private long hits, misses, walkNanos;
 
-    public TokenMask(JsonMatcher matcher, TokenVocab vocab) {
+    public TokenMask(ByteMatcher matcher, TokenVocab vocab) {
         this.matcher = matcher;
         this.vocab = vocab;
         this.words = (vocab.size() + 63) >>> 6;
         int capacity = (int) Math.max(16, CACHE_BYTES / (8L * words));
         this.cache = new LinkedHashMap<>(64, 0.75f, true) {
             @Override
-            protected boolean removeEldestEntry(Map.Entry<MatchState, long[]> e) {
+            protected boolean removeEldestEntry(Map.Entry<Object, long[]> e) {
                 return size() > capacity;
             }
         };
     }
 
-    public JsonMatcher matcher() {
+    public ByteMatcher matcher() {
         return matcher;
     }
 
@@ -42,7 +42,7 @@ public final class TokenMask {
     }
 
     /** The ids whose bytes continue the text of {@code s} (end ids not included); the array must not be changed. */
-    public long[] allowed(MatchState s) {
+    public long[] allowed(Object s) {
         synchronized (cache) {
             long[] m = cache.get(s);
             if (m != null) {
@@ -68,11 +68,10 @@ public final class TokenMask {
         }
     }
 
-    private long[] walk(MatchState start) {
+    private long[] walk(Object start) {
         long[] bits = new long[words];
-        MatchState.Out out = new MatchState.Out();
         int[] nodes = new int[64];
-        MatchState[] states = new MatchState[64];
+        Object[] states = new Object[64];
         int top = 0;
         nodes[top] = 0;
         states[top++] = start;
@@ -80,11 +79,11 @@ public final class TokenMask {
         byte[] edge = vocab.edge;
         while (top > 0) {
             int n = nodes[--top];
-            MatchState s = states[top];
+            Object s = states[top];
             states[top] = null;
             for (int i = is[n]; i < is[n + 1]; i++) bits[ids[i] >>> 6] |= 1L << ids[i];
             for (int c = cs[n]; c < cs[n + 1]; c++) {
-                MatchState next = matcher.advance(s, edge[c], out);
+                Object next = matcher.next(s, edge[c]);
                 if (next == null) continue;
                 if (top == nodes.length) {
                     nodes = Arrays.copyOf(nodes, top * 2);

@@ -3,6 +3,7 @@ package moge.server.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import moge.constrain.GbnfParser;
 import moge.constrain.JsonConstraints;
 import moge.constrain.OutputConstraint;
 import moge.constrain.SchemaException;
@@ -16,9 +17,10 @@ import moge.tokenizer.Tokenizer;
  * {@code {"type": "json_schema", "json_schema": {"name": .., "schema": {..}, "strict": ..}}} (JSON that
  * validates against the schema, for the subset {@link moge.constrain.SchemaCompiler} supports). A schema
  * outside the subset is a 400 naming response_format and the keyword, rather than output the schema forbids.
+ * Also llama-server's {@code grammar} (GBNF, {@link GbnfParser}), by the same constrained decoding.
  */
 final class ResponseFormat {
-    static final String PARAM = "response_format";
+    static final String PARAM = "response_format", GRAMMAR = "grammar";
 
     private final JsonConstraints constraints;
     private final ThinkProtocol protocol;
@@ -29,9 +31,22 @@ final class ResponseFormat {
         this.protocol = ThinkProtocol.of(tokenizer);
     }
 
-    /** The mask the request asks for, or null for free text; a 400 for a malformed field or schema. */
+    /**
+     * The mask the request asks for, or null for free text; a 400 for a malformed field, schema or grammar.
+     * {@code grammar} is llama-server's field: GBNF text the output must match (the answer, for a thinking model).
+     */
     TokenMask mask(ObjectNode body) {
-        JsonNode rf = body.get(PARAM);
+        JsonNode rf = body.get(PARAM), grammar = body.get(GRAMMAR);
+        if (grammar != null && !grammar.isNull()) {
+            if (!grammar.isTextual()) throw ApiException.invalid(GRAMMAR, "'grammar' must be a string of GBNF rules, e.g. \"root ::= \\\"yes\\\" | \\\"no\\\"\"");
+            if (rf != null && !rf.isNull() && !(rf.isObject() && "text".equals(rf.path("type").asText())))
+                throw ApiException.invalid(GRAMMAR, "'grammar' and 'response_format' cannot be used together: give one of them");
+            try {
+                return constraints.grammar(grammar.textValue());
+            } catch (GbnfParser.GrammarException e) {
+                throw ApiException.invalid(GRAMMAR, "'grammar': " + e.getMessage());
+            }
+        }
         if (rf == null || rf.isNull()) return null;
         if (!rf.isObject()) throw invalid("'response_format' must be an object, e.g. {\"type\": \"json_object\"}");
         JsonNode type = rf.get("type");
