@@ -29,6 +29,18 @@ final class ResponseFormat {
     ResponseFormat(Tokenizer tokenizer, int logits) {
         this.constraints = new JsonConstraints(tokenizer, logits);
         this.protocol = ThinkProtocol.of(tokenizer);
+        // the vocabulary's trie takes seconds for a 150k vocabulary: built now, beside the warm-up, rather than
+        // on the first constrained request (which otherwise waits for it)
+        Thread t = new Thread(() -> {
+            try {
+                constraints.vocab();
+            } catch (RuntimeException e) {
+                // left for the first constrained request to build again and report
+            }
+        }, "moge-token-trie");
+        t.setDaemon(true);
+        t.setPriority(Thread.MIN_PRIORITY);
+        t.start();
     }
 
     /**
