@@ -126,6 +126,12 @@ public final class CompletionHandler {
             for (int t : ids) {
                 if (t >= tokenizer.vocabSize() && !r.chat()) throw ApiException.invalid("prompt", "token id " + t + " is outside the vocabulary");
             }
+            for (int t : r.stopTokenIds()) {
+                if (t >= scheduler.vocab()) throw ApiException.invalid("stop_token_ids", "token id " + t + " is outside the vocabulary of " + scheduler.vocab());
+            }
+            if (r.minTokens() > maxTokens) {
+                throw ApiException.invalid("min_tokens", "'min_tokens' (" + r.minTokens() + ") must not exceed the " + maxTokens + " tokens that can be generated");
+            }
             int top = r.topLogprobs() >= 0 ? r.topLogprobs() : plan.needsLogprobs(attempt) ? 0 : -1;
             TextMode mode = r.chat() ? TextMode.CHAT : r.skipSpecial() ? TextMode.CONTINUATION : TextMode.CONTINUATION_WITH_SPECIAL;
             RequestStream events = new RequestStream();
@@ -134,7 +140,7 @@ public final class CompletionHandler {
             List<SequenceListener> listeners = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 params.add(new GenerationParams(maxTokens, choiceSampler(sampler, i, n), eosIds, r.stop(), r.ignoreEos(), top, deadline,
-                        r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat())));
+                        r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat()), r.minTokens(), r.stopTokenIds()));
                 policies.add(plans.get(i).policy(attempt, ids, prompt.text()));
                 listeners.add(events.listener(i));
             }

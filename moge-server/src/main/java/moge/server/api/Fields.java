@@ -90,6 +90,23 @@ final class Fields {
         return out;
     }
 
+    /** An array of token ids (vLLM's "stop_token_ids"): non-negative integers, at most maxCount. */
+    int[] ids(String name, int maxCount) {
+        JsonNode n = node(name);
+        if (n == null) return new int[0];
+        if (!n.isArray()) throw ApiException.invalid(name, "'" + name + "' must be an array of token ids");
+        if (n.size() > maxCount) throw ApiException.invalid(name, "'" + name + "' takes at most " + maxCount + " entries, got " + n.size());
+        int[] out = new int[n.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode e = n.get(i);
+            if (!e.canConvertToInt() || !e.isIntegralNumber() || e.intValue() < 0) {
+                throw ApiException.invalid(name, "'" + name + "' must be an array of token ids (integers >= 0), got " + e);
+            }
+            out[i] = e.intValue();
+        }
+        return out;
+    }
+
     ObjectNode object(String name) {
         JsonNode n = node(name);
         if (n == null) return null;

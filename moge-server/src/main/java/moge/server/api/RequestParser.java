@@ -35,7 +35,7 @@ public final class RequestParser {
     }
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
-    private static final int MAX_STOP = 16;
+    private static final int MAX_STOP = 16, MAX_STOP_IDS = 64;
     private static final int MAX_TOP_LOGPROBS = 20;
     /** Choices per request at most; the server's --parallel may allow fewer ({@link CompletionHandler}). */
     static final int MAX_N = 128;
@@ -329,7 +329,12 @@ public final class RequestParser {
         // vLLM's name; a chat reply always hides them (the think markers become the reasoning split)
         boolean skipSpecial = f.bool("skip_special_tokens", true);
         String user = f.string("user", null);
+        int minTokens = (int) f.integer("min_tokens", 0, 0, Integer.MAX_VALUE);
+        if (maxTokens != null && minTokens > maxTokens) {
+            throw ApiException.invalid("min_tokens", "'min_tokens' (" + minTokens + ") must not exceed the maximum of " + maxTokens + " tokens");
+        }
+        int[] stopTokenIds = f.ids("stop_token_ids", MAX_STOP_IDS);
         return new CompletionRequest(chat, f.body(), model, messages, text, ids, maxTokens, sp, stop, top, stream, includeUsage,
-                ignoreEos, speculative, skipSpecial, user, kwargs, n, bias.texts());
+                ignoreEos, speculative, skipSpecial, user, kwargs, n, bias.texts(), minTokens, stopTokenIds);
     }
 }

@@ -17,14 +17,23 @@ import java.util.List;
  * @param allowSpeculation false opts this request out of speculative decoding
  * @param textMode         how the ids become text: a chat reply, or a continuation of the prompt's text
  * @param constraint       what the output must be (JSON of a schema; response_format), or null for free text
+ * @param minTokens        no end of the output (stopIds, stopTokenIds) before this many generated tokens
+ * @param stopTokenIds     further ids that end generation, ignoreEos or not (vLLM's stop_token_ids)
  */
 public record GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
                                int topLogprobs, long deadlineNanos, boolean allowSpeculation, TextMode textMode,
-                               OutputConstraint constraint) {
+                               OutputConstraint constraint, int minTokens, int[] stopTokenIds) {
     public GenerationParams {
         stopIds = stopIds == null ? new int[0] : stopIds.clone();
+        stopTokenIds = stopTokenIds == null ? new int[0] : stopTokenIds.clone();
         stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
         if (textMode == null) textMode = TextMode.CHAT;
+    }
+
+    /** No minimum length and no stop ids beyond {@code stopIds}. */
+    public GenerationParams(int maxTokens, SamplerParams sampler, int[] stopIds, List<String> stopStrings, boolean ignoreEos,
+                            int topLogprobs, long deadlineNanos, boolean allowSpeculation, TextMode textMode, OutputConstraint constraint) {
+        this(maxTokens, sampler, stopIds, stopStrings, ignoreEos, topLogprobs, deadlineNanos, allowSpeculation, textMode, constraint, 0, null);
     }
 
     /** Free text (no constraint). */

@@ -70,7 +70,7 @@ public final class SequenceState {
         this.vocab = vocab;
         this.context = context;
         this.constraint = params.constraint() == null ? null : params.constraint().track(prompt.length, params.stopIds());
-        this.sampler = new Sampler(params.sampler(), vocab, constraint);
+        this.sampler = new Sampler(params.sampler(), vocab, MinTokens.mask(constraint, params, prompt.length));
         this.decoder = tokenizer != null ? tokenizer.newStreamDecoder(params.textMode()) : null;
         int cap = Math.min(context, prompt.length + params.maxTokens());
         this.tokens = Arrays.copyOf(prompt, Math.max(cap, prompt.length) + 1);
@@ -243,8 +243,10 @@ public final class SequenceState {
         policy.onToken(this, id);
 
         // under a constraint an end id is only allowed once the JSON is whole, and then it ends it, ignore_eos or not
-        boolean stopToken = (!params.ignoreEos() || constraint != null) && contains(params.stopIds(), id);
-        String piece = decoder != null && !stopToken ? decoder.push(id) : "";
+        boolean endToken = (!params.ignoreEos() || constraint != null) && contains(params.stopIds(), id);
+        // a stop_token_ids id ends the output too, its text kept as vLLM keeps it (the decoder hides special ones)
+        boolean stopToken = endToken || contains(params.stopTokenIds(), id);
+        String piece = decoder != null && !endToken ? decoder.push(id) : "";
         text.append(piece);
         int cut = stopStringCut(piece.length());
         if (cut >= 0) {
