@@ -29,7 +29,12 @@ final class ToolPrompt {
     private final String open, close;
 
     ToolPrompt(Tokenizer tokenizer) {
-        boolean pangu = tokenizer.tokenId(PANGU_OPEN).isPresent() && tokenizer.tokenId(PANGU_CLOSE).isPresent();
+        this(piece -> tokenizer.tokenId(piece).isPresent());
+    }
+
+    /** @param inVocabulary whether a text is a single token of the model's vocabulary */
+    ToolPrompt(java.util.function.Predicate<String> inVocabulary) {
+        boolean pangu = inVocabulary.test(PANGU_OPEN) && inVocabulary.test(PANGU_CLOSE);
         this.open = pangu ? PANGU_OPEN : TEXT_OPEN;
         this.close = pangu ? PANGU_CLOSE : TEXT_CLOSE;
     }
