@@ -92,6 +92,10 @@ record ToolSpec(List<Function> functions, Choice choice, String named, boolean p
     /** The request's tool fields, or a 400 naming the bad one. */
     static ToolSpec parse(ObjectNode body) {
         Fields f = new Fields(body);
+        for (String legacy : new String[]{"functions", "function_call"}) {
+            // ignoring them would answer as if the client had declared nothing
+            if (f.has(legacy)) throw ApiException.invalid(legacy, "'" + legacy + "' (OpenAI's deprecated form) is not supported; send 'tools' and 'tool_choice'");
+        }
         JsonNode tools = f.node("tools");
         List<Function> functions = new ArrayList<>();
         if (tools != null) {

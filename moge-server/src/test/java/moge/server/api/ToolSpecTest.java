@@ -52,6 +52,7 @@ class ToolSpecTest {
             "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\"} | tool_choice.function.name | must be a string",
             "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"} | tool_choice | cannot be combined",
             "\"parallel_tool_calls\":1 | parallel_tool_calls | must be a boolean",
+            "\"functions\":[{\"name\":\"f\"}] | functions | send 'tools' and 'tool_choice'",
     })
     void badFieldsAreRefusedNamingThem(String fields, String param, String message) {
         assertThatThrownBy(() -> parse(fields)).isInstanceOfSatisfying(ApiException.class, e -> {
