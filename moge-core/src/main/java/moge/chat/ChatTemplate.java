@@ -266,6 +266,9 @@ public final class ChatTemplate {
                 .withUsePyishObjectMapper(true)
                 .withUseNaturalOperatorPrecedence(true)
                 .withParseWhitespaceControlStrictly(true)
+                // {{- x }} and {{ x -}} trim white space as in Jinja (without it Jinjava honours '-' on {% %} tags only,
+                // and tool-aware templates such as Qwen's, written with {{- ... }} on indented lines, get stray indentation)
+                .withUseTrimmingForNotesAndExpressions(true)
                 .withKeepNullableLoopValues(true)
                 .build();
         JinjavaConfig config = JinjavaConfig.newBuilder()
@@ -283,6 +286,7 @@ public final class ChatTemplate {
             throw new IOException("chat templates may not load other templates ('" + path + "')");
         });
         j.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+        j.registerFilter(new PythonJson());
         return j;
     }
 

@@ -1,6 +1,5 @@
 package moge.server.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.chat.ChatMessage;
@@ -101,27 +100,8 @@ final class ToolPrompt {
         return open + compact(arr) + close;
     }
 
-    /** JSON with a space after each colon and comma, as the call format shows it (and as Python's json.dumps writes). */
+    /** JSON as the call format shows it: Python's json.dumps, as tool-aware templates write tools with tojson. */
     static String compact(Object node) {
-        try {
-            return RequestParser.JSON.writer(new com.fasterxml.jackson.core.util.MinimalPrettyPrinter() {
-                @Override
-                public void writeObjectFieldValueSeparator(com.fasterxml.jackson.core.JsonGenerator g) throws java.io.IOException {
-                    g.writeRaw(": ");
-                }
-
-                @Override
-                public void writeObjectEntrySeparator(com.fasterxml.jackson.core.JsonGenerator g) throws java.io.IOException {
-                    g.writeRaw(", ");
-                }
-
-                @Override
-                public void writeArrayValueSeparator(com.fasterxml.jackson.core.JsonGenerator g) throws java.io.IOException {
-                    g.writeRaw(", ");
-                }
-            }).writeValueAsString(node);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return moge.chat.PythonJson.dumps(node);
     }
 }
