@@ -160,6 +160,19 @@ public final class ChatTemplate {
         return name;
     }
 
+    /**
+     * Whether the Jinja template reads a variable or message key of this name (e.g. {@code tools}, {@code tool_calls}):
+     * a word inside its {{ }} or {% %} blocks (a quoted string there counts too: a cheap, cautious test). The built-in
+     * format reads none.
+     */
+    public boolean reads(String name) {
+        if (source == null) return false;
+        java.util.regex.Matcher code = java.util.regex.Pattern.compile("\\{[{%](.*?)[%}]\\}", java.util.regex.Pattern.DOTALL).matcher(source);
+        java.util.regex.Pattern word = java.util.regex.Pattern.compile("(?<![A-Za-z0-9_])" + java.util.regex.Pattern.quote(name) + "(?![A-Za-z0-9_])");
+        while (code.find()) if (word.matcher(code.group(1)).find()) return true;
+        return false;
+    }
+
     /** True when rendering uses the built-in openPangu format rather than a Jinja template. */
     public boolean isBuiltIn() {
         return source == null;
@@ -184,6 +197,7 @@ public final class ChatTemplate {
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("role", m.role());
             map.put("content", m.content());
+            map.putAll(m.fields());
             msgs.add(map);
         }
         vars.put("messages", msgs);
@@ -252,6 +266,9 @@ public final class ChatTemplate {
                 .withUsePyishObjectMapper(true)
                 .withUseNaturalOperatorPrecedence(true)
                 .withParseWhitespaceControlStrictly(true)
+                // {{- x }} and {{ x -}} trim white space as in Jinja (without it Jinjava honours '-' on {% %} tags only,
+                // and tool-aware templates such as Qwen's, written with {{- ... }} on indented lines, get stray indentation)
+                .withUseTrimmingForNotesAndExpressions(true)
                 .withKeepNullableLoopValues(true)
                 .build();
         JinjavaConfig config = JinjavaConfig.newBuilder()
@@ -269,6 +286,7 @@ public final class ChatTemplate {
             throw new IOException("chat templates may not load other templates ('" + path + "')");
         });
         j.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+        j.registerFilter(new PythonJson());
         return j;
     }
 

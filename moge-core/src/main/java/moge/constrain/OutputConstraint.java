@@ -8,7 +8,7 @@ import java.util.Arrays;
  * What one request's output must be: text the shared {@link TokenMask}'s matcher accepts (JSON following a schema,
  * or a GBNF grammar's text; "the JSON" below), and where that text starts. A thinking model may first write a think block ({@code openId} ... {@code closeId}), which is
  * free text; the constraint applies to the answer after it. Before the block the model may open it or start
- * the JSON at once; inside it, anything goes (a thinking budget may force the close); after the close, the
+ * the JSON at once; inside it, anything but an end of the output goes (a thinking budget may force the close); after the close, the
  * JSON starts afresh. Whether the prompt already opened the block (a template that ends with the opening marker)
  * is read from the prompt's ids: the last marker in it is an opening one. A model without think markers (or a raw
  * completion) is constrained from its first token.
@@ -58,7 +58,11 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
         public void apply(float[] logits, int vocab, int[] history, int len) {
             int n = sync(history, len);
             byte ph = phase[n];
-            if (ph == THINKING) return;
+            if (ph == THINKING) {
+                // the block must close before the output may end: an answer that stops inside it has no JSON at all
+                for (int e : endIds) if (e >= 0 && e < vocab) logits[e] = Float.NEGATIVE_INFINITY;
+                return;
+            }
             Object s = state[n];
             int words = (vocab + 63) >>> 6;
             if (scratch.length < words) scratch = new long[words];

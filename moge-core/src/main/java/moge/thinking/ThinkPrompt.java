@@ -31,7 +31,7 @@ public final class ThinkPrompt {
             ChatMessage m = out.get(i);
             if (!m.role().equals("user")) continue;
             // a turn that already carries the switch (typed by the user) is not switched twice
-            if (!endsWithSwitch(m.content(), suffix)) out.set(i, new ChatMessage("user", m.content() + suffix));
+            if (!endsWithSwitch(m.content(), suffix)) out.set(i, m.withContent(m.content() + suffix));
             break;
         }
         return out;

@@ -49,6 +49,34 @@ class ChatTemplateTest {
         }
     }
 
+    /** Jinja's white-space control on expression tags, which tool-aware templates (Qwen's, Llama 3.1's) lean on. */
+    @Test
+    void dashesTrimWhiteSpaceAroundExpressionsAsWellAsBlocks() {
+        assertThat(jinja("a   {{- 'b' }}  c").render(List.of(), false)).isEqualTo("ab  c");
+        assertThat(jinja("a   {{ 'b' -}}  c").render(List.of(), false)).isEqualTo("a   bc");
+        assertThat(jinja("{%- if true %}\n    {{- 'y' }}\n{%- endif %}\n{#- note #} z").render(List.of(), false)).isEqualTo("y z");
+        // message fields beside role and content reach the template; tojson writes a map as JSON
+        ChatMessage call = new ChatMessage("assistant", "", Map.of("tool_calls", List.of(Map.of("function",
+                Map.of("name", "add", "arguments", Map.of("a", 1))))));
+        assertThat(jinja("{%- for m in messages %}{%- for c in m.tool_calls %}\n  {{- c.function.name }}:{{ c.function.arguments | tojson }}"
+                + "{%- endfor %}{%- endfor %}").render(List.of(call), false)).isEqualTo("add:{\"a\": 1}");
+    }
+
+    /** tojson as transformers' (Python's json.dumps): its separators, indent and sort_keys, non-ASCII text kept. */
+    @Test
+    void tojsonWritesWhatPythonWrites() {
+        Map<String, Object> v = new java.util.LinkedHashMap<>();
+        v.put("b", List.of(1, 2.5, "é\"\n"));
+        v.put("a", Map.of());
+        v.put("c", List.of());
+        v.put("d", null);
+        assertThat(PythonJson.dumps(v)).isEqualTo("{\"b\": [1, 2.5, \"é\\\"\\n\"], \"a\": {}, \"c\": [], \"d\": null}");
+        assertThat(jinja("{{ x | tojson(indent=2) }}").render(List.of(), false, Map.of("x", Map.of("k", List.of(true)))))
+                .isEqualTo("{\n  \"k\": [\n    true\n  ]\n}");
+        assertThat(jinja("{{ x | tojson(sort_keys=true) }}|{{ 'a' | tojson }}").render(List.of(), false, Map.of("x", v)))
+                .isEqualTo("{\"a\": {}, \"b\": [1, 2.5, \"é\\\"\\n\"], \"c\": [], \"d\": null}|\"a\"");
+    }
+
     @Test
     void unknownRolesAreAnErrorInTheBuiltInFormat() {
         // the shipped Jinja template silently drops such a turn; the built-in format refuses it

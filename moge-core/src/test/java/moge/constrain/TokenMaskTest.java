@@ -73,7 +73,8 @@ class TokenMaskTest {
         assertThat(t.valid(h, 7)).isTrue();
 
         int[] think = {100, 101, open, 1, 3, close, 0, 1, 8};
-        assertThat(allowed(t, think, 3)).as("inside the think block: anything").hasSize(9);
+        assertThat(allowed(t, think, 3)).as("inside the think block: anything but the end (the JSON is still to come)")
+                .containsExactly(0, 1, 2, 3, 4, open, close, 8);
         assertThat(allowed(t, think, 6)).as("after it: JSON from the start").containsExactly(0, 8);
         assertThat(t.finished(think, 8)).isFalse();
         assertThat(t.finished(think, 9)).as("after the value's white space, only the end").isTrue();
@@ -82,7 +83,7 @@ class TokenMaskTest {
         // a template that opens the block itself: the reply starts inside it
         OutputConstraint.Tracker inside = c.track(3, new int[]{eos});
         int[] opened = {100, open, 101, 1, close, 0};
-        assertThat(allowed(inside, opened, 3)).hasSize(9);
+        assertThat(allowed(inside, opened, 3)).hasSize(8).doesNotContain(eos);
         assertThat(allowed(inside, opened, 5)).containsExactly(0, 8);
     }
 

@@ -34,6 +34,15 @@ public final class TestEngines {
         return MogeServer.start(o.host("127.0.0.1").port(0), engine(o.batchTokens));
     }
 
+    /** The shipped demo model (models/demo): trained, so its answers have words, think blocks and arithmetic. */
+    public static final Path DEMO = Fixtures.ROOT.getParent().getParent().resolve("models/demo");
+
+    /** A server of the demo model on a free loopback port. */
+    public static MogeServer startDemo(ServerOptions o) {
+        LoadedModel lm = ModelLoader.load(DEMO);
+        return MogeServer.start(o.host("127.0.0.1").port(0), new MogeServer.Engine(lm, new Model(lm.config, lm.weights, 2, o.batchTokens)));
+    }
+
     /** Runs requests alone, greedily, through the core generator (no scheduler, no batching, no prefix cache). */
     public static final class Reference implements AutoCloseable {
         public final LoadedModel lm = ModelLoader.load(TINY);

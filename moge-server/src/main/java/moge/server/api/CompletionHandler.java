@@ -42,6 +42,7 @@ public final class CompletionHandler {
     private final RequestHooks hooks;
     private final CompletionWriter writer;
     private final ResponseFormat formats;
+    private final ToolPrompt tools;
     private final java.util.Set<ClientConnection> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public CompletionHandler(Scheduler scheduler, Tokenizer tokenizer, moge.chat.ChatTemplate template, String modelId, int context,
@@ -56,6 +57,7 @@ public final class CompletionHandler {
         this.hooks = hooks == null ? RequestHooks.NONE : hooks;
         this.writer = new CompletionWriter(scheduler, new TokenText(tokenizer), modelId);
         this.formats = new ResponseFormat(tokenizer, scheduler.vocab());
+        this.tools = new ToolPrompt(tokenizer);
     }
 
     public String modelId() {
@@ -76,6 +78,7 @@ public final class CompletionHandler {
 
     public void handle(Context ctx, CompletionRequest r) throws IOException, InterruptedException {
         if (r.model() != null && !r.model().isEmpty() && !r.model().equals(modelId)) throw ApiException.modelNotFound(r.model());
+        ToolSpec toolSpec = r.chat() ? ToolSpec.parse(r.body()) : ToolSpec.NONE;
         int n = r.n(), parallel = scheduler.config().parallel();
         // more choices than slots would run one after another, and one request could hold every slot for long
         if (n > parallel) {
@@ -104,13 +107,13 @@ public final class CompletionHandler {
             // the parser has range-checked every field; what can fail only here is the bias against the vocabulary
             throw ApiException.invalid("logit_bias", e.getMessage());
         }
-        moge.constrain.TokenMask format = formats.mask(r.body());
+        moge.constrain.TokenMask format = toolSpec.forced() ? formats.calls(toolSpec) : formats.mask(r.body());
         ClientConnection client = null;
         // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
         SequenceResult earlier = null;
         for (int attempt = 0; ; attempt++) {
             // the prompt depends on the plan's mode only, the same for every choice (a cascade, which changes it, has one)
-            Prompt prompt = prompt(r, plan, attempt);
+            Prompt prompt = prompt(r, toolSpec, plan, attempt);
             int[] ids = prompt.ids();
             if (ids.length == 0) throw ApiException.invalid(promptParam, "the prompt is empty after tokenization");
             if (ids.length >= context) {
@@ -176,7 +179,8 @@ public final class CompletionHandler {
                     ContentSteps logprobs = r.chat() ? ContentSteps.chat(p.contentTokens(attempt, prompt.text()), eosIds, r.ignoreEos(), wanted)
                             : ContentSteps.all(wanted);
                     OutputSplitter splitter = r.chat() ? p.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
-                    choices.add(new CompletionWriter.Choice(i, seqs.get(i), p, splitter, logprobs));
+                    ToolCallStream calls = toolSpec.active() ? tools.stream(toolSpec) : null;
+                    choices.add(new CompletionWriter.Choice(i, seqs.get(i), p, splitter, logprobs, calls));
                 }
                 CompletionWriter.Answer answer = new CompletionWriter.Answer(r, earlier, id, created);
                 if (r.stream()) writer.stream(ctx, choices, events, client, answer);
@@ -208,16 +212,16 @@ public final class CompletionHandler {
     private record Held(List<RequestStream.Event> events, SequenceResult result, List<Step> steps) {
     }
 
-    private Prompt prompt(CompletionRequest r, RequestPlan plan, int attempt) {
+    private Prompt prompt(CompletionRequest r, ToolSpec toolSpec, RequestPlan plan, int attempt) {
         if (!r.chat()) return new Prompt(r.promptText(), r.promptIds() != null ? r.promptIds() : tokenizer.encodePrompt(r.promptText()));
-        String text = render(r, plan, attempt, true);
+        String text = render(r, toolSpec, plan, attempt, true);
         return new Prompt(text, tokenizer.encodePrompt(text));
     }
 
-    private String render(CompletionRequest r, RequestPlan plan, int attempt, boolean addGenerationPrompt) {
-        Map<String, Object> vars = plan.templateVariables(attempt, r.templateKwargs());
+    private String render(CompletionRequest r, ToolSpec toolSpec, RequestPlan plan, int attempt, boolean addGenerationPrompt) {
+        Map<String, Object> vars = tools.variables(plan.templateVariables(attempt, r.templateKwargs()), toolSpec, template);
         try {
-            return template.render(plan.messages(attempt, r.messages()), addGenerationPrompt, vars);
+            return template.render(plan.messages(attempt, tools.messages(r.messages(), toolSpec, template)), addGenerationPrompt, vars);
         } catch (MogeException e) {
             throw ApiException.invalid("messages", e.getMessage());
         }
@@ -229,7 +233,7 @@ public final class CompletionHandler {
      */
     public String chatPromptText(com.fasterxml.jackson.databind.node.ObjectNode body, boolean addGenerationPrompt) {
         CompletionRequest r = RequestParser.chat(body);
-        return render(r, hooks.plan(r), 0, addGenerationPrompt);
+        return render(r, ToolSpec.parse(body), hooks.plan(r), 0, addGenerationPrompt);
     }
 
     /** Runs a held-back attempt to its end; null when the client left or the sequence was cancelled. */

@@ -43,45 +43,63 @@ final class CompletionWriter {
         final RequestPlan plan;
         private final OutputSplitter splitter;
         private final ContentSteps logprobs;
+        private final ToolCallStream tools;
         final StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
+        /** Every call found so far; the first {@code callsSent} have been streamed. */
+        final List<ToolCallStream.ToolCall> calls = new ArrayList<>();
+        int callsSent;
         final List<Step> steps = new ArrayList<>();
         SequenceResult result;
         boolean reasoned, closed;
         int textOffset;
 
-        Choice(int index, SequenceState seq, RequestPlan plan, OutputSplitter splitter, ContentSteps logprobs) {
+        /** @param tools finds tool calls in the content; null when the request has no tools to call */
+        Choice(int index, SequenceState seq, RequestPlan plan, OutputSplitter splitter, ContentSteps logprobs, ToolCallStream tools) {
             this.index = index;
             this.seq = seq;
             this.plan = plan;
             this.splitter = splitter;
             this.logprobs = logprobs;
+            this.tools = tools;
         }
 
         /** One token's text into reasoning and content, and the log-probabilities of content tokens whose text is out. */
         void token(RequestStream.Token t) {
-            int before = content.length();
+            int before = content.length(), found = calls.size();
             append(splitter.push(t.text()));
             logprobs.token(t);
-            steps.addAll(logprobs.release(content.length() > before));
+            steps.addAll(logprobs.release(content.length() > before || calls.size() > found));
         }
 
         /** The text released at the end; content tokens whose text never showed are dropped. */
         void finish(RequestStream.Finish f) {
-            int before = content.length();
+            int before = content.length(), found = calls.size();
             append(splitter.push(f.text()));
             append(splitter.flush());
-            steps.addAll(logprobs.release(content.length() > before));
+            if (tools != null) answer(tools.finish());
+            steps.addAll(logprobs.release(content.length() > before || calls.size() > found));
             result = f.result();
         }
 
         private void append(OutputSplitter.Delta d) {
             reasoning.append(d.reasoning());
-            content.append(d.content());
+            if (tools == null) content.append(d.content());
+            else if (!d.content().isEmpty()) answer(tools.push(d.content()));
             reasoned |= !d.reasoning().isEmpty();
         }
 
+        private void answer(ToolCallStream.Out o) {
+            content.append(o.content());
+            calls.addAll(o.calls());
+        }
+
+        /** OpenAI's finish reason: "tool_calls" when the answer called tools. */
+        String finishReason() {
+            return calls.isEmpty() ? result.finishReason() : "tool_calls";
+        }
+
         boolean hasPending() {
-            return !reasoning.isEmpty() || !content.isEmpty() || !steps.isEmpty();
+            return !reasoning.isEmpty() || !content.isEmpty() || !steps.isEmpty() || calls.size() > callsSent;
         }
 
         /** After a streamed delta: what was sent is forgotten, its place in the text kept. */
@@ -90,6 +108,7 @@ final class CompletionWriter {
             reasoning.setLength(0);
             content.setLength(0);
             steps.clear();
+            callsSent = calls.size();
         }
     }
 
@@ -134,8 +153,11 @@ final class CompletionWriter {
             if (r.chat()) {
                 ObjectNode m = c.putObject("message");
                 m.put("role", "assistant");
-                m.put("content", ch.content.toString());
+                // an answer that only calls tools has no content, as OpenAI's
+                if (!ch.calls.isEmpty() && ch.content.toString().isBlank()) m.putNull("content");
+                else m.put("content", ch.content.toString());
                 ResponseJson.reasoning(m, ch.reasoning.toString());
+                if (!ch.calls.isEmpty()) m.set("tool_calls", ResponseJson.toolCalls(ch.calls));
                 if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.chatLogprobs(ch.steps, tokenText));
                 else c.putNull("logprobs");
             } else {
@@ -143,7 +165,7 @@ final class CompletionWriter {
                 if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.completionLogprobs(ch.steps, tokenText, 0, r.skipSpecial()));
                 else c.putNull("logprobs");
             }
-            c.put("finish_reason", ch.result.finishReason());
+            c.put("finish_reason", ch.finishReason());
             // a plan's fields (thinking) are the request's with one choice, as they always were; each choice's with more
             if (choices.size() > 1) ch.plan.decorate(c, ch.reasoned);
         }
@@ -225,13 +247,20 @@ final class CompletionWriter {
                 batch.clear();
                 for (Choice c : choices) {
                     if (c.hasPending()) {
-                        send(out, deltaChunk(a, c, null));
+                        boolean text = !c.reasoning.isEmpty() || !c.content.isEmpty();
+                        if (text || c.calls.size() == c.callsSent) send(out, deltaChunk(a, c, null));
+                        // each new call as OpenAI streams one: its id and name first, then its arguments
+                        for (int k = c.callsSent; k < c.calls.size(); k++) {
+                            ToolCallStream.ToolCall call = c.calls.get(k);
+                            send(out, toolChunk(a, c, ResponseJson.toolCallHead(k, call), k == c.callsSent && !text ? c.steps : List.of()));
+                            send(out, toolChunk(a, c, ResponseJson.toolCallArguments(k, call), List.of()));
+                        }
                         c.sent();
                     }
                     if (c.result != null && !c.closed) {
                         c.closed = true;
                         open--;
-                        ObjectNode last = deltaChunk(a, c, c.result.finishReason());
+                        ObjectNode last = deltaChunk(a, c, c.finishReason());
                         // timings (counts included) always ride on a choice's finishing chunk
                         last.set("timings", ResponseJson.timings(c.result));
                         c.plan.decorate(last, c.reasoned);
@@ -306,6 +335,18 @@ final class CompletionWriter {
             else ch.putNull("logprobs");
         }
         if (finish != null) ch.put("finish_reason", finish); else ch.putNull("finish_reason");
+        return o;
+    }
+
+    /** A chunk whose delta is one tool call's part; the log-probabilities of the call's tokens ride on its first. */
+    private ObjectNode toolChunk(Answer a, Choice c, ObjectNode call, List<Step> steps) {
+        ObjectNode o = chunk(a);
+        ObjectNode ch = o.putArray("choices").addObject();
+        ch.put("index", c.index);
+        ch.putObject("delta").putArray("tool_calls").add(call);
+        if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.chatLogprobs(steps, tokenText));
+        else ch.putNull("logprobs");
+        ch.putNull("finish_reason");
         return o;
     }
 

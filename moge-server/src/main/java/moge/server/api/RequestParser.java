@@ -179,7 +179,7 @@ public final class RequestParser {
             if ((c == null || c.isNull()) && (r.equals("user") || r.equals("system"))) {
                 throw ApiException.invalid(at + ".content", "'" + at + ".content' is required in a " + role.textValue() + " message");
             }
-            out.add(new ChatMessage(r, content(c, at + ".content")));
+            out.add(new ChatMessage(r, content(c, at + ".content"), ToolMessages.fields(m, r, at)));
         }
         return out;
     }

@@ -92,6 +92,16 @@ final class ResponseFormat {
         return schema == null || schema.isNull() ? JsonNodeFactory.instance.objectNode() : schema;
     }
 
+    /** The mask of a forced tool choice: the calls' JSON ({@link ToolSpec#callsSchema}). */
+    TokenMask calls(ToolSpec tools) {
+        try {
+            return constraints.schema(tools.callsSchema());
+        } catch (SchemaException e) {
+            // each function's parameters compiled alone; what fails here is their combination
+            throw ApiException.invalid("tools", "'tools' " + e.getMessage());
+        }
+    }
+
     /**
      * The constraint for one attempt: a chat reply of a thinking model may think first (the JSON follows the
      * think block); a raw completion is JSON from its first token.

@@ -54,6 +54,36 @@ final class ResponseJson {
         return d;
     }
 
+    /** A message's tool_calls: [{id, type, function: {name, arguments}}]. */
+    static ArrayNode toolCalls(List<ToolCallStream.ToolCall> calls) {
+        ArrayNode arr = F.arrayNode();
+        for (ToolCallStream.ToolCall c : calls) {
+            ObjectNode o = arr.addObject();
+            o.put("id", c.id());
+            o.put("type", "function");
+            o.putObject("function").put("name", c.name()).put("arguments", c.arguments());
+        }
+        return arr;
+    }
+
+    /** The first streamed part of call {@code index}: its id, type and name, with empty arguments. */
+    static ObjectNode toolCallHead(int index, ToolCallStream.ToolCall c) {
+        ObjectNode o = F.objectNode();
+        o.put("index", index);
+        o.put("id", c.id());
+        o.put("type", "function");
+        o.putObject("function").put("name", c.name()).put("arguments", "");
+        return o;
+    }
+
+    /** The next streamed part of call {@code index}: its arguments. */
+    static ObjectNode toolCallArguments(int index, ToolCallStream.ToolCall c) {
+        ObjectNode o = F.objectNode();
+        o.put("index", index);
+        o.putObject("function").put("arguments", c.arguments());
+        return o;
+    }
+
     static ObjectNode usage(SequenceResult r) {
         ObjectNode u = F.objectNode();
         u.put("prompt_tokens", r.promptTokens());

@@ -68,8 +68,14 @@ class LangChain4jTest {
 
     /** One streamed turn: the partial answers and thinking (given with returnThinking) appended as they come. */
     static ChatResponse stream(OpenAiStreamingChatModel model, String user, StringBuilder answer, StringBuilder thinking) throws Exception {
+        return stream(model, dev.langchain4j.model.chat.request.ChatRequest.builder().messages(UserMessage.from(user)).build(), answer, thinking);
+    }
+
+    /** One streamed request, as {@link #stream(OpenAiStreamingChatModel, String, StringBuilder, StringBuilder)}. */
+    static ChatResponse stream(OpenAiStreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request, StringBuilder answer,
+                               StringBuilder thinking) throws Exception {
         CompletableFuture<ChatResponse> done = new CompletableFuture<>();
-        model.chat(user, new StreamingChatResponseHandler() {
+        model.chat(request, new StreamingChatResponseHandler() {
             @Override
             public void onPartialResponse(String s) {
                 answer.append(s);
