@@ -61,11 +61,13 @@ class MatmulKernelTest {
         }
         a.add(Arguments.of(DType.Q5_K, 32 + 3, 512, true));
         a.add(Arguments.of(DType.Q5_K, 1, 256, true));
-        // past one chunk of DecodedPanels (32 rows), the last one partial and not whole panels of 4 rows
+        // past one chunk of DecodedPanels, the last one partial and not whole panels of 4 rows
         for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.IQ4_XS, DType.IQ4_NL}) {
-            a.add(Arguments.of(t, 2 * DecodedPanels.ROWS + 5, 256, false));
+            a.add(Arguments.of(t, 2 * DecodedPanels.rows(256) + 5, 256, false));
         }
-        a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.ROWS + 5, 2048 + 32, true));
+        a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.rows(2048 + 32) + 5, 2048 + 32, true));
+        // rows so long that a chunk holds fewer rows than the most (64 at 8448 columns)
+        a.add(Arguments.of(DType.Q4_K, 2 * DecodedPanels.rows(8448) + 5, 8448, false));
         return a.stream();
     }
 
@@ -190,7 +192,7 @@ class MatmulKernelTest {
      * more than one group of tokens; every result against float64, nothing written outside the range.
      */
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource({"F32,150,96,70", "F32,150,2050,70", "Q4_0,150,192,140", "Q4_0,150,2048,140", "BF16,75,1030,66"})
+    @org.junit.jupiter.params.provider.CsvSource({"F32,150,96,70", "F32,150,2050,70", "Q4_0,150,192,140", "Q4_0,150,2048,140", "Q4_0,300,2048,140", "BF16,75,1030,66"})
     void gemmWritesEveryRowRange(DType type, int rows, int cols, int T) {
         MemorySegment raw = QuantTestData.random(type, rows, cols, rows + cols);
         Matrix m = make(type, rows, cols, raw, false);
