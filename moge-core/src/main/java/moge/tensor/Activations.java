@@ -23,6 +23,8 @@ public final class Activations {
     private final Q8Lanes q8Lanes = new Q8Lanes();
     /** The Q5_K decode form of token 0: the same on half the budget (see {@link #q5Lanes}). */
     private final Q8Lanes q5Lanes = new Q8Lanes(Q8Lanes.SUM5, 16);
+    /** The Q3_K decode form of token 0: signed codes, no offset, on twice Q4_0's budget (see {@link #q3Lanes}). */
+    private final Q8Lanes q3Lanes = new Q8Lanes(Q8Lanes.SUM3, 0);
 
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
@@ -87,6 +89,7 @@ public final class Activations {
         q8Tiles.valid = false;
         q8Lanes.valid = false;
         q5Lanes.valid = false;
+        q3Lanes.valid = false;
     }
 
     /**
@@ -213,6 +216,15 @@ public final class Activations {
     Q8Lanes q5Lanes() {
         if (!q5Lanes.valid) q5Lanes.build(data, offset, cols, false);
         return q5Lanes;
+    }
+
+    /**
+     * Token 0 as integers for the Q3_K decode kernel ({@link Q3KTiles}): d = sum|x| / {@value Q8Lanes#SUM3} per
+     * block, so that the 16-bit group sums of signed 3-bit codes stay exact.
+     */
+    Q8Lanes q3Lanes() {
+        if (!q3Lanes.valid) q3Lanes.build(data, offset, cols, false);
+        return q3Lanes;
     }
 
     /**

@@ -4,7 +4,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
-import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.MemorySegment;
@@ -33,45 +32,35 @@ final class Q4KTiles {
     }
 
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        int TR = Q4_0Matrix.TR, nb = cols / 32, nsb = cols / SUPER, tiles = rows / TR;
-        long tileBytes = Q4_0Matrix.tileBytes(nb, true);
-        int left = rows - tiles * TR;
-        MemorySegment out = HugePages.allocate(tiles * tileBytes + (long) left * nsb * SUPER_BYTES);
-        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, tileBytes, t0, t1));
-        Repacking.copySupers(name, "Q4_K", blocks, tiles * TR, left, nsb, SUPER_BYTES, out, tiles * tileBytes);
+        int nb = cols / 32;
+        MemorySegment out = Repacking.tiles(name, "Q4_K", rows, cols, blocks, Q4_0Matrix.tileBytes(nb, true), SUPER_BYTES,
+                (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
         return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
     }
 
-    private static void repackTiles(String name, int nb, MemorySegment blocks, MemorySegment out, long tileBytes, int t0, int t1) {
+    private static void fill(String name, int nb, int t, byte[] src, MemorySegment srcSeg, byte[] tile) {
         int TR = Q4_0Matrix.TR, nsb = nb / 8, rowBytes = nsb * SUPER_BYTES, block = Q4_0Matrix.TILE_BLOCK;
-        byte[] src = new byte[TR * rowBytes];
-        MemorySegment srcSeg = MemorySegment.ofArray(src); // for GgmlQuants' readers of the packed scales
-        byte[] tile = new byte[(int) tileBytes];
-        for (int t = t0; t < t1; t++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * rowBytes, src, 0, src.length);
-            for (int row = 0; row < TR; row++) {
-                int j = Q4_0Matrix.laneOf(row);
-                for (int s = 0; s < nsb; s++) {
-                    int sb = row * rowBytes + s * SUPER_BYTES;
-                    Repacking.finiteScale(name, "Q4_K", t * TR + row, Repacking.half(src, sb));     // d
-                    Repacking.finiteScale(name, "Q4_K", t * TR + row, Repacking.half(src, sb + 2)); // dmin
-                    int head = nb * block + s * HEAD;
-                    copyHalf(src, sb, tile, head + 2 * row);              // d
-                    copyHalf(src, sb + 2, tile, head + 2 * TR + 2 * row); // dmin
-                    for (int k = 0; k < 8; k++) {
-                        int o = (s * 8 + k) * block;
-                        for (int i = 0; i < 8; i++) {
-                            int v = 0;
-                            for (int c = 0; c < 4; c++) v |= code(src, sb, k, i + 8 * c) << (4 * c);
-                            tile[o + 32 * i + 2 * j] = (byte) v;
-                            tile[o + 32 * i + 2 * j + 1] = (byte) (v >> 8);
-                        }
-                        tile[o + 16 * TR + 2 * row] = (byte) GgmlQuants.q4kScale(srcSeg, sb + 4, k);
-                        tile[o + 16 * TR + 2 * row + 1] = (byte) GgmlQuants.q4kMin(srcSeg, sb + 4, k);
+        for (int row = 0; row < TR; row++) {
+            int j = Q4_0Matrix.laneOf(row);
+            for (int s = 0; s < nsb; s++) {
+                int sb = row * rowBytes + s * SUPER_BYTES;
+                Repacking.finiteScale(name, "Q4_K", t * TR + row, Repacking.half(src, sb));     // d
+                Repacking.finiteScale(name, "Q4_K", t * TR + row, Repacking.half(src, sb + 2)); // dmin
+                int head = nb * block + s * HEAD;
+                copyHalf(src, sb, tile, head + 2 * row);              // d
+                copyHalf(src, sb + 2, tile, head + 2 * TR + 2 * row); // dmin
+                for (int k = 0; k < 8; k++) {
+                    int o = (s * 8 + k) * block;
+                    for (int i = 0; i < 8; i++) {
+                        int v = 0;
+                        for (int c = 0; c < 4; c++) v |= code(src, sb, k, i + 8 * c) << (4 * c);
+                        tile[o + 32 * i + 2 * j] = (byte) v;
+                        tile[o + 32 * i + 2 * j + 1] = (byte) (v >> 8);
                     }
+                    tile[o + 16 * TR + 2 * row] = (byte) GgmlQuants.q4kScale(srcSeg, sb + 4, k);
+                    tile[o + 16 * TR + 2 * row + 1] = (byte) GgmlQuants.q4kMin(srcSeg, sb + 4, k);
                 }
             }
-            MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
         }
     }
 

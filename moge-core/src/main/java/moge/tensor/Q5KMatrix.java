@@ -20,53 +20,23 @@ import static moge.tensor.TileKernels.lanes;
  * to float, as before (the integer kernels serve one token at a time here). With llama.cpp's int8 activations
  * ({@code --activations q8}) the sums would not fit, so every product then goes through the GEMM on the Q8 grid.
  */
-final class Q5KMatrix extends RepackedBlockMatrix implements TileKernels.Tiled {
+final class Q5KMatrix extends KQuantTileMatrix {
     private static final int BLOCK = Q5KTiles.BLOCK;
     private static final int V = Q5KTiles.VECTORS;
 
-    private final int nb;
-    private final int tiles;
-    private final long tileBytes;
-    /** Where the rows past the last whole tile start (the file's super-blocks). */
-    private final long plain;
-
     Q5KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, rows, cols, packed, roundActivations, 1);
-        this.nb = cols / 32;
-        this.tiles = rows / TR;
-        this.tileBytes = Q5KTiles.tileBytes(nb);
-        this.plain = tiles * tileBytes;
-    }
-
-    @Override
-    public DType type() {
-        return DType.Q5_K;
-    }
-
-    @Override
-    void prepareOne(Activations x) {
-        if (roundActivations) x.tokenMajorQ8(Gemm.TILE);
-        else x.q5Lanes();
-    }
-
-    @Override
-    void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        if (roundActivations) {
-            gemm(x.tokenMajorQ8(Gemm.TILE), 1, y, 0, yOff, r0, r1);
-            return;
-        }
-        TileKernels.matmulOne(this, nb, x.q5Lanes(), y, yOff, r0, r1);
-    }
-
-    @Override
-    public int tiledRows() {
-        return tiles * TR;
+        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.tileBytes(cols / 32), Activations::q5Lanes, 1);
     }
 
     @Override
     public float plainDot(int m, Q8Lanes a) {
         // the file's super-blocks: qh at 16, qs at 48
-        return Q4KTiles.plainDot(data, plain + (long) m * (nb / 8) * Q5KTiles.SUPER_BYTES, nb / 8, a, Q5KTiles.SUPER_BYTES, 16, 48);
+        return Q4KTiles.plainDot(data, plainRow(m), nb / 8, a, Q5KTiles.SUPER_BYTES, 16, 48);
+    }
+
+    @Override
+    void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        Q5KTiles.decodeRow(data, tile, nb, row, b0, b1, dst, out, packed);
     }
 
     // Code k (0..2) of each short lane. Under 35 bytes of bytecode, which C2 always inlines.
@@ -125,41 +95,5 @@ final class Q5KMatrix extends RepackedBlockMatrix implements TileKernels.Tiled {
             TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 0, a, sums, base + TR * u, y, yo + u * TR);
             TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
-    }
-
-    /** Rows [r, r + n), columns [k0, k1) (multiples of 32) as float32, for the GEMM. */
-    @Override
-    void decode(int r, int n, int k0, int k1, float[] dst, int stride) {
-        decode(r, n, k0, k1, dst, 0, stride);
-    }
-
-    private void decode(int r, int n, int k0, int k1, float[] dst, int off, int stride) {
-        int tileEnd = tiles * TR, b0 = k0 / 32, b1 = k1 / 32;
-        float[] sb = null;
-        int[] packed = new int[16];
-        for (int i = 0; i < n; i++) {
-            int m = r + i, out = off + i * stride;
-            if (m < tileEnd) {
-                Q5KTiles.decodeRow(data, m / TR * tileBytes, nb, m % TR, b0, b1, dst, out, packed);
-                continue;
-            }
-            if (sb == null) sb = new float[Q5KTiles.SUPER];
-            long at = plain + (long) (m - tileEnd) * (nb / 8) * Q5KTiles.SUPER_BYTES;
-            for (int b = b0; b < b1; b++, out += 32) {
-                if (b == b0 || b % 8 == 0) GgmlQuants.q5_K(data, at + (long) (b / 8) * Q5KTiles.SUPER_BYTES, sb, 0);
-                System.arraycopy(sb, (b % 8) * 32, dst, out, 32);
-            }
-        }
-    }
-
-    @Override
-    public void row(int r, float[] out, int off) {
-        decode(r, 1, 0, cols, out, off, cols);
-    }
-
-    /** The ggml size, as in the file and in llama.cpp's model size. */
-    @Override
-    public long bytes() {
-        return (long) rows * (nb / 8) * Q5KTiles.SUPER_BYTES;
     }
 }

@@ -3,7 +3,6 @@ package moge.tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.MemorySegment;
@@ -39,44 +38,34 @@ final class Q5KTiles {
     }
 
     static Q5KMatrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        int TR = TileKernels.TR, nb = cols / 32, nsb = cols / SUPER, tiles = rows / TR;
-        long tileBytes = tileBytes(nb);
-        int left = rows - tiles * TR;
-        MemorySegment out = HugePages.allocate(tiles * tileBytes + (long) left * nsb * SUPER_BYTES);
-        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, tileBytes, t0, t1));
-        Repacking.copySupers(name, "Q5_K", blocks, tiles * TR, left, nsb, SUPER_BYTES, out, tiles * tileBytes);
+        int nb = cols / 32;
+        MemorySegment out = Repacking.tiles(name, "Q5_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
+                (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
         return new Q5KMatrix(name, rows, cols, out, roundActivations);
     }
 
-    private static void repackTiles(String name, int nb, MemorySegment blocks, MemorySegment out, long tileBytes, int t0, int t1) {
+    private static void fill(String name, int nb, int t, byte[] src, MemorySegment srcSeg, byte[] tile) {
         int TR = TileKernels.TR, nsb = nb / 8, rowBytes = nsb * SUPER_BYTES;
-        byte[] src = new byte[TR * rowBytes];
-        MemorySegment srcSeg = MemorySegment.ofArray(src); // for GgmlQuants' readers of the packed scales
-        byte[] tile = new byte[(int) tileBytes];
         int[] codes = new int[33];
-        for (int t = t0; t < t1; t++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * rowBytes, src, 0, src.length);
-            for (int row = 0; row < TR; row++) {
-                int j = Q4_0Matrix.laneOf(row);
-                for (int s = 0; s < nsb; s++) {
-                    int sb = row * rowBytes + s * SUPER_BYTES;
-                    short d = Repacking.finiteScale(name, "Q5_K", t * TR + row, Repacking.half(src, sb));
-                    short dmin = Repacking.finiteScale(name, "Q5_K", t * TR + row, Repacking.half(src, sb + 2));
-                    int head = nb * BLOCK + s * TileKernels.HEAD;
-                    putShort(tile, head + 2 * row, d);
-                    putShort(tile, head + 2 * TR + 2 * row, dmin);
-                    for (int k = 0; k < 8; k++) {
-                        int o = (s * 8 + k) * BLOCK;
-                        for (int p = 0; p < 32; p++) codes[p] = code(src, sb, k, p);
-                        for (int v = 0; v < VECTORS; v++) {
-                            putShort(tile, o + 32 * v + 2 * j, (short) (codes[v] | codes[v + 11] << 5 | codes[v + 22] << 10));
-                        }
-                        tile[o + 32 * VECTORS + 2 * row] = (byte) GgmlQuants.q4kScale(srcSeg, sb + 4, k);
-                        tile[o + 32 * VECTORS + 2 * row + 1] = (byte) GgmlQuants.q4kMin(srcSeg, sb + 4, k);
+        for (int row = 0; row < TR; row++) {
+            int j = Q4_0Matrix.laneOf(row);
+            for (int s = 0; s < nsb; s++) {
+                int sb = row * rowBytes + s * SUPER_BYTES;
+                short d = Repacking.finiteScale(name, "Q5_K", t * TR + row, Repacking.half(src, sb));
+                short dmin = Repacking.finiteScale(name, "Q5_K", t * TR + row, Repacking.half(src, sb + 2));
+                int head = nb * BLOCK + s * TileKernels.HEAD;
+                putShort(tile, head + 2 * row, d);
+                putShort(tile, head + 2 * TR + 2 * row, dmin);
+                for (int k = 0; k < 8; k++) {
+                    int o = (s * 8 + k) * BLOCK;
+                    for (int p = 0; p < 32; p++) codes[p] = code(src, sb, k, p);
+                    for (int v = 0; v < VECTORS; v++) {
+                        putShort(tile, o + 32 * v + 2 * j, (short) (codes[v] | codes[v + 11] << 5 | codes[v + 22] << 10));
                     }
+                    tile[o + 32 * VECTORS + 2 * row] = (byte) GgmlQuants.q4kScale(srcSeg, sb + 4, k);
+                    tile[o + 32 * VECTORS + 2 * row + 1] = (byte) GgmlQuants.q4kMin(srcSeg, sb + 4, k);
                 }
             }
-            MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
         }
     }
 

@@ -20,7 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  * sum|x| / {@value #SUM}. That d is never coarser than llama.cpp's (sum|x| <= 32 max|x|) and is up to 32
  * times finer in blocks with one large value, which int8 activations flatten to zero around it. Q5_K's kernel
  * ({@link Q5KMatrix}) multiplies 5-bit codes (value + 16) and reads a form of its own on half that budget,
- * d = sum|x| / {@value #SUM5}, with 16 * sum(q) in {@code corrs}.
+ * d = sum|x| / {@value #SUM5}, with 16 * sum(q) in {@code corrs}; Q3_K's ({@link Q3KMatrix}) signed 3-bit
+ * codes allow twice Q4_0's, d = sum|x| / {@value #SUM3}, with no offset (corrs all 0).
  */
 final class Q8Lanes {
     static final VectorSpecies<Short> SS = ShortVector.SPECIES_256;
@@ -37,6 +38,13 @@ final class Q8Lanes {
      * a block of equal values, each on a .5 tie rounded up to even, reaches 2048 and 16 * 2048 wraps).
      */
     static final float SUM5 = 2031f;
+    /**
+     * The budget of Q3_K's signed 3-bit codes ({@link Q3KTiles}): |code| <= 4 and no offset, so each 16-value
+     * group needs 4 * sum|q| <= 32767. A group's sum|q| is at most the block's budget plus 8 (16 roundings of at
+     * most .5, the other group all zeros), and 4 * (8183 + 8) fits; with 8184, 16 equal values and 16 zeros land
+     * on x / d = 511.5, round to 512, and -4 * 16 * -512 wraps.
+     */
+    static final float SUM3 = 8183f;
 
     /** The grid's budget (sum|q| per block before rounding) and the code offset the kernels take off (8 or 16). */
     private final float budget;
@@ -66,8 +74,9 @@ final class Q8Lanes {
      */
     void build(float[] src, int off, int cols, boolean llama) {
         int nb = cols / 32;
-        // one more: Q5KTiles' 33rd slot per block is a code 0 that reads the position after the block
-        if (pairs.length < cols + 1) pairs = new int[cols + 1];
+        // three more: Q5KTiles' 33rd slot per block and Q3KTiles' 33rd to 35th are codes 0 that read the
+        // positions after the block
+        if (pairs.length < cols + 3) pairs = new int[cols + 3];
         if (corrs.length < nb) corrs = new int[nb];
         if (d.length < nb) d = new float[nb];
         for (int b = 0; b < nb; b++) {

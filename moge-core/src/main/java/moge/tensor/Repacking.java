@@ -1,9 +1,11 @@
 package moge.tensor;
 
 import moge.MogeException;
+import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import java.util.stream.IntStream;
 
@@ -66,20 +68,47 @@ final class Repacking {
     }
 
     /**
-     * Rows [first, first + count) of a K-quant tensor ({@code type}: fp16 d then dmin at the start of each
-     * super-block of {@code superBytes}) copied as they are to {@code out} at {@code at}, their d and dmin checked:
-     * the rows past a tiled repack's last whole tile.
+     * Rows [first, first + count) of a K-quant tensor ({@code type}: fp16 scales at {@code scales} in each
+     * super-block of {@code superBytes}, d and dmin at 0 and 2 when none are given) copied as they are to
+     * {@code out} at {@code at}, their scales checked: the rows past a tiled repack's last whole tile.
      */
-    static void copySupers(String name, String type, MemorySegment blocks, int first, int count, int nsb, int superBytes, MemorySegment out, long at) {
+    static void copySupers(String name, String type, MemorySegment blocks, int first, int count, int nsb, int superBytes, MemorySegment out, long at, int... scales) {
+        int[] where = scales.length == 0 ? new int[]{0, 2} : scales;
         for (int m = 0; m < count; m++) {
             long from = (long) (first + m) * nsb * superBytes;
             for (int s = 0; s < nsb; s++) {
                 long sb = from + (long) s * superBytes;
-                finiteScale(name, type, first + m, blocks.get(Layouts.I16, sb));
-                finiteScale(name, type, first + m, blocks.get(Layouts.I16, sb + 2));
+                for (int w : where) finiteScale(name, type, first + m, blocks.get(Layouts.I16, sb + w));
             }
             MemorySegment.copy(blocks, from, out, at + (long) m * nsb * superBytes, (long) nsb * superBytes);
         }
+    }
+
+    /** Fills one tile from its rows' super-blocks in the file's layout ({@code src}, also as a segment). */
+    interface TileFill {
+        void fill(int t, byte[] src, MemorySegment srcSegment, byte[] tile);
+    }
+
+    /**
+     * A K-quant tensor into tiles of {@link TileKernels#TR} rows, each {@code tileBytes} long and filled by
+     * {@code fill} from a copy of its rows (tiles in runs over the cores, each run with buffers of its own), then
+     * the rows past the last whole tile as they are ({@link #copySupers}, scales at {@code scales}).
+     */
+    static MemorySegment tiles(String name, String type, int rows, int cols, MemorySegment blocks, long tileBytes, int superBytes, TileFill fill, int... scales) {
+        int TR = TileKernels.TR, nsb = cols / 256, tiles = rows / TR, left = rows - tiles * TR, rowBytes = nsb * superBytes;
+        MemorySegment out = HugePages.allocate(tiles * tileBytes + (long) left * rowBytes);
+        forRuns(tiles, 1, (t0, t1) -> {
+            byte[] src = new byte[TR * rowBytes];
+            MemorySegment srcSeg = MemorySegment.ofArray(src); // for GgmlQuants' readers of packed fields
+            byte[] tile = new byte[(int) tileBytes];
+            for (int t = t0; t < t1; t++) {
+                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * rowBytes, src, 0, src.length);
+                fill.fill(t, src, srcSeg, tile);
+                MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
+            }
+        });
+        copySupers(name, type, blocks, tiles * TR, left, nsb, superBytes, out, tiles * tileBytes, scales);
+        return out;
     }
 
     interface Run {

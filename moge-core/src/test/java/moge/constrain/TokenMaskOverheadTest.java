@@ -42,10 +42,35 @@ class TokenMaskOverheadTest {
         assertThat(r[1]).isLessThan(50_000);
     }
 
-    /** Mean microseconds per masked step, first and second run of the same walk, and the share of cache hits. */
+    /** The same walk under a GBNF grammar of the same shape (the parse stacks as state instead of the JSON frames). */
+    static final String GRAMMAR = """
+            root  ::= "{" ws "\\"name\\":" ws str "," ws "\\"tags\\":" ws "[" ws (str ("," ws str)*)? "]" "," ws "\\"n\\":" ws num "," ws "\\"ok\\":" ws ("true" | "false") "}"
+            str   ::= "\\"" [^"\\\\\\x00-\\x1F]* "\\""
+            num   ::= "-"? [0-9]{1,16} ("." [0-9]{1,16})?
+            ws    ::= " "?
+            """;
+
+    @Test
+    void grammarOnBothVocabularies() {
+        SentencePieceTokenizer t = SentencePieceTokenizer.loadHf(Fixtures.ROOT.getParent().getParent().resolve("models/demo"));
+        TokenVocab demo = TokenVocab.of(t, t.vocabSize());
+        double[] r = measure(demo, t.eosIds(), 400, GrammarMatcher.parse(GRAMMAR));
+        System.out.printf("grammar, demo vocabulary: %.1f us per token (first use), %.1f us (reused), %.0f%% cached%n", r[0], r[1], r[2]);
+        assertThat(r[1]).isLessThan(5_000);
+        TokenVocab big = new TokenVocab(TokenMaskTest.randomVocab(150_000, 3), 151_936);
+        r = measure(big, new int[]{150_000}, 400, GrammarMatcher.parse(GRAMMAR));
+        System.out.printf("grammar, synthetic 150k vocabulary: %.1f us per token (first use), %.1f us (reused), %.0f%% cached%n", r[0], r[1], r[2]);
+        assertThat(r[1]).isLessThan(50_000);
+    }
+
     private static double[] measure(TokenVocab v, int[] ends, int steps) {
+        return measure(v, ends, steps, new JsonMatcher(SchemaCompiler.compile(JsonMatcherTest.json(SCHEMA))));
+    }
+
+    /** Mean microseconds per masked step, first and second run of the same walk, and the share of cache hits. */
+    private static double[] measure(TokenVocab v, int[] ends, int steps, ByteMatcher matcher) {
         double[] out = new double[3];
-        TokenMask mask = new TokenMask(new JsonMatcher(SchemaCompiler.compile(JsonMatcherTest.json(SCHEMA))), v);
+        TokenMask mask = new TokenMask(matcher, v);
         for (int round = 0; round < 2; round++) {
             OutputConstraint.Tracker tr = OutputConstraint.plain(mask).track(1, ends);
             Random rnd = new Random(42);

@@ -91,8 +91,13 @@ class LowBitBlocksTest {
             Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
             assertThat(m.type()).isEqualTo(t);
             assertThat(m.bytes()).as("%s: the file's size", t).isEqualTo((long) rows * cols / t.blockSize * t.blockBytes);
-            // Q3_K and IQ4_XS in Q6_K's runs (32 codes and two floats per 32 values), IQ4_NL as Q8_0 blocks
-            long repacked = t == DType.IQ4_NL ? (long) rows * cols / 32 * 34 : (long) rows * cols / 32 * 40;
+            // IQ4_XS in Q6_K's runs (32 codes and two floats per 32 values), IQ4_NL as Q8_0 blocks, Q3_K in tiles of
+            // 16 rows (per row and 32 values 7 shorts of codes and two bytes of scales, per 256 an fp16 d: 4.0625 bits)
+            long repacked = switch (t) {
+                case IQ4_NL -> (long) rows * cols / 32 * 34;
+                case Q3_K -> (long) rows * (cols / 32 * 16 + cols / 256 * 2);
+                default -> (long) rows * cols / 32 * 40;
+            };
             assertThat(m.segment().byteSize()).as("%s repacked", t).isEqualTo(repacked);
         }
     }

@@ -18,7 +18,7 @@ class Q5KTilesTest {
     private static final int COLS = 512;
 
     /** Blocks built to stress the budget: one huge value, all equal (ties at .5), alternating, zeros, heavy tails. */
-    private static float[] adversarial(int cols, long seed) {
+    static float[] adversarial(int cols, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] x = new float[cols];
         for (int b = 0; b < cols / 32; b++) {
@@ -96,26 +96,33 @@ class Q5KTilesTest {
             float[] x = adversarial(COLS, seed);
             Activations a = new Activations().set(x, 1, COLS);
             float[] grid = MatmulKernelTest.grid(a.q5Lanes(), COLS);
-            // whole range, and ranges that start and end inside tiles
-            for (int[] range : new int[][]{{0, rows}, {5, rows - 2}, {17, 40}, {48, 50}}) {
-                float[] y = new float[rows];
-                Arrays.fill(y, Float.NaN);
-                m.prepare(a);
-                m.matmul(a, y, rows, 0, range[0], range[1]);
-                for (int r = 0; r < rows; r++) {
-                    if (r < range[0] || r >= range[1]) {
-                        assertThat(y[r]).isNaN();
-                        continue;
-                    }
-                    float[] w = QuantTestData.refRow(DType.Q5_K, raw, COLS, r);
-                    double ref = 0, mag = 0;
-                    for (int c = 0; c < COLS; c++) {
-                        ref += (double) w[c] * grid[c];
-                        mag += Math.abs((double) w[c] * grid[c]);
-                    }
-                    assertThat(Math.abs(y[r] - ref)).as("seed %d rows %s row %d", seed, Arrays.toString(range), r)
-                            .isLessThanOrEqualTo(2e-5 * mag + 1e-6);
+            assertRangesExact(DType.Q5_K, m, raw, rows, COLS, a, grid, "seed " + seed);
+        }
+    }
+
+    /**
+     * One token against {@code m} over the whole row range and ranges that start and end inside tiles: every
+     * row within 2e-5 of float64 over the reference rows and the activations' integer grid, rows outside untouched.
+     */
+    static void assertRangesExact(DType type, Matrix m, MemorySegment raw, int rows, int cols, Activations a, float[] grid, String what) {
+        for (int[] range : new int[][]{{0, rows}, {5, rows - 2}, {17, 40}, {48, 50}}) {
+            float[] y = new float[rows];
+            Arrays.fill(y, Float.NaN);
+            m.prepare(a);
+            m.matmul(a, y, rows, 0, range[0], range[1]);
+            for (int r = 0; r < rows; r++) {
+                if (r < range[0] || r >= range[1]) {
+                    assertThat(y[r]).isNaN();
+                    continue;
                 }
+                float[] w = QuantTestData.refRow(type, raw, cols, r);
+                double ref = 0, mag = 0;
+                for (int c = 0; c < cols; c++) {
+                    ref += (double) w[c] * grid[c];
+                    mag += Math.abs((double) w[c] * grid[c]);
+                }
+                assertThat(Math.abs(y[r] - ref)).as("%s rows %s row %d", what, Arrays.toString(range), r)
+                        .isLessThanOrEqualTo(2e-5 * mag + 1e-6);
             }
         }
     }

@@ -1,0 +1,156 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import moge.format.DType;
+
+import java.lang.foreign.MemorySegment;
+
+import static moge.tensor.TileKernels.FS;
+import static moge.tensor.TileKernels.HALF;
+import static moge.tensor.TileKernels.IS;
+import static moge.tensor.TileKernels.LE;
+import static moge.tensor.TileKernels.SS;
+import static moge.tensor.TileKernels.SUMS_BLOCK;
+import static moge.tensor.TileKernels.TR;
+import static moge.tensor.TileKernels.lanes;
+
+/**
+ * Q3_K in {@link Q3KTiles}' tiles: one token multiplies signed 3-bit codes with integer activations in 16-bit
+ * lanes as Q4_K and Q5_K do, 16 rows per vector, on a grid of its own ({@link Activations#q3Lanes}). Q3_K scales
+ * each 16 values, so the integer pass keeps two sums per block of 32 (sums slot 2b and 2b + 1, which is why
+ * {@link TileKernels#matmulOne} is told of twice the blocks); |code| <= 4, so a group's sum of code * q stays a
+ * short while 4 * sum|q| does, and no offset is taken off. The float pass applies per group the integer sc - 32,
+ * per block the activations' scale, per super-block d. More tokens run the panel GEMM over rows decoded to float;
+ * with llama.cpp's int8 activations ({@code --activations q8}) the sums would not fit, so every product then goes
+ * through the GEMM on the Q8 grid, as for {@link Q5KMatrix}.
+ */
+final class Q3KMatrix extends KQuantTileMatrix {
+    private static final int BLOCK = Q3KTiles.BLOCK;
+    private static final int V = Q3KTiles.VECTORS;
+
+    Q3KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2);
+    }
+
+    @Override
+    public float plainDot(int m, Q8Lanes a) {
+        return Q3KTiles.plainDot(data, plainRow(m), nb / 8, a);
+    }
+
+    @Override
+    void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        Q3KTiles.decodeRow(data, tile, nb, row, b0, b1, dst, out, packed);
+    }
+
+    /**
+     * Field k (0..4) of each short lane as a signed code: a shift pair, the top field one arithmetic shift.
+     * Called with constant k from hot loops, where C2 inlines it and folds the choice.
+     */
+    private static ShortVector field(ShortVector w, int k) {
+        return k == 4 ? w.lanewise(VectorOperators.ASHR, 13)
+                : w.lanewise(VectorOperators.LSHL, 13 - 3 * k).lanewise(VectorOperators.ASHR, 13);
+    }
+
+    private static ShortVector load(MemorySegment data, long at) {
+        return ShortVector.fromMemorySegment(SS, data, at, LE);
+    }
+
+    /**
+     * The group sums of code * q (16 bits) of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: group g (two per
+     * block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Short i of a block holds positions i + 7f
+     * for fields f = 0..4, so fields 0 and 1 are group 0, fields 3 and 4 group 1, and field 2 (positions 14..20)
+     * group 0 in shorts 0 and 1 only. Field 4 of shorts 4..6 is a code 0 that meets the integers after the block
+     * and adds nothing: one loop body, which keeps the pair kernel within C2's inlining budget (split by group
+     * it ran out, left vector calls out of line and was 10x slower). Two tiles per pass when the rows allow,
+     * each activation broadcast then serving 32 rows.
+     */
+    @Override
+    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
+        long o = t * tileBytes, p = o + tileBytes;
+        int[] q = a.pairs;
+        if (n == 2) {
+            for (int b = 0; b < nb; b++, o += BLOCK, p += BLOCK) {
+                ShortVector c0 = ShortVector.zero(SS), c1 = c0, e0 = c0, e1 = c0;
+                for (int i = 0, x = b * 32; i < V; i++, x++) {
+                    ShortVector w = load(data, o + 32 * i), v = load(data, p + 32 * i);
+                    ShortVector x0 = lanes(q[x]), x1 = lanes(q[x + 7]), x2 = lanes(q[x + 14]);
+                    ShortVector x3 = lanes(q[x + 21]), x4 = lanes(q[x + 28]);
+                    c0 = c0.add(field(w, 0).mul(x0)).add(field(w, 1).mul(x1));
+                    e0 = e0.add(field(v, 0).mul(x0)).add(field(v, 1).mul(x1));
+                    c1 = c1.add(field(w, 3).mul(x3)).add(field(w, 4).mul(x4));
+                    e1 = e1.add(field(v, 3).mul(x3)).add(field(v, 4).mul(x4));
+                    ShortVector f = field(w, 2).mul(x2), g = field(v, 2).mul(x2);
+                    if (i < 2) {
+                        c0 = c0.add(f);
+                        e0 = e0.add(g);
+                    } else {
+                        c1 = c1.add(f);
+                        e1 = e1.add(g);
+                    }
+                }
+                c0.intoArray(sums, 2 * b * SUMS_BLOCK);
+                e0.intoArray(sums, 2 * b * SUMS_BLOCK + TR);
+                c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
+                e1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK + TR);
+            }
+        } else {
+            for (int b = 0; b < nb; b++, o += BLOCK) {
+                ShortVector c0 = ShortVector.zero(SS), c1 = c0;
+                for (int i = 0, x = b * 32; i < V; i++, x++) {
+                    ShortVector w = load(data, o + 32 * i);
+                    c0 = c0.add(field(w, 0).mul(lanes(q[x]))).add(field(w, 1).mul(lanes(q[x + 7])));
+                    c1 = c1.add(field(w, 3).mul(lanes(q[x + 21]))).add(field(w, 4).mul(lanes(q[x + 28])));
+                    ShortVector f = field(w, 2).mul(lanes(q[x + 14]));
+                    if (i < 2) c0 = c0.add(f);
+                    else c1 = c1.add(f);
+                }
+                c0.intoArray(sums, 2 * b * SUMS_BLOCK);
+                c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
+            }
+        }
+    }
+
+    /** Tiles t..t+n-1's results from their group sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
+    @Override
+    public void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        for (int u = 0; u < n; u++) {
+            long tile = (t + u) * tileBytes;
+            finishHalf(tile, 0, a, sums, base + TR * u, y, yo + u * TR);
+            finishHalf(tile, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
+        }
+    }
+
+    /**
+     * Rows 8 * half .. 8 * half + 7: per block the two group sums times their sc - 32, added as integers (at
+     * most 2 * 2^15 * 32, exact in float), times the activations' scale, and per super-block times d. The group
+     * sums are the low (half 0) or high (1) shorts of the ints at {@code slot}.
+     */
+    private void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        float[] dx = a.d;
+        long o = tile + 32 * V + half * TR, head = tile + (long) nb * BLOCK + half * TR;
+        int up = 16 - 16 * half;
+        FloatVector acc = FloatVector.zero(FS);
+        for (int s = 0; s < nb / 8; s++) {
+            FloatVector inner = FloatVector.zero(FS);
+            for (int b = 8 * s; b < 8 * s + 8; b++, o += BLOCK) {
+                IntVector s0 = group(sums, 2 * b * SUMS_BLOCK + slot, up), s1 = group(sums, (2 * b + 1) * SUMS_BLOCK + slot, up);
+                // per row a short: the first group's sc - 32 in the low byte, the second's in the high one
+                IntVector sc = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);
+                IntVector dot = s0.mul(sc.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24))
+                        .add(s1.mul(sc.lanewise(VectorOperators.ASHR, 8)));
+                inner = TileKernels.toFloat(dot).fma(FloatVector.broadcast(FS, dx[b]), inner);
+            }
+            acc = inner.fma(TileKernels.widen(data, head + (long) s * Q3KTiles.HEAD), acc);
+        }
+        acc.intoArray(y, yo);
+    }
+
+    /** The 8 group sums of one half of a tile: the low (up = 16) or high (up = 0) shorts of the ints at {@code at}. */
+    private static IntVector group(short[] sums, int at, int up) {
+        IntVector s = (IntVector) ShortVector.fromArray(SS, sums, at).reinterpretAsInts();
+        return s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16);
+    }
+}
