@@ -5,6 +5,7 @@ import moge.tokenizer.Tokenizer;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The token masks of one model's vocabulary: the vocabulary's bytes and trie, built on first use, and the
@@ -43,17 +44,12 @@ public final class JsonConstraints {
 
     /** The mask for any JSON object (JSON mode). */
     public TokenMask anyObject() {
-        return mask("object", Schema.ANY_OBJECT);
+        return cached("object", () -> new JsonMatcher(Schema.ANY_OBJECT));
     }
 
     /** The mask for {@code schema}; throws {@link SchemaException} outside the supported subset. */
     public TokenMask schema(JsonNode schema) {
-        String key = "schema:" + schema.toString();
-        synchronized (masks) {
-            TokenMask m = masks.get(key);
-            if (m != null) return m;
-        }
-        return mask(key, SchemaCompiler.compile(schema));
+        return cached("schema:" + schema.toString(), () -> new JsonMatcher(SchemaCompiler.compile(schema)));
     }
 
     /**
@@ -61,22 +57,19 @@ public final class JsonConstraints {
      * {@link GbnfParser.GrammarException} naming the line and column of a malformed one.
      */
     public TokenMask grammar(String gbnf) {
-        String key = "grammar:" + gbnf;
+        return cached("grammar:" + gbnf, () -> GrammarMatcher.parse(gbnf));
+    }
+
+    /** The cached mask of {@code key}, or a new one over the matcher built (outside the lock: it may throw). */
+    private TokenMask cached(String key, Supplier<ByteMatcher> build) {
         synchronized (masks) {
             TokenMask m = masks.get(key);
             if (m != null) return m;
         }
-        GrammarMatcher matcher = GrammarMatcher.parse(gbnf);
+        ByteMatcher matcher = build.get();
         TokenVocab v = vocab();
         synchronized (masks) {
             return masks.computeIfAbsent(key, k -> new TokenMask(matcher, v));
-        }
-    }
-
-    private TokenMask mask(String key, Schema s) {
-        TokenVocab v = vocab();
-        synchronized (masks) {
-            return masks.computeIfAbsent(key, k -> new TokenMask(new JsonMatcher(s), v));
         }
     }
 }

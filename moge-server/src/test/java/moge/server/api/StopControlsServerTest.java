@@ -1,12 +1,9 @@
 package moge.server.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import moge.Fixtures;
-import moge.model.LoadedModel;
-import moge.model.Model;
-import moge.model.ModelLoader;
 import moge.server.MogeServer;
 import moge.server.ServerOptions;
+import moge.server.TestEngines;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,9 +21,7 @@ class StopControlsServerTest {
 
     @BeforeAll
     static void start() {
-        LoadedModel lm = ModelLoader.load(Fixtures.ROOT.getParent().getParent().resolve("models/demo"));
-        server = MogeServer.start(new ServerOptions().host("127.0.0.1").port(0).parallel(2).context(512).batchTokens(64),
-                new MogeServer.Engine(lm, new Model(lm.config, lm.weights, 2, 64)));
+        server = TestEngines.startDemo(new ServerOptions().parallel(2).context(512).batchTokens(64));
         client = new HttpTestClient(server.port());
     }
 
