@@ -40,7 +40,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class MogeServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MogeServer.class);
-    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics",
+    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/models", "/health", "/metrics",
             "/tokenize", "/detokenize");
 
     /** A loaded model and its forward pass, handed over to the server (which closes both). */
@@ -79,6 +79,7 @@ public final class MogeServer implements AutoCloseable {
             c.routes.before("/detokenize", ctx -> Http.checkApiKey(ctx, options.apiKey));
             c.routes.post("/v1/chat/completions", ctx -> completion(ctx, true));
             c.routes.post("/v1/completions", ctx -> completion(ctx, false));
+            c.routes.post("/v1/responses", this::responses);
             c.routes.get("/v1/models", this::models);
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.get("/health", this::health);
@@ -280,6 +281,16 @@ public final class MogeServer implements AutoCloseable {
             Ready r = requireReady();
             ObjectNode body = Http.jsonBody(ctx, options.maxBodyBytes);
             r.completions().handle(ctx, chat ? RequestParser.chat(body) : RequestParser.completion(body));
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private void responses(Context ctx) throws Exception {
+        inFlight.incrementAndGet();
+        try {
+            Ready r = requireReady();
+            r.completions().responses(ctx, Http.jsonBody(ctx, options.maxBodyBytes));
         } finally {
             inFlight.decrementAndGet();
         }

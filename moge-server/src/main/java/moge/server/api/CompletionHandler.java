@@ -40,6 +40,7 @@ public final class CompletionHandler {
     private final int[] eosIds;
     private final Duration timeout;
     private final RequestHooks hooks;
+    private final TokenText tokenText;
     private final CompletionWriter writer;
     private final ResponseFormat formats;
     private final ToolPrompt tools;
@@ -55,7 +56,8 @@ public final class CompletionHandler {
         this.eosIds = tokenizer.eosIds();
         this.timeout = timeout;
         this.hooks = hooks == null ? RequestHooks.NONE : hooks;
-        this.writer = new CompletionWriter(scheduler, new TokenText(tokenizer), modelId);
+        this.tokenText = new TokenText(tokenizer);
+        this.writer = new CompletionWriter(scheduler, tokenText, modelId);
         this.formats = new ResponseFormat(tokenizer, scheduler.vocab());
         this.tools = new ToolPrompt(tokenizer);
     }
@@ -77,6 +79,23 @@ public final class CompletionHandler {
     }
 
     public void handle(Context ctx, CompletionRequest r) throws IOException, InterruptedException {
+        handle(ctx, r, writer);
+    }
+
+    /**
+     * POST /v1/responses: the request read as the chat completion it asks for, answered in the Responses API's shape;
+     * errors name the Responses fields.
+     */
+    public void responses(Context ctx, com.fasterxml.jackson.databind.node.ObjectNode body) throws IOException, InterruptedException {
+        ResponsesRequest q = ResponsesRequest.parse(body);
+        try {
+            handle(ctx, RequestParser.chat(q.chat()), new ResponsesWriter(tokenText, modelId, q));
+        } catch (ApiException e) {
+            throw q.rename(e);
+        }
+    }
+
+    private void handle(Context ctx, CompletionRequest r, AnswerShape output) throws IOException, InterruptedException {
         if (r.model() != null && !r.model().isEmpty() && !r.model().equals(modelId)) throw ApiException.modelNotFound(r.model());
         ToolSpec toolSpec = r.chat() ? ToolSpec.parse(r.body()) : ToolSpec.NONE;
         int n = r.n(), parallel = scheduler.config().parallel();
@@ -183,8 +202,8 @@ public final class CompletionHandler {
                     choices.add(new CompletionWriter.Choice(i, seqs.get(i), p, splitter, logprobs, calls));
                 }
                 CompletionWriter.Answer answer = new CompletionWriter.Answer(r, earlier, id, created);
-                if (r.stream()) writer.stream(ctx, choices, events, client, answer);
-                else writer.whole(ctx, choices, events, client, answer);
+                if (r.stream()) writer.stream(ctx, choices, events, client, answer, output);
+                else writer.whole(ctx, choices, events, client, answer, output);
                 return;
             } finally {
                 // whatever happened here (client gone, write failed, interrupted), no choice may run on

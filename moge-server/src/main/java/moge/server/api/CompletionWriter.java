@@ -19,7 +19,7 @@ import java.util.List;
  * server-sent event stream of chunks (each naming its choice's index) ending in {@code data: [DONE]}. The client
  * leaving cancels every choice.
  */
-final class CompletionWriter {
+final class CompletionWriter implements AnswerShape {
     private static final long POLL_MS = 50;
 
     private final Scheduler scheduler;
@@ -112,8 +112,9 @@ final class CompletionWriter {
         }
     }
 
-    /** Waits for every choice's end and answers one JSON object. */
-    void whole(Context ctx, List<Choice> choices, RequestStream events, ClientConnection client, Answer a) throws InterruptedException {
+    /** Waits for every choice's end and answers one JSON object, shaped by {@code shape}. */
+    void whole(Context ctx, List<Choice> choices, RequestStream events, ClientConnection client, Answer a, AnswerShape shape)
+            throws InterruptedException {
         int open = choices.size();
         while (true) {
             RequestStream.Event ev = events.poll(POLL_MS);
@@ -134,13 +135,18 @@ final class CompletionWriter {
                 case RequestStream.Finish fin -> {
                     c.finish(fin);
                     if (--open == 0) {
-                        ctx.status(200).contentType("application/json").result(completionObject(a, choices).toString()
+                        ctx.status(200).contentType("application/json").result(shape.object(a, choices).toString()
                                 .getBytes(StandardCharsets.UTF_8));
                         return;
                     }
                 }
             }
         }
+    }
+
+    @Override
+    public ObjectNode object(Answer a, List<Choice> choices) {
+        return completionObject(a, choices);
     }
 
     private ObjectNode completionObject(Answer a, List<Choice> choices) {
@@ -198,10 +204,12 @@ final class CompletionWriter {
                 completion, reasoning, first.promptMs(), predictedMs, first.queueMs(), draftN, draftAccepted);
     }
 
-    /** Streams chunks as tokens arrive; an error before the first token is still a plain HTTP error. */
-    void stream(Context ctx, List<Choice> choices, RequestStream events, ClientConnection client, Answer a)
+    /**
+     * Streams the answer as tokens arrive, in the parts {@code shape} gives; an error before the first token is still
+     * a plain HTTP error.
+     */
+    void stream(Context ctx, List<Choice> choices, RequestStream events, ClientConnection client, Answer a, AnswerShape shape)
             throws IOException, InterruptedException {
-        CompletionRequest r = a.r();
         List<RequestStream.Event> batch = new ArrayList<>();
         RequestStream.Event first;
         while ((first = events.poll(POLL_MS)) == null) {
@@ -220,18 +228,11 @@ final class CompletionWriter {
         ctx.res().setHeader("Cache-Control", "no-cache");
         ctx.res().setHeader("X-Accel-Buffering", "no");
         OutputStream out = ctx.res().getOutputStream();
+        AnswerShape.Parts parts = shape.stream(a, choices);
         boolean finished = false;
         int open = choices.size();
         try {
-            if (r.chat()) {
-                for (Choice ch : choices) {
-                    ObjectNode c = chunk(a);
-                    ObjectNode d = c.withArray("choices").addObject().put("index", ch.index).putObject("delta");
-                    d.put("role", "assistant").put("content", "");
-                    ((ObjectNode) c.get("choices").get(0)).putNull("logprobs").putNull("finish_reason");
-                    send(out, c);
-                }
-            }
+            parts.begin(out);
             batch.add(first);
             while (true) {
                 events.drainTo(batch);
@@ -247,46 +248,27 @@ final class CompletionWriter {
                 batch.clear();
                 for (Choice c : choices) {
                     if (c.hasPending()) {
-                        boolean text = !c.reasoning.isEmpty() || !c.content.isEmpty();
-                        if (text || c.calls.size() == c.callsSent) send(out, deltaChunk(a, c, null));
-                        // each new call as OpenAI streams one: its id and name first, then its arguments
-                        for (int k = c.callsSent; k < c.calls.size(); k++) {
-                            ToolCallStream.ToolCall call = c.calls.get(k);
-                            send(out, toolChunk(a, c, ResponseJson.toolCallHead(k, call), k == c.callsSent && !text ? c.steps : List.of()));
-                            send(out, toolChunk(a, c, ResponseJson.toolCallArguments(k, call), List.of()));
-                        }
+                        parts.pending(out, c);
                         c.sent();
                     }
                     if (c.result != null && !c.closed) {
                         c.closed = true;
                         open--;
-                        ObjectNode last = deltaChunk(a, c, c.finishReason());
-                        // timings (counts included) always ride on a choice's finishing chunk
-                        last.set("timings", ResponseJson.timings(c.result));
-                        c.plan.decorate(last, c.reasoned);
-                        send(out, last);
+                        parts.finished(out, c);
                     }
                 }
                 if (failed != null) {
                     ApiException e = CompletionHandler.map(failed);
                     if (e != null) {
                         ctx.attribute(Http.STATUS, e.status);
-                        send(out, ResponseJson.error(e));
+                        parts.failed(out, e);
                     }
                     out.flush();
                     return;
                 }
                 if (open == 0) {
                     finished = true;
-                    // usage only on request, once, in a chunk of its own: the official SDK's accumulator takes a
-                    // chunk with usage for the last one
-                    if (r.includeUsage()) {
-                        ObjectNode u = chunk(a);
-                        u.putArray("choices");
-                        u.set("usage", ResponseJson.usage(total(a, choices)));
-                        send(out, u);
-                    }
-                    out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+                    parts.end(out);
                     out.flush();
                     return;
                 }
@@ -304,6 +286,73 @@ final class CompletionWriter {
         } catch (IOException e) {
             // the client went away mid-stream; one that leaves while the last bytes are flushed got its answer
             if (!finished) gone(ctx, choices);
+        }
+    }
+
+    @Override
+    public AnswerShape.Parts stream(Answer a, List<Choice> choices) {
+        return new Chunks(a, choices);
+    }
+
+    /** chat/completions chunks: each names its choice; the usage on request in a chunk of its own; then [DONE]. */
+    private final class Chunks implements AnswerShape.Parts {
+        private final Answer a;
+        private final List<Choice> choices;
+
+        Chunks(Answer a, List<Choice> choices) {
+            this.a = a;
+            this.choices = choices;
+        }
+
+        @Override
+        public void begin(OutputStream out) throws IOException {
+            if (!a.r().chat()) return;
+            for (Choice ch : choices) {
+                ObjectNode c = chunk(a);
+                ObjectNode d = c.withArray("choices").addObject().put("index", ch.index).putObject("delta");
+                d.put("role", "assistant").put("content", "");
+                ((ObjectNode) c.get("choices").get(0)).putNull("logprobs").putNull("finish_reason");
+                send(out, c);
+            }
+        }
+
+        @Override
+        public void pending(OutputStream out, Choice c) throws IOException {
+            boolean text = !c.reasoning.isEmpty() || !c.content.isEmpty();
+            if (text || c.calls.size() == c.callsSent) send(out, deltaChunk(a, c, null));
+            // each new call as OpenAI streams one: its id and name first, then its arguments
+            for (int k = c.callsSent; k < c.calls.size(); k++) {
+                ToolCallStream.ToolCall call = c.calls.get(k);
+                send(out, toolChunk(a, c, ResponseJson.toolCallHead(k, call), k == c.callsSent && !text ? c.steps : List.of()));
+                send(out, toolChunk(a, c, ResponseJson.toolCallArguments(k, call), List.of()));
+            }
+        }
+
+        @Override
+        public void finished(OutputStream out, Choice c) throws IOException {
+            ObjectNode last = deltaChunk(a, c, c.finishReason());
+            // timings (counts included) always ride on a choice's finishing chunk
+            last.set("timings", ResponseJson.timings(c.result));
+            c.plan.decorate(last, c.reasoned);
+            send(out, last);
+        }
+
+        @Override
+        public void failed(OutputStream out, ApiException e) throws IOException {
+            send(out, ResponseJson.error(e));
+        }
+
+        @Override
+        public void end(OutputStream out) throws IOException {
+            // usage only on request, once, in a chunk of its own: the official SDK's accumulator takes a chunk with
+            // usage for the last one
+            if (a.r().includeUsage()) {
+                ObjectNode u = chunk(a);
+                u.putArray("choices");
+                u.set("usage", ResponseJson.usage(total(a, choices)));
+                send(out, u);
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
         }
     }
 
