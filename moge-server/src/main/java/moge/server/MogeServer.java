@@ -40,7 +40,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class MogeServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MogeServer.class);
-    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/models", "/health", "/metrics",
+    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/health", "/metrics",
             "/tokenize", "/detokenize");
 
     /** A loaded model and its forward pass, handed over to the server (which closes both). */
@@ -79,7 +79,10 @@ public final class MogeServer implements AutoCloseable {
             c.routes.before("/detokenize", ctx -> Http.checkApiKey(ctx, options.apiKey));
             c.routes.post("/v1/chat/completions", ctx -> completion(ctx, true));
             c.routes.post("/v1/completions", ctx -> completion(ctx, false));
-            c.routes.post("/v1/responses", this::responses);
+            c.routes.post("/v1/responses", ctx -> translated(ctx, CompletionHandler::responses));
+            c.routes.post("/v1/messages", ctx -> translated(ctx, CompletionHandler::messages));
+            c.routes.post("/v1/messages/count_tokens", ctx -> Http.json(ctx, 200,
+                    requireReady().completions().countMessageTokens(Http.jsonBody(ctx, options.maxBodyBytes))));
             c.routes.get("/v1/models", this::models);
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.get("/health", this::health);
@@ -286,11 +289,16 @@ public final class MogeServer implements AutoCloseable {
         }
     }
 
-    private void responses(Context ctx) throws Exception {
+    /** A request of another API (Responses, Anthropic's Messages) that the completion handler answers. */
+    private interface Translated {
+        void handle(CompletionHandler h, Context ctx, ObjectNode body) throws Exception;
+    }
+
+    private void translated(Context ctx, Translated api) throws Exception {
         inFlight.incrementAndGet();
         try {
             Ready r = requireReady();
-            r.completions().responses(ctx, Http.jsonBody(ctx, options.maxBodyBytes));
+            api.handle(r.completions(), ctx, Http.jsonBody(ctx, options.maxBodyBytes));
         } finally {
             inFlight.decrementAndGet();
         }

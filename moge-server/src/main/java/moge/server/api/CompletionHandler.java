@@ -95,6 +95,27 @@ public final class CompletionHandler {
         }
     }
 
+    /** POST /v1/messages (Anthropic's Messages API): read as a chat completion, answered in that API's shape. */
+    public void messages(Context ctx, com.fasterxml.jackson.databind.node.ObjectNode body) throws IOException, InterruptedException {
+        MessagesRequest q = MessagesRequest.parse(body, false);
+        try {
+            handle(ctx, RequestParser.chat(q.chat()), new MessagesWriter(modelId));
+        } catch (ApiException e) {
+            throw q.rename(e);
+        }
+    }
+
+    /** POST /v1/messages/count_tokens: the prompt tokens a /v1/messages request with this body would run. */
+    public com.fasterxml.jackson.databind.node.ObjectNode countMessageTokens(com.fasterxml.jackson.databind.node.ObjectNode body) {
+        MessagesRequest q = MessagesRequest.parse(body, true);
+        try {
+            int n = tokenizer.encodePrompt(chatPromptText(q.chat(), true)).length;
+            return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("input_tokens", n);
+        } catch (ApiException e) {
+            throw q.rename(e);
+        }
+    }
+
     private void handle(Context ctx, CompletionRequest r, AnswerShape output) throws IOException, InterruptedException {
         if (r.model() != null && !r.model().isEmpty() && !r.model().equals(modelId)) throw ApiException.modelNotFound(r.model());
         ToolSpec toolSpec = r.chat() ? ToolSpec.parse(r.body()) : ToolSpec.NONE;

@@ -113,4 +113,43 @@ final class Fields {
         if (!n.isObject()) throw ApiException.invalid(name, "'" + name + "' must be an object");
         return (ObjectNode) n;
     }
+
+    /** Field {@code name} of object {@code o} (at {@code at} in the request), which must be a string. */
+    static String requiredString(JsonNode o, String name, String at) {
+        JsonNode v = o.get(name);
+        if (v == null || !v.isTextual()) throw ApiException.invalid(at + "." + name, "'" + at + "." + name + "' must be a string");
+        return v.textValue();
+    }
+
+    /**
+     * An array of content parts (at {@code at}) whose types are all in {@code types}, their "text" joined; another
+     * type is a 400 that names the part and says what {@code readable} are.
+     */
+    static String joinedText(JsonNode parts, String at, java.util.Set<String> types, String readable) {
+        if (!parts.isArray()) throw ApiException.invalid(at, "'" + at + "' must be a string or an array of " + readable);
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < parts.size(); j++) {
+            String pat = at + "[" + j + "]";
+            JsonNode part = parts.get(j);
+            if (!part.isObject()) throw ApiException.invalid(pat, "'" + pat + "' must be an object");
+            String type = part.path("type").asText("");
+            if (!types.contains(type)) {
+                throw ApiException.invalid(pat + ".type", "'" + pat + ".type' '" + type + "' is not supported here: " + readable + " only");
+            }
+            sb.append(requiredString(part, "text", pat));
+        }
+        return sb.toString();
+    }
+
+    /** The elements of array {@code arr} (field {@code name}), each of which must be an object. */
+    static List<JsonNode> objects(JsonNode arr, String name) {
+        if (!arr.isArray()) throw ApiException.invalid(name, "'" + name + "' must be an array");
+        List<JsonNode> out = new ArrayList<>(arr.size());
+        for (int i = 0; i < arr.size(); i++) {
+            JsonNode e = arr.get(i);
+            if (!e.isObject()) throw ApiException.invalid(name + "[" + i + "]", "'" + name + "[" + i + "]' must be an object");
+            out.add(e);
+        }
+        return out;
+    }
 }

@@ -36,12 +36,17 @@ public final class Http {
         return RequestParser.parseObject(body(ctx, limit));
     }
 
-    /** Compares "Bearer KEY" in constant time (digests first, so neither content nor length leaks). */
+    /**
+     * Compares "Authorization: Bearer KEY" (OpenAI's clients), or "x-api-key: KEY" (Anthropic's) when there is no
+     * Authorization header, in constant time (digests first, so neither content nor length leaks).
+     */
     public static void checkApiKey(Context ctx, String key) {
         if (key == null) return;
-        String h = ctx.header("Authorization");
-        if (h == null || h.isBlank()) throw ApiException.unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'");
-        String given = h.regionMatches(true, 0, "Bearer ", 0, 7) ? h.substring(7).strip() : "";
+        String h = ctx.header("Authorization"), x = ctx.header("x-api-key");
+        if ((h == null || h.isBlank()) && (x == null || x.isBlank())) {
+            throw ApiException.unauthorized("Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'");
+        }
+        String given = h == null || h.isBlank() ? x.strip() : h.regionMatches(true, 0, "Bearer ", 0, 7) ? h.substring(7).strip() : "";
         if (!MessageDigest.isEqual(sha256(given), sha256(key))) throw ApiException.unauthorized("Incorrect API key provided");
     }
 
@@ -69,7 +74,8 @@ public final class Http {
         if (e.status == 401) ctx.header("WWW-Authenticate", "Bearer");
         // an unread body (too large) would otherwise be drained to keep the connection alive
         if (e.status == 413) ctx.header("Connection", "close");
-        ObjectNode body = ResponseJson.error(e);
+        // Anthropic's clients read their API's error shape
+        ObjectNode body = ctx.path().startsWith("/v1/messages") ? MessagesWriter.error(e) : ResponseJson.error(e);
         if (beside != null) body.setAll(beside);
         json(ctx, e.status, body);
     }

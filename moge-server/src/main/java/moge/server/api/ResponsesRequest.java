@@ -179,28 +179,13 @@ record ResponsesRequest(ObjectNode chat, ObjectNode echo, boolean logprobs) {
         turn.withArray("tool_calls").add(call);
     }
 
-    /** Text parts (input_text, output_text) joined; any other part is a 400 naming it. */
+    /** Text parts (input_text, output_text) joined; any other part (an image, a file) is a 400 naming it. */
     private static String parts(JsonNode c, String at) {
-        if (!c.isArray()) throw ApiException.invalid(at, "'" + at + "' must be a string or an array of content parts");
-        StringBuilder sb = new StringBuilder();
-        for (int j = 0; j < c.size(); j++) {
-            String pat = at + "[" + j + "]";
-            JsonNode part = c.get(j);
-            if (!part.isObject()) throw ApiException.invalid(pat, "'" + pat + "' must be an object");
-            String type = part.path("type").asText("");
-            if (!type.equals("input_text") && !type.equals("output_text")) {
-                throw ApiException.invalid(pat + ".type", "'" + pat + ".type' '" + type + "' is not supported: this server reads "
-                        + "text only (input_text, output_text)");
-            }
-            sb.append(text(part, "text", pat));
-        }
-        return sb.toString();
+        return Fields.joinedText(c, at, Set.of("input_text", "output_text"), "text parts (input_text, output_text)");
     }
 
     private static String text(JsonNode o, String name, String at) {
-        JsonNode v = o.get(name);
-        if (v == null || !v.isTextual()) throw ApiException.invalid(at + "." + name, "'" + at + "." + name + "' must be a string");
-        return v.textValue();
+        return Fields.requiredString(o, name, at);
     }
 
     /** text.format into response_format: text, json_object, or json_schema {name, schema, strict} (flat here, nested there). */
@@ -223,12 +208,11 @@ record ResponsesRequest(ObjectNode chat, ObjectNode echo, boolean logprobs) {
 
     /** Function tools, flat here ({type, name, parameters}), nested in chat ({type, function: {name, parameters}}). */
     private static ArrayNode tools(JsonNode tools) {
-        if (!tools.isArray()) throw ApiException.invalid("tools", "'tools' must be an array");
         ArrayNode out = F.arrayNode();
-        for (int i = 0; i < tools.size(); i++) {
+        List<JsonNode> list = Fields.objects(tools, "tools");
+        for (int i = 0; i < list.size(); i++) {
             String at = "tools[" + i + "]";
-            JsonNode t = tools.get(i);
-            if (!t.isObject()) throw ApiException.invalid(at, "'" + at + "' must be an object");
+            JsonNode t = list.get(i);
             String type = t.path("type").asText("");
             if (!type.equals("function")) {
                 throw ApiException.invalid(at + ".type", "'" + at + ".type' '" + type + "' is not supported: this server runs "

@@ -46,6 +46,7 @@ public final class SequenceState {
     private final StringBuilder text = new StringBuilder();
     private int emitted;
     private volatile String finishReason;
+    private volatile String matchedStop;
     private Object attachment;
 
     final long submitNanos = System.nanoTime();
@@ -329,9 +330,17 @@ public final class SequenceState {
         for (String s : stops) {
             if (s.isEmpty()) continue;
             int i = text.indexOf(s, from);
-            if (i >= 0 && (best < 0 || i < best)) best = i;
+            if (i >= 0 && (best < 0 || i < best)) {
+                best = i;
+                matchedStop = s;
+            }
         }
         return best;
+    }
+
+    /** The stop string that ended the output, or null (Anthropic's API names it in {@code stop_sequence}). */
+    public String matchedStop() {
+        return matchedStop;
     }
 
     private static boolean contains(int[] a, int x) {

@@ -67,12 +67,12 @@ class LangChain4jTest {
     }
 
     /** One streamed turn: the partial answers and thinking (given with returnThinking) appended as they come. */
-    static ChatResponse stream(OpenAiStreamingChatModel model, String user, StringBuilder answer, StringBuilder thinking) throws Exception {
+    static ChatResponse stream(dev.langchain4j.model.chat.StreamingChatModel model, String user, StringBuilder answer, StringBuilder thinking) throws Exception {
         return stream(model, dev.langchain4j.model.chat.request.ChatRequest.builder().messages(UserMessage.from(user)).build(), answer, thinking);
     }
 
     /** One streamed request, as {@link #stream(OpenAiStreamingChatModel, String, StringBuilder, StringBuilder)}. */
-    static ChatResponse stream(OpenAiStreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request, StringBuilder answer,
+    static ChatResponse stream(dev.langchain4j.model.chat.StreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request, StringBuilder answer,
                                StringBuilder thinking) throws Exception {
         CompletableFuture<ChatResponse> done = new CompletableFuture<>();
         model.chat(request, new StreamingChatResponseHandler() {
