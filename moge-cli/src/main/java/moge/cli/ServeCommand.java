@@ -67,6 +67,10 @@ public final class ServeCommand implements Runnable {
             description = "With --workers: how often every expert worker is probed for /health (default 2; fractions allowed).")
     double healthInterval = 2;
 
+    @Option(names = "--pooling", paramLabel = "mean|cls|last",
+            description = "How /v1/embeddings pools a text's hidden states (default: the GGUF's pooling_type, else last).")
+    String pooling;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -93,6 +97,7 @@ public final class ServeCommand implements Runnable {
                 .maxBodyBytes(maxBody).requestTimeout(Duration.ofSeconds(timeoutSeconds)).shutdownGrace(Duration.ofSeconds(graceSeconds))
                 .thinking(thinking.options()).speculation(speculation.config())
                 .healthInterval(Duration.ofMillis(Math.round(healthInterval * 1000)));
+        o.pooling = pooling == null ? null : moge.generate.Embedder.Pooling.parse(pooling);
         // checked before anything is loaded or listens, so a typo fails at once
         new moge.server.sched.Scheduler.Config(parallel, context, Math.max(model.batch, 1), queue, true);
         speculation.checked(model, spec.commandLine().getErr());

@@ -127,8 +127,27 @@ public final class Model implements AutoCloseable {
      * The returned array is reused by the next call. Sequence lengths are advanced to cover the batch.
      */
     public float[] forward(Batch b) {
+        if (b.size() == 0) return logits;
+        layers(b);
+        return head(b);
+    }
+
+    /**
+     * Runs the batch and writes every token's last hidden state, after the final norm (what the head reads),
+     * into {@code out}: token t at {@code t * hidden}. Embeddings pool these. Sequence lengths advance as in
+     * {@link #forward}.
+     */
+    public void hidden(Batch b, float[] out) {
         int T = b.size(), H = config.hidden();
-        if (T == 0) return logits;
+        if (T == 0) return;
+        layers(b);
+        perToken(T, H, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) VectorMath.rmsnorm(x, t * H, weights.finalNorm, out, t * H, H, config.rmsEps());
+        });
+    }
+
+    private void layers(Batch b) {
+        int T = b.size(), H = config.hidden();
         if (T > maxBatch) throw new IllegalArgumentException("batch of " + T + " exceeds " + maxBatch);
         KvCache cache = b.seqs[0].cache();
         for (int t = 0; t < T; t++) {
@@ -145,7 +164,6 @@ public final class Model implements AutoCloseable {
             KvSequence s = b.seqs[t];
             if (b.positions[t] + 1 > s.length()) s.setLength(b.positions[t] + 1);
         }
-        return head(b);
     }
 
     private void layer(int l, Batch b, KvCache cache) {

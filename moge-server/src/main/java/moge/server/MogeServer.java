@@ -14,6 +14,7 @@ import moge.model.LoadedModel;
 import moge.model.Model;
 import moge.server.api.ApiException;
 import moge.server.api.CompletionHandler;
+import moge.server.api.EmbeddingsHandler;
 import moge.server.api.Http;
 import moge.server.api.RequestHooks;
 import moge.server.api.RequestParser;
@@ -40,7 +41,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class MogeServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MogeServer.class);
-    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/health", "/metrics",
+    private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/models", "/health", "/metrics",
             "/tokenize", "/detokenize");
 
     /** A loaded model and its forward pass, handed over to the server (which closes both). */
@@ -48,8 +49,8 @@ public final class MogeServer implements AutoCloseable {
     }
 
     /** Everything that exists once the model is loaded. */
-    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, String modelId, long created,
-                         SpeculativeStrategy speculation, WorkerHealth workers) {
+    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, EmbeddingsHandler embeddings, String modelId,
+                         long created, SpeculativeStrategy speculation, WorkerHealth workers) {
     }
 
     private final ServerOptions options;
@@ -81,6 +82,7 @@ public final class MogeServer implements AutoCloseable {
             c.routes.post("/v1/completions", ctx -> completion(ctx, false));
             c.routes.post("/v1/responses", ctx -> translated(ctx, CompletionHandler::responses));
             c.routes.post("/v1/messages", ctx -> translated(ctx, CompletionHandler::messages));
+            c.routes.post("/v1/embeddings", ctx -> Http.json(ctx, 200, requireReady().embeddings().handle(Http.jsonBody(ctx, options.maxBodyBytes))));
             c.routes.post("/v1/messages/count_tokens", ctx -> Http.json(ctx, 200,
                     requireReady().completions().countMessageTokens(Http.jsonBody(ctx, options.maxBodyBytes))));
             c.routes.get("/v1/models", this::models);
@@ -216,7 +218,8 @@ public final class MogeServer implements AutoCloseable {
                 }
             });
         }
-        ready.complete(new Ready(e, scheduler, h, id, System.currentTimeMillis() / 1000, spec, workers));
+        EmbeddingsHandler embeddings = new EmbeddingsHandler(lm, e.model(), id, context, options.pooling, workers != null);
+        ready.complete(new Ready(e, scheduler, h, embeddings, id, System.currentTimeMillis() / 1000, spec, workers));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
     }
@@ -409,6 +412,7 @@ public final class MogeServer implements AutoCloseable {
         if (r != null) {
             if (r.workers() != null) r.workers().close();
             if (r.speculation() != null) r.speculation().close();
+            r.embeddings().close();
             r.engine().model().close();
             r.engine().loaded().close();
         }

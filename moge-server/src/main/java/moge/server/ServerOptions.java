@@ -39,6 +39,8 @@ public final class ServerOptions {
     public moge.thinking.ThinkingOptions thinking = moge.server.api.ThinkingHooks.serverDefaults();
     /** How often the expert workers are probed for /health (with --workers). */
     public Duration healthInterval = Duration.ofSeconds(2);
+    /** How /v1/embeddings pools a text's states; null: the GGUF's pooling_type, else the last token. */
+    public moge.generate.Embedder.Pooling pooling;
     /** Speculative decoding for requests that do not opt out (none by default). */
     public moge.spec.SpecConfig speculation = moge.spec.SpecConfig.none();
 
