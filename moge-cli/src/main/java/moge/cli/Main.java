@@ -14,6 +14,7 @@ import java.io.PrintWriter;
         description = "Pure-Java inference and serving for Mixture-of-Grouped-Experts models (openPangu).",
         subcommands = {
                 GenerateCommand.class,
+                EmbedCommand.class,
                 ChatCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,

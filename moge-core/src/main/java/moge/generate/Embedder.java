@@ -36,6 +36,35 @@ public final class Embedder implements AutoCloseable {
         }
     }
 
+    /**
+     * How a loaded model's texts become embeddings: the pooling (its GGUF's {@code ARCH.pooling_type} unless given,
+     * else {@link Pooling#LAST}), and the end token closing each input when the GGUF says
+     * {@code tokenizer.ggml.add_eos_token} (Qwen3-Embedding's files do; -1: none).
+     */
+    public record Setup(Pooling pooling, int eos) {
+        public static Setup of(moge.model.LoadedModel lm, Pooling override) {
+            moge.format.gguf.GgufMetadata md = lm.source() instanceof moge.format.gguf.GgufFile g ? g.metadata() : null;
+            Pooling fromFile = null;
+            int eos = -1;
+            if (md != null) {
+                String key = md.string("general.architecture", "") + ".pooling_type";
+                if (md.has(key)) fromFile = Pooling.fromGguf(md.integer(key));
+                int[] ends = lm.tokenizer == null ? new int[0] : lm.tokenizer.eosIds();
+                if (md.bool("tokenizer.ggml.add_eos_token", false) && ends.length > 0) eos = ends[0];
+            }
+            return new Setup(override != null ? override : fromFile != null ? fromFile : Pooling.LAST, eos);
+        }
+
+        /** A text as the embedder's input: tokenized as a prompt (BOS as the model's prompts have it), then the end token. */
+        public int[] tokens(moge.tokenizer.Tokenizer tok, String text) {
+            int[] ids = tok.encodePrompt(text);
+            if (eos < 0 || (ids.length > 0 && ids[ids.length - 1] == eos)) return ids;
+            int[] with = java.util.Arrays.copyOf(ids, ids.length + 1);
+            with[ids.length] = eos;
+            return with;
+        }
+    }
+
     private final Model model;
     private final int context;
     private final Pooling pooling;
@@ -90,6 +119,18 @@ public final class Embedder implements AutoCloseable {
             seq.release();
         }
         return unit(sum);
+    }
+
+    /**
+     * The first {@code dims} values of a unit vector at unit length again (Matryoshka-trained models keep their
+     * meaning in a prefix); all of them: the vector as it is.
+     */
+    public static float[] truncated(float[] v, int dims) {
+        if (dims < 1 || dims > v.length) throw new MogeException("dimensions must be between 1 and " + v.length + ", got " + dims);
+        if (dims == v.length) return v;
+        double[] head = new double[dims];
+        for (int i = 0; i < dims; i++) head[i] = v[i];
+        return unit(head);
     }
 
     /** The vector scaled to length 1 (a zero vector stays zero), as OpenAI's and llama-server's embeddings are. */

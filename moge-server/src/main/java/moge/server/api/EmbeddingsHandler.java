@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import moge.MogeException;
-import moge.format.gguf.GgufFile;
-import moge.format.gguf.GgufMetadata;
 import moge.generate.Embedder;
 import moge.model.LoadedModel;
 import moge.model.Model;
@@ -37,8 +35,7 @@ public final class EmbeddingsHandler implements AutoCloseable {
     private final Model main;
     private final String modelId;
     private final int context, threads, batch;
-    private final Embedder.Pooling pooling;
-    private final int eos;
+    private final Embedder.Setup setup;
     private final boolean remoteExperts;
     private Embedder embedder;
 
@@ -54,23 +51,11 @@ public final class EmbeddingsHandler implements AutoCloseable {
         this.context = context;
         this.threads = main.team().threads();
         this.batch = main.maxBatch();
-        GgufMetadata md = lm.source() instanceof GgufFile g ? g.metadata() : null;
-        Embedder.Pooling fromFile = null;
-        int eosId = -1;
-        if (md != null) {
-            String key = md.string("general.architecture", "") + ".pooling_type";
-            if (md.has(key)) fromFile = Embedder.Pooling.fromGguf(md.integer(key));
-            if (md.bool("tokenizer.ggml.add_eos_token", false)) {
-                int[] e = lm.tokenizer.eosIds();
-                if (e.length > 0) eosId = e[0];
-            }
-        }
-        this.pooling = pooling != null ? pooling : fromFile != null ? fromFile : Embedder.Pooling.LAST;
-        this.eos = eosId;
+        this.setup = Embedder.Setup.of(lm, pooling);
     }
 
     public Embedder.Pooling pooling() {
-        return pooling;
+        return setup.pooling();
     }
 
     public ObjectNode handle(ObjectNode body) {
@@ -95,7 +80,7 @@ public final class EmbeddingsHandler implements AutoCloseable {
             }
             float[] v;
             try {
-                v = truncated(e.embed(ids), dims);
+                v = Embedder.truncated(e.embed(ids), dims);
             } catch (MogeException ex) {
                 throw ApiException.invalid("input", "input " + i + ": " + ex.getMessage());
             }
@@ -143,11 +128,7 @@ public final class EmbeddingsHandler implements AutoCloseable {
 
     private int[] text(String s, String at, Tokenizer tok) {
         if (s.isEmpty()) throw ApiException.invalid(at, "'" + at + "' must not be empty");
-        int[] ids = tok.encodePrompt(s);
-        if (eos < 0 || (ids.length > 0 && ids[ids.length - 1] == eos)) return ids;
-        int[] with = java.util.Arrays.copyOf(ids, ids.length + 1);
-        with[ids.length] = eos;
-        return with;
+        return setup.tokens(tok, s);
     }
 
     private int[] ids(JsonNode arr, String at) {
@@ -164,24 +145,11 @@ public final class EmbeddingsHandler implements AutoCloseable {
         return ids;
     }
 
-    /** The first {@code dims} values at unit length again (all of them: the vector as it is). */
-    private static float[] truncated(float[] v, int dims) {
-        if (dims == v.length) return v;
-        double[] head = new double[dims];
-        for (int i = 0; i < dims; i++) head[i] = v[i];
-        double norm = 0;
-        for (double x : head) norm += x * x;
-        double s = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-        float[] out = new float[dims];
-        for (int i = 0; i < dims; i++) out[i] = (float) (head[i] * s);
-        return out;
-    }
-
     private synchronized Embedder embedder() {
         if (remoteExperts) {
             throw ApiException.invalid(null, "embeddings are not available with --workers: the experts live in the worker processes");
         }
-        if (embedder == null) embedder = new Embedder(new Model(lm.config, lm.weights, threads, batch), context, pooling);
+        if (embedder == null) embedder = new Embedder(new Model(lm.config, lm.weights, threads, batch), context, setup.pooling());
         return embedder;
     }
 
