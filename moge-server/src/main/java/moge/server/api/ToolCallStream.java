@@ -11,7 +11,8 @@ import java.util.List;
  * Finds the tool calls in one choice's answer text (the content, after any reasoning), fed the text as it streams.
  * With tool_choice "auto" the text passes through until a call marker; what follows up to the closing marker (or
  * the end) is a block of calls, a JSON array of {"name", "arguments"} objects or one such object, released as calls
- * once whole. A block that is not such JSON, or names an undeclared function, is released as text, markers and
+ * once whole (when the markers are single tokens and the tools' schemas enforceable, decoding enforces the block:
+ * {@link ResponseFormat#autoCalls}). A block that is not such JSON, or names an undeclared function, is released as text, markers and
  * all, rather than lost. With a forced choice the whole answer is the calls' JSON (constrained decoding makes it
  * so; the markers around it are accepted too). Without parallel calls only the first call is kept.
  */
