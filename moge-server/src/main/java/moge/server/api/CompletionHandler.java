@@ -182,7 +182,8 @@ public final class CompletionHandler {
                     ContentSteps logprobs = r.chat() ? ContentSteps.chat(p.contentTokens(attempt, prompt.text()), eosIds, r.ignoreEos(), wanted)
                             : ContentSteps.all(wanted);
                     OutputSplitter splitter = r.chat() ? p.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
-                    ToolCallStream calls = toolSpec.active() ? tools.stream(toolSpec) : null;
+                    ToolCallStream calls = toolSpec.active()
+                            ? tools.stream(toolSpec, toolSpec.forced() || (constraint != null && constraint.lazy())) : null;
                     choices.add(new CompletionWriter.Choice(i, seqs.get(i), p, splitter, logprobs, calls));
                 }
                 CompletionWriter.Answer answer = new CompletionWriter.Answer(r, earlier, id, created);

@@ -43,9 +43,9 @@ final class ToolPrompt {
         this.closeId = o >= 0 && c >= 0 ? c : -1;
     }
 
-    /** A parser of one choice's answer for these markers. */
-    ToolCallStream stream(ToolSpec spec) {
-        return new ToolCallStream(spec, open, close);
+    /** A parser of one choice's answer for these markers; {@code enforced}: decoding enforces the calls' JSON. */
+    ToolCallStream stream(ToolSpec spec, boolean enforced) {
+        return new ToolCallStream(spec, open, close, enforced);
     }
 
     /** The conversation as {@code template} is to render it: calls written into assistant turns, tools into the system turn. */

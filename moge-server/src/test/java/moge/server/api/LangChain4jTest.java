@@ -74,11 +74,24 @@ class LangChain4jTest {
     /** One streamed request, as {@link #stream(OpenAiStreamingChatModel, String, StringBuilder, StringBuilder)}. */
     static ChatResponse stream(OpenAiStreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request, StringBuilder answer,
                                StringBuilder thinking) throws Exception {
+        return stream(model, request, answer, thinking, p -> {
+        });
+    }
+
+    /** One streamed request, as above; {@code toolCalls} is given each partial tool call. */
+    static ChatResponse stream(OpenAiStreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request, StringBuilder answer,
+                               StringBuilder thinking, java.util.function.Consumer<dev.langchain4j.model.chat.response.PartialToolCall> toolCalls)
+            throws Exception {
         CompletableFuture<ChatResponse> done = new CompletableFuture<>();
         model.chat(request, new StreamingChatResponseHandler() {
             @Override
             public void onPartialResponse(String s) {
                 answer.append(s);
+            }
+
+            @Override
+            public void onPartialToolCall(dev.langchain4j.model.chat.response.PartialToolCall p) {
+                toolCalls.accept(p);
             }
 
             @Override

@@ -29,8 +29,8 @@ class ToolsAutoTest {
     static void start() throws Exception {
         server = TestEngines.startDemo(new ServerOptions().parallel(2).context(2048).batchTokens(64));
         client = new HttpTestClient(server.port());
-        openId = singleToken(ToolPrompt.PANGU_OPEN);
-        closeId = singleToken(ToolPrompt.PANGU_CLOSE);
+        openId = singleToken(client, ToolPrompt.PANGU_OPEN);
+        closeId = singleToken(client, ToolPrompt.PANGU_CLOSE);
     }
 
     @AfterAll
@@ -38,32 +38,32 @@ class ToolsAutoTest {
         server.close();
     }
 
-    static int singleToken(String piece) throws Exception {
+    static int singleToken(HttpTestClient client, String piece) throws Exception {
         JsonNode t = client.post("/tokenize", "{\"content\":\"" + piece + "\",\"with_pieces\":true}").json().path("tokens");
         assertThat(t.size()).as(t.toString()).isEqualTo(1);
         assertThat(t.get(0).path("piece").asText()).isEqualTo(piece);
         return t.get(0).path("id").asInt();
     }
 
-    static String sampling(long seed) {
+    static String sampling(long seed, int openId, int closeId) {
         return ",\"max_tokens\":160,\"temperature\":1.0,\"seed\":" + seed + ",\"parallel_tool_calls\":false,"
                 + "\"logit_bias\":{\"" + openId + "\":12},\"stop_token_ids\":[" + closeId + "]";
     }
 
     /** The request with the tools declared (lazy constraint) and the same prompt written out by hand (none). */
-    static String[] pair(long seed) {
-        String withTools = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + USER + "\"}]," + ToolsServerTest.TOOLS + sampling(seed) + "}";
+    static String[] pair(long seed, int openId, int closeId) {
+        String withTools = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + USER + "\"}]," + ToolsServerTest.TOOLS + sampling(seed, openId, closeId) + "}";
         ToolSpec spec = ToolSpec.parse((ObjectNode) RequestParser.parseObject(withTools.getBytes()));
         String sys = new ToolPrompt(piece -> piece.equals(ToolPrompt.PANGU_OPEN) ? openId : piece.equals(ToolPrompt.PANGU_CLOSE) ? closeId : -1)
                 .systemText(spec);
         String bySystem = "{\"messages\":[{\"role\":\"system\",\"content\":" + ToolsServerTest.M.valueToTree(sys) + "},"
-                + "{\"role\":\"user\",\"content\":\"" + USER + "\"}]" + sampling(seed) + "}";
+                + "{\"role\":\"user\",\"content\":\"" + USER + "\"}]" + sampling(seed, openId, closeId) + "}";
         return new String[]{withTools, bySystem};
     }
 
     @Test
     void bothFormsOfTheRequestHaveTheSamePrompt() throws Exception {
-        String[] p = pair(0);
+        String[] p = pair(0, openId, closeId);
         assertThat(client.post("/tokenize", p[0]).json().path("tokens"))
                 .isEqualTo(client.post("/tokenize", p[1]).json().path("tokens"));
     }
@@ -72,7 +72,7 @@ class ToolsAutoTest {
     void aSampledAutoCallIsValidWithTheConstraintAndFreeTextIsNotConstrained() throws Exception {
         int calls = 0, brokenWithout = 0;
         for (long seed = 0; seed < 8; seed++) {
-            String[] p = pair(seed);
+            String[] p = pair(seed, openId, closeId);
             JsonNode with = client.post(ToolsServerTest.CHAT, p[0]).json().path("choices").path(0);
             JsonNode without = client.post(ToolsServerTest.CHAT, p[1]).json().path("choices").path(0);
             String raw = without.path("message").path("content").asText();
@@ -109,7 +109,7 @@ class ToolsAutoTest {
         // 'format' cannot be enforced: the request is still served, and the model's marker soup stays text
         String tools = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"day\",\"parameters\":{\"type\":\"object\","
                 + "\"properties\":{\"d\":{\"type\":\"string\",\"format\":\"date\"}}}}}]";
-        String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + USER + "\"}]," + tools + sampling(0) + "}";
+        String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + USER + "\"}]," + tools + sampling(0, openId, closeId) + "}";
         HttpTestClient.Reply r = client.post(ToolsServerTest.CHAT, body);
         assertThat(r.status()).as(r.text()).isEqualTo(200);
         JsonNode m = r.json().path("choices").path(0).path("message");
