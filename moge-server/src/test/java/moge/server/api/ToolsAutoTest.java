@@ -17,7 +17,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and seed: once with the tools declared (the server enforces the call after the marker) and once without them,
  * the same tool text given as the system message (nothing enforced: the model's own continuation). Up to the
  * marker the two must be the same text, token for token (free text is not constrained); after it, the enforced
- * calls must all validate, and the unenforced ones must not always.
+ * calls must all validate, and the unenforced ones must not always. With thinking on, a marker inside the think
+ * block starts nothing: the reasoning is the same text either way.
  */
 class ToolsAutoTest {
     static final String USER = "What is 12+30? /no_think";
@@ -52,12 +53,16 @@ class ToolsAutoTest {
 
     /** The request with the tools declared (lazy constraint) and the same prompt written out by hand (none). */
     static String[] pair(long seed, int openId, int closeId) {
-        String withTools = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + USER + "\"}]," + ToolsServerTest.TOOLS + sampling(seed, openId, closeId) + "}";
+        return pair(USER, seed, openId, closeId);
+    }
+
+    static String[] pair(String user, long seed, int openId, int closeId) {
+        String withTools = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + user + "\"}]," + ToolsServerTest.TOOLS + sampling(seed, openId, closeId) + "}";
         ToolSpec spec = ToolSpec.parse((ObjectNode) RequestParser.parseObject(withTools.getBytes()));
         String sys = new ToolPrompt(piece -> piece.equals(ToolPrompt.PANGU_OPEN) ? openId : piece.equals(ToolPrompt.PANGU_CLOSE) ? closeId : -1)
                 .systemText(spec);
         String bySystem = "{\"messages\":[{\"role\":\"system\",\"content\":" + ToolsServerTest.M.valueToTree(sys) + "},"
-                + "{\"role\":\"user\",\"content\":\"" + USER + "\"}]" + sampling(seed, openId, closeId) + "}";
+                + "{\"role\":\"user\",\"content\":\"" + user + "\"}]" + sampling(seed, openId, closeId) + "}";
         return new String[]{withTools, bySystem};
     }
 
@@ -97,6 +102,25 @@ class ToolsAutoTest {
         }
         assertThat(calls).as("the bias makes the model start calls").isGreaterThanOrEqualTo(3);
         assertThat(brokenWithout).as("unenforced, the same starts are not all valid calls").isPositive();
+    }
+
+    @Test
+    void aMarkerInsideTheThinkBlockStartsNothing() throws Exception {
+        int inThinking = 0;
+        for (long seed = 0; seed < 6; seed++) {
+            String[] p = pair("What is 12+30?", seed, openId, closeId);
+            JsonNode with = client.post(ToolsServerTest.CHAT, p[0]).json().path("choices").path(0).path("message");
+            JsonNode without = client.post(ToolsServerTest.CHAT, p[1]).json().path("choices").path(0).path("message");
+            String thought = without.path("reasoning_content").asText("");
+            assertThat(with.path("reasoning_content").asText("")).as("seed %d: the reasoning is sampled free", seed).isEqualTo(thought);
+            if (thought.contains(ToolPrompt.PANGU_OPEN)) inThinking++;
+            // the answer after the block: a marker there starts an enforced call
+            if (without.path("content").asText().contains(ToolPrompt.PANGU_OPEN)) {
+                assertThat(with.path("tool_calls").size()).as(with.toString()).isEqualTo(1);
+                ToolsServerTest.validCall(with.path("tool_calls").get(0), "add", "get_weather");
+            }
+        }
+        assertThat(inThinking).as("the biased marker shows up in some reasoning").isPositive();
     }
 
     static boolean valid(ToolCallStream.ToolCall c) throws Exception {
