@@ -12,11 +12,36 @@ import java.util.Arrays;
  * JSON starts afresh. Whether the prompt already opened the block (a template that ends with the opening marker)
  * is read from the prompt's ids: the last marker in it is an opening one. A model without think markers (or a raw
  * completion) is constrained from its first token.
+ * <p>
+ * A lazy constraint ({@code triggerId} set; llama.cpp's "lazy grammar") leaves the answer free text, the think
+ * block unconstrained as without it, until the model writes the trigger token (a tool call's opening marker);
+ * from there the JSON is enforced, and once it is whole the closing token {@code triggerCloseId} (or an end)
+ * may follow, after which the text is free again and another trigger starts the JSON afresh.
  */
-public record OutputConstraint(TokenMask mask, int openId, int closeId) {
+public record OutputConstraint(TokenMask mask, int openId, int closeId, int triggerId, int triggerCloseId) {
+    public OutputConstraint(TokenMask mask, int openId, int closeId) {
+        this(mask, openId, closeId, -1, -1);
+    }
+
     /** JSON from the first generated token. */
     public static OutputConstraint plain(TokenMask mask) {
         return new OutputConstraint(mask, -1, -1);
+    }
+
+    /**
+     * Free text in which each {@code trigger} token starts JSON of {@code mask} that {@code triggerClose} ends (both
+     * ids special tokens without text), after {@code protocol}'s think block if the model writes one.
+     */
+    public static OutputConstraint lazy(TokenMask mask, moge.thinking.ThinkProtocol protocol, int trigger, int triggerClose) {
+        if (trigger < 0 || triggerClose < 0) throw new IllegalArgumentException("a lazy constraint needs both marker ids");
+        return protocol != null && protocol.hasMarkers()
+                ? new OutputConstraint(mask, protocol.openId(), protocol.closeId(), trigger, triggerClose)
+                : new OutputConstraint(mask, -1, -1, trigger, triggerClose);
+    }
+
+    /** Whether the output is free text until a trigger token. */
+    public boolean lazy() {
+        return triggerId >= 0;
     }
 
     /** JSON after the think block, if the model writes one ({@code protocol}'s markers). */
@@ -32,7 +57,8 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
         return new Tracker(promptLength, endIds);
     }
 
-    private static final byte BEFORE = 0, THINKING = 1, JSON = 2;
+    /** FREE: lazy free text (no trigger yet, or after a closed call); CALL: the JSON after a trigger. */
+    private static final byte BEFORE = 0, THINKING = 1, JSON = 2, FREE = 3, CALL = 4;
 
     /**
      * Follows one sequence's generated tokens. The sampler asks it for the history it is choosing after, which
@@ -58,6 +84,7 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
         public void apply(float[] logits, int vocab, int[] history, int len) {
             int n = sync(history, len);
             byte ph = phase[n];
+            if (ph == FREE || (lazy() && (ph == BEFORE || ph == THINKING))) return; // free text, as without a constraint
             if (ph == THINKING) {
                 // the block must close before the output may end: an answer that stops inside it has no JSON at all
                 for (int e : endIds) if (e >= 0 && e < vocab) logits[e] = Float.NEGATIVE_INFINITY;
@@ -72,7 +99,11 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
             if (any) System.arraycopy(allowed, 0, scratch, 0, Math.min(words, allowed.length));
             // the ends are allowed once the JSON is whole, or as the only way out when no token can continue it
             // (a forced token broke it, or the vocabulary lacks the bytes it needs)
-            if (!any || mask.matcher().accepting(s)) for (int e : endIds) set(scratch, e, vocab);
+            // in a call the closing marker ends it (an end of the output too: an unclosed call is read as it stands)
+            if (!any || mask.matcher().accepting(s)) {
+                for (int e : endIds) set(scratch, e, vocab);
+                if (ph == CALL) set(scratch, triggerCloseId, vocab);
+            }
             if (ph == BEFORE) set(scratch, openId, vocab);
             for (int w = 0; w < words; w++) {
                 long bits = scratch[w];
@@ -93,7 +124,12 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
         /** Whether the generated tokens so far, from the JSON's start, still follow the schema. */
         public boolean valid(int[] history, int len) {
             int n = sync(history, len);
-            return phase[n] != JSON || state[n] != null;
+            return (phase[n] != JSON && phase[n] != CALL) || state[n] != null;
+        }
+
+        /** Whether the sequence is inside a call's JSON (after a trigger, before its close): lazy constraints only. */
+        public boolean inCall(int[] history, int len) {
+            return phase[sync(history, len)] == CALL;
         }
 
         /** Brings the per-position states up to {@code history[0 .. len)}; returns how many tokens were generated. */
@@ -101,7 +137,7 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
             int n = len - promptLength;
             if (n < 0) throw new IllegalArgumentException("history of " + len + " ids is shorter than the prompt of " + promptLength);
             if (known < 0) {
-                phase[0] = openId < 0 || closeId < 0 ? JSON : opensReasoning(history) ? THINKING : BEFORE;
+                phase[0] = openId < 0 || closeId < 0 ? (lazy() ? FREE : JSON) : opensReasoning(history) ? THINKING : BEFORE;
                 known = 0;
             }
             int k = 0;
@@ -118,7 +154,16 @@ public record OutputConstraint(TokenMask mask, int openId, int closeId) {
                 byte ph = phase[k];
                 Object s = state[k];
                 if (ph == BEFORE && id == openId) ph = THINKING;
-                else if (ph == THINKING) ph = id == closeId ? JSON : THINKING;
+                else if (ph == THINKING) ph = id == closeId ? (lazy() ? FREE : JSON) : THINKING;
+                else if (lazy() && ph != CALL) {
+                    // before a trigger (or between calls): free text; the trigger starts a call's JSON
+                    if (id == triggerId) {
+                        ph = CALL;
+                        s = mask.matcher().start();
+                    } else {
+                        ph = FREE;
+                    }
+                } else if (ph == CALL && id == triggerCloseId) ph = FREE;
                 else if (s != null) s = next(s, id, ph);
                 if (ph == BEFORE) ph = JSON; // the first token of an answer without thinking
                 phase[k + 1] = ph;

@@ -148,6 +148,9 @@ public final class CompletionHandler {
             throw ApiException.invalid("logit_bias", e.getMessage());
         }
         moge.constrain.TokenMask format = toolSpec.forced() ? formats.calls(toolSpec) : formats.mask(r.body());
+        // "auto" tools without another format: free text, but a call the model starts is enforced
+        moge.constrain.OutputConstraint constraint = format != null ? formats.constraint(format, r.chat())
+                : toolSpec.active() ? formats.autoCalls(toolSpec, tools.openId, tools.closeId) : null;
         ClientConnection client = null;
         // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
         SequenceResult earlier = null;
@@ -183,7 +186,7 @@ public final class CompletionHandler {
             List<SequenceListener> listeners = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 params.add(new GenerationParams(maxTokens, choiceSampler(sampler, i, n), eosIds, r.stop(), r.ignoreEos(), top, deadline,
-                        r.speculative(), mode, format == null ? null : formats.constraint(format, r.chat()), r.minTokens(), r.stopTokenIds()));
+                        r.speculative(), mode, constraint, r.minTokens(), r.stopTokenIds()));
                 policies.add(plans.get(i).policy(attempt, ids, prompt.text()));
                 listeners.add(events.listener(i));
             }
@@ -219,7 +222,8 @@ public final class CompletionHandler {
                     ContentSteps logprobs = r.chat() ? ContentSteps.chat(p.contentTokens(attempt, prompt.text()), eosIds, r.ignoreEos(), wanted)
                             : ContentSteps.all(wanted);
                     OutputSplitter splitter = r.chat() ? p.splitter(attempt, ids, prompt.text()) : OutputSplitter.plain();
-                    ToolCallStream calls = toolSpec.active() ? tools.stream(toolSpec) : null;
+                    ToolCallStream calls = toolSpec.active()
+                            ? tools.stream(toolSpec, toolSpec.forced() || (constraint != null && constraint.lazy())) : null;
                     choices.add(new CompletionWriter.Choice(i, seqs.get(i), p, splitter, logprobs, calls));
                 }
                 CompletionWriter.Answer answer = new CompletionWriter.Answer(r, earlier, id, created);

@@ -45,9 +45,9 @@ final class CompletionWriter implements AnswerShape {
         private final ContentSteps logprobs;
         private final ToolCallStream tools;
         final StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
-        /** Every call found so far; the first {@code callsSent} have been streamed. */
+        /** Every call found so far (whole), and the parts of calls not yet streamed. */
         final List<ToolCallStream.ToolCall> calls = new ArrayList<>();
-        int callsSent;
+        final List<ToolCallStream.Delta> deltas = new ArrayList<>();
         final List<Step> steps = new ArrayList<>();
         SequenceResult result;
         boolean reasoned, closed;
@@ -65,19 +65,19 @@ final class CompletionWriter implements AnswerShape {
 
         /** One token's text into reasoning and content, and the log-probabilities of content tokens whose text is out. */
         void token(RequestStream.Token t) {
-            int before = content.length(), found = calls.size();
+            int before = content.length(), found = deltas.size();
             append(splitter.push(t.text()));
             logprobs.token(t);
-            steps.addAll(logprobs.release(content.length() > before || calls.size() > found));
+            steps.addAll(logprobs.release(content.length() > before || deltas.size() > found));
         }
 
         /** The text released at the end; content tokens whose text never showed are dropped. */
         void finish(RequestStream.Finish f) {
-            int before = content.length(), found = calls.size();
+            int before = content.length(), found = deltas.size();
             append(splitter.push(f.text()));
             append(splitter.flush());
             if (tools != null) answer(tools.finish());
-            steps.addAll(logprobs.release(content.length() > before || calls.size() > found));
+            steps.addAll(logprobs.release(content.length() > before || deltas.size() > found));
             result = f.result();
         }
 
@@ -91,15 +91,17 @@ final class CompletionWriter implements AnswerShape {
         private void answer(ToolCallStream.Out o) {
             content.append(o.content());
             calls.addAll(o.calls());
+            deltas.addAll(o.deltas());
         }
 
-        /** OpenAI's finish reason: "tool_calls" when the answer called tools. */
+        /** OpenAI's finish reason: "tool_calls" when the answer called tools, "length" when a call was cut short. */
         String finishReason() {
-            return calls.isEmpty() ? result.finishReason() : "tool_calls";
+            if (calls.isEmpty() || (tools.truncated() && result.finishReason().equals("length"))) return result.finishReason();
+            return "tool_calls";
         }
 
         boolean hasPending() {
-            return !reasoning.isEmpty() || !content.isEmpty() || !steps.isEmpty() || calls.size() > callsSent;
+            return !reasoning.isEmpty() || !content.isEmpty() || !steps.isEmpty() || !deltas.isEmpty();
         }
 
         /** After a streamed delta: what was sent is forgotten, its place in the text kept. */
@@ -108,7 +110,7 @@ final class CompletionWriter implements AnswerShape {
             reasoning.setLength(0);
             content.setLength(0);
             steps.clear();
-            callsSent = calls.size();
+            deltas.clear();
         }
     }
 
@@ -319,12 +321,10 @@ final class CompletionWriter implements AnswerShape {
         @Override
         public void pending(OutputStream out, Choice c) throws IOException {
             boolean text = !c.reasoning.isEmpty() || !c.content.isEmpty();
-            if (text || c.calls.size() == c.callsSent) send(out, deltaChunk(a, c, null));
-            // each new call as OpenAI streams one: its id and name first, then its arguments
-            for (int k = c.callsSent; k < c.calls.size(); k++) {
-                ToolCallStream.ToolCall call = c.calls.get(k);
-                send(out, toolChunk(a, c, ResponseJson.toolCallHead(k, call), k == c.callsSent && !text ? c.steps : List.of()));
-                send(out, toolChunk(a, c, ResponseJson.toolCallArguments(k, call), List.of()));
+            if (text || c.deltas.isEmpty()) send(out, deltaChunk(a, c, null));
+            // calls as OpenAI streams them: id and name first, then the arguments piece by piece
+            for (int k = 0; k < c.deltas.size(); k++) {
+                send(out, toolChunk(a, c, ResponseJson.toolCallDelta(c.deltas.get(k)), k == 0 && !text ? c.steps : List.of()));
             }
         }
 

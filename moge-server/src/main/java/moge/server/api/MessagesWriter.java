@@ -119,7 +119,8 @@ final class MessagesWriter implements AnswerShape {
         private final List<CompletionWriter.Choice> choices;
         private Open open = Open.NONE;
         private int index = -1;
-        private boolean answered;
+        private boolean answered, callOpen;
+        private int callsDone;
 
         Events(CompletionWriter.Answer a, List<CompletionWriter.Choice> choices) {
             this.a = a;
@@ -147,18 +148,34 @@ final class MessagesWriter implements AnswerShape {
                 ensure(out, Open.TEXT);
                 delta(out, F.objectNode().put("type", "text_delta").put("text", c.content.toString()));
             }
-            for (int k = c.callsSent; k < c.calls.size(); k++) {
-                close(out);
-                ToolCallStream.ToolCall call = c.calls.get(k);
-                index++;
-                send(out, "content_block_start", F.objectNode().put("index", index).set("content_block", toolUse(call, F.objectNode())));
-                delta(out, F.objectNode().put("type", "input_json_delta").put("partial_json", arguments(call).toString()));
-                send(out, "content_block_stop", F.objectNode().put("index", index));
+            // a tool_use block opens with the call's head (id, name), its input follows piece by piece, and it
+            // closes when the call is whole
+            for (ToolCallStream.Delta d : c.deltas) {
+                if (d.head()) {
+                    close(out);
+                    closeCall(out);
+                    index++;
+                    callOpen = true;
+                    ToolCallStream.ToolCall head = new ToolCallStream.ToolCall(d.id(), d.name(), "");
+                    send(out, "content_block_start", F.objectNode().put("index", index).set("content_block", toolUse(head, F.objectNode())));
+                }
+                if (d.arguments() != null && !d.arguments().isEmpty()) {
+                    delta(out, F.objectNode().put("type", "input_json_delta").put("partial_json", d.arguments()));
+                }
             }
+            if (callOpen && c.calls.size() > callsDone) closeCall(out);
+        }
+
+        private void closeCall(OutputStream out) throws IOException {
+            if (!callOpen) return;
+            send(out, "content_block_stop", F.objectNode().put("index", index));
+            callOpen = false;
+            callsDone++;
         }
 
         @Override
         public void finished(OutputStream out, CompletionWriter.Choice c) throws IOException {
+            closeCall(out);
             // an answer with neither text nor calls still has its (empty) text block, as the whole message does
             if (!answered && c.calls.isEmpty()) ensure(out, Open.TEXT);
             close(out);
@@ -185,6 +202,7 @@ final class MessagesWriter implements AnswerShape {
         private void ensure(OutputStream out, Open kind) throws IOException {
             if (open == kind) return;
             close(out);
+            closeCall(out);
             open = kind;
             answered |= kind == Open.TEXT;
             index++;

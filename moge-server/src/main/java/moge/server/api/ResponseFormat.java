@@ -103,6 +103,23 @@ final class ResponseFormat {
     }
 
     /**
+     * The constraint of an "auto" tool choice (llama-server's lazy grammar): the answer is free text until the model
+     * writes the call marker {@code openId}; the calls' JSON ({@link ToolSpec#autoCallsSchema}) is enforced from
+     * there to the closing marker {@code closeId}. Null (free text, calls parsed afterwards as before) when the
+     * markers are not single tokens or some function's parameters are outside the enforceable subset.
+     */
+    OutputConstraint autoCalls(ToolSpec tools, int openId, int closeId) {
+        if (openId < 0 || closeId < 0) return null;
+        TokenMask mask;
+        try {
+            mask = constraints.schema(tools.autoCallsSchema());
+        } catch (SchemaException e) {
+            return null;
+        }
+        return OutputConstraint.lazy(mask, protocol, openId, closeId);
+    }
+
+    /**
      * The constraint for one attempt: a chat reply of a thinking model may think first (the JSON follows the
      * think block); a raw completion is JSON from its first token.
      */

@@ -66,21 +66,17 @@ final class ResponseJson {
         return arr;
     }
 
-    /** The first streamed part of call {@code index}: its id, type and name, with empty arguments. */
-    static ObjectNode toolCallHead(int index, ToolCallStream.ToolCall c) {
+    /** A streamed part of a call: its index, and id, type and name with empty arguments, or a piece of its arguments. */
+    static ObjectNode toolCallDelta(ToolCallStream.Delta d) {
         ObjectNode o = F.objectNode();
-        o.put("index", index);
-        o.put("id", c.id());
-        o.put("type", "function");
-        o.putObject("function").put("name", c.name()).put("arguments", "");
-        return o;
-    }
-
-    /** The next streamed part of call {@code index}: its arguments. */
-    static ObjectNode toolCallArguments(int index, ToolCallStream.ToolCall c) {
-        ObjectNode o = F.objectNode();
-        o.put("index", index);
-        o.putObject("function").put("arguments", c.arguments());
+        o.put("index", d.index());
+        if (d.head()) {
+            o.put("id", d.id());
+            o.put("type", "function");
+            o.putObject("function").put("name", d.name()).put("arguments", d.arguments());
+        } else {
+            o.putObject("function").put("arguments", d.arguments());
+        }
         return o;
     }
 

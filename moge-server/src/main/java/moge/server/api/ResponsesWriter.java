@@ -141,6 +141,10 @@ final class ResponsesWriter implements AnswerShape {
         private String itemId;
         private boolean answered;
         private int sequence;
+        /** Each call's item id and output index, by the call's index; the calls before callsDone are closed. */
+        private final List<String> callItems = new java.util.ArrayList<>();
+        private final List<Integer> callIndexes = new java.util.ArrayList<>();
+        private int callsDone;
 
         Events(CompletionWriter.Answer a, List<CompletionWriter.Choice> choices) {
             this.a = a;
@@ -170,17 +174,34 @@ final class ResponsesWriter implements AnswerShape {
                 text.append(c.content);
                 textLogprobs.addAll(lp);
             }
-            for (int k = c.callsSent; k < c.calls.size(); k++) {
-                close(out, c);
-                ToolCallStream.ToolCall call = c.calls.get(k);
-                String fc = "fc_" + hex();
-                int index = output.size();
-                send(out, "response.output_item.added", event().put("output_index", index).set("item", callItem(fc, call, "", "in_progress")));
-                send(out, "response.function_call_arguments.delta", event().put("item_id", fc).put("output_index", index)
-                        .put("delta", call.arguments()));
+            // a call opens with its head (id, name), its arguments follow piece by piece, it closes once whole
+            for (ToolCallStream.Delta d : c.deltas) {
+                if (d.head()) {
+                    close(out, c);
+                    String fc = "fc_" + hex();
+                    callItems.add(fc);
+                    callIndexes.add(output.size() + callItems.size() - 1 - callsDone);
+                    ToolCallStream.ToolCall head = new ToolCallStream.ToolCall(d.id(), d.name(), "");
+                    send(out, "response.output_item.added", event().put("output_index", callIndexes.getLast())
+                            .set("item", callItem(fc, head, "", "in_progress")));
+                }
+                if (d.arguments() != null && !d.arguments().isEmpty()) {
+                    send(out, "response.function_call_arguments.delta", event().put("item_id", callItems.get(d.index()))
+                            .put("output_index", callIndexes.get(d.index())).put("delta", d.arguments()));
+                }
+            }
+            closeCalls(out, c);
+        }
+
+        /** Calls that are whole now: their arguments' done event and the finished item. */
+        private void closeCalls(OutputStream out, CompletionWriter.Choice c) throws IOException {
+            for (; callsDone < c.calls.size() && callsDone < callItems.size(); callsDone++) {
+                ToolCallStream.ToolCall call = c.calls.get(callsDone);
+                String fc = callItems.get(callsDone);
+                int index = callIndexes.get(callsDone);
                 send(out, "response.function_call_arguments.done", event().put("item_id", fc).put("output_index", index)
                         .put("name", call.name()).put("arguments", call.arguments()));
-                ObjectNode done = callItem(fc, call, call.arguments(), "completed");
+                ObjectNode done = callItem(fc, call, call.arguments(), c.result != null ? status(c) : "completed");
                 send(out, "response.output_item.done", event().put("output_index", index).set("item", done));
                 output.add(done);
             }
@@ -188,6 +209,7 @@ final class ResponsesWriter implements AnswerShape {
 
         @Override
         public void finished(OutputStream out, CompletionWriter.Choice c) throws IOException {
+            closeCalls(out, c);
             // an answer with neither text nor calls still has its (empty) message, as the whole response does
             if (!answered && c.calls.isEmpty()) ensure(out, Open.MESSAGE, c);
             close(out, c);

@@ -26,21 +26,26 @@ final class ToolPrompt {
     static final String TEXT_OPEN = "<tool_call>", TEXT_CLOSE = "</tool_call>";
 
     private final String open, close;
+    /** The markers' ids when each is a single token, else -1 (then an "auto" call cannot trigger its constraint). */
+    final int openId, closeId;
 
     ToolPrompt(Tokenizer tokenizer) {
-        this(piece -> tokenizer.tokenId(piece).isPresent());
+        this(piece -> tokenizer.tokenId(piece).orElse(-1));
     }
 
-    /** @param inVocabulary whether a text is a single token of the model's vocabulary */
-    ToolPrompt(java.util.function.Predicate<String> inVocabulary) {
-        boolean pangu = inVocabulary.test(PANGU_OPEN) && inVocabulary.test(PANGU_CLOSE);
+    /** @param tokenId the id of a text that is a single token of the model's vocabulary, else -1 */
+    ToolPrompt(java.util.function.ToIntFunction<String> tokenId) {
+        boolean pangu = tokenId.applyAsInt(PANGU_OPEN) >= 0 && tokenId.applyAsInt(PANGU_CLOSE) >= 0;
         this.open = pangu ? PANGU_OPEN : TEXT_OPEN;
         this.close = pangu ? PANGU_CLOSE : TEXT_CLOSE;
+        int o = tokenId.applyAsInt(open), c = tokenId.applyAsInt(close);
+        this.openId = o >= 0 && c >= 0 ? o : -1;
+        this.closeId = o >= 0 && c >= 0 ? c : -1;
     }
 
-    /** A parser of one choice's answer for these markers. */
-    ToolCallStream stream(ToolSpec spec) {
-        return new ToolCallStream(spec, open, close);
+    /** A parser of one choice's answer for these markers; {@code enforced}: decoding enforces the calls' JSON. */
+    ToolCallStream stream(ToolSpec spec, boolean enforced) {
+        return new ToolCallStream(spec, open, close, enforced);
     }
 
     /** The conversation as {@code template} is to render it: calls written into assistant turns, tools into the system turn. */

@@ -17,8 +17,8 @@ import java.util.regex.Pattern;
  * A chat request's {@code tools}, {@code tool_choice} and {@code parallel_tool_calls}, checked. A function the
  * answer is forced to call ("required", or a named choice) needs {@code parameters} in the subset
  * {@link SchemaCompiler} supports, since decoding enforces them; with "auto" or "none" any JSON schema object is
- * taken (it is only shown to the model, as vLLM does), so clients whose tools carry {@code format}, {@code minimum}
- * or {@code pattern} work unforced.
+ * taken, so clients whose tools carry {@code format}, {@code minimum} or {@code pattern} work unforced ("auto"
+ * enforces the calls the model starts only when every function's parameters are in the subset).
  *
  * @param functions the declared functions, in the request's order (names unique)
  * @param choice    what the model may or must do
@@ -71,6 +71,23 @@ record ToolSpec(List<Function> functions, Choice choice, String named, boolean p
      * call at most for a named choice or without parallel calls.
      */
     JsonNode callsSchema() {
+        return callArray(call());
+    }
+
+    /**
+     * The schema of what follows an "auto" answer's call marker: the calls' array as a forced answer has it, or one
+     * call object alone (Hermes' format, which tool-aware templates such as Qwen's teach and {@link ToolCallStream}
+     * reads too).
+     */
+    JsonNode autoCallsSchema() {
+        JsonNode one = call();
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        root.putArray("anyOf").add(callArray(one)).add(one);
+        return root;
+    }
+
+    /** One call of an allowed function: anyOf over the functions unless there is only one. */
+    private JsonNode call() {
         JsonNodeFactory n = JsonNodeFactory.instance;
         ArrayNode options = n.arrayNode();
         for (Function f : functions) {
@@ -83,9 +100,13 @@ record ToolSpec(List<Function> functions, Choice choice, String named, boolean p
             call.putArray("required").add("name").add("arguments");
             call.put("additionalProperties", false);
         }
-        ObjectNode root = n.objectNode();
+        return options.size() == 1 ? options.get(0) : n.objectNode().set("anyOf", options);
+    }
+
+    private ObjectNode callArray(JsonNode call) {
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
         root.put("type", "array");
-        root.set("items", options.size() == 1 ? options.get(0) : n.objectNode().set("anyOf", options));
+        root.set("items", call);
         root.put("minItems", 1);
         if (choice == Choice.NAMED || !parallel) root.put("maxItems", 1);
         return root;

@@ -244,7 +244,8 @@ public final class SequenceState {
         policy.onToken(this, id);
 
         // under a constraint an end id is only allowed once the JSON is whole, and then it ends it, ignore_eos or not
-        boolean endToken = (!params.ignoreEos() || constraint != null) && contains(params.stopIds(), id);
+        // (a lazy constraint's free text takes ignore_eos as free text does)
+        boolean endToken = (!params.ignoreEos() || (constraint != null && !params.constraint().lazy())) && contains(params.stopIds(), id);
         // a stop_token_ids id ends the output too, its text kept as vLLM keeps it (the decoder hides special ones)
         boolean stopToken = endToken || contains(params.stopTokenIds(), id);
         String piece = decoder != null && !endToken ? decoder.push(id) : "";

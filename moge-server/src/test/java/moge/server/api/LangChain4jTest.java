@@ -71,14 +71,27 @@ class LangChain4jTest {
         return stream(model, dev.langchain4j.model.chat.request.ChatRequest.builder().messages(UserMessage.from(user)).build(), answer, thinking);
     }
 
-    /** One streamed request, as {@link #stream(OpenAiStreamingChatModel, String, StringBuilder, StringBuilder)}. */
+    /** One streamed request, as {@link #stream(dev.langchain4j.model.chat.StreamingChatModel, String, StringBuilder, StringBuilder)}. */
     static ChatResponse stream(dev.langchain4j.model.chat.StreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request, StringBuilder answer,
                                StringBuilder thinking) throws Exception {
+        return stream(model, request, answer, thinking, p -> {
+        });
+    }
+
+    /** One streamed request, as above; {@code toolCalls} is given each partial tool call. */
+    static ChatResponse stream(dev.langchain4j.model.chat.StreamingChatModel model, dev.langchain4j.model.chat.request.ChatRequest request,
+                               StringBuilder answer, StringBuilder thinking, java.util.function.Consumer<dev.langchain4j.model.chat.response.PartialToolCall> toolCalls)
+            throws Exception {
         CompletableFuture<ChatResponse> done = new CompletableFuture<>();
         model.chat(request, new StreamingChatResponseHandler() {
             @Override
             public void onPartialResponse(String s) {
                 answer.append(s);
+            }
+
+            @Override
+            public void onPartialToolCall(dev.langchain4j.model.chat.response.PartialToolCall p) {
+                toolCalls.accept(p);
             }
 
             @Override

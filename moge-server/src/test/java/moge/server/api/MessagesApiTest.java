@@ -159,6 +159,35 @@ class MessagesApiTest {
         assertThat(ev.data().get(types.indexOf("message_delta")).path("delta").path("stop_reason").asText()).isEqualTo("end_turn");
     }
 
+    @Test
+    void aStreamedToolUseAddsUpToTheWholeOnesInput() throws Exception {
+        String tools = ",\"tools\":[{\"name\":\"add\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},"
+                + "\"b\":{\"type\":\"integer\"}},\"required\":[\"a\",\"b\"]}}],\"tool_choice\":{\"type\":\"tool\",\"name\":\"add\"},"
+                + "\"thinking\":{\"type\":\"disabled\"}";
+        JsonNode whole = http.post(MESSAGES, body(tools)).json();
+        assertThat(whole.path("stop_reason").asText()).isEqualTo("tool_use");
+        JsonNode use = whole.path("content").path(0);
+        assertThat(use.path("type").asText()).isEqualTo("tool_use");
+        assertThat(use.path("name").asText()).isEqualTo("add");
+        assertThat(use.path("input").path("a").isIntegralNumber()).as(use.toString()).isTrue();
+
+        HttpTestClient.Events ev = http.stream(MESSAGES, body(tools + ",\"stream\":true"));
+        StringBuilder json = new StringBuilder();
+        int pieces = 0;
+        for (JsonNode d : ev.data()) {
+            if (d.path("delta").path("type").asText().equals("input_json_delta")) {
+                json.append(d.path("delta").path("partial_json").asText());
+                pieces++;
+            }
+        }
+        assertThat(pieces).as("the input streams in pieces").isGreaterThan(1);
+        assertThat(M.readTree(json.toString())).isEqualTo(use.path("input"));
+        JsonNode start = ev.data().stream().filter(d -> d.path("type").asText().equals("content_block_start")).findFirst().orElseThrow();
+        assertThat(start.path("content_block").path("id").asText()).isEqualTo(start.path("content_block").path("id").asText()).startsWith("call_");
+        JsonNode delta = ev.data().stream().filter(d -> d.path("type").asText().equals("message_delta")).findFirst().orElseThrow();
+        assertThat(delta.path("delta").path("stop_reason").asText()).isEqualTo("tool_use");
+    }
+
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', value = {
             "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}|max_tokens",

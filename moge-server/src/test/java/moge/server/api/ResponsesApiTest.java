@@ -184,11 +184,16 @@ class ResponsesApiTest {
                 + "\"tools\":" + tools + ",\"tool_choice\":{\"type\":\"function\",\"name\":\"add\"}}");
         StringBuilder args = new StringBuilder();
         String done = null;
+        int pieces = 0;
         for (JsonNode e : ev.data()) {
-            if (e.path("type").asText().equals("response.function_call_arguments.delta")) args.append(e.path("delta").asText());
+            if (e.path("type").asText().equals("response.function_call_arguments.delta")) {
+                args.append(e.path("delta").asText());
+                pieces++;
+            }
             if (e.path("type").asText().equals("response.function_call_arguments.done")) done = e.path("arguments").asText();
         }
         assertThat(done).isNotNull();
+        assertThat(pieces).as("the arguments stream in pieces").isGreaterThan(1);
         assertThat(args.toString()).isEqualTo(done);
         JsonNode parsed = M.readTree(done);
         assertThat(parsed.path("a").isIntegralNumber() && parsed.path("b").isIntegralNumber()).as(done).isTrue();

@@ -26,21 +26,27 @@ class ToolCallStreamTest {
 
     /** The text fed in random pieces: what comes out in total must not depend on where the pieces were cut. */
     static ToolCallStream.Out pieces(ToolSpec s, String text, long seed) {
+        return pieces(new ToolCallStream(s, OPEN, CLOSE), text, seed);
+    }
+
+    static ToolCallStream.Out pieces(ToolCallStream st, String text, long seed) {
         Random r = new Random(seed);
-        ToolCallStream st = new ToolCallStream(s, OPEN, CLOSE);
         StringBuilder content = new StringBuilder();
         List<ToolCallStream.ToolCall> calls = new ArrayList<>();
+        List<ToolCallStream.Delta> deltas = new ArrayList<>();
         for (int i = 0; i < text.length(); ) {
             int n = Math.min(text.length() - i, 1 + r.nextInt(6));
             ToolCallStream.Out o = st.push(text.substring(i, i + n));
             content.append(o.content());
             calls.addAll(o.calls());
+            deltas.addAll(o.deltas());
             i += n;
         }
         ToolCallStream.Out o = st.finish();
         content.append(o.content());
         calls.addAll(o.calls());
-        return new ToolCallStream.Out(content.toString(), calls);
+        deltas.addAll(o.deltas());
+        return new ToolCallStream.Out(content.toString(), calls, deltas);
     }
 
     static void sameEitherWay(ToolSpec s, String text, String content, String... callText) {
@@ -49,7 +55,24 @@ class ToolCallStreamTest {
             assertThat(o.content()).as("seed %d", seed).isEqualTo(content);
             assertThat(o.calls().stream().map(c -> c.name() + c.arguments()).toList()).as("seed %d", seed).containsExactly(callText);
             for (ToolCallStream.ToolCall c : o.calls()) assertThat(c.id()).matches("call_[A-Za-z0-9]{24}");
+            assertThat(joined(o.deltas())).as("seed %d: the streamed parts make the calls", seed).isEqualTo(o.calls());
         }
+    }
+
+    /** The calls the deltas spell: a head opens call i (its index), pieces add to its arguments. */
+    static List<ToolCallStream.ToolCall> joined(List<ToolCallStream.Delta> deltas) {
+        List<String[]> calls = new ArrayList<>();
+        for (ToolCallStream.Delta d : deltas) {
+            if (d.head()) {
+                assertThat(d.index()).isEqualTo(calls.size());
+                assertThat(d.arguments()).isEmpty();
+                calls.add(new String[]{d.id(), d.name(), ""});
+            } else {
+                assertThat(d.index()).isLessThan(calls.size());
+                calls.get(d.index())[2] += d.arguments();
+            }
+        }
+        return calls.stream().map(c -> new ToolCallStream.ToolCall(c[0], c[1], c[2])).toList();
     }
 
     @Test
@@ -94,6 +117,49 @@ class ToolCallStreamTest {
         sameEitherWay(required, " [unused11][{\"name\":\"add\",\"arguments\":{}}][unused12]", "", "add{}");
         // cut short (max_tokens): the text is the content
         sameEitherWay(required, "[{\"name\": \"add\", \"argum", "[{\"name\": \"add\", \"argum");
+    }
+
+    /** Enforced blocks, read as they stream: the arguments are the model's JSON without its white space. */
+    static void incremental(ToolSpec s, String text, String content, boolean truncated, String... callText) {
+        for (long seed = 0; seed < 30; seed++) {
+            ToolCallStream st = new ToolCallStream(s, OPEN, CLOSE, true);
+            ToolCallStream.Out o = seed == 0 ? ToolCallStream.all(st, text) : pieces(st, text, seed);
+            assertThat(o.content()).as("seed %d", seed).isEqualTo(content);
+            assertThat(o.calls().stream().map(c -> c.name() + c.arguments()).toList()).as("seed %d", seed).containsExactly(callText);
+            assertThat(joined(o.deltas())).as("seed %d", seed).isEqualTo(o.calls());
+            assertThat(st.truncated()).isEqualTo(truncated);
+        }
+    }
+
+    @Test
+    void enforcedCallsStreamTheirArgumentsAsTheyCome() {
+        incremental(spec(""), "Let me add.[unused11][{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": [2, \"x y\"]}}, "
+                + "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"New \\\"York\\\" }\"}}][unused12] done",
+                "Let me add. done", false, "add{\"a\":1,\"b\":[2,\"x y\"]}", "get_weather{\"city\":\"New \\\"York\\\" }\"}");
+        incremental(spec(""), "[unused11]{\"name\": \"add\", \"arguments\": {}}[unused12]", "", false, "add{}");
+        incremental(spec(",\"parallel_tool_calls\":false"), "[unused11][{\"name\":\"add\",\"arguments\":{\"a\":1}}][unused12]"
+                + "[unused11][{\"name\":\"add\",\"arguments\":{\"a\":2}}][unused12]", "", false, "add{\"a\":1}");
+        ToolSpec required = spec(",\"tool_choice\":\"required\"");
+        incremental(required, " [{\"name\": \"add\", \"arguments\": {\"a\": 10}}, {\"name\": \"add\", \"arguments\": {\"b\": 2}}]\n",
+                "", false, "add{\"a\":10}", "add{\"b\":2}");
+    }
+
+    @Test
+    void aCallCutShortStaysACallWithTheArgumentsItGot() {
+        incremental(spec(",\"tool_choice\":\"required\""), "[{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b", "", true,
+                "add{\"a\":1,\"b");
+        incremental(spec(""), "ok [unused11][{\"name\":\"add\",\"arguments\":{\"a\":", "ok ", true, "add{\"a\":");
+        // cut before the name was whole: nothing was announced, the text stays text as before
+        incremental(spec(",\"tool_choice\":\"required\""), "[{\"name\": \"ad", "[{\"name\": \"ad", false);
+        incremental(spec(""), "ok [unused11][{\"na", "ok [unused11][{\"na[unused12]", false);
+    }
+
+    @Test
+    void whatTheReaderCannotFollowIsParsedWhole() {
+        // arguments as a JSON string (some models' habit): not streamed, but still a call once the block is whole
+        incremental(spec(""), "[unused11]{\"name\":\"add\",\"arguments\":\"{\\\"a\\\": 5}\"}[unused12]", "", false, "add{\"a\":5}");
+        incremental(spec(",\"tool_choice\":\"required\""), " [unused11][{\"name\":\"add\",\"arguments\":{}}][unused12]", "", false, "add{}");
+        incremental(spec(""), "a [unused11]not json[unused12] b", "a [unused11]not json[unused12] b", false);
     }
 
     @Test

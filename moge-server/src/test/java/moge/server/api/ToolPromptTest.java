@@ -77,7 +77,7 @@ class ToolPromptTest {
     @Test
     void textMarkersWhereTheVocabularyHasNoneOfItsOwn() {
         ObjectNode body = RequestParser.parseObject(BODY.formatted("").getBytes());
-        ToolPrompt p = new ToolPrompt(piece -> false);
+        ToolPrompt p = new ToolPrompt(piece -> -1);
         assertThat(p.systemText(ToolSpec.parse(body))).contains("between <tool_call> and </tool_call>");
         assertThat(p.callsText(List.of(Map.of("function", Map.of("name", "f", "arguments", Map.of()))))).isEqualTo("<tool_call>[{\"name\": \"f\", \"arguments\": {}}]</tool_call>");
         assertThat(ChatMessage.user("x").fields()).isEmpty();

@@ -94,4 +94,15 @@ class ToolSpecTest {
         assertThat(named.valid(M.readTree("[{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}},{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}]")))
                 .as("one call").isFalse();
     }
+
+    @Test
+    void theAutoSchemaTakesAnArrayOrOneCall() throws Exception {
+        SubsetValidator v = new SubsetValidator(parse(TOOLS + ",\"parallel_tool_calls\":false").autoCallsSchema());
+        assertThat(v.valid(M.readTree("[{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}]"))).isTrue();
+        assertThat(v.valid(M.readTree("{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}"))).as("Hermes' single object").isTrue();
+        assertThat(v.valid(M.readTree("{\"name\":\"add\",\"arguments\":{\"a\":1}}"))).as("b is required").isFalse();
+        assertThat(v.valid(M.readTree("[{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}},{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}]")))
+                .as("one call without parallel calls").isFalse();
+        moge.constrain.SchemaCompiler.compile(parse(TOOLS).autoCallsSchema());
+    }
 }
