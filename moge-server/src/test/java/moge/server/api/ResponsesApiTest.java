@@ -256,6 +256,25 @@ class ResponsesApiTest {
         assertThat(withItem.json().path("output")).isNotEmpty();
     }
 
+    @Test
+    void langChain4jResponsesModelsGetTheSameAnswer() throws Exception {
+        dev.langchain4j.model.openai.OpenAiResponsesChatModel model = dev.langchain4j.model.openai.OpenAiResponsesChatModel.builder()
+                .baseUrl(server.baseUrl()).apiKey("unused").modelName("demo").temperature(0.0).maxOutputTokens(300).store(false).build();
+        dev.langchain4j.model.chat.response.ChatResponse r = model.chat(dev.langchain4j.model.chat.request.ChatRequest.builder()
+                .messages(dev.langchain4j.data.message.UserMessage.from("What is 12+30?")).build());
+        JsonNode m = http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"What is 12+30?\"}],"
+                + "\"max_completion_tokens\":300,\"temperature\":0}").json().path("choices").path(0).path("message");
+        assertThat(r.aiMessage().text()).isEqualTo(m.path("content").asText());
+        assertThat(r.tokenUsage().outputTokenCount()).isPositive();
+
+        dev.langchain4j.model.openai.OpenAiResponsesStreamingChatModel streaming = dev.langchain4j.model.openai.OpenAiResponsesStreamingChatModel
+                .builder().baseUrl(server.baseUrl()).apiKey("unused").modelName("demo").temperature(0.0).maxOutputTokens(300).store(false).build();
+        StringBuilder answer = new StringBuilder(), thinking = new StringBuilder();
+        dev.langchain4j.model.chat.response.ChatResponse s = LangChain4jTest.stream(streaming, "What is 12+30?", answer, thinking);
+        assertThat(answer.toString()).isEqualTo(m.path("content").asText());
+        assertThat(s.aiMessage().text()).isEqualTo(answer.toString());
+    }
+
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', value = {
             "{\"input\":\"hi\",\"previous_response_id\":\"resp_1\"}|previous_response_id",
