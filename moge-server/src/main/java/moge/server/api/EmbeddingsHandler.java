@@ -15,6 +15,10 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * POST /v1/embeddings, as OpenAI, llama-server and vLLM answer it: each input's final hidden states pooled
@@ -38,6 +42,11 @@ public final class EmbeddingsHandler implements AutoCloseable {
     private final Embedder.Setup setup;
     private final boolean remoteExperts;
     private Embedder embedder;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "moge-embeddings");
+        t.setDaemon(true);
+        return t;
+    });
 
     /**
      * @param pooling       from --pooling, or null to take the GGUF's or the last token
@@ -78,13 +87,11 @@ public final class EmbeddingsHandler implements AutoCloseable {
                 throw ApiException.contextExceeded("input", "input " + i + " is " + ids.length + " tokens long, but the context is "
                         + context + " tokens");
             }
-            float[] v;
-            try {
-                v = Embedder.truncated(e.embed(ids), dims);
-            } catch (MogeException ex) {
-                throw ApiException.invalid("input", "input " + i + ": " + ex.getMessage());
-            }
             tokens += ids.length;
+        }
+        List<float[]> vectors = compute(e, inputs);
+        for (int i = 0; i < vectors.size(); i++) {
+            float[] v = Embedder.truncated(vectors.get(i), dims);
             ObjectNode d = data.addObject().put("object", "embedding").put("index", i);
             if (format.equals("base64")) {
                 ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -145,6 +152,29 @@ public final class EmbeddingsHandler implements AutoCloseable {
         return ids;
     }
 
+    /**
+     * The inputs' vectors, computed on the embedder's own platform thread: a request's virtual thread would hold
+     * one of the few carrier threads (one per core) for the whole computation.
+     */
+    private List<float[]> compute(Embedder e, List<int[]> inputs) {
+        Future<List<float[]>> f = worker.submit(() -> {
+            List<float[]> out = new ArrayList<>(inputs.size());
+            for (int[] ids : inputs) out.add(e.embed(ids));
+            return out;
+        });
+        try {
+            return f.get();
+        } catch (InterruptedException ex) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            throw ApiException.unavailable("the embedding request was interrupted (shutting down)");
+        } catch (ExecutionException ex) {
+            if (ex.getCause() instanceof MogeException m) throw ApiException.invalid("input", m.getMessage());
+            if (ex.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(ex.getCause());
+        }
+    }
+
     private synchronized Embedder embedder() {
         if (remoteExperts) {
             throw ApiException.invalid(null, "embeddings are not available with --workers: the experts live in the worker processes");
@@ -155,6 +185,7 @@ public final class EmbeddingsHandler implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        worker.shutdownNow();
         if (embedder != null) embedder.close();
     }
 }
