@@ -209,6 +209,21 @@ class MessagesApiTest {
     }
 
     @Test
+    void aTooLargeBodyAndAnUnknownModelAreAnthropicErrorsToo() throws Exception {
+        HttpTestClient.Reply big = http.post(MESSAGES, "{\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "x".repeat(2 << 20) + "\"}]}");
+        assertThat(big.status()).isEqualTo(413);
+        assertThat(big.json().path("error").path("type").asText()).isEqualTo("request_too_large");
+        HttpTestClient.Reply model = http.post(MESSAGES, body("").replace("\"demo\"", "\"claude-sonnet-4\""));
+        assertThat(model.status()).isEqualTo(404);
+        assertThat(model.json().path("type").asText()).isEqualTo("error");
+        assertThat(model.json().path("error").path("type").asText()).isEqualTo("not_found_error");
+        assertThat(model.json().path("error").path("message").asText()).contains("claude-sonnet-4");
+        // the server goes on serving
+        assertThat(http.post(MESSAGES, body("")).status()).isEqualTo(200);
+    }
+
+    @Test
     void anthropicClientsAuthenticateWithXApiKey() throws Exception {
         try (MogeServer keyed = TestEngines.startDemo(new ServerOptions().parallel(1).context(512).apiKey("s3cret"))) {
             java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient();
