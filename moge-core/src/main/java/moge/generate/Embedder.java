@@ -74,10 +74,15 @@ public final class Embedder implements AutoCloseable {
 
     /** @param model a model of the embedder's own (it runs batches on it); closed with the embedder */
     public Embedder(Model model, int context, Pooling pooling) {
+        this(model, model.newCache(context, 1), context, pooling);
+    }
+
+    /** As above, with a cache that others may use between calls (each call takes one sequence and frees it). */
+    public Embedder(Model model, KvCache cache, int context, Pooling pooling) {
         this.model = model;
         this.context = context;
         this.pooling = pooling;
-        this.cache = model.newCache(context, 1);
+        this.cache = cache;
         this.batch = new Batch(model.maxBatch());
         this.hidden = new float[model.maxBatch() * model.config.hidden()];
     }

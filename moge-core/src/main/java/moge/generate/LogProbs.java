@@ -26,4 +26,28 @@ public final class LogProbs {
         int keep = Math.min(topK, top.length);
         return new Step(pos, chosen, l[off + chosen] - lse, java.util.Arrays.copyOf(top, keep), java.util.Arrays.copyOf(lp, keep), margin);
     }
+
+    /**
+     * The prompt's own log-probabilities, as vLLM's prompt_logprobs and OpenAI's legacy {@code echo} give them: for
+     * positions 1 .. n-1, the step of token ids[p] under the logits of position p - 1 (position 0 has no prediction).
+     * Runs the prompt through {@code model} from an empty sequence of {@code cache}, {@code maxBatch} tokens a pass.
+     */
+    public static java.util.List<Step> prompt(moge.model.Model model, moge.model.KvCache cache, int[] ids, int topK) {
+        int vocab = model.config.vocabSize(), step = model.maxBatch();
+        java.util.List<Step> out = new java.util.ArrayList<>(Math.max(0, ids.length - 1));
+        moge.model.KvSequence seq = cache.newSequence();
+        moge.model.Batch batch = new moge.model.Batch(step);
+        try {
+            for (int p0 = 0; p0 < ids.length - 1; p0 += step) {
+                int end = Math.min(ids.length - 1, p0 + step);
+                batch.clear();
+                for (int p = p0; p < end; p++) batch.add(ids[p], p, seq, true);
+                float[] logits = model.forward(batch);
+                for (int p = p0; p < end; p++) out.add(step(p + 1, ids[p + 1], logits, (p - p0) * vocab, vocab, topK));
+            }
+        } finally {
+            seq.release();
+        }
+        return out;
+    }
 }

@@ -15,6 +15,7 @@ import moge.model.Model;
 import moge.server.api.ApiException;
 import moge.server.api.CompletionHandler;
 import moge.server.api.EmbeddingsHandler;
+import moge.server.api.SideModel;
 import moge.server.api.Http;
 import moge.server.api.RequestHooks;
 import moge.server.api.RequestParser;
@@ -49,8 +50,8 @@ public final class MogeServer implements AutoCloseable {
     }
 
     /** Everything that exists once the model is loaded. */
-    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, EmbeddingsHandler embeddings, String modelId,
-                         long created, SpeculativeStrategy speculation, WorkerHealth workers) {
+    private record Ready(Engine engine, Scheduler scheduler, CompletionHandler completions, EmbeddingsHandler embeddings, SideModel side,
+                         String modelId, long created, SpeculativeStrategy speculation, WorkerHealth workers) {
     }
 
     private final ServerOptions options;
@@ -218,8 +219,10 @@ public final class MogeServer implements AutoCloseable {
                 }
             });
         }
-        EmbeddingsHandler embeddings = new EmbeddingsHandler(lm, e.model(), id, context, options.pooling, workers != null);
-        ready.complete(new Ready(e, scheduler, h, embeddings, id, System.currentTimeMillis() / 1000, spec, workers));
+        SideModel side = new SideModel(lm, e.model().team().threads(), e.model().maxBatch(), context, workers != null);
+        EmbeddingsHandler embeddings = new EmbeddingsHandler(lm, side, id, options.pooling);
+        h.useSideModel(side);
+        ready.complete(new Ready(e, scheduler, h, embeddings, side, id, System.currentTimeMillis() / 1000, spec, workers));
         LOG.info("model {} ready: context {}, {} parallel, {} KV blocks of {} ({} MiB, {}){}", id, context, options.parallel, blocks,
                 options.blockSize, cache.bytes() >> 20, cache.type.name().toLowerCase(java.util.Locale.ROOT), spec == null ? "" : ", speculative decoding with " + spec.decoders().sourceName());
     }
@@ -412,7 +415,7 @@ public final class MogeServer implements AutoCloseable {
         if (r != null) {
             if (r.workers() != null) r.workers().close();
             if (r.speculation() != null) r.speculation().close();
-            r.embeddings().close();
+            r.side().close();
             r.engine().model().close();
             r.engine().loaded().close();
         }

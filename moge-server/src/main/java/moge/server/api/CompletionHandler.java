@@ -41,6 +41,7 @@ public final class CompletionHandler {
     private final Duration timeout;
     private final RequestHooks hooks;
     private final TokenText tokenText;
+    private volatile SideModel side;
     private final CompletionWriter writer;
     private final ResponseFormat formats;
     private final ToolPrompt tools;
@@ -93,6 +94,23 @@ public final class CompletionHandler {
         } catch (ApiException e) {
             throw q.rename(e);
         }
+    }
+
+    /** Where echo's prompt log-probabilities are computed, outside the scheduler (set once the server is ready). */
+    public void useSideModel(SideModel side) {
+        this.side = side;
+    }
+
+    /**
+     * What a completion with echo repeats: the prompt as given (the ids' text when given as ids), and with logprobs
+     * the prompt tokens' own log-probabilities, computed on the side model.
+     */
+    private CompletionWriter.Echo echo(CompletionRequest r, int[] ids) {
+        String text = r.promptText() != null ? r.promptText() : tokenText.joined(ids, r.skipSpecial());
+        if (r.topLogprobs() < 0) return new CompletionWriter.Echo(text, ids, null);
+        if (side == null) throw ApiException.unavailable("prompt log-probabilities need the side model, which this server has not set up");
+        List<Step> steps = side.call("prompt", (m, cache) -> moge.generate.LogProbs.prompt(m, cache, ids, r.topLogprobs()));
+        return new CompletionWriter.Echo(text, ids, steps);
     }
 
     /** POST /v1/messages (Anthropic's Messages API): read as a chat completion, answered in that API's shape. */
@@ -178,6 +196,11 @@ public final class CompletionHandler {
             if (r.minTokens() > maxTokens) {
                 throw ApiException.invalid("min_tokens", "'min_tokens' (" + r.minTokens() + ") must not exceed the " + maxTokens + " tokens that can be generated");
             }
+            CompletionWriter.Echo echo = r.echo() ? echo(r, ids) : null;
+            if (echo != null && maxTokens == 0) {
+                writer.echoOnly(ctx, new CompletionWriter.Answer(r, null, id, created, echo));
+                return;
+            }
             int top = r.topLogprobs() >= 0 ? r.topLogprobs() : plan.needsLogprobs(attempt) ? 0 : -1;
             TextMode mode = r.chat() ? TextMode.CHAT : r.skipSpecial() ? TextMode.CONTINUATION : TextMode.CONTINUATION_WITH_SPECIAL;
             RequestStream events = new RequestStream();
@@ -226,7 +249,7 @@ public final class CompletionHandler {
                             ? tools.stream(toolSpec, toolSpec.forced() || (constraint != null && constraint.lazy())) : null;
                     choices.add(new CompletionWriter.Choice(i, seqs.get(i), p, splitter, logprobs, calls));
                 }
-                CompletionWriter.Answer answer = new CompletionWriter.Answer(r, earlier, id, created);
+                CompletionWriter.Answer answer = new CompletionWriter.Answer(r, earlier, id, created, echo);
                 if (r.stream()) writer.stream(ctx, choices, events, client, answer, output);
                 else writer.whole(ctx, choices, events, client, answer, output);
                 return;

@@ -22,10 +22,12 @@ import java.util.Map;
  * @param textBias       logit_bias entries given as text, not yet tokenized (the sampler has the id ones)
  * @param minTokens      vLLM's min_tokens: no end of the output (EOS, stop ids) before this many tokens
  * @param stopTokenIds   vLLM's stop_token_ids: ids that end the output, ignore_eos or not
+ * @param echo           completions' echo: the prompt comes back before the output (with its log-probabilities when
+ *                       asked for); with echo, max_tokens may be 0
  */
 public record CompletionRequest(boolean chat, ObjectNode body, String model, List<ChatMessage> messages, String promptText,
                                 int[] promptIds, Integer maxTokens, SamplerParams sampler, List<String> stop, int topLogprobs,
                                 boolean stream, boolean includeUsage, boolean ignoreEos, boolean speculative, boolean skipSpecial, String user,
                                 Map<String, Object> templateKwargs, int n,
-                                List<RequestParser.TextBias> textBias, int minTokens, int[] stopTokenIds) {
+                                List<RequestParser.TextBias> textBias, int minTokens, int[] stopTokenIds, boolean echo) {
 }

@@ -33,7 +33,18 @@ final class CompletionWriter implements AnswerShape {
     }
 
     /** What every response of one request shares; {@code earlier}: the cost of rejected attempts (n = 1 only). */
-    record Answer(CompletionRequest r, SequenceResult earlier, String id, long created) {
+    record Answer(CompletionRequest r, SequenceResult earlier, String id, long created, Echo echo) {
+        /** Where the generated text starts in a choice's text: after the echoed prompt, if any. */
+        int echoed() {
+            return echo == null ? 0 : echo.text().length();
+        }
+    }
+
+    /**
+     * The prompt a completion with echo repeats before its output: its text, its ids, and their log-probabilities
+     * (positions 1.. of the prompt; null unless logprobs were asked for).
+     */
+    record Echo(String text, int[] ids, List<Step> steps) {
     }
 
     /** One choice being answered: its sequence, how its text splits, and what it has produced and not yet sent. */
@@ -169,8 +180,8 @@ final class CompletionWriter implements AnswerShape {
                 if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.chatLogprobs(ch.steps, tokenText));
                 else c.putNull("logprobs");
             } else {
-                c.put("text", ch.content.toString());
-                if (r.topLogprobs() >= 0) c.set("logprobs", ResponseJson.completionLogprobs(ch.steps, tokenText, 0, r.skipSpecial()));
+                c.put("text", (a.echo() == null ? "" : a.echo().text()) + ch.content);
+                if (r.topLogprobs() >= 0) c.set("logprobs", withEcho(a, ResponseJson.completionLogprobs(ch.steps, tokenText, a.echoed(), r.skipSpecial())));
                 else c.putNull("logprobs");
             }
             c.put("finish_reason", ch.finishReason());
@@ -308,7 +319,11 @@ final class CompletionWriter implements AnswerShape {
 
         @Override
         public void begin(OutputStream out) throws IOException {
-            if (!a.r().chat()) return;
+            if (!a.r().chat()) {
+                // echo: the prompt comes first, with its log-probabilities when asked for
+                if (a.echo() != null) for (Choice ch : choices) send(out, echoChunk(a, ch.index, null));
+                return;
+            }
             for (Choice ch : choices) {
                 ObjectNode c = chunk(a);
                 ObjectNode d = c.withArray("choices").addObject().put("index", ch.index).putObject("delta");
@@ -356,6 +371,53 @@ final class CompletionWriter implements AnswerShape {
         }
     }
 
+    /** The echoed prompt's log-probability entries (when asked for) before the generated ones. */
+    private ObjectNode withEcho(Answer a, ObjectNode generated) {
+        if (a.echo() == null || a.echo().steps() == null) return generated;
+        ObjectNode lp = ResponseJson.promptLogprobs(a.echo().ids(), a.echo().steps(), tokenText, a.r().skipSpecial());
+        ResponseJson.append(lp, generated);
+        return lp;
+    }
+
+    /** A text completion chunk (or choice) holding the echoed prompt; with {@code finish}, the choice ends there. */
+    private ObjectNode echoChunk(Answer a, int index, String finish) {
+        ObjectNode o = chunk(a);
+        ObjectNode ch = o.putArray("choices").addObject().put("index", index).put("text", a.echo().text());
+        if (a.echo().steps() != null) ch.set("logprobs", ResponseJson.promptLogprobs(a.echo().ids(), a.echo().steps(), tokenText, a.r().skipSpecial()));
+        else ch.putNull("logprobs");
+        if (finish != null) ch.put("finish_reason", finish); else ch.putNull("finish_reason");
+        return o;
+    }
+
+    /**
+     * max_tokens 0 with echo: the prompt (and its log-probabilities) is the whole answer, with nothing generated; no
+     * sequence runs, every one of the n choices is the same.
+     */
+    void echoOnly(Context ctx, Answer a) throws IOException {
+        CompletionRequest r = a.r();
+        SequenceResult usage = new SequenceResult("length", "", new int[0], a.echo().ids().length, 0, 0, 0, 0, 0, 0, 0, 0);
+        if (!r.stream()) {
+            ObjectNode o = ResponseJson.envelope(a.id(), "text_completion", a.created(), modelId);
+            ArrayNode arr = o.putArray("choices");
+            for (int i = 0; i < r.n(); i++) arr.add(echoChunk(a, i, "length").get("choices").get(0));
+            o.set("usage", ResponseJson.usage(usage));
+            ctx.status(200).contentType("application/json").result(o.toString().getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        ctx.status(200);
+        ctx.res().setContentType("text/event-stream; charset=utf-8");
+        OutputStream out = ctx.res().getOutputStream();
+        for (int i = 0; i < r.n(); i++) send(out, echoChunk(a, i, "length"));
+        if (r.includeUsage()) {
+            ObjectNode u = chunk(a);
+            u.putArray("choices");
+            u.set("usage", ResponseJson.usage(usage));
+            send(out, u);
+        }
+        out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
     /** The client left: stop every choice; the request is counted as 499 (client closed request). */
     private void gone(Context ctx, List<Choice> choices) {
         for (Choice c : choices) scheduler.cancel(c.seq);
@@ -380,7 +442,7 @@ final class CompletionWriter implements AnswerShape {
             else ch.putNull("logprobs");
         } else {
             ch.put("text", content);
-            if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, c.textOffset, r.skipSpecial()));
+            if (!steps.isEmpty()) ch.set("logprobs", ResponseJson.completionLogprobs(steps, tokenText, a.echoed() + c.textOffset, r.skipSpecial()));
             else ch.putNull("logprobs");
         }
         if (finish != null) ch.put("finish_reason", finish); else ch.putNull("finish_reason");

@@ -4,10 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import moge.MogeException;
 import moge.generate.Embedder;
 import moge.model.LoadedModel;
-import moge.model.Model;
 import moge.tokenizer.Tokenizer;
 
 import java.nio.ByteBuffer;
@@ -15,10 +13,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * POST /v1/embeddings, as OpenAI, llama-server and vLLM answer it: each input's final hidden states pooled
@@ -27,39 +21,26 @@ import java.util.concurrent.Future;
  * comes from {@code --pooling}, else the GGUF's {@code ARCH.pooling_type}, else the last token; when the GGUF says
  * {@code tokenizer.ggml.add_eos_token}, an end token closes each input, as the model was trained.
  * <p>
- * The embedder is a model of its own over the same weights, made on the first request, so embeddings never wait
- * for the scheduler (they share its cores); requests are embedded one after another.
+ * The vectors come from the {@link SideModel}, so embeddings never wait for the scheduler (they share its cores);
+ * requests are embedded one after another.
  */
-public final class EmbeddingsHandler implements AutoCloseable {
+public final class EmbeddingsHandler {
     /** Inputs per request at most, OpenAI's limit. */
     static final int MAX_INPUTS = 2048;
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
     private final LoadedModel lm;
-    private final Model main;
+    private final SideModel side;
     private final String modelId;
-    private final int context, threads, batch;
+    private final int context;
     private final Embedder.Setup setup;
-    private final boolean remoteExperts;
-    private Embedder embedder;
-    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "moge-embeddings");
-        t.setDaemon(true);
-        return t;
-    });
 
-    /**
-     * @param pooling       from --pooling, or null to take the GGUF's or the last token
-     * @param remoteExperts whether the experts run in worker processes (--workers), out of the embedder's reach
-     */
-    public EmbeddingsHandler(LoadedModel lm, Model main, String modelId, int context, Embedder.Pooling pooling, boolean remoteExperts) {
+    /** @param pooling from --pooling, or null to take the GGUF's or the last token */
+    public EmbeddingsHandler(LoadedModel lm, SideModel side, String modelId, Embedder.Pooling pooling) {
         this.lm = lm;
-        this.remoteExperts = remoteExperts;
-        this.main = main;
+        this.side = side;
         this.modelId = modelId;
-        this.context = context;
-        this.threads = main.team().threads();
-        this.batch = main.maxBatch();
+        this.context = side.context();
         this.setup = Embedder.Setup.of(lm, pooling);
     }
 
@@ -76,8 +57,8 @@ public final class EmbeddingsHandler implements AutoCloseable {
         if (!format.equals("float") && !format.equals("base64")) {
             throw ApiException.invalid("encoding_format", "'encoding_format' must be \"float\" or \"base64\", got '" + format + "'");
         }
-        Embedder e = embedder();
-        int dims = (int) f.integer("dimensions", e.dimensions(), 1, e.dimensions());
+        int hidden = lm.config.hidden();
+        int dims = (int) f.integer("dimensions", hidden, 1, hidden);
         ObjectNode o = F.objectNode().put("object", "list");
         ArrayNode data = o.putArray("data");
         long tokens = 0;
@@ -89,7 +70,12 @@ public final class EmbeddingsHandler implements AutoCloseable {
             }
             tokens += ids.length;
         }
-        List<float[]> vectors = compute(e, inputs);
+        List<float[]> vectors = side.call("input", (m, cache) -> {
+            Embedder e = new Embedder(m, cache, context, setup.pooling());
+            List<float[]> out = new ArrayList<>(inputs.size());
+            for (int[] ids : inputs) out.add(e.embed(ids));
+            return out;
+        });
         for (int i = 0; i < vectors.size(); i++) {
             float[] v = Embedder.truncated(vectors.get(i), dims);
             ObjectNode d = data.addObject().put("object", "embedding").put("index", i);
@@ -152,40 +138,4 @@ public final class EmbeddingsHandler implements AutoCloseable {
         return ids;
     }
 
-    /**
-     * The inputs' vectors, computed on the embedder's own platform thread: a request's virtual thread would hold
-     * one of the few carrier threads (one per core) for the whole computation.
-     */
-    private List<float[]> compute(Embedder e, List<int[]> inputs) {
-        Future<List<float[]>> f = worker.submit(() -> {
-            List<float[]> out = new ArrayList<>(inputs.size());
-            for (int[] ids : inputs) out.add(e.embed(ids));
-            return out;
-        });
-        try {
-            return f.get();
-        } catch (InterruptedException ex) {
-            f.cancel(true);
-            Thread.currentThread().interrupt();
-            throw ApiException.unavailable("the embedding request was interrupted (shutting down)");
-        } catch (ExecutionException ex) {
-            if (ex.getCause() instanceof MogeException m) throw ApiException.invalid("input", m.getMessage());
-            if (ex.getCause() instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(ex.getCause());
-        }
-    }
-
-    private synchronized Embedder embedder() {
-        if (remoteExperts) {
-            throw ApiException.invalid(null, "embeddings are not available with --workers: the experts live in the worker processes");
-        }
-        if (embedder == null) embedder = new Embedder(new Model(lm.config, lm.weights, threads, batch), context, setup.pooling());
-        return embedder;
-    }
-
-    @Override
-    public synchronized void close() {
-        worker.shutdownNow();
-        if (embedder != null) embedder.close();
-    }
 }

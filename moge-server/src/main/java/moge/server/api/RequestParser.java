@@ -106,7 +106,7 @@ public final class RequestParser {
                 kwargs.put(name, e.getValue());
             }
         }
-        return common(f, true, messages, null, null, top, kwargs);
+        return common(f, true, messages, null, null, top, kwargs, false);
     }
 
     public static CompletionRequest completion(ObjectNode body) {
@@ -133,7 +133,7 @@ public final class RequestParser {
             throw ApiException.invalid("prompt", "'prompt' must be a string, an array of token ids, or an array with one of either");
         }
         if (text != null && text.isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
-        if (f.bool("echo", false)) throw ApiException.invalid("echo", "'echo' is not supported");
+        boolean echo = f.bool("echo", false);
         if (f.has("suffix")) throw ApiException.invalid("suffix", "'suffix' is not supported");
         // best_of = n asks for no ranking (vLLM reads it so); more would need choices generated but never returned
         long bestOf = f.integer("best_of", 1, 1, Integer.MAX_VALUE);
@@ -141,7 +141,7 @@ public final class RequestParser {
             throw ApiException.invalid("best_of", "'best_of' is not supported (only 1, or equal to 'n'); ask for n choices and rank them yourself");
         }
         int top = f.has("logprobs") ? (int) f.integer("logprobs", 0, 0, MAX_TOP_LOGPROBS) : -1;
-        return common(f, false, null, text, ids, top, Map.of());
+        return common(f, false, null, text, ids, top, Map.of(), echo);
     }
 
     private static int[] tokenIds(JsonNode arr) {
@@ -293,11 +293,13 @@ public final class RequestParser {
     }
 
     private static CompletionRequest common(Fields f, boolean chat, List<ChatMessage> messages, String text, int[] ids, int top,
-                                            Map<String, Object> kwargs) {
+                                            Map<String, Object> kwargs, boolean echo) {
         String model = f.string("model", null);
         Integer maxTokens = null;
-        if (f.has("max_completion_tokens")) maxTokens = (int) f.integer("max_completion_tokens", 0, 1, Integer.MAX_VALUE);
-        else if (f.has("max_tokens")) maxTokens = (int) f.integer("max_tokens", 0, 1, Integer.MAX_VALUE);
+        // with echo, 0 asks for the prompt's log-probabilities alone (lm-evaluation-harness's loglikelihood requests)
+        int least = echo ? 0 : 1;
+        if (f.has("max_completion_tokens")) maxTokens = (int) f.integer("max_completion_tokens", 0, least, Integer.MAX_VALUE);
+        else if (f.has("max_tokens")) maxTokens = (int) f.integer("max_tokens", 0, least, Integer.MAX_VALUE);
         int n = (int) f.integer("n", 1, 1, MAX_N);
         float temperature = (float) f.number("temperature", 1.0, 0, 2);
         float topP = (float) f.number("top_p", 1.0, 0, 1);
@@ -335,6 +337,6 @@ public final class RequestParser {
         }
         int[] stopTokenIds = f.ids("stop_token_ids", MAX_STOP_IDS);
         return new CompletionRequest(chat, f.body(), model, messages, text, ids, maxTokens, sp, stop, top, stream, includeUsage,
-                ignoreEos, speculative, skipSpecial, user, kwargs, n, bias.texts(), minTokens, stopTokenIds);
+                ignoreEos, speculative, skipSpecial, user, kwargs, n, bias.texts(), minTokens, stopTokenIds, echo);
     }
 }

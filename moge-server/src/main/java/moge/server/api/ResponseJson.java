@@ -141,6 +141,41 @@ final class ResponseJson {
      * Legacy completions logprobs: parallel arrays; {@code offset} is where the first token's text starts, and a
      * special token the text leaves out ({@code hideSpecial}) takes no room in it.
      */
+    /**
+     * A prompt's entries in completion logprobs' shape: every prompt token with its text and offset, the first one
+     * with a null log-probability and null alternatives (nothing predicts it), the others from {@code steps}.
+     */
+    static ObjectNode promptLogprobs(int[] ids, List<Step> steps, TokenText tt, boolean hideSpecial) {
+        ObjectNode lp = F.objectNode();
+        ArrayNode tokens = lp.putArray("tokens"), lps = lp.putArray("token_logprobs"), offs = lp.putArray("text_offset");
+        ArrayNode tops = lp.putArray("top_logprobs");
+        int at = 0;
+        for (int p = 0; p < ids.length; p++) {
+            String t = tt.text(ids[p]);
+            tokens.add(t);
+            offs.add(at);
+            at += hideSpecial && tt.hiddenInContinuation(ids[p]) ? 0 : t.length();
+            if (p == 0) {
+                lps.addNull();
+                tops.addNull();
+                continue;
+            }
+            Step s = steps.get(p - 1);
+            lps.add(s.logprob());
+            ObjectNode top = tops.addObject();
+            for (int i = 0; i < s.topIds().length; i++) {
+                String key = tt.text(s.topIds()[i]);
+                if (!top.has(key)) top.put(key, s.topLogprobs()[i]);
+            }
+        }
+        return lp;
+    }
+
+    /** Appends the entries of completion logprobs {@code more} to {@code into}, array by array. */
+    static void append(ObjectNode into, ObjectNode more) {
+        for (String k : List.of("tokens", "token_logprobs", "text_offset", "top_logprobs")) ((ArrayNode) into.get(k)).addAll((ArrayNode) more.get(k));
+    }
+
     static ObjectNode completionLogprobs(List<Step> steps, TokenText tt, int offset, boolean hideSpecial) {
         ObjectNode lp = F.objectNode();
         ArrayNode tokens = lp.putArray("tokens"), lps = lp.putArray("token_logprobs"), offs = lp.putArray("text_offset");

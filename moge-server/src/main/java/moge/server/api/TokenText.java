@@ -33,6 +33,13 @@ final class TokenText {
      * Whether a raw completion's text leaves the token out: a special token, hidden unless the request sets
      * {@code skip_special_tokens: false}; its {@code text_offset} then does not advance.
      */
+    /** The ids' text as a completion shows them (special tokens left out when {@code hideSpecial}). */
+    String joined(int[] ids, boolean hideSpecial) {
+        StringBuilder sb = new StringBuilder();
+        for (int id : ids) if (!(hideSpecial && hiddenInContinuation(id))) sb.append(text(id));
+        return sb.toString();
+    }
+
     boolean hiddenInContinuation(int id) {
         return hidden.computeIfAbsent(id, i -> {
             StreamDecoder d = tokenizer.newStreamDecoder(TextMode.CONTINUATION);
