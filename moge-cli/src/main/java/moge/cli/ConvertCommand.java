@@ -19,9 +19,9 @@ public final class ConvertCommand implements Runnable {
     @Parameters(index = "0", paramLabel = "DIR", description = "Model directory (config.json, safetensors, tokenizer.model).")
     Path dir;
 
-    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0|q5_0|q4_k|q5_k|q6_k|q3_k|iq4_nl|iq4_xs|q3_k_m|q4_k_m|q5_k_m",
-            description = "Storage type of the weight matrices (default bf16; also q4_1, q5_1), or q3_k_m/q4_k_m/q5_k_m/iq4_nl/iq4_xs: "
-                    + "llama.cpp's mixtures of those names (Q6_K for the head, more bits for attn_v/ffn_down in some layers, "
+    @Option(names = "--type", paramLabel = "f32|f16|bf16|q8_0|q4_0|q5_0|q4_k|q5_k|q6_k|q3_k|q2_k|iq4_nl|iq4_xs|q2_k_m|q3_k_m|q4_k_m|q5_k_m",
+            description = "Storage type of the weight matrices (default bf16; also q4_1, q5_1), or q2_k_m/q3_k_m/q4_k_m/q5_k_m/iq4_nl/iq4_xs: "
+                    + "llama.cpp's mixtures of those names (q2_k_m is llama-quantize's Q2_K; Q6_K for the head, more bits for attn_v/ffn_down in some layers, "
                     + "Q4_0/Q5_0/Q5_1/IQ4_NL for rows that are not whole 256-value blocks; docs/gguf.md). Norms, biases and the "
                     + "router stay F32.")
     String type = "bf16";

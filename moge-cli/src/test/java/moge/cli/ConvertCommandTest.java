@@ -39,10 +39,10 @@ class ConvertCommandTest {
 
     @Test
     void badOptionsFailInOneLine() {
-        CliRunner t = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "q2_k", "-o",
+        CliRunner t = CliRunner.run("convert", BadInputTest.FIX.resolve("pangu-moe-tiny").toString(), "--type", "iq2_xxs", "-o",
                 tmp.resolve("x.gguf").toString());
         assertThat(t.exit()).isEqualTo(1);
-        assertThat(t.err()).isEqualTo("moge: --type: expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, q3_k, q3_k_m, iq4_nl or iq4_xs, got q2_k\n");
+        assertThat(t.err()).isEqualTo("moge: --type: expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, q3_k, q3_k_m, q2_k, q2_k_m, iq4_nl or iq4_xs, got iq2_xxs\n");
         CliRunner d = CliRunner.run("convert", tmp.resolve("missing").toString(), "-o", tmp.resolve("x.gguf").toString());
         assertThat(d.exit()).isEqualTo(1);
         assertThat(d.err()).startsWith("moge: ").contains("not a model directory");

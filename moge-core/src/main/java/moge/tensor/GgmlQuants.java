@@ -27,6 +27,9 @@ import java.lang.foreign.ValueLayout;
  * scales: low nibbles in bytes 0-7, top two bits in bytes 8-11); fp16 d. Value i takes the 2-bit field
  * 2 ((i % 128) / 32) of qs[32 (i / 128) + i % 32] and bit i / 32 of hmask[i % 32], q = low - (bit ? 0 : 4) in
  * -4..3; x = d * (scale[i / 16] - 32) * q</li>
+ * <li>block_q2_K (84 bytes, 256 values): uint8 scales[16] (group i / 16's 4-bit scale in the low nibble, its
+ * 4-bit min in the high one); uint8 qs[64]; fp16 d, dmin. Value i is the 2-bit field 2 ((i % 128) / 32) of
+ * qs[32 (i / 128) + i % 32], as Q3_K's low bits; x = (d * sc) * q - dmin * m</li>
  * <li>block_iq4_nl (18 bytes, 32 values): fp16 d; uint8 qs[16] as Q4_0's; x = d * kvalues_iq4nl[q]</li>
  * <li>block_iq4_xs (136 bytes, 256 values): fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128], 16 bytes
  * a 32-value block packed as Q4_0's; block b's 6-bit scale ls has its low nibble in scales_l[b / 2] (low nibble
@@ -54,6 +57,7 @@ public final class GgmlQuants {
                 case Q5_K -> q5_K(s, p, out, o);
                 case Q6_K -> q6_K(s, p, out, o);
                 case Q3_K -> q3_K(s, p, out, o);
+                case Q2_K -> q2_K(s, p, out, o);
                 case IQ4_NL -> iq4_nl(s, p, out, o);
                 case IQ4_XS -> iq4_xs(s, p, out, o);
                 default -> throw new IllegalArgumentException(type + " is not block-quantized");
@@ -193,6 +197,20 @@ public final class GgmlQuants {
         for (int g = 0; g < 16; g++) {
             float dl = d * (q3kScale(s, p + 96, g) - 32);
             for (int l = 0; l < 16; l++) out[o + 16 * g + l] = dl * q3kCode(s, p, 16 * g + l);
+        }
+    }
+
+    /** Code i (0..3) of the q2_K block at p: the same 2-bit field of qs (at 16) as Q3_K's low bits. */
+    static int q2kCode(MemorySegment s, long p, int i) {
+        return (u8(s, p + 16 + 32L * (i / 128) + i % 32) >> 2 * ((i % 128) / 32)) & 3;
+    }
+
+    static void q2_K(MemorySegment s, long p, float[] out, int o) {
+        float d = half(s, p + 80), dmin = half(s, p + 82);
+        for (int g = 0; g < 16; g++) {
+            int sm = u8(s, p + g);
+            float dl = d * (sm & 15), ml = dmin * (sm >> 4);
+            for (int l = 0; l < 16; l++) out[o + 16 * g + l] = dl * q2kCode(s, p, 16 * g + l) - ml;
         }
     }
 

@@ -45,6 +45,22 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
     /** Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as ggml's values, into dst from {@code out}. */
     abstract void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed);
 
+    /**
+     * Rows 8 * half .. 8 * half + 7 of the tile at {@code tile} from its sums (the low (half 0) or high (1) shorts
+     * of the ints at {@code slot}), into y from yo.
+     */
+    abstract void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo);
+
+    /** Tiles t..t+n-1's results from their sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
+    @Override
+    public final void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        for (int u = 0; u < n; u++) {
+            long tile = (t + u) * tileBytes;
+            finishHalf(tile, 0, a, sums, base + TR * u, y, yo + u * TR);
+            finishHalf(tile, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
+        }
+    }
+
     @Override
     public final DType type() {
         return type;

@@ -54,10 +54,6 @@ final class Q3KMatrix extends KQuantTileMatrix {
                 : w.lanewise(VectorOperators.LSHL, 13 - 3 * k).lanewise(VectorOperators.ASHR, 13);
     }
 
-    private static ShortVector load(MemorySegment data, long at) {
-        return ShortVector.fromMemorySegment(SS, data, at, LE);
-    }
-
     /**
      * The group sums of code * q (16 bits) of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: group g (two per
      * block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Short i of a block holds positions i + 7f
@@ -75,7 +71,7 @@ final class Q3KMatrix extends KQuantTileMatrix {
             for (int b = 0; b < nb; b++, o += BLOCK, p += BLOCK) {
                 ShortVector c0 = ShortVector.zero(SS), c1 = c0, e0 = c0, e1 = c0;
                 for (int i = 0, x = b * 32; i < V; i++, x++) {
-                    ShortVector w = load(data, o + 32 * i), v = load(data, p + 32 * i);
+                    ShortVector w = TileKernels.load(data, o + 32 * i), v = TileKernels.load(data, p + 32 * i);
                     ShortVector x0 = lanes(q[x]), x1 = lanes(q[x + 7]), x2 = lanes(q[x + 14]);
                     ShortVector x3 = lanes(q[x + 21]), x4 = lanes(q[x + 28]);
                     c0 = c0.add(field(w, 0).mul(x0)).add(field(w, 1).mul(x1));
@@ -100,7 +96,7 @@ final class Q3KMatrix extends KQuantTileMatrix {
             for (int b = 0; b < nb; b++, o += BLOCK) {
                 ShortVector c0 = ShortVector.zero(SS), c1 = c0;
                 for (int i = 0, x = b * 32; i < V; i++, x++) {
-                    ShortVector w = load(data, o + 32 * i);
+                    ShortVector w = TileKernels.load(data, o + 32 * i);
                     c0 = c0.add(field(w, 0).mul(lanes(q[x]))).add(field(w, 1).mul(lanes(q[x + 7])));
                     c1 = c1.add(field(w, 3).mul(lanes(q[x + 21]))).add(field(w, 4).mul(lanes(q[x + 28])));
                     ShortVector f = field(w, 2).mul(lanes(q[x + 14]));
@@ -113,22 +109,13 @@ final class Q3KMatrix extends KQuantTileMatrix {
         }
     }
 
-    /** Tiles t..t+n-1's results from their group sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
-    @Override
-    public void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
-        for (int u = 0; u < n; u++) {
-            long tile = (t + u) * tileBytes;
-            finishHalf(tile, 0, a, sums, base + TR * u, y, yo + u * TR);
-            finishHalf(tile, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
-        }
-    }
-
     /**
      * Rows 8 * half .. 8 * half + 7: per block the two group sums times their sc - 32, added as integers (at
      * most 2 * 2^15 * 32, exact in float), times the activations' scale, and per super-block times d. The group
      * sums are the low (half 0) or high (1) shorts of the ints at {@code slot}.
      */
-    private void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+    @Override
+    void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
         float[] dx = a.d;
         long o = tile + 32 * V + half * TR, head = tile + (long) nb * BLOCK + half * TR;
         int up = 16 - 16 * half;
@@ -136,7 +123,7 @@ final class Q3KMatrix extends KQuantTileMatrix {
         for (int s = 0; s < nb / 8; s++) {
             FloatVector inner = FloatVector.zero(FS);
             for (int b = 8 * s; b < 8 * s + 8; b++, o += BLOCK) {
-                IntVector s0 = group(sums, 2 * b * SUMS_BLOCK + slot, up), s1 = group(sums, (2 * b + 1) * SUMS_BLOCK + slot, up);
+                IntVector s0 = TileKernels.halfSums(sums, 2 * b * SUMS_BLOCK + slot, up), s1 = TileKernels.halfSums(sums, (2 * b + 1) * SUMS_BLOCK + slot, up);
                 // per row a short: the first group's sc - 32 in the low byte, the second's in the high one
                 IntVector sc = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);
                 IntVector dot = s0.mul(sc.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24))
@@ -146,11 +133,5 @@ final class Q3KMatrix extends KQuantTileMatrix {
             acc = inner.fma(TileKernels.widen(data, head + (long) s * Q3KTiles.HEAD), acc);
         }
         acc.intoArray(y, yo);
-    }
-
-    /** The 8 group sums of one half of a tile: the low (up = 16) or high (up = 0) shorts of the ints at {@code at}. */
-    private static IntVector group(short[] sums, int at, int up) {
-        IntVector s = (IntVector) ShortVector.fromArray(SS, sums, at).reinterpretAsInts();
-        return s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16);
     }
 }

@@ -60,7 +60,7 @@ final class Q3KTiles {
             for (int s = 0; s < nsb; s++) {
                 int sb = row * rowBytes + s * SUPER_BYTES;
                 short d = Repacking.finiteScale(name, "Q3_K", t * TR + row, Repacking.half(src, sb + 108));
-                putShort(tile, nb * BLOCK + s * HEAD + 2 * row, d);
+                Repacking.putShort(tile, nb * BLOCK + s * HEAD + 2 * row, d);
                 for (int k = 0; k < 8; k++) {
                     int o = (s * 8 + k) * BLOCK;
                     for (int v = 0; v < VECTORS; v++) {
@@ -69,18 +69,13 @@ final class Q3KTiles {
                             int p = v + 7 * f;
                             if (p < 32) w |= (GgmlQuants.q3kCode(srcSeg, sb, 32 * k + p) & 7) << SHIFT[f];
                         }
-                        putShort(tile, o + 32 * v + 2 * j, (short) w);
+                        Repacking.putShort(tile, o + 32 * v + 2 * j, (short) w);
                     }
                     tile[o + 32 * VECTORS + 2 * row] = (byte) (GgmlQuants.q3kScale(srcSeg, sb + 96, 2 * k) - 32);
                     tile[o + 32 * VECTORS + 2 * row + 1] = (byte) (GgmlQuants.q3kScale(srcSeg, sb + 96, 2 * k + 1) - 32);
                 }
             }
         }
-    }
-
-    private static void putShort(byte[] b, int at, short v) {
-        b[at] = (byte) v;
-        b[at + 1] = (byte) (v >> 8);
     }
 
     /**

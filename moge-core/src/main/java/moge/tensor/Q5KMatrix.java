@@ -87,13 +87,8 @@ final class Q5KMatrix extends KQuantTileMatrix {
         }
     }
 
-    /** Tiles t..t+n-1's results from their block sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
     @Override
-    public void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
-        for (int u = 0; u < n; u++) {
-            long tile = (t + u) * tileBytes;
-            TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 0, a, sums, base + TR * u, y, yo + u * TR);
-            TileKernels.finishAffineHalf(data, tile, nb, BLOCK, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
-        }
+    void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        TileKernels.finishAffineHalf(data, tile, nb, BLOCK, half, a, sums, slot, y, yo);
     }
 }

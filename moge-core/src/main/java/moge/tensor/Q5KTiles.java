@@ -54,13 +54,13 @@ final class Q5KTiles {
                 short d = Repacking.finiteScale(name, "Q5_K", t * TR + row, Repacking.half(src, sb));
                 short dmin = Repacking.finiteScale(name, "Q5_K", t * TR + row, Repacking.half(src, sb + 2));
                 int head = nb * BLOCK + s * TileKernels.HEAD;
-                putShort(tile, head + 2 * row, d);
-                putShort(tile, head + 2 * TR + 2 * row, dmin);
+                Repacking.putShort(tile, head + 2 * row, d);
+                Repacking.putShort(tile, head + 2 * TR + 2 * row, dmin);
                 for (int k = 0; k < 8; k++) {
                     int o = (s * 8 + k) * BLOCK;
                     for (int p = 0; p < 32; p++) codes[p] = code(src, sb, k, p);
                     for (int v = 0; v < VECTORS; v++) {
-                        putShort(tile, o + 32 * v + 2 * j, (short) (codes[v] | codes[v + 11] << 5 | codes[v + 22] << 10));
+                        Repacking.putShort(tile, o + 32 * v + 2 * j, (short) (codes[v] | codes[v + 11] << 5 | codes[v + 22] << 10));
                     }
                     tile[o + 32 * VECTORS + 2 * row] = (byte) GgmlQuants.q4kScale(srcSeg, sb + 4, k);
                     tile[o + 32 * VECTORS + 2 * row + 1] = (byte) GgmlQuants.q4kMin(srcSeg, sb + 4, k);
@@ -76,11 +76,6 @@ final class Q5KTiles {
     private static int code(byte[] src, int sb, int k, int p) {
         int lo = (src[sb + 48 + 32 * (k / 2) + p] >> (4 * (k & 1))) & 15;
         return lo | ((src[sb + 16 + p] >> k) & 1) << 4;
-    }
-
-    private static void putShort(byte[] b, int at, short v) {
-        b[at] = (byte) v;
-        b[at + 1] = (byte) (v >> 8);
     }
 
     /**

@@ -54,6 +54,8 @@ final class Q8Lanes {
     private final float[] lanes = new float[8];
     int[] pairs = new int[0];
     int[] corrs = new int[0];
+    /** Per 16-value group g (two a block), sum(q): what Q2_K's mins multiply ({@link Q2KMatrix}). */
+    int[] groups = new int[0];
     float[] d = new float[0];
     boolean valid;
     boolean llama;
@@ -79,6 +81,7 @@ final class Q8Lanes {
         if (pairs.length < cols + 3) pairs = new int[cols + 3];
         if (corrs.length < nb) corrs = new int[nb];
         if (d.length < nb) d = new float[nb];
+        if (groups.length < 2 * nb) groups = new int[2 * nb];
         for (int b = 0; b < nb; b++) {
             int s = off + b * 32;
             FloatVector x0 = FloatVector.fromArray(FS, src, s), x1 = FloatVector.fromArray(FS, src, s + 8);
@@ -101,12 +104,15 @@ final class Q8Lanes {
             rounded(x1, id).intoArray(ints, 8);
             rounded(x2, id).intoArray(ints, 16);
             rounded(x3, id).intoArray(ints, 24);
-            int qsum = 0;
+            int first = 0, qsum = 0;
             for (int i = 0; i < 32; i++) {
+                if (i == 16) first = qsum;
                 qsum += ints[i];
                 pairs[b * 32 + i] = pair(ints[i]);
             }
             corrs[b] = pair(offset * qsum);
+            groups[2 * b] = first;
+            groups[2 * b + 1] = qsum - first;
             d[b] = scale;
         }
         this.llama = llama;

@@ -38,6 +38,12 @@ final class Repacking {
         return (short) ((b[at] & 0xFF) | (b[at + 1] << 8));
     }
 
+    /** {@code v} little-endian at b[at..at+2). */
+    static void putShort(byte[] b, int at, short v) {
+        b[at] = (byte) v;
+        b[at + 1] = (byte) (v >> 8);
+    }
+
     /** {@code v}'s bits little-endian at b[at..at+4). */
     static void putFloat(byte[] b, int at, float v) {
         int bits = Float.floatToRawIntBits(v);

@@ -84,9 +84,23 @@ final class TileKernels {
         return sums;
     }
 
+    /** The 16 shorts at {@code at}: a vector of a tile's codes, one row a lane. */
+    static ShortVector load(MemorySegment data, long at) {
+        return ShortVector.fromMemorySegment(SS, data, at, LE);
+    }
+
     /** An activation pair (see {@link Q8Lanes#pairs}) in every short lane. */
     static ShortVector lanes(int pair) {
         return IntVector.broadcast(IS, pair).reinterpretAsShorts();
+    }
+
+    /**
+     * The 8 block or group sums of one half of a tile, as ints: the low (up = 16) or high (up = 0) shorts of the
+     * ints at {@code at} (a tile's rows 0..7 or 8..15, see {@link Q4_0Matrix#laneOf}).
+     */
+    static IntVector halfSums(short[] sums, int at, int up) {
+        IntVector s = (IntVector) ShortVector.fromArray(SS, sums, at).reinterpretAsInts();
+        return s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16);
     }
 
     static FloatVector toFloat(IntVector v) {

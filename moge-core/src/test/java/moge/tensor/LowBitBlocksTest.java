@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Hand-made Q3_K, IQ4_NL and IQ4_XS blocks: each field set by hand from ggml's block layout, so the repacked rows
+ * Hand-made Q3_K, Q2_K, IQ4_NL and IQ4_XS blocks: each field set by hand from ggml's block layout, so the repacked rows
  * and the reference decoder are both pinned to the format rather than only to each other; and the size each
  * representation takes.
  */
@@ -53,6 +53,31 @@ class LowBitBlocksTest {
     }
 
     @Test
+    void q2_KBlockByHand() {
+        byte[] b = new byte[84];
+        b[81] = 0x38;                 // d = 0.5
+        b[83] = 0x34;                 // dmin = 0.25
+        // scales (16 bytes at 0): group i/16's scale in the low nibble, its min in the high one
+        b[0] = 0x21;                  // group 0: sc 1, m 2
+        b[1] = 0x0F;                  // group 1: sc 15, m 0
+        b[6] = (byte) 0xF3;           // group 6: sc 3, m 15
+        b[13] = 0x5A;                 // group 13: sc 10, m 5
+        // qs (64 bytes at 16): value i's code at bits 2((i%128)/32) of qs[32(i/128) + i%32]
+        b[16] = (byte) 0x83;          // value 0: 3, value 96: 2
+        b[32] = 0x01;                 // value 16: 1
+        b[24] = 0x0C;                 // value 40: 3 (group 2, scale and min 0)
+        b[66] = 0x30;                 // value 210: 3
+        float[] v = row(DType.Q2_K, b);
+        assertThat(v[0]).isEqualTo(1f);        // 0.5 * 1 * 3 - 0.25 * 2
+        assertThat(v[1]).isEqualTo(-0.5f);     // 0.5 * 1 * 0 - 0.25 * 2
+        assertThat(v[16]).isEqualTo(7.5f);     // 0.5 * 15 * 1 - 0
+        assertThat(v[40]).isEqualTo(0f);
+        assertThat(v[96]).isEqualTo(-0.75f);   // 0.5 * 3 * 2 - 0.25 * 15
+        assertThat(v[210]).isEqualTo(13.75f);  // 0.5 * 10 * 3 - 0.25 * 5
+        assertThat(v[211]).isEqualTo(-1.25f);  // 0.5 * 10 * 0 - 0.25 * 5
+    }
+
+    @Test
     void iq4_NLBlockByHand() {
         byte[] b = new byte[18];
         b[1] = 0x38;                  // d = 0.5
@@ -87,7 +112,7 @@ class LowBitBlocksTest {
     @Test
     void repackedSizes() {
         int rows = 64, cols = 2048;
-        for (DType t : new DType[]{DType.Q3_K, DType.IQ4_XS, DType.IQ4_NL}) {
+        for (DType t : new DType[]{DType.Q3_K, DType.Q2_K, DType.IQ4_XS, DType.IQ4_NL}) {
             Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
             assertThat(m.type()).isEqualTo(t);
             assertThat(m.bytes()).as("%s: the file's size", t).isEqualTo((long) rows * cols / t.blockSize * t.blockBytes);
@@ -96,6 +121,9 @@ class LowBitBlocksTest {
             long repacked = switch (t) {
                 case IQ4_NL -> (long) rows * cols / 32 * 34;
                 case Q3_K -> (long) rows * (cols / 32 * 16 + cols / 256 * 2);
+                // Q2_K in tiles: per row and 32 values 4 shorts of codes and two bytes of scales and mins, per 256
+                // an fp16 d and dmin: 2.625 bits, the file's 84 bytes per 256
+                case Q2_K -> (long) rows * cols / 256 * 84;
                 default -> (long) rows * cols / 32 * 40;
             };
             assertThat(m.segment().byteSize()).as("%s repacked", t).isEqualTo(repacked);

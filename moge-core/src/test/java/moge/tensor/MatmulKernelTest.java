@@ -39,7 +39,7 @@ class MatmulKernelTest {
         for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
             for (int cols : new int[]{32, 160, 2048 + 32}) a.add(Arguments.of(DType.Q4_0, rows, cols, false));
         }
-        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q3_K, DType.IQ4_XS}) {
+        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q3_K, DType.Q2_K, DType.IQ4_XS}) {
             for (int cols : new int[]{256, 768, 2304}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols, false));
             }
@@ -67,8 +67,14 @@ class MatmulKernelTest {
         }
         a.add(Arguments.of(DType.Q3_K, 32 + 3, 512, true));
         a.add(Arguments.of(DType.Q3_K, 1, 256, true));
+        // Q2_K in tiles of 16 rows, two per pass, likewise
+        for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
+            for (int cols : new int[]{256, 2048 + 256}) a.add(Arguments.of(DType.Q2_K, rows, cols, false));
+        }
+        a.add(Arguments.of(DType.Q2_K, 32 + 3, 512, true));
+        a.add(Arguments.of(DType.Q2_K, 1, 256, true));
         // past one chunk of DecodedPanels, the last one partial and not whole panels of 4 rows
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.IQ4_XS, DType.IQ4_NL}) {
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.Q2_K, DType.IQ4_XS, DType.IQ4_NL}) {
             a.add(Arguments.of(t, 2 * DecodedPanels.rows(256) + 5, 256, false));
         }
         a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.rows(2048 + 32) + 5, 2048 + 32, true));
@@ -104,7 +110,7 @@ class MatmulKernelTest {
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
             if (q4 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
             if (type == DType.Q5_K && !round && T == 1) xr = grid(x.q5Lanes(), x.cols()); // one token: Q5_K's integer grid
-            if (type == DType.Q3_K && !round && T == 1) xr = grid(x.q3Lanes(), x.cols()); // and Q3_K's
+            if ((type == DType.Q3_K || type == DType.Q2_K) && !round && T == 1) xr = grid(x.q3Lanes(), x.cols()); // and Q3_K's
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {

@@ -22,7 +22,7 @@ class Q3KTilesTest {
      * Q5_K's adversarial blocks, with blocks 1 and 2 of every 8 holding all of their budget in one 16-value group
      * (-1s then zeros, which on the next grid step land on .5 ties; zeros then 3s).
      */
-    private static float[] adversarial(int cols, long seed) {
+    static float[] adversarial(int cols, long seed) {
         float[] x = Q5KTilesTest.adversarial(cols, seed);
         for (int b = 1; b < cols / 32; b += 8) {
             for (int p = 0; p < 32; p++) {
@@ -100,9 +100,18 @@ class Q3KTilesTest {
         int rows = 2 * 16 + 3, cols = 768;
         MemorySegment raw = QuantTestData.random(DType.Q3_K, rows, cols, 11);
         extremes(raw, rows, cols / 256);
-        Q3KMatrix m = (Q3KMatrix) QuantizedMatrices.create("w", DType.Q3_K, rows, cols, raw);
+        assertTilesDecodeToTheBit(DType.Q3_K, raw, rows, cols);
+    }
+
+    /**
+     * Every row of a tiled K-quant matrix (rows in whole tiles and past them) decoded as the reference decodes it,
+     * to the bit, without writing outside the row; and the GEMM's column ranges, starting and ending inside
+     * super-blocks, for several rows at a stride.
+     */
+    static void assertTilesDecodeToTheBit(DType type, MemorySegment raw, int rows, int cols) {
+        KQuantTileMatrix m = (KQuantTileMatrix) QuantizedMatrices.create("w", type, rows, cols, raw);
         for (int r = 0; r < rows; r++) {
-            float[] ref = QuantTestData.refRow(DType.Q3_K, raw, cols, r);
+            float[] ref = QuantTestData.refRow(type, raw, cols, r);
             float[] got = new float[cols + 3];
             Arrays.fill(got, Float.NaN);
             m.row(r, got, 2);
@@ -113,13 +122,12 @@ class Q3KTilesTest {
             assertThat(got[1]).isNaN();
             assertThat(got[cols + 2]).isNaN();
         }
-        // the GEMM's column ranges, starting and ending inside super-blocks, and several rows at a stride
         int k0 = 96, k1 = 640, n = 20, stride = k1 - k0 + 5;
         float[] dst = new float[n * stride];
         Arrays.fill(dst, Float.NaN);
         m.decode(9, n, k0, k1, dst, stride);
         for (int i = 0; i < n; i++) {
-            float[] ref = QuantTestData.refRow(DType.Q3_K, raw, cols, 9 + i);
+            float[] ref = QuantTestData.refRow(type, raw, cols, 9 + i);
             for (int c = k0; c < k1; c++) {
                 assertThat(Float.floatToRawIntBits(dst[i * stride + c - k0])).isEqualTo(Float.floatToRawIntBits(ref[c]));
             }

@@ -24,6 +24,10 @@ final class QuantTestData {
                 case Q8_0, Q4_0, Q5_0, IQ4_NL -> half(b, 0, scale(r));
                 case IQ4_XS -> half(b, 0, scale(r) * 0.1);
                 case Q3_K -> half(b, 108, scale(r) * 0.1);
+                case Q2_K -> {
+                    half(b, 80, scale(r) * 0.2);
+                    half(b, 82, scale(r) * 0.1);
+                }
                 case Q4_1, Q5_1 -> {
                     half(b, 0, scale(r));
                     half(b, 2, scale(r) * 4);

@@ -26,7 +26,7 @@ class QuantizedMatrixTest {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
         }
-        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q3_K, DType.IQ4_XS}) {
+        for (DType t : new DType[]{DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q3_K, DType.Q2_K, DType.IQ4_XS}) {
             for (int cols : new int[]{256, 768, 2304}) {
                 for (int rows : rowsList) a.add(Arguments.of(t, rows, cols));
             }
@@ -46,6 +46,7 @@ class QuantizedMatrixTest {
         a.add(Arguments.of(DType.Q5_K, 64 * 5 + 3, 512));
         a.add(Arguments.of(DType.Q5_1, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q3_K, 64 * 5 + 3, 512));
+        a.add(Arguments.of(DType.Q2_K, 64 * 5 + 3, 512));
         a.add(Arguments.of(DType.IQ4_XS, 64 * 5 + 3, 512));
         a.add(Arguments.of(DType.IQ4_NL, 64 * 5 + 3, 96));
         return a.stream();
@@ -241,7 +242,7 @@ class QuantizedMatrixTest {
     @org.junit.jupiter.params.provider.CsvSource({
             "Q4_K, 40, 3, 0, 7C00", "Q4_K, 40, 35, 2, 7C00",   // a row in Q4_0's tiles, and one past them
             "Q5_K, 7, 4, 0, 7E00", "Q5_K, 7, 4, 2, FC00", "Q6_K, 7, 4, 208, FC00", "Q3_K, 7, 4, 108, 7C00",
-            "Q3_K, 70, 66, 108, FE00", "IQ4_XS, 7, 4, 0, FC00", "IQ4_NL, 7, 4, 0, 7C00", "IQ4_NL, 70, 69, 0, 7E01",
+            "Q3_K, 70, 66, 108, FE00", "Q2_K, 7, 4, 80, 7C00", "Q2_K, 70, 66, 82, FE00", "IQ4_XS, 7, 4, 0, FC00", "IQ4_NL, 7, 4, 0, 7C00", "IQ4_NL, 70, 69, 0, 7E01",
             "Q4_1, 7, 4, 2, 7C00"})
     void aNonFiniteScaleIsRefused(DType type, int rows, int row, int field, String half) {
         int cols = 512;

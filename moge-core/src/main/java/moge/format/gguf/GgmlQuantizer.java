@@ -12,7 +12,7 @@ import java.util.stream.IntStream;
 /**
  * ggml's reference block formats in plain scalar code: float to Q8_0/Q4_0 exactly as
  * {@code quantize_row_q8_0_ref}/{@code quantize_row_q4_0_ref} (so a converted file has the bytes
- * llama.cpp's converter would write), float to Q4_K/Q5_K/Q6_K/Q5_0/Q4_1/Q5_1 by moge's own scheme ({@link KQuantizer}), to Q3_K/IQ4_NL/IQ4_XS ({@link LowBitQuantizer}), and every supported type back to float as the
+ * llama.cpp's converter would write), float to Q4_K/Q5_K/Q6_K/Q5_0/Q4_1/Q5_1 by moge's own scheme ({@link KQuantizer}), to Q3_K/Q2_K/IQ4_NL/IQ4_XS ({@link LowBitQuantizer}), and every supported type back to float as the
  * {@code dequantize_row_*} functions do (for conversion checks and as the reference of the fast kernels).
  */
 public final class GgmlQuantizer {
@@ -77,6 +77,9 @@ public final class GgmlQuantizer {
             }
             case Q3_K -> {
                 for (int b = b0; b < b1; b++) LowBitQuantizer.q3_K(x, off + b * 256, out, b * 110);
+            }
+            case Q2_K -> {
+                for (int b = b0; b < b1; b++) LowBitQuantizer.q2_K(x, off + b * 256, out, b * 84);
             }
             case IQ4_NL -> {
                 for (int b = b0; b < b1; b++) LowBitQuantizer.iq4_nl(x, off + b * 32, out, b * 18);
@@ -159,7 +162,7 @@ public final class GgmlQuantizer {
             case Q6_K -> {
                 for (int b = 0; b < n / 256; b++) q6_K(seg, at + 210L * b, out, off + b * 256);
             }
-            case Q4_1, Q5_0, Q5_1, Q5_K, Q3_K, IQ4_NL, IQ4_XS -> GgmlQuants.dequantize(type, seg, at, out, off, n);
+            case Q4_1, Q5_0, Q5_1, Q5_K, Q3_K, Q2_K, IQ4_NL, IQ4_XS -> GgmlQuants.dequantize(type, seg, at, out, off, n);
         }
     }
 

@@ -34,6 +34,13 @@ public enum GgufFileType {
     Q3_K(DType.Q3_K, 11),
     /** llama.cpp's Q3_K_M mixture (LLAMA_FTYPE_MOSTLY_Q3_K_M): Q4_K/Q5_K for attn_v, attn_output and ffn_down. */
     Q3_K_M(DType.Q3_K, 12),
+    /** Every matrix Q2_K, the head Q6_K: llama.cpp's Q2_K_S (21) is the nearest. */
+    Q2_K(DType.Q2_K, 21),
+    /**
+     * llama.cpp's Q2_K mixture (LLAMA_FTYPE_MOSTLY_Q2_K, which llama.cpp names "Q2_K - Medium"): Q3_K for
+     * attn_output and ffn_down, Q3_K or Q4_K for attn_v.
+     */
+    Q2_K_M(DType.Q2_K, 10),
     /** llama.cpp's IQ4_NL (LLAMA_FTYPE_MOSTLY_IQ4_NL): Q5_K for attn_v (4+ query heads a KV head) and early ffn_down. */
     IQ4_NL(DType.IQ4_NL, 25),
     /** llama.cpp's IQ4_XS (LLAMA_FTYPE_MOSTLY_IQ4_XS): IQ4_NL's recipe on 256-value blocks. */

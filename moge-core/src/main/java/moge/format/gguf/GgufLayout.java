@@ -78,7 +78,7 @@ public final class GgufLayout {
      * 32-value types, Q6_K for the K types and IQ4_NL/IQ4_XS, Q8_0 when its rows are not whole 256-value blocks);
      * the mixtures follow llama_tensor_get_type for models without 8 experts ({@link #mixture}). Rows that are
      * not whole blocks fall back as llama.cpp does, Q6_K to Q8_0, Q4_K to Q5_0, Q5_K to Q5_1 (the same 5-bit
-     * codes with a per-block min), Q3_K to Q4_0, IQ4_XS to IQ4_NL, and anything to F16 when not even 32-value
+     * codes with a per-block min), Q3_K and Q2_K to Q4_0, IQ4_XS to IQ4_NL, and anything to F16 when not even 32-value
      * blocks fit.
      */
     public static DType storageType(ModelConfig c, String name, long[] shape, GgufFileType fileType) {
@@ -98,7 +98,7 @@ public final class GgufLayout {
                 case Q6_K -> DType.Q8_0;
                 case Q4_K -> DType.Q5_0;
                 case Q5_K -> DType.Q5_1;
-                case Q3_K -> DType.Q4_0;
+                case Q3_K, Q2_K -> DType.Q4_0;
                 case IQ4_XS -> DType.IQ4_NL;
                 default -> t;
             };
@@ -115,6 +115,8 @@ public final class GgufLayout {
      * <li>Q4_K_M, Q5_K_M: Q6_K for attn_v and every ffn_down in the layers use_more_bits picks;</li>
      * <li>Q3_K_M: attn_v Q5_K in layers 0 and 1, else Q4_K; ffn_down Q5_K in the first sixteenth of the layers,
      * else Q4_K; attn_output Q4_K;</li>
+     * <li>Q2_K_M (llama.cpp's Q2_K): attn_v Q4_K when 4 or more query heads share a KV head, else Q3_K; every
+     * ffn_down (experts and shared expert too) and attn_output Q3_K;</li>
      * <li>IQ4_NL, IQ4_XS (no importance matrix): attn_v Q5_K when 4 or more query heads share a KV head;
      * ffn_down Q5_K in the first eighth of the layers.</li>
      * </ul>
@@ -126,6 +128,8 @@ public final class GgufLayout {
             case Q3_K_M -> v ? (layer < 2 ? DType.Q5_K : DType.Q4_K)
                     : down ? (layer < c.layers() / 16 ? DType.Q5_K : DType.Q4_K)
                     : tensor.equals(ATTN_OUT) ? DType.Q4_K : t;
+            case Q2_K_M -> v ? (c.heads() / c.kvHeads() >= 4 ? DType.Q4_K : DType.Q3_K)
+                    : down || tensor.equals(ATTN_OUT) ? DType.Q3_K : t;
             case IQ4_NL, IQ4_XS -> (v && c.heads() / c.kvHeads() >= 4) || (down && layer < c.layers() / 8) ? DType.Q5_K : t;
             default -> t;
         };

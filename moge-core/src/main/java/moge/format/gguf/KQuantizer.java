@@ -45,31 +45,57 @@ final class KQuantizer {
      * 256 codes (0..top) on the grid those hold.
      */
     private static int[] affineSuperBlock(float[] x, int o, int top, byte[] out, int bo) {
-        float[] a = new float[8], b = new float[8], limit = new float[8], fit = new float[3];
+        Affine f = affineGroups(x, o, 32, top, 63);
+        int[] sc = f.sc(), m = f.m();
+        GgmlQuantizer.putShort(out, bo, f.d());
+        GgmlQuantizer.putShort(out, bo + 2, f.dmin());
+        // the inverse of ggml's get_scale_min_k4: sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and
+        // 4-7 (mins); sub-blocks 4-7 keep their low 4 bits in bytes 8-11 and their top 2 bits above those
+        for (int j = 0; j < 4; j++) {
+            out[bo + 4 + j] = (byte) (sc[j] | ((sc[j + 4] >> 4) << 6));
+            out[bo + 8 + j] = (byte) (m[j] | ((m[j + 4] >> 4) << 6));
+            out[bo + 12 + j] = (byte) ((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+        }
+        return f.q();
+    }
+
+    /** A super-block's affine grids: fp16 d and dmin, per group the integer scale and min, and the 256 codes. */
+    record Affine(short d, short dmin, int[] sc, int[] m, int[] q) {
+    }
+
+    /**
+     * The 256 values at x[o..] in groups of {@code n}, each on a grid d * sc * q - dmin * m with q in 0..top and
+     * integer sc and m in 0..maxScale (Q4_K, Q5_K: 32 and 63; Q2_K: 16 and 15): per group a float fit
+     * ({@link #fitAffine}), d and dmin from the largest, the rounded integers or a neighbour pair with less
+     * squared error within the bound the class comment derives, and the codes nearest on the stored grid.
+     */
+    static Affine affineGroups(float[] x, int o, int n, int top, int maxScale) {
+        int groups = 256 / n;
+        float[] a = new float[groups], b = new float[groups], limit = new float[groups], fit = new float[3];
         float maxA = 0, maxB = 0;
-        for (int j = 0; j < 8; j++) {
-            fitAffine(x, o + 32 * j, top, fit);
+        for (int j = 0; j < groups; j++) {
+            fitAffine(x, o + n * j, n, top, fit);
             a[j] = fit[0];
             b[j] = fit[1];
             limit[j] = fit[2];
             maxA = Math.max(maxA, a[j]);
             maxB = Math.max(maxB, b[j]);
         }
-        short dh = fp16AtLeast(maxA / 63), mh = fp16AtLeast(maxB / 63);
+        short dh = fp16AtLeast(maxA / maxScale), mh = fp16AtLeast(maxB / maxScale);
         float d = Float.float16ToFloat(dh), dmin = Float.float16ToFloat(mh);
-        int[] sc = new int[8], m = new int[8];
+        int[] sc = new int[groups], m = new int[groups];
         float[] err = new float[1];
-        for (int j = 0; j < 8; j++) {
-            int sc0 = d == 0 ? 0 : Math.min(63, Math.round(a[j] / d)), m0 = dmin == 0 ? 0 : Math.min(63, Math.round(b[j] / dmin));
+        for (int j = 0; j < groups; j++) {
+            int sc0 = d == 0 ? 0 : Math.min(maxScale, Math.round(a[j] / d)), m0 = dmin == 0 ? 0 : Math.min(maxScale, Math.round(b[j] / dmin));
             sc[j] = sc0;
             m[j] = m0;
             // the rounded pair, or a neighbour with less squared error on the stored grid, as long as every
             // value stays within the bound the rounded pair guarantees (see the class comment)
-            double best = affineError(x, o + 32 * j, d * sc0, dmin * m0, top, null);
+            double best = affineError(x, o + n * j, n, d * sc0, dmin * m0, top, null);
             float cap = limit[j] + top * 0.5f * d + 0.5f * dmin;
-            for (int s2 = Math.max(0, sc0 - 1); s2 <= Math.min(63, sc0 + 1); s2++) {
-                for (int m2 = Math.max(0, m0 - 1); m2 <= Math.min(63, m0 + 1); m2++) {
-                    double e = affineError(x, o + 32 * j, d * s2, dmin * m2, top, err);
+            for (int s2 = Math.max(0, sc0 - 1); s2 <= Math.min(maxScale, sc0 + 1); s2++) {
+                for (int m2 = Math.max(0, m0 - 1); m2 <= Math.min(maxScale, m0 + 1); m2++) {
+                    double e = affineError(x, o + n * j, n, d * s2, dmin * m2, top, err);
                     if (e < best && err[0] <= cap) {
                         best = e;
                         sc[j] = s2;
@@ -78,18 +104,9 @@ final class KQuantizer {
                 }
             }
         }
-        GgmlQuantizer.putShort(out, bo, dh);
-        GgmlQuantizer.putShort(out, bo + 2, mh);
-        // the inverse of ggml's get_scale_min_k4: sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and
-        // 4-7 (mins); sub-blocks 4-7 keep their low 4 bits in bytes 8-11 and their top 2 bits above those
-        for (int j = 0; j < 4; j++) {
-            out[bo + 4 + j] = (byte) (sc[j] | ((sc[j + 4] >> 4) << 6));
-            out[bo + 8 + j] = (byte) (m[j] | ((m[j + 4] >> 4) << 6));
-            out[bo + 12 + j] = (byte) ((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
-        }
         int[] q = new int[256];
-        for (int i = 0; i < 256; i++) q[i] = code(x[o + i], d * sc[i / 32], dmin * m[i / 32], top);
-        return q;
+        for (int i = 0; i < 256; i++) q[i] = code(x[o + i], d * sc[i / n], dmin * m[i / n], top);
+        return new Affine(dh, mh, sc, m, q);
     }
 
     /** The nearest code of x on the grid step*q - off, q in 0..top (0 when the grid is a single point). */
@@ -180,13 +197,13 @@ final class KQuantizer {
     }
 
     /**
-     * The grid a*q - b (q in 0..top, a and b >= 0, so its lowest point is never above zero as Q4_K and Q5_K
-     * require) for 32 values, into fit[0] = a, fit[1] = b; fit[2] is the step of the min/max grid, the largest
+     * The grid a*q - b (q in 0..top, a and b >= 0, so its lowest point is never above zero as Q4_K, Q5_K and Q2_K
+     * require) for n values, into fit[0] = a, fit[1] = b; fit[2] is the step of the min/max grid, the largest
      * error any fit is allowed.
      */
-    static void fitAffine(float[] x, int o, int top, float[] fit) {
+    static void fitAffine(float[] x, int o, int n, int top, float[] fit) {
         float lo = 0, hi = -Float.MAX_VALUE;
-        for (int l = 0; l < 32; l++) {
+        for (int l = 0; l < n; l++) {
             lo = Math.min(lo, x[o + l]);
             hi = Math.max(hi, x[o + l]);
         }
@@ -196,23 +213,23 @@ final class KQuantizer {
         fit[2] = a;
         if (a == 0) return;
         float limit = a;
-        double best = affineError(x, o, a, b, top, null);
+        double best = affineError(x, o, n, a, b, top, null);
         float[] err = new float[1];
         for (float k : NARROW) {
             float ca = (hi - lo) / (top + k), cb = b;
             for (int round = 0; round < 2; round++) {
                 // least squares of a*q - b against the codes of the current grid
                 double sq = 0, sq2 = 0, sx = 0, sqx = 0;
-                for (int l = 0; l < 32; l++) {
+                for (int l = 0; l < n; l++) {
                     int q = clamp(Math.round((x[o + l] + cb) / ca), 0, top);
                     sq += q;
                     sq2 += (double) q * q;
                     sx += x[o + l];
                     sqx += q * (double) x[o + l];
                 }
-                double det = 32 * sq2 - sq * sq;
+                double det = n * sq2 - sq * sq;
                 if (det <= 0) break;
-                double na = (32 * sqx - sq * sx) / det, nc = (sq2 * sx - sq * sqx) / det;
+                double na = (n * sqx - sq * sx) / det, nc = (sq2 * sx - sq * sqx) / det;
                 if (nc > 0) {                       // the grid would start above zero: pin it there
                     nc = 0;
                     na = sqx / sq2;
@@ -220,7 +237,7 @@ final class KQuantizer {
                 if (!(na > 0)) break;
                 ca = (float) na;
                 cb = (float) -nc;
-                double e = affineError(x, o, ca, cb, top, err);
+                double e = affineError(x, o, n, ca, cb, top, err);
                 if (e < best && err[0] <= limit) {
                     best = e;
                     fit[0] = ca;
@@ -231,10 +248,10 @@ final class KQuantizer {
     }
 
     /** Squared error of the nearest points of a*q - b; the largest single error into maxErr[0]. */
-    private static double affineError(float[] x, int o, float a, float b, int top, float[] maxErr) {
+    private static double affineError(float[] x, int o, int n, float a, float b, int top, float[] maxErr) {
         double e = 0;
         float m = 0;
-        for (int l = 0; l < 32; l++) {
+        for (int l = 0; l < n; l++) {
             float r = a * code(x[o + l], a, b, top) - b - x[o + l];
             e += (double) r * r;
             m = Math.max(m, Math.abs(r));

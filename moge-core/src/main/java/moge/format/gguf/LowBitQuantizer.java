@@ -3,7 +3,7 @@ package moge.format.gguf;
 import moge.tensor.GgmlQuants;
 
 /**
- * Float to ggml's Q3_K, IQ4_NL and IQ4_XS blocks, moge's own scheme in the manner of {@link KQuantizer}: each
+ * Float to ggml's Q3_K, Q2_K, IQ4_NL and IQ4_XS blocks, moge's own scheme in the manner of {@link KQuantizer}: each
  * group of values first gets a float scale (the min/max scale, then refits by least squares kept only while no
  * value errs by more than the min/max scale's worst error), the group scales are then quantized against the
  * block's fp16 scale (Q3_K and IQ4_XS: signed 6-bit multiples), and every code is the nearest point of the grid
@@ -55,6 +55,21 @@ final class LowBitQuantizer {
                 out[bo + i % 32] |= (byte) ((q >> 2) << (i / 32));
             }
         }
+    }
+
+    /**
+     * Q2_K: 16 bytes of 4-bit scale and min pairs (the scale in the low nibble), qs[64] (value i's code at bits
+     * 2 ((i % 128) / 32) of qs[32 (i / 128) + i % 32]), fp16 d and dmin; x = d * sc * q - dmin * m with q in 0..3
+     * per 16 values, on {@link KQuantizer#affineGroups}' grids: every value within one min/max step
+     * (max - min(0, min)) / 3 of its group's float grid, plus 3 d / 2 + dmin / 2 for the 4-bit scale and min.
+     */
+    static void q2_K(float[] x, int o, byte[] out, int bo) {
+        KQuantizer.Affine f = KQuantizer.affineGroups(x, o, 16, 3, 15);
+        for (int g = 0; g < 16; g++) out[bo + g] = (byte) (f.sc()[g] | f.m()[g] << 4);
+        int[] q = f.q();
+        for (int i = 0; i < 256; i++) out[bo + 16 + 32 * (i / 128) + i % 32] |= (byte) (q[i] << 2 * ((i % 128) / 32));
+        GgmlQuantizer.putShort(out, bo + 80, f.d());
+        GgmlQuantizer.putShort(out, bo + 82, f.dmin());
     }
 
     /** IQ4_NL: fp16 d, 16 bytes of nibbles (low nibbles values 0..15) indexing kvalues_iq4nl; x = d * level. */

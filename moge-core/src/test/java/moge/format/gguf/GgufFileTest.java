@@ -169,9 +169,9 @@ class GgufFileTest {
         refused(raw(b -> b.header(3, 0, 1).str("general.alignment", null).u32(4, null).u32(48, null)), "not a power of two");
         refused(raw(b -> {
             b.header(3, 1, 0);
-            tensor(b, "blk.0.ffn_down.weight", new long[]{256, 4}, 10, 0);
+            tensor(b, "blk.0.ffn_down.weight", new long[]{256, 4}, 16, 0);
             b.pad(32).raw(new byte[4096]);
-        }), "tensor blk.0.ffn_down.weight has ggml type Q2_K (10), which moge does not support");
+        }), "tensor blk.0.ffn_down.weight has ggml type IQ2_XXS (16), which moge does not support");
         refused(raw(b -> {
             b.header(3, 1, 0);
             tensor(b, "x", new long[]{1, 1, 1, 1, 1}, 0, 0);

@@ -14,6 +14,8 @@ class GgufFileTypeTest {
         assertThat(GgufFileType.llamaName(GgufFileType.F32.id)).isEqualTo("all F32");
         assertThat(GgufFileType.llamaName(GgufFileType.BF16.id)).isEqualTo("BF16");
         assertThat(GgufFileType.llamaName(GgufFileType.Q3_K_M.id)).isEqualTo("Q3_K - Medium");
+        assertThat(GgufFileType.llamaName(GgufFileType.Q2_K_M.id)).isEqualTo("Q2_K - Medium");
+        assertThat(GgufFileType.llamaName(GgufFileType.Q2_K.id)).isEqualTo("Q2_K - Small");
         assertThat(GgufFileType.llamaName(GgufFileType.IQ4_XS.id)).isEqualTo("IQ4_XS - 4.25 bpw");
     }
 

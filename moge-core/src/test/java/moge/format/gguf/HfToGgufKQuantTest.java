@@ -47,8 +47,9 @@ class HfToGgufKQuantTest {
      * The recipes written out by hand, independently of GgufLayout (llama.cpp's llama_tensor_get_type for 8 layers):
      * Q4_K_M/Q5_K_M give attn_v and ffn_down Q6_K in the use_more_bits layers; Q3_K_M gives attn_v Q5_K in layers
      * 0-1 and Q4_K after, attn_output and ffn_down Q4_K (Q5_K only below layer 8/16 = 0); IQ4_NL/IQ4_XS give
-     * ffn_down Q5_K in layer 0 (the first eighth) and attn_v Q5_K with 4 query heads a KV head. Rows that are not
-     * whole 256-blocks: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, Q3_K to Q4_0, IQ4_XS to IQ4_NL.
+     * ffn_down Q5_K in layer 0 (the first eighth) and attn_v Q5_K with 4 query heads a KV head; Q2_K_M (llama.cpp's
+     * Q2_K) gives attn_output and ffn_down Q3_K, attn_v Q4_K with 4 query heads a KV head, else Q3_K. Rows that are
+     * not whole 256-blocks: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, Q3_K and Q2_K to Q4_0, IQ4_XS to IQ4_NL.
      */
     private static DType expected(String name, long[] ne, GgufFileType type, int kv) {
         long cols = ne[0];
@@ -62,6 +63,8 @@ class HfToGgufKQuantTest {
                 case Q4_K_M, Q5_K_M -> t = MORE_BITS.contains(layer) && (v || down) ? DType.Q6_K : t;
                 case Q3_K_M -> t = v ? (layer < 2 ? DType.Q5_K : DType.Q4_K) : down || name.contains(".attn_output.") ? DType.Q4_K : t;
                 case IQ4_NL, IQ4_XS -> t = (v && 4 / kv >= 4) || (down && layer == 0) ? DType.Q5_K : t;
+                case Q2_K_M -> t = v ? (4 / kv >= 4 ? DType.Q4_K : DType.Q3_K) : down || name.contains(".attn_output.") ? DType.Q3_K : t;
+                case Q2_K -> { }
                 default -> throw new IllegalArgumentException(type.toString());
             }
         }
@@ -70,7 +73,7 @@ class HfToGgufKQuantTest {
             case Q6_K -> DType.Q8_0;
             case Q5_K -> DType.Q5_1;
             case Q4_K -> DType.Q5_0;
-            case Q3_K -> DType.Q4_0;
+            case Q3_K, Q2_K -> DType.Q4_0;
             case IQ4_XS -> DType.IQ4_NL;
             default -> t;
         };
@@ -86,12 +89,16 @@ class HfToGgufKQuantTest {
      * here) lies about Q4_0's (4.5): 0.221, 0.49 dense (Q4_0 0.238) and 0.403, 1.05 MoE (Q4_0 0.308; the experts'
      * up/gate Q3_K); 1.0e-2 / 1.3e-2 vs the reference (its Q4_K and Q4_0 rows). IQ4_XS (4.25 bits) beats Q4_0:
      * 0.208, 0.59 with one KV head (Q4_0 0.273), 0.252, 0.53 MoE; IQ4_NL 0.197, 0.58; 4e-6 vs the reference.
+     * Q2_K_M (llama.cpp's Q2_K, about 3 bits a weight here) against Q3_K_M: 0.593, 1.53 dense with one KV head (Q3_K_M
+     * 0.203), 0.621, 1.29 MoE (Q3_K_M 0.403); every matrix Q2_K 0.655, 1.54 (Q3_K_M 0.221); 1e-2 / 2e-3 / 4e-6 vs the
+     * reference.
      */
     @ParameterizedTest(name = "{0} moe {2} kv {6}")
     @CsvSource({"Q4_K_M, Q4_0, false, 0.8, 0.3, 1.0, 2", "Q4_K_M, Q4_0, true, 0.8, 0.3, 1.0, 2",
             "Q5_K_M, Q4_K_M, false, 0.75, 0.15, 0.5, 2", "Q5_K_M, Q4_K_M, true, 0.75, 0.15, 0.5, 2",
             "Q3_K_M, Q4_0, false, 1.6, 0.6, 1.5, 2", "Q3_K_M, Q4_0, true, 1.6, 0.6, 1.5, 2",
-            "IQ4_XS, Q4_0, false, 0.95, 0.35, 1.0, 1", "IQ4_XS, Q4_0, true, 0.95, 0.35, 1.0, 2", "IQ4_NL, Q4_0, false, 0.95, 0.35, 1.0, 1"})
+            "IQ4_XS, Q4_0, false, 0.95, 0.35, 1.0, 1", "IQ4_XS, Q4_0, true, 0.95, 0.35, 1.0, 2", "IQ4_NL, Q4_0, false, 0.95, 0.35, 1.0, 1",
+            "Q2_K_M, Q3_K_M, false, 3.5, 0.75, 1.9, 1", "Q2_K_M, Q3_K_M, true, 3.5, 0.75, 1.9, 2", "Q2_K, Q3_K_M, false, 3.5, 0.8, 1.9, 2"})
     void followsLlamaCppsRecipeAndRuns(GgufFileType type, GgufFileType coarser, boolean moe, double ratio, double meanCap, double maxCap, int kv) {
         ModelConfig c = model(moe, kv);
         Path hf = TestModels.write(tmp.resolve("hf"), c, DType.BF16, 21);

@@ -16,7 +16,7 @@ import static moge.format.gguf.KQuantizerTest.roundTrip;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Q3_K, IQ4_NL and IQ4_XS encoding ({@link LowBitQuantizer}): decoded by both of moge's decoders, every value
+ * Q3_K, Q2_K, IQ4_NL and IQ4_XS encoding ({@link LowBitQuantizer}): decoded by both of moge's decoders, every value
  * within the bound the class derives, exact grids kept exactly, and errors in the order of their sizes.
  */
 class LowBitQuantizerTest {
@@ -42,6 +42,34 @@ class LowBitQuantizerTest {
             }
             // d follows the largest group scale, else the bound above would say little
             assertThat((double) d * 32).as("%s block %d d", data, b).isLessThanOrEqualTo(2 * maxAmax / 4 + 0x1p-24 * 32);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Data.class)
+    void q2_KStaysWithinItsBound(Data data) {
+        Trip t = roundTrip(DType.Q2_K, data, 8, 24);
+        for (int b = 0; b < 8; b++) {
+            float d = half(t.q(), 84 * b + 80), dmin = half(t.q(), 84 * b + 82), maxStep = 0;
+            assertThat(d).isGreaterThanOrEqualTo(0f);
+            assertThat(dmin).isGreaterThanOrEqualTo(0f);
+            for (int g = 0; g < 16; g++) {
+                int o = 256 * b + 16 * g;
+                float lo = 0, hi = -Float.MAX_VALUE;
+                for (int l = 0; l < 16; l++) {
+                    lo = Math.min(lo, t.x()[o + l]);
+                    hi = Math.max(hi, t.x()[o + l]);
+                }
+                float step = (hi - lo) / 3;
+                maxStep = Math.max(maxStep, step);
+                // one min/max step (the refit's limit), plus 3 codes times half a unit of the 4-bit scale and half
+                // a unit of the 4-bit min
+                double bound = step + 1.5 * d + 0.5 * dmin + 1e-6 * Math.max(Math.abs(lo), Math.abs(hi));
+                assertThat((double) maxError(t, o, 16)).as("%s block %d group %d (step %g, d %g, dmin %g)", data, b, g, step, d, dmin)
+                        .isLessThanOrEqualTo(bound);
+            }
+            // d follows the largest group step, else the bound above would say little
+            assertThat((double) d * 15).as("%s block %d d", data, b).isLessThanOrEqualTo(2 * maxStep + 0x1p-24 * 15);
         }
     }
 
@@ -81,6 +109,11 @@ class LowBitQuantizerTest {
         float[] x = new float[256];
         for (int i = 0; i < 256; i++) x[i] = sc[i / 16 % 4] * 0x1p-8f * (i % 8 - 4);
         assertThat(decodeBoth(DType.Q3_K, GgmlQuantizer.encode(DType.Q3_K, x, 0, 256), 256)).containsExactly(x);
+        // Q2_K: group scales 15, 7, 3, 12 units of 2^-6 (the 15 sets d), mins 0, 15, 5, 9 units of 2^-7 (the 15 sets
+        // dmin), every code 0..3 in every group
+        int[] s2 = {15, 7, 3, 12}, m2 = {0, 15, 5, 9};
+        for (int i = 0; i < 256; i++) x[i] = s2[i / 16 % 4] * 0x1p-6f * (i % 4) - m2[i / 16 % 4] * 0x1p-7f;
+        assertThat(decodeBoth(DType.Q2_K, GgmlQuantizer.encode(DType.Q2_K, x, 0, 256), 256)).containsExactly(x);
         // IQ4_NL: every level once and again, d = 2^-6 and 3 * 2^-9 (the -127 sets each block's scale)
         float[] w = new float[64];
         for (int i = 0; i < 64; i++) w[i] = (i < 32 ? 0x1p-6f : 3 * 0x1p-9f) * GgmlQuants.iq4nl(i % 16);
@@ -96,9 +129,11 @@ class LowBitQuantizerTest {
     void errorsFollowTheBitsAWeight(Data data) {
         float[] x = data.make(64, 5);
         double q40 = rms(DType.Q4_0, x), q4k = rms(DType.Q4_K, x), q3k = rms(DType.Q3_K, x);
-        double nl = rms(DType.IQ4_NL, x), xs = rms(DType.IQ4_XS, x);
-        System.out.printf("RMS error on %s: Q4_0 %.4g, Q4_K %.4g, Q3_K %.4g (%.2f of Q4_K), IQ4_NL %.4g (%.3f of Q4_0), IQ4_XS %.4g (%.3f of Q4_K)%n",
-                data, q40, q4k, q3k, q3k / q4k, nl, nl / q40, xs, xs / q4k);
+        double nl = rms(DType.IQ4_NL, x), xs = rms(DType.IQ4_XS, x), q2k = rms(DType.Q2_K, x);
+        System.out.printf("RMS error on %s: Q4_0 %.4g, Q4_K %.4g, Q3_K %.4g (%.2f of Q4_K), Q2_K %.4g (%.2f of Q3_K), IQ4_NL %.4g (%.3f of Q4_0), IQ4_XS %.4g (%.3f of Q4_K)%n",
+                data, q40, q4k, q3k, q3k / q4k, q2k, q2k / q3k, nl, nl / q40, xs, xs / q4k);
+        // Q2_K (2.625 bits) against Q3_K (3.44): measured 1.48-1.83x (one bit less a weight would double it)
+        assertThat(q2k).isGreaterThan(q3k).isLessThan(2.2 * q3k);
         // Q3_K (3.44 bits) against Q4_K (4.5): measured 1.75-2.30x, 3.20x on one-sided data (no min to shift by)
         assertThat(q3k).isGreaterThan(q4k).isLessThan(3.5 * q4k);
         if (data == Data.POSITIVE_ONLY) {

@@ -1,0 +1,124 @@
+package moge.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import moge.format.DType;
+
+import java.lang.foreign.MemorySegment;
+
+import static moge.tensor.TileKernels.FS;
+import static moge.tensor.TileKernels.HALF;
+import static moge.tensor.TileKernels.IS;
+import static moge.tensor.TileKernels.LE;
+import static moge.tensor.TileKernels.SS;
+import static moge.tensor.TileKernels.SUMS_BLOCK;
+import static moge.tensor.TileKernels.TR;
+import static moge.tensor.TileKernels.lanes;
+
+/**
+ * Q2_K in {@link Q2KTiles}' tiles: one token multiplies 2-bit codes with integer activations in 16-bit lanes, 16
+ * rows per vector, on Q3_K's grid ({@link Activations#q3Lanes}, shared with Q3_K tensors that read the same input,
+ * as a Q2_K mixture's attn_v and ffn_down do): codes 0..3 need 3 * sum|q| of a 16-value group to fit a short, which
+ * that grid's 4 * sum|q| bound gives with room. Q2_K scales each 16 values, so the integer pass keeps two sums per
+ * block of 32 as Q3_K's does. The float pass applies per group the integers sc and m (m times the activations'
+ * group sum, {@link Q8Lanes#groups}, which no row changes), per block the activations' scale, per super-block d and
+ * dmin. More tokens run the panel GEMM over rows decoded to float; with llama.cpp's int8 activations
+ * ({@code --activations q8}) every product goes through the GEMM on the Q8 grid, as for {@link Q3KMatrix}.
+ */
+final class Q2KMatrix extends KQuantTileMatrix {
+    private static final int BLOCK = Q2KTiles.BLOCK;
+    private static final int V = Q2KTiles.VECTORS;
+
+    Q2KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
+        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2);
+    }
+
+    @Override
+    public float plainDot(int m, Q8Lanes a) {
+        return Q2KTiles.plainDot(data, plainRow(m), nb / 8, a);
+    }
+
+    @Override
+    void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        Q2KTiles.decodeRow(data, tile, nb, row, b0, b1, dst, out);
+    }
+
+    /** Code f (0..7) of each short lane. Called with constant f from unrolled loops, where C2 folds the choice. */
+    private static ShortVector code(ShortVector w, int f) {
+        return f == 7 ? w.lanewise(VectorOperators.LSHR, 14) : w.lanewise(VectorOperators.LSHR, 2 * f).and((short) 3);
+    }
+
+    /**
+     * The group sums of code * q (16 bits) of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: group g (two per
+     * block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Vectors 0 and 1 of a block are its first
+     * group, 2 and 3 its second. Two tiles per pass when the rows allow, each activation broadcast then serving
+     * 32 rows.
+     */
+    @Override
+    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
+        long o = t * tileBytes, p = o + tileBytes;
+        int[] q = a.pairs;
+        if (n == 2) {
+            for (int b = 0; b < nb; b++, o += BLOCK, p += BLOCK) {
+                for (int g = 0; g < 2; g++) {
+                    ShortVector c = ShortVector.zero(SS), e = c;
+                    for (int v = 2 * g; v < 2 * g + 2; v++) {
+                        ShortVector w = TileKernels.load(data, o + 32 * v), u = TileKernels.load(data, p + 32 * v);
+                        for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) {
+                            ShortVector xv = lanes(q[x]);
+                            c = c.add(code(w, f).mul(xv));
+                            e = e.add(code(u, f).mul(xv));
+                        }
+                    }
+                    c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
+                    e.intoArray(sums, (2 * b + g) * SUMS_BLOCK + TR);
+                }
+            }
+        } else {
+            for (int b = 0; b < nb; b++, o += BLOCK) {
+                for (int g = 0; g < 2; g++) {
+                    ShortVector c = ShortVector.zero(SS);
+                    for (int v = 2 * g; v < 2 * g + 2; v++) {
+                        ShortVector w = TileKernels.load(data, o + 32 * v);
+                        for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) c = c.add(code(w, f).mul(lanes(q[x])));
+                    }
+                    c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
+                }
+            }
+        }
+    }
+
+    /**
+     * Rows 8 * half .. 8 * half + 7: per block the two group sums times their sc, and the activations' two group
+     * sums times the rows' m, each added as integers (at most 2 * 15 * 2^15, exact in float), times the
+     * activations' scale; per super-block the first times d, the second times -dmin. The group sums are the low
+     * (half 0) or high (1) shorts of the ints at {@code slot}.
+     */
+    @Override
+    void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        float[] dx = a.d;
+        int[] gs = a.groups;
+        long o = tile + 32 * V + half * TR, head = tile + (long) nb * BLOCK + half * TR;
+        int up = 16 - 16 * half;
+        FloatVector acc = FloatVector.zero(FS);
+        for (int s = 0; s < nb / 8; s++) {
+            FloatVector scaled = FloatVector.zero(FS), mins = scaled;
+            for (int b = 8 * s; b < 8 * s + 8; b++, o += BLOCK) {
+                IntVector s0 = TileKernels.halfSums(sums, 2 * b * SUMS_BLOCK + slot, up), s1 = TileKernels.halfSums(sums, (2 * b + 1) * SUMS_BLOCK + slot, up);
+                // per row a short: the first group's sc | m << 4 in the low byte, the second's in the high one
+                IntVector sm = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);
+                IntVector dot = s0.mul(sm.and(15)).add(s1.mul(sm.lanewise(VectorOperators.LSHR, 8).and(15)));
+                IntVector m = sm.lanewise(VectorOperators.LSHR, 4).and(15).mul(gs[2 * b])
+                        .add(sm.lanewise(VectorOperators.LSHR, 12).and(15).mul(gs[2 * b + 1]));
+                FloatVector d = FloatVector.broadcast(FS, dx[b]);
+                scaled = TileKernels.toFloat(dot).fma(d, scaled);
+                mins = TileKernels.toFloat(m).fma(d, mins);
+            }
+            long h = head + (long) s * TileKernels.HEAD;
+            acc = scaled.fma(TileKernels.widen(data, h), acc).sub(mins.mul(TileKernels.widen(data, h + 2 * TR)));
+        }
+        acc.intoArray(y, yo);
+    }
+}
