@@ -162,11 +162,7 @@ final class ResponseJson {
             }
             Step s = steps.get(p - 1);
             lps.add(s.logprob());
-            ObjectNode top = tops.addObject();
-            for (int i = 0; i < s.topIds().length; i++) {
-                String key = tt.text(s.topIds()[i]);
-                if (!top.has(key)) top.put(key, s.topLogprobs()[i]);
-            }
+            alternatives(tops.addObject(), s, tt);
         }
         return lp;
     }
@@ -187,13 +183,17 @@ final class ResponseJson {
             lps.add(s.logprob());
             offs.add(at);
             at += hideSpecial && tt.hiddenInContinuation(s.id()) ? 0 : t.length();
-            ObjectNode top = tops.addObject();
-            // tokens with the same text (two byte pieces shown as U+FFFD) share a key: keep the likelier
-            for (int i = 0; i < s.topIds().length; i++) {
-                String key = tt.text(s.topIds()[i]);
-                if (!top.has(key)) top.put(key, s.topLogprobs()[i]);
-            }
+            alternatives(tops.addObject(), s, tt);
         }
         return lp;
+    }
+
+    /** A step's alternatives as completion logprobs' {text: logprob} map. */
+    private static void alternatives(ObjectNode top, Step s, TokenText tt) {
+        // tokens with the same text (two byte pieces shown as U+FFFD) share a key: keep the likelier
+        for (int i = 0; i < s.topIds().length; i++) {
+            String key = tt.text(s.topIds()[i]);
+            if (!top.has(key)) top.put(key, s.topLogprobs()[i]);
+        }
     }
 }
