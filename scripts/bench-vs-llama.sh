@@ -2,7 +2,11 @@
 # Side by side with llama.cpp (node-llama-cpp@3.21.1, its prebuilt CPU build) on the same GGUF files, the
 # same thread count, the same machine, runs alternating; prints the ratios (moge / llama.cpp).
 #
-#   scripts/bench-vs-llama.sh [--threads N] [--rounds R] [--quick] [--skip-agree] [--skip-bench] [--models "a b"]
+#   scripts/bench-vs-llama.sh [--threads N] [--rounds R] [--quick] [--skip-agree] [--skip-bench] [--models "a b"] [--native]
+#
+# --native also builds llama.cpp's own llama-bench for this machine (scripts/bench/build-native-llama.sh, from the
+# source node-llama-cpp ships; ~10 min once) and runs it in the same alternation: the issue's targets are stated
+# against native llama.cpp, which on AVX-512 machines runs about twice as fast as the npm build through Node.
 #
 # Models (generated with ../shared/peer/make_gguf.py when absent, cached outside the repository):
 #   qwen3moe-q8_0 pangu-embedded-q8_0 qwen3moe-q4_0 pangu-embedded-q4_0 (the reference shapes: 16 layers,
@@ -14,7 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 peer_src="${MOGE_PEER_DIR:-$root/../shared/peer}"
 cache="${MOGE_BENCH_CACHE:-$HOME/.cache/moge-bench}"
-threads=2 rounds=3 quick=0 agree=1 bench=1
+threads=2 rounds=3 quick=0 agree=1 bench=1 native=0
 models="qwen3moe-q8_0 pangu-embedded-q8_0 qwen3moe-q4_0 pangu-embedded-q4_0"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,6 +28,7 @@ while [ $# -gt 0 ]; do
     --skip-agree) agree=0; shift ;;
     --skip-bench) bench=0; shift ;;
     --models) models="$2"; shift 2 ;;
+    --native) native=1; shift ;;
     *) echo "bench-vs-llama: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +47,8 @@ if ! cmp -s "$peer_src/package-lock.json" "$scratch/package-lock.json" || [ ! -d
   (cd "$scratch" && npm ci --no-audit --no-fund >&2)
 fi
 cp "$peer_src/bench.mjs" "$root/scripts/bench/peer-agree.mjs" "$scratch/"
+native_bench=""
+[ "$native" = 1 ] && native_bench=$("$root/scripts/bench/build-native-llama.sh" "$scratch")
 
 # --- the model files
 layers=16; [ "$quick" = 1 ] && layers=4
@@ -117,6 +124,10 @@ if [ "$bench" = 1 ]; then
       echo "round $r/$rounds $name: llama.cpp" >&2
       (cd "$scratch" && node bench.mjs "$f" --threads "$threads" --runs 2 --pp 512 --tg 128 --fa false \
         --out "$out/peer-$name-$r.json" > /dev/null 2>> "$out/peer.log")
+      if [ -n "$native_bench" ]; then
+        echo "round $r/$rounds $name: llama.cpp native" >&2
+        "$native_bench" -m "$f" -t "$threads" -p 512 -n 128 -r 2 -fa 0 -o json > "$out/native-$name-$r.json" 2>> "$out/peer.log"
+      fi
       echo "round $r/$rounds $name: moge" >&2
       "${moge[@]}" bench -m "$f" -p 512 -n 128 -r 2 -t "$threads" --json > "$out/moge-$name-$r.json"
     done
@@ -125,8 +136,10 @@ if [ "$bench" = 1 ]; then
   "$py" - "$out" $models <<'EOF' | tee "$out/summary.md"
 import glob, json, statistics, sys
 out, names = sys.argv[1], sys.argv[2:]
-print("| model | test | llama.cpp t/s (median) | moge t/s (median) | moge / llama.cpp | moge % of bandwidth ceiling | llama.cpp % of ceiling |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+native = bool(glob.glob(f"{out}/native-*.json"))
+cols = " llama.cpp native t/s (median) | moge / native |" if native else ""
+print("| model | test | llama.cpp t/s (median) | moge t/s (median) | moge / llama.cpp | moge % of bandwidth ceiling | llama.cpp % of ceiling |" + cols)
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if native else ""))
 for name in names:
     peer = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/peer-{name}-*.json"))]
     moge = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/moge-{name}-*.json"))]
@@ -141,7 +154,12 @@ for name in names:
         bpt = recs[0].get("weight_bytes_per_token")
         mfrac = f"{100 * mm * bpt / bw:.1f}%" if test == "tg128" and bpt and bw else ""
         pfrac = f"{100 * p * bpt / bw:.1f}%" if test == "tg128" and bpt and bw else ""
-        print(f"| {name} | {test} | {p:.2f} | {mm:.2f} | {mm / p:.2f}x | {mfrac} | {pfrac} |")
+        row = f"| {name} | {test} | {p:.2f} | {mm:.2f} | {mm / p:.2f}x | {mfrac} | {pfrac} |"
+        if native:
+            nat = [v for f in sorted(glob.glob(f"{out}/native-{name}-*.json")) for rec in json.load(open(f))
+                   if (rec["n_prompt"] > 0) == (test == "pp512") for v in rec["samples_ts"]]
+            row += f" {statistics.median(nat):.2f} | {mm / statistics.median(nat):.2f}x |" if nat else " | |"
+        print(row)
 bws = [rec["bandwidth_bytes_per_s"] for f in glob.glob(f"{out}/moge-*.json") for rec in json.load(open(f)) if "bandwidth_bytes_per_s" in rec]
 if bws:
     print(f"\nmemory bandwidth (read-only sweep, 1 GiB, same threads, best pass per moge run): median {statistics.median(bws) / 1e9:.1f} GB/s, "
