@@ -5,7 +5,7 @@
 #   scripts/bench-vs-llama.sh [--threads N] [--rounds R] [--quick] [--skip-agree] [--skip-bench] [--models "a b"] [--native]
 #
 # --native also builds llama.cpp's own llama-bench for this machine (scripts/bench/build-native-llama.sh, from the
-# source node-llama-cpp ships; ~10 min once) and runs it in the same alternation: the targets are stated
+# source node-llama-cpp ships; ~5 min once on 2 cores) and runs it in the same alternation: the targets are stated
 # against native llama.cpp, which on AVX-512 machines runs about twice as fast as the npm build through Node.
 #
 # Models (generated with ../shared/peer/make_gguf.py when absent, cached outside the repository):
@@ -158,7 +158,8 @@ for name in names:
         if native:
             nat = [v for f in sorted(glob.glob(f"{out}/native-{name}-*.json")) for rec in json.load(open(f))
                    if (rec["n_prompt"] > 0) == (test == "pp512") for v in rec["samples_ts"]]
-            row += f" {statistics.median(nat):.2f} | {mm / statistics.median(nat):.2f}x |" if nat else " | |"
+            n = statistics.median(nat) if nat else None
+            row += f" {n:.2f} | {mm / n:.2f}x |" if n else " | |"
         print(row)
 bws = [rec["bandwidth_bytes_per_s"] for f in glob.glob(f"{out}/moge-*.json") for rec in json.load(open(f)) if "bandwidth_bytes_per_s" in rec]
 if bws:

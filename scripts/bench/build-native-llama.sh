@@ -6,7 +6,7 @@
 #   scripts/bench/build-native-llama.sh [PEER_DIR]      # prints the path of llama-bench
 #
 # PEER_DIR is the scratch folder holding node_modules (default ~/.cache/moge-bench/peer, where
-# scripts/bench-vs-llama.sh installs the npm package). The build (cmake, a C++ compiler, ~10 min on 2 cores)
+# scripts/bench-vs-llama.sh installs the npm package). The build (cmake, a C++ compiler, ~5 min on 2 cores)
 # lands in ~/.cache/moge-bench/native and is reused while the bundle is unchanged.
 set -euo pipefail
 cache="${MOGE_BENCH_CACHE:-$HOME/.cache/moge-bench}"
