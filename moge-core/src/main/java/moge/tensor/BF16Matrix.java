@@ -23,7 +23,7 @@ final class BF16Matrix extends Matrix {
     private static final int L = FS.length();
     private static final int CHUNK = 2 * L;
     /** Token counts for {@link Bf16TokenLanes}: [LANES_FROM, LANES_UNTIL) (see {@link #tokenMajor}). */
-    private static final int LANES_FROM = 14, LANES_UNTIL = 48;
+    static final int LANES_FROM = L >= 16 ? 9 : 14, LANES_UNTIL = 48;
 
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
     private final Gemm.Source source = this::decode;
@@ -63,12 +63,14 @@ final class BF16Matrix extends Matrix {
     }
 
     /**
-     * Up to 13 tokens (verification, small decode batches) run in the register tiles of {@link FewTokens}; from 14
-     * to 47 the token-lane product, which reads the weights in place; from 48 on the panel GEMM. Eight BF16
+     * Up to 13 tokens (8 at 512 bits; verification, small decode batches) run in the register tiles of
+     * {@link FewTokens}; from 14 (9) to 47 the token-lane product, which reads the weights in place; from 48 on the panel GEMM. Eight BF16
      * matrices on AVX2, 2 threads, alternating builds: 6144x1536 at 16 tokens 22.1-24.4 ms in the tiles against
      * 19.3-19.5 in lanes, 1536x6144 20.4-21.2 vs 18.0-18.3, 1536x1536 5.5-5.6 vs 4.6-4.8; at 32 tokens 42.3-44.9 ms
      * in the GEMM vs 36.4-38.6; 14 tokens about even, 12 tokens 15-18 ms in the tiles vs 18-20; from 48 tokens
-     * the GEMM, whose panels serve 64 tokens, is as fast or faster.
+     * the GEMM, whose panels serve 64 tokens, is as fast or faster. At 512 bits the token lanes take from 9 tokens
+     * on: up to 16 they cost the same whatever the count (one vector per row), and eight 2048x2048 matrices ran
+     * 5.8 ms there against 6.0 in the tiles at 8 tokens and 6.4 at 9 (6144x1536: 13.7-13.9 against 14.1, 15.5).
      */
     private static boolean tokenMajor(int T) {
         return T >= LANES_FROM;

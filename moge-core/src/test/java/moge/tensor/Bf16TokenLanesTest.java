@@ -11,15 +11,17 @@ import java.util.SplittableRandom;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The token-lane bf16 product (14-47 tokens) against a float64 reference on awkward sizes, and bit for bit
- * against the panel GEMM that takes over from 48 tokens: both sum each output in ascending k in one lane.
+ * The token-lane bf16 product (14-47 tokens, from 9 at 512 bits) against a float64 reference on awkward sizes, and
+ * bit for bit against the panel GEMM that takes over from 48 tokens: both sum each output in ascending k in one
+ * lane, in the two-vector rows and, at 512 bits, in the one-vector rows that take a tile of up to 16 tokens.
  */
 class Bf16TokenLanesTest {
     @Test
     void matchesReferenceAndGemmBits() {
-        int[] rowsList = {1, 3, 4, 5, 13, 64 + 3};
+        int[] rowsList = {1, 3, 4, 5, 13, 8 + 7, 64 + 3};
         int[] colsList = {1, 2, 7, 33, 100, 512 + 3, 2048 + 5};
-        int[] tokensList = {14, 15, 16, 17, 31, 32, 47};
+        int from = BF16Matrix.LANES_FROM;
+        int[] tokensList = {from, 14, 15, 16, 17, 31, 32, 47, from + 3, 40};
         int cases = 0;
         for (int rows : rowsList) {
             for (int cols : colsList) {
@@ -69,15 +71,16 @@ class Bf16TokenLanesTest {
     }
 
     @Test
-    void aTokenGetsTheSameBitsInEveryBatchFrom14To64() {
-        // batched decode: one sequence's token among 13..63 others, in lanes or in the GEMM, gets the same bits
+    void aTokenGetsTheSameBitsInEveryBatchFromTheLanesOnTo64() {
+        // batched decode: one sequence's token among 8..63 others, in lanes (one or two vectors a row) or in the
+        // GEMM, gets the same bits
         int rows = 21, cols = 300;
         MemorySegment raw = QuantTestData.random(DType.BF16, rows, cols, 99);
         Matrix m = Matrix.of("w", DType.BF16, rows, cols, raw);
         SplittableRandom rnd = new SplittableRandom(3);
         float[] mine = QuantTestData.floats(cols, 5);
         float[] first = null;
-        for (int T = 14; T <= 64; T++) {
+        for (int T = BF16Matrix.LANES_FROM; T <= 64; T++) {
             float[] xs = QuantTestData.floats(T * cols, 1000L + T);
             int at = rnd.nextInt(T);
             System.arraycopy(mine, 0, xs, at * cols, cols);

@@ -164,9 +164,9 @@ class MatmulKernelTest {
         assertThat(first).containsExactly(Arrays.copyOf(more, some * rows));
         // a few tokens: Q4_0 runs them through integer sums, exact, and Q8_0 through kernels that sum each token as its
         // single-token pass does (their GEMM decodes whole panels), so each equals that token alone; the float
-        // formats give the rows of a bigger batch in the same kernels (BF16 takes 14 tokens and more in the
-        // token-lane product, which sums as the GEMM does: Bf16TokenLanesTest)
-        float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, 13, cols), 1) : whole;
+        // formats give the rows of a bigger batch in the same kernels (BF16 takes 14 tokens and more, 9 at 512
+        // bits, in the token-lane product, which sums as the GEMM does: Bf16TokenLanesTest)
+        float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, BF16Matrix.LANES_FROM - 1, cols), 1) : whole;
         for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS}) {
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
             if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL) { // Q5_0, IQ4_NL run as Q8_0
