@@ -66,6 +66,10 @@ final class Gemm {
      * tiles of {@link Activations#tokenMajor} (or its Q8_0-rounded form).
      */
     static void matmul(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (NarrowGemm.takes(T)) {
+            NarrowGemm.matmul(w, cols, xt, T, y, yStride, yOff, r0, r1);
+            return;
+        }
         float[] panel = new float[ROWS * KP];
         float[] tmp = new float[ROWS * TILE];
         // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by
