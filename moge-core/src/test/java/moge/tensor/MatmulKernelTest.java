@@ -167,9 +167,12 @@ class MatmulKernelTest {
         // formats give the rows of a bigger batch in the same kernels (BF16 takes 14 tokens and more, 9 at 512
         // bits, in the token-lane product, which sums as the GEMM does: Bf16TokenLanesTest)
         float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, BF16Matrix.LANES_FROM - 1, cols), 1) : whole;
-        for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS}) {
+        // Q5_0, IQ4_NL run as Q8_0; Q6_K's runs (also IQ4_XS, Q4_1, Q5_1) take up to 12 tokens one at a time
+        boolean scaledRuns = type == DType.Q6_K || type == DType.IQ4_XS || type == DType.Q4_1 || type == DType.Q5_1;
+        for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS, Q6KMatrix.FEW_TOKENS}) {
+            if (n > Q8_0Matrix.FEW_TOKENS && !scaledRuns) continue;
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
-            if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL) { // Q5_0, IQ4_NL run as Q8_0
+            if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL || scaledRuns) {
                 for (int t = 0; t < n; t++) {
                     float[] alone = run(m, new Activations().set(xs, t * cols, 1, cols), 1);
                     assertThat(Arrays.copyOfRange(few, t * rows, (t + 1) * rows)).as("%d tokens, token %d", n, t).containsExactly(alone);
