@@ -33,9 +33,10 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     /**
      * Up to this many tokens, {@link #matmulFew}: the GEMM decodes whole panels to float and pads to 16 tokens,
      * so from 5 tokens on it costs what 16 do (2048x2048, 2 threads: 5-16 tokens 9.4-11.7 ms against 1.6-2.1 for
-     * one); here 4 tokens take 4.5-6.1 ms and 6 tokens 7.9-9.8.
+     * one); here 4 tokens take 4.5-6.1 ms and 6 tokens 7.9-9.8. At 512 bits ({@link NarrowGemm} from 7 tokens
+     * on: 9.4-9.6 ms at 7-8 tokens) 8 tokens here take 8.1 ms and 7 tokens 7.3 (4.0 for 4, 1.1 for one).
      */
-    static final int FEW_TOKENS = 6;
+    static final int FEW_TOKENS = FloatVector.SPECIES_PREFERRED.length() >= 16 ? 8 : 6;
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
