@@ -33,10 +33,11 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     /**
      * Up to this many tokens, {@link #matmulFew}: the GEMM decodes whole panels to float and pads to 16 tokens,
      * so from 5 tokens on it costs what 16 do (2048x2048, 2 threads: 5-16 tokens 9.4-11.7 ms against 1.6-2.1 for
-     * one); here 4 tokens take 4.5-6.1 ms and 6 tokens 7.9-9.8. At 512 bits ({@link NarrowGemm} from 7 tokens
-     * on: 9.4-9.6 ms at 7-8 tokens) 8 tokens here take 8.1 ms and 7 tokens 7.3 (4.0 for 4, 1.1 for one).
+     * one); here 4 tokens take 4.5-6.1 ms and 6 tokens 7.9-9.8. At 512 bits, where two rows share each load
+     * ({@link #dot2x4}), up to 13 tokens: 9.3 ms at 13 against 10.0 in {@link NarrowGemm}, 10.2 against 9.9 at 14
+     * (6144x1536: 21.1 against 22.4, 23.6 against 22.4).
      */
-    static final int FEW_TOKENS = FloatVector.SPECIES_PREFERRED.length() >= 16 ? 8 : 6;
+    static final int FEW_TOKENS = FloatVector.SPECIES_PREFERRED.length() >= 16 ? 13 : 6;
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
@@ -333,7 +334,11 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         int T = x.tokens(), xo = x.offset(), t = 0;
         float[] xs = x.data(), xg = T >= 4 ? x.groupedFours() : null, lanes = new float[L];
         for (; t + 4 <= T; t += 4) {
-            for (int r = r0; r < r1; r++) dot1x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
+            int r = r0;
+            if (PAIRS) {
+                for (; r + 2 <= r1; r += 2) dot2x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
+            }
+            for (; r < r1; r++) dot1x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
         }
         for (; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
     }
@@ -375,6 +380,66 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         y[yo + 2 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x2);
         a3.intoArray(lanes, 0);
         y[yo + 3 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x3);
+    }
+
+    /**
+     * Whether {@link #dot2x4} runs: two rows share each load of the four tokens' activations. Its sixteen sums
+     * need AVX-512's 32 vector registers; with AVX2's 16 they would spill.
+     */
+    private static final boolean PAIRS = FAST && L == 16;
+
+    /** As {@link #dot1x4} for rows r and r + 1 (into y[yo + j * yStride] and the next row), each in dot1's order. */
+    private void dot2x4(int r, float[] xg, int xb, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        long q = byteOf(r, 0), qn = byteOf(r + 1, 0), step = r < quadRows ? 4 : 1, stepN = r + 1 < quadRows ? 4 : 1;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
+            IntVector u = IntVector.fromMemorySegment(IS, data, qn + stepN * c, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    FloatVector w = slice(v, k), wn = slice(u, k);
+                    int xi = xb + 4 * (c + k * L);
+                    FloatVector x0 = FloatVector.fromArray(FS, xg, xi), x1 = FloatVector.fromArray(FS, xg, xi + L);
+                    FloatVector x2 = FloatVector.fromArray(FS, xg, xi + 2 * L), x3 = FloatVector.fromArray(FS, xg, xi + 3 * L);
+                    p0 = w.fma(x0, p0);
+                    p1 = w.fma(x1, p1);
+                    p2 = w.fma(x2, p2);
+                    p3 = w.fma(x3, p3);
+                    e0 = wn.fma(x0, e0);
+                    e1 = wn.fma(x1, e1);
+                    e2 = wn.fma(x2, e2);
+                    e3 = wn.fma(x3, e3);
+                }
+                FloatVector d = half(scaleAt(r, c / 32 + blk)), dn = half(scaleAt(r + 1, c / 32 + blk));
+                a0 = p0.fma(d, a0);
+                a1 = p1.fma(d, a1);
+                a2 = p2.fma(d, a2);
+                a3 = p3.fma(d, a3);
+                b0 = e0.fma(dn, b0);
+                b1 = e1.fma(dn, b1);
+                b2 = e2.fma(dn, b2);
+                b3 = e3.fma(dn, b3);
+            }
+        }
+        int x1 = xo + cols, x2 = x1 + cols, x3 = x2 + cols;
+        a0.intoArray(lanes, 0);
+        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
+        a1.intoArray(lanes, 0);
+        y[yo + yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x1);
+        a2.intoArray(lanes, 0);
+        y[yo + 2 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x2);
+        a3.intoArray(lanes, 0);
+        y[yo + 3 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x3);
+        b0.intoArray(lanes, 0);
+        y[yo + 1] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, xo);
+        b1.intoArray(lanes, 0);
+        y[yo + 1 + yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, x1);
+        b2.intoArray(lanes, 0);
+        y[yo + 1 + 2 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, x2);
+        b3.intoArray(lanes, 0);
+        y[yo + 1 + 3 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, x3);
     }
 
     /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */

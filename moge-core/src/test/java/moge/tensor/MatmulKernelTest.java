@@ -170,7 +170,7 @@ class MatmulKernelTest {
         // Q5_0, IQ4_NL run as Q8_0; Q6_K's runs (also IQ4_XS, Q4_1, Q5_1) take up to 12 tokens one at a time
         boolean scaledRuns = type == DType.Q6_K || type == DType.IQ4_XS || type == DType.Q4_1 || type == DType.Q5_1;
         for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS, Q6KMatrix.FEW_TOKENS}) {
-            if (n > Q8_0Matrix.FEW_TOKENS && !scaledRuns) continue;
+            if (n > (scaledRuns ? Q6KMatrix.FEW_TOKENS : Q8_0Matrix.FEW_TOKENS)) continue;
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
             if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL || scaledRuns) {
                 for (int t = 0; t < n; t++) {
