@@ -332,7 +332,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             return;
         }
         int T = x.tokens(), xo = x.offset(), t = 0;
-        float[] xs = x.data(), xg = T >= 4 ? x.groupedFours() : null, lanes = new float[L];
+        float[] xs = x.data(), xg = T >= 4 ? x.groupedFours() : null, lanes = new float[4 * L];
         for (; t + 4 <= T; t += 4) {
             int r = r0;
             if (PAIRS) {
@@ -349,7 +349,6 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * token), the tail from the plain form, token j at xo + j * cols.
      */
     private void dot1x4(int r, float[] xg, int xb, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
-        int x1 = xo + cols, x2 = x1 + cols, x3 = x2 + cols;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         long q = byteOf(r, 0), step = r < quadRows ? 4 : 1;
         for (int g = 0; g < groups; g++) {
@@ -373,13 +372,15 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             }
         }
         a0.intoArray(lanes, 0);
-        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
-        a1.intoArray(lanes, 0);
-        y[yo + yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x1);
-        a2.intoArray(lanes, 0);
-        y[yo + 2 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x2);
-        a3.intoArray(lanes, 0);
-        y[yo + 3 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x3);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        finish4(r, lanes, x, xo, y, yo, yStride);
+    }
+
+    /** Row r's sums for four tokens, lanes [j * L, (j + 1) * L) for token j at xo + j * cols, into y[yo + j * yStride]. */
+    private void finish4(int r, float[] lanes, float[] x, int xo, float[] y, int yo, int yStride) {
+        for (int j = 0; j < 4; j++) y[yo + j * yStride] = VectorMath.sumLanes(lanes, j * L, L) + tail(r, x, xo + j * cols);
     }
 
     /**
@@ -423,23 +424,16 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 b3 = e3.fma(dn, b3);
             }
         }
-        int x1 = xo + cols, x2 = x1 + cols, x3 = x2 + cols;
         a0.intoArray(lanes, 0);
-        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
-        a1.intoArray(lanes, 0);
-        y[yo + yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x1);
-        a2.intoArray(lanes, 0);
-        y[yo + 2 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x2);
-        a3.intoArray(lanes, 0);
-        y[yo + 3 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, x3);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        finish4(r, lanes, x, xo, y, yo, yStride);
         b0.intoArray(lanes, 0);
-        y[yo + 1] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, xo);
-        b1.intoArray(lanes, 0);
-        y[yo + 1 + yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, x1);
-        b2.intoArray(lanes, 0);
-        y[yo + 1 + 2 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, x2);
-        b3.intoArray(lanes, 0);
-        y[yo + 1 + 3 * yStride] = VectorMath.sumLanes(lanes, 0, L) + tail(r + 1, x, x3);
+        b1.intoArray(lanes, L);
+        b2.intoArray(lanes, 2 * L);
+        b3.intoArray(lanes, 3 * L);
+        finish4(r + 1, lanes, x, xo, y, yo + 1, yStride);
     }
 
     /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
