@@ -31,8 +31,17 @@ final class Q2KMatrix extends KQuantTileMatrix {
     private static final int BLOCK = Q2KTiles.BLOCK;
     private static final int V = Q2KTiles.VECTORS;
 
+    /**
+     * Up to this many tokens, one single-token pass each ({@link KQuantTileMatrix}). At 512 bits 12: eight 2048x2048
+     * products at 12 tokens 11.5-13.9 ms against 16.7-25.4 in the GEMM (6144x1536 25.7-25.8 against 37.7-45.3); at
+     * 16 about even.
+     * Elsewhere 9, where the GEMM's tile holds 16 tokens without padding (not measured there; the GEMM's cost is
+     * mostly decoding, the same at any token count up to a tile).
+     */
+    static final int FEW_TOKENS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() >= 16 ? 12 : 9;
+
     Q2KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2);
+        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2, FEW_TOKENS);
     }
 
     @Override

@@ -31,8 +31,17 @@ final class Q3KMatrix extends KQuantTileMatrix {
     private static final int BLOCK = Q3KTiles.BLOCK;
     private static final int V = Q3KTiles.VECTORS;
 
+    /**
+     * Up to this many tokens, one single-token pass each ({@link KQuantTileMatrix}). At 512 bits 16: eight 2048x2048
+     * products at 8 tokens 6.5 ms against 14.6 in the GEMM, at 16 tokens 12.2 against 18.4 (6144x1536 at 8: 14.2
+     * against 33.3).
+     * Elsewhere 8, where the GEMM's tile holds 16 tokens without padding (not measured there; the GEMM's cost is
+     * mostly decoding, the same at any token count up to a tile).
+     */
+    static final int FEW_TOKENS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() >= 16 ? 16 : 8;
+
     Q3KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2);
+        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2, FEW_TOKENS);
     }
 
     @Override

@@ -24,8 +24,17 @@ final class Q5KMatrix extends KQuantTileMatrix {
     private static final int BLOCK = Q5KTiles.BLOCK;
     private static final int V = Q5KTiles.VECTORS;
 
+    /**
+     * Up to this many tokens, one single-token pass each ({@link KQuantTileMatrix}). At 512 bits 16: eight 2048x2048
+     * products at 12 tokens 8.5 ms against 19.3 in the GEMM, at 16 tokens 11.7 against 22.9 (6144x1536 at 12: 19.3
+     * against 43.3).
+     * Elsewhere 12, where the GEMM's tile holds 16 tokens without padding (not measured there; the GEMM's cost is
+     * mostly decoding, the same at any token count up to a tile).
+     */
+    static final int FEW_TOKENS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() >= 16 ? 16 : 12;
+
     Q5KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.tileBytes(cols / 32), Activations::q5Lanes, 1);
+        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.tileBytes(cols / 32), Activations::q5Lanes, 1, FEW_TOKENS);
     }
 
     @Override

@@ -31,7 +31,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         int T = x.tokens();
         if (roundActivations && llamaOrder()) {
             x.q8Grid();
-        } else if (T > 1 && T <= fewTokens) {
+        } else if (T > 1 && T <= fewTokens()) {
             prepareFew(x);
         } else if (T > 1) {
             if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
@@ -45,13 +45,18 @@ abstract class RepackedBlockMatrix extends Matrix {
         int T = x.tokens();
         if (roundActivations && llamaOrder()) {
             for (int t = 0; t < T; t++) matmulLlama(x, t, y, yOff + t * yStride, r0, r1);
-        } else if (T > 1 && T <= fewTokens) {
+        } else if (T > 1 && T <= fewTokens()) {
             matmulFew(x, y, yStride, yOff, r0, r1);
         } else if (T > 1) {
             gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
         } else {
             matmulOne(x, y, yOff, r0, r1);
         }
+    }
+
+    /** Up to this many tokens (from 2), {@link #matmulFew}. */
+    int fewTokens() {
+        return fewTokens;
     }
 
     /** Many tokens, given in the tiles of {@link Activations#tokenMajor}: the panel GEMM over {@link #decode}. */

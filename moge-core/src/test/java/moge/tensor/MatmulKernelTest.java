@@ -109,8 +109,10 @@ class MatmulKernelTest {
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
             if (q4 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
-            if (type == DType.Q5_K && !round && T == 1) xr = grid(x.q5Lanes(), x.cols()); // one token: Q5_K's integer grid
-            if ((type == DType.Q3_K || type == DType.Q2_K) && !round && T == 1) xr = grid(x.q3Lanes(), x.cols()); // and Q3_K's
+            // a few tokens, one at a time: Q5_K's integer grid, and Q3_K's (Q2_K's)
+            if (type == DType.Q5_K && !round && T <= Q5KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q5Lanes);
+            if (type == DType.Q3_K && !round && T <= Q3KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q3Lanes);
+            if (type == DType.Q2_K && !round && T <= Q2KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q3Lanes);
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -167,17 +169,26 @@ class MatmulKernelTest {
         // formats give the rows of a bigger batch in the same kernels (BF16 takes 14 tokens and more, 9 at 512
         // bits, in the token-lane product, which sums as the GEMM does: Bf16TokenLanesTest)
         float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, BF16Matrix.LANES_FROM - 1, cols), 1) : whole;
-        // Q5_0, IQ4_NL run as Q8_0; Q6_K's runs (also IQ4_XS, Q4_1, Q5_1) take up to 12 tokens one at a time
-        boolean scaledRuns = type == DType.Q6_K || type == DType.IQ4_XS || type == DType.Q4_1 || type == DType.Q5_1;
-        for (int n : new int[]{3, 4, 5, Q8_0Matrix.FEW_TOKENS, Q6KMatrix.FEW_TOKENS}) {
-            if (n > (scaledRuns ? Q6KMatrix.FEW_TOKENS : Q8_0Matrix.FEW_TOKENS)) continue;
+        // up to how many tokens each token gets exactly its single-token result: Q5_0 and IQ4_NL run as Q8_0;
+        // Q6_K's runs (also IQ4_XS, Q4_1, Q5_1) and the 16-row K-quant tiles take a few tokens one at a time,
+        // except with llama.cpp's activation grid (round), where the K-quant tiles take the GEMM
+        int aloneUpTo = switch (type) {
+            case Q4_0, Q8_0, Q5_0, IQ4_NL -> Q8_0Matrix.FEW_TOKENS;
+            case Q6_K, IQ4_XS, Q4_1, Q5_1 -> Q6KMatrix.FEW_TOKENS;
+            case Q5_K -> round ? 0 : Q5KMatrix.FEW_TOKENS;
+            case Q3_K -> round ? 0 : Q3KMatrix.FEW_TOKENS;
+            case Q2_K -> round ? 0 : Q2KMatrix.FEW_TOKENS;
+            default -> 0;
+        };
+        for (int n : new int[]{3, 4, 5, 8, 9, 12, 13}) {
+            if (n > Math.max(aloneUpTo, 3)) continue;
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
-            if (type == DType.Q4_0 || type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL || scaledRuns) {
+            if (n <= aloneUpTo) {
                 for (int t = 0; t < n; t++) {
                     float[] alone = run(m, new Activations().set(xs, t * cols, 1, cols), 1);
                     assertThat(Arrays.copyOfRange(few, t * rows, (t + 1) * rows)).as("%d tokens, token %d", n, t).containsExactly(alone);
                 }
-            } else if (n == 3) {
+            } else {
                 assertThat(few).containsExactly(Arrays.copyOf(sameKernels, 3 * rows));
             }
         }
@@ -258,10 +269,15 @@ class MatmulKernelTest {
 
     /** The values Q4_0's single-token kernel multiplies with by default, token by token. */
     private static float[] q4Grid(Activations x) {
+        return tokenGrids(x, a -> a.q8Lanes(false));
+    }
+
+    /** Each token's values on the integer grid {@code form} gives it alone. */
+    private static float[] tokenGrids(Activations x, java.util.function.Function<Activations, Q8Lanes> form) {
         int cols = x.cols();
         float[] g = new float[x.tokens() * cols];
         for (int t = 0; t < x.tokens(); t++) {
-            System.arraycopy(grid((x.tokens() == 1 ? x : x.token(t)).q8Lanes(false), cols), 0, g, t * cols, cols);
+            System.arraycopy(grid(form.apply(x.tokens() == 1 ? x : x.token(t)), cols), 0, g, t * cols, cols);
         }
         return g;
     }
