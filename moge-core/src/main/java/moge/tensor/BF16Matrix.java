@@ -23,7 +23,7 @@ final class BF16Matrix extends Matrix {
     private static final int L = FS.length();
     private static final int CHUNK = 2 * L;
     /** Token counts for {@link Bf16TokenLanes}: [LANES_FROM, LANES_UNTIL) (see {@link #tokenMajor}). */
-    static final int LANES_FROM = L >= 16 ? 9 : 14, LANES_UNTIL = 48;
+    static final int LANES_FROM = Gemm.WIDE ? 9 : 14, LANES_UNTIL = 48;
 
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
     private final Gemm.Source source = this::decode;

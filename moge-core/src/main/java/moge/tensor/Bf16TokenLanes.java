@@ -30,7 +30,7 @@ final class Bf16TokenLanes {
      * matrices at 16 tokens took as long as at 32 (10.5 ms, AVX-512, 2 threads). Not at 256 bits, where eight
      * tokens per vector would leave the dependent FMAs too few vectors to hide their latency behind.
      */
-    private static final boolean ONE_VECTOR = L >= 16;
+    private static final boolean ONE_VECTOR = Gemm.WIDE;
 
     private Bf16TokenLanes() {
     }

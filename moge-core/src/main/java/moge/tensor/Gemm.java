@@ -18,6 +18,12 @@ final class Gemm {
     private static final int L = FS.length();
     static final int ROWS = 4;
     static final int TILE = 2 * L;
+    /**
+     * Whether vectors are 512 bits: a tile then holds 32 tokens, so products of up to 16 tokens (batched decode,
+     * speculative verification) take paths of their own rather than multiply a vector of padding, and the
+     * few-token thresholds of the formats move (each says by how much, and why).
+     */
+    static final boolean WIDE = L >= 16;
     static final int KP = 512;
     static final int GROUP = 4 * TILE;
     /**

@@ -23,7 +23,7 @@ final class NarrowGemm {
 
     /** Whether T tokens run here: one vector of them, at 512 bits (at 256 bits a tile is two vectors of 8). */
     static boolean takes(int T) {
-        return L >= 16 && T <= L;
+        return Gemm.WIDE && T <= L;
     }
 
     /** As {@link Gemm#matmul}, for T <= {@link #L} tokens (see {@link #takes}). */

@@ -38,7 +38,7 @@ final class Q2KMatrix extends KQuantTileMatrix {
      * Elsewhere 9, where the GEMM's tile holds 16 tokens without padding (not measured there; the GEMM's cost is
      * mostly decoding, the same at any token count up to a tile).
      */
-    static final int FEW_TOKENS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() >= 16 ? 12 : 9;
+    static final int FEW_TOKENS = Gemm.WIDE ? 12 : 9;
 
     Q2KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
         super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2, FEW_TOKENS);

@@ -38,7 +38,7 @@ final class Q3KMatrix extends KQuantTileMatrix {
      * Elsewhere 8, where the GEMM's tile holds 16 tokens without padding (not measured there; the GEMM's cost is
      * mostly decoding, the same at any token count up to a tile).
      */
-    static final int FEW_TOKENS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() >= 16 ? 16 : 8;
+    static final int FEW_TOKENS = Gemm.WIDE ? 16 : 8;
 
     Q3KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
         super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2, FEW_TOKENS);

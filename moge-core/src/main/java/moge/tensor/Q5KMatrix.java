@@ -31,7 +31,7 @@ final class Q5KMatrix extends KQuantTileMatrix {
      * Elsewhere 12, where the GEMM's tile holds 16 tokens without padding (not measured there; the GEMM's cost is
      * mostly decoding, the same at any token count up to a tile).
      */
-    static final int FEW_TOKENS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() >= 16 ? 16 : 12;
+    static final int FEW_TOKENS = Gemm.WIDE ? 16 : 12;
 
     Q5KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
         super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.tileBytes(cols / 32), Activations::q5Lanes, 1, FEW_TOKENS);

@@ -37,7 +37,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * ({@link #dot2x4}), up to 13 tokens: 9.3 ms at 13 against 10.0 in {@link NarrowGemm}, 10.2 against 9.9 at 14
      * (6144x1536: 21.1 against 22.4, 23.6 against 22.4).
      */
-    static final int FEW_TOKENS = FloatVector.SPECIES_PREFERRED.length() >= 16 ? 13 : 6;
+    static final int FEW_TOKENS = Gemm.WIDE ? 13 : 6;
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
@@ -387,7 +387,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * Whether {@link #dot2x4} runs: two rows share each load of the four tokens' activations. Its sixteen sums
      * need AVX-512's 32 vector registers; with AVX2's 16 they would spill.
      */
-    private static final boolean PAIRS = FAST && L == 16;
+    private static final boolean PAIRS = FAST && Gemm.WIDE;
 
     /** As {@link #dot1x4} for rows r and r + 1 (into y[yo + j * yStride] and the next row), each in dot1's order. */
     private void dot2x4(int r, float[] xg, int xb, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
