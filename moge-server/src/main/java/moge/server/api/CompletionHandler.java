@@ -168,7 +168,7 @@ public final class CompletionHandler {
         moge.constrain.TokenMask format = toolSpec.forced() ? formats.calls(toolSpec) : formats.mask(r.body());
         // "auto" tools without another format: free text, but a call the model starts is enforced
         moge.constrain.OutputConstraint constraint = format != null ? formats.constraint(format, r.chat())
-                : toolSpec.active() ? formats.autoCalls(toolSpec, tools.openId, tools.closeId) : null;
+                : toolSpec.active() ? formats.autoCalls(toolSpec, tools) : null;
         ClientConnection client = null;
         // what earlier, rejected attempts cost (their tokens count in the usage of the answer)
         SequenceResult earlier = null;

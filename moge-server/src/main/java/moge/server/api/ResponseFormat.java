@@ -104,19 +104,20 @@ final class ResponseFormat {
 
     /**
      * The constraint of an "auto" tool choice (llama-server's lazy grammar): the answer is free text until the model
-     * writes the call marker {@code openId}; the calls' JSON ({@link ToolSpec#autoCallsSchema}) is enforced from
-     * there to the closing marker {@code closeId}. Null (free text, calls parsed afterwards as before) when the
-     * markers are not single tokens or some function's parameters are outside the enforceable subset.
+     * writes the call marker; the calls' JSON ({@link ToolSpec#autoCallsSchema}) is enforced from there to the
+     * closing marker. The markers are matched as tokens where each is one token of the vocabulary, else as text
+     * spread over tokens. Null (free text, calls parsed afterwards as before) when some function's parameters are
+     * outside the enforceable subset.
      */
-    OutputConstraint autoCalls(ToolSpec tools, int openId, int closeId) {
-        if (openId < 0 || closeId < 0) return null;
+    OutputConstraint autoCalls(ToolSpec tools, ToolPrompt markers) {
         TokenMask mask;
         try {
             mask = constraints.schema(tools.autoCallsSchema());
         } catch (SchemaException e) {
             return null;
         }
-        return OutputConstraint.lazy(mask, protocol, openId, closeId);
+        return markers.openId >= 0 ? OutputConstraint.lazy(mask, protocol, markers.openId, markers.closeId)
+                : OutputConstraint.lazy(mask, protocol, markers.open, markers.close);
     }
 
     /**

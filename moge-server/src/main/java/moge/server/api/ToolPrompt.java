@@ -25,8 +25,8 @@ final class ToolPrompt {
     static final String PANGU_OPEN = "[unused11]", PANGU_CLOSE = "[unused12]";
     static final String TEXT_OPEN = "<tool_call>", TEXT_CLOSE = "</tool_call>";
 
-    private final String open, close;
-    /** The markers' ids when each is a single token, else -1 (then an "auto" call cannot trigger its constraint). */
+    final String open, close;
+    /** The markers' ids when each is a single token, else -1 (then an "auto" call's constraint matches their text). */
     final int openId, closeId;
 
     ToolPrompt(Tokenizer tokenizer) {
