@@ -46,7 +46,9 @@ final class F32Matrix extends Matrix {
         int base = x.offset();
         int r = r0;
         float[] lanes = new float[4 * L];
-        for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r, lanes);
+        // short rows: four at a time, sharing each activation load (they lie in one stream); long rows one after the
+        // other, so that the matrix is read as one stream (ONE_STREAM_ROW_BYTES)
+        if ((long) cols * 4 <= ONE_STREAM_ROW_BYTES) for (; r + 4 <= r1; r += 4) dot4(r, xs, base, y, yOff + r, lanes);
         for (; r < r1; r++) y[yOff + r] = dot1(r, xs, base, lanes);
     }
 

@@ -16,6 +16,14 @@ public abstract class Matrix {
     public final int cols;
     protected final MemorySegment data;
 
+    /**
+     * Rows up to this long (a quarter of a 4 KiB page) may be read several at a time by the float formats' one-token
+     * kernels, which then share each activation load: those rows lie side by side, one stream. Longer rows are read
+     * one after the other, so that a matrix streams from memory in order; several long rows at a time are as many
+     * streams, a row apart, and ran 15-50% slower from memory on the reference machine (BENCHMARKS.md section 2).
+     */
+    static final int ONE_STREAM_ROW_BYTES = 1024;
+
     protected Matrix(String name, int rows, int cols, MemorySegment data) {
         this.name = name;
         this.rows = rows;

@@ -169,7 +169,8 @@ class MatmulKernelTest {
         // formats give the rows of a bigger batch in the same kernels (BF16 takes 14 tokens and more, 9 at 512
         // bits, in the token-lane product, which sums as the GEMM does: Bf16TokenLanesTest)
         float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, BF16Matrix.LANES_FROM - 1, cols), 1) : whole;
-        // up to how many tokens each token gets exactly its single-token result: Q5_0 and IQ4_NL run as Q8_0;
+        // up to how many tokens each token gets exactly its single-token result: Q5_0 and IQ4_NL run as Q8_0; F16
+        // converts each weight once for up to four tokens, each summed in its single-token order;
         // Q6_K's runs (also IQ4_XS, Q4_1, Q5_1) and the 16-row K-quant tiles take a few tokens one at a time,
         // except with llama.cpp's activation grid (round), where the K-quant tiles take the GEMM
         int aloneUpTo = switch (type) {
@@ -178,10 +179,11 @@ class MatmulKernelTest {
             case Q5_K -> round ? 0 : Q5KMatrix.FEW_TOKENS;
             case Q3_K -> round ? 0 : Q3KMatrix.FEW_TOKENS;
             case Q2_K -> round ? 0 : Q2KMatrix.FEW_TOKENS;
+            case F16 -> F16Matrix.FEW_TOKENS;
             default -> 0;
         };
-        for (int n : new int[]{3, 4, 5, 8, 9, 12, 13}) {
-            if (n > Math.max(aloneUpTo, 3)) continue;
+        for (int n : new int[]{2, 3, 4, 5, 6, 7, 8, 9, 12, 13}) {
+            if (n > aloneUpTo && n != 3) continue;
             float[] few = run(m, new Activations().set(xs, n, cols), 2);
             if (n <= aloneUpTo) {
                 for (int t = 0; t < n; t++) {
