@@ -155,7 +155,7 @@ import java.nio.ByteOrder;
 final class FewTokens {
     /**
      * Never more tokens than this (past it the panel GEMM always wins); F32 chooses by {@link Gemm#wins} from 16
-     * tokens on, BF16 takes these tiles up to 13 tokens and {@link Bf16TokenLanes} from 14.
+     * tokens on, BF16 takes these tiles up to 13 tokens (8 at 512 bits) and {@link Bf16TokenLanes} from 14 (9).
      */
     static final int MAX = 64;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;

@@ -22,6 +22,8 @@ class FewTokensTest {
                 DType type = iter < 32 ? (iter % 2 == 0 ? DType.BF16 : DType.F32) : r.nextBoolean() ? DType.BF16 : DType.F32;
                 int rows = 1 + r.nextInt(23), cols = 1 + r.nextInt(300);
                 if (iter % 5 == 0) cols = 32 * (1 + r.nextInt(8));
+                // rows past Matrix.ONE_STREAM_ROW_BYTES take the one-row tiles
+                if (iter % 3 == 1) cols = 257 + r.nextInt(700);
                 int T = iter < 32 ? 2 + iter / 2 : 2 + r.nextInt(FewTokens.MAX - 1), xOff = r.nextInt(4);
                 float[] w = new float[rows * cols];
                 for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
