@@ -115,6 +115,44 @@ final class HttpTestClient {
         o.flush();
     }
 
+    /**
+     * POSTs a body the server refuses unread (413) from a raw socket: the body is written beside the read, since a
+     * client that reads only after sending everything can lose the answer to the reset of a server that closes on
+     * bytes it never read (the JDK client then reports "header parser received no bytes").
+     */
+    Reply postRefused(String path, byte[] body) throws Exception {
+        try (Socket s = socket()) {
+            write(s, requestHead(path, body.length));
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    s.getOutputStream().write(body);
+                } catch (IOException ignored) {
+                    // the server may close before all of it is sent
+                }
+            });
+            java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+            String status = readLine(in);
+            long length = 0;
+            for (String h; !(h = readLine(in)).isEmpty(); ) {
+                if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) length = Long.parseLong(h.substring(15).trim());
+            }
+            byte[] b = new byte[(int) length];
+            in.readFully(b);
+            writer.join(10_000);
+            String text = new String(b, StandardCharsets.UTF_8);
+            return new Reply(Integer.parseInt(status.split(" ")[1]), text.isEmpty() ? null : JSON.readTree(text), text);
+        }
+    }
+
+    private static String readLine(java.io.DataInputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int c; (c = in.read()) != '\n'; ) {
+            if (c < 0) throw new IOException("connection closed in the response head");
+            if (c != '\r') sb.append((char) c);
+        }
+        return sb.toString();
+    }
+
     /** The status code of the response on a raw socket, or -1 if the connection ends first. */
     static int readStatus(Socket s) throws IOException {
         BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -210,8 +211,8 @@ class MessagesApiTest {
 
     @Test
     void aTooLargeBodyAndAnUnknownModelAreAnthropicErrorsToo() throws Exception {
-        HttpTestClient.Reply big = http.post(MESSAGES, "{\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\""
-                + "x".repeat(2 << 20) + "\"}]}");
+        HttpTestClient.Reply big = http.postRefused(MESSAGES, ("{\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\""
+                + "x".repeat(2 << 20) + "\"}]}").getBytes(StandardCharsets.UTF_8));
         assertThat(big.status()).isEqualTo(413);
         assertThat(big.json().path("error").path("type").asText()).isEqualTo("request_too_large");
         HttpTestClient.Reply model = http.post(MESSAGES, body("").replace("\"demo\"", "\"claude-sonnet-4\""));
