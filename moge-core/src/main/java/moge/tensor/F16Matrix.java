@@ -157,14 +157,8 @@ final class F16Matrix extends Matrix {
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
-        float s0 = VectorMath.sumLanes(lanes, 0, L), s1 = VectorMath.sumLanes(lanes, L, L);
-        for (; c < cols; c++) {
-            long cb = (long) c * 2;
-            s0 += half(b0 + cb) * xs[xo + c];
-            s1 += half(b1 + cb) * xs[xo + c];
-        }
-        y[yo] = s0;
-        y[yo + 1] = s1;
+        y[yo] = tail(b0, c, xs, xo, VectorMath.sumLanes(lanes, 0, L));
+        y[yo + 1] = tail(b1, c, xs, xo, VectorMath.sumLanes(lanes, L, L));
     }
 
     private float dot1(int r, float[] xs, int xo, float[] lanes) {
@@ -173,9 +167,7 @@ final class F16Matrix extends Matrix {
         int c = 0;
         for (; c + L <= cols; c += L) a0 = load(b0 + (long) c * 2).fma(FloatVector.fromArray(FS, xs, xo + c), a0);
         a0.intoArray(lanes, 0);
-        float s = VectorMath.sumLanes(lanes, 0, L);
-        for (; c < cols; c++) s += half(b0 + (long) c * 2) * xs[xo + c];
-        return s;
+        return tail(b0, c, xs, xo, VectorMath.sumLanes(lanes, 0, L));
     }
 
     private float half(long byteOffset) {
