@@ -141,14 +141,19 @@ final class Q6KMatrix extends Matrix {
         for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, sums, lanes);
     }
 
-    /** The sum of the activations of each run of 32. */
+    /**
+     * The sum of the activations of each run of 32, its 8 lanes added in a fixed order: reduceLanes(ADD) adds
+     * in one order interpreted and another compiled, so a token's result changed with the JIT's progress (a
+     * batch's token then differed from the same token alone in the last bit, now and then).
+     */
     private float[] runSums(float[] x, int xo) {
-        float[] s = SUMS.get();
+        float[] s = SUMS.get(), lanes = new float[8];
         if (s.length < runs) SUMS.set(s = new float[runs]);
         for (int c = 0; c < runs; c++) {
             FloatVector v = FloatVector.fromArray(F8, x, xo + 32 * c).add(FloatVector.fromArray(F8, x, xo + 32 * c + 8))
                     .add(FloatVector.fromArray(F8, x, xo + 32 * c + 16).add(FloatVector.fromArray(F8, x, xo + 32 * c + 24)));
-            s[c] = v.reduceLanes(VectorOperators.ADD);
+            v.intoArray(lanes, 0);
+            s[c] = VectorMath.sumLanes(lanes, 0, 8);
         }
         return s;
     }
