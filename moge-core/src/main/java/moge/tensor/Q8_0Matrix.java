@@ -5,7 +5,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
-import moge.format.HugePages;
 import moge.format.Layouts;
 
 import java.lang.foreign.MemorySegment;
@@ -22,7 +21,7 @@ import java.nio.ByteOrder;
  * Rows come in quads, the unit of the decode kernel: a quad's four rows are interleaved group by group (then
  * their tails), and so are their scales block by block, so that the kernel reads two streams, not eight
  * (from DRAM a thread kept 8.7 GB/s of the 11.4 it reaches in cache). Rows past the last whole quad are
- * stored plainly; {@link #byteOf} and {@link #scaleAt} give any row's place.
+ * stored plainly; {@link #byteOf} and {@link #scaleAt} give any row's place, {@link Q8Interleave} writes them.
  * <p>
  * Q5_0 loads here too ({@link #repackQ5_0}): its value d * (q - 16), q in 0..31, is the Q8_0 value of code
  * q - 16 and the same d, so widening each block to Q8_0 is lossless, at 8.5 bits a weight in memory against the
@@ -41,7 +40,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
-    private static final int L = FS.length();
+    static final int L = FS.length();
     /** Interleaving needs a group of one or two whole blocks; other widths keep the plain order. */
     static final boolean FAST = L == 8 || L == 16;
     static final int G = FAST ? 4 * L : 32;
@@ -70,15 +69,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Where value c of row r lies (in the repacked order within its group). */
     private long byteOf(int r, int c) {
-        return byteOf(r, c, cols, groups * G, quadRows);
-    }
-
-    private static long byteOf(int r, int c, int cols, int full, int quadRows) {
-        if (r >= quadRows) return (long) r * cols + c;
-        long quad = (long) (r / 4) * 4 * cols;
-        int i = r % 4;
-        if (c < full) return quad + (long) (c / G) * 4 * G + (long) i * G + c % G;
-        return quad + 4L * full + (long) i * (cols - full) + (c - full);
+        return Q8Interleave.byteOf(r, c, cols, groups * G, quadRows);
     }
 
     @Override
@@ -90,16 +81,14 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * Repacks ggml blocks (row after row, 34 bytes per 32 values) into a new off-heap array.
      */
     static Q8_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        int nb = cols / 32;
-        MemorySegment out = packed(rows, cols, (r, src) ->
-                MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * src.length, src, 0, src.length));
-        return new Q8_0Matrix(name, DType.Q8_0, rows, cols, out, blocks.asSlice(0, (long) rows * nb * 34), roundActivations);
+        MemorySegment out = Q8Interleave.ofQ8_0(rows, cols, blocks);
+        return new Q8_0Matrix(name, DType.Q8_0, rows, cols, out, blocks.asSlice(0, (long) rows * (cols / 32) * 34), roundActivations);
     }
 
     /** Q5_0 blocks (fp16 d, 4 bytes of fifth bits, 16 of nibbles), each widened to its Q8_0 block. */
     static Q8_0Matrix repackQ5_0(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        return widened(name, DType.Q5_0, rows, cols, blocks, roundActivations,
-                (r, q, p, dst, o) -> Repacking.codes32(q, p + 6, p + 2, -16, dst, o));
+        MemorySegment out = Q8Interleave.widened(DType.Q5_0, rows, cols, blocks, (r, q, p, dst, o) -> Repacking.codes32(q, p + 6, p + 2, -16, dst, o));
+        return new Q8_0Matrix(name, DType.Q5_0, rows, cols, out, null, roundActivations);
     }
 
     /**
@@ -107,89 +96,15 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * levels are int8 and the scale the same fp16, so d * level is ggml's value to the bit.
      */
     static Q8_0Matrix repackIQ4_NL(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        return widened(name, DType.IQ4_NL, rows, cols, blocks, roundActivations, (r, q, p, dst, o) -> {
+        MemorySegment out = Q8Interleave.widened(DType.IQ4_NL, rows, cols, blocks, (r, q, p, dst, o) -> {
             Repacking.finiteScale(name, "IQ4_NL", r, Repacking.half(q, p));
             Repacking.iq4Codes32(q, p + 2, dst, o);
         });
-    }
-
-    /** Writes the 32 int8 codes of the block at q[p..] of row r into dst[o..o+32). */
-    private interface BlockCodes {
-        void codes(int r, byte[] q, int p, byte[] dst, int o);
-    }
-
-    /** A {@code type} matrix of 32-value blocks that start with their fp16 d, each widened to the Q8_0 block of that d. */
-    private static Q8_0Matrix widened(String name, DType type, int rows, int cols, MemorySegment blocks, boolean roundActivations,
-                                      BlockCodes f) {
-        int nb = cols / 32, bb = type.blockBytes;
-        MemorySegment out = packed(rows, cols, (r, src) -> {
-            byte[] q = new byte[nb * bb];
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) r * q.length, q, 0, q.length);
-            for (int b = 0; b < nb; b++) {
-                int p = bb * b, o = 34 * b;
-                src[o] = q[p];
-                src[o + 1] = q[p + 1];
-                f.codes(r, q, p, src, o + 2);
-            }
-        });
-        return new Q8_0Matrix(name, type, rows, cols, out, null, roundActivations);
-    }
-
-    /** Row r as ggml Q8_0 blocks into src (34 bytes per 32 values). */
-    private interface Q8Rows {
-        void read(int r, byte[] src);
-    }
-
-    /**
-     * The repacked copy of rows read as Q8_0 blocks; rows are independent, so runs of them go to every core
-     * (a 1.5 GB model spent seconds here on one thread).
-     */
-    private static MemorySegment packed(int rows, int cols, Q8Rows in) {
-        long packedBytes = (long) rows * cols + (long) rows * (cols / 32) * 2;
-        MemorySegment out = HugePages.allocate(packedBytes);
-        Repacking.forRuns(rows, 4, (r0, r1) -> repackRows(rows, cols, in, out, r0, r1));
-        return out;
-    }
-
-    private static void repackRows(int rows, int cols, Q8Rows in, MemorySegment out, int r0, int r1) {
-        int nb = cols / 32;
-        byte[] src = new byte[nb * 34];
-        byte[] qs = new byte[cols];
-        short[] sc = new short[nb];
-        int groups = FAST ? cols / G : 0;
-        int full = groups * G, quadRows = rows / 4 * 4;
-        // byte 4j + k of a group is value kL + j: where that value sits in the group's ggml blocks
-        int[] from = new int[G];
-        for (int j = 0; j < L; j++) {
-            for (int k = 0; k < 4; k++) from[4 * j + k] = (k * L + j) / 32 * 34 + 2 + (k * L + j) % 32;
-        }
-        for (int r = r0; r < r1; r++) {
-            in.read(r, src);
-            for (int b = 0; b < nb; b++) sc[b] = (short) ((src[b * 34] & 0xFF) | (src[b * 34 + 1] << 8));
-            for (int g = 0; g < groups; g++) {
-                int base = g * G, at = g * BPG * 34;
-                for (int i = 0; i < G; i++) qs[base + i] = src[at + from[i]];
-            }
-            for (int c = full; c < cols; c++) qs[c] = value(src, c);
-            for (int g = 0; g < groups; g++) {
-                MemorySegment.copy(qs, g * G, out, ValueLayout.JAVA_BYTE, byteOf(r, g * G, cols, full, quadRows), G);
-            }
-            if (full < cols) MemorySegment.copy(qs, full, out, ValueLayout.JAVA_BYTE, byteOf(r, full, cols, full, quadRows), cols - full);
-            for (int b = 0; b < nb; b++) out.set(Layouts.I16, (long) rows * cols + scaleIndex(r, b, nb, quadRows) * 2, sc[b]);
-        }
-    }
-
-    private static byte value(byte[] src, int c) {
-        return src[(c / 32) * 34 + 2 + c % 32];
+        return new Q8_0Matrix(name, DType.IQ4_NL, rows, cols, out, null, roundActivations);
     }
 
     private long scaleAt(int r, int b) {
-        return scales + scaleIndex(r, b, nb, quadRows) * 2;
-    }
-
-    private static long scaleIndex(int r, int b, int nb, int quadRows) {
-        if (r >= quadRows) return (long) r * nb + b;
-        return (long) (r / 4) * 4 * nb + 4L * b + r % 4;
+        return scales + Q8Interleave.scaleIndex(r, b, nb, quadRows) * 2;
     }
 
     /** The fp16 scale at byte {@code at}, broadcast. */
@@ -256,7 +171,8 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     }
 
     /** Blocks per interleaved group, and slices (vectors of L values) per block. */
-    private static final int BPG = G / 32, SPB = 32 / L;
+    static final int BPG = G / 32;
+    private static final int SPB = 32 / L;
 
     // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
     // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
@@ -321,9 +237,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     }
 
     /**
-     * A few tokens: each weight slice is widened to float once and multiplied into four tokens' sums, since
-     * widening, not the FMA, is what a pass costs. Each (row, token) sum takes the steps of {@link #dot1} in
-     * its order, so a token's result is the one it gets alone, whatever its batch.
+     * A few tokens: each weight slice is widened to float once and multiplied into four tokens' sums (two or
+     * three for the last ones), since widening, not the FMA, is what a pass costs. Each (row, token) sum takes
+     * the steps of {@link #dot1} in its order, so a token's result is the one it gets alone, whatever its batch.
      */
     @Override
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
@@ -340,7 +256,125 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             }
             for (; r < r1; r++) dot1x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
         }
+        // two or three left (a short draft's verification, two or three streams): one pass over the weights, not one each
+        int n = T - t == 3 && PAIRS ? 3 : Math.min(2, T - t);
+        if (n >= 2) {
+            int r = r0, at = xo + t * cols;
+            if (n == 3) {
+                for (; r + 2 <= r1; r += 2) dot2x3(r, xs, at, y, yOff + t * yStride + r, yStride, lanes);
+            } else {
+                for (; r % 4 == 0 && r + 4 <= Math.min(r1, quadRows); r += 4) dot4x2(r, xs, at, y, yOff + t * yStride + r, yStride, lanes);
+            }
+            for (; r < r1; r++) {
+                for (int j = 0; j < n; j++) y[yOff + (t + j) * yStride + r] = dot1(r, xs, at + j * cols, lanes);
+            }
+            t += n;
+        }
         for (; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
+    }
+
+    /**
+     * The quad of rows at r against two tokens (token j at xo + j * cols, into y[yo + j * yStride + i] for row
+     * r + i), each sum in dot1's order: the weights are read once for both tokens, and a quad as one stream
+     * (two rows at a time read half of each group's cache lines, then came back for the rest: two tokens cost
+     * 2.4 times one).
+     */
+    private void dot4x2(int r, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+        long q0 = byteOf(r, 0), q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
+        long s0 = scaleAt(r, 0);
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int x1 = xo + cols;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            long go = 4L * c;
+            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + go, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + go, LE);
+            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + go, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + go, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    FloatVector xa = FloatVector.fromArray(FS, x, xo + c + k * L), xb = FloatVector.fromArray(FS, x, x1 + c + k * L);
+                    FloatVector w = slice(v0, k);
+                    p0 = w.fma(xa, p0);
+                    e0 = w.fma(xb, e0);
+                    w = slice(v1, k);
+                    p1 = w.fma(xa, p1);
+                    e1 = w.fma(xb, e1);
+                    w = slice(v2, k);
+                    p2 = w.fma(xa, p2);
+                    e2 = w.fma(xb, e2);
+                    w = slice(v3, k);
+                    p3 = w.fma(xa, p3);
+                    e3 = w.fma(xb, e3);
+                }
+                long so = s0 + 8L * (c / 32 + blk);
+                FloatVector d = half(so);
+                a0 = p0.fma(d, a0);
+                b0 = e0.fma(d, b0);
+                d = half(so + 2);
+                a1 = p1.fma(d, a1);
+                b1 = e1.fma(d, b1);
+                d = half(so + 4);
+                a2 = p2.fma(d, a2);
+                b2 = e2.fma(d, b2);
+                d = half(so + 6);
+                a3 = p3.fma(d, a3);
+                b3 = e3.fma(d, b3);
+            }
+        }
+        a0.intoArray(lanes, 0);
+        b0.intoArray(lanes, L);
+        finish(r, 2, lanes, x, xo, y, yo, yStride);
+        a1.intoArray(lanes, 0);
+        b1.intoArray(lanes, L);
+        finish(r + 1, 2, lanes, x, xo, y, yo + 1, yStride);
+        a2.intoArray(lanes, 0);
+        b2.intoArray(lanes, L);
+        finish(r + 2, 2, lanes, x, xo, y, yo + 2, yStride);
+        a3.intoArray(lanes, 0);
+        b3.intoArray(lanes, L);
+        finish(r + 3, 2, lanes, x, xo, y, yo + 3, yStride);
+    }
+
+    /** Rows r and r + 1 against three tokens, as {@link #dot4x2}; its twelve sums need AVX-512's 32 vector registers ({@link #PAIRS}). */
+    private void dot2x3(int r, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, b0 = a0, b1 = a0, b2 = a0;
+        long q = byteOf(r, 0), qn = byteOf(r + 1, 0), step = r < quadRows ? 4 : 1, stepN = r + 1 < quadRows ? 4 : 1;
+        int x1 = xo + cols, x2 = x1 + cols;
+        for (int g = 0; g < groups; g++) {
+            int c = g * G;
+            IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
+            IntVector u = IntVector.fromMemorySegment(IS, data, qn + stepN * c, LE);
+            for (int blk = 0; blk < BPG; blk++) {
+                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, e0 = p0, e1 = p0, e2 = p0;
+                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
+                    FloatVector w = slice(v, k), wn = slice(u, k);
+                    int o = c + k * L;
+                    FloatVector xa = FloatVector.fromArray(FS, x, xo + o), xb = FloatVector.fromArray(FS, x, x1 + o);
+                    FloatVector xc = FloatVector.fromArray(FS, x, x2 + o);
+                    p0 = w.fma(xa, p0);
+                    p1 = w.fma(xb, p1);
+                    p2 = w.fma(xc, p2);
+                    e0 = wn.fma(xa, e0);
+                    e1 = wn.fma(xb, e1);
+                    e2 = wn.fma(xc, e2);
+                }
+                FloatVector d = half(scaleAt(r, c / 32 + blk)), dn = half(scaleAt(r + 1, c / 32 + blk));
+                a0 = p0.fma(d, a0);
+                a1 = p1.fma(d, a1);
+                a2 = p2.fma(d, a2);
+                b0 = e0.fma(dn, b0);
+                b1 = e1.fma(dn, b1);
+                b2 = e2.fma(dn, b2);
+            }
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        finish(r, 3, lanes, x, xo, y, yo, yStride);
+        b0.intoArray(lanes, 0);
+        b1.intoArray(lanes, L);
+        b2.intoArray(lanes, 2 * L);
+        finish(r + 1, 3, lanes, x, xo, y, yo + 1, yStride);
     }
 
     /**
@@ -375,12 +409,12 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         a1.intoArray(lanes, L);
         a2.intoArray(lanes, 2 * L);
         a3.intoArray(lanes, 3 * L);
-        finish4(r, lanes, x, xo, y, yo, yStride);
+        finish(r, 4, lanes, x, xo, y, yo, yStride);
     }
 
-    /** Row r's sums for four tokens, lanes [j * L, (j + 1) * L) for token j at xo + j * cols, into y[yo + j * yStride]. */
-    private void finish4(int r, float[] lanes, float[] x, int xo, float[] y, int yo, int yStride) {
-        for (int j = 0; j < 4; j++) y[yo + j * yStride] = VectorMath.sumLanes(lanes, j * L, L) + tail(r, x, xo + j * cols);
+    /** Row r's sums for n tokens, lanes [j * L, (j + 1) * L) for token j at xo + j * cols, into y[yo + j * yStride]. */
+    private void finish(int r, int n, float[] lanes, float[] x, int xo, float[] y, int yo, int yStride) {
+        for (int j = 0; j < n; j++) y[yo + j * yStride] = VectorMath.sumLanes(lanes, j * L, L) + tail(r, x, xo + j * cols);
     }
 
     /**
@@ -428,12 +462,12 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         a1.intoArray(lanes, L);
         a2.intoArray(lanes, 2 * L);
         a3.intoArray(lanes, 3 * L);
-        finish4(r, lanes, x, xo, y, yo, yStride);
+        finish(r, 4, lanes, x, xo, y, yo, yStride);
         b0.intoArray(lanes, 0);
         b1.intoArray(lanes, L);
         b2.intoArray(lanes, 2 * L);
         b3.intoArray(lanes, 3 * L);
-        finish4(r + 1, lanes, x, xo, y, yo + 1, yStride);
+        finish(r + 1, 4, lanes, x, xo, y, yo + 1, yStride);
     }
 
     /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
