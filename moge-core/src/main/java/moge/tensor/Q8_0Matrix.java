@@ -87,7 +87,8 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Q5_0 blocks (fp16 d, 4 bytes of fifth bits, 16 of nibbles), each widened to its Q8_0 block. */
     static Q8_0Matrix repackQ5_0(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        MemorySegment out = Q8Interleave.widened(DType.Q5_0, rows, cols, blocks, (r, q, p, dst, o) -> Repacking.codes32(q, p + 6, p + 2, -16, dst, o));
+        MemorySegment out = Q8Interleave.widened(DType.Q5_0, rows, cols, blocks,
+                (r, q, p, dst, o) -> Repacking.codes32(q, p + 6, p + 2, -16, dst, o));
         return new Q8_0Matrix(name, DType.Q5_0, rows, cols, out, null, roundActivations);
     }
 
@@ -259,14 +260,18 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         // two or three left (a short draft's verification, two or three streams): one pass over the weights, not one each
         int n = T - t == 3 && PAIRS ? 3 : Math.min(2, T - t);
         if (n >= 2) {
-            int r = r0, at = xo + t * cols;
-            if (n == 3) {
-                for (; r + 2 <= r1; r += 2) dot2x3(r, xs, at, y, yOff + t * yStride + r, yStride, lanes);
-            } else {
-                for (; r % 4 == 0 && r + 4 <= Math.min(r1, quadRows); r += 4) dot4x2(r, xs, at, y, yOff + t * yStride + r, yStride, lanes);
-            }
-            for (; r < r1; r++) {
-                for (int j = 0; j < n; j++) y[yOff + (t + j) * yStride + r] = dot1(r, xs, at + j * cols, lanes);
+            int r = r0, at = xo + t * cols, yo = yOff + t * yStride;
+            while (r < r1) {
+                if (n == 3 && r + 2 <= r1) {
+                    dot2x3(r, xs, at, y, yo + r, yStride, lanes);
+                    r += 2;
+                } else if (n == 2 && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
+                    dot4x2(r, xs, at, y, yo + r, yStride, lanes);
+                    r += 4;
+                } else {
+                    for (int j = 0; j < n; j++) y[yo + j * yStride + r] = dot1(r, xs, at + j * cols, lanes);
+                    r++;
+                }
             }
             t += n;
         }

@@ -156,6 +156,14 @@ class MatmulKernelTest {
         m.prepare(x);
         for (int r0 = 0; r0 < rows; r0 += 8) m.matmul(x, parts, rows, 0, r0, Math.min(rows, r0 + 8));
         assertThat(parts).containsExactly(whole);
+        // and at odd rows, for a few tokens (two and three: Q8_0's last-tokens kernels take quads and row pairs)
+        for (int n : new int[]{2, 3, 6}) {
+            Activations xn = new Activations().set(xs, n, cols);
+            float[] rowsN = run(m, xn, 1), odd = new float[n * rows];
+            m.prepare(xn);
+            for (int r0 = 0; r0 < rows; r0 += 5) m.matmul(xn, odd, rows, 0, r0, Math.min(rows, r0 + 5));
+            assertThat(odd).as("%d tokens, rows split every 5", n).containsExactly(rowsN);
+        }
         // the first tokens alone give the same rows as inside the bigger batch: within the few-token kernels
         // (verification, batched decode) and within the panel GEMM, both batches past Q8_0's few-token kernels
         // and BF16's token lanes (up to 48) so that they take the same path (Q4_0's integer kernels, up to 128)
