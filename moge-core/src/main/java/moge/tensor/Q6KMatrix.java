@@ -137,7 +137,7 @@ final class Q6KMatrix extends Matrix {
 
     private void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
         float[] xs = ordered(x.data(), x.offset()), lanes = new float[8];
-        float[] sums = affine ? runSums(x.data(), x.offset()) : null;
+        float[] sums = affine ? runSums(x.data(), x.offset(), lanes) : null;
         for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, sums, lanes);
     }
 
@@ -146,8 +146,8 @@ final class Q6KMatrix extends Matrix {
      * in one order interpreted and another compiled, so a token's result changed with the JIT's progress (a
      * batch's token then differed from the same token alone in the last bit, now and then).
      */
-    private float[] runSums(float[] x, int xo) {
-        float[] s = SUMS.get(), lanes = new float[8];
+    private float[] runSums(float[] x, int xo, float[] lanes) {
+        float[] s = SUMS.get();
         if (s.length < runs) SUMS.set(s = new float[runs]);
         for (int c = 0; c < runs; c++) {
             FloatVector v = FloatVector.fromArray(F8, x, xo + 32 * c).add(FloatVector.fromArray(F8, x, xo + 32 * c + 8))
