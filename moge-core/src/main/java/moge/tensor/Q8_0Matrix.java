@@ -127,11 +127,20 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         float[] xs = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
         int r = r0;
-        float[] lanes = new float[4 * L];
+        float[] lanes = new float[RUN * L];
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
-                dot4(r, xs, xo, y, yOff + r, lanes);
-                r += 4;
+                int end = Math.min(r + RUN, r + (Math.min(r1, quadRows) - r) / 4 * 4);
+                if (groups <= SHORT_GROUPS) {
+                    for (int q = r; q < end; q += 4) accumulate4(q, xs, xo, lanes, (q - r) * L);
+                    for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, y, yOff + q);
+                } else {
+                    for (int q = r; q < end; q += 4) {
+                        accumulate4(q, xs, xo, lanes, 0);
+                        finish4(q, lanes, 0, xs, xo, y, yOff + q);
+                    }
+                }
+                r = end;
             } else {
                 y[yOff + r] = dot1(r, xs, xo, lanes);
                 r++;
@@ -175,10 +184,30 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     static final int BPG = G / 32;
     private static final int SPB = 32 / L;
 
+    /**
+     * Rows per run of {@link #matmulOne}: their quads' accumulators are all stored first (4 KB at 512 bits), then
+     * summed. Summing each quad right after it (a chain of ~50 cycles of shuffles and adds) left the next quad
+     * waiting: rows of 192 values ran 1.3x slower than with no sums at all.
+     */
+    private static final int RUN = 64;
+    /** Rows of up to this many groups sum their quads after the run; longer ones hide each quad's sums themselves. */
+    private static final int SHORT_GROUPS = 8;
+
+    /** The sums of the quad at r, its accumulators at lanes[off, off + 4L), into y[yo ..]. */
+    private void finish4(int r, float[] lanes, int off, float[] x, int xo, float[] y, int yo) {
+        if (LaneSums.SUPPORTED) {
+            LaneSums.sum4(lanes, off, y, yo);
+        } else {
+            for (int i = 0; i < 4; i++) y[yo + i] = VectorMath.sumLanes(lanes, off + i * L, L);
+        }
+        for (int i = 0; i < 4; i++) y[yo + i] += tail(r + i, x, xo);
+    }
+
+    /** The quad at r: its four rows' accumulators into lanes[off, off + 4L). */
     // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
     // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
     // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void dot4(int r, float[] x, int xo, float[] y, int yo, float[] lanes) {
+    private void accumulate4(int r, float[] x, int xo, float[] lanes, int off) {
         long q0 = byteOf(r, 0), q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
         long s0 = scaleAt(r, 0), s1 = s0 + 2, s2 = s1 + 2, s3 = s2 + 2;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
@@ -203,14 +232,10 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 a3 = p3.fma(half(s3 + so), a3);
             }
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, L);
-        a2.intoArray(lanes, 2 * L);
-        a3.intoArray(lanes, 3 * L);
-        y[yo] = VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
-        y[yo + 1] = VectorMath.sumLanes(lanes, L, L) + tail(r + 1, x, xo);
-        y[yo + 2] = VectorMath.sumLanes(lanes, 2 * L, L) + tail(r + 2, x, xo);
-        y[yo + 3] = VectorMath.sumLanes(lanes, 3 * L, L) + tail(r + 3, x, xo);
+        a0.intoArray(lanes, off);
+        a1.intoArray(lanes, off + L);
+        a2.intoArray(lanes, off + 2 * L);
+        a3.intoArray(lanes, off + 3 * L);
     }
 
     private float dot1(int r, float[] x, int xo, float[] lanes) {
@@ -228,7 +253,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             }
         }
         a0.intoArray(lanes, 0);
-        return VectorMath.sumLanes(lanes, 0, L) + tail(r, x, xo);
+        return sum(lanes, 0) + tail(r, x, xo);
     }
 
     @Override
@@ -419,7 +444,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Row r's sums for n tokens, lanes [j * L, (j + 1) * L) for token j at xo + j * cols, into y[yo + j * yStride]. */
     private void finish(int r, int n, float[] lanes, float[] x, int xo, float[] y, int yo, int yStride) {
-        for (int j = 0; j < n; j++) y[yo + j * yStride] = VectorMath.sumLanes(lanes, j * L, L) + tail(r, x, xo + j * cols);
+        for (int j = 0; j < n; j++) y[yo + j * yStride] = sum(lanes, j * L) + tail(r, x, xo + j * cols);
     }
 
     /**
@@ -473,6 +498,11 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         b2.intoArray(lanes, 2 * L);
         b3.intoArray(lanes, 3 * L);
         finish(r + 1, 4, lanes, x, xo, y, yo + 1, yStride);
+    }
+
+    /** A row's accumulator summed: as {@link LaneSums} orders it (every path the same), plainly at other widths. */
+    private static float sum(float[] lanes, int off) {
+        return LaneSums.SUPPORTED ? LaneSums.sum(lanes, off) : VectorMath.sumLanes(lanes, off, L);
     }
 
     /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */

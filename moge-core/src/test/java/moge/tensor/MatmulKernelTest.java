@@ -35,6 +35,10 @@ class MatmulKernelTest {
                 }
             }
         }
+        // Q8_0's one-token kernel runs 64 rows at a time (short rows summed after their run): several runs and a part
+        for (int rows : new int[]{64 + 13, 128 + 4}) {
+            for (int cols : new int[]{96, 256, 2048 + 32}) a.add(Arguments.of(DType.Q8_0, rows, cols, false));
+        }
         // Q4_0 holds rows in tiles of 16 and runs two tiles per pass: whole tiles, pairs, and rows past them
         for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
             for (int cols : new int[]{32, 160, 2048 + 32}) a.add(Arguments.of(DType.Q4_0, rows, cols, false));
