@@ -127,7 +127,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         float[] xs = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
         int r = r0;
-        float[] lanes = new float[RUN * L];
+        float[] lanes = new float[(groups <= SHORT_GROUPS ? RUN : 4) * L];
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
                 int end = Math.min(r + RUN, r + (Math.min(r1, quadRows) - r) / 4 * 4);
