@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * An accumulator's lanes summed as a halving tree: lane i + lane i + L/2, then the same over the first half,
  * down to one value, in vector registers. Four rows' trees run together ({@link #sum4}): short rows spent a
- * fifth of their time storing their four accumulators and adding 64 floats one after another (Q8_0 rows of
+ * quarter of their time storing their four accumulators and adding 64 floats one after another (Q8_0 rows of
  * 192 values, qwen3moe's expert down projections). Both forms add the same pairs, and float addition is
  * commutative, so a row's sum has the same bits in either, and in every JIT tier (unlike reduceLanes).
  */
@@ -40,7 +40,7 @@ final class LaneSums {
 
     /**
      * The halving-tree sum of lanes[off, off + L) (L = 8 or 16), in scalar code: the kernels that sum one row
-     * or one token at a time, where a vector tree's latency (about 35 cycles of shuffles and adds) stood between
+     * or one token at a time, where a vector tree's latency (about 50 cycles of shuffles and adds) stood between
      * one row and the next, while these 15 adds are four deep.
      */
     static float sum(float[] l, int o) {
@@ -52,7 +52,7 @@ final class LaneSums {
     }
 
     /**
-     * Four rows' accumulators, stored at lanes[0, 4L), summed each as {@link #sum} does it, into out[o .. o + 3].
+     * Four rows' accumulators, stored at lanes[off, off + 4L), summed each as {@link #sum} does it, into out[o .. o + 3].
      * The first two levels fold two vectors into one, a blend keeping each row's half; the rest fold within the
      * vector, which then holds the rows in groups of L/4 lanes, in the order 0, 2, 1, 3. The kernels pass
      * their accumulators through memory, not as arguments: C2 does not inline a call made once per four rows,

@@ -127,19 +127,13 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         float[] xs = roundActivations ? x.q8Grid() : x.data();
         int xo = roundActivations ? 0 : x.offset();
         int r = r0;
-        float[] lanes = new float[(groups <= SHORT_GROUPS ? RUN : 4) * L];
+        int run = groups <= SHORT_GROUPS ? RUN : 4;
+        float[] lanes = new float[run * L];
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
-                int end = Math.min(r + RUN, r + (Math.min(r1, quadRows) - r) / 4 * 4);
-                if (groups <= SHORT_GROUPS) {
-                    for (int q = r; q < end; q += 4) accumulate4(q, xs, xo, lanes, (q - r) * L);
-                    for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, y, yOff + q);
-                } else {
-                    for (int q = r; q < end; q += 4) {
-                        accumulate4(q, xs, xo, lanes, 0);
-                        finish4(q, lanes, 0, xs, xo, y, yOff + q);
-                    }
-                }
+                int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
+                for (int q = r; q < end; q += 4) accumulate4(q, xs, xo, lanes, (q - r) * L);
+                for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, y, yOff + q);
                 r = end;
             } else {
                 y[yOff + r] = dot1(r, xs, xo, lanes);
@@ -190,16 +184,12 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * waiting: rows of 192 values ran 1.3x slower than with no sums at all.
      */
     private static final int RUN = 64;
-    /** Rows of up to this many groups sum their quads after the run; longer ones hide each quad's sums themselves. */
+    /** Rows of up to this many groups sum their quads after a run; longer ones (runs of one quad) hide each quad's sums themselves. */
     private static final int SHORT_GROUPS = 8;
 
     /** The sums of the quad at r, its accumulators at lanes[off, off + 4L), into y[yo ..]. */
     private void finish4(int r, float[] lanes, int off, float[] x, int xo, float[] y, int yo) {
-        if (LaneSums.SUPPORTED) {
-            LaneSums.sum4(lanes, off, y, yo);
-        } else {
-            for (int i = 0; i < 4; i++) y[yo + i] = VectorMath.sumLanes(lanes, off + i * L, L);
-        }
+        LaneSums.sum4(lanes, off, y, yo); // quads run only at the widths LaneSums is written for (FAST)
         for (int i = 0; i < 4; i++) y[yo + i] += tail(r + i, x, xo);
     }
 
