@@ -26,6 +26,9 @@ public final class Activations {
     /** The Q3_K decode form of token 0: signed codes, no offset, on twice Q4_0's budget (see {@link #q3Lanes}). */
     private final Q8Lanes q3Lanes = new Q8Lanes(Q8Lanes.SUM3, 0);
 
+    /** Q8_0's integer form of all tokens (see {@link #q8Ints}). */
+    private final Q8Ints q8Ints = new Q8Ints();
+
     private float[] q8Grid = new float[0];
     private boolean q8Valid;
     /** llama.cpp's Q8_0 blocks of the values (see {@link #q8Slices}); built with {@link #q8Grid}. */
@@ -90,6 +93,7 @@ public final class Activations {
         q8Lanes.valid = false;
         q5Lanes.valid = false;
         q3Lanes.valid = false;
+        q8Ints.valid = false;
     }
 
     /**
@@ -118,21 +122,24 @@ public final class Activations {
      * int splits into two float lanes. One token is a group of its own: the single-token kernel reads this too.
      */
     public float[] groupedBf16() {
-        return grouped(bf16Groups, FewTokens.BF16_CHUNK, true, FewTokens::group);
+        return grouped(bf16Groups, data, offset, FewTokens.BF16_CHUNK, true, FewTokens::group);
     }
 
     /** As {@link #groupedBf16}, for float32 weights: chunks of one vector, values in their natural order. */
     public float[] groupedF32() {
-        return grouped(f32Groups, FewTokens.L, false, FewTokens::group);
+        return grouped(f32Groups, data, offset, FewTokens.L, false, FewTokens::group);
     }
 
-    /** As {@link #groupedF32}, in groups of four tokens and the last T % 4 one by one (Q8_0's few-token kernel). */
-    public float[] groupedFours() {
-        return grouped(fours, FewTokens.L, false, (T, t) -> T - t >= 4 ? 4 : 1);
+    /**
+     * As {@link #groupedF32} for the integers of {@link #q8Ints} (default grid), in groups of four tokens and the
+     * last T % 4 one by one (Q8_0's few-token kernel).
+     */
+    float[] groupedFours() {
+        return grouped(fours, q8Ints(false).q, 0, FewTokens.L, false, (T, t) -> T - t >= 4 ? 4 : 1);
     }
 
     /** @param groupOf the size of the group that starts at token t of T */
-    private float[] grouped(Form f, int chunk, boolean evenOdd, IntBinaryOperator groupOf) {
+    private float[] grouped(Form f, float[] data, int offset, int chunk, boolean evenOdd, IntBinaryOperator groupOf) {
         if (f.valid) return f.v;
         int n = tokens * cols;
         if (f.v.length < n) f.v = new float[n];
@@ -201,6 +208,23 @@ public final class Activations {
                 for (int c = 0; c < cols; c++) v[base + c * tile + j] = src[s + c];
             }
         }
+    }
+
+    /** All tokens as integers per block for Q8_0's kernels, on llama.cpp's grid or with float scales; see {@link Q8Ints}. */
+    Q8Ints q8Ints(boolean llama) {
+        if (!q8Ints.valid || q8Ints.llama != llama) q8Ints.build(data, offset, tokens, cols, llama);
+        return q8Ints;
+    }
+
+    /**
+     * The values Q8_0's one-token and few-token products multiply by default (Q5_0's and IQ4_NL's too): each
+     * token's on {@link Q8Ints}'s grid, d * q, [t * cols + c]. {@code cols} must be a multiple of 32.
+     */
+    public float[] q8IntGrid() {
+        Q8Ints a = q8Ints(false);
+        float[] g = new float[tokens * cols];
+        for (int i = 0; i < g.length; i++) g[i] = a.q[i] * a.d[i / 32];
+        return g;
     }
 
     /** Token 0 as integers broadcast over short lanes for the Q4_0 decode kernel, on llama.cpp's grid or the finer default one; see {@link Q8Lanes}. */

@@ -1,5 +1,9 @@
 package moge.tensor;
 
+import static moge.tensor.Q8Quads.scaled;
+import static moge.tensor.Q8Quads.slice;
+import static moge.tensor.Q8Quads.times;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -22,6 +26,12 @@ import java.nio.ByteOrder;
  * their tails), and so are their scales block by block, so that the kernel reads two streams, not eight
  * (from DRAM a thread kept 8.7 GB/s of the 11.4 it reaches in cache). Rows past the last whole quad are
  * stored plainly; {@link #byteOf} and {@link #scaleAt} give any row's place, {@link Q8Interleave} writes them.
+ * <p>
+ * The activations are integers per block ({@link Q8Ints}, on a grid never coarser than llama.cpp's int8 one):
+ * the one-token kernel ({@link Q8Quads#ints}) multiplies them with the weights in 16-bit lanes, and the float
+ * kernels (short rows, a few tokens, rows outside quads) with the weights widened to float, where products and
+ * block sums of integers are exact, so a token's rows come out bit for bit the same on every path. Many tokens go
+ * through the GEMM on float activations.
  * <p>
  * Q5_0 loads here too ({@link #repackQ5_0}): its value d * (q - 16), q in 0..31, is the Q8_0 value of code
  * q - 16 and the same d, so widening each block to Q8_0 is lossless, at 8.5 bits a weight in memory against the
@@ -108,10 +118,19 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return scales + Q8Interleave.scaleIndex(r, b, nb, quadRows) * 2;
     }
 
-    /** The fp16 scale at byte {@code at}, broadcast. */
-    private FloatVector half(long at) {
-        return FloatVector.broadcast(FS, Float.float16ToFloat(data.get(Layouts.I16, at)));
+    /**
+     * The block's scale: the weights' fp16 at byte {@code at} times the activations' {@code dx}, broadcast. Every
+     * path multiplies the two the same way, so that a row's sums agree bit for bit across them.
+     */
+    private FloatVector scale(long at, float dx) {
+        return times(weightScale(at), dx);
     }
+
+    /** The weights' fp16 scale at byte {@code at}: read once per row and block where several tokens share it. */
+    private float weightScale(long at) {
+        return Float.float16ToFloat(data.get(Layouts.I16, at));
+    }
+
 
     private float scale(int r, int b) {
         return Float.float16ToFloat(data.get(Layouts.I16, scaleAt(r, b)));
@@ -119,24 +138,29 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     @Override
     void prepareOne(Activations x) {
-        if (roundActivations) x.q8Grid();
+        x.q8Ints(roundActivations);
     }
 
     @Override
     void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        float[] xs = roundActivations ? x.q8Grid() : x.data();
-        int xo = roundActivations ? 0 : x.offset();
+        Q8Ints a = x.q8Ints(roundActivations);
+        float[] xs = a.q, dx = a.d;
         int r = r0;
         int run = groups <= SHORT_GROUPS ? RUN : 4;
         float[] lanes = new float[run * L];
+        int[] prods = new int[4 * L];
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
                 int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
-                for (int q = r; q < end; q += 4) accumulate4(q, xs, xo, lanes, (q - r) * L);
-                for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, y, yOff + q);
+                for (int q = r; q < end; q += 4) {
+                    long w = byteOf(q, 0), sc = scaleAt(q, 0);
+                    if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, dx, lanes, (q - r) * L);
+                    else Q8Quads.ints(data, w, sc, groups, a, prods, lanes, (q - r) * L);
+                }
+                for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, dx, y, yOff + q);
                 r = end;
             } else {
-                y[yOff + r] = dot1(r, xs, xo, lanes);
+                y[yOff + r] = dot1(r, xs, 0, dx, 0, lanes);
                 r++;
             }
         }
@@ -176,7 +200,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Blocks per interleaved group, and slices (vectors of L values) per block. */
     static final int BPG = G / 32;
-    private static final int SPB = 32 / L;
+    static final int SPB = 32 / L;
 
     /**
      * Rows per run of {@link #matmulOne}: their quads' accumulators are all stored first (4 KB at 512 bits), then
@@ -185,50 +209,16 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      */
     private static final int RUN = 64;
     /** Rows of up to this many groups sum their quads after a run; longer ones (runs of one quad) hide each quad's sums themselves. */
-    private static final int SHORT_GROUPS = 8;
+    static final int SHORT_GROUPS = 8;
 
     /** The sums of the quad at r, its accumulators at lanes[off, off + 4L), into y[yo ..]. */
-    private void finish4(int r, float[] lanes, int off, float[] x, int xo, float[] y, int yo) {
+    private void finish4(int r, float[] lanes, int off, float[] x, float[] dx, float[] y, int yo) {
         LaneSums.sum4(lanes, off, y, yo); // quads run only at the widths LaneSums is written for (FAST)
-        for (int i = 0; i < 4; i++) y[yo + i] += tail(r + i, x, xo);
+        for (int i = 0; i < 4; i++) y[yo + i] += tail(r + i, x, 0, dx, 0);
     }
 
-    /** The quad at r: its four rows' accumulators into lanes[off, off + 4L). */
-    // Written as small loops: C2 parses a loop body once, while hand-unrolled vector code of this size
-    // exceeds its inlining node budget, and whatever it then leaves out of line runs with vectors as objects.
-    // Per row the same operations in the same order as dot1, so a row's result does not depend on the split.
-    private void accumulate4(int r, float[] x, int xo, float[] lanes, int off) {
-        long q0 = byteOf(r, 0), q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
-        long s0 = scaleAt(r, 0), s1 = s0 + 2, s2 = s1 + 2, s3 = s2 + 2;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        for (int g = 0; g < groups; g++) {
-            int c = g * G;
-            long go = 4L * c;
-            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + go, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + go, LE);
-            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + go, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + go, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
-                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
-                    p0 = slice(v0, k).fma(xv, p0);
-                    p1 = slice(v1, k).fma(xv, p1);
-                    p2 = slice(v2, k).fma(xv, p2);
-                    p3 = slice(v3, k).fma(xv, p3);
-                }
-                long so = 8L * (c / 32 + blk);
-                a0 = p0.fma(half(s0 + so), a0);
-                a1 = p1.fma(half(s1 + so), a1);
-                a2 = p2.fma(half(s2 + so), a2);
-                a3 = p3.fma(half(s3 + so), a3);
-            }
-        }
-        a0.intoArray(lanes, off);
-        a1.intoArray(lanes, off + L);
-        a2.intoArray(lanes, off + 2 * L);
-        a3.intoArray(lanes, off + 3 * L);
-    }
-
-    private float dot1(int r, float[] x, int xo, float[] lanes) {
+    /** Row r against the integers at x[xo ..] with block scales dx[dOff ..]: the float form of the quads' kernel. */
+    private float dot1(int r, float[] x, int xo, float[] dx, int dOff, float[] lanes) {
         FloatVector a0 = FloatVector.zero(FS);
         long q = byteOf(r, 0), step = r < quadRows ? 4 : 1;
         for (int g = 0; g < groups; g++) {
@@ -239,17 +229,19 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
                     p0 = slice(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
                 }
-                a0 = p0.fma(half(scaleAt(r, c / 32 + blk)), a0);
+                a0 = p0.fma(scale(scaleAt(r, c / 32 + blk), dx[dOff + c / 32 + blk]), a0);
             }
         }
         a0.intoArray(lanes, 0);
-        return sum(lanes, 0) + tail(r, x, xo);
+        return sum(lanes, 0) + tail(r, x, xo, dx, dOff);
     }
 
     @Override
     void prepareFew(Activations x) {
         super.prepareFew(x);
-        if (!roundActivations && FAST && x.tokens() >= 4) x.groupedFours();
+        if (roundActivations || !FAST) return;
+        x.q8Ints(false);
+        if (x.tokens() >= 4) x.groupedFours();
     }
 
     /**
@@ -263,28 +255,29 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             super.matmulFew(x, y, yStride, yOff, r0, r1);
             return;
         }
-        int T = x.tokens(), xo = x.offset(), t = 0;
-        float[] xs = x.data(), xg = T >= 4 ? x.groupedFours() : null, lanes = new float[4 * L];
+        int T = x.tokens(), t = 0;
+        Q8Ints a = x.q8Ints(false);
+        float[] xs = a.q, dx = a.d, xg = T >= 4 ? x.groupedFours() : null, lanes = new float[4 * L];
         for (; t + 4 <= T; t += 4) {
             int r = r0;
             if (PAIRS) {
-                for (; r + 2 <= r1; r += 2) dot2x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
+                for (; r + 2 <= r1; r += 2) dot2x4(r, xg, xs, t * cols, dx, t * nb, y, yOff + t * yStride + r, yStride, lanes);
             }
-            for (; r < r1; r++) dot1x4(r, xg, t * cols, xs, xo + t * cols, y, yOff + t * yStride + r, yStride, lanes);
+            for (; r < r1; r++) dot1x4(r, xg, xs, t * cols, dx, t * nb, y, yOff + t * yStride + r, yStride, lanes);
         }
         // two or three left (a short draft's verification, two or three streams): one pass over the weights, not one each
         int n = T - t == 3 && PAIRS ? 3 : Math.min(2, T - t);
         if (n >= 2) {
-            int r = r0, at = xo + t * cols, yo = yOff + t * yStride;
+            int r = r0, at = t * cols, dAt = t * nb, yo = yOff + t * yStride;
             while (r < r1) {
                 if (n == 3 && r + 2 <= r1) {
-                    dot2x3(r, xs, at, y, yo + r, yStride, lanes);
+                    dot2x3(r, xs, at, dx, dAt, y, yo + r, yStride, lanes);
                     r += 2;
                 } else if (n == 2 && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
-                    dot4x2(r, xs, at, y, yo + r, yStride, lanes);
+                    dot4x2(r, xs, at, dx, dAt, y, yo + r, yStride, lanes);
                     r += 4;
                 } else {
-                    for (int j = 0; j < n; j++) y[yo + j * yStride + r] = dot1(r, xs, at + j * cols, lanes);
+                    for (int j = 0; j < n; j++) y[yo + j * yStride + r] = dot1(r, xs, at + j * cols, dx, dAt + j * nb, lanes);
                     r++;
                 }
             }
@@ -299,7 +292,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * (two rows at a time read half of each group's cache lines, then came back for the rest: two tokens cost
      * 2.4 times one).
      */
-    private void dot4x2(int r, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+    private void dot4x2(int r, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride, float[] lanes) {
         long q0 = byteOf(r, 0), q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
         long s0 = scaleAt(r, 0);
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -326,37 +319,36 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                     p3 = w.fma(xa, p3);
                     e3 = w.fma(xb, e3);
                 }
-                long so = s0 + 8L * (c / 32 + blk);
-                FloatVector d = half(so);
-                a0 = p0.fma(d, a0);
-                b0 = e0.fma(d, b0);
-                d = half(so + 2);
-                a1 = p1.fma(d, a1);
-                b1 = e1.fma(d, b1);
-                d = half(so + 4);
-                a2 = p2.fma(d, a2);
-                b2 = e2.fma(d, b2);
-                d = half(so + 6);
-                a3 = p3.fma(d, a3);
-                b3 = e3.fma(d, b3);
+                int b = c / 32 + blk;
+                long so = s0 + 8L * b;
+                float da = dx[dOff + b], db = dx[dOff + nb + b];
+                long bits = data.get(Layouts.I64, so); // the quad's four fp16 scales of block b
+                a0 = p0.fma(scaled(bits, 0, da), a0);
+                b0 = e0.fma(scaled(bits, 0, db), b0);
+                a1 = p1.fma(scaled(bits, 1, da), a1);
+                b1 = e1.fma(scaled(bits, 1, db), b1);
+                a2 = p2.fma(scaled(bits, 2, da), a2);
+                b2 = e2.fma(scaled(bits, 2, db), b2);
+                a3 = p3.fma(scaled(bits, 3, da), a3);
+                b3 = e3.fma(scaled(bits, 3, db), b3);
             }
         }
         a0.intoArray(lanes, 0);
         b0.intoArray(lanes, L);
-        finish(r, 2, lanes, x, xo, y, yo, yStride);
+        finish(r, 2, lanes, x, xo, dx, dOff, y, yo, yStride);
         a1.intoArray(lanes, 0);
         b1.intoArray(lanes, L);
-        finish(r + 1, 2, lanes, x, xo, y, yo + 1, yStride);
+        finish(r + 1, 2, lanes, x, xo, dx, dOff, y, yo + 1, yStride);
         a2.intoArray(lanes, 0);
         b2.intoArray(lanes, L);
-        finish(r + 2, 2, lanes, x, xo, y, yo + 2, yStride);
+        finish(r + 2, 2, lanes, x, xo, dx, dOff, y, yo + 2, yStride);
         a3.intoArray(lanes, 0);
         b3.intoArray(lanes, L);
-        finish(r + 3, 2, lanes, x, xo, y, yo + 3, yStride);
+        finish(r + 3, 2, lanes, x, xo, dx, dOff, y, yo + 3, yStride);
     }
 
     /** Rows r and r + 1 against three tokens, as {@link #dot4x2}; its twelve sums need AVX-512's 32 vector registers ({@link #PAIRS}). */
-    private void dot2x3(int r, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+    private void dot2x3(int r, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride, float[] lanes) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, b0 = a0, b1 = a0, b2 = a0;
         long q = byteOf(r, 0), qn = byteOf(r + 1, 0), step = r < quadRows ? 4 : 1, stepN = r + 1 < quadRows ? 4 : 1;
         int x1 = xo + cols, x2 = x1 + cols;
@@ -378,31 +370,33 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                     e1 = wn.fma(xb, e1);
                     e2 = wn.fma(xc, e2);
                 }
-                FloatVector d = half(scaleAt(r, c / 32 + blk)), dn = half(scaleAt(r + 1, c / 32 + blk));
-                a0 = p0.fma(d, a0);
-                a1 = p1.fma(d, a1);
-                a2 = p2.fma(d, a2);
-                b0 = e0.fma(dn, b0);
-                b1 = e1.fma(dn, b1);
-                b2 = e2.fma(dn, b2);
+                int b = c / 32 + blk;
+                float w = weightScale(scaleAt(r, b)), wn = weightScale(scaleAt(r + 1, b));
+                float d0 = dx[dOff + b], d1 = dx[dOff + nb + b], d2 = dx[dOff + 2 * nb + b];
+                a0 = p0.fma(times(w, d0), a0);
+                a1 = p1.fma(times(w, d1), a1);
+                a2 = p2.fma(times(w, d2), a2);
+                b0 = e0.fma(times(wn, d0), b0);
+                b1 = e1.fma(times(wn, d1), b1);
+                b2 = e2.fma(times(wn, d2), b2);
             }
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
         a2.intoArray(lanes, 2 * L);
-        finish(r, 3, lanes, x, xo, y, yo, yStride);
+        finish(r, 3, lanes, x, xo, dx, dOff, y, yo, yStride);
         b0.intoArray(lanes, 0);
         b1.intoArray(lanes, L);
         b2.intoArray(lanes, 2 * L);
-        finish(r + 1, 3, lanes, x, xo, y, yo + 1, yStride);
+        finish(r + 1, 3, lanes, x, xo, dx, dOff, y, yo + 1, yStride);
     }
 
     /**
-     * Row r against four tokens, into y[yo + j * yStride]: the whole groups from their interleaved form at xb
-     * ({@link Activations#groupedFours}: one index, so C2 checks its bounds once per slice rather than once per
-     * token), the tail from the plain form, token j at xo + j * cols.
+     * Row r against four tokens' integers, into y[yo + j * yStride]: the whole groups from their interleaved form
+     * at xg[xo ..] ({@link Activations#groupedFours}: one index, so C2 checks its bounds once per slice rather than
+     * once per token), the tail from the plain form, token j at x[xo + j * cols], its block scales at dx[dOff + j * nb].
      */
-    private void dot1x4(int r, float[] xg, int xb, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+    private void dot1x4(int r, float[] xg, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride, float[] lanes) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         long q = byteOf(r, 0), step = r < quadRows ? 4 : 1;
         for (int g = 0; g < groups; g++) {
@@ -412,29 +406,30 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
                     FloatVector w = slice(v, k);
-                    int xi = xb + 4 * (c + k * L);
+                    int xi = xo + 4 * (c + k * L);
                     p0 = w.fma(FloatVector.fromArray(FS, xg, xi), p0);
                     p1 = w.fma(FloatVector.fromArray(FS, xg, xi + L), p1);
                     p2 = w.fma(FloatVector.fromArray(FS, xg, xi + 2 * L), p2);
                     p3 = w.fma(FloatVector.fromArray(FS, xg, xi + 3 * L), p3);
                 }
-                FloatVector d = half(scaleAt(r, c / 32 + blk));
-                a0 = p0.fma(d, a0);
-                a1 = p1.fma(d, a1);
-                a2 = p2.fma(d, a2);
-                a3 = p3.fma(d, a3);
+                int b = c / 32 + blk;
+                float w = weightScale(scaleAt(r, b));
+                a0 = p0.fma(times(w, dx[dOff + b]), a0);
+                a1 = p1.fma(times(w, dx[dOff + nb + b]), a1);
+                a2 = p2.fma(times(w, dx[dOff + 2 * nb + b]), a2);
+                a3 = p3.fma(times(w, dx[dOff + 3 * nb + b]), a3);
             }
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
         a2.intoArray(lanes, 2 * L);
         a3.intoArray(lanes, 3 * L);
-        finish(r, 4, lanes, x, xo, y, yo, yStride);
+        finish(r, 4, lanes, x, xo, dx, dOff, y, yo, yStride);
     }
 
     /** Row r's sums for n tokens, lanes [j * L, (j + 1) * L) for token j at xo + j * cols, into y[yo + j * yStride]. */
-    private void finish(int r, int n, float[] lanes, float[] x, int xo, float[] y, int yo, int yStride) {
-        for (int j = 0; j < n; j++) y[yo + j * yStride] = sum(lanes, j * L) + tail(r, x, xo + j * cols);
+    private void finish(int r, int n, float[] lanes, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride) {
+        for (int j = 0; j < n; j++) y[yo + j * yStride] = sum(lanes, j * L) + tail(r, x, xo + j * cols, dx, dOff + j * nb);
     }
 
     /**
@@ -444,7 +439,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private static final boolean PAIRS = FAST && Gemm.WIDE;
 
     /** As {@link #dot1x4} for rows r and r + 1 (into y[yo + j * yStride] and the next row), each in dot1's order. */
-    private void dot2x4(int r, float[] xg, int xb, float[] x, int xo, float[] y, int yo, int yStride, float[] lanes) {
+    private void dot2x4(int r, float[] xg, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride, float[] lanes) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         long q = byteOf(r, 0), qn = byteOf(r + 1, 0), step = r < quadRows ? 4 : 1, stepN = r + 1 < quadRows ? 4 : 1;
         for (int g = 0; g < groups; g++) {
@@ -455,7 +450,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
                     FloatVector w = slice(v, k), wn = slice(u, k);
-                    int xi = xb + 4 * (c + k * L);
+                    int xi = xo + 4 * (c + k * L);
                     FloatVector x0 = FloatVector.fromArray(FS, xg, xi), x1 = FloatVector.fromArray(FS, xg, xi + L);
                     FloatVector x2 = FloatVector.fromArray(FS, xg, xi + 2 * L), x3 = FloatVector.fromArray(FS, xg, xi + 3 * L);
                     p0 = w.fma(x0, p0);
@@ -467,27 +462,29 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                     e2 = wn.fma(x2, e2);
                     e3 = wn.fma(x3, e3);
                 }
-                FloatVector d = half(scaleAt(r, c / 32 + blk)), dn = half(scaleAt(r + 1, c / 32 + blk));
-                a0 = p0.fma(d, a0);
-                a1 = p1.fma(d, a1);
-                a2 = p2.fma(d, a2);
-                a3 = p3.fma(d, a3);
-                b0 = e0.fma(dn, b0);
-                b1 = e1.fma(dn, b1);
-                b2 = e2.fma(dn, b2);
-                b3 = e3.fma(dn, b3);
+                int b = c / 32 + blk;
+                float w = weightScale(scaleAt(r, b)), wn = weightScale(scaleAt(r + 1, b));
+                float d0 = dx[dOff + b], d1 = dx[dOff + nb + b], d2 = dx[dOff + 2 * nb + b], d3 = dx[dOff + 3 * nb + b];
+                a0 = p0.fma(times(w, d0), a0);
+                a1 = p1.fma(times(w, d1), a1);
+                a2 = p2.fma(times(w, d2), a2);
+                a3 = p3.fma(times(w, d3), a3);
+                b0 = e0.fma(times(wn, d0), b0);
+                b1 = e1.fma(times(wn, d1), b1);
+                b2 = e2.fma(times(wn, d2), b2);
+                b3 = e3.fma(times(wn, d3), b3);
             }
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
         a2.intoArray(lanes, 2 * L);
         a3.intoArray(lanes, 3 * L);
-        finish(r, 4, lanes, x, xo, y, yo, yStride);
+        finish(r, 4, lanes, x, xo, dx, dOff, y, yo, yStride);
         b0.intoArray(lanes, 0);
         b1.intoArray(lanes, L);
         b2.intoArray(lanes, 2 * L);
         b3.intoArray(lanes, 3 * L);
-        finish(r + 1, 4, lanes, x, xo, y, yo + 1, yStride);
+        finish(r + 1, 4, lanes, x, xo, dx, dOff, y, yo + 1, yStride);
     }
 
     /** A row's accumulator summed: as {@link LaneSums} orders it (every path the same), plainly at other widths. */
@@ -495,18 +492,13 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return LaneSums.SUPPORTED ? LaneSums.sum(lanes, off) : VectorMath.sumLanes(lanes, off, L);
     }
 
-    /** Byte k (0..3) of each int lane, sign-extended, as float: the k-th slice of L values of a group. */
-    private static FloatVector slice(IntVector v, int k) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24)
-                .convertShape(VectorOperators.I2F, FS, 0);
+
+    /** The blocks past the last whole group, in plain order (integers x, block scales dx[dOff ..]). */
+    private float tail(int r, float[] x, int xo, float[] dx, int dOff) {
+        return groups * G == cols ? 0 : tailBlocks(r, x, xo, dx, dOff);
     }
 
-    /** The blocks past the last whole group, in plain order. */
-    private float tail(int r, float[] x, int xo) {
-        return groups * G == cols ? 0 : tailBlocks(r, x, xo);
-    }
-
-    private float tailBlocks(int r, float[] x, int xo) {
+    private float tailBlocks(int r, float[] x, int xo, float[] dx, int dOff) {
         float s = 0;
         long q = byteOf(r, groups * G) - groups * G;
         for (int b = groups * G / 32; b < nb; b++) {
@@ -515,7 +507,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 int c = b * 32 + i;
                 d += data.get(ValueLayout.JAVA_BYTE, q + c) * x[xo + c];
             }
-            s += d * scale(r, b);
+            s += d * (scale(r, b) * dx[dOff + b]);
         }
         return s;
     }

@@ -13,10 +13,26 @@ import moge.format.TensorSource;
 public final class ReferenceModel {
     private final ModelConfig c;
     private final TensorSource src;
+    private final java.util.function.BiFunction<String, double[], double[]> inputs;
 
     public ReferenceModel(ModelConfig c, TensorSource src) {
+        this(c, src, (name, x) -> x);
+    }
+
+    /**
+     * @param inputs what each matrix (by name) multiplies instead of its input: an engine that rounds the
+     *               activations of some products to a grid (Q8_0's integers) is then compared with the same
+     *               rounding, and everything else still exactly
+     */
+    public ReferenceModel(ModelConfig c, TensorSource src, java.util.function.BiFunction<String, double[], double[]> inputs) {
         this.c = c;
         this.src = src;
+        this.inputs = inputs;
+    }
+
+    /** Matrix {@code name} times x (as {@link #inputs} gives it). */
+    private double[] lin(String name, double[] x) {
+        return mv(mat(name), inputs.apply(name, x));
     }
 
     private double[] vec(String name) {
@@ -54,10 +70,10 @@ public final class ReferenceModel {
     }
 
     private double[] swiglu(String p, double[] x) {
-        double[] g = mv(mat(p + "gate_proj.weight"), x), u = mv(mat(p + "up_proj.weight"), x);
+        double[] g = lin(p + "gate_proj.weight", x), u = lin(p + "up_proj.weight", x);
         double[] h = new double[g.length];
         for (int i = 0; i < h.length; i++) h[i] = g[i] / (1 + Math.exp(-g[i])) * u[i];
-        return mv(mat(p + "down_proj.weight"), h);
+        return lin(p + "down_proj.weight", h);
     }
 
     /** Rotates pair i = (i, i + d/2) for NeoX, (2i, 2i + 1) for the interleaved style, by pos * theta^(-2i/d). */
@@ -94,9 +110,9 @@ public final class ReferenceModel {
             double[][] K = new double[n][], V = new double[n][], Q = new double[n][];
             for (int t = 0; t < n; t++) {
                 double[] xn = rms(x[t], inNorm);
-                Q[t] = mv(mat(p + "self_attn.q_proj.weight"), xn);
-                K[t] = mv(mat(p + "self_attn.k_proj.weight"), xn);
-                V[t] = mv(mat(p + "self_attn.v_proj.weight"), xn);
+                Q[t] = lin(p + "self_attn.q_proj.weight", xn);
+                K[t] = lin(p + "self_attn.k_proj.weight", xn);
+                V[t] = lin(p + "self_attn.v_proj.weight", xn);
                 if (c.qkvBias()) {
                     addTo(Q[t], vec(p + "self_attn.q_proj.bias"));
                     addTo(K[t], vec(p + "self_attn.k_proj.bias"));
@@ -110,6 +126,7 @@ public final class ReferenceModel {
                 for (int h = 0; h < c.kvHeads(); h++) rope(K[t], h * d, t);
             }
             double[][] wo = mat(p + "self_attn.o_proj.weight");
+            String woName = p + "self_attn.o_proj.weight";
             double[] bo = c.oBias() ? vec(p + "self_attn.o_proj.bias") : null;
             double[] postNorm = vec(p + "post_attention_layernorm.weight");
             int group = c.heads() / c.kvHeads();
@@ -129,7 +146,7 @@ public final class ReferenceModel {
                     for (int j = 0; j <= t; j++) sum += (s[j] = Math.exp(s[j] - max));
                     for (int j = 0; j <= t; j++) for (int i = 0; i < d; i++) att[h * d + i] += s[j] / sum * V[j][kh * d + i];
                 }
-                double[] o = mv(wo, att);
+                double[] o = mv(wo, inputs.apply(woName, att));
                 if (bo != null) addTo(o, bo);
                 addTo(x[t], o);
                 double[] xn = rms(x[t], postNorm);
@@ -137,15 +154,16 @@ public final class ReferenceModel {
             }
         }
         double[] fn = vec("model.norm.weight");
-        double[][] head = mat(c.tiedEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight");
+        String headName = c.tiedEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+        double[][] head = mat(headName);
         double[][] out = new double[n][];
-        for (int t = 0; t < n; t++) out[t] = mv(head, rms(x[t], fn));
+        for (int t = 0; t < n; t++) out[t] = mv(head, inputs.apply(headName, rms(x[t], fn)));
         return out;
     }
 
     private double[] moe(String p, double[] xn, RouterKind router) {
         int E = c.numExperts(), k = c.expertsPerTok();
-        double[] logits = mv(mat(p + "mlp.gate.weight"), xn);
+        double[] logits = lin(p + "mlp.gate.weight", xn);
         double[] scale = src.find(p + "mlp.router_scale") != null ? vec(p + "mlp.router_scale") : null;
         double max = Double.NEGATIVE_INFINITY, sum = 0;
         for (double v : logits) max = Math.max(max, v);

@@ -113,6 +113,9 @@ class MatmulKernelTest {
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
             if (q4 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
+            // Q8_0 (and Q5_0, IQ4_NL, loaded as Q8_0) multiplies int8 activations up to its few tokens, the GEMM floats
+            boolean q8 = type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL;
+            if (q8 && !round && T <= Q8_0Matrix.FEW_TOKENS) xr = x.q8IntGrid();
             // a few tokens, one at a time: Q5_K's integer grid, and Q3_K's (Q2_K's)
             if (type == DType.Q5_K && !round && T <= Q5KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q5Lanes);
             if (type == DType.Q3_K && !round && T <= Q3KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q3Lanes);

@@ -162,6 +162,7 @@ public final class TestGguf {
     public static final class HfView implements moge.format.TensorSource {
         private final GgufFile f;
         private final Map<String, moge.format.TensorData> map = new HashMap<>();
+        private final Map<String, DType> types = new HashMap<>();
 
         HfView(GgufFile f, ModelConfig c) {
             this.f = f;
@@ -207,6 +208,12 @@ public final class TestGguf {
             java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(v.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             for (float x : v) bb.putFloat(x);
             map.put(hf, new moge.format.TensorData(hf, DType.F32, shape, java.lang.foreign.MemorySegment.ofArray(bb.array()), f.describe()));
+            types.put(hf, t.type());
+        }
+
+        /** The type tensor {@code hf} is stored in in the file (null if absent). */
+        public DType type(String hf) {
+            return types.get(hf);
         }
 
         @Override

@@ -1,0 +1,96 @@
+package moge.tensor;
+
+/**
+ * Tokens' activations as integers per block of 32, the form Q8_0's kernels read (also Q5_0 and IQ4_NL, which
+ * load as Q8_0): x = d * q, q an integer, one float d per block.
+ * <p>
+ * Why integers: the one-token kernel multiplies int8 weights by q in 16-bit lanes, 2L weights per instruction,
+ * instead of widening every weight to a float (three shifts, two multiplies and an add per 4L weights against
+ * a shift pair and a conversion per L: {@link Q8_0Matrix}). It adds the products of two values in one 16-bit
+ * lane, values i and i + L of the group ({@link #paired}), so those two must satisfy 128 (|q_i| + |q_{i+L}|)
+ * <= 32767. The default grid spends exactly that: d = max over the block's pairs of (|x_i| + |x_{i+L}|) / 254
+ * (rounding adds at most 1 to a pair). That is never coarser than llama.cpp's int8 grid (d = max|x| / 127,
+ * {@code llama}, with d rounded to fp16 as llama.cpp stores it, then d * q is {@link Activations#q8Grid}'s
+ * value) and finer when a block's largest values are not paired. The float kernels (a few tokens, rows
+ * outside quads, row tails) multiply the weights by q as floats, integers, so every block's partial sums are
+ * exact in both and each row comes out bit for bit the same on every path.
+ * <p>
+ * Per token t: {@code q[t * cols + c]} (integers as floats), {@code d[t * cols / 32 + b]}, and for the
+ * one-token kernel the whole groups of {@link Q8_0Matrix#G} values in its order: short lane 2j + h of group
+ * g (h = 0, 1) pairs with weight bytes 2h (in {@code lo}) and 2h + 1 (in {@code hi}) of int lane j, which
+ * hold values 2h * L + j and (2h + 1) * L + j of the group.
+ */
+final class Q8Ints {
+    /** A pair's budget of |q| before rounding: 128 * (254 + 1) fits a short. */
+    static final float PAIR = 254f;
+
+    float[] q = new float[0];
+    float[] d = new float[0];
+    short[] lo = new short[0], hi = new short[0];
+    boolean valid;
+    boolean llama;
+
+    /** Builds the form of {@code tokens} rows of {@code cols} values at src[off ..]; cols a multiple of 32. */
+    void build(float[] src, int off, int tokens, int cols, boolean llama) {
+        int nb = cols / 32, n = tokens * cols;
+        if (q.length < n) q = new float[n];
+        if (d.length < tokens * nb) d = new float[tokens * nb];
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < nb; b++) {
+                int s = off + t * cols + b * 32, o = t * cols + b * 32;
+                float id;
+                if (llama) {
+                    float amax = 0;
+                    for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(src[s + i]));
+                    id = amax != 0 ? 127f / amax : 0f;
+                    d[t * nb + b] = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+                } else {
+                    float pmax = 0;
+                    for (int i = 0; i < 32; i++) {
+                        if (paired(i)) pmax = Math.max(pmax, Math.abs(src[s + i]) + Math.abs(src[s + i + Q8_0Matrix.L]));
+                    }
+                    id = PAIR / pmax;
+                    // all zeros, or so small (below ~1e-36) that 254 / pmax overflows: the block counts as zeros
+                    if (!(id < Float.POSITIVE_INFINITY)) id = 0f;
+                    d[t * nb + b] = id == 0f ? 0f : pmax / PAIR;
+                }
+                for (int i = 0; i < 32; i++) q[o + i] = (float) Math.rint(src[s + i] * id);
+            }
+        }
+        if (Q8_0Matrix.FAST) interleave(tokens, cols);
+        this.llama = llama;
+        valid = true;
+    }
+
+    private void interleave(int tokens, int cols) {
+        int L = Q8_0Matrix.L, G = Q8_0Matrix.G, groups = cols / G, per = groups * 2 * L;
+        if (lo.length < tokens * per) {
+            lo = new short[tokens * per];
+            hi = new short[tokens * per];
+        }
+        for (int t = 0; t < tokens; t++) {
+            for (int g = 0; g < groups; g++) {
+                int src = t * cols + g * G, dst = t * per + g * 2 * L;
+                for (int j = 0; j < L; j++) {
+                    for (int h = 0; h < 2; h++) {
+                        lo[dst + 2 * j + h] = (short) q[src + 2 * h * L + j];
+                        hi[dst + 2 * j + h] = (short) q[src + (2 * h + 1) * L + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Whether value i of a block (0..31) shares a 16-bit lane with value i + L: values i and i + L of each 2L
+     * (L = {@link Q8_0Matrix#L}; at 512 bits 0-15 with 16-31, at 256 bits 0-7 with 8-15 and 16-23 with 24-31).
+     */
+    static boolean paired(int i) {
+        return i % (2 * Q8_0Matrix.L) < Q8_0Matrix.L && i + Q8_0Matrix.L < 32;
+    }
+
+    /** Shorts of one token's groups in {@link #lo} and {@link #hi}. */
+    static int perToken(int cols) {
+        return cols / Q8_0Matrix.G * 2 * Q8_0Matrix.L;
+    }
+}

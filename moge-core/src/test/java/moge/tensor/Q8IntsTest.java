@@ -1,0 +1,125 @@
+package moge.tensor;
+
+import moge.format.DType;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Q8_0's integer activations: the grid's bounds, its error, its order for the one-token kernel, and no overflow. */
+class Q8IntsTest {
+    private static final int L = Q8_0Matrix.L;
+
+    /** Blocks that stress the grid: random, one outlier, equal values, zeros, tiny and huge magnitudes. */
+    private static float[] awkward(int tokens, int cols, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[tokens * cols];
+        for (int b = 0; b < x.length / 32; b++) {
+            int kind = b % 7;
+            for (int i = 0; i < 32; i++) {
+                float v = (float) r.nextGaussian();
+                x[b * 32 + i] = switch (kind) {
+                    case 0 -> v;
+                    case 1 -> i == 5 ? 1000f : v * 0.01f;
+                    case 2 -> -3.25f;
+                    case 3 -> 0f;
+                    case 4 -> v * 1e-30f;
+                    case 5 -> v * 1e-40f; // subnormal: 254 / max overflows
+                    default -> v * 1e30f;
+                };
+            }
+        }
+        return x;
+    }
+
+    @Test
+    void gridStaysWithinThe16BitBudgetAndHalfAStep() {
+        int T = 3, cols = 4 * 64 + 32; // whole groups and a tail block
+        float[] x = awkward(T, cols, 1);
+        Q8Ints a = new Activations().set(x, T, cols).q8Ints(false);
+        float[] llama = new Activations().set(x, T, cols).q8Grid();
+        for (int b = 0; b < T * cols / 32; b++) {
+            float d = a.d[b], amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]));
+            assertThat(d).as("block %d never coarser than llama.cpp's", b).isLessThanOrEqualTo(amax / 127f * (1 + 1e-6f));
+            for (int i = 0; i < 32; i++) {
+                float q = a.q[b * 32 + i];
+                assertThat(q).isEqualTo((float) Math.rint(q));
+                assertThat(Math.abs(q)).isLessThanOrEqualTo(255f);
+                // half a step off at most; a block too small for the grid (below ~1e-36) counts as zeros
+                double off = Math.abs(x[b * 32 + i] - d * q);
+                assertThat(off).as("block %d value %d", b, i).isLessThanOrEqualTo(d == 0 ? 1e-36 : 0.5001 * d);
+                if (Q8Ints.paired(i)) {
+                    assertThat(Math.abs(q) + Math.abs(a.q[b * 32 + i + L])).as("block %d pair %d", b, i).isLessThanOrEqualTo(255f);
+                }
+            }
+        }
+        // llama.cpp's grid gives q8Grid's values (where they are numbers: its fp16 scale overflows on the 1e30 blocks)
+        Q8Ints l = new Activations().set(x, T, cols).q8Ints(true);
+        for (int i = 0; i < T * cols; i++) {
+            if (!Float.isNaN(llama[i])) assertThat(l.q[i] * l.d[i / 32]).as("value %d", i).isEqualTo(llama[i]);
+        }
+    }
+
+    @Test
+    void everyValueHasOnePartner() {
+        int partners = 0;
+        for (int i = 0; i < 32; i++) {
+            if (Q8Ints.paired(i)) {
+                assertThat(Q8Ints.paired(i + L)).isFalse();
+                partners += 2;
+            }
+        }
+        assertThat(partners).isEqualTo(32);
+    }
+
+    @Test
+    void shortsFollowTheWeightBytes() {
+        if (!Q8_0Matrix.FAST) return;
+        int T = 2, cols = 3 * Q8_0Matrix.G + 32;
+        Q8Ints a = new Activations().set(awkward(T, cols, 2), T, cols).q8Ints(false);
+        int per = Q8Ints.perToken(cols);
+        for (int t = 0; t < T; t++) {
+            for (int g = 0; g < cols / Q8_0Matrix.G; g++) {
+                for (int j = 0; j < L; j++) {
+                    for (int h = 0; h < 2; h++) {
+                        int s = t * per + g * 2 * L + 2 * j + h, c = t * cols + g * Q8_0Matrix.G;
+                        assertThat((float) a.lo[s]).isEqualTo(a.q[c + 2 * h * L + j]);
+                        assertThat((float) a.hi[s]).isEqualTo(a.q[c + (2 * h + 1) * L + j]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Weights of -128 (a crafted file; quantizers stop at -127) against activations at the pair budget: 16-bit sums must not wrap. */
+    @Test
+    void extremeWeightsDoNotOverflow() {
+        int rows = 8, cols = 2 * Q8_0Matrix.G;
+        MemorySegment raw = Arena.ofAuto().allocate((long) rows * cols / 32 * 34);
+        for (int b = 0; b < rows * cols / 32; b++) {
+            raw.set(ValueLayout.JAVA_SHORT_UNALIGNED, b * 34L, Float.floatToFloat16(1f));
+            for (int i = 0; i < 32; i++) raw.set(ValueLayout.JAVA_BYTE, b * 34L + 2 + i, (byte) (b % 3 == 0 ? -128 : 127));
+        }
+        Matrix m = QuantizedMatrices.create("w", DType.Q8_0, rows, cols, raw, false);
+        float[] x = new float[cols];
+        // each pair's budget spent on its first value (q = +-254): a kernel that paired two of those would wrap
+        for (int c = 0; c < cols; c++) x[c] = Q8Ints.paired(c % 32) ? (c % 3 == 0 ? -1f : 1f) : 0.001f;
+        Activations in = new Activations().set(x, 1, cols);
+        float[] grid = in.q8IntGrid();
+        assertThat(Math.abs(in.q8Ints(false).q[0])).isEqualTo(254f);
+        float[] y = new float[rows];
+        try (Parallel team = new Parallel(1)) {
+            Kernels.matmul(team, m, in, y);
+        }
+        for (int r = 0; r < rows; r++) {
+            double ref = 0;
+            for (int c = 0; c < cols; c++) ref += (((r * cols + c) / 32) % 3 == 0 ? -128.0 : 127.0) * grid[c];
+            assertThat((double) y[r]).as("row %d", r).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-3 * Math.abs(ref) + 1e-3));
+        }
+    }
+}
