@@ -6,13 +6,13 @@ package moge.tensor;
  * <p>
  * Why integers: the one-token kernel multiplies int8 weights by q in 16-bit lanes, 2L weights per instruction,
  * instead of widening every weight to a float (three shifts, two multiplies and an add per 4L weights against
- * a shift pair and a conversion per L: {@link Q8_0Matrix}). It adds the products of two values in one 16-bit
+ * a shift pair and a conversion per L: {@link Q8Quads#ints}). It adds the products of two values in one 16-bit
  * lane, values i and i + L of the group ({@link #paired}), so those two must satisfy 128 (|q_i| + |q_{i+L}|)
  * <= 32767. The default grid spends exactly that: d = max over the block's pairs of (|x_i| + |x_{i+L}|) / 254
  * (rounding adds at most 1 to a pair). That is never coarser than llama.cpp's int8 grid (d = max|x| / 127,
  * {@code llama}, with d rounded to fp16 as llama.cpp stores it, then d * q is {@link Activations#q8Grid}'s
- * value) and finer when a block's largest values are not paired. The float kernels (a few tokens, rows
- * outside quads, row tails) multiply the weights by q as floats, integers, so every block's partial sums are
+ * value) and finer when a block's largest values are not paired. The float kernels (short rows, a few tokens,
+ * rows outside quads, row tails) multiply the weights by q as floats, integers, so every block's partial sums are
  * exact in both and each row comes out bit for bit the same on every path.
  * <p>
  * Per token t: {@code q[t * cols + c]} (integers as floats), {@code d[t * cols / 32 + b]}, and for the

@@ -131,7 +131,6 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return Float.float16ToFloat(data.get(Layouts.I16, at));
     }
 
-
     private float scale(int r, int b) {
         return Float.float16ToFloat(data.get(Layouts.I16, scaleAt(r, b)));
     }
