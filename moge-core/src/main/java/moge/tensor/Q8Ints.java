@@ -53,6 +53,11 @@ final class Q8Ints {
                     // all zeros, or so small (below ~1e-36) that 254 / pmax overflows: the block counts as zeros
                     if (!(id < Float.POSITIVE_INFINITY)) id = 0f;
                     d[t * nb + b] = id == 0f ? 0f : pmax / PAIR;
+                    // a NaN or an infinity: q all 0 and d NaN, so the products come out NaN as float ones would
+                    if (!Float.isFinite(pmax)) {
+                        id = 0f;
+                        d[t * nb + b] = Float.NaN;
+                    }
                 }
                 for (int i = 0; i < 32; i++) q[o + i] = (float) Math.rint(src[s + i] * id);
             }

@@ -96,6 +96,27 @@ class Q8IntsTest {
         }
     }
 
+    /** A NaN or an infinity in the activations makes the rows that read its block NaN, as float products would, not zero. */
+    @Test
+    void nonFiniteActivationsPropagate() {
+        int rows = 8, cols = (Q8_0Matrix.SHORT_GROUPS + 2) * Q8_0Matrix.G; // long rows: the integer kernel for one token
+        Matrix m = QuantizedMatrices.create("w", DType.Q8_0, rows, cols, QuantTestData.random(DType.Q8_0, rows, cols, 3), false);
+        for (float bad : new float[]{Float.NaN, Float.POSITIVE_INFINITY}) {
+            for (int T : new int[]{1, 3}) {
+                float[] x = QuantTestData.floats(T * cols, 4);
+                x[(T - 1) * cols + 37] = bad;
+                float[] y = new float[T * rows];
+                try (Parallel team = new Parallel(1)) {
+                    Kernels.matmul(team, m, new Activations().set(x, T, cols), y);
+                }
+                for (int r = 0; r < rows; r++) {
+                    assertThat(y[(T - 1) * rows + r]).as("%s, %d tokens, row %d", bad, T, r).isNaN();
+                    if (T > 1) assertThat(y[r]).as("%s, another token's row %d", bad, r).isFinite();
+                }
+            }
+        }
+    }
+
     /** Weights of -128 (a crafted file; quantizers stop at -127) against activations at the pair budget: 16-bit sums must not wrap. */
     @Test
     void extremeWeightsDoNotOverflow() {
