@@ -31,7 +31,7 @@ final class Q8Quads {
 
     /**
      * A quad of rows (its groups from byte q on, its scales from byte s) against one token's integers
-     * ({@link Q8Ints}): the four rows' accumulators into lanes[off, off + 4L). Per group each row's 4L bytes are
+     * ({@link Q8Ints}; the token's shorts from x.lo[io], x.hi[io], its block scales from x.d[dOff]): the four rows' accumulators into lanes[off, off + 4L). Per group each row's 4L bytes are
      * read as 2L shorts; their low and high bytes (sign-extended by shifts) multiply the token's integers in
      * 16 bits, and each lane adds its two products there (Q8Ints keeps 128 (|q_i| + |q_i+L|) within a short).
      * The low and the high short of int lane j then hold the exact sums that Q8_0Matrix's dot1 forms in lane j
@@ -42,12 +42,12 @@ final class Q8Quads {
     // Written as two small loops: C2 parses a loop body once, and the rows' products and block sums written out
     // went past its inlining node budget (whatever it then leaves out of line runs with vectors as objects). The
     // products pass through prods, in L1.
-    static void ints(MemorySegment data, long q, long s, int groups, Q8Ints x, int[] prods, float[] lanes, int off) {
+    static void ints(MemorySegment data, long q, long s, int groups, Q8Ints x, int io, int dOff, int[] prods, float[] lanes, int off) {
         float[] dx = x.d;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         for (int g = 0; g < groups; g++) {
             long w = q + 4L * g * G;
-            ShortVector xl = ShortVector.fromArray(SS, x.lo, 2 * L * g), xh = ShortVector.fromArray(SS, x.hi, 2 * L * g);
+            ShortVector xl = ShortVector.fromArray(SS, x.lo, io + 2 * L * g), xh = ShortVector.fromArray(SS, x.hi, io + 2 * L * g);
             for (int i = 0; i < 4; i++) {
                 ShortVector v = ShortVector.fromMemorySegment(SS, data, w + (long) i * G, LE);
                 v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(xl)
@@ -56,7 +56,7 @@ final class Q8Quads {
             for (int blk = 0; blk < BPG; blk++) {
                 int b = BPG * g + blk;
                 long bits = data.get(Layouts.I64, s + 8L * b); // the quad's four fp16 scales of block b
-                float d = dx[b];
+                float d = dx[dOff + b];
                 a0 = blockSums(IntVector.fromArray(IS, prods, 0), blk).fma(scaled(bits, 0, d), a0);
                 a1 = blockSums(IntVector.fromArray(IS, prods, L), blk).fma(scaled(bits, 1, d), a1);
                 a2 = blockSums(IntVector.fromArray(IS, prods, 2 * L), blk).fma(scaled(bits, 2, d), a2);
@@ -70,12 +70,12 @@ final class Q8Quads {
     }
 
     /**
-     * A quad as Q8_0Matrix's dot1 sums it, each int8 weight widened to float and multiplied by the integers x as
-     * floats: rows of up to {@link Q8_0Matrix#SHORT_GROUPS} groups, where {@link #ints} ran slower (2048x192 on
+     * A quad as Q8_0Matrix's dot1 sums it, each int8 weight widened to float and multiplied by the integers at x[xo]
+     * as floats (block scales at dx[dOff]): rows of up to {@link Q8_0Matrix#SHORT_GROUPS} groups, where {@link #ints} ran slower (2048x192 on
      * one thread, 0.82-0.88x the float kernel on float activations, this 0.92-0.95x: the products' pass through
      * memory adds latency that a few groups do not hide).
      */
-    static void floats(MemorySegment data, long q0, long s, int groups, float[] x, float[] dx, float[] lanes, int off) {
+    static void floats(MemorySegment data, long q0, long s, int groups, float[] x, int xo, float[] dx, int dOff, float[] lanes, int off) {
         long q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         for (int g = 0; g < groups; g++) {
@@ -86,7 +86,7 @@ final class Q8Quads {
             for (int blk = 0; blk < BPG; blk++) {
                 FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
                 for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector xv = FloatVector.fromArray(FS, x, c + k * L);
+                    FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
                     p0 = slice(v0, k).fma(xv, p0);
                     p1 = slice(v1, k).fma(xv, p1);
                     p2 = slice(v2, k).fma(xv, p2);
@@ -94,7 +94,7 @@ final class Q8Quads {
                 }
                 int b = c / 32 + blk;
                 long bits = data.get(Layouts.I64, s + 8L * b);
-                float d = dx[b];
+                float d = dx[dOff + b];
                 a0 = p0.fma(scaled(bits, 0, d), a0);
                 a1 = p1.fma(scaled(bits, 1, d), a1);
                 a2 = p2.fma(scaled(bits, 2, d), a2);

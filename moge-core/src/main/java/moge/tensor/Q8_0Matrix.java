@@ -132,7 +132,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     }
 
     private float scale(int r, int b) {
-        return Float.float16ToFloat(data.get(Layouts.I16, scaleAt(r, b)));
+        return weightScale(scaleAt(r, b));
     }
 
     @Override
@@ -142,8 +142,13 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     @Override
     void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        Q8Ints a = x.q8Ints(roundActivations);
+        matmulToken(x.q8Ints(roundActivations), 0, y, yOff, r0, r1);
+    }
+
+    /** Token t of a (the batch's integer form, so that a few tokens are not rounded twice) into y[yOff + r]. */
+    private void matmulToken(Q8Ints a, int t, float[] y, int yOff, int r0, int r1) {
         float[] xs = a.q, dx = a.d;
+        int xo = t * cols, dOff = t * nb, io = t * Q8Ints.perToken(cols);
         int r = r0;
         int run = groups <= SHORT_GROUPS ? RUN : 4;
         float[] lanes = new float[run * L];
@@ -153,13 +158,13 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
                 for (int q = r; q < end; q += 4) {
                     long w = byteOf(q, 0), sc = scaleAt(q, 0);
-                    if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, dx, lanes, (q - r) * L);
-                    else Q8Quads.ints(data, w, sc, groups, a, prods, lanes, (q - r) * L);
+                    if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, xo, dx, dOff, lanes, (q - r) * L);
+                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, prods, lanes, (q - r) * L);
                 }
-                for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, dx, y, yOff + q);
+                for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, dx, dOff, y, yOff + q);
                 r = end;
             } else {
-                y[yOff + r] = dot1(r, xs, 0, dx, 0, lanes);
+                y[yOff + r] = dot1(r, xs, xo, dx, dOff, lanes);
                 r++;
             }
         }
@@ -211,9 +216,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     static final int SHORT_GROUPS = 8;
 
     /** The sums of the quad at r, its accumulators at lanes[off, off + 4L), into y[yo ..]. */
-    private void finish4(int r, float[] lanes, int off, float[] x, float[] dx, float[] y, int yo) {
+    private void finish4(int r, float[] lanes, int off, float[] x, int xo, float[] dx, int dOff, float[] y, int yo) {
         LaneSums.sum4(lanes, off, y, yo); // quads run only at the widths LaneSums is written for (FAST)
-        for (int i = 0; i < 4; i++) y[yo + i] += tail(r + i, x, 0, dx, 0);
+        for (int i = 0; i < 4; i++) y[yo + i] += tail(r + i, x, xo, dx, dOff);
     }
 
     /** Row r against the integers at x[xo ..] with block scales dx[dOff ..]: the float form of the quads' kernel. */
@@ -237,10 +242,8 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     @Override
     void prepareFew(Activations x) {
-        super.prepareFew(x);
-        if (roundActivations || !FAST) return;
-        x.q8Ints(false);
-        if (x.tokens() >= 4) x.groupedFours();
+        x.q8Ints(roundActivations);
+        if (!roundActivations && FAST && x.tokens() >= 4) x.groupedFours();
     }
 
     /**
@@ -250,12 +253,12 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      */
     @Override
     void matmulFew(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        int T = x.tokens(), t = 0;
+        Q8Ints a = x.q8Ints(roundActivations);
         if (roundActivations || !FAST) {
-            super.matmulFew(x, y, yStride, yOff, r0, r1);
+            for (; t < T; t++) matmulToken(a, t, y, yOff + t * yStride, r0, r1);
             return;
         }
-        int T = x.tokens(), t = 0;
-        Q8Ints a = x.q8Ints(false);
         float[] xs = a.q, dx = a.d, xg = T >= 4 ? x.groupedFours() : null, lanes = new float[4 * L];
         for (; t + 4 <= T; t += 4) {
             int r = r0;
@@ -282,7 +285,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             }
             t += n;
         }
-        for (; t < T; t++) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
+        for (; t < T; t++) matmulToken(a, t, y, yOff + t * yStride, r0, r1);
     }
 
     /**
