@@ -12,7 +12,8 @@
 #   qwen3moe-q8_0 pangu-embedded-q8_0 qwen3moe-q4_0 pangu-embedded-q4_0 (the reference shapes: 16 layers,
 #   hidden 2048; --quick uses 4-layer variants). Before the speed runs it checks that both engines agree:
 #   identical greedy tokens on F32 qwen3moe and pangu-embedded files (2 layers, reference widths) and the
-#   same top token at >= 99% of prompt positions on the Q8_0 files.
+#   same top token at >= 99% of prompt positions on the Q8_0 files, near-ties (llama.cpp's own top-2 log-prob gap
+#   under 0.05 nats) aside: see scripts/bench/agree.py.
 # Environment: MOGE_PEER_DIR (default ../shared/peer), MOGE_BENCH_CACHE (default ~/.cache/moge-bench).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
