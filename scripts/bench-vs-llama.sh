@@ -10,7 +10,10 @@
 #
 # Models (generated with ../shared/peer/make_gguf.py when absent, cached outside the repository):
 #   qwen3moe-q8_0 pangu-embedded-q8_0 qwen3moe-q4_0 pangu-embedded-q4_0 (the reference shapes: 16 layers,
-#   hidden 2048; --quick uses 4-layer variants). Before the speed runs it checks that both engines agree:
+#   hidden 2048; --quick uses 4-layer variants), and pangu-pro-moe-q8_0 and pangu-pro-moe-q4_0: qwen3moe's shapes
+#   in moge's own MoGE architecture (64 experts in 8 groups, one active in each; scripts/GenMogeModel.java, then
+#   `moge convert`), which llama.cpp does not run, so its figures there are those of the qwen3moe file of the
+#   same type, measured in the same place of the alternation. Before the speed runs it checks that both engines agree:
 #   identical greedy tokens on F32 qwen3moe and pangu-embedded files (2 layers, reference widths) and the
 #   same top token at >= 99% of prompt positions on the Q8_0 files, near-ties (llama.cpp's own top-2 log-prob gap
 #   under 0.05 nats) aside: see scripts/bench/agree.py.
@@ -20,7 +23,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 peer_src="${MOGE_PEER_DIR:-$root/../shared/peer}"
 cache="${MOGE_BENCH_CACHE:-$HOME/.cache/moge-bench}"
 threads=2 rounds=3 quick=0 agree=1 bench=1 native=0
-models="qwen3moe-q8_0 pangu-embedded-q8_0 qwen3moe-q4_0 pangu-embedded-q4_0"
+models="qwen3moe-q8_0 pangu-embedded-q8_0 pangu-pro-moe-q8_0 qwen3moe-q4_0 pangu-embedded-q4_0 pangu-pro-moe-q4_0"
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -51,6 +54,8 @@ cp "$peer_src/bench.mjs" "$root/scripts/bench/peer-agree.mjs" "$scratch/"
 native_bench=""
 [ "$native" = 1 ] && native_bench=$("$root/scripts/bench/build-native-llama.sh" "$scratch")
 
+moge=("$root/moge")
+
 # --- the model files
 layers=16; [ "$quick" = 1 ] && layers=4
 model_file() { # name -> path (generated if absent)
@@ -60,6 +65,17 @@ model_file() { # name -> path (generated if absent)
   local L="$layers"; [ "$type" = f32 ] && L=2
   case "$arch" in
     qwen3moe) file="$cache/models/qwen3moe-L$L-E2048-X64A8-F192-$type.gguf" ;;
+    pangu-pro-moe) file="$cache/models/pangu-pro-moe-L$L-E2048-X64G8A8-F192-$type.gguf"
+      if [ ! -f "$file" ]; then
+        local hf="$cache/models/pangu-pro-moe-L$L-hf"
+        if [ ! -f "$hf/config.json" ]; then
+          echo "generating $hf" >&2
+          (. "$root/scripts/jdk.sh" && "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -cp "$root/moge-cli/target/moge.jar" \
+            "$root/scripts/GenMogeModel.java" "$hf" "$L" 2048 64 8 8 192 32000 16 4 128 0 >&2)
+        fi
+        "${moge[@]}" convert "$hf" --type "$type" -o "$file" >&2
+      fi
+      echo "$file"; return ;;
     *) file="$cache/models/$arch-L$L-E2048-F1536-$type.gguf" ;;
   esac
   if [ ! -f "$file" ]; then
@@ -75,7 +91,6 @@ model_file() { # name -> path (generated if absent)
 
 out="$cache/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
-moge=("$root/moge")
 "${moge[@]}" --version >/dev/null # builds on first use
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -121,13 +136,15 @@ fi
 if [ "$bench" = 1 ]; then
   for name in $models; do
     f=$(model_file "$name")
+    pf="$f" # llama.cpp runs the qwen3moe twin of a pangu-pro-moe file
+    [[ "$name" == pangu-pro-moe-* ]] && pf=$(model_file "qwen3moe-${name##*-}")
     for r in $(seq 1 "$rounds"); do
       echo "round $r/$rounds $name: llama.cpp" >&2
-      (cd "$scratch" && node bench.mjs "$f" --threads "$threads" --runs 2 --pp 512 --tg 128 --fa false \
+      (cd "$scratch" && node bench.mjs "$pf" --threads "$threads" --runs 2 --pp 512 --tg 128 --fa false \
         --out "$out/peer-$name-$r.json" > /dev/null 2>> "$out/peer.log")
       if [ -n "$native_bench" ]; then
         echo "round $r/$rounds $name: llama.cpp native" >&2
-        "$native_bench" -m "$f" -t "$threads" -p 512 -n 128 -r 2 -fa 0 -o json > "$out/native-$name-$r.json" 2>> "$out/peer.log"
+        "$native_bench" -m "$pf" -t "$threads" -p 512 -n 128 -r 2 -fa 0 -o json > "$out/native-$name-$r.json" 2>> "$out/peer.log"
       fi
       echo "round $r/$rounds $name: moge" >&2
       "${moge[@]}" bench -m "$f" -p 512 -n 128 -r 2 -t "$threads" --json > "$out/moge-$name-$r.json"
@@ -155,7 +172,8 @@ for name in names:
         bpt = recs[0].get("weight_bytes_per_token")
         mfrac = f"{100 * mm * bpt / bw:.1f}%" if test == "tg128" and bpt and bw else ""
         pfrac = f"{100 * p * bpt / bw:.1f}%" if test == "tg128" and bpt and bw else ""
-        row = f"| {name} | {test} | {p:.2f} | {mm:.2f} | {mm / p:.2f}x | {mfrac} | {pfrac} |"
+        label = f"{name} (llama.cpp: qwen3moe-{name.rsplit('-', 1)[1]})" if name.startswith("pangu-pro-moe") else name
+        row = f"| {label} | {test} | {p:.2f} | {mm:.2f} | {mm / p:.2f}x | {mfrac} | {pfrac} |"
         if native:
             nat = [v for f in sorted(glob.glob(f"{out}/native-{name}-*.json")) for rec in json.load(open(f))
                    if (rec["n_prompt"] > 0) == (test == "pp512") for v in rec["samples_ts"]]
