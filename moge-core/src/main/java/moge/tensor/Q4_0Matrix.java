@@ -34,6 +34,13 @@ import java.nio.ByteOrder;
  * as in the file (float16), which {@link #finish} widens 8 at a time with integer operations: 18 bytes per
  * block as in ggml, where float32 scales read 11% more bytes than the file's size in every token.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
+ * <p>
+ * Q4_0's tiles are stored in pairs ({@link #blockAt}): per block, vector i of tile 2m and vector i of tile 2m + 1
+ * side by side (64 bytes), then the two tiles' scales, so that with AVX-512 one 512-bit load brings 32 rows'
+ * codes and the decode kernel ({@link #integerSums}) runs one 32-lane vector where it ran two of 16. Against
+ * two 16-lane streams that halves the instructions per cache line, which is what bounds the kernel from DRAM
+ * (the out-of-order window reaches that many more lines ahead): BENCHMARKS.md section 2. A last odd tile and
+ * Q4_K's tiles keep the single layout.
  */
 final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     /**
@@ -52,6 +59,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      */
     private static final int GROUP = 32;
     private static final VectorSpecies<Short> SS = Q8Lanes.SS;
+    /** A pair of tiles' vectors at once: where the machine has 512-bit vectors. */
+    private static final VectorSpecies<Short> WS = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Integer> WI = IntVector.SPECIES_512;
+    private static final boolean WIDE = ShortVector.SPECIES_PREFERRED.length() >= 2 * Q8Lanes.LANES;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
     /** Rows per tile: one per short lane. */
@@ -99,11 +110,44 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         return row < TR / 2 ? 2 * row : 2 * (row - TR / 2) + 1;
     }
 
+    /** Whether tile t is stored in a pair with its neighbour (every whole pair of Q4_0 tiles; see the class comment). */
+    private static boolean paired(int t, int tiles, boolean kquant) {
+        return !kquant && (t | 1) < tiles;
+    }
+
+    /**
+     * Byte of tile t's block b: its vector i of codes at {@code + i * stride(t)}, its scales at
+     * {@code + 8 * stride(t)}; the next block {@code step(t)} bytes on.
+     */
+    private static long blockAt(int t, int b, int tiles, long tileBytes, boolean kquant) {
+        if (!paired(t, tiles, kquant)) return t * tileBytes + (long) b * TILE_BLOCK;
+        return (t & ~1) * tileBytes + (long) b * 2 * TILE_BLOCK + (t & 1) * 2L * TR;
+    }
+
+    private long blockAt(int t, int b) {
+        return blockAt(t, b, tiles, tileBytes, kquant);
+    }
+
+    /** Bytes from one vector of tile t's codes to the next. */
+    private int stride(int t) {
+        return paired(t, tiles, kquant) ? 4 * TR : 2 * TR;
+    }
+
+    /** Bytes from one block of tile t to the next. */
+    private int step(int t) {
+        return paired(t, tiles, kquant) ? 2 * TILE_BLOCK : TILE_BLOCK;
+    }
+
+    @Override
+    public boolean pairStarts(int t) {
+        return !paired(t, tiles, kquant) || (t & 1) == 0;
+    }
+
     /** Tiles are independent, so runs of them go to every core (as {@link Q8_0Matrix#repack}). */
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32, tiles = rows / TR;
         MemorySegment out = HugePages.allocate((long) rows * nb * 18);
-        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, t0, t1));
+        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, tiles, blocks, out, t0, t1));
         int left = rows - tiles * TR;
         long plain = tiles * (long) nb * TILE_BLOCK, plainScales = plain + (long) left * nb * 16;
         byte[] one = new byte[nb * 18];
@@ -117,7 +161,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         return new Q4_0Matrix(name, rows, cols, out, roundActivations, false);
     }
 
-    private static void repackTiles(String name, int nb, MemorySegment blocks, MemorySegment out, int t0, int t1) {
+    private static void repackTiles(String name, int nb, int tiles, MemorySegment blocks, MemorySegment out, int t0, int t1) {
         long tileBytes = (long) nb * TILE_BLOCK;
         byte[] src = new byte[TR * nb * 18];
         byte[] tile = new byte[(int) tileBytes];
@@ -138,7 +182,15 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                     tile[o + 16 * TR + 2 * row + 1] = (byte) (h >> 8);
                 }
             }
-            MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
+            if (!paired(t, tiles, false)) {
+                MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
+                continue;
+            }
+            for (int b = 0; b < nb; b++) {
+                long at = blockAt(t, b, tiles, tileBytes, false);
+                for (int i = 0; i < 8; i++) MemorySegment.copy(tile, b * TILE_BLOCK + 2 * TR * i, out, ValueLayout.JAVA_BYTE, at + 4L * TR * i, 2 * TR);
+                MemorySegment.copy(tile, b * TILE_BLOCK + 16 * TR, out, ValueLayout.JAVA_BYTE, at + 32L * TR, 2 * TR);
+            }
         }
     }
 
@@ -184,13 +236,20 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         if (t < T) matmulOne(x.token(t), y, yOff + t * yStride, r0, r1);
     }
 
+    /** The first row at or after r0 (at most r1) where a pair of tiles starts: the few-token kernels run from there. */
+    private int pairStart(int r0, int r1) {
+        int t = (r0 + TR - 1) / TR;
+        if (!pairStarts(t)) t++;
+        return Math.min(r1, t * TR);
+    }
+
     /**
      * Tokens [t0, t1) (a multiple of 4 of them), rows [r0, r1): pairs of whole tiles through
      * {@link #integerSums2x4}, every quad of tokens against one pair before the next, so that the pair's weights
      * are read from memory once per group and from the cache after; the rows outside whole pairs token by token.
      */
     private void quads(Activations x, int t0, int t1, float[] y, int yStride, int yOff, int r0, int r1) {
-        int r = Math.min(r1, (r0 + TR - 1) / TR * TR), end = Math.min(r1, tiles * TR);
+        int r = pairStart(r0, r1), end = Math.min(r1, tiles * TR);
         if (r > r0) for (int j = t0; j < t1; j++) matmulOne(x.token(j), y, yOff + j * yStride, r0, r);
         Q8Lanes[] q = new Q8Lanes[t1 - t0];
         for (int j = t0; j < t1; j++) q[j - t0] = x.token(j).q8Lanes(roundActivations);
@@ -216,14 +275,20 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      * tokens of them in the first-level cache.
      */
     private void integerSums2x4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
-        long o = t * tileBytes, p = o + tileBytes;
+        if (WIDE && paired(t, tiles, kquant)) {
+            pairSums4(t, qa, qb, qc, qd, sums, region);
+            return;
+        }
+        long o = blockAt(t, 0), p = blockAt(t + 1, 0);
+        int so = stride(t), sp = stride(t + 1), stepO = step(t), stepP = step(t + 1);
         int[] xa = qa.pairs, xb = qb.pairs, xc = qc.pairs, xd = qd.pairs;
-        for (int blk = 0; blk < nb; blk++, o += TILE_BLOCK, p += TILE_BLOCK) {
+        for (int blk = 0; blk < nb; blk++, o += stepO, p += stepP) {
             ShortVector a0 = ShortVector.zero(SS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
             int xo = blk * 32;
-            for (int i = 0; i < 8; i++) {
-                ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
-                ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
+            long oi = o, pi = p; // by pointer steps: strides as multipliers held one register per vector and spilled
+            for (int i = 0; i < 8; i++, oi += so, pi += sp) {
+                ShortVector w = ShortVector.fromMemorySegment(SS, data, oi, LE);
+                ShortVector v = ShortVector.fromMemorySegment(SS, data, pi, LE);
                 // one body for the four nibbles (shift by 4k, then mask): C2 inlines a written-out version only in part
                 // (its node budget), and with a switch on k (nibble) it leaves the loop rolled and branches
                 for (int sh = 0; sh < 16; sh += 4) {
@@ -264,7 +329,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private void pair(Activations xa, Activations xb, float[] y, int ya, int yb, int r0, int r1) {
         Q8Lanes a = xa.q8Lanes(roundActivations), b = xb.q8Lanes(roundActivations);
         int region = nb * SUMS_BLOCK;
-        int r = Math.min(r1, (r0 + TR - 1) / TR * TR), end = Math.min(r1, tiles * TR);
+        int r = pairStart(r0, r1), end = Math.min(r1, tiles * TR);
         if (r > r0) {
             matmulOne(xa, y, ya, r0, r);
             matmulOne(xb, y, yb, r0, r);
@@ -283,14 +348,20 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /** As {@link #integerSums} over tiles t and t+1, for two tokens at once: token a's sums at 0, b's at {@code region}. */
     private void integerSums2x2(int t, Q8Lanes a, Q8Lanes b, short[] sums, int region) {
-        long o = t * tileBytes, p = o + tileBytes;
+        if (WIDE && paired(t, tiles, kquant)) {
+            pairSums2(t, a, b, sums, region);
+            return;
+        }
+        long o = blockAt(t, 0), p = blockAt(t + 1, 0);
+        int so = stride(t), sp = stride(t + 1), stepO = step(t), stepP = step(t + 1);
         int[] qa = a.pairs, qb = b.pairs;
-        for (int blk = 0; blk < nb; blk++, o += TILE_BLOCK, p += TILE_BLOCK) {
+        for (int blk = 0; blk < nb; blk++, o += stepO, p += stepP) {
             ShortVector c = ShortVector.zero(SS), e = c, f = c, g = c;
             int xo = blk * 32;
-            for (int i = 0; i < 8; i++) {
-                ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
-                ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
+            long oi = o, pi = p; // by pointer steps: strides as multipliers held one register per vector and spilled
+            for (int i = 0; i < 8; i++, oi += so, pi += sp) {
+                ShortVector w = ShortVector.fromMemorySegment(SS, data, oi, LE);
+                ShortVector v = ShortVector.fromMemorySegment(SS, data, pi, LE);
                 for (int k = 0; k < 4; k++) {
                     ShortVector nw = nibble(w, k), nv = nibble(v, k);
                     int xi = xo + i + 8 * k;
@@ -335,15 +406,22 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      */
     @Override
     public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
-        long o = t * tileBytes, p = o + tileBytes;
+        if (n == 2 && WIDE && paired(t, tiles, kquant) && (t & 1) == 0) {
+            pairSums(t, a, sums);
+            return;
+        }
+        long o = blockAt(t, 0), p = n == 2 ? blockAt(t + 1, 0) : 0;
+        int so = stride(t), stepO = step(t);
         int[] q = a.pairs;
         if (n == 2) {
-            for (int b = 0; b < nb; b++, o += TILE_BLOCK, p += TILE_BLOCK) {
+            int sp = stride(t + 1), stepP = step(t + 1);
+            for (int b = 0; b < nb; b++, o += stepO, p += stepP) {
                 ShortVector c = ShortVector.zero(SS), e = c;
                 int xo = b * 32;
-                for (int i = 0; i < 8; i++) {
-                    ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
-                    ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
+                long oi = o, pi = p;
+                for (int i = 0; i < 8; i++, oi += so, pi += sp) {
+                    ShortVector w = ShortVector.fromMemorySegment(SS, data, oi, LE);
+                    ShortVector v = ShortVector.fromMemorySegment(SS, data, pi, LE);
                     for (int k = 0; k < 4; k++) {
                         ShortVector xv = lanes(q[xo + i + 8 * k]);
                         c = c.add(nibble(w, k).mul(xv));
@@ -354,16 +432,89 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                 e.intoArray(sums, b * SUMS_BLOCK + TR);
             }
         } else {
-            for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
+            for (int b = 0; b < nb; b++, o += stepO) {
                 ShortVector c = ShortVector.zero(SS);
                 int xo = b * 32;
-                for (int i = 0; i < 8; i++) {
-                    ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
+                long oi = o;
+                for (int i = 0; i < 8; i++, oi += so) {
+                    ShortVector w = ShortVector.fromMemorySegment(SS, data, oi, LE);
                     for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(lanes(q[xo + i + 8 * k])));
                 }
                 c.intoArray(sums, b * SUMS_BLOCK);
             }
         }
+    }
+
+    /**
+     * As {@link #integerSums} over the pair of tiles t, t + 1 (t even) in 512-bit vectors: each load brings both
+     * tiles' vector i, lanes 0..15 tile t's rows and 16..31 tile t + 1's, which is how the sums buffer holds two
+     * tiles, so one store per block fills both.
+     */
+    private void pairSums(int t, Q8Lanes a, short[] sums) {
+        long o = blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * TILE_BLOCK) {
+            ShortVector c = ShortVector.zero(WS);
+            int xo = b * 32;
+            for (int i = 0; i < 8; i++) {
+                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
+                for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(wideLanes(q[xo + i + 8 * k])));
+            }
+            c.intoArray(sums, b * SUMS_BLOCK);
+        }
+    }
+
+    /** As {@link #integerSums2x4} over a stored pair (t even), in 512-bit vectors as {@link #pairSums}. */
+    private void pairSums4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
+        long o = blockAt(t, 0);
+        int[] xa = qa.pairs, xb = qb.pairs, xc = qc.pairs, xd = qd.pairs;
+        for (int blk = 0; blk < nb; blk++, o += 2 * TILE_BLOCK) {
+            ShortVector a = ShortVector.zero(WS), b = a, c = a, d = a;
+            int xo = blk * 32;
+            for (int i = 0; i < 8; i++) {
+                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
+                for (int sh = 0; sh < 16; sh += 4) { // one body for the four nibbles, as in integerSums2x4
+                    ShortVector n = w.lanewise(VectorOperators.LSHR, sh).and((short) 15);
+                    int xi = xo + i + 2 * sh;
+                    a = a.add(n.mul(wideLanes(xa[xi])));
+                    b = b.add(n.mul(wideLanes(xb[xi])));
+                    c = c.add(n.mul(wideLanes(xc[xi])));
+                    d = d.add(n.mul(wideLanes(xd[xi])));
+                }
+            }
+            int at = blk * SUMS_BLOCK;
+            a.intoArray(sums, at);
+            b.intoArray(sums, region + at);
+            c.intoArray(sums, 2 * region + at);
+            d.intoArray(sums, 3 * region + at);
+        }
+    }
+
+    /** As {@link #integerSums2x2} over a stored pair (t even), in 512-bit vectors. */
+    private void pairSums2(int t, Q8Lanes qa, Q8Lanes qb, short[] sums, int region) {
+        long o = blockAt(t, 0);
+        int[] xa = qa.pairs, xb = qb.pairs;
+        for (int blk = 0; blk < nb; blk++, o += 2 * TILE_BLOCK) {
+            ShortVector a = ShortVector.zero(WS), b = a;
+            int xo = blk * 32;
+            for (int i = 0; i < 8; i++) {
+                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
+                for (int k = 0; k < 4; k++) {
+                    ShortVector n = nibble(w, k);
+                    int xi = xo + i + 8 * k;
+                    a = a.add(n.mul(wideLanes(xa[xi])));
+                    b = b.add(n.mul(wideLanes(xb[xi])));
+                }
+            }
+            int at = blk * SUMS_BLOCK;
+            a.intoArray(sums, at);
+            b.intoArray(sums, region + at);
+        }
+    }
+
+    /** An activation pair in all 32 short lanes of a 512-bit vector. */
+    private static ShortVector wideLanes(int pair) {
+        return IntVector.broadcast(WI, pair).reinterpretAsShorts();
     }
 
     /**
@@ -381,10 +532,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         float[] dx = a.d;
         int[] corrs = a.corrs;
         for (int u = 0; u < n; u++) {
-            long o = (t + u) * tileBytes + 16 * TR;
-            int slot = base + TR * u;
+            long o = blockAt(t + u, 0) + 8L * stride(t + u);
+            int slot = base + TR * u, step = step(t + u);
             FloatVector lo = FloatVector.zero(FS), hi = lo;
-            for (int b = 0; b < nb; b++, o += TILE_BLOCK) {
+            for (int b = 0; b < nb; b++, o += step) {
                 IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
                 float d = dx[b];
                 lo = low(s).mul(d).fma(TileKernels.widen(data, o), lo);
@@ -461,13 +612,13 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                 Q4KTiles.decodeRow(data, m / TR * tileBytes, nb, m % TR, b0, b1, dst, out, packed);
                 continue;
             }
-            int t = m / TR, row = m % TR, j = laneOf(row);
-            long o = t * tileBytes + 2L * j + (long) b0 * TILE_BLOCK;
-            for (int b = b0; b < b1; b++, o += TILE_BLOCK, out += 32) {
+            int t = m / TR, row = m % TR, j = laneOf(row), vs = stride(t), step = step(t);
+            long o = blockAt(t, b0) + 2L * j;
+            for (int b = b0; b < b1; b++, o += step, out += 32) {
                 // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
-                for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + 32L * s);
+                for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + (long) vs * s);
                 IntVector v = IntVector.fromArray(IS, packed, 0);
-                float d = Float.float16ToFloat(data.get(Layouts.I16, o - 2L * j + 16 * TR + 2L * row));
+                float d = Float.float16ToFloat(data.get(Layouts.I16, o - 2L * j + 8L * vs + 2L * row));
                 for (int k = 0; k < 4; k++) {
                     ((FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0))
                             .sub(8f).mul(d).intoArray(dst, out + 8 * k);

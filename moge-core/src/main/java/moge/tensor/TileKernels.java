@@ -50,6 +50,11 @@ final class TileKernels {
 
         /** Row m past the last whole tile against a. */
         float plainDot(int m, Q8Lanes a);
+
+        /** Whether a pass of two tiles may start at tile t (Q4_0 stores its tiles in pairs: a pass starts a pair). */
+        default boolean pairStarts(int t) {
+            return true;
+        }
     }
 
     /**
@@ -62,7 +67,7 @@ final class TileKernels {
         float[] tmp = null;
         while (r < r1 && r < tileEnd) {
             int t = r / TR;
-            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) ? 2 : 1;
+            int n = r % TR == 0 && r + 2 * TR <= Math.min(r1, tileEnd) && m.pairStarts(t) ? 2 : 1;
             m.integerSums(t, n, a, sums);
             if (r % TR == 0 && r + n * TR <= r1) {
                 m.finish(t, n, a, sums, 0, y, yOff + r);
