@@ -35,6 +35,7 @@ final class Q4KTiles {
         int nb = cols / 32;
         MemorySegment out = Repacking.tiles(name, "Q4_K", rows, cols, blocks, Q4_0Matrix.tileBytes(nb, true), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
+        Q4_0Matrix.pairUp(out, rows / Q4_0Matrix.TR, nb, true);
         return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
     }
 
@@ -109,17 +110,18 @@ final class Q4KTiles {
     }
 
     /**
-     * Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as the file's values, d * sc * code - dmin * m
+     * Blocks [b0, b1) of row {@code row} of a tile (its block b0 at {@code first}, {@code stride} bytes between its
+     * vectors, {@code step} between blocks, its super-block heads at {@code heads}) as the file's values, d * sc * code - dmin * m
      * rounded as ggml's dequantization rounds them, into dst from {@code out}.
      */
-    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out, int[] packed) {
-        int TR = Q4_0Matrix.TR, j = Q4_0Matrix.laneOf(row), block = Q4_0Matrix.TILE_BLOCK;
-        long o = tile + 2L * j + (long) b0 * block, head = tile + (long) nb * block + 2L * row;
-        for (int b = b0; b < b1; b++, o += block, out += 32) {
+    static void decodeRow(MemorySegment data, long first, int stride, int step, long heads, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        int TR = Q4_0Matrix.TR, j = Q4_0Matrix.laneOf(row);
+        long o = first + 2L * j, head = heads + 2L * row;
+        for (int b = b0; b < b1; b++, o += step, out += 32) {
             // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
-            for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + 32L * s);
+            for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + (long) stride * s);
             IntVector v = IntVector.fromArray(IS, packed, 0);
-            long h = head + (long) (b >> 3) * HEAD, sc = o - 2L * j + 16 * TR + 2L * row;
+            long h = head + (long) (b >> 3) * HEAD, sc = o - 2L * j + 8L * stride + 2L * row;
             float d1 = Float.float16ToFloat(data.get(Layouts.I16, h)) * data.get(ValueLayout.JAVA_BYTE, sc);
             float m1 = Float.float16ToFloat(data.get(Layouts.I16, h + 2 * TR)) * data.get(ValueLayout.JAVA_BYTE, sc + 1);
             for (int k = 0; k < 4; k++) {

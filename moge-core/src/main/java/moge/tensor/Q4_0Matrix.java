@@ -39,8 +39,9 @@ import java.nio.ByteOrder;
  * side by side (64 bytes), then the two tiles' scales, so that with AVX-512 one 512-bit load brings 32 rows'
  * codes and the decode kernel ({@link #integerSums}) runs one 32-lane vector where it ran two of 16. Against
  * two 16-lane streams that halves the instructions per cache line, which is what bounds the kernel from DRAM
- * (the out-of-order window reaches that many more lines ahead): BENCHMARKS.md section 2. A last odd tile and
- * Q4_K's tiles keep the single layout.
+ * (the out-of-order window reaches that many more lines ahead): BENCHMARKS.md section 2. Q4_K's tiles are paired
+ * the same way ({@link #pairUp}), their super-block heads after the pair's blocks; a last odd tile keeps the
+ * single layout.
  */
 final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     /**
@@ -110,37 +111,69 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         return row < TR / 2 ? 2 * row : 2 * (row - TR / 2) + 1;
     }
 
-    /** Whether tile t is stored in a pair with its neighbour (every whole pair of Q4_0 tiles; see the class comment). */
-    private static boolean paired(int t, int tiles, boolean kquant) {
-        return !kquant && (t | 1) < tiles;
+    /** Whether tile t is stored in a pair with its neighbour (every whole pair of tiles; see the class comment). */
+    private static boolean paired(int t, int tiles) {
+        return (t | 1) < tiles;
     }
 
     /**
      * Byte of tile t's block b: its vector i of codes at {@code + i * stride(t)}, its scales at
      * {@code + 8 * stride(t)}; the next block {@code step(t)} bytes on.
      */
-    private static long blockAt(int t, int b, int tiles, long tileBytes, boolean kquant) {
-        if (!paired(t, tiles, kquant)) return t * tileBytes + (long) b * TILE_BLOCK;
+    private static long blockAt(int t, int b, int tiles, long tileBytes) {
+        if (!paired(t, tiles)) return t * tileBytes + (long) b * TILE_BLOCK;
         return (t & ~1) * tileBytes + (long) b * 2 * TILE_BLOCK + (t & 1) * 2L * TR;
     }
 
     private long blockAt(int t, int b) {
-        return blockAt(t, b, tiles, tileBytes, kquant);
+        return blockAt(t, b, tiles, tileBytes);
+    }
+
+    /** Byte of a Q4_K tile's super-block heads ({@link Q4KTiles}): after its blocks, or after the pair's, the first tile's first. */
+    private static long headsAt(int t, int nb, int tiles, long tileBytes) {
+        if (!paired(t, tiles)) return t * tileBytes + (long) nb * TILE_BLOCK;
+        return (t & ~1) * tileBytes + (long) nb * 2 * TILE_BLOCK + (t & 1) * ((long) nb / 8 * Q4KTiles.HEAD);
+    }
+
+    /**
+     * Rearranges tiles written one after the other (as {@link Repacking#tiles} writes Q4_K's) into pairs: per block
+     * both tiles' vectors side by side, then both tiles' scales (for Q4_K their sc and m), then, for Q4_K, each
+     * tile's super-block heads.
+     */
+    static void pairUp(MemorySegment out, int tiles, int nb, boolean kquant) {
+        long tileBytes = tileBytes(nb, kquant);
+        int heads = kquant ? nb / 8 * Q4KTiles.HEAD : 0;
+        Repacking.forRuns(tiles / 2, 1, (p0, p1) -> {
+            byte[] two = new byte[(int) (2 * tileBytes)];
+            for (int p = p0; p < p1; p++) {
+                MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 2 * p * tileBytes, two, 0, two.length);
+                for (int u = 0; u < 2; u++) {
+                    int t = 2 * p + u, from = (int) (u * tileBytes);
+                    for (int b = 0; b < nb; b++) {
+                        long at = blockAt(t, b, tiles, tileBytes);
+                        int src = from + b * TILE_BLOCK;
+                        for (int i = 0; i < 8; i++) MemorySegment.copy(two, src + 2 * TR * i, out, ValueLayout.JAVA_BYTE, at + 4L * TR * i, 2 * TR);
+                        MemorySegment.copy(two, src + 16 * TR, out, ValueLayout.JAVA_BYTE, at + 32L * TR, 2 * TR);
+                    }
+                    if (heads > 0) MemorySegment.copy(two, from + nb * TILE_BLOCK, out, ValueLayout.JAVA_BYTE, headsAt(t, nb, tiles, tileBytes), heads);
+                }
+            }
+        });
     }
 
     /** Bytes from one vector of tile t's codes to the next. */
     private int stride(int t) {
-        return paired(t, tiles, kquant) ? 4 * TR : 2 * TR;
+        return paired(t, tiles) ? 4 * TR : 2 * TR;
     }
 
     /** Bytes from one block of tile t to the next. */
     private int step(int t) {
-        return paired(t, tiles, kquant) ? 2 * TILE_BLOCK : TILE_BLOCK;
+        return paired(t, tiles) ? 2 * TILE_BLOCK : TILE_BLOCK;
     }
 
     @Override
     public boolean pairStarts(int t) {
-        return !paired(t, tiles, kquant) || (t & 1) == 0;
+        return !paired(t, tiles) || (t & 1) == 0;
     }
 
     /** Tiles are independent, so runs of them go to every core (as {@link Q8_0Matrix#repack}). */
@@ -182,12 +215,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                     tile[o + 16 * TR + 2 * row + 1] = (byte) (h >> 8);
                 }
             }
-            if (!paired(t, tiles, false)) {
+            if (!paired(t, tiles)) {
                 MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
                 continue;
             }
             for (int b = 0; b < nb; b++) {
-                long at = blockAt(t, b, tiles, tileBytes, false);
+                long at = blockAt(t, b, tiles, tileBytes);
                 for (int i = 0; i < 8; i++) MemorySegment.copy(tile, b * TILE_BLOCK + 2 * TR * i, out, ValueLayout.JAVA_BYTE, at + 4L * TR * i, 2 * TR);
                 MemorySegment.copy(tile, b * TILE_BLOCK + 16 * TR, out, ValueLayout.JAVA_BYTE, at + 32L * TR, 2 * TR);
             }
@@ -275,7 +308,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      * tokens of them in the first-level cache.
      */
     private void integerSums2x4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
-        if (WIDE && paired(t, tiles, kquant)) {
+        if (WIDE && paired(t, tiles)) {
             pairSums4(t, qa, qb, qc, qd, sums, region);
             return;
         }
@@ -348,7 +381,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /** As {@link #integerSums} over tiles t and t+1, for two tokens at once: token a's sums at 0, b's at {@code region}. */
     private void integerSums2x2(int t, Q8Lanes a, Q8Lanes b, short[] sums, int region) {
-        if (WIDE && paired(t, tiles, kquant)) {
+        if (WIDE && paired(t, tiles)) {
             pairSums2(t, a, b, sums, region);
             return;
         }
@@ -406,7 +439,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      */
     @Override
     public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
-        if (n == 2 && WIDE && paired(t, tiles, kquant) && (t & 1) == 0) {
+        if (n == 2 && WIDE && paired(t, tiles) && (t & 1) == 0) {
             pairSums(t, a, sums);
             return;
         }
@@ -554,8 +587,10 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private void finishK(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         for (int u = 0; u < n; u++) {
             // rows 0..7 and 8..15 in two passes: one pass over both ran past C2's node budget (boxed vectors, 6x slower)
-            TileKernels.finishAffineHalf(data, (t + u) * tileBytes, nb, TILE_BLOCK, 0, a, sums, base + TR * u, y, yo + u * TR);
-            TileKernels.finishAffineHalf(data, (t + u) * tileBytes, nb, TILE_BLOCK, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
+            long sc = blockAt(t + u, 0) + 8L * stride(t + u), heads = headsAt(t + u, nb, tiles, tileBytes);
+            int step = step(t + u);
+            TileKernels.finishAffineHalf(data, sc, step, heads, nb, 0, a, sums, base + TR * u, y, yo + u * TR);
+            TileKernels.finishAffineHalf(data, sc, step, heads, nb, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
     }
 
@@ -609,7 +644,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                 continue;
             }
             if (kquant) {
-                Q4KTiles.decodeRow(data, m / TR * tileBytes, nb, m % TR, b0, b1, dst, out, packed);
+                int t = m / TR;
+                Q4KTiles.decodeRow(data, blockAt(t, b0), stride(t), step(t), headsAt(t, nb, tiles, tileBytes), m % TR, b0, b1, dst, out, packed);
                 continue;
             }
             int t = m / TR, row = m % TR, j = laneOf(row), vs = stride(t), step = step(t);

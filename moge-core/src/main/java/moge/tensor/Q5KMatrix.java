@@ -98,6 +98,6 @@ final class Q5KMatrix extends KQuantTileMatrix {
 
     @Override
     void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
-        TileKernels.finishAffineHalf(data, tile, nb, BLOCK, half, a, sums, slot, y, yo);
+        TileKernels.finishAffineHalf(data, tile + BLOCK - 2 * TR, BLOCK, tile + (long) nb * BLOCK, nb, half, a, sums, slot, y, yo);
     }
 }

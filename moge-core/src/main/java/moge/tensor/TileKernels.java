@@ -130,10 +130,14 @@ final class TileKernels {
      * with d and dmin loaded once per super-block. The block sums are the low (half 0) or high (1) shorts of
      * the ints at {@code slot}.
      */
-    static void finishAffineHalf(MemorySegment data, long tile, int nb, int block, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+    // Its bytecode must stay above C2's FreqInlineSize (325 bytes): at 325 C2 inlined it into its hot callers, and
+    // there it put them past their node budget (vectors on the heap: Q4_K and Q5_K products 2x slower). The check
+    // below is what keeps it out of line.
+    static void finishAffineHalf(MemorySegment data, long sc, int block, long heads, int nb, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        if (sc < 0 || heads < 0 || (half & ~1) != 0) throw new IllegalArgumentException("tile at " + sc + ", heads at " + heads + ", half " + half);
         float[] dx = a.d;
         int[] corrs = a.corrs;
-        long o = tile + block - 2 * TR + half * TR, head = tile + (long) nb * block + half * TR;
+        long o = sc + half * TR, head = heads + half * TR;
         int up = 16 - 16 * half;
         float perCorr = -1f / a.offset;
         FloatVector acc = FloatVector.zero(FS), dv = acc, mv = acc;
