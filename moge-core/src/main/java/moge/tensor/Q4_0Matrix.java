@@ -9,10 +9,8 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
-import moge.format.HugePages;
 import moge.format.Layouts;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -35,12 +33,12 @@ import java.nio.ByteOrder;
  * block as in ggml, where float32 scales read 11% more bytes than the file's size in every token.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
  * <p>
- * Q4_0's tiles are stored in pairs ({@link #blockAt}): per block, vector i of tile 2m and vector i of tile 2m + 1
+ * Q4_0's tiles are stored in pairs ({@link Q4_0Tiles}): per block, vector i of tile 2m and vector i of tile 2m + 1
  * side by side (64 bytes), then the two tiles' scales, so that with AVX-512 one 512-bit load brings 32 rows'
  * codes and the decode kernel ({@link #integerSums}) runs one 32-lane vector where it ran two of 16. Against
  * two 16-lane streams that halves the instructions per cache line, which is what bounds the kernel from DRAM
  * (the out-of-order window reaches that many more lines ahead): BENCHMARKS.md section 2. Q4_K's tiles are paired
- * the same way ({@link #pairUp}), their super-block heads after the pair's blocks; a last odd tile keeps the
+ * the same way, their super-block heads after the pair's blocks; a last odd tile keeps the
  * single layout.
  */
 final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled {
@@ -77,6 +75,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private final boolean kquant;
     private final int tiles;
     private final long tileBytes;
+    /** Where each tile's blocks and heads lie (in pairs). */
+    private final Q4_0Tiles layout;
     /** Where the rows past the last whole tile start, and their scales. */
     private final long plain;
     private final long plainScales;
@@ -87,6 +87,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         this.kquant = kquant;
         this.tiles = rows / TR;
         this.tileBytes = tileBytes(nb, kquant);
+        this.layout = new Q4_0Tiles(tiles, nb, kquant);
         this.plain = tiles * tileBytes;
         this.plainScales = plain + (long) (rows - tiles * TR) * nb * 16;
     }
@@ -111,131 +112,14 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         return row < TR / 2 ? 2 * row : 2 * (row - TR / 2) + 1;
     }
 
-    /** Whether tile t is stored in a pair with its neighbour (every whole pair of tiles; see the class comment). */
-    private static boolean paired(int t, int tiles) {
-        return (t | 1) < tiles;
-    }
-
-    /**
-     * Byte of tile t's block b: its vector i of codes at {@code + i * stride(t)}, its scales at
-     * {@code + 8 * stride(t)}; the next block {@code step(t)} bytes on.
-     */
-    private static long blockAt(int t, int b, int tiles, long tileBytes) {
-        if (!paired(t, tiles)) return t * tileBytes + (long) b * TILE_BLOCK;
-        return (t & ~1) * tileBytes + (long) b * 2 * TILE_BLOCK + (t & 1) * 2L * TR;
-    }
-
-    private long blockAt(int t, int b) {
-        return blockAt(t, b, tiles, tileBytes);
-    }
-
-    /** Byte of a Q4_K tile's super-block heads ({@link Q4KTiles}): after its blocks, or after the pair's, the first tile's first. */
-    private static long headsAt(int t, int nb, int tiles, long tileBytes) {
-        if (!paired(t, tiles)) return t * tileBytes + (long) nb * TILE_BLOCK;
-        return (t & ~1) * tileBytes + (long) nb * 2 * TILE_BLOCK + (t & 1) * ((long) nb / 8 * Q4KTiles.HEAD);
-    }
-
-    /**
-     * Rearranges tiles written one after the other (as {@link Repacking#tiles} writes Q4_K's) into pairs: per block
-     * both tiles' vectors side by side, then both tiles' scales (for Q4_K their sc and m), then, for Q4_K, each
-     * tile's super-block heads.
-     */
-    static void pairUp(MemorySegment out, int tiles, int nb, boolean kquant) {
-        long tileBytes = tileBytes(nb, kquant);
-        int heads = kquant ? nb / 8 * Q4KTiles.HEAD : 0;
-        Repacking.forRuns(tiles / 2, 1, (p0, p1) -> {
-            byte[] two = new byte[(int) (2 * tileBytes)];
-            for (int p = p0; p < p1; p++) {
-                MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 2 * p * tileBytes, two, 0, two.length);
-                for (int u = 0; u < 2; u++) {
-                    int t = 2 * p + u, from = (int) (u * tileBytes);
-                    for (int b = 0; b < nb; b++) {
-                        long at = blockAt(t, b, tiles, tileBytes);
-                        int src = from + b * TILE_BLOCK;
-                        for (int i = 0; i < 8; i++) MemorySegment.copy(two, src + 2 * TR * i, out, ValueLayout.JAVA_BYTE, at + 4L * TR * i, 2 * TR);
-                        MemorySegment.copy(two, src + 16 * TR, out, ValueLayout.JAVA_BYTE, at + 32L * TR, 2 * TR);
-                    }
-                    if (heads > 0) MemorySegment.copy(two, from + nb * TILE_BLOCK, out, ValueLayout.JAVA_BYTE, headsAt(t, nb, tiles, tileBytes), heads);
-                }
-            }
-        });
-    }
-
-    /** Bytes from one vector of tile t's codes to the next. */
-    private int stride(int t) {
-        return paired(t, tiles) ? 4 * TR : 2 * TR;
-    }
-
-    /** Bytes from one block of tile t to the next. */
-    private int step(int t) {
-        return paired(t, tiles) ? 2 * TILE_BLOCK : TILE_BLOCK;
-    }
-
     @Override
     public boolean pairStarts(int t) {
-        return !paired(t, tiles) || (t & 1) == 0;
+        return layout.pairStarts(t);
     }
 
-    /** Tiles are independent, so runs of them go to every core (as {@link Q8_0Matrix#repack}). */
+    /** Q4_0 blocks as ggml writes them, repacked into tiles ({@link Q4_0Tiles#repack}). */
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
-        int nb = cols / 32, tiles = rows / TR;
-        MemorySegment out = HugePages.allocate((long) rows * nb * 18);
-        Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, tiles, blocks, out, t0, t1));
-        int left = rows - tiles * TR;
-        long plain = tiles * (long) nb * TILE_BLOCK, plainScales = plain + (long) left * nb * 16;
-        byte[] one = new byte[nb * 18];
-        for (int m = 0; m < left; m++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) (tiles * TR + m) * nb * 18, one, 0, one.length);
-            for (int b = 0; b < nb; b++) {
-                MemorySegment.copy(one, b * 18 + 2, out, ValueLayout.JAVA_BYTE, plain + ((long) m * nb + b) * 16, 16);
-                out.set(Layouts.I16, plainScales + ((long) m * nb + b) * 2, scale(name, one, b * 18, tiles * TR + m));
-            }
-        }
-        return new Q4_0Matrix(name, rows, cols, out, roundActivations, false);
-    }
-
-    private static void repackTiles(String name, int nb, int tiles, MemorySegment blocks, MemorySegment out, int t0, int t1) {
-        long tileBytes = (long) nb * TILE_BLOCK;
-        byte[] src = new byte[TR * nb * 18];
-        byte[] tile = new byte[(int) tileBytes];
-        for (int t = t0; t < t1; t++) {
-            MemorySegment.copy(blocks, ValueLayout.JAVA_BYTE, (long) t * TR * nb * 18, src, 0, src.length);
-            for (int b = 0; b < nb; b++) {
-                int o = b * TILE_BLOCK;
-                for (int row = 0; row < TR; row++) {
-                    int j = laneOf(row), blk = (row * nb + b) * 18;
-                    for (int i = 0; i < 8; i++) {
-                        int s = 0;
-                        for (int k = 0; k < 4; k++) s |= code(src, blk, i + 8 * k) << (4 * k);
-                        tile[o + 32 * i + 2 * j] = (byte) s;
-                        tile[o + 32 * i + 2 * j + 1] = (byte) (s >> 8);
-                    }
-                    short h = scale(name, src, blk, t * TR + row);
-                    tile[o + 16 * TR + 2 * row] = (byte) h;
-                    tile[o + 16 * TR + 2 * row + 1] = (byte) (h >> 8);
-                }
-            }
-            if (!paired(t, tiles)) {
-                MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
-                continue;
-            }
-            for (int b = 0; b < nb; b++) {
-                long at = blockAt(t, b, tiles, tileBytes);
-                for (int i = 0; i < 8; i++) MemorySegment.copy(tile, b * TILE_BLOCK + 2 * TR * i, out, ValueLayout.JAVA_BYTE, at + 4L * TR * i, 2 * TR);
-                MemorySegment.copy(tile, b * TILE_BLOCK + 16 * TR, out, ValueLayout.JAVA_BYTE, at + 32L * TR, 2 * TR);
-            }
-        }
-    }
-
-    /** The code (value + 8) at position p of the ggml block at byte {@code blk}. */
-    private static int code(byte[] src, int blk, int p) {
-        int q = src[blk + 2 + (p & 15)] & 0xFF;
-        return p < 16 ? q & 15 : q >> 4;
-    }
-
-    /** The float16 scale of the ggml block at byte {@code blk} ({@link #widen} keeps finite ones only). */
-    private static short scale(String name, byte[] src, int blk, int row) {
-        return Repacking.finiteScale(name, "Q4_0", row, Repacking.half(src, blk));
+        return new Q4_0Matrix(name, rows, cols, Q4_0Tiles.repack(name, rows, cols, blocks), roundActivations, false);
     }
 
     @Override
@@ -308,12 +192,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      * tokens of them in the first-level cache.
      */
     private void integerSums2x4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
-        if (WIDE && paired(t, tiles)) {
+        if (WIDE && layout.paired(t)) {
             pairSums4(t, qa, qb, qc, qd, sums, region);
             return;
         }
-        long o = blockAt(t, 0), p = blockAt(t + 1, 0);
-        int so = stride(t), sp = stride(t + 1), stepO = step(t), stepP = step(t + 1);
+        long o = layout.blockAt(t, 0), p = layout.blockAt(t + 1, 0);
+        int so = layout.stride(t), sp = layout.stride(t + 1), stepO = layout.step(t), stepP = layout.step(t + 1);
         int[] xa = qa.pairs, xb = qb.pairs, xc = qc.pairs, xd = qd.pairs;
         for (int blk = 0; blk < nb; blk++, o += stepO, p += stepP) {
             ShortVector a0 = ShortVector.zero(SS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
@@ -381,12 +265,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /** As {@link #integerSums} over tiles t and t+1, for two tokens at once: token a's sums at 0, b's at {@code region}. */
     private void integerSums2x2(int t, Q8Lanes a, Q8Lanes b, short[] sums, int region) {
-        if (WIDE && paired(t, tiles)) {
+        if (WIDE && layout.paired(t)) {
             pairSums2(t, a, b, sums, region);
             return;
         }
-        long o = blockAt(t, 0), p = blockAt(t + 1, 0);
-        int so = stride(t), sp = stride(t + 1), stepO = step(t), stepP = step(t + 1);
+        long o = layout.blockAt(t, 0), p = layout.blockAt(t + 1, 0);
+        int so = layout.stride(t), sp = layout.stride(t + 1), stepO = layout.step(t), stepP = layout.step(t + 1);
         int[] qa = a.pairs, qb = b.pairs;
         for (int blk = 0; blk < nb; blk++, o += stepO, p += stepP) {
             ShortVector c = ShortVector.zero(SS), e = c, f = c, g = c;
@@ -439,15 +323,15 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      */
     @Override
     public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
-        if (n == 2 && WIDE && paired(t, tiles) && (t & 1) == 0) {
+        if (n == 2 && WIDE && layout.paired(t) && (t & 1) == 0) {
             pairSums(t, a, sums);
             return;
         }
-        long o = blockAt(t, 0), p = n == 2 ? blockAt(t + 1, 0) : 0;
-        int so = stride(t), stepO = step(t);
+        long o = layout.blockAt(t, 0), p = n == 2 ? layout.blockAt(t + 1, 0) : 0;
+        int so = layout.stride(t), stepO = layout.step(t);
         int[] q = a.pairs;
         if (n == 2) {
-            int sp = stride(t + 1), stepP = step(t + 1);
+            int sp = layout.stride(t + 1), stepP = layout.step(t + 1);
             for (int b = 0; b < nb; b++, o += stepO, p += stepP) {
                 ShortVector c = ShortVector.zero(SS), e = c;
                 int xo = b * 32;
@@ -484,7 +368,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      * tiles, so one store per block fills both.
      */
     private void pairSums(int t, Q8Lanes a, short[] sums) {
-        long o = blockAt(t, 0);
+        long o = layout.blockAt(t, 0);
         int[] q = a.pairs;
         for (int b = 0; b < nb; b++, o += 2 * TILE_BLOCK) {
             ShortVector c = ShortVector.zero(WS);
@@ -499,7 +383,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /** As {@link #integerSums2x4} over a stored pair (t even), in 512-bit vectors as {@link #pairSums}. */
     private void pairSums4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
-        long o = blockAt(t, 0);
+        long o = layout.blockAt(t, 0);
         int[] xa = qa.pairs, xb = qb.pairs, xc = qc.pairs, xd = qd.pairs;
         for (int blk = 0; blk < nb; blk++, o += 2 * TILE_BLOCK) {
             ShortVector a = ShortVector.zero(WS), b = a, c = a, d = a;
@@ -525,7 +409,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /** As {@link #integerSums2x2} over a stored pair (t even), in 512-bit vectors. */
     private void pairSums2(int t, Q8Lanes qa, Q8Lanes qb, short[] sums, int region) {
-        long o = blockAt(t, 0);
+        long o = layout.blockAt(t, 0);
         int[] xa = qa.pairs, xb = qb.pairs;
         for (int blk = 0; blk < nb; blk++, o += 2 * TILE_BLOCK) {
             ShortVector a = ShortVector.zero(WS), b = a;
@@ -565,8 +449,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         float[] dx = a.d;
         int[] corrs = a.corrs;
         for (int u = 0; u < n; u++) {
-            long o = blockAt(t + u, 0) + 8L * stride(t + u);
-            int slot = base + TR * u, step = step(t + u);
+            long o = layout.blockAt(t + u, 0) + 8L * layout.stride(t + u);
+            int slot = base + TR * u, step = layout.step(t + u);
             FloatVector lo = FloatVector.zero(FS), hi = lo;
             for (int b = 0; b < nb; b++, o += step) {
                 IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
@@ -587,8 +471,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private void finishK(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         for (int u = 0; u < n; u++) {
             // rows 0..7 and 8..15 in two passes: one pass over both ran past C2's node budget (boxed vectors, 6x slower)
-            long sc = blockAt(t + u, 0) + 8L * stride(t + u), heads = headsAt(t + u, nb, tiles, tileBytes);
-            int step = step(t + u);
+            long sc = layout.blockAt(t + u, 0) + 8L * layout.stride(t + u), heads = layout.headsAt(t + u);
+            int step = layout.step(t + u);
             TileKernels.finishAffineHalf(data, sc, step, heads, nb, 0, a, sums, base + TR * u, y, yo + u * TR);
             TileKernels.finishAffineHalf(data, sc, step, heads, nb, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
@@ -645,11 +529,11 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
             }
             if (kquant) {
                 int t = m / TR;
-                Q4KTiles.decodeRow(data, blockAt(t, b0), stride(t), step(t), headsAt(t, nb, tiles, tileBytes), m % TR, b0, b1, dst, out, packed);
+                Q4KTiles.decodeRow(data, layout.blockAt(t, b0), layout.stride(t), layout.step(t), layout.headsAt(t), m % TR, b0, b1, dst, out, packed);
                 continue;
             }
-            int t = m / TR, row = m % TR, j = laneOf(row), vs = stride(t), step = step(t);
-            long o = blockAt(t, b0) + 2L * j;
+            int t = m / TR, row = m % TR, j = laneOf(row), vs = layout.stride(t), step = layout.step(t);
+            long o = layout.blockAt(t, b0) + 2L * j;
             for (int b = b0; b < b1; b++, o += step, out += 32) {
                 // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
                 for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + (long) vs * s);
