@@ -8,8 +8,9 @@ import java.util.function.Function;
 import static moge.tensor.TileKernels.TR;
 
 /**
- * What Q5_K's and Q3_K's tiled matrices ({@link Q5KMatrix}, {@link Q3KMatrix}) share: whole tiles of 16 rows and
- * after them the rows left over in the file's super-blocks; one token through {@link TileKernels#matmulOne} on an
+ * What Q5_K's, Q3_K's and Q2_K's tiled matrices ({@link Q5KMatrix}, {@link Q3KMatrix}, {@link Q2KMatrix}) share:
+ * whole tiles of 16 rows, stored in pairs as Q4_0's are ({@link TilePairs}: with 512-bit vectors one load brings
+ * 32 rows' codes), and after them the rows left over in the file's super-blocks; one token through {@link TileKernels#matmulOne} on an
  * integer activation form of the format's own, a few tokens one such pass each, more tokens (and every product with
  * llama.cpp's int8 activations, {@code --activations q8}, which the 16-bit sums cannot hold) through the panel GEMM
  * over rows decoded to float.
@@ -22,11 +23,14 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
     private final int sumsPerBlock;
     final int nb;
     final int tiles;
-    final long tileBytes;
+    /** Where each tile's blocks, scales and heads lie (in pairs). */
+    final TilePairs layout;
     /** Where the rows past the last whole tile start (the file's super-blocks). */
     final long plain;
 
     /**
+     * @param vectors vectors of codes per block of 32 columns in a tile
+     * @param head bytes of a tile's head per super-block of 256 columns
      * @param integerForm the single-token integer form the format's kernel reads
      * @param sumsPerBlock block sums per block of 32 columns that {@link #integerSums} keeps (one per scale)
      * @param fewTokens up to this many tokens, one single-token pass each: the GEMM decodes every weight to float
@@ -34,7 +38,7 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
      *     against 1.4, 1.6, 1.3 for one token; AVX-512, 2 threads)
      */
     KQuantTileMatrix(String name, DType type, int rows, int cols, MemorySegment packed, boolean roundActivations,
-                     long tileBytes, Function<Activations, Q8Lanes> integerForm, int sumsPerBlock, int fewTokens) {
+                     int vectors, int head, Function<Activations, Q8Lanes> integerForm, int sumsPerBlock, int fewTokens) {
         super(name, rows, cols, packed, roundActivations, fewTokens);
         this.type = type;
         this.superBytes = type.blockBytes;
@@ -42,27 +46,62 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
         this.sumsPerBlock = sumsPerBlock;
         this.nb = cols / 32;
         this.tiles = rows / TR;
-        this.tileBytes = tileBytes;
-        this.plain = tiles * tileBytes;
+        this.layout = new TilePairs(tiles, nb, vectors, nb / 8 * head);
+        this.plain = tiles * layout.tileBytes();
     }
 
-    /** Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as ggml's values, into dst from {@code out}. */
-    abstract void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed);
+    /**
+     * The 16-bit block (or group) sums of tiles t..t+n-1 (n = 1 or 2) into {@code sums}, per block
+     * {@link TileKernels#SUMS_BLOCK} shorts, 16 per tile. Two tiles in a pass are always a stored pair
+     * ({@link TileKernels#matmulOne} starts passes where {@link #pairStarts} says), which 512-bit vectors read
+     * in one load per vector of codes; each format's kernels stay apart from the float pass for C2's node
+     * budget (see {@link Q4_0Matrix}).
+     */
+    @Override
+    public final void integerSums(int t, int n, Q8Lanes a, short[] sums) {
+        if (n == 1) tileSums(t, a, sums);
+        else if (TileKernels.WIDE) pairSums(t, a, sums);
+        else pairSums256(t, a, sums);
+    }
+
+    /** One tile's sums (a tile of a pair or the last odd one), its vectors {@link TilePairs#stride} apart. */
+    abstract void tileSums(int t, Q8Lanes a, short[] sums);
+
+    /** The stored pair t, t + 1 (t even) in 512-bit vectors, lanes 0..15 tile t's rows: one store fills both tiles' sums. */
+    abstract void pairSums(int t, Q8Lanes a, short[] sums);
 
     /**
-     * Rows 8 * half .. 8 * half + 7 of the tile at {@code tile} from its sums (the low (half 0) or high (1) shorts
+     * The stored pair t, t + 1 (t even) in 16-lane vectors, at constant offsets: with the strides in registers C2
+     * ran short of them on AVX2 and spilled (Q3_K 0.55x).
+     */
+    abstract void pairSums256(int t, Q8Lanes a, short[] sums);
+
+    /** Blocks [b0, b1) of row {@code row} of tile t as ggml's values, into dst from {@code out}. */
+    abstract void decodeTileRow(int t, int row, int b0, int b1, float[] dst, int out, int[] packed);
+
+    /**
+     * Rows 8 * half .. 8 * half + 7 of a tile (its first block's scales at {@code scales}, {@code step} bytes from one
+     * block to the next, its super-block heads at {@code heads}) from its sums (the low (half 0) or high (1) shorts
      * of the ints at {@code slot}), into y from yo.
      */
-    abstract void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo);
+    abstract void finishHalf(long scales, int step, long heads, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo);
 
     /** Tiles t..t+n-1's results from their sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
     @Override
     public final void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
         for (int u = 0; u < n; u++) {
-            long tile = (t + u) * tileBytes;
-            finishHalf(tile, 0, a, sums, base + TR * u, y, yo + u * TR);
-            finishHalf(tile, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
+            // the addresses come in as arguments: worked out inside the float pass, they put it past C2's node
+            // budget (Q3_K's vectors then lived on the heap: 0.75x)
+            long scales = layout.scalesAt(t + u, 0), heads = layout.headsAt(t + u);
+            int step = layout.step(t + u);
+            finishHalf(scales, step, heads, 0, a, sums, base + TR * u, y, yo + u * TR);
+            finishHalf(scales, step, heads, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
+    }
+
+    @Override
+    public final boolean pairStarts(int t) {
+        return layout.pairStarts(t);
     }
 
     @Override
@@ -114,7 +153,7 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
         for (int i = 0; i < n; i++) {
             int m = r + i, out = off + i * stride;
             if (m < tileEnd) {
-                decodeTileRow(m / TR * tileBytes, m % TR, b0, b1, dst, out, packed);
+                decodeTileRow(m / TR, m % TR, b0, b1, dst, out, packed);
                 continue;
             }
             if (sb == null) sb = new float[256];

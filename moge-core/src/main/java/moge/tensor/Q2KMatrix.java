@@ -14,6 +14,8 @@ import static moge.tensor.TileKernels.IS;
 import static moge.tensor.TileKernels.LE;
 import static moge.tensor.TileKernels.SS;
 import static moge.tensor.TileKernels.SUMS_BLOCK;
+import static moge.tensor.TileKernels.WS;
+import static moge.tensor.TileKernels.wideLanes;
 import static moge.tensor.TileKernels.TR;
 import static moge.tensor.TileKernels.lanes;
 
@@ -41,7 +43,7 @@ final class Q2KMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 12 : 9;
 
     Q2KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2, FEW_TOKENS);
+        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.VECTORS, TileKernels.HEAD, Activations::q3Lanes, 2, FEW_TOKENS);
     }
 
     @Override
@@ -50,8 +52,8 @@ final class Q2KMatrix extends KQuantTileMatrix {
     }
 
     @Override
-    void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed) {
-        Q2KTiles.decodeRow(data, tile, nb, row, b0, b1, dst, out);
+    void decodeTileRow(int t, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        Q2KTiles.decodeRow(data, layout.blockAt(t, b0), layout.stride(t), layout.step(t), layout.headsAt(t), row, b0, b1, dst, out);
     }
 
     /** Code f (0..7) of each short lane. Called with constant f from unrolled loops, where C2 folds the choice. */
@@ -60,41 +62,60 @@ final class Q2KMatrix extends KQuantTileMatrix {
     }
 
     /**
-     * The group sums of code * q (16 bits) of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: group g (two per
-     * block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Vectors 0 and 1 of a block are its first
-     * group, 2 and 3 its second. Two tiles per pass when the rows allow, each activation broadcast then serving
-     * 32 rows.
+     * The group sums of code * q (16 bits), in the three runs {@link KQuantTileMatrix#integerSums} chooses from: group
+     * g (two per block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Vectors 0 and 1 of a block are
+     * its first group, 2 and 3 its second.
      */
     @Override
-    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
-        long o = t * tileBytes, p = o + tileBytes;
+    void tileSums(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int so = layout.stride(t), step = layout.step(t);
         int[] q = a.pairs;
-        if (n == 2) {
-            for (int b = 0; b < nb; b++, o += BLOCK, p += BLOCK) {
-                for (int g = 0; g < 2; g++) {
-                    ShortVector c = ShortVector.zero(SS), e = c;
-                    for (int v = 2 * g; v < 2 * g + 2; v++) {
-                        ShortVector w = TileKernels.load(data, o + 32 * v), u = TileKernels.load(data, p + 32 * v);
-                        for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) {
-                            ShortVector xv = lanes(q[x]);
-                            c = c.add(code(w, f).mul(xv));
-                            e = e.add(code(u, f).mul(xv));
-                        }
-                    }
-                    c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
-                    e.intoArray(sums, (2 * b + g) * SUMS_BLOCK + TR);
+        for (int b = 0; b < nb; b++, o += step) {
+            for (int g = 0; g < 2; g++) {
+                ShortVector c = ShortVector.zero(SS);
+                for (int v = 2 * g; v < 2 * g + 2; v++) {
+                    ShortVector w = TileKernels.load(data, o + (long) so * v);
+                    for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) c = c.add(code(w, f).mul(lanes(q[x])));
                 }
+                c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
             }
-        } else {
-            for (int b = 0; b < nb; b++, o += BLOCK) {
-                for (int g = 0; g < 2; g++) {
-                    ShortVector c = ShortVector.zero(SS);
-                    for (int v = 2 * g; v < 2 * g + 2; v++) {
-                        ShortVector w = TileKernels.load(data, o + 32 * v);
-                        for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) c = c.add(code(w, f).mul(lanes(q[x])));
+        }
+    }
+
+    @Override
+    void pairSums256(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * BLOCK) {
+            for (int g = 0; g < 2; g++) {
+                ShortVector c = ShortVector.zero(SS), e = c;
+                for (int v = 2 * g; v < 2 * g + 2; v++) {
+                    ShortVector w = TileKernels.load(data, o + 4L * TR * v), u = TileKernels.load(data, o + 2L * TR + 4L * TR * v);
+                    for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) {
+                        ShortVector xv = lanes(q[x]);
+                        c = c.add(code(w, f).mul(xv));
+                        e = e.add(code(u, f).mul(xv));
                     }
-                    c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
                 }
+                c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
+                e.intoArray(sums, (2 * b + g) * SUMS_BLOCK + TR);
+            }
+        }
+    }
+
+    @Override
+    void pairSums(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * BLOCK) {
+            for (int g = 0; g < 2; g++) {
+                ShortVector c = ShortVector.zero(WS);
+                for (int v = 2 * g; v < 2 * g + 2; v++) {
+                    ShortVector w = TileKernels.wideLoad(data, o + 4L * TR * v);
+                    for (int f = 0, x = b * 32 + 8 * v; f < 8; f++, x++) c = c.add(code(w, f).mul(wideLanes(q[x])));
+                }
+                c.intoArray(sums, (2 * b + g) * SUMS_BLOCK);
             }
         }
     }
@@ -106,15 +127,15 @@ final class Q2KMatrix extends KQuantTileMatrix {
      * (half 0) or high (1) shorts of the ints at {@code slot}.
      */
     @Override
-    void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+    void finishHalf(long scales, int step, long heads, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
         float[] dx = a.d;
         int[] gs = a.groups;
-        long o = tile + 32 * V + half * TR, head = tile + (long) nb * BLOCK + half * TR;
+        long o = scales + half * TR, head = heads + half * TR;
         int up = 16 - 16 * half;
         FloatVector acc = FloatVector.zero(FS);
         for (int s = 0; s < nb / 8; s++) {
             FloatVector scaled = FloatVector.zero(FS), mins = scaled;
-            for (int b = 8 * s; b < 8 * s + 8; b++, o += BLOCK) {
+            for (int b = 8 * s; b < 8 * s + 8; b++, o += step) {
                 IntVector s0 = TileKernels.halfSums(sums, 2 * b * SUMS_BLOCK + slot, up), s1 = TileKernels.halfSums(sums, (2 * b + 1) * SUMS_BLOCK + slot, up);
                 // per row a short: the first group's sc | m << 4 in the low byte, the second's in the high one
                 IntVector sm = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);

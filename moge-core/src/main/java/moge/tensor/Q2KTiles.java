@@ -20,7 +20,8 @@ import java.lang.foreign.ValueLayout;
  * 16-value group, 2 and 3 the second); then per row (in order) the two groups' scale bytes as in the file (sc in
  * the low nibble, m in the high one) in a little-endian short, the first group's the low byte; after the tile's
  * blocks, per super-block of 256 columns, the 16 rows' d then dmin as in the file (float16). 2.625 bits a
- * weight, as in the file. Rows past the last whole tile keep the file's super-blocks.
+ * weight, as in the file. Whole pairs of tiles are then interleaved ({@link TilePairs}). Rows past the last whole
+ * tile keep the file's super-blocks.
  */
 final class Q2KTiles {
     static final int SUPER = 256;
@@ -43,6 +44,7 @@ final class Q2KTiles {
         int nb = cols / 32;
         MemorySegment out = Repacking.tiles(name, "Q2_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile), 80, 82);
+        new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * TileKernels.HEAD).pairUp(out);
         return new Q2KMatrix(name, rows, cols, out, roundActivations);
     }
 
@@ -86,21 +88,22 @@ final class Q2KTiles {
     }
 
     /**
-     * Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as the file's values, (d * sc) * q - dmin * m
+     * Blocks [b0, b1) of row {@code row} of a tile (its block b0 at {@code first}, {@code stride} bytes between its
+     * vectors, {@code step} between blocks, its super-block heads at {@code heads}) as the file's values, (d * sc) * q - dmin * m
      * as ggml's dequantization rounds them, into dst from {@code out}: each short spread over eight int lanes
      * and shifted lane by lane, one vector store per eight positions.
      */
-    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out) {
+    static void decodeRow(MemorySegment data, long first, int stride, int step, long heads, int row, int b0, int b1, float[] dst, int out) {
         int TR = TileKernels.TR, j = Q4_0Matrix.laneOf(row);
-        long o = tile + 2L * j + (long) b0 * BLOCK, head = tile + (long) nb * BLOCK + 2L * row;
-        for (int b = b0; b < b1; b++, o += BLOCK, out += 32) {
-            long h = head + (long) (b >> 3) * TileKernels.HEAD, sc = o - 2L * j + 32 * VECTORS + 2L * row;
+        long o = first + 2L * j, head = heads + 2L * row;
+        for (int b = b0; b < b1; b++, o += step, out += 32) {
+            long h = head + (long) (b >> 3) * TileKernels.HEAD, sc = o - 2L * j + (long) VECTORS * stride + 2L * row;
             float d = Float.float16ToFloat(data.get(Layouts.I16, h)), dmin = Float.float16ToFloat(data.get(Layouts.I16, h + 2 * TR));
             for (int g = 0; g < 2; g++) {
                 int sm = data.get(ValueLayout.JAVA_BYTE, sc + g) & 0xFF;
                 float dl = d * (sm & 15), ml = dmin * (sm >> 4);
                 for (int v = 2 * g; v < 2 * g + 2; v++) {
-                    int w = data.get(Layouts.I16, o + 32L * v) & 0xFFFF;
+                    int w = data.get(Layouts.I16, o + (long) stride * v) & 0xFFFF;
                     IntVector codes = IntVector.broadcast(TileKernels.IS, w).lanewise(VectorOperators.LSHR, SHIFTS).and(3);
                     ((FloatVector) codes.convertShape(VectorOperators.I2F, TileKernels.FS, 0)).mul(dl).sub(ml).intoArray(dst, out + 8 * v);
                 }

@@ -14,6 +14,8 @@ import static moge.tensor.TileKernels.IS;
 import static moge.tensor.TileKernels.LE;
 import static moge.tensor.TileKernels.SS;
 import static moge.tensor.TileKernels.SUMS_BLOCK;
+import static moge.tensor.TileKernels.WS;
+import static moge.tensor.TileKernels.wideLanes;
 import static moge.tensor.TileKernels.TR;
 import static moge.tensor.TileKernels.lanes;
 
@@ -41,7 +43,7 @@ final class Q3KMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 16 : 8;
 
     Q3KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.tileBytes(cols / 32), Activations::q3Lanes, 2, FEW_TOKENS);
+        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.VECTORS, Q3KTiles.HEAD, Activations::q3Lanes, 2, FEW_TOKENS);
     }
 
     @Override
@@ -50,8 +52,8 @@ final class Q3KMatrix extends KQuantTileMatrix {
     }
 
     @Override
-    void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed) {
-        Q3KTiles.decodeRow(data, tile, nb, row, b0, b1, dst, out, packed);
+    void decodeTileRow(int t, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        Q3KTiles.decodeRow(data, layout.blockAt(t, b0), layout.stride(t), layout.step(t), layout.headsAt(t), row, b0, b1, dst, out, packed);
     }
 
     /**
@@ -64,57 +66,80 @@ final class Q3KMatrix extends KQuantTileMatrix {
     }
 
     /**
-     * The group sums of code * q (16 bits) of tiles t..t+n-1 (n = 1 or 2) into {@code sums}: group g (two per
-     * block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Short i of a block holds positions i + 7f
+     * The group sums of code * q (16 bits), in the three runs {@link KQuantTileMatrix#integerSums} chooses from: group
+     * g (two per block) at g * {@link TileKernels#SUMS_BLOCK}, 16 shorts per tile. Short i of a block holds positions i + 7f
      * for fields f = 0..4, so fields 0 and 1 are group 0, fields 3 and 4 group 1, and field 2 (positions 14..20)
      * group 0 in shorts 0 and 1 only. Field 4 of shorts 4..6 is a code 0 that meets the integers after the block
      * and adds nothing: one loop body, which keeps the pair kernel within C2's inlining budget (split by group
-     * it ran out, left vector calls out of line and was 10x slower). Two tiles per pass when the rows allow,
-     * each activation broadcast then serving 32 rows.
+     * it ran out, left vector calls out of line and was 10x slower).
      */
     @Override
-    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
-        long o = t * tileBytes, p = o + tileBytes;
+    void tileSums(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int so = layout.stride(t), step = layout.step(t);
         int[] q = a.pairs;
-        if (n == 2) {
-            for (int b = 0; b < nb; b++, o += BLOCK, p += BLOCK) {
-                ShortVector c0 = ShortVector.zero(SS), c1 = c0, e0 = c0, e1 = c0;
-                for (int i = 0, x = b * 32; i < V; i++, x++) {
-                    ShortVector w = TileKernels.load(data, o + 32 * i), v = TileKernels.load(data, p + 32 * i);
-                    ShortVector x0 = lanes(q[x]), x1 = lanes(q[x + 7]), x2 = lanes(q[x + 14]);
-                    ShortVector x3 = lanes(q[x + 21]), x4 = lanes(q[x + 28]);
-                    c0 = c0.add(field(w, 0).mul(x0)).add(field(w, 1).mul(x1));
-                    e0 = e0.add(field(v, 0).mul(x0)).add(field(v, 1).mul(x1));
-                    c1 = c1.add(field(w, 3).mul(x3)).add(field(w, 4).mul(x4));
-                    e1 = e1.add(field(v, 3).mul(x3)).add(field(v, 4).mul(x4));
-                    ShortVector f = field(w, 2).mul(x2), g = field(v, 2).mul(x2);
-                    if (i < 2) {
-                        c0 = c0.add(f);
-                        e0 = e0.add(g);
-                    } else {
-                        c1 = c1.add(f);
-                        e1 = e1.add(g);
-                    }
-                }
-                c0.intoArray(sums, 2 * b * SUMS_BLOCK);
-                e0.intoArray(sums, 2 * b * SUMS_BLOCK + TR);
-                c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
-                e1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK + TR);
+        for (int b = 0; b < nb; b++, o += step) {
+            ShortVector c0 = ShortVector.zero(SS), c1 = c0;
+            long oi = o; // pointer steps, as in Q4_0Matrix
+            for (int i = 0, x = b * 32; i < V; i++, x++, oi += so) {
+                ShortVector w = TileKernels.load(data, oi);
+                c0 = c0.add(field(w, 0).mul(lanes(q[x]))).add(field(w, 1).mul(lanes(q[x + 7])));
+                c1 = c1.add(field(w, 3).mul(lanes(q[x + 21]))).add(field(w, 4).mul(lanes(q[x + 28])));
+                ShortVector f = field(w, 2).mul(lanes(q[x + 14]));
+                if (i < 2) c0 = c0.add(f);
+                else c1 = c1.add(f);
             }
-        } else {
-            for (int b = 0; b < nb; b++, o += BLOCK) {
-                ShortVector c0 = ShortVector.zero(SS), c1 = c0;
-                for (int i = 0, x = b * 32; i < V; i++, x++) {
-                    ShortVector w = TileKernels.load(data, o + 32 * i);
-                    c0 = c0.add(field(w, 0).mul(lanes(q[x]))).add(field(w, 1).mul(lanes(q[x + 7])));
-                    c1 = c1.add(field(w, 3).mul(lanes(q[x + 21]))).add(field(w, 4).mul(lanes(q[x + 28])));
-                    ShortVector f = field(w, 2).mul(lanes(q[x + 14]));
-                    if (i < 2) c0 = c0.add(f);
-                    else c1 = c1.add(f);
+            c0.intoArray(sums, 2 * b * SUMS_BLOCK);
+            c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
+        }
+    }
+
+    @Override
+    void pairSums256(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * BLOCK) {
+            ShortVector c0 = ShortVector.zero(SS), c1 = c0, e0 = c0, e1 = c0;
+            for (int i = 0, x = b * 32; i < V; i++, x++) {
+                ShortVector w = TileKernels.load(data, o + 4L * TR * i), v = TileKernels.load(data, o + 2L * TR + 4L * TR * i);
+                ShortVector x0 = lanes(q[x]), x1 = lanes(q[x + 7]), x2 = lanes(q[x + 14]);
+                ShortVector x3 = lanes(q[x + 21]), x4 = lanes(q[x + 28]);
+                c0 = c0.add(field(w, 0).mul(x0)).add(field(w, 1).mul(x1));
+                e0 = e0.add(field(v, 0).mul(x0)).add(field(v, 1).mul(x1));
+                c1 = c1.add(field(w, 3).mul(x3)).add(field(w, 4).mul(x4));
+                e1 = e1.add(field(v, 3).mul(x3)).add(field(v, 4).mul(x4));
+                ShortVector f = field(w, 2).mul(x2), g = field(v, 2).mul(x2);
+                if (i < 2) {
+                    c0 = c0.add(f);
+                    e0 = e0.add(g);
+                } else {
+                    c1 = c1.add(f);
+                    e1 = e1.add(g);
                 }
-                c0.intoArray(sums, 2 * b * SUMS_BLOCK);
-                c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
             }
+            c0.intoArray(sums, 2 * b * SUMS_BLOCK);
+            e0.intoArray(sums, 2 * b * SUMS_BLOCK + TR);
+            c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
+            e1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK + TR);
+        }
+    }
+
+    @Override
+    void pairSums(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * BLOCK) {
+            ShortVector c0 = ShortVector.zero(WS), c1 = c0;
+            for (int i = 0, x = b * 32; i < V; i++, x++) {
+                ShortVector w = TileKernels.wideLoad(data, o + 4L * TR * i);
+                c0 = c0.add(field(w, 0).mul(wideLanes(q[x]))).add(field(w, 1).mul(wideLanes(q[x + 7])));
+                c1 = c1.add(field(w, 3).mul(wideLanes(q[x + 21]))).add(field(w, 4).mul(wideLanes(q[x + 28])));
+                ShortVector f = field(w, 2).mul(wideLanes(q[x + 14]));
+                if (i < 2) c0 = c0.add(f);
+                else c1 = c1.add(f);
+            }
+            c0.intoArray(sums, 2 * b * SUMS_BLOCK);
+            c1.intoArray(sums, (2 * b + 1) * SUMS_BLOCK);
         }
     }
 
@@ -123,15 +148,19 @@ final class Q3KMatrix extends KQuantTileMatrix {
      * most 2 * 2^15 * 32, exact in float), times the activations' scale, and per super-block times d. The group
      * sums are the low (half 0) or high (1) shorts of the ints at {@code slot}.
      */
+    // As TileKernels.finishAffineHalf, kept above C2's FreqInlineSize (325 bytes of bytecode) by the check: inlined
+    // twice into finish and from there into TileKernels.matmulOne, it put that past its node budget (the float
+    // conversions then ran as Java code: Q3_K products 0.75x).
     @Override
-    void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+    void finishHalf(long scales, int step, long heads, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        if (scales < 0 || heads < 0 || step <= 0 || (half & ~1) != 0) throw new IllegalArgumentException("Q3_K tile: scales at " + scales + ", step " + step + ", heads at " + heads + ", half " + half);
         float[] dx = a.d;
-        long o = tile + 32 * V + half * TR, head = tile + (long) nb * BLOCK + half * TR;
+        long o = scales + half * TR, head = heads + half * TR;
         int up = 16 - 16 * half;
         FloatVector acc = FloatVector.zero(FS);
         for (int s = 0; s < nb / 8; s++) {
             FloatVector inner = FloatVector.zero(FS);
-            for (int b = 8 * s; b < 8 * s + 8; b++, o += BLOCK) {
+            for (int b = 8 * s; b < 8 * s + 8; b++, o += step) {
                 IntVector s0 = TileKernels.halfSums(sums, 2 * b * SUMS_BLOCK + slot, up), s1 = TileKernels.halfSums(sums, (2 * b + 1) * SUMS_BLOCK + slot, up);
                 // per row a short: the first group's sc - 32 in the low byte, the second's in the high one
                 IntVector sc = (IntVector) ShortVector.fromMemorySegment(HALF, data, o, LE).convertShape(VectorOperators.S2I, IS, 0);

@@ -23,7 +23,8 @@ import java.lang.foreign.ValueLayout;
  * row (in order) the two 16-value groups' sc - 32 as signed bytes in a little-endian short, the first group's
  * the low byte; after the tile's blocks,
  * per super-block of 256 columns, the 16 rows' d as in the file (float16). 4.0625 bits a weight against the
- * file's 3.44 (the float runs this replaces read 10). Rows past the last whole tile keep the file's super-blocks.
+ * file's 3.44 (the float runs this replaces read 10). Whole pairs of tiles are then interleaved ({@link TilePairs}).
+ * Rows past the last whole tile keep the file's super-blocks.
  */
 final class Q3KTiles {
     static final int SUPER = 256;
@@ -50,6 +51,7 @@ final class Q3KTiles {
         int nb = cols / 32;
         MemorySegment out = Repacking.tiles(name, "Q3_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile), 108);
+        new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * HEAD).pairUp(out);
         return new Q3KMatrix(name, rows, cols, out, roundActivations);
     }
 
@@ -96,20 +98,22 @@ final class Q3KTiles {
     }
 
     /**
-     * Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as the file's values, (d * (sc - 32)) * q as
+     * Blocks [b0, b1) of row {@code row} of a tile (its block b0 at {@code at}, {@code stride} bytes between its
+     * vectors, {@code step} between blocks, its super-block heads at {@code heads}) as the file's values, (d * (sc - 32)) * q as
      * ggml's dequantization rounds them, into dst from {@code out}. The GEMM decodes every weight this way, so the
      * codes go through vectors: field k of shorts 0..6 is positions 7k..7k+6, one run of the output written 8
      * lanes wide (the eighth lands on the position the next field writes after it); the last field's four codes
      * are written one by one. {@code packed} holds 8 ints.
      */
-    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+    static void decodeRow(MemorySegment data, long at, int stride, int step, long heads, int row, int b0, int b1,
+                          float[] dst, int out, int[] packed) {
         int j = Q4_0Matrix.laneOf(row);
-        long o = tile + 2L * j + (long) b0 * BLOCK, head = tile + (long) nb * BLOCK + 2L * row;
-        for (int b = b0; b < b1; b++, o += BLOCK, out += 32) {
-            long sc = o - 2L * j + 32 * VECTORS + 2L * row;
+        long o = at + 2L * j, head = heads + 2L * row;
+        for (int b = b0; b < b1; b++, o += step, out += 32) {
+            long sc = o - 2L * j + (long) VECTORS * stride + 2L * row;
             float d = Float.float16ToFloat(data.get(Layouts.I16, head + (long) (b >> 3) * HEAD));
             float d0 = d * data.get(ValueLayout.JAVA_BYTE, sc), d1 = d * data.get(ValueLayout.JAVA_BYTE, sc + 1);
-            for (int v = 0; v < VECTORS; v++) packed[v] = data.get(Layouts.I16, o + 32L * v); // sign-extended
+            for (int v = 0; v < VECTORS; v++) packed[v] = data.get(Layouts.I16, o + (long) stride * v); // sign-extended
             IntVector w = IntVector.fromArray(TileKernels.IS, packed, 0);
             FloatVector first = FloatVector.broadcast(TileKernels.FS, d0), second = FloatVector.broadcast(TileKernels.FS, d1);
             codes(w, 0).mul(first).intoArray(dst, out);

@@ -35,7 +35,7 @@ final class Q4KTiles {
         int nb = cols / 32;
         MemorySegment out = Repacking.tiles(name, "Q4_K", rows, cols, blocks, Q4_0Matrix.tileBytes(nb, true), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
-        new Q4_0Tiles(rows / Q4_0Matrix.TR, nb, true).pairUp(out);
+        new TilePairs(rows / Q4_0Matrix.TR, nb, 8, nb / 8 * HEAD).pairUp(out);
         return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
     }
 

@@ -33,7 +33,7 @@ import java.nio.ByteOrder;
  * block as in ggml, where float32 scales read 11% more bytes than the file's size in every token.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
  * <p>
- * Q4_0's tiles are stored in pairs ({@link Q4_0Tiles}): per block, vector i of tile 2m and vector i of tile 2m + 1
+ * Q4_0's tiles are stored in pairs ({@link TilePairs}): per block, vector i of tile 2m and vector i of tile 2m + 1
  * side by side (64 bytes), then the two tiles' scales, so that with AVX-512 one 512-bit load brings 32 rows'
  * codes and the decode kernel ({@link #integerSums}) runs one 32-lane vector where it ran two of 16. Against
  * two 16-lane streams that halves the instructions per cache line, which is what bounds the kernel from DRAM
@@ -76,7 +76,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private final int tiles;
     private final long tileBytes;
     /** Where each tile's blocks and heads lie (in pairs). */
-    private final Q4_0Tiles layout;
+    private final TilePairs layout;
     /** Where the rows past the last whole tile start, and their scales. */
     private final long plain;
     private final long plainScales;
@@ -87,7 +87,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         this.kquant = kquant;
         this.tiles = rows / TR;
         this.tileBytes = tileBytes(nb, kquant);
-        this.layout = new Q4_0Tiles(tiles, nb, kquant);
+        this.layout = new TilePairs(tiles, nb, 8, kquant ? nb / 8 * Q4KTiles.HEAD : 0);
         this.plain = tiles * tileBytes;
         this.plainScales = plain + (long) (rows - tiles * TR) * nb * 16;
     }

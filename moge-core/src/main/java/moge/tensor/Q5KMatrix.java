@@ -9,6 +9,8 @@ import java.lang.foreign.MemorySegment;
 import static moge.tensor.TileKernels.LE;
 import static moge.tensor.TileKernels.SS;
 import static moge.tensor.TileKernels.SUMS_BLOCK;
+import static moge.tensor.TileKernels.WS;
+import static moge.tensor.TileKernels.wideLanes;
 import static moge.tensor.TileKernels.TR;
 import static moge.tensor.TileKernels.lanes;
 
@@ -34,7 +36,7 @@ final class Q5KMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 16 : 12;
 
     Q5KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.tileBytes(cols / 32), Activations::q5Lanes, 1, FEW_TOKENS);
+        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.VECTORS, TileKernels.HEAD, Activations::q5Lanes, 1, FEW_TOKENS);
     }
 
     @Override
@@ -44,8 +46,8 @@ final class Q5KMatrix extends KQuantTileMatrix {
     }
 
     @Override
-    void decodeTileRow(long tile, int row, int b0, int b1, float[] dst, int out, int[] packed) {
-        Q5KTiles.decodeRow(data, tile, nb, row, b0, b1, dst, out, packed);
+    void decodeTileRow(int t, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+        Q5KTiles.decodeRow(data, layout.blockAt(t, b0), layout.stride(t), layout.step(t), layout.headsAt(t), row, b0, b1, dst, out, packed);
     }
 
     // Code k (0..2) of each short lane. Under 35 bytes of bytecode, which C2 always inlines.
@@ -57,47 +59,61 @@ final class Q5KMatrix extends KQuantTileMatrix {
         };
     }
 
-    /**
-     * The block sums of code * q (16 bits, wrapping) of tiles t..t+n-1 (n = 1 or 2) into {@code sums}, per
-     * block {@link TileKernels#SUMS_BLOCK} shorts, 16 per tile; two tiles per pass when the rows allow, each
-     * activation broadcast then serving 32 rows. Kept apart from the float pass for C2's node budget (see
-     * {@link Q4_0Matrix}).
-     */
+    // The block sums of code * q (16 bits, wrapping): integerSums in KQuantTileMatrix says which of the three runs.
     @Override
-    public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
-        long o = t * tileBytes, p = o + tileBytes;
+    void tileSums(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int so = layout.stride(t), step = layout.step(t);
         int[] q = a.pairs;
-        if (n == 2) {
-            for (int b = 0; b < nb; b++, o += BLOCK, p += BLOCK) {
-                ShortVector c = ShortVector.zero(SS), e = c;
-                int xo = b * 32;
-                for (int i = 0; i < V; i++) {
-                    ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
-                    ShortVector v = ShortVector.fromMemorySegment(SS, data, p + 32 * i, LE);
-                    for (int k = 0; k < 3; k++) {
-                        ShortVector xv = lanes(q[xo + i + V * k]);
-                        c = c.add(code(w, k).mul(xv));
-                        e = e.add(code(v, k).mul(xv));
-                    }
-                }
-                c.intoArray(sums, b * SUMS_BLOCK);
-                e.intoArray(sums, b * SUMS_BLOCK + TR);
+        for (int b = 0; b < nb; b++, o += step) {
+            ShortVector c = ShortVector.zero(SS);
+            int xo = b * 32;
+            long oi = o; // pointer steps, as in Q4_0Matrix
+            for (int i = 0; i < V; i++, oi += so) {
+                ShortVector w = TileKernels.load(data, oi);
+                for (int k = 0; k < 3; k++) c = c.add(code(w, k).mul(lanes(q[xo + i + V * k])));
             }
-        } else {
-            for (int b = 0; b < nb; b++, o += BLOCK) {
-                ShortVector c = ShortVector.zero(SS);
-                int xo = b * 32;
-                for (int i = 0; i < V; i++) {
-                    ShortVector w = ShortVector.fromMemorySegment(SS, data, o + 32 * i, LE);
-                    for (int k = 0; k < 3; k++) c = c.add(code(w, k).mul(lanes(q[xo + i + V * k])));
-                }
-                c.intoArray(sums, b * SUMS_BLOCK);
-            }
+            c.intoArray(sums, b * SUMS_BLOCK);
         }
     }
 
     @Override
-    void finishHalf(long tile, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
-        TileKernels.finishAffineHalf(data, tile + BLOCK - 2 * TR, BLOCK, tile + (long) nb * BLOCK, nb, half, a, sums, slot, y, yo);
+    void pairSums256(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * BLOCK) {
+            ShortVector c = ShortVector.zero(SS), e = c;
+            int xo = b * 32;
+            for (int i = 0; i < V; i++) {
+                ShortVector w = TileKernels.load(data, o + 4L * TR * i), v = TileKernels.load(data, o + 2L * TR + 4L * TR * i);
+                for (int k = 0; k < 3; k++) {
+                    ShortVector xv = lanes(q[xo + i + V * k]);
+                    c = c.add(code(w, k).mul(xv));
+                    e = e.add(code(v, k).mul(xv));
+                }
+            }
+            c.intoArray(sums, b * SUMS_BLOCK);
+            e.intoArray(sums, b * SUMS_BLOCK + TR);
+        }
+    }
+
+    @Override
+    void pairSums(int t, Q8Lanes a, short[] sums) {
+        long o = layout.blockAt(t, 0);
+        int[] q = a.pairs;
+        for (int b = 0; b < nb; b++, o += 2 * BLOCK) {
+            ShortVector c = ShortVector.zero(WS);
+            int xo = b * 32;
+            for (int i = 0; i < V; i++) {
+                ShortVector w = TileKernels.wideLoad(data, o + 4L * TR * i);
+                for (int k = 0; k < 3; k++) c = c.add(code(w, k).mul(wideLanes(q[xo + i + V * k])));
+            }
+            c.intoArray(sums, b * SUMS_BLOCK);
+        }
+    }
+
+    @Override
+    void finishHalf(long scales, int step, long heads, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        TileKernels.finishAffineHalf(data, scales, step, heads, nb, half, a, sums, slot, y, yo);
     }
 }

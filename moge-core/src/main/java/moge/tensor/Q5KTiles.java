@@ -20,7 +20,8 @@ import java.lang.foreign.ValueLayout;
  * 33rd slot, position 32, is a code 0: it meets whatever integer follows the block and adds nothing); then per
  * row (in order) sc and m in a little-endian short, sc the low byte; after the tile's blocks, per super-block of
  * 256 columns, the 16 rows' d then dmin as in the file (float16). 6.125 bits a weight against the file's 5.5
- * (the float runs this replaces read 10). Rows past the last whole tile keep the file's super-blocks.
+ * (the float runs this replaces read 10). Whole pairs of tiles are then interleaved ({@link TilePairs}). Rows past
+ * the last whole tile keep the file's super-blocks.
  */
 final class Q5KTiles {
     static final int SUPER = 256;
@@ -41,6 +42,7 @@ final class Q5KTiles {
         int nb = cols / 32;
         MemorySegment out = Repacking.tiles(name, "Q5_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
+        new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * TileKernels.HEAD).pairUp(out);
         return new Q5KMatrix(name, rows, cols, out, roundActivations);
     }
 
@@ -79,21 +81,23 @@ final class Q5KTiles {
     }
 
     /**
-     * Blocks [b0, b1) of row {@code row} of the tile at {@code tile} as the file's values, d * sc * code - dmin * m
-     * rounded as ggml's dequantization rounds them, into dst from {@code out}. The GEMM decodes every weight this
-     * way, so the codes go through vectors: field k of shorts 0..10 is positions 11k..11k+10, one run of the
-     * output, lanes 0..7 then 8..10 (the first two fields' second stores run over positions the next field
-     * writes after them; the last field's three are written one by one, the third being the 33rd slot).
-     * {@code packed} holds 16 ints.
+     * Blocks [b0, b1) of row {@code row} of a tile (its block b0 at {@code first}, {@code stride} bytes between its
+     * vectors, {@code step} between blocks, its super-block heads at {@code heads}, as {@link TilePairs} places
+     * them) as the file's values, d * sc * code - dmin * m rounded as ggml's dequantization rounds them, into dst
+     * from {@code out}. The GEMM decodes every weight this way, so the codes go through vectors: field k of shorts
+     * 0..10 is positions 11k..11k+10, one run of the output, lanes 0..7 then 8..10 (the first two fields' second
+     * stores run over positions the next field writes after them; the last field's three are written one by one,
+     * the third being the 33rd slot). {@code packed} holds 16 ints.
      */
-    static void decodeRow(MemorySegment data, long tile, int nb, int row, int b0, int b1, float[] dst, int out, int[] packed) {
+    static void decodeRow(MemorySegment data, long first, int stride, int step, long heads, int row, int b0, int b1,
+                          float[] dst, int out, int[] packed) {
         int TR = TileKernels.TR, j = Q4_0Matrix.laneOf(row);
-        long o = tile + 2L * j + (long) b0 * BLOCK, head = tile + (long) nb * BLOCK + 2L * row;
-        for (int b = b0; b < b1; b++, o += BLOCK, out += 32) {
-            long h = head + (long) (b >> 3) * TileKernels.HEAD, sc = o - 2L * j + 32 * VECTORS + 2L * row;
+        long o = first + 2L * j, head = heads + 2L * row;
+        for (int b = b0; b < b1; b++, o += step, out += 32) {
+            long h = head + (long) (b >> 3) * TileKernels.HEAD, sc = o - 2L * j + (long) VECTORS * stride + 2L * row;
             float d1 = Float.float16ToFloat(data.get(Layouts.I16, h)) * data.get(ValueLayout.JAVA_BYTE, sc);
             float m1 = Float.float16ToFloat(data.get(Layouts.I16, h + 2 * TR)) * data.get(ValueLayout.JAVA_BYTE, sc + 1);
-            for (int v = 0; v < VECTORS; v++) packed[v] = data.get(Layouts.I16, o + 32L * v);
+            for (int v = 0; v < VECTORS; v++) packed[v] = data.get(Layouts.I16, o + (long) stride * v);
             IntVector lo = IntVector.fromArray(TileKernels.IS, packed, 0), hi = IntVector.fromArray(TileKernels.IS, packed, 8);
             for (int k = 0; k < 3; k++) {
                 values(lo, 5 * k, d1, m1).intoArray(dst, out + 11 * k);

@@ -20,6 +20,10 @@ final class TileKernels {
     static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
     static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
     static final VectorSpecies<Short> HALF = ShortVector.SPECIES_128;
+    /** A stored pair of tiles' vectors at once ({@link TilePairs}): where the machine has 512-bit vectors. */
+    static final VectorSpecies<Short> WS = ShortVector.SPECIES_512;
+    static final VectorSpecies<Integer> WI = IntVector.SPECIES_512;
+    static final boolean WIDE = ShortVector.SPECIES_PREFERRED.length() >= 2 * Q8Lanes.LANES;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Rows per tile: one per short lane. */
     static final int TR = Q8Lanes.LANES;
@@ -97,6 +101,16 @@ final class TileKernels {
     /** An activation pair (see {@link Q8Lanes#pairs}) in every short lane. */
     static ShortVector lanes(int pair) {
         return IntVector.broadcast(IS, pair).reinterpretAsShorts();
+    }
+
+    /** An activation pair in all 32 short lanes of a 512-bit vector. */
+    static ShortVector wideLanes(int pair) {
+        return IntVector.broadcast(WI, pair).reinterpretAsShorts();
+    }
+
+    /** The 32 shorts at {@code at}: a stored pair's vector of codes, tile 2m's rows in lanes 0..15. */
+    static ShortVector wideLoad(MemorySegment data, long at) {
+        return ShortVector.fromMemorySegment(WS, data, at, LE);
     }
 
     /**
