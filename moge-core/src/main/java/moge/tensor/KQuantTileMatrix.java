@@ -89,6 +89,7 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
     /** Tiles t..t+n-1's results from their sums, rows 0..7 and 8..15 in two passes (C2's node budget). */
     @Override
     public final void finish(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        if (n == 2 && TileKernels.WIDE && finishPair(layout.scalesAt(t, 0), layout.step(t), layout.headsAt(t), layout.headsAt(t + 1), a, sums, base, y, yo)) return;
         for (int u = 0; u < n; u++) {
             // the addresses come in as arguments: worked out inside the float pass, they put it past C2's node
             // budget (Q3_K's vectors then lived on the heap: 0.75x)
@@ -97,6 +98,14 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
             finishHalf(scales, step, heads, 0, a, sums, base + TR * u, y, yo + u * TR);
             finishHalf(scales, step, heads, 1, a, sums, base + TR * u, y, yo + u * TR + TR / 2);
         }
+    }
+
+    /**
+     * Both tiles of a stored pair (n = 2 is always one) in 16 float lanes, where the format has such a pass
+     * ({@link TileKernels#finishAffinePair}); false where it has not, and the tiles then go one half at a time.
+     */
+    boolean finishPair(long scales, int step, long headsT, long headsU, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        return false;
     }
 
     @Override

@@ -469,6 +469,13 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      * super-block.
      */
     private void finishK(int t, int n, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        if (n == 2 && WIDE && layout.paired(t) && (t & 1) == 0) {
+            long sc = layout.scalesAt(t, 0);
+            int step = layout.step(t);
+            TileKernels.finishAffinePair(data, sc, step, layout.headsAt(t), layout.headsAt(t + 1), nb, 0, a, sums, base, y, yo);
+            TileKernels.finishAffinePair(data, sc, step, layout.headsAt(t), layout.headsAt(t + 1), nb, 1, a, sums, base, y, yo);
+            return;
+        }
         for (int u = 0; u < n; u++) {
             // rows 0..7 and 8..15 in two passes: one pass over both ran past C2's node budget (boxed vectors, 6x slower)
             long sc = layout.blockAt(t + u, 0) + 8L * layout.stride(t + u), heads = layout.headsAt(t + u);

@@ -113,6 +113,13 @@ final class Q5KMatrix extends KQuantTileMatrix {
     }
 
     @Override
+    boolean finishPair(long scales, int step, long headsT, long headsU, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        TileKernels.finishAffinePair(data, scales, step, headsT, headsU, nb, 0, a, sums, slot, y, yo);
+        TileKernels.finishAffinePair(data, scales, step, headsT, headsU, nb, 1, a, sums, slot, y, yo);
+        return true;
+    }
+
+    @Override
     void finishHalf(long scales, int step, long heads, int half, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
         TileKernels.finishAffineHalf(data, scales, step, heads, nb, half, a, sums, slot, y, yo);
     }

@@ -3,7 +3,9 @@ package moge.tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -24,6 +26,19 @@ final class TileKernels {
     static final VectorSpecies<Short> WS = ShortVector.SPECIES_512;
     static final VectorSpecies<Integer> WI = IntVector.SPECIES_512;
     static final boolean WIDE = ShortVector.SPECIES_PREFERRED.length() >= 2 * Q8Lanes.LANES;
+    static final VectorSpecies<Float> WF = FloatVector.SPECIES_512;
+    /**
+     * For half h of a stored pair: from 32 shorts holding tile t's 16 rows then tile t + 1's, lanes 0..7 take tile
+     * t's rows 8h..8h+7 and lanes 8..15 tile t + 1's ({@link #PAIR_ROWS}); from 32 shorts holding one tile's 16 d
+     * then its 16 dmin, lanes 0..15 take rows 8h..8h+7 twice ({@link #HEAD_D}) or their dmin ({@link #HEAD_M}).
+     */
+    private static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
+            PAIR_ROWS_1 = VectorShuffle.fromOp(WS, i -> i < 8 ? i + 8 : i < 16 ? i + 16 : 0),
+            HEAD_D_0 = VectorShuffle.fromOp(WS, i -> i & 7), HEAD_D_1 = VectorShuffle.fromOp(WS, i -> 8 + (i & 7)),
+            HEAD_M_0 = VectorShuffle.fromOp(WS, i -> 16 + (i & 7)), HEAD_M_1 = VectorShuffle.fromOp(WS, i -> 24 + (i & 7));
+    /** Lanes 8..15 of 32 shorts, and of 16 floats. */
+    private static final VectorMask<Short> SECOND_TILE = VectorMask.fromLong(WS, 0xFF00L);
+    private static final VectorMask<Float> LOW8 = VectorMask.fromLong(WF, 0xFFL), HIGH8 = VectorMask.fromLong(WF, 0xFF00L);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Rows per tile: one per short lane. */
     static final int TR = Q8Lanes.LANES;
@@ -120,6 +135,56 @@ final class TileKernels {
     static IntVector halfSums(short[] sums, int at, int up) {
         IntVector s = (IntVector) ShortVector.fromArray(SS, sums, at).reinterpretAsInts();
         return s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /** The first 16 of 32 float16 halves as floats, as {@link #widen} does for 8. */
+    private static FloatVector widen16(ShortVector h) {
+        IntVector v = (IntVector) h.convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
+        return v.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    private static FloatVector toFloat16(IntVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.I2F, WF, 0);
+    }
+
+    /**
+     * As {@link #finishAffineHalf} for half {@code half} of both tiles of a stored pair at once, in 16 float lanes
+     * (lanes 0..7 tile t's rows, 8..15 tile t + 1's; the same operations in the same order per row, so the same
+     * bits): half the instructions of two 8-lane passes. {@code sc} is the pair's first block's scales (tile t's
+     * 16 rows, then tile t + 1's), {@code headsT} and {@code headsU} the two tiles' super-block heads; the sums of
+     * tile t at {@code slot}, of tile t + 1 at {@code slot + TR}; results to y from yo (tile t) and yo + TR.
+     */
+    // Above FreqInlineSize like finishAffineHalf (its callers are near their node budget), which the check keeps.
+    static void finishAffinePair(MemorySegment data, long sc, int block, long headsT, long headsU, int nb, int half,
+                                 Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
+        if (sc < 0 || headsT < 0 || headsU < 0 || (half & ~1) != 0) {
+            throw new IllegalArgumentException("tile pair at " + sc + ", heads at " + headsT + " and " + headsU + ", half " + half);
+        }
+        float[] dx = a.d;
+        int[] corrs = a.corrs;
+        VectorShuffle<Short> rows = half == 0 ? PAIR_ROWS_0 : PAIR_ROWS_1;
+        VectorShuffle<Short> dPick = half == 0 ? HEAD_D_0 : HEAD_D_1, mPick = half == 0 ? HEAD_M_0 : HEAD_M_1;
+        int up = 16 - 16 * half;
+        float perCorr = -1f / a.offset;
+        long o = sc;
+        FloatVector acc = FloatVector.zero(WF), dv = acc, mv = acc;
+        for (int b = 0; b < nb; b++, o += block) {
+            if ((b & 7) == 0) {
+                long s = (long) (b >> 3) * HEAD;
+                ShortVector ht = ShortVector.fromMemorySegment(WS, data, headsT + s, LE), hu = ShortVector.fromMemorySegment(WS, data, headsU + s, LE);
+                dv = widen16(ht.rearrange(dPick).blend(hu.rearrange(dPick), SECOND_TILE));
+                mv = widen16(ht.rearrange(mPick).blend(hu.rearrange(mPick), SECOND_TILE));
+            }
+            IntVector s = (IntVector) ShortVector.fromArray(WS, sums, b * SUMS_BLOCK + slot).sub(wideLanes(corrs[b])).reinterpretAsInts();
+            FloatVector sum = toFloat16(s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16));
+            IntVector scm = (IntVector) ShortVector.fromMemorySegment(WS, data, o, LE).rearrange(rows)
+                    .convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
+            float d = dx[b], c = (short) corrs[b];
+            acc = sum.add(c).mul(d).fma(toFloat16(scm.and(63)).mul(dv), acc);
+            acc = toFloat16(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(WF, perCorr * c * d), acc);
+        }
+        acc.intoArray(y, yo + 8 * half, LOW8);
+        acc.intoArray(y, yo + TR + 8 * half - 8, HIGH8);
     }
 
     static FloatVector toFloat(IntVector v) {
