@@ -32,13 +32,12 @@ final class TileKernels {
      * t's rows 8h..8h+7 and lanes 8..15 tile t + 1's ({@link #PAIR_ROWS}); from 32 shorts holding one tile's 16 d
      * then its 16 dmin, lanes 0..15 take rows 8h..8h+7 twice ({@link #HEAD_D}) or their dmin ({@link #HEAD_M}).
      */
-    private static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
+    static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
             PAIR_ROWS_1 = VectorShuffle.fromOp(WS, i -> i < 8 ? i + 8 : i < 16 ? i + 16 : 0),
             HEAD_D_0 = VectorShuffle.fromOp(WS, i -> i & 7), HEAD_D_1 = VectorShuffle.fromOp(WS, i -> 8 + (i & 7)),
             HEAD_M_0 = VectorShuffle.fromOp(WS, i -> 16 + (i & 7)), HEAD_M_1 = VectorShuffle.fromOp(WS, i -> 24 + (i & 7));
     /** Lanes 8..15 of 32 shorts, and of 16 floats. */
     private static final VectorMask<Short> SECOND_TILE = VectorMask.fromLong(WS, 0xFF00L);
-    private static final VectorMask<Float> LOW8 = VectorMask.fromLong(WF, 0xFFL), HIGH8 = VectorMask.fromLong(WF, 0xFF00L);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Rows per tile: one per short lane. */
     static final int TR = Q8Lanes.LANES;
@@ -138,7 +137,7 @@ final class TileKernels {
     }
 
     /** The first 16 of 32 float16 halves as floats, as {@link #widen} does for 8. */
-    private static FloatVector widen16(ShortVector h) {
+    static FloatVector widen16(ShortVector h) {
         IntVector v = (IntVector) h.convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
         return v.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
     }
@@ -183,8 +182,17 @@ final class TileKernels {
             acc = sum.add(c).mul(d).fma(toFloat16(scm.and(63)).mul(dv), acc);
             acc = toFloat16(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(WF, perCorr * c * d), acc);
         }
-        acc.intoArray(y, yo + 8 * half, LOW8);
-        acc.intoArray(y, yo + TR + 8 * half - 8, HIGH8);
+        storeHalves(acc, y, yo + 8 * half, yo + TR + 8 * half);
+    }
+
+    /**
+     * Lanes 0..7 of v to y from {@code first}, lanes 8..15 from {@code second}. Not as two masked stores: where
+     * two of them started at the same index (one tile's rows 8..15 after the other's 0..7) C2 dropped the first
+     * (JDK 25; zeros in the results once compiled, which MatmulKernelTest caught).
+     */
+    static void storeHalves(FloatVector v, float[] y, int first, int second) {
+        ((FloatVector) v.reinterpretShape(FS, 0)).intoArray(y, first);
+        ((FloatVector) v.reinterpretShape(FS, 1)).intoArray(y, second);
     }
 
     static FloatVector toFloat(IntVector v) {
