@@ -29,14 +29,14 @@ final class TileKernels {
     static final VectorSpecies<Float> WF = FloatVector.SPECIES_512;
     /**
      * For half h of a stored pair: from 32 shorts holding tile t's 16 rows then tile t + 1's, lanes 0..7 take tile
-     * t's rows 8h..8h+7 and lanes 8..15 tile t + 1's ({@link #PAIR_ROWS}); from 32 shorts holding one tile's 16 d
-     * then its 16 dmin, lanes 0..15 take rows 8h..8h+7 twice ({@link #HEAD_D}) or their dmin ({@link #HEAD_M}).
+     * t's rows 8h..8h+7 and lanes 8..15 tile t + 1's ({@code PAIR_ROWS_h}); from 32 shorts holding one tile's 16 d
+     * then its 16 dmin, lanes 0..15 take rows 8h..8h+7 twice ({@code HEAD_D_h}) or their dmin ({@code HEAD_M_h}).
      */
-    static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
+    private static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
             PAIR_ROWS_1 = VectorShuffle.fromOp(WS, i -> i < 8 ? i + 8 : i < 16 ? i + 16 : 0),
             HEAD_D_0 = VectorShuffle.fromOp(WS, i -> i & 7), HEAD_D_1 = VectorShuffle.fromOp(WS, i -> 8 + (i & 7)),
             HEAD_M_0 = VectorShuffle.fromOp(WS, i -> 16 + (i & 7)), HEAD_M_1 = VectorShuffle.fromOp(WS, i -> 24 + (i & 7));
-    /** Lanes 8..15 of 32 shorts, and of 16 floats. */
+    /** Lanes 8..15 of 32 shorts: the second tile of a pair. */
     private static final VectorMask<Short> SECOND_TILE = VectorMask.fromLong(WS, 0xFF00L);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Rows per tile: one per short lane. */
@@ -137,7 +137,7 @@ final class TileKernels {
     }
 
     /** The first 16 of 32 float16 halves as floats, as {@link #widen} does for 8. */
-    static FloatVector widen16(ShortVector h) {
+    private static FloatVector widen16(ShortVector h) {
         IntVector v = (IntVector) h.convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
         return v.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
     }
