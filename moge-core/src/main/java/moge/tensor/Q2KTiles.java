@@ -35,16 +35,12 @@ final class Q2KTiles {
     private Q2KTiles() {
     }
 
-    /** Bytes of one tile: the blocks, then per super-block the rows' d and dmin. */
-    static long tileBytes(int nb) {
-        return (long) nb * BLOCK + (long) nb / 8 * TileKernels.HEAD;
-    }
-
     static Q2KMatrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
-        MemorySegment out = Repacking.tiles(name, "Q2_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
+        TilePairs pairs = new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * TileKernels.HEAD);
+        MemorySegment out = Repacking.tiles(name, "Q2_K", rows, cols, blocks, pairs.tileBytes(), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile), 80, 82);
-        new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * TileKernels.HEAD).pairUp(out);
+        pairs.pairUp(out);
         return new Q2KMatrix(name, rows, cols, out, roundActivations);
     }
 

@@ -42,16 +42,12 @@ final class Q3KTiles {
     private Q3KTiles() {
     }
 
-    /** Bytes of one tile: the blocks, then per super-block the rows' d. */
-    static long tileBytes(int nb) {
-        return (long) nb * BLOCK + (long) nb / 8 * HEAD;
-    }
-
     static Q3KMatrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
-        MemorySegment out = Repacking.tiles(name, "Q3_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
+        TilePairs pairs = new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * HEAD);
+        MemorySegment out = Repacking.tiles(name, "Q3_K", rows, cols, blocks, pairs.tileBytes(), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile), 108);
-        new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * HEAD).pairUp(out);
+        pairs.pairUp(out);
         return new Q3KMatrix(name, rows, cols, out, roundActivations);
     }
 

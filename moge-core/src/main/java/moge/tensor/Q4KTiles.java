@@ -33,9 +33,10 @@ final class Q4KTiles {
 
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
-        MemorySegment out = Repacking.tiles(name, "Q4_K", rows, cols, blocks, Q4_0Matrix.tileBytes(nb, true), SUPER_BYTES,
+        TilePairs pairs = Q4_0Matrix.layout(rows, nb, true);
+        MemorySegment out = Repacking.tiles(name, "Q4_K", rows, cols, blocks, pairs.tileBytes(), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
-        new TilePairs(rows / Q4_0Matrix.TR, nb, 8, nb / 8 * HEAD).pairUp(out);
+        pairs.pairUp(out);
         return Q4_0Matrix.ofQ4K(name, rows, cols, out, roundActivations);
     }
 

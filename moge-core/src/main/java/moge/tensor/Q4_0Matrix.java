@@ -2,6 +2,9 @@ package moge.tensor;
 
 import static moge.tensor.TileKernels.lanes;
 import static moge.tensor.TileKernels.sums;
+import static moge.tensor.TileKernels.WIDE;
+import static moge.tensor.TileKernels.WS;
+import static moge.tensor.TileKernels.wideLanes;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -58,10 +61,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      */
     private static final int GROUP = 32;
     private static final VectorSpecies<Short> SS = Q8Lanes.SS;
-    /** A pair of tiles' vectors at once: where the machine has 512-bit vectors. */
-    private static final VectorSpecies<Short> WS = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Integer> WI = IntVector.SPECIES_512;
-    private static final boolean WIDE = ShortVector.SPECIES_PREFERRED.length() >= 2 * Q8Lanes.LANES;
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
     /** Rows per tile: one per short lane. */
@@ -74,7 +73,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     /** Q4_K repacked by {@link Q4KTiles}: per block 6-bit scales and mins, per super-block d and dmin. */
     private final boolean kquant;
     private final int tiles;
-    private final long tileBytes;
     /** Where each tile's blocks and heads lie (in pairs). */
     private final TilePairs layout;
     /** Where the rows past the last whole tile start, and their scales. */
@@ -86,15 +84,14 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         this.nb = cols / 32;
         this.kquant = kquant;
         this.tiles = rows / TR;
-        this.tileBytes = tileBytes(nb, kquant);
-        this.layout = new TilePairs(tiles, nb, 8, kquant ? nb / 8 * Q4KTiles.HEAD : 0);
-        this.plain = tiles * tileBytes;
+        this.layout = layout(rows, nb, kquant);
+        this.plain = tiles * layout.tileBytes();
         this.plainScales = plain + (long) (rows - tiles * TR) * nb * 16;
     }
 
-    /** Bytes of one tile of 16 rows: the blocks, and for Q4_K the super-blocks' d and dmin after them. */
-    static long tileBytes(int nb, boolean kquant) {
-        return (long) nb * TILE_BLOCK + (kquant ? (long) nb / 8 * Q4KTiles.HEAD : 0);
+    /** Where the tiles of a matrix of {@code rows} rows lie: 8 vectors a block, and for Q4_K the super-blocks' d and dmin. */
+    static TilePairs layout(int rows, int nb, boolean kquant) {
+        return new TilePairs(rows / TR, nb, 8, kquant ? nb / 8 * Q4KTiles.HEAD : 0);
     }
 
     /** Q4_K tiles as {@link Q4KTiles} lays them out. */
@@ -427,11 +424,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
             a.intoArray(sums, at);
             b.intoArray(sums, region + at);
         }
-    }
-
-    /** An activation pair in all 32 short lanes of a 512-bit vector. */
-    private static ShortVector wideLanes(int pair) {
-        return IntVector.broadcast(WI, pair).reinterpretAsShorts();
     }
 
     /**

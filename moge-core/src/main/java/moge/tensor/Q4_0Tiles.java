@@ -26,7 +26,7 @@ final class Q4_0Tiles {
         int nb = cols / 32, tiles = rows / TR;
         MemorySegment out = HugePages.allocate((long) rows * nb * 18);
         Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, t0, t1));
-        new TilePairs(tiles, nb, 8, 0).pairUp(out);
+        Q4_0Matrix.layout(rows, nb, false).pairUp(out);
         int left = rows - tiles * TR;
         long plain = tiles * (long) nb * TILE_BLOCK, plainScales = plain + (long) left * nb * 16;
         byte[] one = new byte[nb * 18];

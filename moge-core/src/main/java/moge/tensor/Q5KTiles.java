@@ -33,16 +33,12 @@ final class Q5KTiles {
     private Q5KTiles() {
     }
 
-    /** Bytes of one tile: the blocks, then per super-block the rows' d and dmin. */
-    static long tileBytes(int nb) {
-        return (long) nb * BLOCK + (long) nb / 8 * TileKernels.HEAD;
-    }
-
     static Q5KMatrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
         int nb = cols / 32;
-        MemorySegment out = Repacking.tiles(name, "Q5_K", rows, cols, blocks, tileBytes(nb), SUPER_BYTES,
+        TilePairs pairs = new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * TileKernels.HEAD);
+        MemorySegment out = Repacking.tiles(name, "Q5_K", rows, cols, blocks, pairs.tileBytes(), SUPER_BYTES,
                 (t, src, srcSeg, tile) -> fill(name, nb, t, src, srcSeg, tile));
-        new TilePairs(rows / TileKernels.TR, nb, VECTORS, nb / 8 * TileKernels.HEAD).pairUp(out);
+        pairs.pairUp(out);
         return new Q5KMatrix(name, rows, cols, out, roundActivations);
     }
 
