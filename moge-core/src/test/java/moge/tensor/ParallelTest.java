@@ -31,6 +31,27 @@ class ParallelTest {
     }
 
     @Test
+    void piecesShrinkAsTheRangeRunsOut() {
+        for (int threads = 1; threads <= 8; threads++) {
+            for (int units = 1; units <= 5000; units += units < 100 ? 1 : 37) {
+                int[] b = Parallel.pieces(units, threads);
+                assertThat(b[0]).isZero();
+                assertThat(b[b.length - 1]).isEqualTo(units);
+                for (int p = 1; p < b.length; p++) {
+                    int size = b[p] - b[p - 1];
+                    assertThat(size).as("piece %d of %d units, %d threads", p, units, threads).isPositive();
+                    if (p > 1) assertThat(size).isLessThanOrEqualTo(b[p - 1] - b[p - 2]);
+                    // each piece is at most 1 / (2 * threads) of what was left, so the last ones are single units
+                    assertThat(size).isLessThanOrEqualTo(Math.max(1, (units - b[p - 1]) / (2 * threads)));
+                }
+                if (units >= 4 * threads) assertThat(b[b.length - 1] - b[b.length - 2]).isEqualTo(1);
+                // few enough to keep rows together: about 2 * threads pieces per halving, plus the single units
+                assertThat(b.length - 1).isLessThanOrEqualTo(4 * threads * (32 - Integer.numberOfLeadingZeros(units)) + 4 * threads);
+            }
+        }
+    }
+
+    @Test
     void everyItemOnceWithAValidMember() {
         try (Parallel p = new Parallel(3)) {
             for (int n = 0; n < 200; n++) {
