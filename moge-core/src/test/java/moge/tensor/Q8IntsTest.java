@@ -96,6 +96,62 @@ class Q8IntsTest {
         }
     }
 
+    /**
+     * The vector form gives the bits of the plain loops it replaced: Math.rint of x * id (ties to even, -0.0 kept),
+     * the pair maximum, and (short) of each integer in the one-token order; on both grids, with NaN blocks too.
+     */
+    @Test
+    void vectorFormMatchesThePlainLoops() {
+        int T = 3, cols = 5 * 64 + 32;
+        float[] x = awkward(T, cols, 9);
+        SplittableRandom r = new SplittableRandom(10);
+        for (int i = 0; i < 40; i++) x[r.nextInt(x.length)] = (r.nextInt(4) - 2) * 0.5f; // ties once scaled by 1
+        x[70] = -1e-9f; // rounds to -0.0
+        x[5 * 32 + 3] = Float.NaN;
+        for (boolean llama : new boolean[]{false, true}) {
+            Q8Ints a = new Activations().set(x, T, cols).q8Ints(llama);
+            int nb = cols / 32;
+            for (int t = 0; t < T; t++) {
+                for (int b = 0; b < nb; b++) {
+                    int s = t * cols + b * 32;
+                    float id;
+                    if (llama) {
+                        float amax = 0;
+                        for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[s + i]));
+                        id = amax != 0 ? 127f / amax : 0f;
+                    } else {
+                        float pmax = 0;
+                        for (int i = 0; i < 32; i++) {
+                            if (Q8Ints.paired(i)) pmax = Math.max(pmax, Math.abs(x[s + i]) + Math.abs(x[s + i + L]));
+                        }
+                        id = Q8Ints.PAIR / pmax;
+                        if (!(id < Float.POSITIVE_INFINITY) || !Float.isFinite(pmax)) id = 0f;
+                        float d = id == 0f ? (Float.isFinite(pmax) ? 0f : Float.NaN) : pmax / Q8Ints.PAIR;
+                        assertThat(Float.floatToRawIntBits(a.d[t * nb + b])).as("d of block %d", b).isEqualTo(Float.floatToRawIntBits(d));
+                    }
+                    for (int i = 0; i < 32; i++) {
+                        float want = (float) Math.rint(x[s + i] * id);
+                        if (Float.isNaN(want)) assertThat(a.q[s + i]).isNaN();
+                        else assertThat(Float.floatToRawIntBits(a.q[s + i])).as("llama %s, value %d", llama, s + i)
+                                .isEqualTo(Float.floatToRawIntBits(want));
+                    }
+                }
+                if (!Q8_0Matrix.FAST) continue;
+                int per = Q8Ints.perToken(cols);
+                for (int g = 0; g < cols / Q8_0Matrix.G; g++) {
+                    for (int j = 0; j < L; j++) {
+                        for (int h = 0; h < 2; h++) {
+                            int at = t * per + g * 2 * L + 2 * j + h, c = t * cols + g * Q8_0Matrix.G;
+                            assertThat(a.lo[at]).isEqualTo((short) a.q[c + 2 * h * L + j]);
+                            assertThat(a.hi[at]).isEqualTo((short) a.q[c + (2 * h + 1) * L + j]);
+                        }
+                    }
+                }
+            }
+            assertThat(Float.floatToRawIntBits(a.q[70])).as("-0.0 kept").isEqualTo(Float.floatToRawIntBits(-0f));
+        }
+    }
+
     /** A NaN or an infinity in the activations makes the rows that read its block NaN, as float products would, not zero. */
     @Test
     void nonFiniteActivationsPropagate() {
