@@ -30,8 +30,6 @@ final class Q8Ints {
     static final float PAIR = 254f;
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-    /** Adding and taking off 1.5 * 2^23 rounds a float below 2^22 to the nearest integer, ties to even, as Math.rint. */
-    private static final float ROUND = 12582912f;
 
     private final float[] lanes = new float[FS.length()];
     float[] q = new float[0];
@@ -107,7 +105,7 @@ final class Q8Ints {
         for (int k = 0; k < 32 / L; k++) {
             FloatVector v = FloatVector.fromArray(FS, src, s + k * L).mul(id);
             IntVector sign = v.reinterpretAsInts().and(Integer.MIN_VALUE);
-            v.add(ROUND).sub(ROUND).reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(q, o + k * L);
+            v.add(Q8Lanes.ROUND).sub(Q8Lanes.ROUND).reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(q, o + k * L);
         }
     }
 

@@ -29,7 +29,7 @@ final class Q8Lanes {
 
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
     /** Adding and taking off 1.5 * 2^23 rounds a float below 2^22 to the nearest integer, ties to even, as Math.rint. */
-    private static final float ROUND = 12582912f;
+    static final float ROUND = 12582912f;
     /** sum|q| of a block: at most SUM + 16 after rounding, and 8 * 4080 fits a short. */
     static final float SUM = 4064f;
     /**
