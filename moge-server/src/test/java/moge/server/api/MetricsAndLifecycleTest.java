@@ -24,7 +24,13 @@ class MetricsAndLifecycleTest {
                     + "{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"temperature\":0}";
             assertThat(c.post("/v1/chat/completions", chat).status()).isEqualTo(200);
             assertThat(c.stream("/v1/chat/completions", chat.replace("}]", "}],\"stream\":true")).done()).isTrue();
-            assertThat(c.post("/v1/chat/completions", "{").status()).isEqualTo(400);
+            // one malformed request, from a raw socket: exactly one on the wire. Sent with the JDK client it was once
+            // counted twice in a full CI run (never in 14 runs of this test alone), which a client that sends a
+            // request again on a new connection would explain; the count below is what the server received.
+            try (java.net.Socket s = c.socket()) {
+                HttpTestClient.write(s, HttpTestClient.requestHead("/v1/chat/completions", 1) + "{");
+                assertThat(HttpTestClient.readStatus(s)).isEqualTo(400);
+            }
             HttpTestClient.Reply m = c.get("/metrics");
             assertThat(m.status()).isEqualTo(200);
             String t = m.text();
