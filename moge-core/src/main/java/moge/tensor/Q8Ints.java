@@ -53,10 +53,7 @@ final class Q8Ints {
                     id = amax != 0 ? 127f / amax : 0f;
                     d[t * nb + b] = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
                 } else {
-                    float pmax = Q8_0Matrix.FAST ? pairMax(src, s) : 0;
-                    for (int i = 0; i < 32 && !Q8_0Matrix.FAST; i++) {
-                        if (paired(i)) pmax = Math.max(pmax, Math.abs(src[s + i]) + Math.abs(src[s + i + Q8_0Matrix.L]));
-                    }
+                    float pmax = pairMax(src, s);
                     id = PAIR / pmax;
                     // all zeros, or so small (below ~1e-36) that 254 / pmax overflows: the block counts as zeros
                     if (!(id < Float.POSITIVE_INFINITY)) id = 0f;
@@ -67,11 +64,7 @@ final class Q8Ints {
                         d[t * nb + b] = Float.NaN;
                     }
                 }
-                if (Q8_0Matrix.FAST) {
-                    rounded(src, s, id, o);
-                } else {
-                    for (int i = 0; i < 32; i++) q[o + i] = (float) Math.rint(src[s + i] * id);
-                }
+                rounded(src, s, id, o);
             }
         }
         if (Q8_0Matrix.FAST) interleave(tokens, cols);
@@ -86,6 +79,11 @@ final class Q8Ints {
     /** max over the block's pairs at src[s ..] of |x_i| + |x_(i+L)|, NaN if any value is NaN (as Math.max). */
     private float pairMax(float[] src, int s) {
         int L = Q8_0Matrix.L;
+        if (!Q8_0Matrix.FAST) {
+            float pmax = 0;
+            for (int i = 0; i < 32; i++) if (paired(i)) pmax = Math.max(pmax, Math.abs(src[s + i]) + Math.abs(src[s + i + L]));
+            return pmax;
+        }
         FloatVector m = FloatVector.zero(FS);
         for (int k = 0; k < 32 / L; k += 2) {
             m = m.max(FloatVector.fromArray(FS, src, s + k * L).abs().add(FloatVector.fromArray(FS, src, s + (k + 1) * L).abs()));
@@ -102,6 +100,10 @@ final class Q8Ints {
      */
     private void rounded(float[] src, int s, float id, int o) {
         int L = Q8_0Matrix.L;
+        if (!Q8_0Matrix.FAST) {
+            for (int i = 0; i < 32; i++) q[o + i] = (float) Math.rint(src[s + i] * id);
+            return;
+        }
         for (int k = 0; k < 32 / L; k++) {
             FloatVector v = FloatVector.fromArray(FS, src, s + k * L).mul(id);
             IntVector sign = v.reinterpretAsInts().and(Integer.MIN_VALUE);

@@ -142,7 +142,8 @@ final class TileKernels {
         return v.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
     }
 
-    private static FloatVector toFloat16(IntVector v) {
+    /** 16 ints as 16 floats (the 512-bit {@link #toFloat}). */
+    private static FloatVector wideFloat(IntVector v) {
         return (FloatVector) v.convertShape(VectorOperators.I2F, WF, 0);
     }
 
@@ -175,12 +176,12 @@ final class TileKernels {
                 mv = widen16(ht.rearrange(mPick).blend(hu.rearrange(mPick), SECOND_TILE));
             }
             IntVector s = (IntVector) ShortVector.fromArray(WS, sums, b * SUMS_BLOCK + slot).sub(wideLanes(corrs[b])).reinterpretAsInts();
-            FloatVector sum = toFloat16(s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16));
+            FloatVector sum = wideFloat(s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16));
             IntVector scm = (IntVector) ShortVector.fromMemorySegment(WS, data, o, LE).rearrange(rows)
                     .convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
             float d = dx[b], c = (short) corrs[b];
-            acc = sum.add(c).mul(d).fma(toFloat16(scm.and(63)).mul(dv), acc);
-            acc = toFloat16(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(WF, perCorr * c * d), acc);
+            acc = sum.add(c).mul(d).fma(wideFloat(scm.and(63)).mul(dv), acc);
+            acc = wideFloat(scm.lanewise(VectorOperators.LSHR, 8)).mul(mv).fma(FloatVector.broadcast(WF, perCorr * c * d), acc);
         }
         storeHalves(acc, y, yo + 8 * half, yo + TR + 8 * half);
     }

@@ -6,6 +6,7 @@ import moge.server.TestEngines;
 import org.junit.jupiter.api.Test;
 
 import java.net.ConnectException;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -27,7 +28,7 @@ class MetricsAndLifecycleTest {
             // one malformed request, from a raw socket: exactly one on the wire. Sent with the JDK client it was once
             // counted twice in a full CI run (never in 14 runs of this test alone), which a client that sends a
             // request again on a new connection would explain; the count below is what the server received.
-            try (java.net.Socket s = c.socket()) {
+            try (Socket s = c.socket()) {
                 HttpTestClient.write(s, HttpTestClient.requestHead("/v1/chat/completions", 1) + "{");
                 assertThat(HttpTestClient.readStatus(s)).isEqualTo(400);
             }
