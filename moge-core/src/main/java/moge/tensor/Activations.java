@@ -17,7 +17,7 @@ public final class Activations {
     private int offset;
 
     private final Form plainTiles = new Form(), q8Tiles = new Form(), bf16Groups = new Form(), f32Groups = new Form(),
-            fours = new Form();
+            fours = new Form(), runOrder = new Form();
 
     /** The Q4_0 decode form of token 0 (see {@link #q8Lanes}). */
     private final Q8Lanes q8Lanes = new Q8Lanes();
@@ -25,6 +25,8 @@ public final class Activations {
     private final Q8Lanes q5Lanes = new Q8Lanes(Q8Lanes.SUM5, 16);
     /** The Q3_K decode form of token 0: signed codes, no offset, on twice Q4_0's budget (see {@link #q3Lanes}). */
     private final Q8Lanes q3Lanes = new Q8Lanes(Q8Lanes.SUM3, 0);
+    /** The Q6_K decode form of token 0 (see {@link #q6Lanes}). */
+    private final Q8Lanes q6Lanes = Q8Lanes.sixBit();
 
     /** Q8_0's integer form of all tokens (see {@link #q8Ints}). */
     private final Q8Ints q8Ints = new Q8Ints();
@@ -87,12 +89,14 @@ public final class Activations {
         bf16Groups.valid = false;
         f32Groups.valid = false;
         fours.valid = false;
+        runOrder.valid = false;
         q8Valid = false;
         plainTiles.valid = false;
         q8Tiles.valid = false;
         q8Lanes.valid = false;
         q5Lanes.valid = false;
         q3Lanes.valid = false;
+        q6Lanes.valid = false;
         q8Ints.valid = false;
     }
 
@@ -166,6 +170,33 @@ public final class Activations {
         }
         f.valid = true;
         return v;
+    }
+
+    /**
+     * Token 0 in the order {@link Q6KMatrix}'s single-token kernel reads it, then each run's sum: per run of 32
+     * values, value {@code 4j + k} at {@code 8k + j} (byte k of int lane j of the run's codes meets it), and after
+     * the {@code cols} values, run c's sum at {@code cols + c}, its 8 lanes added in a fixed order (reduceLanes(ADD)
+     * adds in one order interpreted and another compiled, and a token's result would change with the JIT's
+     * progress). Built once per input: built per range of rows, the team's pieces of one 1536x6144 product
+     * reordered its 6144 values fifteen times.
+     */
+    float[] runOrder() {
+        Form f = runOrder;
+        if (f.valid) return f.v;
+        int runs = cols / 32;
+        if (f.v.length < cols + runs) f.v = new float[cols + runs];
+        float[] o = f.v;
+        float[] lanes = new float[8];
+        for (int c = 0; c < cols; c += 32) {
+            int x = offset + c;
+            for (int j = 0; j < 8; j++) {
+                for (int k = 0; k < 4; k++) o[c + 8 * k + j] = data[x + 4 * j + k];
+            }
+            for (int i = 0; i < 8; i++) lanes[i] = (data[x + i] + data[x + 8 + i]) + (data[x + 16 + i] + data[x + 24 + i]);
+            o[cols + c / 32] = VectorMath.sumLanes(lanes, 0, 8);
+        }
+        f.valid = true;
+        return o;
     }
 
     /**
@@ -249,6 +280,17 @@ public final class Activations {
     Q8Lanes q3Lanes() {
         if (!q3Lanes.valid) q3Lanes.build(data, offset, cols, false);
         return q3Lanes;
+    }
+
+    /**
+     * Token 0 as integers for the Q6_K decode kernel ({@link Q6KTiles}), on llama.cpp's int8 grid or on one of its
+     * own: d = (the largest sum|x| over the block's four runs of 8) / {@value Q8Lanes#SUM6}, so that a run's sum of
+     * signed 6-bit codes times q stays a short. That step is about llama.cpp's amax / 127 on blocks of equal
+     * magnitudes and finer on typical ones. Kept apart from Q4_K's form, which the same input feeds in the same layer.
+     */
+    Q8Lanes q6Lanes(boolean llama) {
+        if (!q6Lanes.valid || q6Lanes.llama != llama) q6Lanes.build(data, offset, cols, llama);
+        return q6Lanes;
     }
 
     /**

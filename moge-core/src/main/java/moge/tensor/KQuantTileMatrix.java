@@ -8,7 +8,8 @@ import java.util.function.Function;
 import static moge.tensor.TileKernels.TR;
 
 /**
- * What Q5_K's, Q3_K's and Q2_K's tiled matrices ({@link Q5KMatrix}, {@link Q3KMatrix}, {@link Q2KMatrix}) share:
+ * What Q6_K's, Q5_K's, Q3_K's and Q2_K's tiled matrices ({@link Q6KTileMatrix}, {@link Q5KMatrix}, {@link Q3KMatrix},
+ * {@link Q2KMatrix}) share:
  * whole tiles of 16 rows, stored in pairs as Q4_0's are ({@link TilePairs}: with 512-bit vectors one load brings
  * 32 rows' codes), and after them the rows left over in the file's super-blocks; one token through {@link TileKernels#matmulOne} on an
  * integer activation form of the format's own, a few tokens one such pass each, more tokens (and every product with
@@ -118,21 +119,34 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
         return type;
     }
 
+    /**
+     * Whether the format's integer form is llama.cpp's int8 grid itself (Q6_K's), whose sums fit: then
+     * {@code --activations q8} runs the integer kernels too, where the other formats take the GEMM.
+     */
+    boolean integerOnLlamaGrid() {
+        return false;
+    }
+
+    /** Whether products go through the GEMM on the Q8 grid even for one token (llama.cpp's grid, whose sums would not fit). */
+    private boolean gemmOnly() {
+        return roundActivations && !integerOnLlamaGrid();
+    }
+
     /** With llama.cpp's int8 activations a single token runs the GEMM too, so many go through it at once. */
     @Override
     final int fewTokens() {
-        return roundActivations ? 1 : super.fewTokens();
+        return gemmOnly() ? 1 : super.fewTokens();
     }
 
     @Override
     final void prepareOne(Activations x) {
-        if (roundActivations) x.tokenMajorQ8(Gemm.TILE);
+        if (gemmOnly()) x.tokenMajorQ8(Gemm.TILE);
         else integerForm.apply(x);
     }
 
     @Override
     final void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        if (roundActivations) {
+        if (gemmOnly()) {
             gemm(x.tokenMajorQ8(Gemm.TILE), 1, y, 0, yOff, r0, r1);
             return;
         }

@@ -22,12 +22,12 @@ import java.nio.ByteOrder;
  * as ggml's dequantization rounds them.
  * <p>
  * The single-token kernel reads 32 bytes as 8 ints, so byte k of int lane j is value 4j + k; the activations are
- * reordered once per product to match ({@link #ordered}), and lanes 0..3 (values 0..15) take the first scale,
+ * reordered once per input to match ({@link Activations#runOrder}), and lanes 0..3 (values 0..15) take the first scale,
  * lanes 4..7 the second. A few tokens take that kernel one at a time, more the panel GEMM over rows decoded to float.
  * <p>
  * Runs can also be affine ({@link #affine}): codes q in 0..31 as they are, then a scale and a min in the two float
  * slots, a value (scale * q) - min, and a dot product subtracts each run's min times the run's sum of activations,
- * the sums taken once per product. Q5_K ran here until it moved to 16-bit tiles ({@link Q5KTiles}); mins kept in
+ * the sums taken once per input. Q5_K ran here until it moved to 16-bit tiles ({@link Q5KTiles}); mins kept in
  * an array of their own instead (a second stream, 11 bits a weight) ran at 17.4 GFLOP/s against 20.8
  * ({@code KernelBench Q5_K 2048 2048 32 2 1}; Q6_K 21.7).
  * Q4_1 and Q5_1 blocks ({@link AffineBlocksRepack}) are such runs as they stand: d and -m.
@@ -40,10 +40,6 @@ final class Q6KMatrix extends Matrix {
     /** Bytes per run of 32 values: the codes, then two float scales. */
     static final int RUN = 40;
     private static final int SUPER_BYTES = 210;
-    private static final ThreadLocal<float[]> ORDERED = ThreadLocal.withInitial(() -> new float[0]);
-
-    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[0]);
-
     private final Gemm.Source source = this::decode;
     private final int runs;
     private final DType type;
@@ -122,7 +118,8 @@ final class Q6KMatrix extends Matrix {
     public void prepare(Activations x) {
         int T = x.tokens();
         if (T > FEW_TOKENS) x.tokenMajor(Gemm.TILE);
-        else if (T > 1) x.token(0); // the single-token views, built before the team reads them
+        else if (T == 1) x.runOrder();
+        else for (int t = 0; t < T; t++) x.token(t).runOrder(); // the single-token views, built before the team reads them
     }
 
     @Override
@@ -136,49 +133,19 @@ final class Q6KMatrix extends Matrix {
     }
 
     private void matmulOne(Activations x, float[] y, int yOff, int r0, int r1) {
-        float[] xs = ordered(x.data(), x.offset()), lanes = new float[8];
-        float[] sums = affine ? runSums(x.data(), x.offset(), lanes) : null;
-        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, sums, lanes);
+        float[] xs = x.runOrder(), lanes = new float[8];
+        for (int r = r0; r < r1; r++) y[yOff + r] = dotRow((long) r * runs * RUN, xs, lanes);
     }
 
-    /**
-     * The sum of the activations of each run of 32, its 8 lanes added in a fixed order: reduceLanes(ADD) adds
-     * in one order interpreted and another compiled, so a token's result changed with the JIT's progress (a
-     * batch's token then differed from the same token alone in the last bit, now and then).
-     */
-    private float[] runSums(float[] x, int xo, float[] lanes) {
-        float[] s = SUMS.get();
-        if (s.length < runs) SUMS.set(s = new float[runs]);
-        for (int c = 0; c < runs; c++) {
-            FloatVector v = FloatVector.fromArray(F8, x, xo + 32 * c).add(FloatVector.fromArray(F8, x, xo + 32 * c + 8))
-                    .add(FloatVector.fromArray(F8, x, xo + 32 * c + 16).add(FloatVector.fromArray(F8, x, xo + 32 * c + 24)));
-            v.intoArray(lanes, 0);
-            s[c] = VectorMath.sumLanes(lanes, 0, 8);
-        }
-        return s;
-    }
-
-    /** Per 32 values, x[c + 4j + k] at c + 8k + j: byte k of int lane j meets the activation of value 4j + k. */
-    private float[] ordered(float[] x, int xo) {
-        float[] o = ORDERED.get();
-        if (o.length < cols) ORDERED.set(o = new float[cols]);
-        for (int c = 0; c < cols; c += 32) {
-            for (int j = 0; j < 8; j++) {
-                for (int k = 0; k < 4; k++) o[c + 8 * k + j] = x[xo + c + 4 * j + k];
-            }
-        }
-        return o;
-    }
-
-    /** Row at p against x in {@link #ordered} form; affine runs also take the runs' activation sums. */
-    private float dotRow(long p, float[] x, float[] sums, float[] lanes) {
+    /** Row at p against x in {@link Activations#runOrder} form; affine runs also take the runs' activation sums, after the values. */
+    private float dotRow(long p, float[] x, float[] lanes) {
         FloatVector acc = FloatVector.zero(F8), acc2 = acc;
         float min = 0;
         for (int c = 0; c < runs; c++, p += RUN) {
             IntVector w = IntVector.fromMemorySegment(I8, data, p, LE);
             FloatVector s = FloatVector.broadcast(F8, data.get(Layouts.F32, p + 32));
             if (affine) {
-                min = Math.fma(data.get(Layouts.F32, p + 36), sums[c], min);
+                min = Math.fma(data.get(Layouts.F32, p + 36), x[cols + c], min);
             } else {
                 s = s.blend(data.get(Layouts.F32, p + 36), UPPER);
             }

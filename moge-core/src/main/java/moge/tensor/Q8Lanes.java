@@ -45,10 +45,18 @@ final class Q8Lanes {
      * on x / d = 511.5, round to 512, and -4 * 16 * -512 wraps.
      */
     static final float SUM3 = 8183f;
+    /**
+     * The budget of Q6_K's signed 6-bit codes ({@link Q6KTiles}), whose kernel sums 8 columns at a time: |code| <= 32,
+     * so each run of 8 needs 32 * sum|q| <= 32767. d = (the largest sum|x| over the block's four runs of 8) / 1019:
+     * a run's sum|q| is then at most 1019 + 4 (eight roundings of at most .5), and 32 * 1023 fits.
+     */
+    static final float SUM6 = 1019f;
 
     /** The grid's budget (sum|q| per block before rounding) and the code offset the kernels take off (8 or 16). */
     private final float budget;
     final int offset;
+    /** Whether the budget bounds each run of 8 values rather than the block ({@link #SUM6}). */
+    private final boolean perEight;
 
     private final int[] ints = new int[32];
     private final float[] lanes = new float[8];
@@ -66,8 +74,18 @@ final class Q8Lanes {
     }
 
     Q8Lanes(float budget, int offset) {
+        this(budget, offset, false);
+    }
+
+    private Q8Lanes(float budget, int offset, boolean perEight) {
         this.budget = budget;
         this.offset = offset;
+        this.perEight = perEight;
+    }
+
+    /** Q6_K's form: signed codes (no offset), the budget per run of 8 values ({@link #SUM6}). */
+    static Q8Lanes sixBit() {
+        return new Q8Lanes(SUM6, 0, true);
     }
 
     /**
@@ -94,9 +112,14 @@ final class Q8Lanes {
             } else {
                 // summed lane by lane in a fixed order: reduceLanes(ADD) may add in any order, and a scale that
                 // differs in the last bit between compiled and interpreted code would change results with the JIT
-                x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).intoArray(lanes, 0);
-                float sum = 0;
-                for (int i = 0; i < 8; i++) sum += lanes[i];
+                float sum;
+                if (perEight) {
+                    sum = Math.max(Math.max(laneSum(x0), laneSum(x1)), Math.max(laneSum(x2), laneSum(x3)));
+                } else {
+                    x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).intoArray(lanes, 0);
+                    sum = 0;
+                    for (int i = 0; i < 8; i++) sum += lanes[i];
+                }
                 id = sum != 0 ? budget / sum : 0f;
                 scale = sum / budget;
             }
@@ -117,6 +140,14 @@ final class Q8Lanes {
         }
         this.llama = llama;
         valid = true;
+    }
+
+    /** sum|x| over one run of 8 values, in a fixed order (see build). Math.max keeps a NaN, as the block sum does. */
+    private float laneSum(FloatVector x) {
+        x.abs().intoArray(lanes, 0);
+        float sum = 0;
+        for (int i = 0; i < 8; i++) sum += lanes[i];
+        return sum;
     }
 
     /** The integer at column c. */

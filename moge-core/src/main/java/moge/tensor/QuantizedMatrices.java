@@ -42,7 +42,7 @@ public final class QuantizedMatrices {
             case Q5_0 -> Q8_0Matrix.repackQ5_0(name, rows, cols, data, roundActivations);
             case Q5_K -> Q5KTiles.repack(name, rows, cols, data, roundActivations);
             case Q4_1, Q5_1 -> AffineBlocksRepack.repack(name, type, rows, cols, data);
-            case Q6_K -> Q6KMatrix.repack(name, rows, cols, data);
+            case Q6_K -> Q6KTiles.repack(name, rows, cols, data, roundActivations);
             case Q3_K -> Q3KTiles.repack(name, rows, cols, data, roundActivations);
             case Q2_K -> Q2KTiles.repack(name, rows, cols, data, roundActivations);
             case IQ4_XS -> ScaledRunsRepack.iq4XS(name, rows, cols, data);

@@ -77,8 +77,14 @@ class MatmulKernelTest {
         }
         a.add(Arguments.of(DType.Q2_K, 32 + 3, 512, true));
         a.add(Arguments.of(DType.Q2_K, 1, 256, true));
+        // Q6_K in tiles of 16 rows, two per pass, likewise (its integer kernels serve llama.cpp's grid too)
+        for (int rows : new int[]{16, 32, 48, 16 + 5, 64 + 13}) {
+            for (int cols : new int[]{256, 2048 + 256}) a.add(Arguments.of(DType.Q6_K, rows, cols, false));
+        }
+        a.add(Arguments.of(DType.Q6_K, 32 + 3, 512, true));
+        a.add(Arguments.of(DType.Q6_K, 1, 256, true));
         // past one chunk of DecodedPanels, the last one partial and not whole panels of 4 rows
-        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.Q2_K, DType.IQ4_XS, DType.IQ4_NL}) {
+        for (DType t : new DType[]{DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q5_0, DType.Q5_1, DType.Q3_K, DType.Q2_K, DType.IQ4_XS, DType.IQ4_NL}) {
             a.add(Arguments.of(t, 2 * DecodedPanels.rows(256) + 5, 256, false));
         }
         a.add(Arguments.of(DType.Q8_0, 2 * DecodedPanels.rows(2048 + 32) + 5, 2048 + 32, true));
@@ -120,6 +126,8 @@ class MatmulKernelTest {
             if (type == DType.Q5_K && !round && T <= Q5KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q5Lanes);
             if (type == DType.Q3_K && !round && T <= Q3KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q3Lanes);
             if (type == DType.Q2_K && !round && T <= Q2KMatrix.FEW_TOKENS) xr = tokenGrids(x, Activations::q3Lanes);
+            // Q6_K's integer grid (llama.cpp's int8 one with rounding)
+            if (type == DType.Q6_K && T <= Q6KTileMatrix.FEW_TOKENS) xr = tokenGrids(x, a -> a.q6Lanes(round));
             // a wider output with an offset, as the MoE and fused q/k/v products use it
             int yStride = rows + 7, yOff = 3;
             for (int threads = 1; threads <= 2; threads++) {
@@ -186,11 +194,12 @@ class MatmulKernelTest {
         float[] sameKernels = type == DType.BF16 ? run(m, new Activations().set(xs, BF16Matrix.LANES_FROM - 1, cols), 1) : whole;
         // up to how many tokens each token gets exactly its single-token result: Q5_0 and IQ4_NL run as Q8_0; F16
         // converts each weight once for up to four tokens, each summed in its single-token order;
-        // Q6_K's runs (also IQ4_XS, Q4_1, Q5_1) and the 16-row K-quant tiles take a few tokens one at a time,
-        // except with llama.cpp's activation grid (round), where the K-quant tiles take the GEMM
+        // Q6_K's float runs (IQ4_XS, Q4_1, Q5_1) and the 16-row K-quant tiles take a few tokens one at a time,
+        // except with llama.cpp's activation grid (round), where the K-quant tiles but Q6_K's take the GEMM
         int aloneUpTo = switch (type) {
             case Q4_0, Q8_0, Q5_0, IQ4_NL -> Q8_0Matrix.FEW_TOKENS;
-            case Q6_K, IQ4_XS, Q4_1, Q5_1 -> Q6KMatrix.FEW_TOKENS;
+            case IQ4_XS, Q4_1, Q5_1 -> Q6KMatrix.FEW_TOKENS;
+            case Q6_K -> Q6KTileMatrix.FEW_TOKENS;
             case Q5_K -> round ? 0 : Q5KMatrix.FEW_TOKENS;
             case Q3_K -> round ? 0 : Q3KMatrix.FEW_TOKENS;
             case Q2_K -> round ? 0 : Q2KMatrix.FEW_TOKENS;

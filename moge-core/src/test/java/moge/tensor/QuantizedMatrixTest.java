@@ -36,6 +36,7 @@ class QuantizedMatrixTest {
             for (int cols : new int[]{32, 160}) a.add(Arguments.of(DType.Q4_0, rows, cols));
             for (int cols : new int[]{256, 768}) a.add(Arguments.of(DType.Q4_K, rows, cols));
             for (int cols : new int[]{256, 768}) a.add(Arguments.of(DType.Q5_K, rows, cols));
+            for (int cols : new int[]{256, 768}) a.add(Arguments.of(DType.Q6_K, rows, cols));
         }
         a.add(Arguments.of(DType.Q4_K, 16 * 70 + 7, 256));
         a.add(Arguments.of(DType.Q5_K, 16 * 70 + 7, 256));
@@ -44,6 +45,7 @@ class QuantizedMatrixTest {
         a.add(Arguments.of(DType.Q4_0, 16 * 130 + 7, 32));
         a.add(Arguments.of(DType.Q5_0, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q5_K, 64 * 5 + 3, 512));
+        a.add(Arguments.of(DType.Q6_K, 64 * 5 + 3, 512));
         a.add(Arguments.of(DType.Q5_1, 64 * 5 + 3, 96));
         a.add(Arguments.of(DType.Q3_K, 64 * 5 + 3, 512));
         a.add(Arguments.of(DType.Q2_K, 64 * 5 + 3, 512));
@@ -221,10 +223,11 @@ class QuantizedMatrixTest {
         Matrix k = QuantizedMatrices.create("w", DType.Q4_K, rows, cols, QuantTestData.random(DType.Q4_K, rows, cols, 9));
         assertThat(k.bytes()).isEqualTo((long) rows * cols / 256 * 144);
         assertThat(k.segment().byteSize()).isEqualTo((long) rows * cols * 37 / 64);
-        // Q6_K in whole bytes: 32 codes and two float scales per 32 values
+        // Q6_K in tiles of two signed bytes a short: 8.5625 bits a weight (16 vectors per block of 32 columns, two sc
+        // per row and block, d per row and super-block)
         Matrix six = QuantizedMatrices.create("w", DType.Q6_K, rows, cols, QuantTestData.random(DType.Q6_K, rows, cols, 9));
         assertThat(six.bytes()).isEqualTo((long) rows * cols / 256 * 210);
-        assertThat(six.segment().byteSize()).isEqualTo((long) rows * cols / 32 * 40);
+        assertThat(six.segment().byteSize()).isEqualTo((long) rows * cols * 137 / 128);
         // Q5_K in tiles of three codes a short: 6.125 bits a weight (11 vectors per block of 32 columns, sc and m per
         // row and block, d and dmin per row and super-block); Q5_0 widened to Q8_0 (8.5 bits)
         Matrix five = QuantizedMatrices.create("w", DType.Q5_K, rows, cols, QuantTestData.random(DType.Q5_K, rows, cols, 9));
@@ -241,7 +244,7 @@ class QuantizedMatrixTest {
     @ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({
             "Q4_K, 40, 3, 0, 7C00", "Q4_K, 40, 35, 2, 7C00",   // a row in Q4_0's tiles, and one past them
-            "Q5_K, 7, 4, 0, 7E00", "Q5_K, 7, 4, 2, FC00", "Q6_K, 7, 4, 208, FC00", "Q3_K, 7, 4, 108, 7C00",
+            "Q5_K, 7, 4, 0, 7E00", "Q5_K, 7, 4, 2, FC00", "Q6_K, 7, 4, 208, FC00", "Q6_K, 40, 3, 208, 7C00", "Q3_K, 7, 4, 108, 7C00",
             "Q3_K, 70, 66, 108, FE00", "Q2_K, 7, 4, 80, 7C00", "Q2_K, 70, 66, 82, FE00", "IQ4_XS, 7, 4, 0, FC00", "IQ4_NL, 7, 4, 0, 7C00", "IQ4_NL, 70, 69, 0, 7E01",
             "Q4_1, 7, 4, 2, 7C00"})
     void aNonFiniteScaleIsRefused(DType type, int rows, int row, int field, String half) {

@@ -84,14 +84,17 @@ class HfToGgufKQuantTest {
      * a weight roughly halves the weights' error, KQuantizerTest, and so the log-prob error). Measured (24
      * positions), mean and max |d logprob(top)|: dense Q4_K_M 0.137, 0.37 against Q4_0's 0.238, 0.67; MoE 0.201, 0.67
      * against 0.308, 0.95 (its 96-wide expert down projections fall back to Q5_0/Q8_0); Q5_K_M 0.071, 0.20 (dense)
-     * and 0.092, 0.29 (MoE). moge vs the reference on the file's weights: 1.4e-2 / 1.6e-2 for Q4_K_M (its
-     * activations on Q4_0's integer grid), 3e-6 / 4e-6 for Q5_K_M (float activations). Q3_K_M (3.9 bits a weight
-     * here) lies about Q4_0's (4.5): 0.221, 0.49 dense (Q4_0 0.238) and 0.403, 1.05 MoE (Q4_0 0.308; the experts'
-     * up/gate Q3_K); 1.0e-2 / 1.3e-2 vs the reference (its Q4_K and Q4_0 rows). IQ4_XS (4.25 bits) beats Q4_0:
-     * 0.208, 0.59 with one KV head (Q4_0 0.273), 0.252, 0.53 MoE; IQ4_NL 0.197, 0.58; 4e-6 vs the reference.
-     * Q2_K_M (llama.cpp's Q2_K, about 3 bits a weight here) against Q3_K_M: 0.593, 1.53 dense with one KV head (Q3_K_M
-     * 0.203), 0.621, 1.29 MoE (Q3_K_M 0.403); every matrix Q2_K 0.655, 1.54 (Q3_K_M 0.221); 1e-2 / 2e-3 / 4e-6 vs the
-     * reference.
+     * and 0.092, 0.29 (MoE). Q3_K_M (3.9 bits a weight here) lies about Q4_0's (4.5): 0.221, 0.49 dense (Q4_0 0.238)
+     * and 0.403, 1.05 MoE (Q4_0 0.308; the experts' up/gate Q3_K). IQ4_XS (4.25 bits) beats Q4_0: 0.208, 0.59 with
+     * one KV head (Q4_0 0.273), 0.252, 0.53 MoE; IQ4_NL 0.197, 0.58. Q2_K_M (llama.cpp's Q2_K, about 3 bits a weight
+     * here) against Q3_K_M: 0.593, 1.53 dense with one KV head (Q3_K_M 0.203), 0.621, 1.29 MoE (Q3_K_M 0.403); every
+     * matrix Q2_K 0.655, 1.54 (Q3_K_M 0.221).
+     * <p>
+     * moge vs the reference on the file's weights, max over the 24 positions (dense / MoE): every mixture's head is
+     * Q6_K, whose kernel multiplies integer activations up to its few tokens (since 2026-12-02; float ones before,
+     * when IQ4_XS and Q5_K_M came within 4e-6): Q4_K_M 1.7e-2 / 1.9e-2, Q5_K_M 1.5e-2 / 0.167 (one position; the
+     * other 23 at most 0.019), Q3_K_M 1.5e-2 / 1.4e-2, IQ4_XS 1.2e-2 / 1.2e-2, IQ4_NL 1.0e-2, Q2_K_M 1.4e-2 / 8.9e-3,
+     * Q2_K 1.1e-2.
      */
     @ParameterizedTest(name = "{0} moe {2} kv {6}")
     @CsvSource({"Q4_K_M, Q4_0, false, 0.8, 0.3, 1.0, 2", "Q4_K_M, Q4_0, true, 0.8, 0.3, 1.0, 2",
@@ -109,12 +112,18 @@ class HfToGgufKQuantTest {
         Path q = tmp.resolve("coarser.gguf");
         HfToGguf.convert(hf, coarser, q, null);
         double[] e = HfToGgufTest.referenceError(hf, q, tokens);
-        double engine = engineVsReference(out, tokens);
+        double[] engine = engineVsReference(out, tokens);
+        double worst = java.util.Arrays.stream(engine).max().orElseThrow();
+        long past = java.util.Arrays.stream(engine).filter(d -> d >= 0.02).count();
         System.out.printf("moe %s: mean |d logprob(top)| %s %.4f (max %.4f, top-1 %.2f), %s %.4f (max %.4f, top-1 %.2f); "
-                + "moge on the %s file vs the reference on its weights: max %.2e%n", moe, type, k[0], k[2], k[1], coarser, e[0], e[2], e[1], type, engine);
+                + "moge on the %s file vs the reference on its weights: max %.2e (%d positions past 0.02)%n", moe, type, k[0], k[2], k[1], coarser, e[0], e[2], e[1], type, worst, past);
         assertThat(k[0]).isLessThan(ratio * e[0]).isLessThan(meanCap);
         assertThat(k[2]).isLessThan(maxCap);
-        assertThat(engine).isLessThan(0.02);
+        // Every position within 0.02, but in a MoE model one: there moge's integer activations (Q4_K's, Q6_K's) may
+        // tip a near-tie between two experts the other way, which moves that position alone (Q5_K_M MoE: one of 24
+        // at 0.167, the rest at 0.007-0.019)
+        assertThat(past).isLessThanOrEqualTo(moe ? 1 : 0);
+        assertThat(worst).isLessThan(moe ? 0.25 : 0.02);
     }
 
     /** Converts with {@code type} and checks every tensor's type and bytes against the hand-written recipe. */
@@ -138,13 +147,13 @@ class HfToGgufKQuantTest {
         assertThat(kBlocks).isGreaterThan(20);
     }
 
-    /** Max |log-softmax difference| between moge running the file and the float64 reference on its dequantized weights. */
-    private static double engineVsReference(Path gguf, int[] tokens) {
+    /** Per position, max |log-softmax difference| between moge running the file and the float64 reference on its dequantized weights. */
+    private static double[] engineVsReference(Path gguf, int[] tokens) {
         try (LoadedModel lm = ModelLoader.load(gguf); GgufFile f = GgufFile.open(gguf)) {
             ModelConfig c = lm.config;
             moge.model.RouterKind router = c.hasExperts() ? c.router() : moge.model.RouterKind.MOGE;
             double[][] ref = new moge.model.ReferenceModel(c, TestGguf.hfView(f, c)).logits(tokens, router);
-            double worst = 0;
+            double[] worst = new double[tokens.length];
             try (Model m = new Model(c, lm.weights, 2, tokens.length)) {
                 KvSequence seq = KvCache.forContext(c, tokens.length + 8, 1, 16).newSequence();
                 Batch b = new Batch(tokens.length);
@@ -156,7 +165,7 @@ class HfToGgufKQuantTest {
                     double[] row = new double[V];
                     for (int v = 0; v < V; v++) row[v] = logits[p * V + v];
                     double lseF = GgufForwardTest.lse(row, 0, V);
-                    for (int v = 0; v < V; v++) worst = Math.max(worst, Math.abs((ref[p][v] - lseR) - (row[v] - lseF)));
+                    for (int v = 0; v < V; v++) worst[p] = Math.max(worst[p], Math.abs((ref[p][v] - lseR) - (row[v] - lseF)));
                 }
             }
             return worst;
