@@ -173,7 +173,7 @@ public final class Activations {
     }
 
     /**
-     * Token 0 in the order {@link Q6KMatrix}'s single-token kernel reads it, then each run's sum: per run of 32
+     * Token 0 in the order {@link ByteRunsMatrix}'s single-token kernel reads it, then each run's sum: per run of 32
      * values, value {@code 4j + k} at {@code 8k + j} (byte k of int lane j of the run's codes meets it), and after
      * the {@code cols} values, run c's sum at {@code cols + c}, its 8 lanes added in a fixed order (reduceLanes(ADD)
      * adds in one order interpreted and another compiled, and a token's result would change with the JIT's

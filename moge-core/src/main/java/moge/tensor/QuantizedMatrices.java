@@ -8,11 +8,11 @@ import java.lang.foreign.MemorySegment;
 /**
  * Kernel views over ggml block-quantized matrices. {@code data} holds the rows one after another in ggml's
  * block layout (as a GGUF tensor stores them). Every type is repacked into an off-heap copy (the mapped file is
- * not read again): Q8_0 and Q4_0 of the same size, Q4_K of about that size, Q6_K into whole bytes (10 bits a weight),
- * Q4_1 and Q5_1 into the same runs with a float min in place of the second scale (10 bits), Q5_K into 16-row tiles
+ * not read again): Q8_0 and Q4_0 of the same size, Q4_K of about that size, Q6_K into 16-row tiles of signed 6-bit
+ * codes (8.5625 bits a weight), Q4_1 and Q5_1 into whole-byte runs with a float scale and min (10 bits), Q5_K into 16-row tiles
  * of 5-bit codes (6.125 bits), Q3_K into 16-row tiles of signed 3-bit codes (4.0625 bits), Q2_K into 16-row tiles
  * of 2-bit codes (2.625 bits, the file's size), Q5_0 into Q8_0 (8.5 bits);
- * IQ4_XS into Q6_K's runs with two scales (10 bits), IQ4_NL into Q8_0 (8.5 bits).
+ * IQ4_XS into whole-byte runs with two scales (10 bits), IQ4_NL into Q8_0 (8.5 bits).
  */
 public final class QuantizedMatrices {
     private QuantizedMatrices() {

@@ -116,7 +116,7 @@ class LowBitBlocksTest {
             Matrix m = QuantizedMatrices.create("w", t, rows, cols, QuantTestData.random(t, rows, cols, 9));
             assertThat(m.type()).isEqualTo(t);
             assertThat(m.bytes()).as("%s: the file's size", t).isEqualTo((long) rows * cols / t.blockSize * t.blockBytes);
-            // IQ4_XS in Q6_K's runs (32 codes and two floats per 32 values), IQ4_NL as Q8_0 blocks, Q3_K in tiles of
+            // IQ4_XS in whole-byte runs (32 codes and two floats per 32 values), IQ4_NL as Q8_0 blocks, Q3_K in tiles of
             // 16 rows (per row and 32 values 7 shorts of codes and two bytes of scales, per 256 an fp16 d: 4.0625 bits)
             long repacked = switch (t) {
                 case IQ4_NL -> (long) rows * cols / 32 * 34;

@@ -198,7 +198,7 @@ class MatmulKernelTest {
         // except with llama.cpp's activation grid (round), where the K-quant tiles but Q6_K's take the GEMM
         int aloneUpTo = switch (type) {
             case Q4_0, Q8_0, Q5_0, IQ4_NL -> Q8_0Matrix.FEW_TOKENS;
-            case IQ4_XS, Q4_1, Q5_1 -> Q6KMatrix.FEW_TOKENS;
+            case IQ4_XS, Q4_1, Q5_1 -> ByteRunsMatrix.FEW_TOKENS;
             case Q6_K -> Q6KTileMatrix.FEW_TOKENS;
             case Q5_K -> round ? 0 : Q5KMatrix.FEW_TOKENS;
             case Q3_K -> round ? 0 : Q3KMatrix.FEW_TOKENS;
