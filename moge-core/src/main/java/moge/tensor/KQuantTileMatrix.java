@@ -32,7 +32,8 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
     /**
      * @param vectors vectors of codes per block of 32 columns in a tile
      * @param head bytes of a tile's head per super-block of 256 columns
-     * @param integerForm the single-token integer form the format's kernel reads
+     * @param integerForm the single-token integer form the format's kernel reads (null where the format overrides
+     *     {@link #integerForm(Activations)})
      * @param sumsPerBlock block sums per block of 32 columns that {@link #integerSums} keeps (one per scale)
      * @param fewTokens up to this many tokens, one single-token pass each: the GEMM decodes every weight to float
      *     whatever the token count (eight 2048x2048 products at 2 tokens: Q5_K 19.0 ms, Q3_K 14.4, Q2_K 12.8,
@@ -119,6 +120,11 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
         return type;
     }
 
+    /** The single-token integer form of x that the format's kernel reads. */
+    Q8Lanes integerForm(Activations x) {
+        return integerForm.apply(x);
+    }
+
     /**
      * Whether the format's integer form is llama.cpp's int8 grid itself (Q6_K's), whose sums fit: then
      * {@code --activations q8} runs the integer kernels too, where the other formats take the GEMM.
@@ -141,7 +147,7 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
     @Override
     final void prepareOne(Activations x) {
         if (gemmOnly()) x.tokenMajorQ8(Gemm.TILE);
-        else integerForm.apply(x);
+        else integerForm(x);
     }
 
     @Override
@@ -150,7 +156,7 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
             gemm(x.tokenMajorQ8(Gemm.TILE), 1, y, 0, yOff, r0, r1);
             return;
         }
-        TileKernels.matmulOne(this, sumsPerBlock * nb, integerForm.apply(x), y, yOff, r0, r1);
+        TileKernels.matmulOne(this, sumsPerBlock * nb, integerForm(x), y, yOff, r0, r1);
     }
 
     @Override

@@ -47,8 +47,13 @@ final class Q6KTileMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 24 : 12;
 
     Q6KTileMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q6_K, rows, cols, packed, roundActivations, Q6KTiles.VECTORS, Q6KTiles.HEAD,
-                roundActivations ? x -> x.q6Lanes(true) : x -> x.q6Lanes(false), 4, FEW_TOKENS);
+        super(name, DType.Q6_K, rows, cols, packed, roundActivations, Q6KTiles.VECTORS, Q6KTiles.HEAD, null, 4, FEW_TOKENS);
+    }
+
+    /** llama.cpp's int8 grid while {@code --activations q8} is on (set after loading, so asked at each product). */
+    @Override
+    Q8Lanes integerForm(Activations x) {
+        return x.q6Lanes(roundActivations);
     }
 
     /** Sums of 8 columns fit on llama.cpp's int8 grid too. */
