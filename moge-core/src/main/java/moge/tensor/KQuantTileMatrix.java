@@ -13,8 +13,8 @@ import static moge.tensor.TileKernels.TR;
  * whole tiles of 16 rows, stored in pairs as Q4_0's are ({@link TilePairs}: with 512-bit vectors one load brings
  * 32 rows' codes), and after them the rows left over in the file's super-blocks; one token through {@link TileKernels#matmulOne} on an
  * integer activation form of the format's own, a few tokens one such pass each, more tokens (and every product with
- * llama.cpp's int8 activations, {@code --activations q8}, which the 16-bit sums cannot hold) through the panel GEMM
- * over rows decoded to float.
+ * llama.cpp's int8 activations, {@code --activations q8}, which the 16-bit sums cannot hold, but for Q6_K's 8-column
+ * sums) through the panel GEMM over rows decoded to float.
  */
 abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     private final DType type;
