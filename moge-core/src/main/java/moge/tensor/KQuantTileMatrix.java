@@ -3,7 +3,6 @@ package moge.tensor;
 import moge.format.DType;
 
 import java.lang.foreign.MemorySegment;
-import java.util.function.Function;
 
 import static moge.tensor.TileKernels.TR;
 
@@ -19,7 +18,6 @@ import static moge.tensor.TileKernels.TR;
 abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKernels.Tiled {
     private final DType type;
     private final int superBytes;
-    private final Function<Activations, Q8Lanes> integerForm;
     /** Block sums per block of 32 columns that {@link #integerSums} keeps (one per group of scaled values). */
     private final int sumsPerBlock;
     final int nb;
@@ -32,19 +30,16 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
     /**
      * @param vectors vectors of codes per block of 32 columns in a tile
      * @param head bytes of a tile's head per super-block of 256 columns
-     * @param integerForm the single-token integer form the format's kernel reads (null where the format overrides
-     *     {@link #integerForm(Activations)})
      * @param sumsPerBlock block sums per block of 32 columns that {@link #integerSums} keeps (one per scale)
      * @param fewTokens up to this many tokens, one single-token pass each: the GEMM decodes every weight to float
      *     whatever the token count (eight 2048x2048 products at 2 tokens: Q5_K 19.0 ms, Q3_K 14.4, Q2_K 12.8,
      *     against 1.4, 1.6, 1.3 for one token; AVX-512, 2 threads)
      */
     KQuantTileMatrix(String name, DType type, int rows, int cols, MemorySegment packed, boolean roundActivations,
-                     int vectors, int head, Function<Activations, Q8Lanes> integerForm, int sumsPerBlock, int fewTokens) {
+                     int vectors, int head, int sumsPerBlock, int fewTokens) {
         super(name, rows, cols, packed, roundActivations, fewTokens);
         this.type = type;
         this.superBytes = type.blockBytes;
-        this.integerForm = integerForm;
         this.sumsPerBlock = sumsPerBlock;
         this.nb = cols / 32;
         this.tiles = rows / TR;
@@ -120,10 +115,8 @@ abstract class KQuantTileMatrix extends RepackedBlockMatrix implements TileKerne
         return type;
     }
 
-    /** The single-token integer form of x that the format's kernel reads. */
-    Q8Lanes integerForm(Activations x) {
-        return integerForm.apply(x);
-    }
+    /** The single-token integer form of x, on the format's own grid, that its kernel reads. */
+    abstract Q8Lanes integerForm(Activations x);
 
     /**
      * Whether the format's integer form is llama.cpp's int8 grid itself (Q6_K's), whose sums fit: then

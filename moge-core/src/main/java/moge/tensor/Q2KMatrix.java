@@ -43,7 +43,12 @@ final class Q2KMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 12 : 9;
 
     Q2KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.VECTORS, TileKernels.HEAD, Activations::q3Lanes, 2, FEW_TOKENS);
+        super(name, DType.Q2_K, rows, cols, packed, roundActivations, Q2KTiles.VECTORS, TileKernels.HEAD, 2, FEW_TOKENS);
+    }
+
+    @Override
+    Q8Lanes integerForm(Activations x) {
+        return x.q3Lanes();
     }
 
     @Override

@@ -43,7 +43,12 @@ final class Q3KMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 16 : 8;
 
     Q3KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.VECTORS, Q3KTiles.HEAD, Activations::q3Lanes, 2, FEW_TOKENS);
+        super(name, DType.Q3_K, rows, cols, packed, roundActivations, Q3KTiles.VECTORS, Q3KTiles.HEAD, 2, FEW_TOKENS);
+    }
+
+    @Override
+    Q8Lanes integerForm(Activations x) {
+        return x.q3Lanes();
     }
 
     @Override

@@ -36,7 +36,12 @@ final class Q5KMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 16 : 12;
 
     Q5KMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.VECTORS, TileKernels.HEAD, Activations::q5Lanes, 1, FEW_TOKENS);
+        super(name, DType.Q5_K, rows, cols, packed, roundActivations, Q5KTiles.VECTORS, TileKernels.HEAD, 1, FEW_TOKENS);
+    }
+
+    @Override
+    Q8Lanes integerForm(Activations x) {
+        return x.q5Lanes();
     }
 
     @Override

@@ -47,7 +47,7 @@ final class Q6KTileMatrix extends KQuantTileMatrix {
     static final int FEW_TOKENS = Gemm.WIDE ? 24 : 12;
 
     Q6KTileMatrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations) {
-        super(name, DType.Q6_K, rows, cols, packed, roundActivations, Q6KTiles.VECTORS, Q6KTiles.HEAD, null, 4, FEW_TOKENS);
+        super(name, DType.Q6_K, rows, cols, packed, roundActivations, Q6KTiles.VECTORS, Q6KTiles.HEAD, 4, FEW_TOKENS);
     }
 
     /** llama.cpp's int8 grid while {@code --activations q8} is on (set after loading, so asked at each product). */
