@@ -8,6 +8,7 @@ import moge.format.gguf.GgufFile;
 import moge.format.gguf.GgufModelConfig;
 import moge.format.gguf.GgufTokenizers;
 import moge.format.gguf.GgufWeightLoader;
+import moge.tensor.Kernels;
 import moge.tokenizer.HfTokenizerLoader;
 import moge.tokenizer.Tokenizer;
 
@@ -24,6 +25,7 @@ public final class ModelLoader {
      * @param keepExpert which routed experts to map (null = all)
      */
     public static LoadedModel load(Path path, RouterKind router, boolean[] keepExpert) {
+        Kernels.warmUpInBackground();
         ModelDescription d = describe(path, router);
         try {
             ModelConfig c = d.config();

@@ -25,6 +25,12 @@ final class Gemm {
      */
     static final boolean WIDE = L >= 16;
     static final int KP = 512;
+    /**
+     * Whether tiles go through {@link #kernel2} two at a time: at 512 bits (32 vector registers), where the
+     * 16 accumulators fit. On Zen 5, whose two 512-bit FMA pipes one tile's four broadcasts and two loads per eight
+     * FMAs left a quarter idle, a product of 512 tokens ran 9-15% faster (BENCHMARKS section 2, Zen 5 block).
+     */
+    static final boolean PAIRS = WIDE;
     static final int GROUP = 4 * TILE;
     /**
      * Finished results wait in a block of this many rows by the group's tokens (8 KiB, in L1) and go to y a
@@ -72,12 +78,18 @@ final class Gemm {
      * tiles of {@link Activations#tokenMajor} (or its Q8_0-rounded form).
      */
     static void matmul(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (!warm) warmUp();
         if (NarrowGemm.takes(T)) {
             NarrowGemm.matmul(w, cols, xt, T, y, yStride, yOff, r0, r1);
             return;
         }
+        matmulTiles(w, cols, xt, T, y, yStride, yOff, r0, r1);
+    }
+
+    /** {@link #matmul} in whole tiles of tokens (more than {@link NarrowGemm} takes). */
+    private static void matmulTiles(Source w, int cols, float[] xt, int T, float[] y, int yStride, int yOff, int r0, int r1) {
         float[] panel = new float[ROWS * KP];
-        float[] tmp = new float[ROWS * TILE];
+        float[] tmp = new float[ROWS * GROUP];
         // partial sums of the group's tokens between panels, [row - r0][token - g0], so that y (strided by
         // token) is written once per group instead of once per panel
         float[] part = cols > KP ? new float[(r1 - r0 + ROWS) * GROUP] : null;
@@ -119,6 +131,13 @@ final class Gemm {
         panel = w.panel(r, n, k0, k1, panel);
         int ob = (r - r0) % OUT_ROWS;
         for (int t0 = g0; t0 < g1; t0 += TILE) {
+            if (PAIRS && t0 + TILE < g1) {
+                int xa = (t0 / TILE) * cols * TILE;
+                kernel2(panel, xt, xa, xa + cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
+                        tmp, out, (t0 - g0) * OUT_ROWS + ob, n, TILE, Math.min(TILE, T - t0 - TILE));
+                t0 += TILE;
+                continue;
+            }
             kernel(panel, xt, (t0 / TILE) * cols * TILE, k0, k1, cols, part, (r - r0) * GROUP + t0 - g0,
                     tmp, out, (t0 - g0) * OUT_ROWS + ob, n, Math.min(TILE, T - t0));
         }
@@ -193,6 +212,121 @@ final class Gemm {
         a31.intoArray(tmp, 3 * TILE + L);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < tn; j++) out[oo + j * OUT_ROWS + i] = tmp[i * TILE + j];
+        }
+    }
+
+    private static volatile boolean warm;
+    private static final java.util.concurrent.atomic.AtomicBoolean WARMING = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Runs {@link #warmUp} on a daemon thread (once per process), so that it overlaps a model's loading. */
+    static void warmUpInBackground() {
+        if (warm || !WARMING.compareAndSet(false, true)) return;
+        Thread t = new Thread(Gemm::warmUp, "moge-gemm-warm-up");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * Gets {@link #kernel} and {@link #kernel2} compiled by C2 through short calls (64 multiply-add steps each) before
+     * any product runs them for 512 steps a call. Reached first through long calls, a kernel's loop was compiled on
+     * stack replacement first, and in processes that ran both kernels (prompts of 160 and then 512 tokens) the one
+     * that became hot second kept running a compiled version whose Vector API intrinsics had failed: 7-10 GFLOP/s
+     * instead of 130-160, allocating a float[] per FMA (BENCHMARKS section 2, Zen 5 block). Stops once calls run at
+     * compiled speed (500 calls in a row under 20 us; about 0.7 s on Zen 5, most of it before C2 has compiled them), or
+     * after 2 s; the products it runs are on zeros, discarded.
+     */
+    private static synchronized void warmUp() {
+        if (warm) return;
+        int cols = 64, T = 3 * TILE; // one pair of tiles and one tile alone: both kernels
+        float[] xt = new float[T * cols], y = new float[T * ROWS];
+        Source zeros = (r, n, k0, k1, dst, stride) -> { };
+        long until = System.nanoTime() + 2_000_000_000L;
+        for (int quick = 0; quick < 500 && System.nanoTime() < until; ) {
+            long t0 = System.nanoTime();
+            matmulTiles(zeros, cols, xt, T, y, ROWS, 0, 0, ROWS);
+            quick = System.nanoTime() - t0 < 20_000 ? quick + 1 : 0;
+        }
+        warm = true;
+    }
+
+    /** Zeros to start two tiles' sums from, read as {@link #kernel2} reads partial sums (rows GROUP apart). */
+    private static final float[] ZEROS = new float[4 * GROUP];
+
+    /**
+     * Two tiles of tokens (at xBase and yBase; tn1 and tn2 of their tokens real) against the panel, each sum in
+     * {@link #kernel}'s order: sixteen accumulators, so that each step's four broadcasts and four activation loads
+     * feed sixteen FMAs, not eight. One load site and one store site per accumulator (sums start from ZEROS or
+     * part and end in part or tmp, rows GROUP apart in both) keep the method small for C2.
+     */
+    private static void kernel2(float[] panel, float[] xt, int xBase, int yBase, int k0, int k1, int cols, float[] part, int po,
+                                float[] tmp, float[] out, int oo, int n, int tn1, int tn2) {
+        float[] src = k0 == 0 ? ZEROS : part;
+        int so = k0 == 0 ? 0 : po;
+        FloatVector a00 = FloatVector.fromArray(FS, src, so), a01 = FloatVector.fromArray(FS, src, so + L);
+        FloatVector b00 = FloatVector.fromArray(FS, src, so + TILE), b01 = FloatVector.fromArray(FS, src, so + TILE + L);
+        so += GROUP;
+        FloatVector a10 = FloatVector.fromArray(FS, src, so), a11 = FloatVector.fromArray(FS, src, so + L);
+        FloatVector b10 = FloatVector.fromArray(FS, src, so + TILE), b11 = FloatVector.fromArray(FS, src, so + TILE + L);
+        so += GROUP;
+        FloatVector a20 = FloatVector.fromArray(FS, src, so), a21 = FloatVector.fromArray(FS, src, so + L);
+        FloatVector b20 = FloatVector.fromArray(FS, src, so + TILE), b21 = FloatVector.fromArray(FS, src, so + TILE + L);
+        so += GROUP;
+        FloatVector a30 = FloatVector.fromArray(FS, src, so), a31 = FloatVector.fromArray(FS, src, so + L);
+        FloatVector b30 = FloatVector.fromArray(FS, src, so + TILE), b31 = FloatVector.fromArray(FS, src, so + TILE + L);
+        int len = k1 - k0;
+        int xo = xBase + k0 * TILE, yo = yBase + k0 * TILE;
+        for (int p = 0; p < len; p++, xo += TILE, yo += TILE) {
+            FloatVector xa = FloatVector.fromArray(FS, xt, xo);
+            FloatVector xb = FloatVector.fromArray(FS, xt, xo + L);
+            FloatVector ya = FloatVector.fromArray(FS, xt, yo);
+            FloatVector yb = FloatVector.fromArray(FS, xt, yo + L);
+            FloatVector w = FloatVector.broadcast(FS, panel[p]);
+            a00 = w.fma(xa, a00);
+            a01 = w.fma(xb, a01);
+            b00 = w.fma(ya, b00);
+            b01 = w.fma(yb, b01);
+            w = FloatVector.broadcast(FS, panel[KP + p]);
+            a10 = w.fma(xa, a10);
+            a11 = w.fma(xb, a11);
+            b10 = w.fma(ya, b10);
+            b11 = w.fma(yb, b11);
+            w = FloatVector.broadcast(FS, panel[2 * KP + p]);
+            a20 = w.fma(xa, a20);
+            a21 = w.fma(xb, a21);
+            b20 = w.fma(ya, b20);
+            b21 = w.fma(yb, b21);
+            w = FloatVector.broadcast(FS, panel[3 * KP + p]);
+            a30 = w.fma(xa, a30);
+            a31 = w.fma(xb, a31);
+            b30 = w.fma(ya, b30);
+            b31 = w.fma(yb, b31);
+        }
+        boolean partial = k1 < cols;
+        float[] dst = partial ? part : tmp;
+        int d = partial ? po : 0;
+        a00.intoArray(dst, d);
+        a01.intoArray(dst, d + L);
+        b00.intoArray(dst, d + TILE);
+        b01.intoArray(dst, d + TILE + L);
+        d += GROUP;
+        a10.intoArray(dst, d);
+        a11.intoArray(dst, d + L);
+        b10.intoArray(dst, d + TILE);
+        b11.intoArray(dst, d + TILE + L);
+        d += GROUP;
+        a20.intoArray(dst, d);
+        a21.intoArray(dst, d + L);
+        b20.intoArray(dst, d + TILE);
+        b21.intoArray(dst, d + TILE + L);
+        d += GROUP;
+        a30.intoArray(dst, d);
+        a31.intoArray(dst, d + L);
+        b30.intoArray(dst, d + TILE);
+        b31.intoArray(dst, d + TILE + L);
+        if (partial) return;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < tn1; j++) out[oo + j * OUT_ROWS + i] = tmp[i * GROUP + j];
+            for (int j = 0; j < tn2; j++) out[oo + (TILE + j) * OUT_ROWS + i] = tmp[i * GROUP + TILE + j];
         }
     }
 }

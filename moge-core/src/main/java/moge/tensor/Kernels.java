@@ -11,6 +11,14 @@ public final class Kernels {
     private Kernels() {
     }
 
+    /**
+     * Starts compiling the many-token product's kernels on a background thread, once per process (called when a
+     * model starts loading): they must be compiled through short calls before any long one, see Gemm.warmUp.
+     */
+    public static void warmUpInBackground() {
+        Gemm.warmUpInBackground();
+    }
+
     /** y[t * w.rows + r] = W[r] . x_t */
     public static void matmul(Parallel team, Matrix w, Activations x, float[] y) {
         x.team = team;

@@ -242,10 +242,13 @@ class MatmulKernelTest {
     /**
      * The panel GEMM holds finished results in blocks of {@link Gemm#OUT_ROWS} rows before they go to y: row
      * ranges that start and end inside blocks, several blocks, short rows (row order) and long ones (k order),
-     * more than one group of tokens; every result against float64, nothing written outside the range.
+     * more than one group of tokens, tiles in pairs and alone; every result against float64, nothing written outside
+     * the range.
      */
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource({"F32,150,96,70", "F32,150,2050,70", "Q4_0,150,192,140", "Q4_0,150,2048,140", "Q4_0,300,2048,140", "BF16,75,1030,66"})
+    // at 512 bits tiles run in pairs (Gemm.kernel2): 120 and 250 tokens end in a pair whose second tile is partial
+    @org.junit.jupiter.params.provider.CsvSource({"F32,150,96,70", "F32,150,2050,70", "F32,150,2050,120", "Q4_0,150,192,140", "Q4_0,150,2048,140",
+            "Q4_0,300,2048,140", "Q4_0,150,2048,250", "BF16,75,1030,66"})
     void gemmWritesEveryRowRange(DType type, int rows, int cols, int T) {
         MemorySegment raw = QuantTestData.random(type, rows, cols, rows + cols);
         Matrix m = make(type, rows, cols, raw, false);
