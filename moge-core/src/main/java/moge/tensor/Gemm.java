@@ -3,6 +3,8 @@ package moge.tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+
 /**
  * Matrix-matrix product for several tokens (prefill, verification, batched decode), shared by every storage
  * format: a panel of {@link #ROWS} weight rows by {@link #KP} columns is decoded to float32 once (it stays in
@@ -41,6 +43,9 @@ final class Gemm {
     static final int OUT_ROWS = 32;
     /** Up to this many bytes of a group's activations, rows are the outer loop (half of a 512 KB L2). */
     private static final long ROW_ORDER_BYTES = 256 * 1024;
+    /** Whether {@link #warmUp} has run, and whether a thread has been started for it. */
+    private static volatile boolean warm;
+    private static final AtomicBoolean WARMING = new AtomicBoolean();
 
     /** Decodes rows [r, r + n) and columns [k0, k1) of a weight matrix to float32: dst[i * stride + k - k0]. */
     interface Source {
@@ -214,9 +219,6 @@ final class Gemm {
             for (int j = 0; j < tn; j++) out[oo + j * OUT_ROWS + i] = tmp[i * TILE + j];
         }
     }
-
-    private static volatile boolean warm;
-    private static final java.util.concurrent.atomic.AtomicBoolean WARMING = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Runs {@link #warmUp} on a daemon thread (once per process), so that it overlaps a model's loading. */
     static void warmUpInBackground() {
