@@ -32,7 +32,7 @@ final class TileKernels {
      * t's rows 8h..8h+7 and lanes 8..15 tile t + 1's ({@code PAIR_ROWS_h}); from 32 shorts holding one tile's 16 d
      * then its 16 dmin, lanes 0..15 take rows 8h..8h+7 twice ({@code HEAD_D_h}) or their dmin ({@code HEAD_M_h}).
      */
-    private static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
+    static final VectorShuffle<Short> PAIR_ROWS_0 = VectorShuffle.fromOp(WS, i -> i < 8 ? i : i < 16 ? i + 8 : 0),
             PAIR_ROWS_1 = VectorShuffle.fromOp(WS, i -> i < 8 ? i + 8 : i < 16 ? i + 16 : 0),
             HEAD_D_0 = VectorShuffle.fromOp(WS, i -> i & 7), HEAD_D_1 = VectorShuffle.fromOp(WS, i -> 8 + (i & 7)),
             HEAD_M_0 = VectorShuffle.fromOp(WS, i -> 16 + (i & 7)), HEAD_M_1 = VectorShuffle.fromOp(WS, i -> 24 + (i & 7));
@@ -127,6 +127,12 @@ final class TileKernels {
         return ShortVector.fromMemorySegment(WS, data, at, LE);
     }
 
+    /** As {@link #halfSums} for both tiles of a stored pair: lanes 0..7 tile t's rows, 8..15 tile t + 1's. */
+    static IntVector pairHalfSums(short[] sums, int at, int up) {
+        IntVector s = (IntVector) ShortVector.fromArray(WS, sums, at).reinterpretAsInts();
+        return s.lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 16);
+    }
+
     /**
      * The 8 block or group sums of one half of a tile, as ints: the low (up = 16) or high (up = 0) shorts of the
      * ints at {@code at} (a tile's rows 0..7 or 8..15, see {@link Q4_0Matrix#laneOf}).
@@ -143,7 +149,7 @@ final class TileKernels {
     }
 
     /** 16 ints as 16 floats (the 512-bit {@link #toFloat}). */
-    private static FloatVector wideFloat(IntVector v) {
+    static FloatVector wideFloat(IntVector v) {
         return (FloatVector) v.convertShape(VectorOperators.I2F, WF, 0);
     }
 
