@@ -61,6 +61,12 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private final long scales;  // byte offset of the fp16 scales
     private final int quadRows; // rows stored in quads
     /**
+     * Whether {@link Q8Quads#ints} may form a group's eight scale products in one pass of vectors: at 512 bits
+     * (two blocks a group) and when every scale is finite, which that conversion needs to give
+     * Float.float16ToFloat's value (a file with an infinite or NaN scale keeps the scalar form, and its NaNs).
+     */
+    private final boolean vectorScales;
+    /**
      * The Q8_0 blocks as given (not copied: the mapped file, or a quantized copy's arena), read only by
      * {@link #matmulLlama}; null for Q5_0, whose dot products llama.cpp takes in another order anyway.
      */
@@ -75,6 +81,15 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         this.groups = FAST ? cols / G : 0;
         this.scales = (long) rows * cols;
         this.quadRows = rows / 4 * 4;
+        this.vectorScales = BPG == 2 && finiteScales(packed, scales, (long) rows * nb);
+    }
+
+    /** Whether none of the n fp16 scales at byte {@code at} has float16's all-ones exponent (infinity or NaN). */
+    private static boolean finiteScales(MemorySegment data, long at, long n) {
+        for (long i = 0; i < n; i++) {
+            if ((data.get(Layouts.I16, at + 2 * i) & 0x7C00) == 0x7C00) return false;
+        }
+        return true;
     }
 
     /** Where value c of row r lies (in the repacked order within its group). */
@@ -153,13 +168,14 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         int run = groups <= SHORT_GROUPS ? RUN : 4;
         float[] lanes = new float[run * L];
         int[] prods = new int[4 * L];
+        float[] scales = vectorScales ? new float[8] : null;
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
                 int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
                 for (int q = r; q < end; q += 4) {
                     long w = byteOf(q, 0), sc = scaleAt(q, 0);
                     if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, xo, dx, dOff, lanes, (q - r) * L);
-                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, prods, lanes, (q - r) * L);
+                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, prods, scales, lanes, (q - r) * L);
                 }
                 for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, dx, dOff, y, yOff + q);
                 r = end;
