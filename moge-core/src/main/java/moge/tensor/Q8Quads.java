@@ -40,7 +40,7 @@ final class Q8Quads {
      * accumulator takes the same values in the same order as there. Three shifts, two multiplies and an add per
      * 4L values, against a shift pair and a conversion per L values for widening them to float.
      * <p>
-     * With {@code scales} (8 floats of scratch; null at 256 bits, or where a scale is not finite) a group's eight
+     * With {@code scaleProducts} (8 floats of scratch; null at 256 bits, or where a scale is not finite) a group's eight
      * scale products (the quad's four rows times its two blocks) come from one pass of vectors
      * ({@link TileKernels#widen}, exact for finite halves, times the blocks' dx: the products {@link #scaled} forms,
      * so the same bits) instead of a scalar conversion, multiply and broadcast per row and block, a third of the
@@ -50,7 +50,7 @@ final class Q8Quads {
     // Written as two small loops: C2 parses a loop body once, and the rows' products and block sums written out
     // went past its inlining node budget (whatever it then leaves out of line runs with vectors as objects). The
     // products pass through prods, in L1.
-    static void ints(MemorySegment data, long q, long s, int groups, Q8Ints x, int io, int dOff, int[] prods, float[] scales, float[] lanes, int off) {
+    static void ints(MemorySegment data, long q, long s, int groups, Q8Ints x, int io, int dOff, int[] prods, float[] scaleProducts, float[] lanes, int off) {
         float[] dx = x.d;
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
         for (int g = 0; g < groups; g++) {
@@ -61,13 +61,13 @@ final class Q8Quads {
                 v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(xl)
                         .add(v.lanewise(VectorOperators.ASHR, 8).mul(xh)).reinterpretAsInts().intoArray(prods, i * L);
             }
-            if (scales != null) {
-                TileKernels.widen(data, s + 16L * g).mul(FloatVector.broadcast(FloatVector.SPECIES_256, dx[dOff + 2 * g]).blend(dx[dOff + 2 * g + 1], SECOND_BLOCK)).intoArray(scales, 0);
+            if (scaleProducts != null) {
+                TileKernels.widen(data, s + 16L * g).mul(FloatVector.broadcast(FloatVector.SPECIES_256, dx[dOff + 2 * g]).blend(dx[dOff + 2 * g + 1], SECOND_BLOCK)).intoArray(scaleProducts, 0);
                 for (int blk = 0; blk < 2; blk++) {
-                    a0 = blockSums(IntVector.fromArray(IS, prods, 0), blk).fma(FloatVector.broadcast(FS, scales[4 * blk]), a0);
-                    a1 = blockSums(IntVector.fromArray(IS, prods, L), blk).fma(FloatVector.broadcast(FS, scales[4 * blk + 1]), a1);
-                    a2 = blockSums(IntVector.fromArray(IS, prods, 2 * L), blk).fma(FloatVector.broadcast(FS, scales[4 * blk + 2]), a2);
-                    a3 = blockSums(IntVector.fromArray(IS, prods, 3 * L), blk).fma(FloatVector.broadcast(FS, scales[4 * blk + 3]), a3);
+                    a0 = blockSums(IntVector.fromArray(IS, prods, 0), blk).fma(FloatVector.broadcast(FS, scaleProducts[4 * blk]), a0);
+                    a1 = blockSums(IntVector.fromArray(IS, prods, L), blk).fma(FloatVector.broadcast(FS, scaleProducts[4 * blk + 1]), a1);
+                    a2 = blockSums(IntVector.fromArray(IS, prods, 2 * L), blk).fma(FloatVector.broadcast(FS, scaleProducts[4 * blk + 2]), a2);
+                    a3 = blockSums(IntVector.fromArray(IS, prods, 3 * L), blk).fma(FloatVector.broadcast(FS, scaleProducts[4 * blk + 3]), a3);
                 }
                 continue;
             }

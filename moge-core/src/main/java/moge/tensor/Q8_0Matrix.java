@@ -168,14 +168,14 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         int run = groups <= SHORT_GROUPS ? RUN : 4;
         float[] lanes = new float[run * L];
         int[] prods = new int[4 * L];
-        float[] scales = vectorScales ? new float[8] : null;
+        float[] scaleProducts = vectorScales ? new float[8] : null;
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
                 int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
                 for (int q = r; q < end; q += 4) {
                     long w = byteOf(q, 0), sc = scaleAt(q, 0);
                     if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, xo, dx, dOff, lanes, (q - r) * L);
-                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, prods, scales, lanes, (q - r) * L);
+                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, prods, scaleProducts, lanes, (q - r) * L);
                 }
                 for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, dx, dOff, y, yOff + q);
                 r = end;
