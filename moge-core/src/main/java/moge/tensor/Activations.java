@@ -139,7 +139,7 @@ public final class Activations {
      * last T % 4 one by one (Q8_0's few-token kernel).
      */
     float[] groupedFours() {
-        return grouped(fours, q8Ints(false).q, 0, FewTokens.L, false, (T, t) -> T - t >= 4 ? 4 : 1);
+        return grouped(fours, q8Ints(false).g, 0, FewTokens.L, false, (T, t) -> T - t >= 4 ? 4 : 1);
     }
 
     /** @param groupOf the size of the group that starts at token t of T */

@@ -1,11 +1,12 @@
 package moge.tensor;
 
-import static moge.tensor.Q8Quads.scaled;
+import static moge.tensor.Q8Quads.group;
+import static moge.tensor.Q8Quads.half;
 import static moge.tensor.Q8Quads.slice;
-import static moge.tensor.Q8Quads.times;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
@@ -18,9 +19,11 @@ import java.nio.ByteOrder;
 /**
  * Q8_0 weights, repacked at load time (same bits, another order; shared/KERNELS.md point 1): int8 values
  * apart from the fp16 block scales, which follow all rows in a separate array. Within a group of {@code 4L}
- * values (L = float lanes) byte k of int lane j holds value {@code k*L + j}, so one int load and a pair of
- * shifts per byte position give L consecutive values as floats, in the activations' natural order. Values
- * past the last whole group (a row tail when cols is not a multiple of 4L) keep the plain block order.
+ * values (L = float lanes) byte k of int lane j holds value {@link Q8Interleave#valueOf valueOf(j, k)}: each
+ * block over 8 int lanes, at 512 bits a group's two side by side. One int load and a pair of shifts per byte
+ * position give L values as floats, which meet the activations in the same order ({@link Q8Ints#g}), and the
+ * lanes of each block take its scale (a group's {@link Q8Quads#group scale vector}). Values past the last
+ * whole group (a row tail when cols is not a multiple of 4L) keep the plain block order.
  * <p>
  * Rows come in quads, the unit of the decode kernel: a quad's four rows are interleaved group by group (then
  * their tails), and so are their scales block by block, so that the kernel reads two streams, not eight
@@ -61,12 +64,6 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
     private final long scales;  // byte offset of the fp16 scales
     private final int quadRows; // rows stored in quads
     /**
-     * Whether {@link Q8Quads#ints} may form a group's eight scale products in one pass of vectors: at 512 bits
-     * (two blocks a group) and when every scale is finite, which that conversion needs to give
-     * Float.float16ToFloat's value (a file with an infinite or NaN scale keeps the scalar form, and its NaNs).
-     */
-    private final boolean vectorScales;
-    /**
      * The Q8_0 blocks as given (not copied: the mapped file, or a quantized copy's arena), read only by
      * {@link #matmulLlama}; null for Q5_0, whose dot products llama.cpp takes in another order anyway.
      */
@@ -81,15 +78,6 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         this.groups = FAST ? cols / G : 0;
         this.scales = (long) rows * cols;
         this.quadRows = rows / 4 * 4;
-        this.vectorScales = BPG == 2 && finiteScales(packed, scales, (long) rows * nb);
-    }
-
-    /** Whether none of the n fp16 scales at byte {@code at} has float16's all-ones exponent (infinity or NaN). */
-    private static boolean finiteScales(MemorySegment data, long at, long n) {
-        for (long i = 0; i < n; i++) {
-            if ((data.get(Layouts.I16, at + 2 * i) & 0x7C00) == 0x7C00) return false;
-        }
-        return true;
     }
 
     /** Where value c of row r lies (in the repacked order within its group). */
@@ -133,12 +121,15 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return scales + Q8Interleave.scaleIndex(r, b, nb, quadRows) * 2;
     }
 
-    /**
-     * The block's scale: the weights' fp16 at byte {@code at} times the activations' {@code dx}, broadcast. Every
-     * path multiplies the two the same way, so that a row's sums agree bit for bit across them.
-     */
-    private FloatVector scale(long at, float dx) {
-        return times(weightScale(at), dx);
+    /** Row r's scale vector for group g (its blocks' scales times the activations' at dx[dOff ..]). */
+    private FloatVector groupScale(int r, int g, float[] dx, int dOff) {
+        int b = BPG * g;
+        return group(scale(r, b), dx[dOff + b], scale(r, b + BPG - 1), dx[dOff + b + BPG - 1]);
+    }
+
+    /** As {@link #groupScale} from the weights' scales of the group's blocks, read once where several tokens share them. */
+    private static FloatVector groupScale(float w0, float w1, int g, float[] dx, int dOff) {
+        return group(w0, dx[dOff + BPG * g], w1, dx[dOff + BPG * g + BPG - 1]);
     }
 
     /** The weights' fp16 scale at byte {@code at}: read once per row and block where several tokens share it. */
@@ -162,20 +153,18 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Token t of a (the batch's integer form, so that a few tokens are not rounded twice) into y[yOff + r]. */
     private void matmulToken(Q8Ints a, int t, float[] y, int yOff, int r0, int r1) {
-        float[] xs = a.q, dx = a.d;
+        float[] xs = a.g, dx = a.d;
         int xo = t * cols, dOff = t * nb, io = t * Q8Ints.perToken(cols);
         int r = r0;
         int run = groups <= SHORT_GROUPS ? RUN : 4;
         float[] lanes = new float[run * L];
-        int[] prods = new int[4 * L];
-        float[] scaleProducts = vectorScales ? new float[8] : null;
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
                 int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
                 for (int q = r; q < end; q += 4) {
                     long w = byteOf(q, 0), sc = scaleAt(q, 0);
                     if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, xo, dx, dOff, lanes, (q - r) * L);
-                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, prods, scaleProducts, lanes, (q - r) * L);
+                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, lanes, (q - r) * L);
                 }
                 for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, dx, dOff, y, yOff + q);
                 r = end;
@@ -218,9 +207,10 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         }
     }
 
-    /** Blocks per interleaved group, and slices (vectors of L values) per block. */
+    /** Blocks per interleaved group. */
     static final int BPG = G / 32;
-    static final int SPB = 32 / L;
+    /** Lanes 0..7, where a slice holds the group's first block at 512 bits. */
+    private static final VectorMask<Float> FIRST_BLOCK = VectorMask.fromLong(FS, 0xFFL);
 
     /**
      * Rows per run of {@link #matmulOne}: their quads' accumulators are all stored first (4 KB at 512 bits), then
@@ -244,13 +234,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         for (int g = 0; g < groups; g++) {
             int c = g * G;
             IntVector v0 = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS);
-                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    p0 = slice(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
-                }
-                a0 = p0.fma(scale(scaleAt(r, c / 32 + blk), dx[dOff + c / 32 + blk]), a0);
-            }
+            FloatVector p0 = FloatVector.zero(FS);
+            for (int k = 0; k < 4; k++) p0 = slice(v0, k).fma(FloatVector.fromArray(FS, x, xo + c + k * L), p0);
+            a0 = p0.fma(groupScale(r, g, dx, dOff), a0);
         }
         a0.intoArray(lanes, 0);
         return sum(lanes, 0) + tail(r, x, xo, dx, dOff);
@@ -275,7 +261,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             for (; t < T; t++) matmulToken(a, t, y, yOff + t * yStride, r0, r1);
             return;
         }
-        float[] xs = a.q, dx = a.d, xg = T >= 4 ? x.groupedFours() : null, lanes = new float[4 * L];
+        float[] xs = a.g, dx = a.d, xg = T >= 4 ? x.groupedFours() : null, lanes = new float[4 * L];
         for (; t + 4 <= T; t += 4) {
             int r = r0;
             if (PAIRS) {
@@ -320,36 +306,32 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             long go = 4L * c;
             IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + go, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + go, LE);
             IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + go, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + go, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
-                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector xa = FloatVector.fromArray(FS, x, xo + c + k * L), xb = FloatVector.fromArray(FS, x, x1 + c + k * L);
-                    FloatVector w = slice(v0, k);
-                    p0 = w.fma(xa, p0);
-                    e0 = w.fma(xb, e0);
-                    w = slice(v1, k);
-                    p1 = w.fma(xa, p1);
-                    e1 = w.fma(xb, e1);
-                    w = slice(v2, k);
-                    p2 = w.fma(xa, p2);
-                    e2 = w.fma(xb, e2);
-                    w = slice(v3, k);
-                    p3 = w.fma(xa, p3);
-                    e3 = w.fma(xb, e3);
-                }
-                int b = c / 32 + blk;
-                long so = s0 + 8L * b;
-                float da = dx[dOff + b], db = dx[dOff + nb + b];
-                long bits = data.get(Layouts.I64, so); // the quad's four fp16 scales of block b
-                a0 = p0.fma(scaled(bits, 0, da), a0);
-                b0 = e0.fma(scaled(bits, 0, db), b0);
-                a1 = p1.fma(scaled(bits, 1, da), a1);
-                b1 = e1.fma(scaled(bits, 1, db), b1);
-                a2 = p2.fma(scaled(bits, 2, da), a2);
-                b2 = e2.fma(scaled(bits, 2, db), b2);
-                a3 = p3.fma(scaled(bits, 3, da), a3);
-                b3 = e3.fma(scaled(bits, 3, db), b3);
+            FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
+            for (int k = 0; k < 4; k++) {
+                FloatVector xa = FloatVector.fromArray(FS, x, xo + c + k * L), xb = FloatVector.fromArray(FS, x, x1 + c + k * L);
+                FloatVector w = slice(v0, k);
+                p0 = w.fma(xa, p0);
+                e0 = w.fma(xb, e0);
+                w = slice(v1, k);
+                p1 = w.fma(xa, p1);
+                e1 = w.fma(xb, e1);
+                w = slice(v2, k);
+                p2 = w.fma(xa, p2);
+                e2 = w.fma(xb, e2);
+                w = slice(v3, k);
+                p3 = w.fma(xa, p3);
+                e3 = w.fma(xb, e3);
             }
+            long at = s0 + 8L * BPG * g; // the quad's four fp16 scales of each block of the group
+            long bits0 = data.get(Layouts.I64, at), bits1 = BPG == 2 ? data.get(Layouts.I64, at + 8) : bits0;
+            a0 = p0.fma(groupScale(half(bits0, 0), half(bits1, 0), g, dx, dOff), a0);
+            b0 = e0.fma(groupScale(half(bits0, 0), half(bits1, 0), g, dx, dOff + nb), b0);
+            a1 = p1.fma(groupScale(half(bits0, 1), half(bits1, 1), g, dx, dOff), a1);
+            b1 = e1.fma(groupScale(half(bits0, 1), half(bits1, 1), g, dx, dOff + nb), b1);
+            a2 = p2.fma(groupScale(half(bits0, 2), half(bits1, 2), g, dx, dOff), a2);
+            b2 = e2.fma(groupScale(half(bits0, 2), half(bits1, 2), g, dx, dOff + nb), b2);
+            a3 = p3.fma(groupScale(half(bits0, 3), half(bits1, 3), g, dx, dOff), a3);
+            b3 = e3.fma(groupScale(half(bits0, 3), half(bits1, 3), g, dx, dOff + nb), b3);
         }
         a0.intoArray(lanes, 0);
         b0.intoArray(lanes, L);
@@ -374,30 +356,27 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             int c = g * G;
             IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
             IntVector u = IntVector.fromMemorySegment(IS, data, qn + stepN * c, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, e0 = p0, e1 = p0, e2 = p0;
-                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector w = slice(v, k), wn = slice(u, k);
-                    int o = c + k * L;
-                    FloatVector xa = FloatVector.fromArray(FS, x, xo + o), xb = FloatVector.fromArray(FS, x, x1 + o);
-                    FloatVector xc = FloatVector.fromArray(FS, x, x2 + o);
-                    p0 = w.fma(xa, p0);
-                    p1 = w.fma(xb, p1);
-                    p2 = w.fma(xc, p2);
-                    e0 = wn.fma(xa, e0);
-                    e1 = wn.fma(xb, e1);
-                    e2 = wn.fma(xc, e2);
-                }
-                int b = c / 32 + blk;
-                float w = weightScale(scaleAt(r, b)), wn = weightScale(scaleAt(r + 1, b));
-                float d0 = dx[dOff + b], d1 = dx[dOff + nb + b], d2 = dx[dOff + 2 * nb + b];
-                a0 = p0.fma(times(w, d0), a0);
-                a1 = p1.fma(times(w, d1), a1);
-                a2 = p2.fma(times(w, d2), a2);
-                b0 = e0.fma(times(wn, d0), b0);
-                b1 = e1.fma(times(wn, d1), b1);
-                b2 = e2.fma(times(wn, d2), b2);
+            FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, e0 = p0, e1 = p0, e2 = p0;
+            for (int k = 0; k < 4; k++) {
+                FloatVector w = slice(v, k), wn = slice(u, k);
+                int o = c + k * L;
+                FloatVector xa = FloatVector.fromArray(FS, x, xo + o), xb = FloatVector.fromArray(FS, x, x1 + o);
+                FloatVector xc = FloatVector.fromArray(FS, x, x2 + o);
+                p0 = w.fma(xa, p0);
+                p1 = w.fma(xb, p1);
+                p2 = w.fma(xc, p2);
+                e0 = wn.fma(xa, e0);
+                e1 = wn.fma(xb, e1);
+                e2 = wn.fma(xc, e2);
             }
+            int b = BPG * g;
+            float w0 = scale(r, b), w1 = scale(r, b + BPG - 1), u0 = scale(r + 1, b), u1 = scale(r + 1, b + BPG - 1);
+            a0 = p0.fma(groupScale(w0, w1, g, dx, dOff), a0);
+            a1 = p1.fma(groupScale(w0, w1, g, dx, dOff + nb), a1);
+            a2 = p2.fma(groupScale(w0, w1, g, dx, dOff + 2 * nb), a2);
+            b0 = e0.fma(groupScale(u0, u1, g, dx, dOff), b0);
+            b1 = e1.fma(groupScale(u0, u1, g, dx, dOff + nb), b1);
+            b2 = e2.fma(groupScale(u0, u1, g, dx, dOff + 2 * nb), b2);
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
@@ -420,23 +399,21 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         for (int g = 0; g < groups; g++) {
             int c = g * G;
             IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
-                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector w = slice(v, k);
-                    int xi = xo + 4 * (c + k * L);
-                    p0 = w.fma(FloatVector.fromArray(FS, xg, xi), p0);
-                    p1 = w.fma(FloatVector.fromArray(FS, xg, xi + L), p1);
-                    p2 = w.fma(FloatVector.fromArray(FS, xg, xi + 2 * L), p2);
-                    p3 = w.fma(FloatVector.fromArray(FS, xg, xi + 3 * L), p3);
-                }
-                int b = c / 32 + blk;
-                float w = weightScale(scaleAt(r, b));
-                a0 = p0.fma(times(w, dx[dOff + b]), a0);
-                a1 = p1.fma(times(w, dx[dOff + nb + b]), a1);
-                a2 = p2.fma(times(w, dx[dOff + 2 * nb + b]), a2);
-                a3 = p3.fma(times(w, dx[dOff + 3 * nb + b]), a3);
+            FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
+            for (int k = 0; k < 4; k++) {
+                FloatVector w = slice(v, k);
+                int xi = xo + 4 * (c + k * L);
+                p0 = w.fma(FloatVector.fromArray(FS, xg, xi), p0);
+                p1 = w.fma(FloatVector.fromArray(FS, xg, xi + L), p1);
+                p2 = w.fma(FloatVector.fromArray(FS, xg, xi + 2 * L), p2);
+                p3 = w.fma(FloatVector.fromArray(FS, xg, xi + 3 * L), p3);
             }
+            int b = BPG * g;
+            float w0 = scale(r, b), w1 = scale(r, b + BPG - 1);
+            a0 = p0.fma(groupScale(w0, w1, g, dx, dOff), a0);
+            a1 = p1.fma(groupScale(w0, w1, g, dx, dOff + nb), a1);
+            a2 = p2.fma(groupScale(w0, w1, g, dx, dOff + 2 * nb), a2);
+            a3 = p3.fma(groupScale(w0, w1, g, dx, dOff + 3 * nb), a3);
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
@@ -464,34 +441,31 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             int c = g * G;
             IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
             IntVector u = IntVector.fromMemorySegment(IS, data, qn + stepN * c, LE);
-            for (int blk = 0; blk < BPG; blk++) {
-                FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
-                for (int k = blk * SPB; k < (blk + 1) * SPB; k++) {
-                    FloatVector w = slice(v, k), wn = slice(u, k);
-                    int xi = xo + 4 * (c + k * L);
-                    FloatVector x0 = FloatVector.fromArray(FS, xg, xi), x1 = FloatVector.fromArray(FS, xg, xi + L);
-                    FloatVector x2 = FloatVector.fromArray(FS, xg, xi + 2 * L), x3 = FloatVector.fromArray(FS, xg, xi + 3 * L);
-                    p0 = w.fma(x0, p0);
-                    p1 = w.fma(x1, p1);
-                    p2 = w.fma(x2, p2);
-                    p3 = w.fma(x3, p3);
-                    e0 = wn.fma(x0, e0);
-                    e1 = wn.fma(x1, e1);
-                    e2 = wn.fma(x2, e2);
-                    e3 = wn.fma(x3, e3);
-                }
-                int b = c / 32 + blk;
-                float w = weightScale(scaleAt(r, b)), wn = weightScale(scaleAt(r + 1, b));
-                float d0 = dx[dOff + b], d1 = dx[dOff + nb + b], d2 = dx[dOff + 2 * nb + b], d3 = dx[dOff + 3 * nb + b];
-                a0 = p0.fma(times(w, d0), a0);
-                a1 = p1.fma(times(w, d1), a1);
-                a2 = p2.fma(times(w, d2), a2);
-                a3 = p3.fma(times(w, d3), a3);
-                b0 = e0.fma(times(wn, d0), b0);
-                b1 = e1.fma(times(wn, d1), b1);
-                b2 = e2.fma(times(wn, d2), b2);
-                b3 = e3.fma(times(wn, d3), b3);
+            FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0, e0 = p0, e1 = p0, e2 = p0, e3 = p0;
+            for (int k = 0; k < 4; k++) {
+                FloatVector w = slice(v, k), wn = slice(u, k);
+                int xi = xo + 4 * (c + k * L);
+                FloatVector x0 = FloatVector.fromArray(FS, xg, xi), x1 = FloatVector.fromArray(FS, xg, xi + L);
+                FloatVector x2 = FloatVector.fromArray(FS, xg, xi + 2 * L), x3 = FloatVector.fromArray(FS, xg, xi + 3 * L);
+                p0 = w.fma(x0, p0);
+                p1 = w.fma(x1, p1);
+                p2 = w.fma(x2, p2);
+                p3 = w.fma(x3, p3);
+                e0 = wn.fma(x0, e0);
+                e1 = wn.fma(x1, e1);
+                e2 = wn.fma(x2, e2);
+                e3 = wn.fma(x3, e3);
             }
+            int b = BPG * g;
+            float w0 = scale(r, b), w1 = scale(r, b + BPG - 1), u0 = scale(r + 1, b), u1 = scale(r + 1, b + BPG - 1);
+            a0 = p0.fma(groupScale(w0, w1, g, dx, dOff), a0);
+            a1 = p1.fma(groupScale(w0, w1, g, dx, dOff + nb), a1);
+            a2 = p2.fma(groupScale(w0, w1, g, dx, dOff + 2 * nb), a2);
+            a3 = p3.fma(groupScale(w0, w1, g, dx, dOff + 3 * nb), a3);
+            b0 = e0.fma(groupScale(u0, u1, g, dx, dOff), b0);
+            b1 = e1.fma(groupScale(u0, u1, g, dx, dOff + nb), b1);
+            b2 = e2.fma(groupScale(u0, u1, g, dx, dOff + 2 * nb), b2);
+            b3 = e3.fma(groupScale(u0, u1, g, dx, dOff + 3 * nb), b3);
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
@@ -541,12 +515,16 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             long q = byteOf(row, 0), step = row < quadRows ? 4 : 1;
             for (; c < k1 && c < full; c += G) {
                 IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
-                FloatVector d0 = FloatVector.broadcast(FS, scale(row, c / 32));
-                FloatVector d1 = L == 8 ? d0 : FloatVector.broadcast(FS, scale(row, c / 32 + 1));
-                slice(v, 0).mul(d0).intoArray(dst, o + c);
-                slice(v, 1).mul(d0).intoArray(dst, o + c + L);
-                slice(v, 2).mul(d1).intoArray(dst, o + c + 2 * L);
-                slice(v, 3).mul(d1).intoArray(dst, o + c + 3 * L);
+                FloatVector d = group(scale(row, c / 32), 1f, scale(row, c / 32 + BPG - 1), 1f);
+                for (int k = 0; k < 4; k++) {
+                    FloatVector f = slice(v, k).mul(d); // values 8k.. of the group's first block, then of its second
+                    if (BPG == 1) {
+                        f.intoArray(dst, o + c + 8 * k);
+                    } else {
+                        f.intoArray(dst, o + c + 8 * k, FIRST_BLOCK);
+                        f.intoArray(dst, o + c + 24 + 8 * k, FIRST_BLOCK.not());
+                    }
+                }
             }
             for (; c < k1; c++) dst[o + c] = data.get(ValueLayout.JAVA_BYTE, byteOf(row, c)) * scale(row, c / 32);
         }
@@ -558,8 +536,8 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         for (int c = 0; c < cols; c++) {
             int src = c;
             if (c < full) {
-                int g = c / G, e = c % G;               // value e of group g sits at byte 4 * (e % L) + e / L
-                src = g * G + 4 * (e % L) + e / L;
+                int g = c / G, e = c % G;               // value e of group g: byte k of int lane j (Q8Interleave.valueOf)
+                src = g * G + 4 * (8 * (e / 32) + e % 8) + e % 32 / 8;
             }
             out[off + c] = data.get(ValueLayout.JAVA_BYTE, byteOf(r, src)) * scale(r, c / 32);
         }

@@ -54,7 +54,7 @@ class Q8IntsTest {
                 double off = Math.abs(x[b * 32 + i] - d * q);
                 assertThat(off).as("block %d value %d", b, i).isLessThanOrEqualTo(d == 0 ? 1e-36 : 0.5001 * d);
                 if (Q8Ints.paired(i)) {
-                    assertThat(Math.abs(q) + Math.abs(a.q[b * 32 + i + L])).as("block %d pair %d", b, i).isLessThanOrEqualTo(255f);
+                    assertThat(Math.abs(q) + Math.abs(a.q[b * 32 + i + Q8Ints.PARTNER])).as("block %d pair %d", b, i).isLessThanOrEqualTo(255f);
                 }
             }
         }
@@ -70,30 +70,42 @@ class Q8IntsTest {
         int partners = 0;
         for (int i = 0; i < 32; i++) {
             if (Q8Ints.paired(i)) {
-                assertThat(Q8Ints.paired(i + L)).isFalse();
+                assertThat(Q8Ints.paired(i + Q8Ints.PARTNER)).isFalse();
                 partners += 2;
             }
         }
         assertThat(partners).isEqualTo(32);
     }
 
+    /** The shorts pair with the weight bytes of Q8Interleave's order, and g holds q in the float kernels' order. */
     @Test
-    void shortsFollowTheWeightBytes() {
+    void shortsAndKernelOrderFollowTheWeightBytes() {
         if (!Q8_0Matrix.FAST) return;
-        int T = 2, cols = 3 * Q8_0Matrix.G + 32;
+        int T = 2, cols = 3 * Q8_0Matrix.G + 32, G = Q8_0Matrix.G;
         Q8Ints a = new Activations().set(awkward(T, cols, 2), T, cols).q8Ints(false);
         int per = Q8Ints.perToken(cols);
         for (int t = 0; t < T; t++) {
-            for (int g = 0; g < cols / Q8_0Matrix.G; g++) {
+            for (int g = 0; g < cols / G; g++) {
+                int c = t * cols + g * G;
                 for (int j = 0; j < L; j++) {
                     for (int h = 0; h < 2; h++) {
-                        int s = t * per + g * 2 * L + 2 * j + h, c = t * cols + g * Q8_0Matrix.G;
-                        assertThat((float) a.lo[s]).isEqualTo(a.q[c + 2 * h * L + j]);
-                        assertThat((float) a.hi[s]).isEqualTo(a.q[c + (2 * h + 1) * L + j]);
+                        int s = t * per + g * 2 * L + 2 * j + h;
+                        assertThat((float) a.lo[s]).isEqualTo(a.q[c + Q8Interleave.valueOf(j, 2 * h)]);
+                        assertThat((float) a.hi[s]).isEqualTo(a.q[c + Q8Interleave.valueOf(j, 2 * h + 1)]);
                     }
+                    for (int k = 0; k < 4; k++) assertThat(a.g[c + k * L + j]).isEqualTo(a.q[c + Q8Interleave.valueOf(j, k)]);
                 }
             }
+            for (int c = cols / G * G; c < cols; c++) assertThat(a.g[t * cols + c]).as("tail").isEqualTo(a.q[t * cols + c]);
         }
+        // each value of a group once, and a lane's four bytes in one block
+        for (int j = 0; j < L; j++) {
+            for (int k = 0; k < 4; k++) {
+                assertThat(Q8Interleave.valueOf(j, k) / 32).isEqualTo(Q8Interleave.valueOf(j, 0) / 32);
+                assertThat(Q8Interleave.valueOf(j, k)).isBetween(0, G - 1);
+            }
+        }
+        assertThat(java.util.stream.IntStream.range(0, 4 * L).map(i -> Q8Interleave.valueOf(i / 4, i % 4)).distinct().count()).isEqualTo(G);
     }
 
     /**
@@ -122,7 +134,7 @@ class Q8IntsTest {
                     } else {
                         float pmax = 0;
                         for (int i = 0; i < 32; i++) {
-                            if (Q8Ints.paired(i)) pmax = Math.max(pmax, Math.abs(x[s + i]) + Math.abs(x[s + i + L]));
+                            if (Q8Ints.paired(i)) pmax = Math.max(pmax, Math.abs(x[s + i]) + Math.abs(x[s + i + Q8Ints.PARTNER]));
                         }
                         id = Q8Ints.PAIR / pmax;
                         if (!(id < Float.POSITIVE_INFINITY) || !Float.isFinite(pmax)) id = 0f;
@@ -142,8 +154,8 @@ class Q8IntsTest {
                     for (int j = 0; j < L; j++) {
                         for (int h = 0; h < 2; h++) {
                             int at = t * per + g * 2 * L + 2 * j + h, c = t * cols + g * Q8_0Matrix.G;
-                            assertThat(a.lo[at]).isEqualTo((short) a.q[c + 2 * h * L + j]);
-                            assertThat(a.hi[at]).isEqualTo((short) a.q[c + (2 * h + 1) * L + j]);
+                            assertThat(a.lo[at]).isEqualTo((short) a.q[c + Q8Interleave.valueOf(j, 2 * h)]);
+                            assertThat(a.hi[at]).isEqualTo((short) a.q[c + Q8Interleave.valueOf(j, 2 * h + 1)]);
                         }
                     }
                 }

@@ -9,9 +9,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Q8_0's one-token kernel forms a group's scale products in vectors when every scale of the matrix is finite,
- * and per row and block otherwise ({@link Q8Quads#ints}): the two forms must give the same bits, and an infinite
- * scale must stay infinite (the vector conversion is exact for finite halves only).
+ * Q8_0's one-token kernel ({@link Q8Quads#ints}) takes each fp16 scale as Float.float16ToFloat gives it: an
+ * infinite scale must keep its row non-finite, and the other rows must come out as they do from a clean file
+ * (a fast vector conversion of the halves, exact for finite ones only, once made inf finite).
  */
 class Q8ScalesTest {
     private static final int ROWS = 8, COLS = 2048; // 32 groups a row: the integer kernel, in quads
