@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <= 32767. The default grid spends exactly that: d = max over the block's pairs of (|x_i| + |x_{i+8}|) / 254
  * (rounding adds at most 1 to a pair). That is never coarser than llama.cpp's int8 grid (d = max|x| / 127,
  * {@code llama}, with d rounded to fp16 as llama.cpp stores it, then d * q is {@link Activations#q8Grid}'s
- * value) and finer when a block's largest values are not paired. The float kernels (short rows, a few tokens,
+ * value) and finer when a block's largest values are not paired. The float kernels (a few tokens,
  * rows outside quads, row tails) multiply the weights by q as floats, integers, so every block's partial sums are
  * exact in both and each row comes out bit for bit the same on every path.
  * <p>

@@ -16,13 +16,12 @@ import static moge.tensor.Q8_0Matrix.G;
 import static moge.tensor.Q8_0Matrix.L;
 
 /**
- * Q8_0's one-token kernels over a quad of rows (the layout of {@link Q8_0Matrix}: a quad's rows interleaved group
+ * Q8_0's one-token kernel over a quad of rows (the layout of {@link Q8_0Matrix}: a quad's rows interleaved group
  * by group, their fp16 scales block by block), and the small pieces every Q8_0 path shares, so that each row
  * comes out bit for bit the same on all of them.
  */
 final class Q8Quads {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Short> SS = ShortVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
@@ -40,7 +39,10 @@ final class Q8Quads {
      * row's accumulator takes the same values in the same order as there.
      * <p>
      * The scales are converted one by one (Float.float16ToFloat): a vector conversion of a group's eight
-     * (16 bytes, widened) cost more than all the products, 1.5x slower in the second-level cache.
+     * (16 bytes, widened) cost more than all the products, 1.5x slower in the second-level cache. Short rows run
+     * here too: a float kernel over the weights widened slice by slice had been faster up to 8 groups while the
+     * products went through memory, and is now slower (2048x192, one thread: 13.7 against 17.1 GB/s; 2048x384:
+     * 13.1 against 21.0).
      */
     // The rows are a loop whose body C2 parses once (the accumulator picked by i folds when it unrolls): four rows
     // written out went past its inlining node budget, and whatever it then leaves out of line runs with vectors
@@ -93,42 +95,6 @@ final class Q8Quads {
     /** The fp16 scale of row i among a quad's four in {@code bits}, as float. */
     static float half(long bits, int i) {
         return Float.float16ToFloat((short) (bits >>> 16 * i));
-    }
-
-    /**
-     * A quad as Q8_0Matrix's dot1 sums it, each int8 weight widened to float and multiplied by the integers at x[xo]
-     * (in {@link Q8Ints#g}'s order) as floats (block scales at dx[dOff]): rows of up to
-     * {@link Q8_0Matrix#SHORT_GROUPS} groups, where {@link #ints} ran slower (2048x192 on one thread, 0.82-0.88x the
-     * float kernel on float activations, this 0.92-0.95x: the products' pass through memory adds latency that a few
-     * groups do not hide).
-     */
-    static void floats(MemorySegment data, long q0, long s, int groups, float[] x, int xo, float[] dx, int dOff, float[] lanes, int off) {
-        long q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        for (int g = 0; g < groups; g++) {
-            int c = g * G;
-            long go = 4L * c;
-            IntVector v0 = IntVector.fromMemorySegment(IS, data, q0 + go, LE), v1 = IntVector.fromMemorySegment(IS, data, q1 + go, LE);
-            IntVector v2 = IntVector.fromMemorySegment(IS, data, q2 + go, LE), v3 = IntVector.fromMemorySegment(IS, data, q3 + go, LE);
-            FloatVector p0 = FloatVector.zero(FS), p1 = p0, p2 = p0, p3 = p0;
-            for (int k = 0; k < 4; k++) {
-                FloatVector xv = FloatVector.fromArray(FS, x, xo + c + k * L);
-                p0 = slice(v0, k).fma(xv, p0);
-                p1 = slice(v1, k).fma(xv, p1);
-                p2 = slice(v2, k).fma(xv, p2);
-                p3 = slice(v3, k).fma(xv, p3);
-            }
-            long at = s + 8L * BPG * g, bits0 = data.get(Layouts.I64, at), bits1 = BPG == 2 ? data.get(Layouts.I64, at + 8) : bits0;
-            float d0 = dx[dOff + BPG * g], d1 = dx[dOff + BPG * g + BPG - 1];
-            a0 = p0.fma(group(half(bits0, 0), d0, half(bits1, 0), d1), a0);
-            a1 = p1.fma(group(half(bits0, 1), d0, half(bits1, 1), d1), a1);
-            a2 = p2.fma(group(half(bits0, 2), d0, half(bits1, 2), d1), a2);
-            a3 = p3.fma(group(half(bits0, 3), d0, half(bits1, 3), d1), a3);
-        }
-        a0.intoArray(lanes, off);
-        a1.intoArray(lanes, off + L);
-        a2.intoArray(lanes, off + 2 * L);
-        a3.intoArray(lanes, off + 3 * L);
     }
 
     /** A block's scale, w (the weights') times dx (the activations'), broadcast. */

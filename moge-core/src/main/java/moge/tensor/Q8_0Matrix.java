@@ -32,7 +32,7 @@ import java.nio.ByteOrder;
  * <p>
  * The activations are integers per block ({@link Q8Ints}, on a grid never coarser than llama.cpp's int8 one):
  * the one-token kernel ({@link Q8Quads#ints}) multiplies them with the weights in 16-bit lanes, and the float
- * kernels (short rows, a few tokens, rows outside quads) with the weights widened to float, where products and
+ * kernels (a few tokens, rows outside quads) with the weights widened to float, where products and
  * block sums of integers are exact, so a token's rows come out bit for bit the same on every path. Many tokens go
  * through the GEMM on float activations.
  * <p>
@@ -161,11 +161,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         while (r < r1) {
             if (FAST && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
                 int end = Math.min(r + run, r + (Math.min(r1, quadRows) - r) / 4 * 4);
-                for (int q = r; q < end; q += 4) {
-                    long w = byteOf(q, 0), sc = scaleAt(q, 0);
-                    if (groups <= SHORT_GROUPS) Q8Quads.floats(data, w, sc, groups, xs, xo, dx, dOff, lanes, (q - r) * L);
-                    else Q8Quads.ints(data, w, sc, groups, a, io, dOff, lanes, (q - r) * L);
-                }
+                for (int q = r; q < end; q += 4) Q8Quads.ints(data, byteOf(q, 0), scaleAt(q, 0), groups, a, io, dOff, lanes, (q - r) * L);
                 for (int q = r; q < end; q += 4) finish4(q, lanes, (q - r) * L, xs, xo, dx, dOff, y, yOff + q);
                 r = end;
             } else {
