@@ -6,7 +6,6 @@ import static moge.tensor.Q8Quads.slice;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import moge.format.DType;
@@ -205,8 +204,6 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
 
     /** Blocks per interleaved group. */
     static final int BPG = G / 32;
-    /** Lanes 0..7, where a slice holds the group's first block at 512 bits. */
-    private static final VectorMask<Float> FIRST_BLOCK = VectorMask.fromLong(FS, 0xFFL);
 
     /**
      * Rows per run of {@link #matmulOne}: their quads' accumulators are all stored first (4 KB at 512 bits), then
@@ -514,12 +511,8 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 FloatVector d = group(scale(row, c / 32), 1f, scale(row, c / 32 + BPG - 1), 1f);
                 for (int k = 0; k < 4; k++) {
                     FloatVector f = slice(v, k).mul(d); // values 8k.. of the group's first block, then of its second
-                    if (BPG == 1) {
-                        f.intoArray(dst, o + c + 8 * k);
-                    } else {
-                        f.intoArray(dst, o + c + 8 * k, FIRST_BLOCK);
-                        f.intoArray(dst, o + c + 24 + 8 * k, FIRST_BLOCK.not());
-                    }
+                    if (BPG == 1) f.intoArray(dst, o + c + 8 * k);
+                    else TileKernels.storeHalves(f, dst, o + c + 8 * k, o + c + 32 + 8 * k); // not masked stores: see there
                 }
             }
             for (; c < k1; c++) dst[o + c] = data.get(ValueLayout.JAVA_BYTE, byteOf(row, c)) * scale(row, c / 32);
