@@ -2,6 +2,7 @@ package moge.tensor;
 
 import static moge.tensor.Q8Quads.group;
 import static moge.tensor.Q8Quads.half;
+import static moge.tensor.Q8Quads.pair;
 import static moge.tensor.Q8Quads.slice;
 
 import jdk.incubator.vector.FloatVector;
@@ -126,9 +127,9 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return group(scale(r, b), dx[dOff + b], scale(r, b + BPG - 1), dx[dOff + b + BPG - 1]);
     }
 
-    /** As {@link #groupScale} from the weights' scales of the group's blocks, read once where several tokens share them. */
-    private static FloatVector groupScale(float w0, float w1, int g, float[] dx, int dOff) {
-        return group(w0, dx[dOff + BPG * g], w1, dx[dOff + BPG * g + BPG - 1]);
+    /** A token's activation scales of group g (its block scales from dx[dOff]) as {@link Q8Quads#pair}. */
+    private static FloatVector dxPair(float[] dx, int dOff, int g) {
+        return pair(dx[dOff + BPG * g], dx[dOff + BPG * g + BPG - 1]);
     }
 
     /** The weights' fp16 scale at byte {@code at}: read once per row and block where several tokens share it. */
@@ -266,12 +267,13 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         int n = T - t == 3 && PAIRS ? 3 : Math.min(2, T - t);
         if (n >= 2) {
             int r = r0, at = t * cols, dAt = t * nb, yo = yOff + t * yStride;
+            float[] scaleVectors = new float[8 * L];
             while (r < r1) {
                 if (n == 3 && r + 2 <= r1) {
                     dot2x3(r, xs, at, dx, dAt, y, yo + r, yStride, lanes);
                     r += 2;
                 } else if (n == 2 && r % 4 == 0 && r + 4 <= Math.min(r1, quadRows)) {
-                    dot4x2(r, xs, at, dx, dAt, y, yo + r, yStride, lanes);
+                    dot4x2(r, xs, at, dx, dAt, y, yo + r, yStride, lanes, scaleVectors);
                     r += 4;
                 } else {
                     for (int j = 0; j < n; j++) y[yo + j * yStride + r] = dot1(r, xs, at + j * cols, dx, dAt + j * nb, lanes);
@@ -289,7 +291,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
      * (two rows at a time read half of each group's cache lines, then came back for the rest: two tokens cost
      * 2.4 times one).
      */
-    private void dot4x2(int r, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride, float[] lanes) {
+    private void dot4x2(int r, float[] x, int xo, float[] dx, int dOff, float[] y, int yo, int yStride, float[] lanes, float[] scaleVectors) {
         long q0 = byteOf(r, 0), q1 = q0 + G, q2 = q1 + G, q3 = q2 + G;
         long s0 = scaleAt(r, 0);
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -317,14 +319,22 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             }
             long at = s0 + 8L * BPG * g; // the quad's four fp16 scales of each block of the group
             long bits0 = data.get(Layouts.I64, at), bits1 = BPG == 2 ? data.get(Layouts.I64, at + 8) : bits0;
-            a0 = p0.fma(groupScale(half(bits0, 0), half(bits1, 0), g, dx, dOff), a0);
-            b0 = e0.fma(groupScale(half(bits0, 0), half(bits1, 0), g, dx, dOff + nb), b0);
-            a1 = p1.fma(groupScale(half(bits0, 1), half(bits1, 1), g, dx, dOff), a1);
-            b1 = e1.fma(groupScale(half(bits0, 1), half(bits1, 1), g, dx, dOff + nb), b1);
-            a2 = p2.fma(groupScale(half(bits0, 2), half(bits1, 2), g, dx, dOff), a2);
-            b2 = e2.fma(groupScale(half(bits0, 2), half(bits1, 2), g, dx, dOff + nb), b2);
-            a3 = p3.fma(groupScale(half(bits0, 3), half(bits1, 3), g, dx, dOff), a3);
-            b3 = e3.fma(groupScale(half(bits0, 3), half(bits1, 3), g, dx, dOff + nb), b3);
+            // the eight scale vectors through L1, formed in a loop: written out they put this kernel past C2's
+            // inlining budget (vectors as objects, two tokens 2.5x slower)
+            FloatVector da = dxPair(dx, dOff, g), db = dxPair(dx, dOff + nb, g);
+            for (int i = 0; i < 4; i++) {
+                FloatVector w = pair(half(bits0, i), half(bits1, i));
+                w.mul(da).intoArray(scaleVectors, 2 * i * L);
+                w.mul(db).intoArray(scaleVectors, (2 * i + 1) * L);
+            }
+            a0 = p0.fma(FloatVector.fromArray(FS, scaleVectors, 0), a0);
+            b0 = e0.fma(FloatVector.fromArray(FS, scaleVectors, L), b0);
+            a1 = p1.fma(FloatVector.fromArray(FS, scaleVectors, 2 * L), a1);
+            b1 = e1.fma(FloatVector.fromArray(FS, scaleVectors, 3 * L), b1);
+            a2 = p2.fma(FloatVector.fromArray(FS, scaleVectors, 4 * L), a2);
+            b2 = e2.fma(FloatVector.fromArray(FS, scaleVectors, 5 * L), b2);
+            a3 = p3.fma(FloatVector.fromArray(FS, scaleVectors, 6 * L), a3);
+            b3 = e3.fma(FloatVector.fromArray(FS, scaleVectors, 7 * L), b3);
         }
         a0.intoArray(lanes, 0);
         b0.intoArray(lanes, L);
@@ -363,13 +373,14 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 e2 = wn.fma(xc, e2);
             }
             int b = BPG * g;
-            float w0 = scale(r, b), w1 = scale(r, b + BPG - 1), u0 = scale(r + 1, b), u1 = scale(r + 1, b + BPG - 1);
-            a0 = p0.fma(groupScale(w0, w1, g, dx, dOff), a0);
-            a1 = p1.fma(groupScale(w0, w1, g, dx, dOff + nb), a1);
-            a2 = p2.fma(groupScale(w0, w1, g, dx, dOff + 2 * nb), a2);
-            b0 = e0.fma(groupScale(u0, u1, g, dx, dOff), b0);
-            b1 = e1.fma(groupScale(u0, u1, g, dx, dOff + nb), b1);
-            b2 = e2.fma(groupScale(u0, u1, g, dx, dOff + 2 * nb), b2);
+            FloatVector w = pair(scale(r, b), scale(r, b + BPG - 1)), wn = pair(scale(r + 1, b), scale(r + 1, b + BPG - 1));
+            FloatVector d0 = dxPair(dx, dOff, g), d1 = dxPair(dx, dOff + nb, g), d2 = dxPair(dx, dOff + 2 * nb, g);
+            a0 = p0.fma(w.mul(d0), a0);
+            a1 = p1.fma(w.mul(d1), a1);
+            a2 = p2.fma(w.mul(d2), a2);
+            b0 = e0.fma(wn.mul(d0), b0);
+            b1 = e1.fma(wn.mul(d1), b1);
+            b2 = e2.fma(wn.mul(d2), b2);
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
@@ -402,11 +413,11 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 p3 = w.fma(FloatVector.fromArray(FS, xg, xi + 3 * L), p3);
             }
             int b = BPG * g;
-            float w0 = scale(r, b), w1 = scale(r, b + BPG - 1);
-            a0 = p0.fma(groupScale(w0, w1, g, dx, dOff), a0);
-            a1 = p1.fma(groupScale(w0, w1, g, dx, dOff + nb), a1);
-            a2 = p2.fma(groupScale(w0, w1, g, dx, dOff + 2 * nb), a2);
-            a3 = p3.fma(groupScale(w0, w1, g, dx, dOff + 3 * nb), a3);
+            FloatVector w = pair(scale(r, b), scale(r, b + BPG - 1));
+            a0 = p0.fma(w.mul(dxPair(dx, dOff, g)), a0);
+            a1 = p1.fma(w.mul(dxPair(dx, dOff + nb, g)), a1);
+            a2 = p2.fma(w.mul(dxPair(dx, dOff + 2 * nb, g)), a2);
+            a3 = p3.fma(w.mul(dxPair(dx, dOff + 3 * nb, g)), a3);
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
@@ -450,15 +461,17 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 e3 = wn.fma(x3, e3);
             }
             int b = BPG * g;
-            float w0 = scale(r, b), w1 = scale(r, b + BPG - 1), u0 = scale(r + 1, b), u1 = scale(r + 1, b + BPG - 1);
-            a0 = p0.fma(groupScale(w0, w1, g, dx, dOff), a0);
-            a1 = p1.fma(groupScale(w0, w1, g, dx, dOff + nb), a1);
-            a2 = p2.fma(groupScale(w0, w1, g, dx, dOff + 2 * nb), a2);
-            a3 = p3.fma(groupScale(w0, w1, g, dx, dOff + 3 * nb), a3);
-            b0 = e0.fma(groupScale(u0, u1, g, dx, dOff), b0);
-            b1 = e1.fma(groupScale(u0, u1, g, dx, dOff + nb), b1);
-            b2 = e2.fma(groupScale(u0, u1, g, dx, dOff + 2 * nb), b2);
-            b3 = e3.fma(groupScale(u0, u1, g, dx, dOff + 3 * nb), b3);
+            FloatVector w = pair(scale(r, b), scale(r, b + BPG - 1)), wn = pair(scale(r + 1, b), scale(r + 1, b + BPG - 1));
+            FloatVector d0 = dxPair(dx, dOff, g), d1 = dxPair(dx, dOff + nb, g);
+            FloatVector d2 = dxPair(dx, dOff + 2 * nb, g), d3 = dxPair(dx, dOff + 3 * nb, g);
+            a0 = p0.fma(w.mul(d0), a0);
+            a1 = p1.fma(w.mul(d1), a1);
+            a2 = p2.fma(w.mul(d2), a2);
+            a3 = p3.fma(w.mul(d3), a3);
+            b0 = e0.fma(wn.mul(d0), b0);
+            b1 = e1.fma(wn.mul(d1), b1);
+            b2 = e2.fma(wn.mul(d2), b2);
+            b3 = e3.fma(wn.mul(d3), b3);
         }
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, L);
