@@ -127,6 +127,11 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
         return group(scale(r, b), dx[dOff + b], scale(r, b + BPG - 1), dx[dOff + b + BPG - 1]);
     }
 
+    /** Row r's weight scales of group g as {@link Q8Quads#pair}: read once where several tokens share them. */
+    private FloatVector weightPair(int r, int g) {
+        return pair(scale(r, BPG * g), scale(r, BPG * g + BPG - 1));
+    }
+
     /** A token's activation scales of group g (its block scales from dx[dOff]) as {@link Q8Quads#pair}. */
     private static FloatVector dxPair(float[] dx, int dOff, int g) {
         return pair(dx[dOff + BPG * g], dx[dOff + BPG * g + BPG - 1]);
@@ -372,8 +377,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 e1 = wn.fma(xb, e1);
                 e2 = wn.fma(xc, e2);
             }
-            int b = BPG * g;
-            FloatVector w = pair(scale(r, b), scale(r, b + BPG - 1)), wn = pair(scale(r + 1, b), scale(r + 1, b + BPG - 1));
+            FloatVector w = weightPair(r, g), wn = weightPair(r + 1, g);
             FloatVector d0 = dxPair(dx, dOff, g), d1 = dxPair(dx, dOff + nb, g), d2 = dxPair(dx, dOff + 2 * nb, g);
             a0 = p0.fma(w.mul(d0), a0);
             a1 = p1.fma(w.mul(d1), a1);
@@ -412,8 +416,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 p2 = w.fma(FloatVector.fromArray(FS, xg, xi + 2 * L), p2);
                 p3 = w.fma(FloatVector.fromArray(FS, xg, xi + 3 * L), p3);
             }
-            int b = BPG * g;
-            FloatVector w = pair(scale(r, b), scale(r, b + BPG - 1));
+            FloatVector w = weightPair(r, g);
             a0 = p0.fma(w.mul(dxPair(dx, dOff, g)), a0);
             a1 = p1.fma(w.mul(dxPair(dx, dOff + nb, g)), a1);
             a2 = p2.fma(w.mul(dxPair(dx, dOff + 2 * nb, g)), a2);
@@ -460,8 +463,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
                 e2 = wn.fma(x2, e2);
                 e3 = wn.fma(x3, e3);
             }
-            int b = BPG * g;
-            FloatVector w = pair(scale(r, b), scale(r, b + BPG - 1)), wn = pair(scale(r + 1, b), scale(r + 1, b + BPG - 1));
+            FloatVector w = weightPair(r, g), wn = weightPair(r + 1, g);
             FloatVector d0 = dxPair(dx, dOff, g), d1 = dxPair(dx, dOff + nb, g);
             FloatVector d2 = dxPair(dx, dOff + 2 * nb, g), d3 = dxPair(dx, dOff + 3 * nb, g);
             a0 = p0.fma(w.mul(d0), a0);
@@ -521,7 +523,7 @@ final class Q8_0Matrix extends RepackedBlockMatrix {
             long q = byteOf(row, 0), step = row < quadRows ? 4 : 1;
             for (; c < k1 && c < full; c += G) {
                 IntVector v = IntVector.fromMemorySegment(IS, data, q + step * c, LE);
-                FloatVector d = group(scale(row, c / 32), 1f, scale(row, c / 32 + BPG - 1), 1f);
+                FloatVector d = weightPair(row, c / G);
                 for (int k = 0; k < 4; k++) {
                     FloatVector f = slice(v, k).mul(d); // values 8k.. of the group's first block, then of its second
                     if (BPG == 1) f.intoArray(dst, o + c + 8 * k);
