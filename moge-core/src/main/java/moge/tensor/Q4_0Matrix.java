@@ -32,7 +32,8 @@ import java.nio.ByteOrder;
  * Tile layout, per block of 32 columns ({@value #TILE_BLOCK} bytes): 8 vectors of 16 shorts, short lane
  * {@code j} of vector {@code i} holding in its four nibbles the codes (value + 8) of positions
  * {@code i, i+8, i+16, i+24} of the tile row that {@link #laneOf} places in lane j; then the 16 rows' scales
- * as in the file (float16), which {@link #finish} widens 8 at a time with integer operations: 18 bytes per
+ * as in the file (float16; in a stored pair both tiles' rows 0..7, then both tiles' rows 8..15, see
+ * {@link #halfScales}), which {@link #finish} widens with integer operations: 18 bytes per
  * block as in ggml, where float32 scales read 11% more bytes than the file's size in every token.
  * Rows past the last whole tile keep ggml's nibble order (16 bytes per block) with their scales after them.
  * <p>
@@ -438,21 +439,68 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
             finishK(t, n, a, sums, base, y, yo);
             return;
         }
+        if (n == 2 && WIDE && layout.paired(t) && (t & 1) == 0) {
+            finishPair(layout.scalesAt(t, 0), layout.step(t), nb, a, sums, base, y, yo);
+            return;
+        }
+        for (int u = 0; u < n; u++) finishTile(t + u, a, sums, base + TR * u, y, yo + TR * u);
+    }
+
+    /** As {@link #finish} for tile t alone, in 8 float lanes: rows 0..7, then rows 8..15. */
+    private void finishTile(int t, Q8Lanes a, short[] sums, int slot, float[] y, int yo) {
         float[] dx = a.d;
         int[] corrs = a.corrs;
-        for (int u = 0; u < n; u++) {
-            long o = layout.blockAt(t + u, 0) + 8L * layout.stride(t + u);
-            int slot = base + TR * u, step = layout.step(t + u);
-            FloatVector lo = FloatVector.zero(FS), hi = lo;
-            for (int b = 0; b < nb; b++, o += step) {
-                IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
-                float d = dx[b];
-                lo = low(s).mul(d).fma(TileKernels.widen(data, o), lo);
-                hi = high(s).mul(d).fma(TileKernels.widen(data, o + TR), hi);
-            }
-            lo.intoArray(y, yo + u * TR);
-            hi.intoArray(y, yo + u * TR + TR / 2);
+        long o = halfScales(t, 0, 0);
+        int step = layout.step(t), up = (int) (halfScales(t, 0, 1) - o);
+        FloatVector lo = FloatVector.zero(FS), hi = lo;
+        for (int b = 0; b < nb; b++, o += step) {
+            IntVector s = (IntVector) ShortVector.fromArray(SS, sums, b * SUMS_BLOCK + slot).sub(lanes(corrs[b])).reinterpretAsInts();
+            float d = dx[b];
+            lo = low(s).mul(d).fma(TileKernels.widen(data, o), lo);
+            hi = high(s).mul(d).fma(TileKernels.widen(data, o + up), hi);
         }
+        lo.intoArray(y, yo);
+        hi.intoArray(y, yo + TR / 2);
+    }
+
+    /**
+     * Byte of the 8 float16 scales of rows 8h..8h+7 of tile t in block b. A stored pair keeps both tiles' rows
+     * 0..7 first, then both tiles' rows 8..15: the order of the pair's block sums read as 16 ints (low shorts rows
+     * 0..7 of tile t then of tile t + 1), so that {@link #finishPair} widens each half with one load.
+     */
+    private long halfScales(int t, int b, int h) {
+        if (!layout.paired(t)) return layout.scalesAt(t, b) + (long) TR * h;
+        return layout.scalesAt(t & ~1, b) + 2L * TR * h + (long) TR * (t & 1);
+    }
+
+    /**
+     * As {@link #finish} over a stored pair (scales of its first block at {@code sc}, blocks {@code step} bytes
+     * apart) in 16 float lanes: lanes 0..7 tile t's rows, 8..15 tile t + 1's, one half of the rows per vector;
+     * per row the same operations in the same order as the 8-lane pass, so the same bits, in half the
+     * instructions (with the float pass skipped, a probe, Q4_0's one-token product ran 15% faster in cache and
+     * 25-35% from memory: BENCHMARKS.md section 2).
+     */
+    // Kept out of line like TileKernels.finishAffinePair: its argument check holds its bytecode above C2's
+    // FreqInlineSize, so its vectors do not join those of finish's callers under their node budget.
+    private void finishPair(long sc, int step, int nb, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
+        if (sc < 0 || step <= 0 || nb <= 0 || base < 0 || yo < 0 || a.d.length < nb || a.corrs.length < nb
+                || sums.length < base + nb * SUMS_BLOCK || y.length < yo + 2 * TR) {
+            throw new IllegalArgumentException("tile pair scales at " + sc + ", step " + step + ", " + nb + " blocks, sums at " + base
+                    + " of " + sums.length + ", results at " + yo + " of " + y.length + ", " + a.d.length + " activation blocks");
+        }
+        float[] dx = a.d;
+        int[] corrs = a.corrs;
+        long o = sc;
+        FloatVector lo = FloatVector.zero(TileKernels.WF), hi = lo;
+        for (int b = 0; b < nb; b++, o += step) {
+            IntVector s = (IntVector) ShortVector.fromArray(WS, sums, b * SUMS_BLOCK + base).sub(wideLanes(corrs[b])).reinterpretAsInts();
+            float d = dx[b];
+            lo = TileKernels.wideFloat(s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(d)
+                    .fma(TileKernels.widenWide(data, o), lo);
+            hi = TileKernels.wideFloat(s.lanewise(VectorOperators.ASHR, 16)).mul(d).fma(TileKernels.widenWide(data, o + 2 * TR), hi);
+        }
+        TileKernels.storeHalves(lo, y, yo, yo + TR);
+        TileKernels.storeHalves(hi, y, yo + TR / 2, yo + TR + TR / 2);
     }
 
     /**
@@ -532,12 +580,12 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                 continue;
             }
             int t = m / TR, row = m % TR, j = laneOf(row), vs = layout.stride(t), step = layout.step(t);
-            long o = layout.blockAt(t, b0) + 2L * j;
-            for (int b = b0; b < b1; b++, o += step, out += 32) {
+            long o = layout.blockAt(t, b0) + 2L * j, sc = halfScales(t, b0, row / 8) + 2L * (row % 8);
+            for (int b = b0; b < b1; b++, o += step, sc += step, out += 32) {
                 // the row's 8 shorts, one per int lane: nibble k of lane i is position i + 8k
                 for (int s = 0; s < 8; s++) packed[s] = data.get(Layouts.I16, o + (long) vs * s);
                 IntVector v = IntVector.fromArray(IS, packed, 0);
-                float d = Float.float16ToFloat(data.get(Layouts.I16, o - 2L * j + 8L * vs + 2L * row));
+                float d = Float.float16ToFloat(data.get(Layouts.I16, sc));
                 for (int k = 0; k < 4; k++) {
                     ((FloatVector) v.lanewise(VectorOperators.LSHR, 4 * k).and(15).convertShape(VectorOperators.I2F, FS, 0))
                             .sub(8f).mul(d).intoArray(dst, out + 8 * k);

@@ -26,7 +26,9 @@ final class Q4_0Tiles {
         int nb = cols / 32, tiles = rows / TR;
         MemorySegment out = HugePages.allocate((long) rows * nb * 18);
         Repacking.forRuns(tiles, 1, (t0, t1) -> repackTiles(name, nb, blocks, out, t0, t1));
-        Q4_0Matrix.layout(rows, nb, false).pairUp(out);
+        TilePairs layout = Q4_0Matrix.layout(rows, nb, false);
+        layout.pairUp(out);
+        halvesFirst(layout, tiles, nb, out);
         int left = rows - tiles * TR;
         long plain = tiles * (long) nb * TILE_BLOCK, plainScales = plain + (long) left * nb * 16;
         byte[] one = new byte[nb * 18];
@@ -64,6 +66,24 @@ final class Q4_0Tiles {
             }
             MemorySegment.copy(tile, 0, out, ValueLayout.JAVA_BYTE, t * tileBytes, tile.length);
         }
+    }
+
+    /**
+     * In every stored pair's blocks, the scales as both tiles' rows 0..7 then both tiles' rows 8..15 (pairUp left
+     * tile 2m's 16 then tile 2m + 1's): the order {@link Q4_0Matrix#finish} reads a pair's block sums in.
+     */
+    private static void halvesFirst(TilePairs layout, int tiles, int nb, MemorySegment out) {
+        Repacking.forRuns(tiles / 2, 1, (p0, p1) -> {
+            byte[] run = new byte[4 * TR];
+            for (int p = p0; p < p1; p++) {
+                for (int b = 0; b < nb; b++) {
+                    long at = layout.scalesAt(2 * p, b);
+                    MemorySegment.copy(out, ValueLayout.JAVA_BYTE, at, run, 0, run.length);
+                    MemorySegment.copy(run, 2 * TR, out, ValueLayout.JAVA_BYTE, at + TR, TR); // tile 2m + 1's rows 0..7
+                    MemorySegment.copy(run, TR, out, ValueLayout.JAVA_BYTE, at + 2 * TR, TR); // tile 2m's rows 8..15
+                }
+            }
+        });
     }
 
     /** The code (value + 8) at position p of the ggml block at byte {@code blk}. */

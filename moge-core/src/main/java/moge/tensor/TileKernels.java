@@ -216,6 +216,12 @@ final class TileKernels {
         return h.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
     }
 
+    /** The 16 float16 scales at {@code at} as floats, as {@link #widen} does for 8. */
+    static FloatVector widenWide(MemorySegment data, long at) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, data, at, LE).convertShape(VectorOperators.S2I, WI, 0);
+        return h.lanewise(VectorOperators.LSHL, 13).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
+    }
+
     /**
      * Rows 8 * half .. 8 * half + 7 of a K-quant tile at {@code tile} (nb blocks of {@code block} bytes, each
      * ending in the 16 rows' sc and m as little-endian shorts, sc the low byte; after the blocks, per

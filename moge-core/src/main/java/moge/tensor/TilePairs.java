@@ -10,7 +10,8 @@ import static moge.tensor.TileKernels.TR;
  * for Q5_K, Q3_K and Q2_K). A tile is written as a run of blocks (per block of 32 columns {@code vectors} vectors of
  * {@link TileKernels#TR} shorts, then 2 * TR bytes of scales), then, for the K-quants, its super-block heads. Whole
  * pairs of tiles are then interleaved ({@link #pairUp}): per block, vector i of tile 2m and vector i of tile 2m + 1
- * side by side, then the two tiles' scales; after the pair's blocks, tile 2m's heads then tile 2m + 1's. A last odd
+ * side by side, then the two tiles' scales (Q4_0 reorders them by halves of rows, {@link Q4_0Tiles}); after the
+ * pair's blocks, tile 2m's heads then tile 2m + 1's. A last odd
  * tile keeps the single layout. With 512-bit vectors one load brings both tiles' codes, half the instructions per
  * cache line of two 16-lane streams (BENCHMARKS.md section 2).
  */
