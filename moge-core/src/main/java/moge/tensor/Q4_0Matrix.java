@@ -1,5 +1,11 @@
 package moge.tensor;
 
+import static moge.tensor.Q4_0Pairs.finishPair;
+import static moge.tensor.Q4_0Pairs.nibble;
+import static moge.tensor.Q4_0Pairs.pairProduct;
+import static moge.tensor.Q4_0Pairs.pairSums;
+import static moge.tensor.Q4_0Pairs.pairSums2;
+import static moge.tensor.Q4_0Pairs.pairSums4;
 import static moge.tensor.TileKernels.lanes;
 import static moge.tensor.TileKernels.sums;
 import static moge.tensor.TileKernels.WIDE;
@@ -134,40 +140,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         }
         int r = pairStart(r0, r1), end = Math.min(r1, tiles * TR);
         if (r > r0) TileKernels.matmulOne(this, nb, a, y, yOff, r0, r);
-        for (; r + 2 * TR <= end && layout.paired(r / TR); r += 2 * TR) pairProduct(layout.blockAt(r / TR, 0), a, y, yOff + r);
+        for (; r + 2 * TR <= end && layout.paired(r / TR); r += 2 * TR) pairProduct(data, layout.blockAt(r / TR, 0), nb, a, y, yOff + r);
         if (r < r1) TileKernels.matmulOne(this, nb, a, y, yOff, r, r1);
-    }
-
-    /**
-     * One token against a stored pair of tiles (its first block at {@code o}), both passes per block: the block's
-     * 16-bit sums go from the integer products straight into the float ones, as {@link #pairSums} then
-     * {@link #finishPair} would hand them over (the same operations per row in the same order, so the same bits).
-     * The few-token kernels and the 256-bit path still hand their sums over through the buffer.
-     */
-    // Kept out of line as finishPair is (its argument check holds its bytecode above C2's FreqInlineSize).
-    private void pairProduct(long o, Q8Lanes a, float[] y, int yo) {
-        if (o < 0 || yo < 0 || y.length < yo + 2 * TR || a.d.length < nb || a.corrs.length < nb || a.pairs.length < 32 * nb) {
-            throw new IllegalArgumentException("tile pair at " + o + ", results at " + yo + " of " + y.length + ", "
-                    + a.d.length + " activation blocks for " + nb);
-        }
-        int[] q = a.pairs, corrs = a.corrs;
-        float[] dx = a.d;
-        FloatVector lo = FloatVector.zero(TileKernels.WF), hi = lo;
-        for (int b = 0; b < nb; b++, o += 2 * TILE_BLOCK) {
-            ShortVector c = ShortVector.zero(WS);
-            int xo = b * 32;
-            for (int i = 0; i < 8; i++) {
-                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
-                for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(wideLanes(q[xo + i + 8 * k])));
-            }
-            IntVector s = (IntVector) c.sub(wideLanes(corrs[b])).reinterpretAsInts();
-            float d = dx[b];
-            lo = TileKernels.wideFloat(s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(d)
-                    .fma(TileKernels.widenWide(data, o + 32L * TR), lo);
-            hi = TileKernels.wideFloat(s.lanewise(VectorOperators.ASHR, 16)).mul(d).fma(TileKernels.widenWide(data, o + 34L * TR), hi);
-        }
-        TileKernels.storeHalves(lo, y, yo, yo + TR);
-        TileKernels.storeHalves(hi, y, yo + TR / 2, yo + TR + TR / 2);
     }
 
     @Override
@@ -231,7 +205,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      */
     private void integerSums2x4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
         if (WIDE && layout.paired(t)) {
-            pairSums4(t, qa, qb, qc, qd, sums, region);
+            pairSums4(data, layout.blockAt(t, 0), nb, qa, qb, qc, qd, sums, region);
             return;
         }
         long o = layout.blockAt(t, 0), p = layout.blockAt(t + 1, 0);
@@ -304,7 +278,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     /** As {@link #integerSums} over tiles t and t+1, for two tokens at once: token a's sums at 0, b's at {@code region}. */
     private void integerSums2x2(int t, Q8Lanes a, Q8Lanes b, short[] sums, int region) {
         if (WIDE && layout.paired(t)) {
-            pairSums2(t, a, b, sums, region);
+            pairSums2(data, layout.blockAt(t, 0), nb, a, b, sums, region);
             return;
         }
         long o = layout.blockAt(t, 0), p = layout.blockAt(t + 1, 0);
@@ -336,16 +310,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         }
     }
 
-    // Nibble k of each short lane as its code (0..15). Helpers that take or return vectors stay under 35 bytes
-    // of bytecode, which C2 always inlines.
-    private static ShortVector nibble(ShortVector w, int k) {
-        return switch (k) {
-            case 0 -> w.and((short) 15);
-            case 3 -> w.lanewise(VectorOperators.LSHR, 12);
-            default -> w.lanewise(VectorOperators.LSHR, 4 * k).and((short) 15);
-        };
-    }
-
     // How the product is cut into methods matters as much as what it computes. C2 stops inlining once a
     // compiled method's graph passes a node budget, and a Vector API call it does not inline makes every vector
     // a heap object (measured: decode at 36-56 instead of 75 tokens/s, depending on what had been compiled
@@ -364,7 +328,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     @Override
     public void integerSums(int t, int n, Q8Lanes a, short[] sums) {
         if (n == 2 && WIDE && layout.paired(t) && (t & 1) == 0) {
-            pairSums(t, a, sums);
+            pairSums(data, layout.blockAt(t, 0), nb, a, sums);
             return;
         }
         long o = layout.blockAt(t, 0), p = n == 2 ? layout.blockAt(t + 1, 0) : 0;
@@ -403,73 +367,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     }
 
     /**
-     * As {@link #integerSums} over the pair of tiles t, t + 1 (t even) in 512-bit vectors: each load brings both
-     * tiles' vector i, lanes 0..15 tile t's rows and 16..31 tile t + 1's, which is how the sums buffer holds two
-     * tiles, so one store per block fills both.
-     */
-    private void pairSums(int t, Q8Lanes a, short[] sums) {
-        long o = layout.blockAt(t, 0);
-        int[] q = a.pairs;
-        for (int b = 0; b < nb; b++, o += 2 * TILE_BLOCK) {
-            ShortVector c = ShortVector.zero(WS);
-            int xo = b * 32;
-            for (int i = 0; i < 8; i++) {
-                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
-                for (int k = 0; k < 4; k++) c = c.add(nibble(w, k).mul(wideLanes(q[xo + i + 8 * k])));
-            }
-            c.intoArray(sums, b * SUMS_BLOCK);
-        }
-    }
-
-    /** As {@link #integerSums2x4} over a stored pair (t even), in 512-bit vectors as {@link #pairSums}. */
-    private void pairSums4(int t, Q8Lanes qa, Q8Lanes qb, Q8Lanes qc, Q8Lanes qd, short[] sums, int region) {
-        long o = layout.blockAt(t, 0);
-        int[] xa = qa.pairs, xb = qb.pairs, xc = qc.pairs, xd = qd.pairs;
-        for (int blk = 0; blk < nb; blk++, o += 2 * TILE_BLOCK) {
-            ShortVector a = ShortVector.zero(WS), b = a, c = a, d = a;
-            int xo = blk * 32;
-            for (int i = 0; i < 8; i++) {
-                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
-                for (int sh = 0; sh < 16; sh += 4) { // one body for the four nibbles, as in integerSums2x4
-                    ShortVector n = w.lanewise(VectorOperators.LSHR, sh).and((short) 15);
-                    int xi = xo + i + 2 * sh;
-                    a = a.add(n.mul(wideLanes(xa[xi])));
-                    b = b.add(n.mul(wideLanes(xb[xi])));
-                    c = c.add(n.mul(wideLanes(xc[xi])));
-                    d = d.add(n.mul(wideLanes(xd[xi])));
-                }
-            }
-            int at = blk * SUMS_BLOCK;
-            a.intoArray(sums, at);
-            b.intoArray(sums, region + at);
-            c.intoArray(sums, 2 * region + at);
-            d.intoArray(sums, 3 * region + at);
-        }
-    }
-
-    /** As {@link #integerSums2x2} over a stored pair (t even), in 512-bit vectors. */
-    private void pairSums2(int t, Q8Lanes qa, Q8Lanes qb, short[] sums, int region) {
-        long o = layout.blockAt(t, 0);
-        int[] xa = qa.pairs, xb = qb.pairs;
-        for (int blk = 0; blk < nb; blk++, o += 2 * TILE_BLOCK) {
-            ShortVector a = ShortVector.zero(WS), b = a;
-            int xo = blk * 32;
-            for (int i = 0; i < 8; i++) {
-                ShortVector w = ShortVector.fromMemorySegment(WS, data, o + 4L * TR * i, LE);
-                for (int k = 0; k < 4; k++) {
-                    ShortVector n = nibble(w, k);
-                    int xi = xo + i + 8 * k;
-                    a = a.add(n.mul(wideLanes(xa[xi])));
-                    b = b.add(n.mul(wideLanes(xb[xi])));
-                }
-            }
-            int at = blk * SUMS_BLOCK;
-            a.intoArray(sums, at);
-            b.intoArray(sums, region + at);
-        }
-    }
-
-    /**
      * Tiles t..t+n-1's results from their sums of code * q: per block, the sums less 8 * sum(q) (in 16 bits,
      * where they wrapped; read as ints: even shorts rows 0..7, odd shorts rows 8..15) times the activation and
      * row scales. The correction is taken off here rather than in the integer kernels, which C2 compiles
@@ -482,7 +379,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
             return;
         }
         if (n == 2 && WIDE && layout.paired(t) && (t & 1) == 0) {
-            finishPair(layout.scalesAt(t, 0), layout.step(t), nb, a, sums, base, y, yo);
+            finishPair(data, layout.scalesAt(t, 0), layout.step(t), nb, a, sums, base, y, yo);
             return;
         }
         for (int u = 0; u < n; u++) finishTile(t + u, a, sums, base + TR * u, y, yo + TR * u);
@@ -513,36 +410,6 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private long halfScales(int t, int b, int h) {
         if (!layout.paired(t)) return layout.scalesAt(t, b) + (long) TR * h;
         return layout.scalesAt(t & ~1, b) + 2L * TR * h + (long) TR * (t & 1);
-    }
-
-    /**
-     * As {@link #finish} over a stored pair (scales of its first block at {@code sc}, blocks {@code step} bytes
-     * apart) in 16 float lanes: lanes 0..7 tile t's rows, 8..15 tile t + 1's, one half of the rows per vector;
-     * per row the same operations in the same order as the 8-lane pass, so the same bits, in half the
-     * instructions (with the float pass skipped, a probe, Q4_0's one-token product ran 15% faster in cache and
-     * 25-35% from memory: BENCHMARKS.md section 2).
-     */
-    // Kept out of line like TileKernels.finishAffinePair: its argument check holds its bytecode above C2's
-    // FreqInlineSize, so its vectors do not join those of finish's callers under their node budget.
-    private void finishPair(long sc, int step, int nb, Q8Lanes a, short[] sums, int base, float[] y, int yo) {
-        if (sc < 0 || step <= 0 || nb <= 0 || base < 0 || yo < 0 || a.d.length < nb || a.corrs.length < nb
-                || sums.length < base + nb * SUMS_BLOCK || y.length < yo + 2 * TR) {
-            throw new IllegalArgumentException("tile pair scales at " + sc + ", step " + step + ", " + nb + " blocks, sums at " + base
-                    + " of " + sums.length + ", results at " + yo + " of " + y.length + ", " + a.d.length + " activation blocks");
-        }
-        float[] dx = a.d;
-        int[] corrs = a.corrs;
-        long o = sc;
-        FloatVector lo = FloatVector.zero(TileKernels.WF), hi = lo;
-        for (int b = 0; b < nb; b++, o += step) {
-            IntVector s = (IntVector) ShortVector.fromArray(WS, sums, b * SUMS_BLOCK + base).sub(wideLanes(corrs[b])).reinterpretAsInts();
-            float d = dx[b];
-            lo = TileKernels.wideFloat(s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(d)
-                    .fma(TileKernels.widenWide(data, o), lo);
-            hi = TileKernels.wideFloat(s.lanewise(VectorOperators.ASHR, 16)).mul(d).fma(TileKernels.widenWide(data, o + 2 * TR), hi);
-        }
-        TileKernels.storeHalves(lo, y, yo, yo + TR);
-        TileKernels.storeHalves(hi, y, yo + TR / 2, yo + TR + TR / 2);
     }
 
     /**
