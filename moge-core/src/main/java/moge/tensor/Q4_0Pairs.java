@@ -49,6 +49,8 @@ final class Q4_0Pairs {
         float[] dx = a.d;
         FloatVector lo = FloatVector.zero(TileKernels.WF), hi = lo;
         for (int b = 0; b < nb; b++, o += 2 * TILE_BLOCK) {
+            // pairSums' block loop, written out again: both passes must sit in this one compiled loop, and C2 did
+            // not inline a helper returning the block's sums (vectors on the heap)
             ShortVector c = ShortVector.zero(WS);
             int xo = b * 32;
             for (int i = 0; i < 8; i++) {
