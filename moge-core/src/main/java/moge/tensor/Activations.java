@@ -28,6 +28,9 @@ public final class Activations {
     /** The Q6_K decode form of token 0 (see {@link #q6Lanes}). */
     private final Q8Lanes q6Lanes = Q8Lanes.sixBit();
 
+    /** All tokens quantized for Q4_0's long-prompt kernel (see {@link #shortTokens}). */
+    private final ShortGemm.Tokens shortTokens = new ShortGemm.Tokens();
+
     /** Q8_0's integer form of all tokens (see {@link #q8Ints}). */
     private final Q8Ints q8Ints = new Q8Ints();
 
@@ -98,6 +101,7 @@ public final class Activations {
         q3Lanes.valid = false;
         q6Lanes.valid = false;
         q8Ints.valid = false;
+        shortTokens.valid = false;
     }
 
     /**
@@ -239,6 +243,12 @@ public final class Activations {
                 for (int c = 0; c < cols; c++) v[base + c * tile + j] = src[s + c];
             }
         }
+    }
+
+    /** All tokens as {@link ShortGemm} reads them: tiles of 64 tokens, integers per block on {@link Q8Lanes}'s default grid. */
+    ShortGemm.Tokens shortTokens() {
+        if (!shortTokens.valid) shortTokens.build(data, offset, tokens, cols, team);
+        return shortTokens;
     }
 
     /** All tokens as integers per block for Q8_0's kernels, on llama.cpp's grid or with float scales; see {@link Q8Ints}. */

@@ -503,6 +503,85 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         }
     }
 
+    /** Whether long prompts take {@link ShortGemm}: Q4_0 (not Q4_K) on the default activation grid, at 512 bits. */
+    private boolean shortGemm() {
+        return ShortGemm.ON && !kquant && !roundActivations;
+    }
+
+    @Override
+    void prepareMany(Activations x) {
+        if (shortGemm()) x.shortTokens(); else super.prepareMany(x);
+    }
+
+    @Override
+    void matmulMany(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        if (shortGemm()) ShortGemm.matmul(this, x.shortTokens(), y, yStride, yOff, r0, r1);
+        else super.matmulMany(x, y, yStride, yOff, r0, r1);
+    }
+
+    /**
+     * The panel of {@link ShortGemm#LANES} rows from row {@code r} (a multiple of 32) as {@link ShortGemm} reads it:
+     * codes[c * LANES + lane] = code - 8 at column c, twice (low and high short), scales[lane * nb + b], and
+     * rowOf[lane] the row in that lane, or -1 past the last row. A whole pair of tiles is decoded in vectors, its
+     * lanes in the pair's order; other rows lie in lanes in order.
+     */
+    void panel(int r, int[] codes, float[] scales, int[] rowOf) {
+        int L = ShortGemm.LANES, t = r / TR;
+        if (r < tiles * TR && layout.paired(t)) {
+            for (int lane = 0; lane < L; lane++) {
+                int tr = lane & 15, row = (tr & 1) == 0 ? tr / 2 : 8 + tr / 2, tile = t + lane / 16;
+                rowOf[lane] = tile * TR + row;
+                long sc = halfScales(tile, 0, row / 8) + 2L * (row % 8);
+                for (int b = 0; b < nb; b++, sc += layout.step(t)) {
+                    scales[lane * nb + b] = Float.float16ToFloat(data.get(Layouts.I16, sc));
+                }
+            }
+            ShortGemm.decodePairs(data, layout.blockAt(t, 0), layout.stride(t), layout.step(t), nb, codes);
+            return;
+        }
+        for (int lane = 0; lane < L; lane++) {
+            int m = r + lane;
+            rowOf[lane] = m < rows ? m : -1;
+            if (m >= rows) {
+                for (int c = 0; c < cols; c++) codes[c * L + lane] = 0;
+                for (int b = 0; b < nb; b++) scales[lane * nb + b] = 0f;
+            } else {
+                rowCodes(m, lane, codes, scales);
+            }
+        }
+    }
+
+    /** Row m (not in a pair of tiles) into lane {@code lane} of a {@link #panel}. */
+    private void rowCodes(int m, int lane, int[] codes, float[] scales) {
+        int L = ShortGemm.LANES, tileEnd = tiles * TR;
+        if (m >= tileEnd) {
+            long at = plain + (long) (m - tileEnd) * nb * 16;
+            for (int b = 0; b < nb; b++, at += 16) {
+                scales[lane * nb + b] = plainScale(m - tileEnd, b);
+                for (int k = 0; k < 16; k++) {
+                    int v = data.get(ValueLayout.JAVA_BYTE, at + k) & 0xFF;
+                    codes[(b * 32 + k) * L + lane] = twice((v & 15) - 8);
+                    codes[(b * 32 + 16 + k) * L + lane] = twice((v >> 4) - 8);
+                }
+            }
+            return;
+        }
+        int t = m / TR, row = m % TR, j = laneOf(row), vs = layout.stride(t), step = layout.step(t);
+        long o = layout.blockAt(t, 0) + 2L * j, sc = halfScales(t, 0, row / 8) + 2L * (row % 8);
+        for (int b = 0; b < nb; b++, o += step, sc += step) {
+            scales[lane * nb + b] = Float.float16ToFloat(data.get(Layouts.I16, sc));
+            // nibble k of the row's short s is position s + 8k
+            for (int s = 0; s < 8; s++) {
+                int v = data.get(Layouts.I16, o + (long) vs * s);
+                for (int k = 0; k < 4; k++) codes[(b * 32 + s + 8 * k) * L + lane] = twice(((v >>> 4 * k) & 15) - 8);
+            }
+        }
+    }
+
+    private static int twice(int v) {
+        return (v & 0xFFFF) | (v << 16);
+    }
+
     @Override
     public void row(int r, float[] out, int off) {
         decode(r, 1, 0, cols, out, off, cols);

@@ -34,7 +34,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         } else if (T > 1 && T <= fewTokens()) {
             prepareFew(x);
         } else if (T > 1) {
-            if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+            prepareMany(x);
         } else {
             prepareOne(x);
         }
@@ -48,7 +48,7 @@ abstract class RepackedBlockMatrix extends Matrix {
         } else if (T > 1 && T <= fewTokens()) {
             matmulFew(x, y, yStride, yOff, r0, r1);
         } else if (T > 1) {
-            gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), T, y, yStride, yOff, r0, r1);
+            matmulMany(x, y, yStride, yOff, r0, r1);
         } else {
             matmulOne(x, y, yOff, r0, r1);
         }
@@ -57,6 +57,16 @@ abstract class RepackedBlockMatrix extends Matrix {
     /** Up to this many tokens (from 2), {@link #matmulFew}. */
     int fewTokens() {
         return fewTokens;
+    }
+
+    /** Builds what {@link #matmulMany} reads: by default the tiles of {@link Activations#tokenMajor}. */
+    void prepareMany(Activations x) {
+        if (roundActivations) x.tokenMajorQ8(Gemm.TILE); else x.tokenMajor(Gemm.TILE);
+    }
+
+    /** More than {@link #fewTokens} tokens: by default the panel GEMM ({@link #gemm}). */
+    void matmulMany(Activations x, float[] y, int yStride, int yOff, int r0, int r1) {
+        gemm(roundActivations ? x.tokenMajorQ8(Gemm.TILE) : x.tokenMajor(Gemm.TILE), x.tokens(), y, yStride, yOff, r0, r1);
     }
 
     /** Many tokens, given in the tiles of {@link Activations#tokenMajor}: the panel GEMM over {@link #decode}. */

@@ -119,6 +119,8 @@ class MatmulKernelTest {
             // Q4_0's single-token kernel multiplies integers, on a grid of its own by default
             float[] xr = round ? x.q8Grid().clone() : java.util.Arrays.copyOfRange(xs, xOff, xOff + T * cols);
             if (q4 && !round && T <= Q4_0Matrix.FEW_TOKENS) xr = q4Grid(x);
+            // and Q4_0 past them as well, at 512 bits (ShortGemm)
+            if (type == DType.Q4_0 && !round && ShortGemm.ON) xr = q4Grid(x);
             // Q8_0 (and Q5_0, IQ4_NL, loaded as Q8_0) multiplies int8 activations up to its few tokens, the GEMM floats
             boolean q8 = type == DType.Q8_0 || type == DType.Q5_0 || type == DType.IQ4_NL;
             if (q8 && !round && T <= Q8_0Matrix.FEW_TOKENS) xr = x.q8IntGrid();
@@ -254,6 +256,8 @@ class MatmulKernelTest {
         Matrix m = make(type, rows, cols, raw, false);
         float[] xs = QuantTestData.floats(T * cols, T + cols);
         Activations x = new Activations().set(xs, T, cols);
+        // Q4_0 at 512 bits takes ShortGemm, which multiplies the tokens on the decode kernels' grid
+        float[] xr = type == DType.Q4_0 && ShortGemm.ON ? q4Grid(x) : xs;
         int yStride = rows + 5, yOff = 2;
         int[][] ranges = {{0, rows}, {0, 44}, {44, 101}, {101, rows}, {3, 38}, {37, 70}};
         for (int[] range : ranges) {
@@ -272,7 +276,7 @@ class MatmulKernelTest {
                     float[] w = QuantTestData.refRow(type, raw, cols, r);
                     double ref = 0, mag = 0;
                     for (int c = 0; c < cols; c++) {
-                        double p = (double) w[c] * xs[t * cols + c];
+                        double p = (double) w[c] * xr[t * cols + c];
                         ref += p;
                         mag += Math.abs(p);
                     }

@@ -1,0 +1,258 @@
+package moge.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q4_0 weights times many tokens (a long prompt) in 16-bit integers, at 512 bits: the float GEMM ({@link Gemm})
+ * ran at 86% of the FMA peak there, and one {@code vpmullw} plus one {@code vpaddw} do 32 multiply-adds where an
+ * FMA does 16 (a probe on Zen 5: 155-169 G multiply-adds a second on one thread against 100-109 for the float
+ * loop; with each block's sums taken to float, 124-133).
+ * <p>
+ * The tokens are quantized per block of 32 columns on {@link Q8Lanes}'s default grid (d = sum|x| / 4064, the
+ * same values the decode kernels multiply), so a
+ * block's sum of (code - 8) * q over its 32 columns fits a short exactly; it is widened to float once per block
+ * and multiplied by the weight's and the token's scales. A panel holds {@link #ROWS} rows' codes minus 8, each
+ * stored twice in an int so that one 32-bit broadcast load spreads it over all short lanes; the kernel multiplies
+ * it with {@link #TILE} tokens (two vectors of 32 shorts) per column.
+ * <p>
+ * Results differ from the float path by the activations' rounding (the same as the decode kernels' for up to
+ * {@link Q4_0Matrix#FEW_TOKENS} tokens), and each output sums its blocks in column order whatever the row split,
+ * so they do not depend on the thread count.
+ */
+final class ShortGemm {
+    private static final VectorSpecies<Short> SS = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_512;
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_512;
+    /**
+     * Whether this path runs: only with 512-bit vectors, where it was measured; {@code -Dmoge.shortGemm=false}
+     * keeps the float GEMM (for side-by-side figures).
+     */
+    static final boolean ON = FloatVector.SPECIES_PREFERRED.length() >= 16 && !"false".equals(System.getProperty("moge.shortGemm"));
+    /** Rows a kernel pass holds (one accumulator each per vector of 32 tokens), and rows a decoded panel holds. */
+    static final int ROWS = 8, LANES = 32;
+    /** Ints of one block's sums: two per accumulator lane, 16 accumulators. */
+    private static final int SUMS = 2 * ROWS * 16;
+    static final int TILE = 64;
+    /** Rows decoded at once and met by every tile of tokens while they stay in L2 (512 KiB at 2048 columns). */
+    private static final int CHUNK = 2 * LANES;
+
+    private ShortGemm() {
+    }
+
+    /**
+     * The tokens quantized for the kernel. Per tile of {@link #TILE} tokens: q[(tile * cols + c) * TILE + j] for
+     * token j of the tile; d[(tile * nb + b) * TILE + slot(j)], the slots in the order the kernel's sums come out
+     * of their shorts (per vector of 32 tokens, even tokens then odd ones). Tokens past the end are zero.
+     */
+    static final class Tokens {
+        short[] q = new short[0];
+        float[] d = new float[0];
+        int tokens, cols;
+        boolean valid;
+
+        void build(float[] x, int off, int T, int cols, Parallel team) {
+            int tiles = (T + TILE - 1) / TILE, nb = cols / 32;
+            if (q.length < tiles * TILE * cols) q = new short[tiles * TILE * cols];
+            if (d.length < tiles * TILE * nb) d = new float[tiles * TILE * nb];
+            tokens = T;
+            this.cols = cols;
+            if (team != null) team.forRange(tiles, 1, (long) T * cols, (i0, i1) -> quantize(x, off, i0, i1));
+            else quantize(x, off, 0, tiles);
+            valid = true;
+        }
+
+        private void quantize(float[] x, int off, int i0, int i1) {
+            int nb = cols / 32;
+            for (int i = i0; i < i1; i++) {
+                for (int j = 0; j < TILE; j++) {
+                    int t = i * TILE + j;
+                    for (int b = 0; b < nb; b++) {
+                        int src = off + t * cols + b * 32, qo = (i * cols + b * 32) * TILE + j;
+                        // added in Q8Lanes' order, so that a token lands on the grid the decode kernels give it
+                        float sum = 0;
+                        if (t < tokens) {
+                            for (int c = 0; c < 8; c++) {
+                                sum += (Math.abs(x[src + c]) + Math.abs(x[src + c + 8])) + (Math.abs(x[src + c + 16]) + Math.abs(x[src + c + 24]));
+                            }
+                        }
+                        float dq = sum / Q8Lanes.SUM, inv = sum > 0 ? Q8Lanes.SUM / sum : 0f;
+                        for (int c = 0; c < 32; c++) q[qo + c * TILE] = t < tokens ? (short) Math.rint(x[src + c] * inv) : 0;
+                        d[(i * nb + b) * TILE + slot(j)] = dq;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Where token j of a tile has its scale and result: per vector of 32, even tokens, then odd ones. */
+    static int slot(int j) {
+        return (j & ~31) + (j & 1) * 16 + (j & 31) / 2;
+    }
+
+    /** Scratch of one thread: a chunk's panels, a block's sums and a tile's results. */
+    private static final class Scratch {
+        int[][] codes = new int[0][];
+        float[][] scales = new float[0][];
+        int[][] rowOf = new int[0][];
+        final int[] sums = new int[2 * SUMS];
+        final float[] acc = new float[ROWS * TILE];
+
+        void fit(int panels, int cols) {
+            int nb = cols / 32;
+            if (codes.length < panels || codes[0].length < LANES * cols) {
+                codes = new int[panels][LANES * cols];
+                scales = new float[panels][LANES * nb];
+                rowOf = new int[panels][LANES];
+            }
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * y[t * yStride + yOff + r] = W[r] . x_t for rows [r0, r1) and all tokens of x. Panels of {@link #LANES} rows
+     * start at multiples of 32 (a pair of Q4_0 tiles, see {@link Q4_0Matrix#panel}); a panel's lanes outside
+     * [r0, r1) are computed only when their group of {@link #ROWS} holds a row inside.
+     */
+    static void matmul(Q4_0Matrix w, Tokens x, float[] y, int yStride, int yOff, int r0, int r1) {
+        int cols = x.cols, nb = cols / 32, T = x.tokens, tiles = (T + TILE - 1) / TILE;
+        Scratch s = SCRATCH.get();
+        s.fit(CHUNK / LANES, cols);
+        for (int c0 = r0 / LANES * LANES; c0 < r1; c0 += CHUNK) {
+            int panels = 0;
+            for (int r = c0; r < Math.min(r1, c0 + CHUNK); r += LANES) w.panel(r, s.codes[panels], s.scales[panels], s.rowOf[panels++]);
+            for (int i = 0; i < tiles; i++) {
+                int tn = Math.min(TILE, T - i * TILE);
+                for (int p = 0; p < panels; p++) {
+                    int[] rowOf = s.rowOf[p];
+                    for (int g = 0; g < LANES; g += ROWS) {
+                        if (!anyIn(rowOf, g, r0, r1)) continue;
+                        tile(s.codes[p], g, s.scales[p], nb, x.q, i * cols * TILE, x.d, i * nb * TILE, s.sums, s.acc);
+                        for (int j = 0; j < tn; j++) {
+                            int at = slot(j), yo = (i * TILE + j) * yStride + yOff;
+                            for (int k = 0; k < ROWS; k++) {
+                                int row = rowOf[g + k];
+                                if (row >= r0 && row < r1) y[yo + row] = s.acc[k * TILE + at];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static boolean anyIn(int[] rowOf, int g, int r0, int r1) {
+        for (int k = g; k < g + ROWS; k++) if (rowOf[k] >= r0 && rowOf[k] < r1) return true;
+        return false;
+    }
+
+    /**
+     * Lanes [g, g + ROWS) of a panel against one tile of tokens, all blocks: each block's 16-bit sums
+     * ({@link #blockSums}) widened to float, times the row's and the tokens' scales, into acc[k * TILE + slot]. An
+     * int lane of the sums holds an even token's sum (low short) and the next odd one's (high short).
+     */
+    private static void tile(int[] codes, int g, float[] ws, int nb, short[] xq, int xo, float[] xd, int xdo, int[] sums, float[] acc) {
+        java.util.Arrays.fill(acc, 0f);
+        // block b's sums are widened after block b + 1's are made: read back at once, the 512-bit stores that
+        // hold them stalled the loads (this loop took 80% of the products' time, against 20% counted by operations)
+        blockSums(codes, g, xq, xo, sums, 0);
+        for (int b = 0; b < nb; b++) {
+            if (b + 1 < nb) blockSums(codes, (b + 1) * 32 * LANES + g, xq, xo + (b + 1) * 32 * TILE, sums, ((b + 1) & 1) * SUMS);
+            int so = (b & 1) * SUMS, xdb = xdo + b * TILE;
+            for (int v = 0; v < 2 * ROWS; v++) {
+                IntVector sv = IntVector.fromArray(IS, sums, so + v * 16);
+                float dw = ws[(g + (v >> 1)) * nb + b];
+                int half = (v & 1) * 32, o = (v >> 1) * TILE + half;
+                FloatVector even = (FloatVector) sv.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0);
+                FloatVector odd = (FloatVector) sv.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                even.fma(FloatVector.fromArray(FS, xd, xdb + half).mul(dw), FloatVector.fromArray(FS, acc, o)).intoArray(acc, o);
+                odd.fma(FloatVector.fromArray(FS, xd, xdb + half + 16).mul(dw), FloatVector.fromArray(FS, acc, o + 16))
+                        .intoArray(acc, o + 16);
+            }
+        }
+    }
+
+    private static final VectorShuffle<Short> LOW = VectorShuffle.fromOp(SS, i -> i / 2), HIGH = VectorShuffle.fromOp(SS, i -> 16 + i / 2);
+
+    /**
+     * A pair of Q4_0 tiles' codes (blocks from {@code at}, vector i of a block {@code stride} bytes after vector
+     * i - 1, blocks {@code step} apart) into codes[c * LANES + lane], each code - 8 twice in an int: nibble k of
+     * short lane {@code lane} of vector i is column i + 8k of that lane's row.
+     */
+    static void decodePairs(MemorySegment data, long at, int stride, int step, int nb, int[] codes) {
+        for (int b = 0; b < nb; b++, at += step) {
+            for (int i = 0; i < 8; i++) {
+                ShortVector v = ShortVector.fromMemorySegment(SS, data, at + (long) i * stride, ByteOrder.LITTLE_ENDIAN);
+                for (int k = 0; k < 4; k++) {
+                    ShortVector c = v.lanewise(VectorOperators.LSHR, 4 * k).and((short) 15).sub((short) 8);
+                    int o = (b * 32 + i + 8 * k) * LANES;
+                    c.rearrange(LOW).reinterpretAsInts().intoArray(codes, o);
+                    c.rearrange(HIGH).reinterpretAsInts().intoArray(codes, o + 16);
+                }
+            }
+        }
+    }
+
+    /**
+     * One block of 32 columns: for each of the 8 rows and both vectors of 32 tokens, the 16-bit sums of code * q
+     * (exact: see the class comment), as ints into {@code sums} (16 per row and vector, two shorts each).
+     */
+    private static void blockSums(int[] w, int wo, short[] x, int xo, int[] sums, int so) {
+        ShortVector a0 = ShortVector.zero(SS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        ShortVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+        for (int p = 0; p < 32; p++, wo += LANES, xo += TILE) {
+            ShortVector u = ShortVector.fromArray(SS, x, xo), v = ShortVector.fromArray(SS, x, xo + 32);
+            ShortVector c = IntVector.broadcast(IS, w[wo]).reinterpretAsShorts();
+            a0 = a0.add(c.mul(u));
+            b0 = b0.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 1]).reinterpretAsShorts();
+            a1 = a1.add(c.mul(u));
+            b1 = b1.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 2]).reinterpretAsShorts();
+            a2 = a2.add(c.mul(u));
+            b2 = b2.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 3]).reinterpretAsShorts();
+            a3 = a3.add(c.mul(u));
+            b3 = b3.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 4]).reinterpretAsShorts();
+            a4 = a4.add(c.mul(u));
+            b4 = b4.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 5]).reinterpretAsShorts();
+            a5 = a5.add(c.mul(u));
+            b5 = b5.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 6]).reinterpretAsShorts();
+            a6 = a6.add(c.mul(u));
+            b6 = b6.add(c.mul(v));
+            c = IntVector.broadcast(IS, w[wo + 7]).reinterpretAsShorts();
+            a7 = a7.add(c.mul(u));
+            b7 = b7.add(c.mul(v));
+        }
+        // vectors are never passed to a helper: one C2 declines to inline would box them
+        a0.reinterpretAsInts().intoArray(sums, so);
+        b0.reinterpretAsInts().intoArray(sums, so + 16);
+        a1.reinterpretAsInts().intoArray(sums, so + 32);
+        b1.reinterpretAsInts().intoArray(sums, so + 48);
+        a2.reinterpretAsInts().intoArray(sums, so + 64);
+        b2.reinterpretAsInts().intoArray(sums, so + 80);
+        a3.reinterpretAsInts().intoArray(sums, so + 96);
+        b3.reinterpretAsInts().intoArray(sums, so + 112);
+        a4.reinterpretAsInts().intoArray(sums, so + 128);
+        b4.reinterpretAsInts().intoArray(sums, so + 144);
+        a5.reinterpretAsInts().intoArray(sums, so + 160);
+        b5.reinterpretAsInts().intoArray(sums, so + 176);
+        a6.reinterpretAsInts().intoArray(sums, so + 192);
+        b6.reinterpretAsInts().intoArray(sums, so + 208);
+        a7.reinterpretAsInts().intoArray(sums, so + 224);
+        b7.reinterpretAsInts().intoArray(sums, so + 240);
+    }
+
+}
