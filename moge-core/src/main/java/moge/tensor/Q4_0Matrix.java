@@ -521,7 +521,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /**
      * The panel of {@link ShortGemm#LANES} rows from row {@code r} (a multiple of 32) as {@link ShortGemm} reads it:
-     * codes[c * LANES + lane] = code - 8 at column c, twice (low and high short), scales[lane * nb + b], and
+     * codes[(lane / 8 * cols + c) * 8 + lane % 8] = code - 8 at column c, twice (low and high short), so that a
+     * kernel pass over 8 lanes reads its codes front to back; scales[lane * nb + b], and
      * rowOf[lane] the row in that lane, or -1 past the last row. A whole pair of tiles is decoded in vectors, its
      * lanes in the pair's order; other rows lie in lanes in order.
      */
@@ -543,7 +544,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
             int m = r + lane;
             rowOf[lane] = m < rows ? m : -1;
             if (m >= rows) {
-                for (int c = 0; c < cols; c++) codes[c * L + lane] = 0;
+                for (int c = 0; c < cols; c++) codes[at(lane, c)] = 0;
                 for (int b = 0; b < nb; b++) scales[lane * nb + b] = 0f;
             } else {
                 rowCodes(m, lane, codes, scales);
@@ -560,8 +561,8 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
                 scales[lane * nb + b] = plainScale(m - tileEnd, b);
                 for (int k = 0; k < 16; k++) {
                     int v = data.get(ValueLayout.JAVA_BYTE, at + k) & 0xFF;
-                    codes[(b * 32 + k) * L + lane] = twice((v & 15) - 8);
-                    codes[(b * 32 + 16 + k) * L + lane] = twice((v >> 4) - 8);
+                    codes[at(lane, b * 32 + k)] = twice((v & 15) - 8);
+                    codes[at(lane, b * 32 + 16 + k)] = twice((v >> 4) - 8);
                 }
             }
             return;
@@ -573,9 +574,15 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
             // nibble k of the row's short s is position s + 8k
             for (int s = 0; s < 8; s++) {
                 int v = data.get(Layouts.I16, o + (long) vs * s);
-                for (int k = 0; k < 4; k++) codes[(b * 32 + s + 8 * k) * L + lane] = twice(((v >>> 4 * k) & 15) - 8);
+                for (int k = 0; k < 4; k++) codes[at(lane, b * 32 + s + 8 * k)] = twice(((v >>> 4 * k) & 15) - 8);
             }
         }
+    }
+
+    /** Where a panel holds column c of lane {@code lane}: per group of ShortGemm.ROWS lanes, column by column. */
+    private int at(int lane, int c) {
+        int R = ShortGemm.ROWS;
+        return (lane / R * cols + c) * R + lane % R;
     }
 
     private static int twice(int v) {

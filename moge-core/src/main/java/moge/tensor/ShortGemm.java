@@ -161,23 +161,34 @@ final class ShortGemm {
      */
     private static void tile(int[] codes, int g, float[] ws, int nb, short[] xq, int xo, float[] xd, int xdo, int[] sums, float[] acc) {
         java.util.Arrays.fill(acc, 0f);
-        // block b's sums are widened after block b + 1's are made: read back at once, the 512-bit stores that
-        // hold them stalled the loads (this loop took 80% of the products' time, against 20% counted by operations)
-        blockSums(codes, g, xq, xo, sums, 0);
+        // block b's sums are widened after block b + 1's are made, so that their loads never wait on the stores
+        int wo = g / ROWS * nb * 32 * ROWS;
+        blockSums(codes, wo, xq, xo, sums, 0);
         for (int b = 0; b < nb; b++) {
-            if (b + 1 < nb) blockSums(codes, (b + 1) * 32 * LANES + g, xq, xo + (b + 1) * 32 * TILE, sums, ((b + 1) & 1) * SUMS);
-            int so = (b & 1) * SUMS, xdb = xdo + b * TILE;
-            for (int v = 0; v < 2 * ROWS; v++) {
-                IntVector sv = IntVector.fromArray(IS, sums, so + v * 16);
-                float dw = ws[(g + (v >> 1)) * nb + b];
-                int half = (v & 1) * 32, o = (v >> 1) * TILE + half;
-                FloatVector even = (FloatVector) sv.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector odd = (FloatVector) sv.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
-                even.fma(FloatVector.fromArray(FS, xd, xdb + half).mul(dw), FloatVector.fromArray(FS, acc, o)).intoArray(acc, o);
-                odd.fma(FloatVector.fromArray(FS, xd, xdb + half + 16).mul(dw), FloatVector.fromArray(FS, acc, o + 16))
-                        .intoArray(acc, o + 16);
-            }
+            if (b + 1 < nb) blockSums(codes, wo + (b + 1) * 32 * ROWS, xq, xo + (b + 1) * 32 * TILE, sums, ((b + 1) & 1) * SUMS);
+            widen(sums, (b & 1) * SUMS, ws, g * nb + b, nb, xd, xdo + b * TILE, acc);
+        }
+    }
+
+    /**
+     * Adds one block's sums (8 rows, two vectors of 32 tokens each) times the rows' scales ws[wi + k * nb] and the
+     * tokens' scales to acc. Kept small and apart from {@link #tile}: written inside its loop, with every index
+     * computed there, C2 spilled the loop's values to the stack and the widening took 30% of a product's time.
+     */
+    private static void widen(int[] sums, int so, float[] ws, int wi, int nb, float[] xd, int xdb, float[] acc) {
+        FloatVector d0 = FloatVector.fromArray(FS, xd, xdb), d1 = FloatVector.fromArray(FS, xd, xdb + 16);
+        FloatVector d2 = FloatVector.fromArray(FS, xd, xdb + 32), d3 = FloatVector.fromArray(FS, xd, xdb + 48);
+        for (int k = 0, ao = 0; k < ROWS; k++, so += 32, wi += nb, ao += TILE) {
+            float dw = ws[wi];
+            IntVector s0 = IntVector.fromArray(IS, sums, so), s1 = IntVector.fromArray(IS, sums, so + 16);
+            FloatVector e0 = (FloatVector) s0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+            FloatVector o0 = (FloatVector) s0.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+            FloatVector e1 = (FloatVector) s1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+            FloatVector o1 = (FloatVector) s1.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+            e0.mul(dw).fma(d0, FloatVector.fromArray(FS, acc, ao)).intoArray(acc, ao);
+            o0.mul(dw).fma(d1, FloatVector.fromArray(FS, acc, ao + 16)).intoArray(acc, ao + 16);
+            e1.mul(dw).fma(d2, FloatVector.fromArray(FS, acc, ao + 32)).intoArray(acc, ao + 32);
+            o1.mul(dw).fma(d3, FloatVector.fromArray(FS, acc, ao + 48)).intoArray(acc, ao + 48);
         }
     }
 
@@ -185,18 +196,21 @@ final class ShortGemm {
 
     /**
      * A pair of Q4_0 tiles' codes (blocks from {@code at}, vector i of a block {@code stride} bytes after vector
-     * i - 1, blocks {@code step} apart) into codes[c * LANES + lane], each code - 8 twice in an int: nibble k of
+     * i - 1, blocks {@code step} apart) into {@code codes} as {@link Q4_0Matrix#panel} lays them out, each code - 8 twice in an int: nibble k of
      * short lane {@code lane} of vector i is column i + 8k of that lane's row.
      */
     static void decodePairs(MemorySegment data, long at, int stride, int step, int nb, int[] codes) {
+        int cols = nb * 32;
+        int[] lanes = new int[LANES];
         for (int b = 0; b < nb; b++, at += step) {
             for (int i = 0; i < 8; i++) {
                 ShortVector v = ShortVector.fromMemorySegment(SS, data, at + (long) i * stride, ByteOrder.LITTLE_ENDIAN);
                 for (int k = 0; k < 4; k++) {
                     ShortVector c = v.lanewise(VectorOperators.LSHR, 4 * k).and((short) 15).sub((short) 8);
-                    int o = (b * 32 + i + 8 * k) * LANES;
-                    c.rearrange(LOW).reinterpretAsInts().intoArray(codes, o);
-                    c.rearrange(HIGH).reinterpretAsInts().intoArray(codes, o + 16);
+                    int o = (b * 32 + i + 8 * k) * ROWS;
+                    c.rearrange(LOW).reinterpretAsInts().intoArray(lanes, 0);
+                    c.rearrange(HIGH).reinterpretAsInts().intoArray(lanes, 16);
+                    for (int g = 0; g < LANES / ROWS; g++) System.arraycopy(lanes, g * ROWS, codes, g * cols * ROWS + o, ROWS);
                 }
             }
         }
@@ -209,7 +223,7 @@ final class ShortGemm {
     private static void blockSums(int[] w, int wo, short[] x, int xo, int[] sums, int so) {
         ShortVector a0 = ShortVector.zero(SS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         ShortVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-        for (int p = 0; p < 32; p++, wo += LANES, xo += TILE) {
+        for (int p = 0; p < 32; p++, wo += ROWS, xo += TILE) {
             ShortVector u = ShortVector.fromArray(SS, x, xo), v = ShortVector.fromArray(SS, x, xo + 32);
             ShortVector c = IntVector.broadcast(IS, w[wo]).reinterpretAsShorts();
             a0 = a0.add(c.mul(u));
