@@ -123,6 +123,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
 
     /** Q4_0 blocks as ggml writes them, repacked into tiles ({@link Q4_0Tiles#repack}). */
     static Q4_0Matrix repack(String name, int rows, int cols, MemorySegment blocks, boolean roundActivations) {
+        ShortGemm.warmUpInBackground();
         return new Q4_0Matrix(name, rows, cols, Q4_0Tiles.repack(name, rows, cols, blocks), roundActivations, false);
     }
 
@@ -530,12 +531,16 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         int L = ShortGemm.LANES, t = r / TR;
         if (r < tiles * TR && layout.paired(t)) {
             for (int lane = 0; lane < L; lane++) {
-                int tr = lane & 15, row = (tr & 1) == 0 ? tr / 2 : 8 + tr / 2, tile = t + lane / 16;
-                rowOf[lane] = tile * TR + row;
-                long sc = halfScales(tile, 0, row / 8) + 2L * (row % 8);
-                for (int b = 0; b < nb; b++, sc += layout.step(t)) {
-                    scales[lane * nb + b] = Float.float16ToFloat(data.get(Layouts.I16, sc));
-                }
+                int tr = lane & 15;
+                rowOf[lane] = (t + lane / 16) * TR + ((tr & 1) == 0 ? tr / 2 : 8 + tr / 2);
+            }
+            // a pair's 32 scales per block: both tiles' rows 0..7, then both tiles' rows 8..15 (see halfScales)
+            float[] block = new float[L];
+            long sc = halfScales(t, 0, 0);
+            for (int b = 0; b < nb; b++, sc += layout.step(t)) {
+                TileKernels.widenWide(data, sc).intoArray(block, 0);
+                TileKernels.widenWide(data, sc + 32).intoArray(block, 16);
+                for (int s = 0; s < L; s++) scales[(16 * (s / 8 % 2) + 2 * (s % 8) + s / 16) * nb + b] = block[s];
             }
             ShortGemm.decodePairs(data, layout.blockAt(t, 0), layout.stride(t), layout.step(t), nb, codes);
             return;

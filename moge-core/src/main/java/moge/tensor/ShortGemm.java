@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -30,7 +31,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class ShortGemm {
     private static final VectorSpecies<Short> SS = ShortVector.SPECIES_512;
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_512;
-    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_512, F8 = FloatVector.SPECIES_256;
     /**
      * Whether this path runs: only with 512-bit vectors, where it was measured; {@code -Dmoge.shortGemm=false}
      * keeps the float GEMM (for side-by-side figures).
@@ -71,24 +72,70 @@ final class ShortGemm {
 
         private void quantize(float[] x, int off, int i0, int i1) {
             int nb = cols / 32;
+            float[] lanes = new float[8];
+            int[] ints = new int[32];
             for (int i = i0; i < i1; i++) {
                 for (int j = 0; j < TILE; j++) {
-                    int t = i * TILE + j;
-                    for (int b = 0; b < nb; b++) {
-                        int src = off + t * cols + b * 32, qo = (i * cols + b * 32) * TILE + j;
+                    int t = i * TILE + j, qo = i * cols * TILE + j;
+                    if (t >= tokens) {
+                        for (int c = 0; c < cols; c++) q[qo + c * TILE] = 0;
+                        for (int b = 0; b < nb; b++) d[(i * nb + b) * TILE + slot(j)] = 0f;
+                        continue;
+                    }
+                    for (int b = 0; b < nb; b++, qo += 32 * TILE) {
+                        int src = off + t * cols + b * 32;
+                        FloatVector x0 = FloatVector.fromArray(F8, x, src), x1 = FloatVector.fromArray(F8, x, src + 8);
+                        FloatVector x2 = FloatVector.fromArray(F8, x, src + 16), x3 = FloatVector.fromArray(F8, x, src + 24);
                         // added in Q8Lanes' order, so that a token lands on the grid the decode kernels give it
+                        x0.abs().add(x1.abs()).add(x2.abs().add(x3.abs())).intoArray(lanes, 0);
                         float sum = 0;
-                        if (t < tokens) {
-                            for (int c = 0; c < 8; c++) {
-                                sum += (Math.abs(x[src + c]) + Math.abs(x[src + c + 8])) + (Math.abs(x[src + c + 16]) + Math.abs(x[src + c + 24]));
-                            }
-                        }
-                        float dq = sum / Q8Lanes.SUM, inv = sum > 0 ? Q8Lanes.SUM / sum : 0f;
-                        for (int c = 0; c < 32; c++) q[qo + c * TILE] = t < tokens ? (short) Math.rint(x[src + c] * inv) : 0;
-                        d[(i * nb + b) * TILE + slot(j)] = dq;
+                        for (int k = 0; k < 8; k++) sum += lanes[k];
+                        float inv = sum > 0 ? Q8Lanes.SUM / sum : 0f;
+                        rounded(x0, inv).intoArray(ints, 0);
+                        rounded(x1, inv).intoArray(ints, 8);
+                        rounded(x2, inv).intoArray(ints, 16);
+                        rounded(x3, inv).intoArray(ints, 24);
+                        for (int c = 0; c < 32; c++) q[qo + c * TILE] = (short) ints[c];
+                        d[(i * nb + b) * TILE + slot(j)] = sum / Q8Lanes.SUM;
                     }
                 }
             }
+        }
+
+        /** x * inv rounded to the nearest integer, ties to even (as Q8Lanes rounds). */
+        private static IntVector rounded(FloatVector x, float inv) {
+            return (IntVector) x.mul(inv).add(Q8Lanes.ROUND).sub(Q8Lanes.ROUND).convertShape(VectorOperators.F2I, IntVector.SPECIES_256, 0);
+        }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean WARMING = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Runs {@link #warmUp} on a daemon thread, once per process: called when a Q4_0 matrix is loaded. */
+    static void warmUpInBackground() {
+        if (!ON || !WARMING.compareAndSet(false, true)) return;
+        Thread t = new Thread(ShortGemm::warmUp, "moge-short-gemm-warm-up");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * Gets the kernels compiled through short products (32 rows, 64 columns, 64 tokens of zeros) before a prompt runs
+     * them, for the reason {@link Gemm#warmUp} gives: a loop first compiled on stack replacement inside a long call
+     * can keep a version whose Vector API intrinsics failed. Stops after 1,000 products under 20 us each (compiled,
+     * one takes about 6 us on Zen 5, interpreted a millisecond or more; counted in all, not in a row, since a
+     * busy host stretches a few of them), or after 2 s.
+     */
+    private static void warmUp() {
+        int rows = LANES, cols = 64;
+        Q4_0Matrix w = Q4_0Matrix.repack("warm-up", rows, cols, MemorySegment.ofArray(new byte[rows * cols / 32 * 18]), false);
+        float[] x = new float[TILE * cols], y = new float[TILE * rows];
+        Tokens tokens = new Tokens();
+        long until = System.nanoTime() + 2_000_000_000L;
+        for (int quick = 0; quick < 1000 && System.nanoTime() < until; ) {
+            long t0 = System.nanoTime();
+            tokens.build(x, 0, TILE, cols, null);
+            matmul(w, tokens, y, rows, 0, 0, rows);
+            if (System.nanoTime() - t0 < 20_000) quick++;
         }
     }
 
@@ -136,17 +183,23 @@ final class ShortGemm {
                     for (int g = 0; g < LANES; g += ROWS) {
                         if (!anyIn(rowOf, g, r0, r1)) continue;
                         tile(s.codes[p], g, s.scales[p], nb, x.q, i * cols * TILE, x.d, i * nb * TILE, s.sums, s.acc);
+                        boolean all = allIn(rowOf, g, r0, r1);
                         for (int j = 0; j < tn; j++) {
                             int at = slot(j), yo = (i * TILE + j) * yStride + yOff;
                             for (int k = 0; k < ROWS; k++) {
                                 int row = rowOf[g + k];
-                                if (row >= r0 && row < r1) y[yo + row] = s.acc[k * TILE + at];
+                                if (all || row >= r0 && row < r1) y[yo + row] = s.acc[k * TILE + at];
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    private static boolean allIn(int[] rowOf, int g, int r0, int r1) {
+        for (int k = g; k < g + ROWS; k++) if (rowOf[k] < r0 || rowOf[k] >= r1) return false;
+        return true;
     }
 
     private static boolean anyIn(int[] rowOf, int g, int r0, int r1) {
@@ -192,6 +245,7 @@ final class ShortGemm {
         }
     }
 
+    private static final VectorMask<Integer> FIRST = VectorMask.fromLong(IS, 0xFFL), SECOND = VectorMask.fromLong(IS, 0xFF00L);
     private static final VectorShuffle<Short> LOW = VectorShuffle.fromOp(SS, i -> i / 2), HIGH = VectorShuffle.fromOp(SS, i -> 16 + i / 2);
 
     /**
@@ -201,16 +255,18 @@ final class ShortGemm {
      */
     static void decodePairs(MemorySegment data, long at, int stride, int step, int nb, int[] codes) {
         int cols = nb * 32;
-        int[] lanes = new int[LANES];
         for (int b = 0; b < nb; b++, at += step) {
             for (int i = 0; i < 8; i++) {
                 ShortVector v = ShortVector.fromMemorySegment(SS, data, at + (long) i * stride, ByteOrder.LITTLE_ENDIAN);
                 for (int k = 0; k < 4; k++) {
                     ShortVector c = v.lanewise(VectorOperators.LSHR, 4 * k).and((short) 15).sub((short) 8);
-                    int o = (b * 32 + i + 8 * k) * ROWS;
-                    c.rearrange(LOW).reinterpretAsInts().intoArray(lanes, 0);
-                    c.rearrange(HIGH).reinterpretAsInts().intoArray(lanes, 16);
-                    for (int g = 0; g < LANES / ROWS; g++) System.arraycopy(lanes, g * ROWS, codes, g * cols * ROWS + o, ROWS);
+                    // lanes 0..7 go to group 0's codes, 8..15 to group 1's (a masked store each), and so on
+                    int o = (b * 32 + i + 8 * k) * ROWS, group = cols * ROWS;
+                    IntVector low = c.rearrange(LOW).reinterpretAsInts(), high = c.rearrange(HIGH).reinterpretAsInts();
+                    low.intoArray(codes, o, FIRST);
+                    low.intoArray(codes, o + group - ROWS, SECOND);
+                    high.intoArray(codes, o + 2 * group, FIRST);
+                    high.intoArray(codes, o + 3 * group - ROWS, SECOND);
                 }
             }
         }
