@@ -69,7 +69,7 @@ public final class ModelOptions {
     public String transport = "f32";
 
     @Option(names = "--activations", paramLabel = "f32|q8",
-            description = "Activations of Q8_0/Q4_0 products: f32 (default; products of a few tokens turn them into integers per block of 32 on grids never coarser than llama.cpp's int8 one: Q8_0's up to 13 tokens, Q4_0's single-token kernel; prompts go through the GEMM in float) or q8 (rounded to the Q8_0 grid as llama.cpp does, Q8_0 products summed in its order token by token, so prefill is slower; for token-for-token comparisons with it).")
+            description = "Activations of Q8_0/Q4_0 products: f32 (default; products of a few tokens turn them into integers per block of 32 on grids never coarser than llama.cpp's int8 one: Q8_0's up to 13 tokens, Q4_0's kernels at every token count with 512-bit vectors, else up to 128 tokens; longer prompts go through the GEMM in float) or q8 (rounded to the Q8_0 grid as llama.cpp does, Q8_0 products summed in its order token by token, so prefill is slower; for token-for-token comparisons with it).")
     public String activations = "f32";
 
     @Option(names = "--kv-type", paramLabel = "f32|f16",
