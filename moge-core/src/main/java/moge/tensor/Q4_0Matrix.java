@@ -76,14 +76,14 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int SUMS_BLOCK = TileKernels.SUMS_BLOCK;
 
-    private final int nb;
+    final int nb;
     /** Q4_K repacked by {@link Q4KTiles}: per block 6-bit scales and mins, per super-block d and dmin. */
     private final boolean kquant;
-    private final int tiles;
+    final int tiles;
     /** Where each tile's blocks and heads lie (in pairs). */
-    private final TilePairs layout;
+    final TilePairs layout;
     /** Where the rows past the last whole tile start, and their scales. */
-    private final long plain;
+    final long plain;
     private final long plainScales;
 
     private Q4_0Matrix(String name, int rows, int cols, MemorySegment packed, boolean roundActivations, boolean kquant) {
@@ -408,7 +408,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
      * 0..7 first, then both tiles' rows 8..15: the order of the pair's block sums read as 16 ints (low shorts rows
      * 0..7 of tile t then of tile t + 1), so that {@link #finishPair} widens each half with one load.
      */
-    private long halfScales(int t, int b, int h) {
+    long halfScales(int t, int b, int h) {
         if (!layout.paired(t)) return layout.scalesAt(t, b) + (long) TR * h;
         return layout.scalesAt(t & ~1, b) + 2L * TR * h + (long) TR * (t & 1);
     }
@@ -462,7 +462,7 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
         return sum;
     }
 
-    private float plainScale(int m, int b) {
+    float plainScale(int m, int b) {
         return Float.float16ToFloat(data.get(Layouts.I16, plainScales + ((long) m * nb + b) * 2));
     }
 
@@ -521,77 +521,11 @@ final class Q4_0Matrix extends RepackedBlockMatrix implements TileKernels.Tiled 
     }
 
     /**
-     * The panel of {@link ShortGemm#LANES} rows from row {@code r} (a multiple of 32) as {@link ShortGemm} reads it:
-     * codes[(lane / 8 * cols + c) * 8 + lane % 8] = code - 8 at column c, twice (low and high short), so that a
-     * kernel pass over 8 lanes reads its codes front to back; scales[lane * nb + b], and
-     * rowOf[lane] the row in that lane, or -1 past the last row. A whole pair of tiles is decoded in vectors, its
-     * lanes in the pair's order; other rows lie in lanes in order.
+     * The panel of ShortGemm's lanes from row r: {@link Q4_0Panels#fill}. ShortGemm calls it here: with the static
+     * call in its chunk loop, pangu-embedded Q4_0 pp512 ran 8% slower (another inlining of that loop by C2).
      */
     void panel(int r, int[] codes, float[] scales, int[] rowOf) {
-        int L = ShortGemm.LANES, t = r / TR;
-        if (r < tiles * TR && layout.paired(t)) {
-            for (int lane = 0; lane < L; lane++) {
-                int tr = lane & 15;
-                rowOf[lane] = (t + lane / 16) * TR + ((tr & 1) == 0 ? tr / 2 : 8 + tr / 2);
-            }
-            // a pair's 32 scales per block: both tiles' rows 0..7, then both tiles' rows 8..15 (see halfScales)
-            float[] block = new float[L];
-            long sc = halfScales(t, 0, 0);
-            for (int b = 0; b < nb; b++, sc += layout.step(t)) {
-                TileKernels.widenWide(data, sc).intoArray(block, 0);
-                TileKernels.widenWide(data, sc + 32).intoArray(block, 16);
-                for (int s = 0; s < L; s++) scales[(16 * (s / 8 % 2) + 2 * (s % 8) + s / 16) * nb + b] = block[s];
-            }
-            ShortGemm.decodePairs(data, layout.blockAt(t, 0), layout.stride(t), layout.step(t), nb, codes);
-            return;
-        }
-        for (int lane = 0; lane < L; lane++) {
-            int m = r + lane;
-            rowOf[lane] = m < rows ? m : -1;
-            if (m >= rows) {
-                for (int c = 0; c < cols; c++) codes[at(lane, c)] = 0;
-                for (int b = 0; b < nb; b++) scales[lane * nb + b] = 0f;
-            } else {
-                rowCodes(m, lane, codes, scales);
-            }
-        }
-    }
-
-    /** Row m (not in a pair of tiles) into lane {@code lane} of a {@link #panel}. */
-    private void rowCodes(int m, int lane, int[] codes, float[] scales) {
-        int L = ShortGemm.LANES, tileEnd = tiles * TR;
-        if (m >= tileEnd) {
-            long at = plain + (long) (m - tileEnd) * nb * 16;
-            for (int b = 0; b < nb; b++, at += 16) {
-                scales[lane * nb + b] = plainScale(m - tileEnd, b);
-                for (int k = 0; k < 16; k++) {
-                    int v = data.get(ValueLayout.JAVA_BYTE, at + k) & 0xFF;
-                    codes[at(lane, b * 32 + k)] = twice((v & 15) - 8);
-                    codes[at(lane, b * 32 + 16 + k)] = twice((v >> 4) - 8);
-                }
-            }
-            return;
-        }
-        int t = m / TR, row = m % TR, j = laneOf(row), vs = layout.stride(t), step = layout.step(t);
-        long o = layout.blockAt(t, 0) + 2L * j, sc = halfScales(t, 0, row / 8) + 2L * (row % 8);
-        for (int b = 0; b < nb; b++, o += step, sc += step) {
-            scales[lane * nb + b] = Float.float16ToFloat(data.get(Layouts.I16, sc));
-            // nibble k of the row's short s is position s + 8k
-            for (int s = 0; s < 8; s++) {
-                int v = data.get(Layouts.I16, o + (long) vs * s);
-                for (int k = 0; k < 4; k++) codes[at(lane, b * 32 + s + 8 * k)] = twice(((v >>> 4 * k) & 15) - 8);
-            }
-        }
-    }
-
-    /** Where a panel holds column c of lane {@code lane}: per group of ShortGemm.ROWS lanes, column by column. */
-    private int at(int lane, int c) {
-        int R = ShortGemm.ROWS;
-        return (lane / R * cols + c) * R + lane % R;
-    }
-
-    private static int twice(int v) {
-        return (v & 0xFFFF) | (v << 16);
+        Q4_0Panels.fill(this, r, codes, scales, rowOf);
     }
 
     @Override

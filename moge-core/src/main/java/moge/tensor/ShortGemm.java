@@ -166,7 +166,7 @@ final class ShortGemm {
 
     /**
      * y[t * yStride + yOff + r] = W[r] . x_t for rows [r0, r1) and all tokens of x. Panels of {@link #LANES} rows
-     * start at multiples of 32 (a pair of Q4_0 tiles, see {@link Q4_0Matrix#panel}); a panel's lanes outside
+     * start at multiples of 32 (a pair of Q4_0 tiles, see {@link Q4_0Panels#fill}); a panel's lanes outside
      * [r0, r1) are computed only when their group of {@link #ROWS} holds a row inside.
      */
     static void matmul(Q4_0Matrix w, Tokens x, float[] y, int yStride, int yOff, int r0, int r1) {
@@ -250,7 +250,7 @@ final class ShortGemm {
 
     /**
      * A pair of Q4_0 tiles' codes (blocks from {@code at}, vector i of a block {@code stride} bytes after vector
-     * i - 1, blocks {@code step} apart) into {@code codes} as {@link Q4_0Matrix#panel} lays them out, each code - 8 twice in an int: nibble k of
+     * i - 1, blocks {@code step} apart) into {@code codes} as {@link Q4_0Panels#fill} lays them out, each code - 8 twice in an int: nibble k of
      * short lane {@code lane} of vector i is column i + 8k of that lane's row.
      */
     static void decodePairs(MemorySegment data, long at, int stride, int step, int nb, int[] codes) {
